@@ -1,0 +1,132 @@
+/**
+ * Contracts between stages (see DESIGN.md): ingest → stream (Frame), stream → infer (Keyframe),
+ * infer → stream (Analysis), and what stream produces (WindowDigest, Summary, VigilEvent).
+ * Pure data; no stage-specific imports here.
+ */
+
+/** A raw image plane kept as tightly packed rows (stride == width * channels). */
+export interface Image {
+  width: number;
+  height: number;
+  /** GRAY8 = 1 byte per pixel, RGB = 3 bytes per pixel, HWC order. */
+  format: 'GRAY8' | 'RGB';
+  data: Uint8Array;
+}
+
+export interface Frame {
+  streamId: string;
+  /** Monotonic per stream, starting at 0 for each attach. */
+  seq: number;
+  /** Presentation timestamp in nanoseconds, relative to the stream's start. */
+  ptsNs: number;
+  /** Wall-clock capture time, Unix epoch milliseconds. */
+  captureTimeMs: number;
+  /** Size of the decoded source before scaling. */
+  sourceWidth: number;
+  sourceHeight: number;
+  /** Small gray frame for motion and scene-cut scoring. */
+  analysis: Image;
+  /** The same frame (same PTS) at model size, RGB, aspect preserved. */
+  model: Image;
+}
+
+export type KeyframeReason = 'first' | 'motion' | 'scene-cut' | 'max-interval';
+
+export interface Keyframe {
+  /** `<streamId>:<seq>`: stable, unique within a run. */
+  id: string;
+  frame: Frame;
+  reason: KeyframeReason;
+  motionScore: number;
+  sceneScore: number;
+  /** Milliseconds of stream time since the previous keyframe (Infinity for the first). */
+  sincePreviousMs: number;
+}
+
+/** Box in source pixels: x, y of the top-left corner, width, height. */
+export interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+export interface Detection {
+  label: string;
+  classId: number;
+  score: number;
+  box: Box;
+}
+
+export interface Analysis {
+  keyframeId: string;
+  streamId: string;
+  ptsNs: number;
+  captureTimeMs: number;
+  /** False when inference was unavailable; detections are then empty. */
+  available: boolean;
+  detections: Detection[];
+  text: string[];
+  caption?: string;
+  model: { name: string; version: string };
+  inferenceMs: number;
+  error?: string;
+}
+
+export interface WindowDigest {
+  streamId: string;
+  index: number;
+  startPtsNs: number;
+  endPtsNs: number;
+  startTimeMs: number;
+  endTimeMs: number;
+  keyframes: { id: string; ptsNs: number; reason: KeyframeReason }[];
+  /** Max count per class seen in any single keyframe of the window. */
+  peakCounts: Record<string, number>;
+  /** Count per class in the last analysed keyframe of the window. */
+  lastCounts: Record<string, number>;
+  analysed: number;
+  /** Keyframes whose analysis was missing or unavailable when the window closed. */
+  missing: number;
+  meanMotion: number;
+  text: string[];
+}
+
+export type SummaryLevel = 'window' | 'segment' | 'stream';
+
+export interface Summary {
+  id: string;
+  level: SummaryLevel;
+  streamId: string;
+  index: number;
+  startPtsNs: number;
+  endPtsNs: number;
+  startTimeMs: number;
+  endTimeMs: number;
+  /** The summary this one builds on (the chain); null for the first. */
+  previousId: string | null;
+  facts: Record<string, unknown>;
+  text: string;
+  evidence: string[];
+}
+
+export type Severity = 'info' | 'warning' | 'critical';
+
+export interface Evidence {
+  streamId: string;
+  keyframeId: string | null;
+  ptsNs: number;
+  timeMs: number;
+  boxes: Detection[];
+}
+
+export interface VigilEvent {
+  id: string;
+  type: string;
+  streamId: string;
+  timeMs: number;
+  ptsNs: number;
+  severity: Severity;
+  data: Record<string, unknown>;
+  evidence: Evidence;
+}
