@@ -1,0 +1,133 @@
+/**
+ * Parses and validates a source before any pipeline is built. The result never leaks credentials:
+ * `display` is the redacted form used in logs, errors, metrics and events.
+ */
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SourceError } from '../core/errors.js';
+
+export type SourceKind = 'file' | 'rtsp' | 'http' | 'test';
+
+export interface SourceSpec {
+  kind: SourceKind;
+  /** What the GStreamer source element is given (a path for files, a URI otherwise). Never logged. */
+  location: string;
+  /** Redacted, safe to print. */
+  display: string;
+  /** Credentials split out of the URL (rtsp); never logged. */
+  user?: string;
+  password?: string;
+  /** For `test:` sources: videotestsrc pattern. */
+  pattern?: string;
+}
+
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+/** Replaces the password (and user) of a URL-like string with `***`; works on unparsable input too. */
+export function redact(input: string): string {
+  return input.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/@\s]*)@/i, (_m, scheme: string, cred: string) => {
+    const user = cred.split(':')[0] ?? '';
+    return `${scheme}${user ? `${decodeURIComponentSafe(user)}:***` : '***'}@`;
+  });
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+export function parseSource(input: string): SourceSpec {
+  if (typeof input !== 'string' || input.trim() === '') {
+    throw new SourceError('VIGIL_ERR_SOURCE_URL', '(empty)', 'source is empty: give a file path or a URL');
+  }
+  const display = redact(input);
+  if (CONTROL_CHARS.test(input)) {
+    throw new SourceError('VIGIL_ERR_SOURCE_URL', display, `source ${JSON.stringify(display)} contains control characters`);
+  }
+  const schemeMatch = /^([a-z][a-z0-9+.-]*):/i.exec(input);
+  // A bare path (or a Windows-less relative path) is a file.
+  if (!schemeMatch || input.startsWith('/') || input.startsWith('.')) {
+    return fileSource(resolve(input), display);
+  }
+  const scheme = (schemeMatch[1] ?? '').toLowerCase();
+  switch (scheme) {
+    case 'file': {
+      let path: string;
+      try {
+        path = fileURLToPath(input);
+      } catch (cause) {
+        throw new SourceError('VIGIL_ERR_SOURCE_URL', display, `source ${display} is not a valid file URL`, { cause });
+      }
+      return fileSource(path, display);
+    }
+    case 'rtsp':
+    case 'rtsps':
+    case 'rtspt': {
+      const url = parseUrl(input, display);
+      const spec: SourceSpec = {
+        kind: 'rtsp',
+        location: `${url.protocol}//${url.host}${url.pathname}${url.search}`,
+        display: redact(input),
+      };
+      if (url.username) spec.user = decodeURIComponentSafe(url.username);
+      if (url.password) spec.password = decodeURIComponentSafe(url.password);
+      return spec;
+    }
+    case 'http':
+    case 'https': {
+      const url = parseUrl(input, display);
+      return { kind: 'http', location: url.href, display };
+    }
+    case 'test': {
+      // test:<pattern>, e.g. test:ball, test:smpte. Only known identifiers pass.
+      const pattern = input.slice(5) || 'smpte';
+      if (!/^[a-z0-9-]{1,32}$/.test(pattern)) {
+        throw new SourceError('VIGIL_ERR_SOURCE_URL', display, `test source pattern ${JSON.stringify(pattern)} is not a videotestsrc pattern name`);
+      }
+      return { kind: 'test', location: pattern, display, pattern };
+    }
+    default:
+      throw new SourceError(
+        'VIGIL_ERR_SOURCE_SCHEME',
+        display,
+        `source ${display}: unsupported scheme "${scheme}:" (supported: file path, file:, rtsp:, rtsps:, http:, https:, test:)`,
+      );
+  }
+}
+
+function parseUrl(input: string, display: string): URL {
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch (cause) {
+    throw new SourceError('VIGIL_ERR_SOURCE_URL', display, `source ${display} is not a valid URL`, { cause });
+  }
+  if (!url.hostname) {
+    throw new SourceError('VIGIL_ERR_SOURCE_URL', display, `source ${display} has no host`);
+  }
+  // Characters that mean something to gst-launch syntax have no business in a camera URL's host.
+  if (/[\s!"'`;|<>\\]/.test(url.hostname)) {
+    throw new SourceError('VIGIL_ERR_SOURCE_URL', display, `source ${display} has an invalid host`);
+  }
+  return url;
+}
+
+function fileSource(path: string, display: string): SourceSpec {
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch {
+    throw new SourceError('VIGIL_ERR_SOURCE_NOT_FOUND', display, `source ${display}: no such file`);
+  }
+  if (!stat.isFile()) {
+    throw new SourceError('VIGIL_ERR_SOURCE_NOT_FOUND', display, `source ${display} is not a regular file`);
+  }
+  if (stat.size === 0) {
+    throw new SourceError('VIGIL_ERR_SOURCE_DECODE', display, `source ${display} is empty (0 bytes)`);
+  }
+  return { kind: 'file', location: path, display };
+}

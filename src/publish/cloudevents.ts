@@ -1,0 +1,36 @@
+/** CloudEvents 1.0 JSON envelopes for everything Vigil publishes (schemas/ holds their JSON Schemas). */
+
+export interface CloudEvent<T> {
+  specversion: '1.0';
+  id: string;
+  source: string;
+  type: string;
+  time: string;
+  subject: string;
+  datacontenttype: 'application/json';
+  dataschema?: string;
+  data: T;
+}
+
+export type MessageKind = 'summary' | 'event' | 'detections' | 'keyframe' | 'status';
+
+export function envelope<T>(
+  kind: MessageKind,
+  streamId: string,
+  id: string,
+  timeMs: number,
+  data: T,
+  subtype?: string,
+): CloudEvent<T> {
+  return {
+    specversion: '1.0',
+    id,
+    source: `/vigil/streams/${streamId}`,
+    type: `io.vigil.${kind}${subtype ? `.${subtype}` : ''}`,
+    time: new Date(timeMs).toISOString(),
+    subject: streamId,
+    datacontenttype: 'application/json',
+    dataschema: `https://vigil.dev/schemas/${kind}.schema.json`,
+    data,
+  };
+}
