@@ -80,7 +80,13 @@ export interface WindowDigest {
   endPtsNs: number;
   startTimeMs: number;
   endTimeMs: number;
-  keyframes: { id: string; ptsNs: number; reason: KeyframeReason }[];
+  keyframes: {
+    id: string;
+    ptsNs: number;
+    reason: KeyframeReason;
+    /** Number of detections in this keyframe's analysis (absent when the analysis is missing). */
+    detections?: number;
+  }[];
   /** Max count per class seen in any single keyframe of the window. */
   peakCounts: Record<string, number>;
   /** Count per class in the last analysed keyframe of the window. */
@@ -90,6 +96,10 @@ export interface WindowDigest {
   missing: number;
   meanMotion: number;
   text: string[];
+  /** Keyframes beyond the window's bound: counted in the aggregates but not listed in `keyframes`. */
+  dropped?: number;
+  /** Items that arrived after their window had already closed (e.g. on the idle timeout); not counted. */
+  late?: number;
 }
 
 export type SummaryLevel = 'window' | 'segment' | 'stream';
