@@ -88,6 +88,7 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 
 interface SelectorState {
   prevImage: Image | null;
+  prevPtsNs: number;
   lastKeyPtsNs: number;
   lastKeyHist: Float64Array | null;
   /** Peak motion score since the last keyframe. */
@@ -100,7 +101,13 @@ interface SelectorState {
  */
 export class KeyframeSelector {
   private readonly o: ResolvedKeyframeOptions;
-  private s: SelectorState = { prevImage: null, lastKeyPtsNs: 0, lastKeyHist: null, peakMotion: 0 };
+  private s: SelectorState = {
+    prevImage: null,
+    prevPtsNs: 0,
+    lastKeyPtsNs: 0,
+    lastKeyHist: null,
+    peakMotion: 0,
+  };
 
   constructor(options: KeyframeOptions = {}) {
     this.o = parseKeyframeOptions(options);
@@ -112,13 +119,20 @@ export class KeyframeSelector {
     const img = frame.analysis;
     const hist = histogram(img, o.histogramBins);
 
-    if (s.prevImage === null || s.lastKeyHist === null || frame.ptsNs < s.lastKeyPtsNs) {
-      this.s = { prevImage: img, lastKeyPtsNs: frame.ptsNs, lastKeyHist: hist, peakMotion: 0 };
+    if (s.prevImage === null || s.lastKeyHist === null || frame.ptsNs < s.prevPtsNs) {
+      this.s = {
+        prevImage: img,
+        prevPtsNs: frame.ptsNs,
+        lastKeyPtsNs: frame.ptsNs,
+        lastKeyHist: hist,
+        peakMotion: 0,
+      };
       return keyframe(frame, 'first', 0, 0, Infinity);
     }
 
     const motion = motionScore(s.prevImage, img, o.noiseThreshold);
     s.prevImage = img;
+    s.prevPtsNs = frame.ptsNs;
     if (motion > s.peakMotion) s.peakMotion = motion;
     const scene = histogramDistance(s.lastKeyHist, hist);
     const sinceMs = (frame.ptsNs - s.lastKeyPtsNs) / 1e6;
@@ -138,7 +152,7 @@ export class KeyframeSelector {
 
   /** Drops the held image and histogram. */
   reset(): void {
-    this.s = { prevImage: null, lastKeyPtsNs: 0, lastKeyHist: null, peakMotion: 0 };
+    this.s = { prevImage: null, prevPtsNs: 0, lastKeyPtsNs: 0, lastKeyHist: null, peakMotion: 0 };
   }
 }
 
