@@ -1,5 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
+// Test workers are forked from this process and inherit its environment; GStreamer pipelines each hold
+// thread-pool threads (see bin/vigil.js), so the pool is sized before any worker starts it.
+process.env.UV_THREADPOOL_SIZE ??= '64';
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],

@@ -10,7 +10,8 @@ export function boundedMergeMap<T, R>(
   options: { concurrency: number; maxQueue: number; onDrop?: (dropped: T) => void },
 ): OperatorFunction<T, R> {
   const { concurrency, maxQueue, onDrop } = options;
-  if (!(concurrency >= 1) || !(maxQueue >= 0)) throw new RangeError('concurrency must be >= 1 and maxQueue >= 0');
+  if (!(concurrency >= 1) || !(maxQueue >= 0))
+    throw new RangeError('concurrency must be >= 1 and maxQueue >= 0');
   return (source) =>
     new Observable<R>((subscriber) => {
       const queue: T[] = [];

@@ -45,18 +45,36 @@ export function mapBusError(spec: SourceSpec, msg: GstBusMessage): SourceError {
   const lower = text.toLowerCase();
   const where = `source ${spec.display}`;
   if (/unauthori[sz]ed|401|authenticat/.test(lower)) {
-    return new SourceError('VIGIL_ERR_SOURCE_AUTH', spec.display, `${where}: authentication failed (${text})`);
+    return new SourceError(
+      'VIGIL_ERR_SOURCE_AUTH',
+      spec.display,
+      `${where}: authentication failed (${text})`,
+    );
   }
   if (/not found|no such file|404/.test(lower) && spec.kind !== 'rtsp') {
     return new SourceError('VIGIL_ERR_SOURCE_NOT_FOUND', spec.display, `${where}: not found (${text})`);
   }
-  if (/could not determine type|appears to be a text file|no suitable plugins|missing.*plugin|decode|demux|codec|not-negotiated|internal data stream/.test(lower)) {
-    return new SourceError('VIGIL_ERR_SOURCE_DECODE', spec.display, `${where}: cannot decode as video (${text})`);
+  if (
+    /could not determine type|appears to be a text file|no suitable plugins|missing.*plugin|decode|demux|codec|not-negotiated|internal data stream/.test(
+      lower,
+    )
+  ) {
+    return new SourceError(
+      'VIGIL_ERR_SOURCE_DECODE',
+      spec.display,
+      `${where}: cannot decode as video (${text})`,
+    );
   }
-  if (/could not open|could not connect|connection|resolve|timeout|timed out|unreachable|refused/.test(lower)) {
+  if (
+    /could not open|could not connect|connection|resolve|timeout|timed out|unreachable|refused/.test(lower)
+  ) {
     return new SourceError('VIGIL_ERR_SOURCE_UNREACHABLE', spec.display, `${where}: unreachable (${text})`);
   }
-  return new SourceError('VIGIL_ERR_SOURCE_PIPELINE', spec.display, `${where}: ${from ? `${from}: ` : ''}${text}`);
+  return new SourceError(
+    'VIGIL_ERR_SOURCE_PIPELINE',
+    spec.display,
+    `${where}: ${from ? `${from}: ` : ''}${text}`,
+  );
 }
 
 function toImage(buf: Buffer, caps: GstCaps, format: Image['format']): Image | null {
@@ -76,7 +94,11 @@ function toImage(buf: Buffer, caps: GstCaps, format: Image['format']): Image | n
   return { width, height, format, data };
 }
 
-export function openFrames(spec: SourceSpec, options: IngestOptions, counters?: IngestCounters): Observable<Frame> {
+export function openFrames(
+  spec: SourceSpec,
+  options: IngestOptions,
+  counters?: IngestCounters,
+): Observable<Frame> {
   return new Observable<Frame>((subscriber) => {
     let closed = false;
     let pipeline: GstPipeline;
@@ -84,9 +106,14 @@ export function openFrames(spec: SourceSpec, options: IngestOptions, counters?: 
       pipeline = new (gst().Pipeline)(describePipeline(spec, options));
     } catch (cause) {
       subscriber.error(
-        new SourceError('VIGIL_ERR_SOURCE_PIPELINE', spec.display, `source ${spec.display}: cannot build pipeline`, {
-          cause,
-        }),
+        new SourceError(
+          'VIGIL_ERR_SOURCE_PIPELINE',
+          spec.display,
+          `source ${spec.display}: cannot build pipeline`,
+          {
+            cause,
+          },
+        ),
       );
       return;
     }
@@ -96,7 +123,13 @@ export function openFrames(spec: SourceSpec, options: IngestOptions, counters?: 
     const probe = pipeline.findChild(ELEMENT.probe);
     if (!src || !analysisSink || !modelSink || !probe) {
       pipeline.stop();
-      subscriber.error(new SourceError('VIGIL_ERR_SOURCE_PIPELINE', spec.display, `source ${spec.display}: pipeline elements missing`));
+      subscriber.error(
+        new SourceError(
+          'VIGIL_ERR_SOURCE_PIPELINE',
+          spec.display,
+          `source ${spec.display}: pipeline elements missing`,
+        ),
+      );
       return;
     }
     for (const [key, value] of Object.entries(sourceProperties(spec))) src[key] = value;
@@ -134,7 +167,8 @@ export function openFrames(spec: SourceSpec, options: IngestOptions, counters?: 
       const sample = probe['last-sample'] as { caps?: GstCaps } | null | undefined;
       const w = Number(sample?.caps?.width);
       const h = Number(sample?.caps?.height);
-      sourceSize = w > 0 && h > 0 ? { width: w, height: h } : { width: fallback.width, height: fallback.height };
+      sourceSize =
+        w > 0 && h > 0 ? { width: w, height: h } : { width: fallback.width, height: fallback.height };
     };
 
     const deliver = (ptsNs: number, which: 'analysis' | 'model', image: Image) => {

@@ -22,6 +22,7 @@ export interface SourceSpec {
   pattern?: string;
 }
 
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
 /** Replaces the password (and user) of a URL-like string with `***`; works on unparsable input too. */
@@ -46,7 +47,11 @@ export function parseSource(input: string): SourceSpec {
   }
   const display = redact(input);
   if (CONTROL_CHARS.test(input)) {
-    throw new SourceError('VIGIL_ERR_SOURCE_URL', display, `source ${JSON.stringify(display)} contains control characters`);
+    throw new SourceError(
+      'VIGIL_ERR_SOURCE_URL',
+      display,
+      `source ${JSON.stringify(display)} contains control characters`,
+    );
   }
   const schemeMatch = /^([a-z][a-z0-9+.-]*):/i.exec(input);
   // A bare path (or a Windows-less relative path) is a file.
@@ -60,7 +65,9 @@ export function parseSource(input: string): SourceSpec {
       try {
         path = fileURLToPath(input);
       } catch (cause) {
-        throw new SourceError('VIGIL_ERR_SOURCE_URL', display, `source ${display} is not a valid file URL`, { cause });
+        throw new SourceError('VIGIL_ERR_SOURCE_URL', display, `source ${display} is not a valid file URL`, {
+          cause,
+        });
       }
       return fileSource(path, display);
     }
@@ -86,7 +93,11 @@ export function parseSource(input: string): SourceSpec {
       // test:<pattern>, e.g. test:ball, test:smpte. Only known identifiers pass.
       const pattern = input.slice(5) || 'smpte';
       if (!/^[a-z0-9-]{1,32}$/.test(pattern)) {
-        throw new SourceError('VIGIL_ERR_SOURCE_URL', display, `test source pattern ${JSON.stringify(pattern)} is not a videotestsrc pattern name`);
+        throw new SourceError(
+          'VIGIL_ERR_SOURCE_URL',
+          display,
+          `test source pattern ${JSON.stringify(pattern)} is not a videotestsrc pattern name`,
+        );
       }
       return { kind: 'test', location: pattern, display, pattern };
     }

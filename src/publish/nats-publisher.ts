@@ -35,7 +35,11 @@ export interface Publisher {
 export async function createPublisher(options: PublisherOptions): Promise<Publisher> {
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: options.servers, name: options.name ?? 'vigil-analyzer', maxReconnectAttempts: -1 });
+    nc = await connect({
+      servers: options.servers,
+      name: options.name ?? 'vigil-analyzer',
+      maxReconnectAttempts: -1,
+    });
   } catch (cause) {
     throw new PublishError(`cannot connect to NATS at ${String(options.servers)}`, { cause });
   }
@@ -70,9 +74,15 @@ export async function createPublisher(options: PublisherOptions): Promise<Publis
   return {
     connection: nc,
     summary: (s) =>
-      publishDurable(subjects.summary(s.streamId, s.level), envelope('summary', s.streamId, s.id, s.endTimeMs, s, s.level)),
+      publishDurable(
+        subjects.summary(s.streamId, s.level),
+        envelope('summary', s.streamId, s.id, s.endTimeMs, s, s.level),
+      ),
     event: (e) =>
-      publishDurable(subjects.event(e.streamId, e.type), envelope('event', e.streamId, e.id, e.timeMs, e, e.type)),
+      publishDurable(
+        subjects.event(e.streamId, e.type),
+        envelope('event', e.streamId, e.id, e.timeMs, e, e.type),
+      ),
     close: () => {
       closing ??= nc.drain().catch(() => nc.close());
       return closing;

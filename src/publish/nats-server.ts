@@ -24,7 +24,17 @@ export async function startNatsServer(
   const portsDir = mkdtempSync(join(tmpdir(), 'vigil-nats-ports-'));
   const child = spawn(
     'nats-server',
-    ['-a', '127.0.0.1', '-p', String(options.port ?? 0), '-js', '-sd', storeDir, '--ports_file_dir', portsDir],
+    [
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(options.port ?? 0),
+      '-js',
+      '-sd',
+      storeDir,
+      '--ports_file_dir',
+      portsDir,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -33,10 +43,17 @@ export async function startNatsServer(
   });
   const spawnError = new Promise<never>((_, reject) => {
     child.once('error', (err) =>
-      reject(new VigilError('VIGIL_ERR_NATS_SERVER', `cannot start nats-server (is it installed?): ${err.message}`)),
+      reject(
+        new VigilError(
+          'VIGIL_ERR_NATS_SERVER',
+          `cannot start nats-server (is it installed?): ${err.message}`,
+        ),
+      ),
     );
     child.once('exit', (code) =>
-      reject(new VigilError('VIGIL_ERR_NATS_SERVER', `nats-server exited with code ${code}: ${stderr.trim()}`)),
+      reject(
+        new VigilError('VIGIL_ERR_NATS_SERVER', `nats-server exited with code ${code}: ${stderr.trim()}`),
+      ),
     );
   });
   spawnError.catch(() => undefined);
@@ -68,15 +85,16 @@ export async function startNatsServer(
     storeDir,
     stop: (stopOptions = {}) => {
       stopping ??= new Promise<void>((resolve) => {
-        let killer: NodeJS.Timeout | undefined;
         const done = () => {
-          clearTimeout(killer);
           if (!stopOptions.keepStore && !options.storeDir) rmSync(storeDir, { recursive: true, force: true });
           resolve();
         };
         if (child.exitCode !== null || child.signalCode !== null) return done();
-        killer = setTimeout(() => child.kill('SIGKILL'), 3000);
-        child.once('exit', done);
+        const killer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        child.once('exit', () => {
+          clearTimeout(killer);
+          done();
+        });
         child.kill('SIGTERM');
       });
       return stopping;

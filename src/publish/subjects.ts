@@ -22,6 +22,7 @@ export const subjects = {
 };
 
 function checkType(type: string): string {
-  if (!TYPE_TOKEN.test(type)) throw new ConfigError(`message type ${JSON.stringify(type)} is not a valid subject suffix`);
+  if (!TYPE_TOKEN.test(type))
+    throw new ConfigError(`message type ${JSON.stringify(type)} is not a valid subject suffix`);
   return type;
 }

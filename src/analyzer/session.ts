@@ -1,0 +1,177 @@
+/**
+ * One analysis session for the CLI (`demo`, `analyze`): starts what is not given (a local
+ * nats-server, a local inference server), runs one stream end to end, prints what arrives on
+ * NATS, and tears everything down in reverse order on completion, error or Ctrl-C.
+ */
+import { existsSync } from 'node:fs';
+import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { Subscription as RxSubscription } from 'rxjs';
+import type { Summary, VigilEvent } from '../core/contracts.js';
+import { VigilError } from '../core/errors.js';
+import { DEFAULT_INGEST_OPTIONS, openFrames } from '../ingest/frames.js';
+import type { SourceSpec } from '../ingest/source.js';
+import { createDetector, InferenceClient, startInferenceServer } from '../infer/index.js';
+import { createPublisher, DEFAULT_PUBLISHER_OPTIONS } from '../publish/nats-publisher.js';
+import { startNatsServer } from '../publish/nats-server.js';
+import type { CloudEvent } from '../publish/cloudevents.js';
+import { formatEvent, formatSummary } from '../cli/format.js';
+import { analyzeWith } from './analyze.js';
+import { newCounters, streamPipeline } from './stream-runner.js';
+
+export interface RunAnalysisOptions {
+  source: SourceSpec;
+  streamId: string;
+  live: boolean;
+  windowMs: number;
+  natsUrl: string | undefined;
+  inferAddress: string | undefined;
+  modelRepository: string;
+  json: boolean;
+  /** Where lines go (stdout by default); tests capture them. */
+  print?: (line: string) => void;
+  /** Resolves to stop early (Ctrl-C by default). */
+  stopSignal?: Promise<void>;
+}
+
+type Cleanup = () => Promise<unknown>;
+
+export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
+  const print = o.print ?? ((line: string) => console.log(line));
+  const cleanups: Cleanup[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
+    cleanups.length = 0;
+  };
+  let interrupted = false;
+  let removeSignals = () => {};
+  const stopSignal =
+    o.stopSignal ??
+    new Promise<void>((resolve) => {
+      const onSignal = () => {
+        interrupted = true;
+        resolve();
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      removeSignals = () => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      };
+    });
+  try {
+    let natsUrl = o.natsUrl;
+    if (!natsUrl) {
+      const nats = await startNatsServer();
+      cleanups.push(() => nats.stop());
+      natsUrl = nats.url;
+      console.error(`vigil: started nats-server at ${natsUrl}`);
+    }
+    let inferAddress = o.inferAddress;
+    if (!inferAddress) {
+      if (!existsSync(o.modelRepository)) {
+        throw new VigilError(
+          'VIGIL_ERR_CONFIG',
+          `model repository ${o.modelRepository} not found: run 'bash scripts/setup.sh' first, or pass --infer HOST:PORT`,
+        );
+      }
+      const server = await startInferenceServer({
+        modelRepository: o.modelRepository,
+        host: '127.0.0.1',
+        port: 0,
+      });
+      cleanups.push(() => server.close());
+      inferAddress = `127.0.0.1:${server.port}`;
+      console.error(`vigil: started inference server at ${inferAddress}`);
+    }
+
+    const publisher = await createPublisher({ ...DEFAULT_PUBLISHER_OPTIONS, servers: natsUrl });
+    cleanups.push(() => publisher.close());
+    const printer = await startPrinter(natsUrl, o.streamId, o.json, print);
+    cleanups.push(() => printer.close());
+
+    const client = new InferenceClient({ addresses: [inferAddress] });
+    cleanups.push(async () => client.close());
+    const detector = createDetector({ client, model: 'yolov8n' });
+
+    const counters = newCounters();
+    const frames = openFrames(o.source, { ...DEFAULT_INGEST_OPTIONS, streamId: o.streamId, live: o.live });
+    console.error(
+      `vigil: analyzing ${o.source.display} as stream "${o.streamId}" (${o.live ? 'live' : 'fast'})`,
+    );
+    const started = Date.now();
+    const finished = new Promise<void>((resolve, reject) => {
+      const sub: RxSubscription = streamPipeline(
+        {
+          streamId: o.streamId,
+          frames,
+          analyze: analyzeWith(detector, 'yolov8n'),
+          sink: publisher,
+          windowMs: o.windowMs,
+        },
+        counters,
+      ).subscribe({ error: reject, complete: resolve });
+      cleanups.push(async () => sub.unsubscribe());
+      void stopSignal.then(() => {
+        sub.unsubscribe();
+        resolve();
+      });
+    });
+    await finished;
+    // Everything published was acked; a round trip on the printer's connection delivers the rest.
+    await printer.flush();
+    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    console.error(
+      `vigil: ${interrupted ? 'interrupted' : 'done'} after ${secs} s: ${counters.frames} frames, ${counters.keyframes} keyframes, ` +
+        `${counters.analysed} analysed, ${counters.summaries} summaries, ${counters.events} events` +
+        (counters.inferFailed ? `, ${counters.inferFailed} analyses unavailable` : '') +
+        (counters.inferDropped ? `, ${counters.inferDropped} keyframes dropped (inference behind)` : ''),
+    );
+    return 0;
+  } finally {
+    removeSignals();
+    await cleanup();
+  }
+}
+
+interface Printer {
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startPrinter(
+  url: string,
+  streamId: string,
+  json: boolean,
+  print: (line: string) => void,
+): Promise<Printer> {
+  const nc: NatsConnection = await connect({ servers: url, name: 'vigil-cli-printer' });
+  const subs: Subscription[] = [`vigil.${streamId}.summary.>`, `vigil.${streamId}.event.>`].map((subject) =>
+    nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) return;
+        if (json) return print(msg.string());
+        try {
+          const ce = msg.json<CloudEvent<Summary | VigilEvent>>();
+          print(
+            ce.type.startsWith('io.vigil.summary')
+              ? formatSummary(ce.data as Summary)
+              : formatEvent(ce.data as VigilEvent),
+          );
+        } catch {
+          print(msg.string());
+        }
+      },
+    }),
+  );
+  let closing: Promise<void> | undefined;
+  return {
+    flush: () => nc.flush(),
+    close: () => {
+      closing ??= (async () => {
+        for (const s of subs) s.unsubscribe();
+        await nc.drain().catch(() => nc.close());
+      })();
+      return closing;
+    },
+  };
+}
