@@ -33,13 +33,29 @@ export class SourceError extends VigilError {
   }
 }
 
+export type InferenceErrorCode =
+  | 'VIGIL_ERR_INFER_UNAVAILABLE'
+  | 'VIGIL_ERR_INFER_MODEL'
+  | 'VIGIL_ERR_INFER_BAD_RESPONSE'
+  /** Unknown model or version (gRPC NOT_FOUND). */
+  | 'VIGIL_ERR_INFER_NOT_FOUND'
+  /** Bad tensor name, datatype, shape or byte size (gRPC INVALID_ARGUMENT). */
+  | 'VIGIL_ERR_INFER_INVALID_ARGUMENT'
+  /** The server's queue is full (gRPC RESOURCE_EXHAUSTED); retry later or drop. */
+  | 'VIGIL_ERR_INFER_RESOURCE_EXHAUSTED'
+  /** The call's deadline passed (gRPC DEADLINE_EXCEEDED). */
+  | 'VIGIL_ERR_INFER_DEADLINE'
+  /** The client or server was closed. */
+  | 'VIGIL_ERR_INFER_CLOSED'
+  /** A model in the repository could not be loaded (bad config or ONNX file). */
+  | 'VIGIL_ERR_INFER_REPOSITORY';
+
 export class InferenceError extends VigilError {
-  constructor(
-    code: 'VIGIL_ERR_INFER_UNAVAILABLE' | 'VIGIL_ERR_INFER_MODEL' | 'VIGIL_ERR_INFER_BAD_RESPONSE',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
+  /** The gRPC status code behind this error, when it came from (or maps to) a gRPC call. */
+  readonly grpcCode: number | undefined;
+  constructor(code: InferenceErrorCode, message: string, options?: { cause?: unknown; grpcCode?: number }) {
     super(code, message, options);
+    this.grpcCode = options?.grpcCode;
   }
 }
 

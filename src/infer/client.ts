@@ -1,0 +1,386 @@
+/**
+ * KServe v2 gRPC client (works against Vigil's server and a real Triton): round-robin over one or
+ * more addresses, a deadline per call, bounded retries with exponential backoff on UNAVAILABLE
+ * (each retry goes to the next address), typed errors (InferenceError), idempotent close().
+ */
+import * as grpc from '@grpc/grpc-js';
+import { ConfigError, InferenceError, type InferenceErrorCode } from '../core/errors.js';
+import type { GRPCInferenceServiceClient } from './generated/inference/GRPCInferenceService.js';
+import type { ModelInferRequest } from './generated/inference/ModelInferRequest.js';
+import type { ModelInferResponse__Output } from './generated/inference/ModelInferResponse.js';
+import { loadInferenceProto } from './proto.js';
+import {
+  contentsField,
+  elementCount,
+  elementSize,
+  isDatatype,
+  typedToBytes,
+  type Datatype,
+} from './tensor.js';
+
+export const DEFAULT_CLIENT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+export interface InferenceClientOptions {
+  /** `host:port` of each server; calls rotate over them. */
+  addresses: string[];
+  /** Deadline of one call, retries included, ms. Default 5000. */
+  deadlineMs?: number;
+  /** Retries after UNAVAILABLE (0 = none). Default 2. */
+  retries?: number;
+  /** First backoff before a retry, ms; doubles each time, capped at 1000. Default 50. */
+  retryBackoffMs?: number;
+  /** Largest message sent and received, bytes. Default 16 MiB. */
+  maxMessageBytes?: number;
+}
+
+const OPTION_KEYS: readonly (keyof InferenceClientOptions)[] = [
+  'addresses',
+  'deadlineMs',
+  'retries',
+  'retryBackoffMs',
+  'maxMessageBytes',
+];
+
+export interface TensorMetadata {
+  name: string;
+  datatype: Datatype | string;
+  /** -1 for variable dimensions. */
+  shape: number[];
+}
+
+export interface ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+}
+
+export interface ServerMetadata {
+  name: string;
+  version: string;
+  extensions: string[];
+}
+
+export interface Tensor {
+  name: string;
+  datatype: Datatype;
+  shape: number[];
+  /** Row-major little-endian data: raw bytes, or a typed array of the datatype's element type. */
+  data: ArrayBufferView;
+}
+
+export interface InferRequest {
+  model: string;
+  /** Empty or absent: the server's choice (latest). */
+  version?: string;
+  id?: string;
+  inputs: Tensor[];
+  /** Output names to return; absent = all. */
+  outputs?: string[];
+  /** Overrides the client's deadlineMs for this call. */
+  deadlineMs?: number;
+}
+
+export interface InferResult {
+  model: string;
+  version: string;
+  id: string;
+  outputs: Tensor[];
+}
+
+function codeFor(status: grpc.status | undefined): InferenceErrorCode {
+  switch (status) {
+    case grpc.status.UNAVAILABLE:
+      return 'VIGIL_ERR_INFER_UNAVAILABLE';
+    case grpc.status.NOT_FOUND:
+      return 'VIGIL_ERR_INFER_NOT_FOUND';
+    case grpc.status.INVALID_ARGUMENT:
+      return 'VIGIL_ERR_INFER_INVALID_ARGUMENT';
+    case grpc.status.RESOURCE_EXHAUSTED:
+      return 'VIGIL_ERR_INFER_RESOURCE_EXHAUSTED';
+    case grpc.status.DEADLINE_EXCEEDED:
+      return 'VIGIL_ERR_INFER_DEADLINE';
+    default:
+      return 'VIGIL_ERR_INFER_MODEL';
+  }
+}
+
+function checkOptions(opts: InferenceClientOptions): void {
+  for (const key of Object.keys(opts)) {
+    if (!OPTION_KEYS.includes(key as keyof InferenceClientOptions)) {
+      throw new ConfigError(`inference client: unknown option '${key}' (known: ${OPTION_KEYS.join(', ')})`);
+    }
+  }
+  if (!Array.isArray(opts.addresses) || opts.addresses.length === 0) {
+    throw new ConfigError('inference client: addresses must list at least one host:port');
+  }
+  for (const a of opts.addresses) {
+    if (typeof a !== 'string' || !/^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):\d{1,5}$/.test(a)) {
+      throw new ConfigError(`inference client: address '${String(a)}' is not host:port`);
+    }
+  }
+  const int = (v: unknown, key: string, min: number): void => {
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min)) {
+      throw new ConfigError(`inference client: '${key}' must be an integer >= ${min}, got ${String(v)}`);
+    }
+  };
+  int(opts.deadlineMs, 'deadlineMs', 1);
+  int(opts.retries, 'retries', 0);
+  int(opts.retryBackoffMs, 'retryBackoffMs', 0);
+  int(opts.maxMessageBytes, 'maxMessageBytes', 1);
+}
+
+type Unary<Req, Res> = (
+  req: Req,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  cb: (err: grpc.ServiceError | null, res?: Res) => void,
+) => grpc.ClientUnaryCall;
+
+export class InferenceClient {
+  readonly maxMessageBytes: number;
+  private readonly clients: GRPCInferenceServiceClient[];
+  private next = 0;
+  private closed = false;
+  private readonly deadlineMs: number;
+  private readonly retries: number;
+  private readonly backoffMs: number;
+
+  constructor(private readonly options: InferenceClientOptions) {
+    checkOptions(options);
+    this.deadlineMs = options.deadlineMs ?? 5000;
+    this.retries = options.retries ?? 2;
+    this.backoffMs = options.retryBackoffMs ?? 50;
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_CLIENT_MAX_MESSAGE_BYTES;
+    const Ctor = loadInferenceProto().inference.GRPCInferenceService;
+    this.clients = options.addresses.map(
+      (a) =>
+        new Ctor(a, grpc.credentials.createInsecure(), {
+          'grpc.max_send_message_length': this.maxMessageBytes,
+          'grpc.max_receive_message_length': this.maxMessageBytes,
+        }),
+    );
+  }
+
+  get addresses(): readonly string[] {
+    return this.options.addresses;
+  }
+
+  private async call<Req, Res>(
+    what: string,
+    pick: (c: GRPCInferenceServiceClient) => Unary<Req, Res>,
+    req: Req,
+    deadlineMs = this.deadlineMs,
+  ): Promise<Res> {
+    if (this.closed) throw new InferenceError('VIGIL_ERR_INFER_CLOSED', `${what}: client is closed`);
+    const deadline = Date.now() + deadlineMs;
+    let backoff = this.backoffMs;
+    for (let attempt = 0; ; attempt++) {
+      const index = this.next++ % this.clients.length;
+      const client = this.clients[index]!;
+      const address = this.options.addresses[index]!;
+      try {
+        return await new Promise<Res>((resolve, reject) => {
+          pick(client).call(client, req, new grpc.Metadata(), { deadline }, (err, res) =>
+            err ? reject(err) : resolve(res as Res),
+          );
+        });
+      } catch (e) {
+        const err = e as grpc.ServiceError;
+        const retryable = err.code === grpc.status.UNAVAILABLE && attempt < this.retries && !this.closed;
+        if (retryable && Date.now() + backoff < deadline) {
+          await new Promise((r) => setTimeout(r, backoff).unref());
+          backoff = Math.min(backoff * 2, 1000);
+          continue;
+        }
+        throw new InferenceError(codeFor(err.code), `${what} on ${address}: ${err.details || err.message}`, {
+          cause: e,
+          grpcCode: err.code,
+        });
+      }
+    }
+  }
+
+  async serverLive(): Promise<boolean> {
+    return (await this.call('ServerLive', (c) => c.ServerLive as Unary<object, { live: boolean }>, {})).live;
+  }
+
+  async serverReady(): Promise<boolean> {
+    return (await this.call('ServerReady', (c) => c.ServerReady as Unary<object, { ready: boolean }>, {}))
+      .ready;
+  }
+
+  async serverMetadata(): Promise<ServerMetadata> {
+    const r = await this.call('ServerMetadata', (c) => c.ServerMetadata as Unary<object, ServerMetadata>, {});
+    return { name: r.name, version: r.version, extensions: [...r.extensions] };
+  }
+
+  async modelReady(name: string, version = ''): Promise<boolean> {
+    const r = await this.call(
+      `ModelReady(${name})`,
+      (c) => c.ModelReady as Unary<{ name: string; version: string }, { ready: boolean }>,
+      { name, version },
+    );
+    return r.ready;
+  }
+
+  async modelMetadata(name: string, version = ''): Promise<ModelMetadata> {
+    type Raw = {
+      name: string;
+      versions: string[];
+      platform: string;
+      inputs: { name: string; datatype: string; shape: string[] }[];
+      outputs: { name: string; datatype: string; shape: string[] }[];
+    };
+    const r = await this.call(
+      `ModelMetadata(${name})`,
+      (c) => c.ModelMetadata as Unary<{ name: string; version: string }, Raw>,
+      { name, version },
+    );
+    const tensor = (t: Raw['inputs'][number]): TensorMetadata => ({
+      name: t.name,
+      datatype: t.datatype,
+      shape: t.shape.map(Number),
+    });
+    return {
+      name: r.name,
+      versions: [...r.versions],
+      platform: r.platform,
+      inputs: r.inputs.map(tensor),
+      outputs: r.outputs.map(tensor),
+    };
+  }
+
+  /** One ModelInfer call; inputs travel as raw_input_contents, outputs come back as raw bytes. */
+  async infer(request: InferRequest): Promise<InferResult> {
+    let bytes = 0;
+    for (const t of request.inputs) {
+      const want = elementCount(t.shape) * elementSize(t.datatype);
+      if (t.datatype !== 'BYTES' && t.data.byteLength !== want) {
+        throw new InferenceError(
+          'VIGIL_ERR_INFER_INVALID_ARGUMENT',
+          `input '${t.name}': ${t.data.byteLength} bytes, shape [${t.shape}] ${t.datatype} needs ${want}`,
+        );
+      }
+      bytes += t.data.byteLength;
+    }
+    if (bytes > this.maxMessageBytes) {
+      throw new InferenceError(
+        'VIGIL_ERR_INFER_INVALID_ARGUMENT',
+        `request of ${bytes} bytes exceeds maxMessageBytes ${this.maxMessageBytes}; raise the client's and the server's limit`,
+      );
+    }
+    const req: ModelInferRequest = {
+      model_name: request.model,
+      model_version: request.version ?? '',
+      id: request.id ?? '',
+      inputs: request.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
+      outputs: (request.outputs ?? []).map((name) => ({ name })),
+      raw_input_contents: request.inputs.map((t) => typedToBytes(t.data)),
+    };
+    const res = await this.call(
+      `ModelInfer(${request.model})`,
+      (c) => c.ModelInfer as Unary<ModelInferRequest, ModelInferResponse__Output>,
+      req,
+      request.deadlineMs,
+    );
+    return decodeResponse(res);
+  }
+
+  /** Closes every channel; later calls fail with VIGIL_ERR_INFER_CLOSED. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of this.clients) c.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Response → tensors with raw bytes (from raw_output_contents, or from typed contents when a server sends those). */
+export function decodeResponse(res: ModelInferResponse__Output): InferResult {
+  const raw = res.raw_output_contents;
+  const outputs = res.outputs.map((o, i): Tensor => {
+    if (!isDatatype(o.datatype)) {
+      throw new InferenceError(
+        'VIGIL_ERR_INFER_BAD_RESPONSE',
+        `output '${o.name}' has unknown datatype ${o.datatype}`,
+      );
+    }
+    const shape = o.shape.map(Number);
+    let data: ArrayBufferView;
+    if (raw.length > 0) {
+      const r = raw[i];
+      if (!r)
+        throw new InferenceError(
+          'VIGIL_ERR_INFER_BAD_RESPONSE',
+          `output '${o.name}' has no raw_output_contents`,
+        );
+      data = r;
+    } else {
+      data = typedFromContents(o.datatype, o.contents);
+    }
+    const want = elementCount(shape) * elementSize(o.datatype);
+    if (o.datatype !== 'BYTES' && data.byteLength !== want) {
+      throw new InferenceError(
+        'VIGIL_ERR_INFER_BAD_RESPONSE',
+        `output '${o.name}': ${data.byteLength} bytes for shape [${shape}] ${o.datatype} (want ${want})`,
+      );
+    }
+    return { name: o.name, datatype: o.datatype, shape, data };
+  });
+  return { model: res.model_name, version: res.model_version, id: res.id, outputs };
+}
+
+function typedFromContents(
+  dt: Datatype,
+  contents: ModelInferResponse__Output['outputs'][number]['contents'],
+): ArrayBufferView {
+  if (!contents) throw new InferenceError('VIGIL_ERR_INFER_BAD_RESPONSE', 'output without data');
+  const field = contentsField(dt);
+  const values = contents[field] as unknown[];
+  switch (dt) {
+    case 'FP32':
+      return Float32Array.from(values as number[]);
+    case 'FP64':
+      return Float64Array.from(values as number[]);
+    case 'INT8':
+      return Int8Array.from(values as number[]);
+    case 'INT16':
+      return Int16Array.from(values as number[]);
+    case 'INT32':
+      return Int32Array.from(values as number[]);
+    case 'UINT8':
+      return Uint8Array.from(values as number[]);
+    case 'UINT16':
+      return Uint16Array.from(values as number[]);
+    case 'UINT32':
+      return Uint32Array.from(values as number[]);
+    case 'INT64':
+      return BigInt64Array.from(values as string[], (v) => BigInt(v));
+    case 'UINT64':
+      return BigUint64Array.from(values as string[], (v) => BigInt(v));
+    case 'BOOL':
+      return Uint8Array.from(values as boolean[], (v) => (v ? 1 : 0));
+    default:
+      throw new InferenceError(
+        'VIGIL_ERR_INFER_BAD_RESPONSE',
+        `${dt} output must come as raw_output_contents`,
+      );
+  }
+}
+
+/** A Float32Array view of an FP32 tensor's bytes (copied when unaligned). */
+export function asFloat32(t: Tensor): Float32Array {
+  if (t.datatype !== 'FP32')
+    throw new InferenceError('VIGIL_ERR_INFER_BAD_RESPONSE', `output '${t.name}' is ${t.datatype}, not FP32`);
+  const d = t.data;
+  if (d instanceof Float32Array) return d;
+  if (d.byteOffset % 4 === 0) return new Float32Array(d.buffer, d.byteOffset, d.byteLength / 4);
+  const copy = new Uint8Array(d.byteLength);
+  copy.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  return new Float32Array(copy.buffer);
+}

@@ -1,0 +1,488 @@
+/**
+ * A model repository in Triton's layout: `<repo>/<model>/config.pbtxt` (optional: without it the
+ * config is completed from the ONNX file, like Triton's auto-complete) and
+ * `<repo>/<model>/<version>/model.onnx`. Every model loads at start; a broken one fails the load
+ * with an error naming it. Each version owns `instanceCount` onnxruntime sessions and one dynamic
+ * batcher in front of them.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { InferenceError } from '../core/errors.js';
+import { DynamicBatcher } from './batcher.js';
+import { parseModelConfig, type ModelConfig, type TensorConfig } from './pbtxt.js';
+import { datatypeFromOrt, datatypeToOrt, type Datatype, type NumericArray } from './tensor.js';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface Logger {
+  info(msg: string): void;
+  warn(msg: string): void;
+}
+
+/** Declared in config.pbtxt as `parameters { key: "vigil_input_transform" value: { string_value: ... } }`. */
+export const INPUT_TRANSFORM_PARAMETER = 'vigil_input_transform';
+/** UINT8 [N,H,W,C] on the wire → FP32 [N,C,H,W] / 255 into the ONNX graph. */
+export const UINT8_NHWC_TO_FLOAT_NCHW_DIV255 = 'uint8_nhwc_to_float_nchw_div255';
+
+export interface RepositoryOptions {
+  executionProviders: ExecutionProvider[];
+  intraOpNumThreads?: number;
+  maxQueueSize: number;
+  logger: Logger;
+}
+
+/** One decoded input tensor of one request. */
+export interface InputTensor {
+  datatype: Datatype;
+  shape: number[];
+  data: NumericArray;
+}
+
+export interface InferItem {
+  inputs: Map<string, InputTensor>;
+  /** Output names to return (validated). */
+  outputs: string[];
+}
+
+export interface OutputTensor {
+  name: string;
+  datatype: Datatype;
+  shape: number[];
+  /** Raw little-endian bytes. */
+  data: Buffer;
+}
+
+interface OnnxTensorInfo {
+  name: string;
+  type: string;
+  /** Fixed dims as numbers, symbolic ones as -1. */
+  shape: number[];
+}
+
+export interface ModelVersion {
+  version: string;
+  batcher: DynamicBatcher<InferItem, OutputTensor[]>;
+  sessions: ort.InferenceSession[];
+}
+
+export interface LoadedModel {
+  name: string;
+  config: ModelConfig;
+  /** Input transform applied before the graph (see README), or undefined. */
+  inputTransform: string | undefined;
+  versions: Map<string, ModelVersion>;
+  /** Highest version number. */
+  latest: string;
+}
+
+function fail(model: string, message: string, cause?: unknown): never {
+  throw new InferenceError('VIGIL_ERR_INFER_REPOSITORY', `model '${model}': ${message}`, { cause });
+}
+
+function onnxInfo(meta: readonly ort.InferenceSession.ValueMetadata[], model: string): OnnxTensorInfo[] {
+  return meta.map((m) => {
+    if (!m.isTensor) fail(model, `ONNX value '${m.name}' is not a tensor`);
+    return {
+      name: m.name,
+      type: m.type,
+      shape: m.shape.map((d) => (typeof d === 'number' && d > 0 ? d : -1)),
+    };
+  });
+}
+
+/** Triton-style auto-complete for a model without config.pbtxt: every tensor as the ONNX declares it. */
+function autoConfig(name: string, inputs: OnnxTensorInfo[], outputs: OnnxTensorInfo[]): ModelConfig {
+  const tensor = (t: OnnxTensorInfo): TensorConfig => {
+    const datatype = datatypeFromOrt(t.type);
+    if (!datatype) fail(name, `ONNX tensor '${t.name}' has unsupported type ${t.type}`);
+    return { name: t.name, datatype, dims: t.shape, format: 'FORMAT_NONE' };
+  };
+  return {
+    name,
+    platform: 'onnxruntime_onnx',
+    maxBatchSize: 0,
+    inputs: inputs.map(tensor),
+    outputs: outputs.map(tensor),
+    instanceCount: 1,
+    parameters: {},
+  };
+}
+
+/** The full shape (batch dim included, -1 for it) of a config tensor. */
+export function fullShape(config: ModelConfig, t: TensorConfig): number[] {
+  return config.maxBatchSize > 0 ? [-1, ...t.dims] : [...t.dims];
+}
+
+function dimsCompatible(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === -1 || b[i] === -1 || d === b[i]);
+}
+
+/** Checks the config against the ONNX graph; returns whether dim 0 is fixed to 1 (runs split per item). */
+function checkAgainstOnnx(
+  name: string,
+  config: ModelConfig,
+  transform: string | undefined,
+  inputs: OnnxTensorInfo[],
+  outputs: OnnxTensorInfo[],
+): boolean {
+  let fixedBatchOne = false;
+  const checkBatchDim = (t: OnnxTensorInfo): void => {
+    if (config.maxBatchSize === 0) return;
+    const d0 = t.shape[0];
+    if (d0 === 1) fixedBatchOne = true;
+    else if (d0 !== -1) fail(name, `max_batch_size > 0 but ONNX tensor '${t.name}' has fixed dim 0 = ${d0}`);
+  };
+  for (const ci of config.inputs) {
+    const oi = inputs.find((t) => t.name === ci.name);
+    if (!oi)
+      fail(
+        name,
+        `config input '${ci.name}' is not an input of the ONNX graph (${inputs.map((t) => t.name).join(', ')})`,
+      );
+    checkBatchDim(oi);
+    if (transform === UINT8_NHWC_TO_FLOAT_NCHW_DIV255) {
+      const [h, w, c] = ci.dims;
+      if (ci.datatype !== 'UINT8' || ci.dims.length !== 3) {
+        fail(
+          name,
+          `${INPUT_TRANSFORM_PARAMETER} ${transform} needs input '${ci.name}' TYPE_UINT8 with dims [H, W, C]`,
+        );
+      }
+      const expected = [config.maxBatchSize > 0 ? -1 : 1, c!, h!, w!];
+      if (
+        oi.type !== 'float32' ||
+        !dimsCompatible(expected, config.maxBatchSize > 0 ? [-1, ...oi.shape.slice(1)] : oi.shape)
+      ) {
+        fail(
+          name,
+          `${transform}: ONNX input '${oi.name}' is ${oi.type} [${oi.shape}], expected float32 [N,${c},${h},${w}]`,
+        );
+      }
+      continue;
+    }
+    if (datatypeToOrt(ci.datatype) !== oi.type) {
+      fail(name, `input '${ci.name}': config data_type ${ci.datatype} but the ONNX graph wants ${oi.type}`);
+    }
+    const onnxShape = config.maxBatchSize > 0 ? [-1, ...oi.shape.slice(1)] : oi.shape;
+    if (!dimsCompatible(fullShape(config, ci), onnxShape)) {
+      fail(name, `input '${ci.name}': config dims [${ci.dims}] do not fit the ONNX shape [${oi.shape}]`);
+    }
+  }
+  for (const oi of inputs) {
+    if (!config.inputs.some((c) => c.name === oi.name))
+      fail(name, `ONNX input '${oi.name}' is missing from config.pbtxt`);
+  }
+  for (const co of config.outputs) {
+    const oo = outputs.find((t) => t.name === co.name);
+    if (!oo) fail(name, `config output '${co.name}' is not an output of the ONNX graph`);
+    if (datatypeToOrt(co.datatype) !== oo.type) {
+      fail(name, `output '${co.name}': config data_type ${co.datatype} but the ONNX graph gives ${oo.type}`);
+    }
+  }
+  return fixedBatchOne;
+}
+
+async function createSession(
+  file: string,
+  opts: RepositoryOptions,
+  model: string,
+): Promise<ort.InferenceSession> {
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    executionProviders: opts.executionProviders,
+    graphOptimizationLevel: 'all',
+    ...(opts.intraOpNumThreads ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
+  };
+  try {
+    return await ort.InferenceSession.create(file, sessionOptions);
+  } catch (e) {
+    if (opts.executionProviders.includes('cuda')) {
+      opts.logger.warn(
+        `model '${model}': CUDA execution provider unavailable (${(e as Error).message}); using CPU`,
+      );
+      try {
+        return await ort.InferenceSession.create(file, { ...sessionOptions, executionProviders: ['cpu'] });
+      } catch (e2) {
+        fail(model, `cannot load ${file}: ${(e2 as Error).message}`, e2);
+      }
+    }
+    fail(model, `cannot load ${file}: ${(e as Error).message}`, e);
+  }
+}
+
+/** Concatenates same-typed arrays (one per request) along dim 0. */
+function concat(parts: NumericArray[]): NumericArray {
+  if (parts.length === 1) return parts[0]!;
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const Ctor = parts[0]!.constructor as new (n: number) => NumericArray;
+  const out = new Ctor(total);
+  let off = 0;
+  for (const p of parts) {
+    (out as Uint8Array).set(p as Uint8Array, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** UINT8 [N,H,W,C] → FP32 [N,C,H,W] scaled by 1/255. */
+export function uint8NhwcToFloatNchw(
+  data: Uint8Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+): Float32Array {
+  const out = new Float32Array(n * c * h * w);
+  const plane = h * w;
+  for (let b = 0; b < n; b++) {
+    const src = b * plane * c;
+    const dst = b * plane * c;
+    for (let p = 0; p < plane; p++) {
+      for (let k = 0; k < c; k++) out[dst + k * plane + p] = data[src + p * c + k]! / 255;
+    }
+  }
+  return out;
+}
+
+class Executor {
+  private readonly free: ort.InferenceSession[];
+
+  constructor(
+    private readonly model: LoadedModel,
+    sessions: ort.InferenceSession[],
+    private readonly fixedBatchOne: boolean,
+  ) {
+    this.free = [...sessions];
+  }
+
+  async run(items: InferItem[]): Promise<OutputTensor[][]> {
+    const { config } = this.model;
+    const sizes = items.map((it) =>
+      config.maxBatchSize > 0 ? it.inputs.get(config.inputs[0]!.name)!.shape[0]! : 1,
+    );
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const ci of config.inputs) {
+      const parts = items.map((it) => it.inputs.get(ci.name)!);
+      const first = parts[0]!;
+      const data = concat(parts.map((p) => p.data));
+      const shape = config.maxBatchSize > 0 ? [total, ...first.shape.slice(1)] : first.shape;
+      if (this.model.inputTransform === UINT8_NHWC_TO_FLOAT_NCHW_DIV255) {
+        const [n, h, w, c] = config.maxBatchSize > 0 ? shape : [1, ...shape];
+        feeds[ci.name] = new ort.Tensor('float32', uint8NhwcToFloatNchw(data as Uint8Array, n!, h!, w!, c!), [
+          n!,
+          c!,
+          h!,
+          w!,
+        ]);
+      } else {
+        feeds[ci.name] = new ort.Tensor(datatypeToOrt(ci.datatype) as 'float32', data as Float32Array, shape);
+      }
+    }
+    const session = this.free.pop();
+    if (!session) throw new Error('no free model instance (batcher concurrency exceeded)');
+    let results: ort.InferenceSession.OnnxValueMapType[];
+    try {
+      if (this.fixedBatchOne && total > 1) {
+        // The graph has a static batch of 1: run the batch row by row on this instance.
+        results = [];
+        for (let r = 0; r < total; r++) {
+          const rowFeeds: Record<string, ort.Tensor> = {};
+          for (const [k, t] of Object.entries(feeds)) {
+            const rowLen = t.size / total;
+            const data = (t.data as Float32Array).subarray(r * rowLen, (r + 1) * rowLen);
+            rowFeeds[k] = new ort.Tensor(t.type as 'float32', data, [1, ...t.dims.slice(1)]);
+          }
+          results.push(await session.run(rowFeeds));
+        }
+      } else {
+        results = [await session.run(feeds)];
+      }
+    } finally {
+      this.free.push(session);
+    }
+    const outputNames = config.outputs.map((o) => o.name);
+    // Per output: one contiguous byte buffer with `total` rows (or the whole tensor when not batching).
+    const merged = new Map<string, { datatype: Datatype; shape: number[]; bytes: Buffer }>();
+    for (const name of outputNames) {
+      const tensors = results.map((r) => r[name]!);
+      const t0 = tensors[0]!;
+      const datatype = datatypeFromOrt(t0.type);
+      if (!datatype || datatype === 'BYTES')
+        throw new Error(`output '${name}' has unsupported type ${t0.type}`);
+      const bufs = tensors.map((t) => {
+        const d = t.data as Float32Array;
+        return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+      });
+      const shape = [...t0.dims];
+      if (tensors.length > 1) shape[0] = total;
+      merged.set(name, { datatype, shape, bytes: bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs) });
+    }
+    let row = 0;
+    return items.map((it, i) => {
+      const n = sizes[i]!;
+      const out = it.outputs.map((name) => {
+        const m = merged.get(name)!;
+        if (config.maxBatchSize === 0) return { name, datatype: m.datatype, shape: m.shape, data: m.bytes };
+        const rowBytes = m.bytes.byteLength / m.shape[0]!;
+        return {
+          name,
+          datatype: m.datatype,
+          shape: [n, ...m.shape.slice(1)],
+          data: m.bytes.subarray(row * rowBytes, (row + n) * rowBytes),
+        };
+      });
+      row += n;
+      return out;
+    });
+  }
+}
+
+function readVersions(dir: string, model: string): string[] {
+  const versions = readdirSync(dir)
+    .filter((v) => /^\d+$/.test(v) && statSync(join(dir, v)).isDirectory())
+    .sort((a, b) => Number(a) - Number(b));
+  if (versions.length === 0) fail(model, `no version directory (<repo>/${model}/<n>/model.onnx) in ${dir}`);
+  for (const v of versions) {
+    if (!existsSync(join(dir, v, 'model.onnx'))) fail(model, `version ${v} has no model.onnx`);
+  }
+  return versions;
+}
+
+/** Input datatype/shape key: requests with different non-batch shapes or outputs never share a batch. */
+function batchKey(config: ModelConfig, item: InferItem): string {
+  const parts = config.inputs.map((ci) =>
+    item.inputs
+      .get(ci.name)!
+      .shape.slice(config.maxBatchSize > 0 ? 1 : 0)
+      .join('x'),
+  );
+  return parts.join('|') + '>' + item.outputs.join(',');
+}
+
+export async function loadModel(repo: string, name: string, opts: RepositoryOptions): Promise<LoadedModel> {
+  const dir = join(repo, name);
+  const versions = readVersions(dir, name);
+  const configPath = join(dir, 'config.pbtxt');
+  let config: ModelConfig | undefined;
+  if (existsSync(configPath)) {
+    try {
+      config = parseModelConfig(readFileSync(configPath, 'utf8'), configPath);
+    } catch (e) {
+      fail(name, (e as Error).message, e);
+    }
+    if (config.name && config.name !== name) fail(name, `config.pbtxt names the model '${config.name}'`);
+    config.name = name;
+    if (config.platform && !['onnxruntime_onnx', 'onnxruntime'].includes(config.platform)) {
+      fail(name, `platform/backend '${config.platform}' is not served (only onnxruntime_onnx)`);
+    }
+  }
+  const transform = config?.parameters[INPUT_TRANSFORM_PARAMETER];
+  if (transform !== undefined && transform !== UINT8_NHWC_TO_FLOAT_NCHW_DIV255) {
+    fail(
+      name,
+      `unknown ${INPUT_TRANSFORM_PARAMETER} '${transform}' (known: ${UINT8_NHWC_TO_FLOAT_NCHW_DIV255})`,
+    );
+  }
+  if (transform !== undefined && config!.inputs.length !== 1) {
+    fail(name, `${INPUT_TRANSFORM_PARAMETER} needs exactly one input`);
+  }
+
+  const model: LoadedModel = {
+    name,
+    config: config!,
+    inputTransform: transform,
+    versions: new Map(),
+    latest: versions[versions.length - 1]!,
+  };
+  for (const version of versions) {
+    const file = join(dir, version, 'model.onnx');
+    const count = config?.instanceCount ?? 1;
+    const sessions: ort.InferenceSession[] = [];
+    try {
+      for (let i = 0; i < count; i++) sessions.push(await createSession(file, opts, name));
+      config = addVersion(model, version, config, transform, sessions, opts);
+    } catch (e) {
+      await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
+      await unloadRepository(new Map([[name, model]]));
+      throw e;
+    }
+  }
+  return model;
+}
+
+function addVersion(
+  model: LoadedModel,
+  version: string,
+  configIn: ModelConfig | undefined,
+  transform: string | undefined,
+  sessions: ort.InferenceSession[],
+  opts: RepositoryOptions,
+): ModelConfig {
+  const name = model.name;
+  let config = configIn;
+  {
+    const first = sessions[0]!;
+    const inputs = onnxInfo(first.inputMetadata, name);
+    const outputs = onnxInfo(first.outputMetadata, name);
+    if (!config) {
+      config = autoConfig(name, inputs, outputs);
+      model.config = config;
+    }
+    if (config.outputs.length === 0) config.outputs = autoConfig(name, inputs, outputs).outputs;
+    if (config.inputs.length === 0) fail(name, 'config.pbtxt declares no input');
+    const fixedBatchOne = checkAgainstOnnx(name, config, transform, inputs, outputs);
+    const executor = new Executor(model, sessions, fixedBatchOne);
+    const cfg = config;
+    const dynamic = cfg.dynamicBatching;
+    let unique = 0;
+    const batcher = new DynamicBatcher<InferItem, OutputTensor[]>({
+      maxBatchSize: Math.max(1, cfg.maxBatchSize),
+      maxQueueDelayMs: dynamic ? dynamic.maxQueueDelayMicroseconds / 1000 : 0,
+      preferredBatchSizes: dynamic?.preferredBatchSize ?? [],
+      maxQueueSize: opts.maxQueueSize,
+      maxConcurrentBatches: sessions.length,
+      sizeOf: (it) => (cfg.maxBatchSize > 0 ? it.inputs.get(cfg.inputs[0]!.name)!.shape[0]! : 1),
+      // Without dynamic_batching every request is its own batch, as in Triton.
+      keyOf: dynamic && cfg.maxBatchSize > 0 ? (it) => batchKey(cfg, it) : () => String(unique++),
+      execute: (items) => executor.run(items),
+    });
+    model.versions.set(version, { version, batcher, sessions });
+    opts.logger.info(
+      `loaded model '${name}' version ${version} (${sessions.length} instance(s), max_batch_size ${cfg.maxBatchSize}` +
+        `${dynamic ? `, dynamic batching ${dynamic.maxQueueDelayMicroseconds} us` : ''}` +
+        `${transform ? `, input transform ${transform}` : ''}, providers ${opts.executionProviders.join(',')})`,
+    );
+  }
+  return config;
+}
+
+/** Loads every model directory in `repo`. */
+export async function loadRepository(
+  repo: string,
+  opts: RepositoryOptions,
+): Promise<Map<string, LoadedModel>> {
+  if (!existsSync(repo) || !statSync(repo).isDirectory()) {
+    throw new InferenceError('VIGIL_ERR_INFER_REPOSITORY', `model repository ${repo} is not a directory`);
+  }
+  const models = new Map<string, LoadedModel>();
+  const names = readdirSync(repo)
+    .filter((n) => !n.startsWith('.') && statSync(join(repo, n)).isDirectory())
+    .sort();
+  try {
+    for (const name of names) models.set(name, await loadModel(repo, name, opts));
+  } catch (e) {
+    await unloadRepository(models);
+    throw e;
+  }
+  if (models.size === 0)
+    throw new InferenceError('VIGIL_ERR_INFER_REPOSITORY', `model repository ${repo} holds no model`);
+  return models;
+}
+
+/** Drains every batcher, then releases the sessions. */
+export async function unloadRepository(models: Map<string, LoadedModel>): Promise<void> {
+  const versions = [...models.values()].flatMap((m) => [...m.versions.values()]);
+  await Promise.all(versions.map((v) => v.batcher.close()));
+  await Promise.all(versions.flatMap((v) => v.sessions.map((s) => s.release().catch(() => undefined))));
+}

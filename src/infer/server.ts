@@ -1,0 +1,371 @@
+/**
+ * KServe v2 / Triton-compatible gRPC inference server over a model repository (see repository.ts).
+ * Failures map to gRPC status codes: unknown model/version → NOT_FOUND, bad tensor →
+ * INVALID_ARGUMENT naming it, full queue → RESOURCE_EXHAUSTED, closing → UNAVAILABLE.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { ConfigError, InferenceError } from '../core/errors.js';
+import { BatcherClosedError, BatcherFullError } from './batcher.js';
+import type { ModelInferRequest__Output } from './generated/inference/ModelInferRequest.js';
+import type { ModelInferResponse } from './generated/inference/ModelInferResponse.js';
+import type { ModelMetadataResponse } from './generated/inference/ModelMetadataResponse.js';
+import type { ModelStreamInferResponse } from './generated/inference/ModelStreamInferResponse.js';
+import type { GRPCInferenceServiceHandlers } from './generated/inference/GRPCInferenceService.js';
+import { loadInferenceProto } from './proto.js';
+import {
+  fullShape,
+  loadRepository,
+  unloadRepository,
+  type ExecutionProvider,
+  type InferItem,
+  type InputTensor,
+  type LoadedModel,
+  type Logger,
+  type ModelVersion,
+} from './repository.js';
+import { contentsLength, contentsToTyped, elementCount, elementSize, rawToTyped } from './tensor.js';
+
+export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+export interface InferenceServerOptions {
+  /** Directory in Triton's layout: `<repo>/<model>/<version>/model.onnx` (+ `<repo>/<model>/config.pbtxt`). */
+  modelRepository: string;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 8001 (Triton's gRPC port); 0 picks a free port (see `port` on the result). */
+  port?: number;
+  /** Largest gRPC message received, bytes. Default 16 MiB. */
+  maxReceiveMessageBytes?: number;
+  /** Largest gRPC message sent, bytes. Default 16 MiB. */
+  maxSendMessageBytes?: number;
+  /** Requests waiting per model version before RESOURCE_EXHAUSTED. Default 64. */
+  maxQueueSize?: number;
+  /** onnxruntime execution providers in order of preference. Default ['cpu']; 'cuda' falls back to CPU with a warning. */
+  executionProviders?: ExecutionProvider[];
+  /** onnxruntime intra-op threads per session; default: onnxruntime's choice. */
+  intraOpNumThreads?: number;
+  /** How long close() lets in-flight calls finish before cancelling them. Default 5000 ms. */
+  shutdownGraceMs?: number;
+  /** Default: one line per event on stderr, prefixed `[vigil infer]`. */
+  logger?: Logger;
+}
+
+const OPTION_KEYS: readonly (keyof InferenceServerOptions)[] = [
+  'modelRepository',
+  'host',
+  'port',
+  'maxReceiveMessageBytes',
+  'maxSendMessageBytes',
+  'maxQueueSize',
+  'executionProviders',
+  'intraOpNumThreads',
+  'shutdownGraceMs',
+  'logger',
+];
+
+export interface InferenceServer {
+  /** The bound port (the real one when 0 was asked). */
+  readonly port: number;
+  readonly host: string;
+  /** Names of the loaded models. */
+  readonly models: string[];
+  /** Stops accepting calls, lets in-flight ones finish (bounded by shutdownGraceMs), drains batchers, releases sessions. Idempotent. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export const SERVER_NAME = 'vigil';
+export const SERVER_VERSION = '0.1.0';
+
+class StatusError extends Error {
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const defaultLogger: Logger = {
+  info: (m) => console.error(`[vigil infer] ${m}`),
+  warn: (m) => console.error(`[vigil infer] warning: ${m}`),
+};
+
+function positiveInt(v: unknown, key: string, min = 1): void {
+  if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min)) {
+    throw new ConfigError(`inference server: '${key}' must be an integer >= ${min}, got ${String(v)}`);
+  }
+}
+
+function validateOptions(opts: InferenceServerOptions): void {
+  for (const key of Object.keys(opts)) {
+    if (!OPTION_KEYS.includes(key as keyof InferenceServerOptions)) {
+      throw new ConfigError(`inference server: unknown option '${key}' (known: ${OPTION_KEYS.join(', ')})`);
+    }
+  }
+  if (typeof opts.modelRepository !== 'string' || opts.modelRepository === '') {
+    throw new ConfigError('inference server: modelRepository (a directory) is required');
+  }
+  positiveInt(opts.port, 'port', 0);
+  if (opts.port !== undefined && opts.port > 65535)
+    throw new ConfigError('inference server: port must be <= 65535');
+  positiveInt(opts.maxReceiveMessageBytes, 'maxReceiveMessageBytes');
+  positiveInt(opts.maxSendMessageBytes, 'maxSendMessageBytes');
+  positiveInt(opts.maxQueueSize, 'maxQueueSize');
+  positiveInt(opts.intraOpNumThreads, 'intraOpNumThreads');
+  positiveInt(opts.shutdownGraceMs, 'shutdownGraceMs', 0);
+  for (const ep of opts.executionProviders ?? []) {
+    if (ep !== 'cpu' && ep !== 'cuda') {
+      throw new ConfigError(`inference server: unknown execution provider '${String(ep)}' (cpu, cuda)`);
+    }
+  }
+}
+
+function resolveVersion(
+  models: Map<string, LoadedModel>,
+  name: string,
+  version: string,
+): [LoadedModel, ModelVersion] {
+  const model = models.get(name);
+  if (!model) throw new StatusError(grpc.status.NOT_FOUND, `unknown model '${name}'`);
+  const v = model.versions.get(version || model.latest);
+  if (!v) throw new StatusError(grpc.status.NOT_FOUND, `unknown version '${version}' of model '${name}'`);
+  return [model, v];
+}
+
+/** Validates a request against the model config and decodes its tensors. */
+export function decodeRequest(model: LoadedModel, req: ModelInferRequest__Output): InferItem {
+  const { config } = model;
+  const bad = (m: string): never => {
+    throw new StatusError(grpc.status.INVALID_ARGUMENT, `model '${model.name}': ${m}`);
+  };
+  const raw = req.raw_input_contents;
+  if (raw.length > 0 && raw.length !== req.inputs.length) {
+    bad(`raw_input_contents has ${raw.length} entries for ${req.inputs.length} inputs`);
+  }
+  const inputs = new Map<string, InputTensor>();
+  let batch: number | undefined;
+  req.inputs.forEach((t, i) => {
+    const ci = config.inputs.find((c) => c.name === t.name);
+    if (!ci) bad(`unknown input '${t.name}' (expected: ${config.inputs.map((c) => c.name).join(', ')})`);
+    if (inputs.has(t.name)) bad(`input '${t.name}' given twice`);
+    if (t.datatype !== ci!.datatype)
+      bad(`input '${t.name}': datatype ${t.datatype || '(none)'}, model expects ${ci!.datatype}`);
+    const shape = t.shape.map(Number);
+    const expected = fullShape(config, ci!);
+    const fits =
+      shape.length === expected.length &&
+      shape.every((d, k) => Number.isInteger(d) && d >= 1 && (expected[k] === -1 || expected[k] === d));
+    if (!fits) bad(`input '${t.name}': shape [${shape}] does not match [${expected}]`);
+    if (config.maxBatchSize > 0) {
+      const n = shape[0]!;
+      if (n > config.maxBatchSize)
+        bad(`input '${t.name}': batch ${n} exceeds max_batch_size ${config.maxBatchSize}`);
+      if (batch !== undefined && batch !== n)
+        bad(`input '${t.name}': batch ${n} differs from other inputs' ${batch}`);
+      batch = n;
+    }
+    const dt = ci!.datatype;
+    if (dt === 'BYTES') bad(`input '${t.name}': BYTES tensors are not supported`);
+    const count = elementCount(shape);
+    let data;
+    if (raw.length > 0) {
+      if (t.contents && contentsLength(dt, t.contents) > 0)
+        bad(`input '${t.name}': both contents and raw_input_contents`);
+      const bytes = raw[i]!;
+      const want = count * elementSize(dt);
+      if (bytes.byteLength !== want) {
+        bad(
+          `input '${t.name}': raw_input_contents has ${bytes.byteLength} bytes, shape [${shape}] ${dt} needs ${want}`,
+        );
+      }
+      data = rawToTyped(dt, bytes);
+    } else {
+      if (!t.contents) bad(`input '${t.name}': no data (neither contents nor raw_input_contents)`);
+      data = contentsToTyped(dt, t.contents!);
+      if (!data) bad(`input '${t.name}': ${dt} must be sent in raw_input_contents`);
+      if (data!.length !== count)
+        bad(`input '${t.name}': contents has ${data!.length} elements, shape [${shape}] needs ${count}`);
+    }
+    inputs.set(t.name, { datatype: dt, shape, data: data! });
+  });
+  for (const ci of config.inputs) if (!inputs.has(ci.name)) bad(`missing input '${ci.name}'`);
+  const outputs =
+    req.outputs.length > 0
+      ? req.outputs.map((o) => {
+          if (!config.outputs.some((c) => c.name === o.name)) {
+            bad(
+              `unknown output '${o.name}' (model outputs: ${config.outputs.map((c) => c.name).join(', ')})`,
+            );
+          }
+          return o.name;
+        })
+      : config.outputs.map((o) => o.name);
+  return { inputs, outputs };
+}
+
+function toStatus(e: unknown): grpc.ServiceError | { code: grpc.status; details: string } {
+  if (e instanceof StatusError) return { code: e.code, details: e.message };
+  if (e instanceof BatcherFullError) return { code: grpc.status.RESOURCE_EXHAUSTED, details: e.message };
+  if (e instanceof BatcherClosedError)
+    return { code: grpc.status.UNAVAILABLE, details: 'server is shutting down' };
+  return { code: grpc.status.INTERNAL, details: `inference failed: ${(e as Error)?.message ?? String(e)}` };
+}
+
+export async function startInferenceServer(options: InferenceServerOptions): Promise<InferenceServer> {
+  validateOptions(options);
+  const host = options.host ?? '127.0.0.1';
+  const logger = options.logger ?? defaultLogger;
+  const providers = options.executionProviders ?? ['cpu'];
+  const models = await loadRepository(options.modelRepository, {
+    executionProviders: providers,
+    ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+    maxQueueSize: options.maxQueueSize ?? 64,
+    logger,
+  });
+  let closing = false;
+
+  const infer = async (req: ModelInferRequest__Output): Promise<ModelInferResponse> => {
+    if (closing) throw new StatusError(grpc.status.UNAVAILABLE, 'server is shutting down');
+    const [model, version] = resolveVersion(models, req.model_name, req.model_version);
+    const item = decodeRequest(model, req);
+    const outputs = await version.batcher.submit(item);
+    return {
+      model_name: model.name,
+      model_version: version.version,
+      id: req.id,
+      outputs: outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape })),
+      raw_output_contents: outputs.map((o) => o.data),
+    };
+  };
+
+  const metadata = (name: string, version: string): ModelMetadataResponse => {
+    const [model] = resolveVersion(models, name, version);
+    const tensor = (t: LoadedModel['config']['inputs'][number]) => ({
+      name: t.name,
+      datatype: t.datatype,
+      shape: fullShape(model.config, t),
+    });
+    return {
+      name: model.name,
+      versions: [...model.versions.keys()],
+      platform: 'onnxruntime_onnx',
+      inputs: model.config.inputs.map(tensor),
+      outputs: model.config.outputs.map(tensor),
+    };
+  };
+
+  const handlers: GRPCInferenceServiceHandlers = {
+    ServerLive: (_call, cb) => cb(null, { live: true }),
+    ServerReady: (_call, cb) => cb(null, { ready: !closing }),
+    ModelReady: (call, cb) => {
+      const model = models.get(call.request.name);
+      const ready = !closing && !!model && model.versions.has(call.request.version || model.latest);
+      cb(null, { ready });
+    },
+    ServerMetadata: (_call, cb) => cb(null, { name: SERVER_NAME, version: SERVER_VERSION, extensions: [] }),
+    ModelMetadata: (call, cb) => {
+      try {
+        cb(null, metadata(call.request.name, call.request.version));
+      } catch (e) {
+        cb(toStatus(e));
+      }
+    },
+    ModelInfer: (call, cb) => {
+      infer(call.request).then(
+        (res) => cb(null, res),
+        (e: unknown) => cb(toStatus(e)),
+      );
+    },
+    ModelStreamInfer: (call) => {
+      let pending = 0;
+      let ended = false;
+      const maybeEnd = (): void => {
+        if (ended && pending === 0) call.end();
+      };
+      call.on('data', (req: ModelInferRequest__Output) => {
+        pending++;
+        infer(req)
+          .then(
+            (res): ModelStreamInferResponse => ({ infer_response: res }),
+            (e: unknown): ModelStreamInferResponse => ({
+              error_message: toStatus(e).details ?? String(e),
+              infer_response: { id: req.id, model_name: req.model_name, model_version: req.model_version },
+            }),
+          )
+          .then((msg) => {
+            if (!call.cancelled && call.writable) call.write(msg);
+          })
+          .finally(() => {
+            pending--;
+            maybeEnd();
+          });
+      });
+      call.on('end', () => {
+        ended = true;
+        maybeEnd();
+      });
+      call.on('error', () => undefined);
+    },
+  };
+
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': options.maxSendMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+  });
+  server.addService(loadInferenceProto().inference.GRPCInferenceService.service, handlers);
+
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) => {
+      const addr = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+      server.bindAsync(
+        `${addr}:${options.port ?? 8001}`,
+        grpc.ServerCredentials.createInsecure(),
+        (err, p) => (err ? reject(err) : resolve(p)),
+      );
+    });
+  } catch (e) {
+    server.forceShutdown();
+    await unloadRepository(models);
+    throw new InferenceError(
+      'VIGIL_ERR_INFER_UNAVAILABLE',
+      `cannot listen on ${host}:${options.port ?? 8001}: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
+  }
+  logger.info(`serving ${[...models.keys()].join(', ')} on ${host}:${port}`);
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    if (!closed) {
+      closing = true;
+      closed = (async () => {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            server.forceShutdown();
+            resolve();
+          }, options.shutdownGraceMs ?? 5000);
+          timer.unref();
+          server.tryShutdown(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        await unloadRepository(models);
+        logger.info(`closed ${host}:${port}`);
+      })();
+    }
+    return closed;
+  };
+
+  return {
+    port,
+    host,
+    models: [...models.keys()],
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

@@ -1,0 +1,512 @@
+/**
+ * The inference server and client for real: gRPC on 127.0.0.1 (port 0), onnxruntime with
+ * models/raw/yolov8n.onnx, a model repository prepared by scripts/prepare-model-repo.mjs in a temp
+ * dir, and real photos decoded by GStreamer.
+ */
+import { execFile } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Image } from '../../src/core/contracts.js';
+import type { InferenceError } from '../../src/core/errors.js';
+import { InferenceClient } from '../../src/infer/client.js';
+import { createDetector } from '../../src/infer/detector.js';
+import type { GRPCInferenceServiceClient } from '../../src/infer/generated/inference/GRPCInferenceService.js';
+import type { ModelInferResponse__Output } from '../../src/infer/generated/inference/ModelInferResponse.js';
+import type { ModelStreamInferResponse__Output } from '../../src/infer/generated/inference/ModelStreamInferResponse.js';
+import { loadInferenceProto } from '../../src/infer/proto.js';
+import { startInferenceServer, type InferenceServer } from '../../src/infer/server.js';
+import { letterbox } from '../../src/infer/yolo.js';
+
+const run = promisify(execFile);
+const root = resolve(import.meta.dirname, '../..');
+const rawModel = join(root, 'models/raw/yolov8n.onnx');
+const silent = { info: () => undefined, warn: () => undefined };
+
+/** Decodes a JPEG to packed RGB with GStreamer; width/height from the negotiated caps. */
+async function decodeJpeg(file: string, dir: string): Promise<Image> {
+  const out = join(dir, `${file.replace(/\W/g, '_')}.rgb`);
+  const { stdout } = await run('gst-launch-1.0', [
+    '-v',
+    'filesrc',
+    `location=${join(root, 'samples', file)}`,
+    '!',
+    'jpegdec',
+    '!',
+    'videoconvert',
+    '!',
+    'video/x-raw,format=RGB',
+    '!',
+    'filesink',
+    `location=${out}`,
+  ]);
+  const caps = stdout.split('\n').find((l) => l.includes('GstFileSink') && l.includes('format=(string)RGB'));
+  const w = /width=\(int\)(\d+)/.exec(caps ?? '');
+  const h = /height=\(int\)(\d+)/.exec(caps ?? '');
+  if (!w || !h) throw new Error(`no RGB caps in gst-launch output for ${file}`);
+  const width = Number(w[1]);
+  const height = Number(h[1]);
+  const data = new Uint8Array(readFileSync(out));
+  // GStreamer pads RGB rows to 4 bytes; strip the padding if any.
+  const stride = Math.ceil((width * 3) / 4) * 4;
+  if (data.length === stride * height && stride !== width * 3) {
+    const packed = new Uint8Array(width * height * 3);
+    for (let y = 0; y < height; y++)
+      packed.set(data.subarray(y * stride, y * stride + width * 3), y * width * 3);
+    return { width, height, format: 'RGB', data: packed };
+  }
+  expect(data.length).toBe(width * height * 3);
+  return { width, height, format: 'RGB', data };
+}
+
+/** Nearest-neighbour downscale (a stand-in for ingest's model-size frame). */
+function downscale(img: Image, width: number, height: number): Image {
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(img.height - 1, Math.floor(((y + 0.5) * img.height) / height));
+    for (let x = 0; x < width; x++) {
+      const sx = Math.min(img.width - 1, Math.floor(((x + 0.5) * img.width) / width));
+      data.set(
+        img.data.subarray((sy * img.width + sx) * 3, (sy * img.width + sx) * 3 + 3),
+        (y * width + x) * 3,
+      );
+    }
+  }
+  return { width, height, format: 'RGB', data };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+function rawClient(port: number): GRPCInferenceServiceClient {
+  const Ctor = loadInferenceProto().inference.GRPCInferenceService;
+  return new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+    'grpc.max_send_message_length': 16 * 1024 * 1024,
+    'grpc.max_receive_message_length': 16 * 1024 * 1024,
+  });
+}
+
+function rawInfer(
+  c: GRPCInferenceServiceClient,
+  req: Parameters<GRPCInferenceServiceClient['ModelInfer']>[0],
+): Promise<ModelInferResponse__Output> {
+  return new Promise((res, rej) =>
+    c.ModelInfer(req, { deadline: Date.now() + 30_000 }, (err, r) => (err ? rej(err) : res(r!))),
+  );
+}
+
+describe.skipIf(!existsSync(rawModel))('inference server (real gRPC + onnxruntime + yolov8n)', () => {
+  let dir: string;
+  let server: InferenceServer;
+  let client: InferenceClient;
+  let raw: GRPCInferenceServiceClient;
+  const images: Record<string, Image> = {};
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vigil-infer-'));
+    const repo = join(dir, 'repo');
+    await run(process.execPath, [
+      join(root, 'scripts/prepare-model-repo.mjs'),
+      '--out',
+      repo,
+      '--queue-delay-us',
+      '20000',
+    ]);
+    // The same ONNX served plain, as a real Triton would: FP32 NCHW, config auto-completed.
+    mkdirSync(join(repo, 'yolov8n_fp32', '1'), { recursive: true });
+    symlinkSync(rawModel, join(repo, 'yolov8n_fp32', '1', 'model.onnx'));
+    server = await startInferenceServer({
+      modelRepository: repo,
+      port: 0,
+      logger: silent,
+      intraOpNumThreads: 2,
+    });
+    client = new InferenceClient({ addresses: [`127.0.0.1:${server.port}`], deadlineMs: 30_000 });
+    raw = rawClient(server.port);
+    for (const f of ['person.jpg', 'dog.jpg', 'horses.jpg']) images[f] = await decodeJpeg(f, dir);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    raw?.close();
+    await server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers ServerLive, ServerReady, ServerMetadata, ModelReady and ModelMetadata', async () => {
+    expect(server.port).toBeGreaterThan(0);
+    expect(await client.serverLive()).toBe(true);
+    expect(await client.serverReady()).toBe(true);
+    expect((await client.serverMetadata()).name).toBe('vigil');
+    expect(await client.modelReady('yolov8n')).toBe(true);
+    expect(await client.modelReady('yolov8n', '1')).toBe(true);
+    expect(await client.modelReady('yolov8n', '2')).toBe(false);
+    expect(await client.modelReady('nope')).toBe(false);
+    const meta = await client.modelMetadata('yolov8n');
+    expect(meta).toEqual({
+      name: 'yolov8n',
+      versions: ['1'],
+      platform: 'onnxruntime_onnx',
+      inputs: [{ name: 'images', datatype: 'UINT8', shape: [-1, 640, 640, 3] }],
+      outputs: [{ name: 'output0', datatype: 'FP32', shape: [-1, 84, 8400] }],
+    });
+    const plain = await client.modelMetadata('yolov8n_fp32');
+    expect(plain.inputs).toEqual([{ name: 'images', datatype: 'FP32', shape: [1, 3, 640, 640] }]);
+    expect(plain.outputs).toEqual([{ name: 'output0', datatype: 'FP32', shape: [1, 84, 8400] }]);
+  });
+
+  it('NOT_FOUND for an unknown model or version', async () => {
+    const input = {
+      name: 'images',
+      datatype: 'UINT8' as const,
+      shape: [1, 640, 640, 3],
+      data: new Uint8Array(640 * 640 * 3),
+    };
+    await expect(client.modelMetadata('nope')).rejects.toMatchObject({
+      code: 'VIGIL_ERR_INFER_NOT_FOUND',
+      grpcCode: grpc.status.NOT_FOUND,
+    });
+    await expect(client.infer({ model: 'nope', inputs: [input] })).rejects.toMatchObject({
+      code: 'VIGIL_ERR_INFER_NOT_FOUND',
+    });
+    await expect(client.infer({ model: 'yolov8n', version: '7', inputs: [input] })).rejects.toThrow(
+      /version '7'/,
+    );
+  });
+
+  it('INVALID_ARGUMENT naming the tensor for a wrong datatype, shape or byte size', async () => {
+    const expectInvalid = async (p: Promise<unknown>, pattern: RegExp): Promise<void> => {
+      const e = await p.then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(e).toBeDefined();
+      expect((e as grpc.ServiceError).code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect((e as Error).message).toMatch(pattern);
+    };
+    const bytes = Buffer.alloc(640 * 640 * 3);
+    const base = { model_name: 'yolov8n' };
+    await expectInvalid(
+      rawInfer(raw, {
+        ...base,
+        inputs: [{ name: 'images', datatype: 'FP32', shape: [1, 640, 640, 3] }],
+        raw_input_contents: [Buffer.alloc(640 * 640 * 12)],
+      }),
+      /'images'.*datatype FP32.*UINT8/,
+    );
+    await expectInvalid(
+      rawInfer(raw, {
+        ...base,
+        inputs: [{ name: 'images', datatype: 'UINT8', shape: [1, 3, 640, 640] }],
+        raw_input_contents: [bytes],
+      }),
+      /'images'.*shape \[1,3,640,640\]/,
+    );
+    await expectInvalid(
+      rawInfer(raw, {
+        ...base,
+        inputs: [{ name: 'images', datatype: 'UINT8', shape: [1, 640, 640, 3] }],
+        raw_input_contents: [bytes.subarray(1)],
+      }),
+      /'images'.*1228799 bytes/,
+    );
+    await expectInvalid(
+      rawInfer(raw, {
+        ...base,
+        inputs: [{ name: 'images', datatype: 'UINT8', shape: [5, 640, 640, 3] }],
+        raw_input_contents: [Buffer.alloc(5 * 640 * 640 * 3)],
+      }),
+      /'images'.*max_batch_size 4/,
+    );
+    await expectInvalid(
+      rawInfer(raw, {
+        ...base,
+        inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [1, 640, 640, 3] }],
+        raw_input_contents: [bytes],
+      }),
+      /unknown input 'pixels'/,
+    );
+    await expectInvalid(
+      rawInfer(raw, {
+        ...base,
+        inputs: [{ name: 'images', datatype: 'UINT8', shape: [1, 640, 640, 3] }],
+        outputs: [{ name: 'boxes' }],
+        raw_input_contents: [bytes],
+      }),
+      /unknown output 'boxes'/,
+    );
+    // Through the typed client: mapped to the typed error.
+    await expect(
+      client.infer({
+        model: 'yolov8n_fp32',
+        inputs: [{ name: 'images', datatype: 'UINT8', shape: [1, 640, 640, 3], data: bytes }],
+      }),
+    ).rejects.toMatchObject({
+      code: 'VIGIL_ERR_INFER_INVALID_ARGUMENT',
+      message: expect.stringMatching(/'images'/),
+    });
+  });
+
+  it('finds a person, a dog and horses in real photos (UINT8 model and plain FP32 model)', async () => {
+    const expected: Record<string, string> = {
+      'person.jpg': 'person',
+      'dog.jpg': 'dog',
+      'horses.jpg': 'horse',
+    };
+    for (const model of ['yolov8n', 'yolov8n_fp32']) {
+      const detector = createDetector({ client, model, scoreThreshold: 0.4 });
+      for (const [file, label] of Object.entries(expected)) {
+        const img = images[file]!;
+        const res = await detector.detect(img, img.width, img.height);
+        expect(res.model).toEqual({ name: model, version: '1' });
+        expect(res.inferenceMs).toBeGreaterThan(0);
+        const hits = res.detections.filter((d) => d.label === label);
+        expect(
+          hits.length,
+          `${model}: ${file} → ${res.detections.map((d) => d.label).join(',')}`,
+        ).toBeGreaterThan(0);
+        for (const d of res.detections) {
+          expect(d.box.x).toBeGreaterThanOrEqual(0);
+          expect(d.box.y).toBeGreaterThanOrEqual(0);
+          expect(d.box.x + d.box.w).toBeLessThanOrEqual(img.width + 1e-6);
+          expect(d.box.y + d.box.h).toBeLessThanOrEqual(img.height + 1e-6);
+        }
+      }
+    }
+  });
+
+  it('maps boxes from a model-size image back to source pixels', async () => {
+    const detector = createDetector({ client, scoreThreshold: 0.4 });
+    const img = images['dog.jpg']!;
+    const full = await detector.detect(img, img.width, img.height);
+    const small = downscale(img, Math.round(img.width / 2), Math.round(img.height / 2));
+    const fromSmall = await detector.detect(small, img.width, img.height);
+    const bigDog = (ds: typeof full.detections) =>
+      ds.filter((d) => d.label === 'dog').sort((a, b) => b.score - a.score)[0]!;
+    const a = bigDog(full.detections).box;
+    const b = bigDog(fromSmall.detections).box;
+    const iw = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x);
+    const ih = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
+    const iou = (iw * ih) / (a.w * a.h + b.w * b.h - iw * ih);
+    expect(iou).toBeGreaterThan(0.8);
+  });
+
+  it('batched results are identical to unbatched ones (one batched request and concurrent requests)', async () => {
+    const lbs = ['person.jpg', 'dog.jpg', 'horses.jpg'].map((f) =>
+      letterbox(images[f]!.data, images[f]!.width, images[f]!.height),
+    );
+    const single: Buffer[] = [];
+    for (const lb of lbs) {
+      const r = await client.infer({
+        model: 'yolov8n',
+        inputs: [{ name: 'images', datatype: 'UINT8', shape: [1, 640, 640, 3], data: lb.data }],
+      });
+      single.push(Buffer.from(r.outputs[0]!.data as Uint8Array));
+    }
+    const stacked = Buffer.concat(lbs.map((l) => l.data));
+    const batched = await client.infer({
+      model: 'yolov8n',
+      inputs: [{ name: 'images', datatype: 'UINT8', shape: [3, 640, 640, 3], data: stacked }],
+    });
+    expect(batched.outputs[0]!.shape).toEqual([3, 84, 8400]);
+    const bytes = Buffer.from(batched.outputs[0]!.data as Uint8Array);
+    const row = bytes.byteLength / 3;
+    for (let i = 0; i < 3; i++) expect(bytes.subarray(i * row, (i + 1) * row).equals(single[i]!)).toBe(true);
+    // Concurrent requests go through the dynamic batcher (20 ms queue delay) together.
+    const concurrent = await Promise.all(
+      lbs.map((lb) =>
+        client.infer({
+          model: 'yolov8n',
+          inputs: [{ name: 'images', datatype: 'UINT8', shape: [1, 640, 640, 3], data: lb.data }],
+        }),
+      ),
+    );
+    concurrent.forEach((r, i) => {
+      expect(r.outputs[0]!.shape).toEqual([1, 84, 8400]);
+      expect(Buffer.from(r.outputs[0]!.data as Uint8Array).equals(single[i]!)).toBe(true);
+    });
+    // The plain FP32 model agrees with the UINT8 one: the server-side transform is exact.
+    const { hwcToChwFloat } = await import('../../src/infer/detector.js');
+    const fp32 = await client.infer({
+      model: 'yolov8n_fp32',
+      inputs: [
+        { name: 'images', datatype: 'FP32', shape: [1, 3, 640, 640], data: hwcToChwFloat(lbs[0]!.data, 640) },
+      ],
+    });
+    expect(Buffer.from(fp32.outputs[0]!.data as Uint8Array).equals(single[0]!)).toBe(true);
+  });
+
+  it('accepts typed contents (uint_contents) as well as raw_input_contents', async () => {
+    const lb = letterbox(images['dog.jpg']!.data, images['dog.jpg']!.width, images['dog.jpg']!.height);
+    const viaRaw = await rawInfer(raw, {
+      model_name: 'yolov8n',
+      inputs: [{ name: 'images', datatype: 'UINT8', shape: [1, 640, 640, 3] }],
+      raw_input_contents: [Buffer.from(lb.data)],
+    });
+    const viaTyped = await rawInfer(raw, {
+      model_name: 'yolov8n',
+      id: 'typed-1',
+      inputs: [
+        {
+          name: 'images',
+          datatype: 'UINT8',
+          shape: [1, 640, 640, 3],
+          contents: { uint_contents: Array.from(lb.data) },
+        },
+      ],
+    });
+    expect(viaTyped.id).toBe('typed-1');
+    expect(viaTyped.model_version).toBe('1');
+    expect(viaTyped.raw_output_contents[0]!.equals(viaRaw.raw_output_contents[0]!)).toBe(true);
+  });
+
+  it('ModelStreamInfer answers each request, errors as error_message on an open stream', async () => {
+    const call = raw.ModelStreamInfer();
+    const got: ModelStreamInferResponse__Output[] = [];
+    const done = new Promise<void>((res, rej) => {
+      call.on('data', (m: ModelStreamInferResponse__Output) => got.push(m));
+      call.on('end', () => res());
+      call.on('error', rej);
+    });
+    call.write({
+      model_name: 'yolov8n',
+      id: 'a',
+      inputs: [{ name: 'images', datatype: 'UINT8', shape: [1, 640, 640, 3] }],
+      raw_input_contents: [Buffer.alloc(640 * 640 * 3, 114)],
+    });
+    call.write({ model_name: 'missing', id: 'b' });
+    call.end();
+    await done;
+    expect(got).toHaveLength(2);
+    const ok = got.find((m) => m.infer_response?.id === 'a')!;
+    expect(ok.error_message).toBe('');
+    expect(ok.infer_response!.outputs[0]!.shape).toEqual(['1', '84', '8400']);
+    const bad = got.find((m) => m.infer_response?.id === 'b')!;
+    expect(bad.error_message).toMatch(/unknown model 'missing'/);
+  });
+
+  it('the client retries UNAVAILABLE on the next address (round-robin)', async () => {
+    const dead = await freePort();
+    const c = new InferenceClient({
+      addresses: [`127.0.0.1:${dead}`, `127.0.0.1:${server.port}`],
+      retries: 2,
+      retryBackoffMs: 10,
+      deadlineMs: 10_000,
+    });
+    try {
+      for (let i = 0; i < 4; i++) expect(await c.serverLive()).toBe(true);
+      const only = new InferenceClient({ addresses: [`127.0.0.1:${dead}`], retries: 1, retryBackoffMs: 10 });
+      await expect(only.serverLive()).rejects.toMatchObject({ code: 'VIGIL_ERR_INFER_UNAVAILABLE' });
+      only.close();
+      only.close();
+      await expect(only.serverLive()).rejects.toMatchObject({ code: 'VIGIL_ERR_INFER_CLOSED' });
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe.skipIf(!existsSync(rawModel))('inference server: queue bound, broken models, close', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vigil-infer2-'));
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('RESOURCE_EXHAUSTED when the queue is full; close() drains in-flight calls and is idempotent', async () => {
+    const repo = join(dir, 'q');
+    await run(process.execPath, [
+      join(root, 'scripts/prepare-model-repo.mjs'),
+      '--out',
+      repo,
+      '--max-batch-size',
+      '1',
+      '--queue-delay-us',
+      '0',
+    ]);
+    const server = await startInferenceServer({
+      modelRepository: repo,
+      port: 0,
+      logger: silent,
+      maxQueueSize: 1,
+      intraOpNumThreads: 1,
+    });
+    const client = new InferenceClient({ addresses: [`127.0.0.1:${server.port}`], deadlineMs: 30_000 });
+    try {
+      const input = {
+        name: 'images',
+        datatype: 'UINT8' as const,
+        shape: [1, 640, 640, 3],
+        data: new Uint8Array(640 * 640 * 3),
+      };
+      const results = await Promise.allSettled(
+        Array.from({ length: 6 }, () => client.infer({ model: 'yolov8n', inputs: [input] })),
+      );
+      const rejected = results
+        .filter((r) => r.status === 'rejected')
+        .map((r) => (r as PromiseRejectedResult).reason as InferenceError);
+      expect(results.filter((r) => r.status === 'fulfilled').length).toBeGreaterThanOrEqual(1);
+      expect(rejected.length).toBeGreaterThanOrEqual(1);
+      for (const e of rejected) expect(e.code).toBe('VIGIL_ERR_INFER_RESOURCE_EXHAUSTED');
+
+      // Close while one call is in flight: it completes, later calls fail, close() twice is fine.
+      const inflight = client.infer({ model: 'yolov8n', inputs: [input] });
+      await new Promise((r) => setTimeout(r, 30));
+      const c1 = server.close();
+      const c2 = server.close();
+      expect(c1).toBe(c2);
+      await expect(inflight).resolves.toMatchObject({ model: 'yolov8n' });
+      await c1;
+      await expect(client.serverLive()).rejects.toMatchObject({ code: 'VIGIL_ERR_INFER_UNAVAILABLE' });
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
+  it('a broken model fails the start with an error naming it', async () => {
+    const repo = join(dir, 'broken');
+    mkdirSync(join(repo, 'garbage', '1'), { recursive: true });
+    writeFileSync(join(repo, 'garbage', '1', 'model.onnx'), 'not an onnx file');
+    await expect(
+      startInferenceServer({ modelRepository: repo, port: 0, logger: silent }),
+    ).rejects.toMatchObject({
+      code: 'VIGIL_ERR_INFER_REPOSITORY',
+      message: expect.stringMatching(/model 'garbage'/),
+    });
+    const repo2 = join(dir, 'badconfig');
+    mkdirSync(join(repo2, 'yolo', '1'), { recursive: true });
+    symlinkSync(rawModel, join(repo2, 'yolo', '1', 'model.onnx'));
+    writeFileSync(
+      join(repo2, 'yolo', 'config.pbtxt'),
+      'name: "yolo"\nmax_batch_size: 0\ninput [{ name: "pixels" data_type: TYPE_FP32 dims: [1,3,640,640] }]\n',
+    );
+    await expect(startInferenceServer({ modelRepository: repo2, port: 0, logger: silent })).rejects.toThrow(
+      /model 'yolo': config input 'pixels' is not an input/,
+    );
+    await expect(
+      startInferenceServer({ modelRepository: repo2, port: 0, bogus: 1 } as never),
+    ).rejects.toThrow(/unknown option 'bogus'/);
+  });
+});
