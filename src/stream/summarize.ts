@@ -5,7 +5,7 @@
  * The default summarizer is deterministic and structured; a language-model summarizer plugs in
  * behind the same `Summarizer` interface (an edge adapter, not here: this module does no I/O).
  */
-import { concatMap, defer, filter, finalize, from, of, throwError, type OperatorFunction } from 'rxjs';
+import { concatMap, defer, filter, finalize, from, map, of, throwError, type OperatorFunction } from 'rxjs';
 import type { Summary, WindowDigest } from '../core/contracts.js';
 import { ConfigError } from '../core/errors.js';
 import { checkNumber, rejectUnknownKeys } from './options.js';
@@ -213,8 +213,8 @@ export interface ChainOptions {
 
 /**
  * Operator: digests in, summaries out, in order (concatMap), each built on the previous one.
- * Holds only the last summary. The wait queue is bounded by maxPending (drop-newest); the next
- * summary then carries `facts.skippedWindows`. A summarizer error errors the stream.
+ * Holds only the last summary. The wait queue is bounded by maxPending (drop-newest); the summary
+ * of the next digest accepted after a drop carries `facts.skippedWindows` (how many were dropped). A summarizer error errors the stream.
  */
 export function chainSummaries(
   summarizer: Summarizer,
@@ -235,22 +235,22 @@ export function chainSummaries(
       let pending = 0;
       let skipped = 0;
       return source.pipe(
-        filter((digest) => {
+        map((digest) => {
           if (pending >= maxPending) {
             skipped++;
             onDrop?.(digest);
-            return false;
+            return null;
           }
           pending++;
-          return true;
+          const skippedBefore = skipped;
+          skipped = 0;
+          return { digest, skippedBefore };
         }),
-        concatMap((digest) => {
+        filter((x): x is { digest: WindowDigest; skippedBefore: number } => x !== null),
+        concatMap(({ digest, skippedBefore }) => {
           const done = (s: Summary): Summary => {
             pending--;
-            if (skipped > 0) {
-              s = { ...s, facts: { ...s.facts, skippedWindows: skipped } };
-              skipped = 0;
-            }
+            if (skippedBefore > 0) s = { ...s, facts: { ...s.facts, skippedWindows: skippedBefore } };
             last = s;
             return s;
           };
