@@ -12,8 +12,8 @@
  *  4. maxIntervalMs elapsed since the previous keyframe → 'max-interval'.
  *
  * Keyframe.motionScore is the PEAK motion score since the previous keyframe (this frame included);
- * Keyframe.sceneScore is this frame's distance to the previous keyframe. State held: one previous
- * analysis image and one histogram (O(1)), released when the subscription ends.
+ * Keyframe.sceneScore is this frame's distance to the previous keyframe. State held: a copy of the
+ * previous analysis image and one histogram (O(1)), released when the subscription ends.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Frame, Image, Keyframe, KeyframeReason } from '../core/contracts.js';
@@ -121,7 +121,7 @@ export class KeyframeSelector {
 
     if (s.prevImage === null || s.lastKeyHist === null || frame.ptsNs < s.prevPtsNs) {
       this.s = {
-        prevImage: img,
+        prevImage: snapshot(img, null),
         prevPtsNs: frame.ptsNs,
         lastKeyPtsNs: frame.ptsNs,
         lastKeyHist: hist,
@@ -131,7 +131,7 @@ export class KeyframeSelector {
     }
 
     const motion = motionScore(s.prevImage, img, o.noiseThreshold);
-    s.prevImage = img;
+    s.prevImage = snapshot(img, s.prevImage);
     s.prevPtsNs = frame.ptsNs;
     if (motion > s.peakMotion) s.peakMotion = motion;
     const scene = histogramDistance(s.lastKeyHist, hist);
@@ -154,6 +154,17 @@ export class KeyframeSelector {
   reset(): void {
     this.s = { prevImage: null, prevPtsNs: 0, lastKeyPtsNs: 0, lastKeyHist: null, peakMotion: 0 };
   }
+}
+
+/**
+ * Copies the analysis plane into a buffer owned by the selector (reused across frames), so ingest may
+ * recycle its buffers and a subarray view never pins a larger decode buffer.
+ */
+function snapshot(img: Image, reuse: Image | null): Image {
+  const n = img.width * img.height;
+  const data = reuse !== null && reuse.data.length === n ? reuse.data : new Uint8Array(n);
+  data.set(img.data.subarray(0, n));
+  return { width: img.width, height: img.height, format: img.format, data };
 }
 
 function keyframe(

@@ -135,6 +135,15 @@ describe('selectKeyframes', () => {
     expect(kfs[1]?.motionScore).toBeCloseTo(128 / (W * H), 10);
   });
 
+  it('copies the previous image, so ingest may recycle frame buffers', () => {
+    const shared = block(0);
+    const sel = new KeyframeSelector({ minIntervalMs: 0 });
+    sel.next(frame(0, 0, shared));
+    shared.data.set(block(12).data); // ingest reuses the same buffer for the next frame
+    const kf = sel.next(frame(1, 100, shared));
+    expect(kf?.reason).toBe('motion');
+  });
+
   it('starts a new run when PTS goes backwards', () => {
     const kfs = runSelector([
       [0, block(0)],
