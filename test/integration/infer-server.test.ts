@@ -485,6 +485,37 @@ describe.skipIf(!existsSync(rawModel))('inference server: queue bound, broken mo
     }
   });
 
+  it("executionProviders ['cuda', 'cpu'] loads on CPU with a logged warning where CUDA is missing", async () => {
+    const repo = join(dir, 'cuda');
+    mkdirSync(join(repo, 'plain', '1'), { recursive: true });
+    symlinkSync(rawModel, join(repo, 'plain', '1', 'model.onnx'));
+    const logs: string[] = [];
+    const logger = {
+      info: (m: string) => logs.push(`info ${m}`),
+      warn: (m: string) => logs.push(`warn ${m}`),
+    };
+    const server = await startInferenceServer({
+      modelRepository: repo,
+      port: 0,
+      logger,
+      executionProviders: ['cuda', 'cpu'],
+    });
+    try {
+      const client = new InferenceClient({ addresses: [`127.0.0.1:${server.port}`] });
+      expect(await client.modelReady('plain')).toBe(true);
+      client.close();
+      expect(logs.some((l) => /loaded model 'plain' version 1/.test(l))).toBe(true);
+      // The npm package ships the CUDA provider library only when its install script fetched it.
+      const cudaShipped = existsSync(
+        join(root, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so'),
+      );
+      const warned = logs.some((l) => /^warn model 'plain': CUDA execution provider unavailable/.test(l));
+      expect(warned).toBe(!cudaShipped);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('a broken model fails the start with an error naming it', async () => {
     const repo = join(dir, 'broken');
     mkdirSync(join(repo, 'garbage', '1'), { recursive: true });
