@@ -94,7 +94,15 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
     const detector = createDetector({ client, model: 'yolov8n' });
 
     const counters = newCounters();
-    const frames = openFrames(o.source, { ...DEFAULT_INGEST_OPTIONS, streamId: o.streamId, live: o.live });
+    // Live sources drop the oldest keyframe when inference is behind; files wait for it instead.
+    const inferQueue = 4;
+    const pressure = { pending: 0 };
+    const frames = openFrames(o.source, {
+      ...DEFAULT_INGEST_OPTIONS,
+      streamId: o.streamId,
+      live: o.live,
+      shouldPause: () => pressure.pending >= inferQueue,
+    });
     console.error(
       `vigil: analyzing ${o.source.display} as stream "${o.streamId}" (${o.live ? 'live' : 'fast'})`,
     );
@@ -107,6 +115,9 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
           analyze: analyzeWith(detector, 'yolov8n'),
           sink: publisher,
           windowMs: o.windowMs,
+          // A few frames may still be in flight when the pause starts: leave them room.
+          inferQueue: o.live ? inferQueue : inferQueue + 16,
+          pressure,
         },
         counters,
       ).subscribe({ error: reject, complete: resolve });

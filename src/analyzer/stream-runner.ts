@@ -49,6 +49,11 @@ export interface StreamRunnerOptions {
   summarizer?: Summarizer;
   inferConcurrency?: number;
   inferQueue?: number;
+  /**
+   * Shared with the ingest's `shouldPause` in fast mode: keyframes selected but not yet analysed.
+   * The runner keeps it current; ingest pauses decoding while it is at the queue bound.
+   */
+  pressure?: { pending: number };
   onSummary?: (s: Summary) => void;
   onEvent?: (e: VigilEvent) => void;
 }
@@ -71,10 +76,18 @@ export function streamPipeline(
   const analysed$ = o.frames.pipe(
     tap(() => counters.frames++),
     selectKeyframes(o.keyframes ?? {}),
-    tap(() => counters.keyframes++),
+    tap(() => {
+      counters.keyframes++;
+      if (o.pressure) o.pressure.pending++;
+    }),
     boundedMergeMap(
       async (kf: Keyframe): Promise<AnalysedKeyframe> => {
-        const analysis = await o.analyze(kf);
+        let analysis: Analysis;
+        try {
+          analysis = await o.analyze(kf);
+        } finally {
+          if (o.pressure) o.pressure.pending--;
+        }
         if (analysis.available) counters.analysed++;
         else counters.inferFailed++;
         const light = withoutModelPixels(kf);
@@ -84,7 +97,10 @@ export function streamPipeline(
       {
         concurrency: o.inferConcurrency ?? 1,
         maxQueue: o.inferQueue ?? 4,
-        onDrop: () => counters.inferDropped++,
+        onDrop: () => {
+          counters.inferDropped++;
+          if (o.pressure) o.pressure.pending--;
+        },
       },
     ),
     share(),

@@ -16,6 +16,11 @@ export interface IngestOptions extends DescribeOptions {
   firstFrameTimeoutMs: number;
   /** Bound on frames waiting for their twin (same PTS) from the other branch. */
   maxUnpaired: number;
+  /**
+   * Fast (non-live) mode only: while this returns true, pulling pauses, the appsinks fill up and
+   * decoding waits, so a slow consumer slows the file down instead of losing frames.
+   */
+  shouldPause?: () => boolean;
 }
 
 export const DEFAULT_INGEST_OPTIONS: Omit<IngestOptions, 'streamId'> = {
@@ -38,6 +43,8 @@ export interface IngestCounters {
 
 /** How long one native pull may hold a thread-pool thread before giving it back. */
 const PULL_TIMEOUT_MS = 100;
+/** How often a paused (back-pressured) pull loop looks again. */
+const PAUSE_POLL_MS = 5;
 
 export function mapBusError(spec: SourceSpec, msg: GstBusMessage): SourceError {
   const text = String(msg.message ?? 'pipeline error');
@@ -221,9 +228,17 @@ export function openFrames(
           if (image && typeof caps.pts === 'number') deliver(caps.pts, which, image);
           else drop('malformed');
         }
+        pullNext();
+      };
+      const pullNext = () => {
+        if (closed) return;
+        if (!options.live && options.shouldPause?.()) {
+          setTimeout(pullNext, PAUSE_POLL_MS);
+          return;
+        }
         sink.pull(onSample, PULL_TIMEOUT_MS);
       };
-      sink.pull(onSample, PULL_TIMEOUT_MS);
+      pullNext();
     };
 
     pipeline.play();

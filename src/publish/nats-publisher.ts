@@ -4,7 +4,7 @@
  */
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import type { Summary, VigilEvent } from '../core/contracts.js';
+import type { Analysis, Keyframe, Summary, VigilEvent } from '../core/contracts.js';
 import { PublishError } from '../core/errors.js';
 import { envelope, type CloudEvent } from './cloudevents.js';
 import { subjects } from './subjects.js';
@@ -27,6 +27,8 @@ export const DEFAULT_PUBLISHER_OPTIONS: Omit<PublisherOptions, 'servers'> = {
 export interface Publisher {
   summary(s: Summary): Promise<void>;
   event(e: VigilEvent): Promise<void>;
+  /** Per-keyframe detections: a core publish (high rate, not captured by JetStream). */
+  detections(a: Analysis, keyframe: Keyframe): Promise<void>;
   /** Drains pending publishes and closes the connection; idempotent. */
   close(): Promise<void>;
   readonly connection: NatsConnection;
@@ -83,6 +85,25 @@ export async function createPublisher(options: PublisherOptions): Promise<Publis
         subjects.event(e.streamId, e.type),
         envelope('event', e.streamId, e.id, e.timeMs, e, e.type),
       ),
+    detections: async (a, kf) => {
+      const data = {
+        streamId: a.streamId,
+        keyframeId: a.keyframeId,
+        ptsNs: a.ptsNs,
+        captureTimeMs: a.captureTimeMs,
+        reason: kf.reason,
+        sourceWidth: kf.frame.sourceWidth,
+        sourceHeight: kf.frame.sourceHeight,
+        available: a.available,
+        detections: a.detections,
+        model: a.model,
+        inferenceMs: a.inferenceMs,
+      };
+      const ce = envelope('detections', a.streamId, `${a.keyframeId}:detections`, a.captureTimeMs, data);
+      const h = headers();
+      h.set('Nats-Msg-Id', ce.id);
+      nc.publish(subjects.detections(a.streamId), JSON.stringify(ce), { headers: h });
+    },
     close: () => {
       closing ??= nc.drain().catch(() => nc.close());
       return closing;

@@ -27,8 +27,9 @@ export async function startNatsServer(
     [
       '-a',
       '127.0.0.1',
+      // -1 asks nats-server for a random free port (0 would mean its default, 4222).
       '-p',
-      String(options.port ?? 0),
+      String(options.port ?? -1),
       '-js',
       '-sd',
       storeDir,

@@ -1,0 +1,36 @@
+/** Validates published messages against the JSON Schemas in schemas/ (used by tests and `vigil tail`). */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { MessageKind } from './cloudevents.js';
+
+const SCHEMA_DIR = fileURLToPath(new URL('../../schemas/', import.meta.url));
+const validators = new Map<string, ValidateFunction>();
+const ajv = new Ajv({ allErrors: true, strict: false });
+// ajv-formats is CommonJS; its default export arrives wrapped under ESM.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  a: Ajv,
+) => Ajv;
+addFormats(ajv);
+
+export function schemaValidator(kind: Exclude<MessageKind, 'keyframe' | 'status'>): ValidateFunction {
+  let v = validators.get(kind);
+  if (!v) {
+    const schema = JSON.parse(readFileSync(`${SCHEMA_DIR}${kind}.schema.json`, 'utf8')) as object;
+    v = ajv.compile(schema);
+    validators.set(kind, v);
+  }
+  return v;
+}
+
+/** Returns null when valid, else a readable list of what is wrong. */
+export function validateMessage(
+  kind: Exclude<MessageKind, 'keyframe' | 'status'>,
+  message: unknown,
+): string | null {
+  const v = schemaValidator(kind);
+  return v(message)
+    ? null
+    : (v.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ');
+}
