@@ -41,6 +41,8 @@ export interface Keyframe {
   sceneScore: number;
   /** Milliseconds of stream time since the previous keyframe (Infinity for the first). */
   sincePreviousMs: number;
+  /** 64-bit perceptual hash (dHash of the gray analysis frame) as 16 hex digits, when computed. */
+  phash?: string;
 }
 
 /** Box in source pixels: x, y of the top-left corner, width, height. */
@@ -71,6 +73,8 @@ export interface Analysis {
   model: { name: string; version: string };
   inferenceMs: number;
   error?: string;
+  /** Set when this analysis was reused from a near-duplicate keyframe (the memory cache): that keyframe's id. */
+  cachedFrom?: string;
 }
 
 export interface WindowDigest {
@@ -100,6 +104,39 @@ export interface WindowDigest {
   dropped?: number;
   /** Items that arrived after their window had already closed (e.g. on the idle timeout); not counted. */
   late?: number;
+  /** Ids of keyframes selected for this window whose analysis never came (bounded list; see `missing`). */
+  missingKeyframes?: string[];
+  /** Why it closed: its end passed ('watermark'), wall-time deadline or idle ('timeout'), end of input ('flush'), PTS reset ('reset'). */
+  closedBy?: 'watermark' | 'timeout' | 'flush' | 'reset';
+  /** PTS went backwards (e.g. a reconnect) this many times since the previous digest; PTS here are on a continuous timeline. */
+  ptsResets?: number;
+  /** Speech segments overlapping the window (from the audio/VAD branch), bounded. */
+  speech?: SpeechSegment[];
+  /** Confirmed object tracks seen in the window (from the tracker), bounded. */
+  tracks?: { id: number; label: string; firstPtsNs: number; lastPtsNs: number }[];
+}
+
+/** Voice-activity probability for one audio chunk (audio/VAD branch → stream). */
+export interface VadSample {
+  streamId: string;
+  /** Start of the audio chunk, ns of stream time (same clock as Frame.ptsNs). */
+  ptsNs: number;
+  captureTimeMs: number;
+  /** Chunk length, ns. */
+  durationNs: number;
+  /** Speech probability 0..1 (e.g. Silero VAD). */
+  probability: number;
+}
+
+/** A stretch of speech, as the VAD branch or the speech detector reports it. */
+export interface SpeechSegment {
+  streamId: string;
+  startPtsNs: number;
+  /** null while the speech is still going on. */
+  endPtsNs: number | null;
+  startTimeMs: number;
+  /** Mean speech probability over the segment. */
+  probability?: number;
 }
 
 export type SummaryLevel = 'window' | 'segment' | 'stream';

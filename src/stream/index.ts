@@ -7,6 +7,7 @@ export {
   DEFAULT_NOISE_THRESHOLD,
   DEFAULT_HISTOGRAM_BINS,
 } from './motion.js';
+export { dHash, hammingDistance } from './phash.js';
 export {
   selectKeyframes,
   parseKeyframeOptions,
@@ -16,13 +17,45 @@ export {
   type ResolvedKeyframeOptions,
 } from './keyframes.js';
 export {
+  AnalysisCache,
+  cachedAnalyze,
+  estimateAnalysisBytes,
+  type CacheOptions,
+  type CacheStats,
+} from './cache.js';
+export {
   tumblingWindows,
+  slidingWindows,
   parseWindowOptions,
   countByLabel,
   type AnalysedKeyframe,
   type WindowOptions,
   type ResolvedWindowOptions,
+  type WindowStats,
 } from './windows.js';
+export {
+  Tracker,
+  trackObjects,
+  parseTrackerOptions,
+  iou,
+  type TrackerOptions,
+  type ResolvedTrackerOptions,
+  type TrackView,
+  type TrackStep,
+  type TrackedKeyframe,
+  type TrackerStats,
+  type LeaveReason,
+} from './tracker.js';
+export {
+  RuleEngine,
+  parseRules,
+  pointInPolygon,
+  MAX_RULES,
+  type RuleConfig,
+  type ZoneConfig,
+  type ResolvedRule,
+  type RuleAlert,
+} from './rules.js';
 export {
   chainSummaries,
   createStructuredSummarizer,
@@ -30,14 +63,30 @@ export {
   describeCounts,
   plural,
   type Summarizer,
+  type SummaryContext,
   type StructuredFacts,
   type StructuredSummarizerOptions,
   type ChainOptions,
+  type ChainStats,
+  type RollupOptions,
 } from './summarize.js';
+export { mergeDigests, estimateDigestBytes, DEFAULT_MERGE_BOUNDS, type MergeBounds } from './rollup.js';
+export {
+  createTextGenerationSummarizer,
+  buildRefinePrompt,
+  type TextGenerate,
+  type RefinePromptInput,
+  type TextGenerationSummarizer,
+  type TextGenerationSummarizerOptions,
+  type TextGenerationStats,
+} from './lm-summarizer.js';
 export {
   detectEvents,
   parseEventOptions,
   EventDetector,
+  EventFactory,
   type EventOptions,
   type ResolvedEventOptions,
+  type EventStats,
 } from './events.js';
+export { detectSpeech, SpeechDetector, type SpeechOptions } from './speech.js';

@@ -25,7 +25,8 @@ import {
   histogramDistance,
   motionScore,
 } from './motion.js';
-import { checkNumber, rejectUnknownKeys } from './options.js';
+import { checkNumber, checkRunId, idPrefix, rejectUnknownKeys, stripUndefined } from './options.js';
+import { dHash } from './phash.js';
 
 export interface KeyframeOptions {
   /** Minimum stream time between motion keyframes, ms (default 500). */
@@ -42,9 +43,24 @@ export interface KeyframeOptions {
   noiseThreshold?: number;
   /** Histogram bins for the scene-cut score (default 32). */
   histogramBins?: number;
+  /**
+   * Activity adaptation: on a busy scene (the average motion score over `activityWindowMs` stays
+   * high), motion keyframes need a peak above `busyFactor` × that average, so continuous motion
+   * (crowds, foliage) does not yield a keyframe every minIntervalMs while a change still does.
+   * 0 disables adaptation (default 1.5).
+   */
+  busyFactor?: number;
+  /** Time constant of the activity average, ms of stream time (default 10000). */
+  activityWindowMs?: number;
+  /** Compute a 64-bit perceptual hash of each keyframe (Keyframe.phash) for the memory cache (default true). */
+  phash?: boolean;
+  /** Short run id put in keyframe ids (`<streamId>:<runId>:<seq>`), unique per attach (default none: `<streamId>:<seq>`). */
+  runId?: string;
 }
 
-export type ResolvedKeyframeOptions = Required<KeyframeOptions>;
+export interface ResolvedKeyframeOptions extends Required<Omit<KeyframeOptions, 'runId'>> {
+  runId: string | undefined;
+}
 
 export const KEYFRAME_DEFAULTS: Readonly<ResolvedKeyframeOptions> = Object.freeze({
   minIntervalMs: 500,
@@ -54,6 +70,10 @@ export const KEYFRAME_DEFAULTS: Readonly<ResolvedKeyframeOptions> = Object.freez
   sceneCutMinIntervalMs: 200,
   noiseThreshold: DEFAULT_NOISE_THRESHOLD,
   histogramBins: DEFAULT_HISTOGRAM_BINS,
+  busyFactor: 1.5,
+  activityWindowMs: 10_000,
+  phash: true,
+  runId: undefined,
 });
 
 const C = 'selectKeyframes';
@@ -62,6 +82,10 @@ const C = 'selectKeyframes';
 export function parseKeyframeOptions(options: KeyframeOptions = {}): ResolvedKeyframeOptions {
   rejectUnknownKeys(C, options, Object.keys(KEYFRAME_DEFAULTS));
   const o: ResolvedKeyframeOptions = { ...KEYFRAME_DEFAULTS, ...stripUndefined(options) };
+  o.runId = checkRunId(C, o.runId);
+  checkNumber(C, 'busyFactor', o.busyFactor, { min: 0, max: 100 });
+  checkNumber(C, 'activityWindowMs', o.activityWindowMs, { min: 0, exclusiveMin: true });
+  if (typeof o.phash !== 'boolean') throw new ConfigError(`${C}: phash must be a boolean`);
   checkNumber(C, 'minIntervalMs', o.minIntervalMs, { min: 0 });
   checkNumber(C, 'maxIntervalMs', o.maxIntervalMs, { min: 0, exclusiveMin: true });
   checkNumber(C, 'motionThreshold', o.motionThreshold, { min: 0, max: 1, exclusiveMin: true });
@@ -82,10 +106,6 @@ export function parseKeyframeOptions(options: KeyframeOptions = {}): ResolvedKey
   return o;
 }
 
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
 interface SelectorState {
   prevImage: Image | null;
   prevPtsNs: number;
@@ -93,7 +113,18 @@ interface SelectorState {
   lastKeyHist: Float64Array | null;
   /** Peak motion score since the last keyframe. */
   peakMotion: number;
+  /** Exponential average of per-frame motion (activity of the scene). */
+  activity: number;
 }
+
+const EMPTY_STATE = (): SelectorState => ({
+  prevImage: null,
+  prevPtsNs: 0,
+  lastKeyPtsNs: 0,
+  lastKeyHist: null,
+  peakMotion: 0,
+  activity: 0,
+});
 
 /**
  * The per-frame decision as a small state machine, separate from RxJS so it can be unit-tested and
@@ -101,16 +132,15 @@ interface SelectorState {
  */
 export class KeyframeSelector {
   private readonly o: ResolvedKeyframeOptions;
-  private s: SelectorState = {
-    prevImage: null,
-    prevPtsNs: 0,
-    lastKeyPtsNs: 0,
-    lastKeyHist: null,
-    peakMotion: 0,
-  };
+  private s: SelectorState = EMPTY_STATE();
 
   constructor(options: KeyframeOptions = {}) {
     this.o = parseKeyframeOptions(options);
+  }
+
+  /** Current scene activity (average motion score) and the motion threshold in force. */
+  get activity(): { average: number; motionThreshold: number } {
+    return { average: this.s.activity, motionThreshold: this.motionThreshold() };
   }
 
   next(frame: Frame): Keyframe | null {
@@ -121,16 +151,17 @@ export class KeyframeSelector {
 
     if (s.prevImage === null || s.lastKeyHist === null || frame.ptsNs < s.prevPtsNs) {
       this.s = {
+        ...EMPTY_STATE(),
         prevImage: snapshot(img, null),
         prevPtsNs: frame.ptsNs,
         lastKeyPtsNs: frame.ptsNs,
         lastKeyHist: hist,
-        peakMotion: 0,
       };
-      return keyframe(frame, 'first', 0, 0, Infinity);
+      return this.keyframe(frame, 'first', 0, 0, Infinity);
     }
 
     const motion = motionScore(s.prevImage, img, o.noiseThreshold);
+    const dtMs = (frame.ptsNs - s.prevPtsNs) / 1e6;
     s.prevImage = snapshot(img, s.prevImage);
     s.prevPtsNs = frame.ptsNs;
     if (motion > s.peakMotion) s.peakMotion = motion;
@@ -139,11 +170,15 @@ export class KeyframeSelector {
 
     let reason: KeyframeReason | null = null;
     if (scene >= o.sceneCutThreshold && sinceMs >= o.sceneCutMinIntervalMs) reason = 'scene-cut';
-    else if (s.peakMotion >= o.motionThreshold && sinceMs >= o.minIntervalMs) reason = 'motion';
+    else if (s.peakMotion >= this.motionThreshold() && sinceMs >= o.minIntervalMs) reason = 'motion';
     else if (sinceMs >= o.maxIntervalMs) reason = 'max-interval';
+    // The activity average is updated after the decision, so a sudden change is judged against the
+    // scene before it. A scene cut restarts it (the new scene has its own activity).
+    const alpha = 1 - Math.exp(-Math.max(0, dtMs) / o.activityWindowMs);
+    s.activity = reason === 'scene-cut' ? 0 : s.activity + alpha * (motion - s.activity);
     if (reason === null) return null;
 
-    const kf = keyframe(frame, reason, s.peakMotion, scene, sinceMs);
+    const kf = this.keyframe(frame, reason, s.peakMotion, scene, sinceMs);
     s.lastKeyPtsNs = frame.ptsNs;
     s.lastKeyHist = hist;
     s.peakMotion = 0;
@@ -152,7 +187,30 @@ export class KeyframeSelector {
 
   /** Drops the held image and histogram. */
   reset(): void {
-    this.s = { prevImage: null, prevPtsNs: 0, lastKeyPtsNs: 0, lastKeyHist: null, peakMotion: 0 };
+    this.s = EMPTY_STATE();
+  }
+
+  private motionThreshold(): number {
+    return Math.max(this.o.motionThreshold, this.o.busyFactor * this.s.activity);
+  }
+
+  private keyframe(
+    frame: Frame,
+    reason: KeyframeReason,
+    motionScore: number,
+    sceneScore: number,
+    sincePreviousMs: number,
+  ): Keyframe {
+    const kf: Keyframe = {
+      id: `${idPrefix(frame.streamId, this.o.runId)}:${frame.seq}`,
+      frame,
+      reason,
+      motionScore,
+      sceneScore,
+      sincePreviousMs,
+    };
+    if (this.o.phash) kf.phash = dHash(frame.analysis);
+    return kf;
   }
 }
 
@@ -165,16 +223,6 @@ function snapshot(img: Image, reuse: Image | null): Image {
   const data = reuse !== null && reuse.data.length === n ? reuse.data : new Uint8Array(n);
   data.set(img.data.subarray(0, n));
   return { width: img.width, height: img.height, format: img.format, data };
-}
-
-function keyframe(
-  frame: Frame,
-  reason: KeyframeReason,
-  motionScore: number,
-  sceneScore: number,
-  sincePreviousMs: number,
-): Keyframe {
-  return { id: `${frame.streamId}:${frame.seq}`, frame, reason, motionScore, sceneScore, sincePreviousMs };
 }
 
 /**

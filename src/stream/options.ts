@@ -34,3 +34,37 @@ export function checkNumber(
   }
   return value;
 }
+
+const RUN_ID = /^[A-Za-z0-9_-]{1,16}$/;
+
+/**
+ * Optional run id, used in every id the stage produces so ids stay unique across re-attaches of the
+ * same stream (JetStream de-duplicates by message id): 1-16 of `A-Z a-z 0-9 _ -`.
+ */
+export function checkRunId(component: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !RUN_ID.test(value)) {
+    throw new ConfigError(
+      `${component}: runId must be 1-16 letters, digits, '_' or '-', got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+/** `streamId` or `streamId:runId`: the prefix of every id (keyframes, events, summaries). */
+export function idPrefix(streamId: string, runId: string | undefined): string {
+  return runId === undefined ? streamId : `${streamId}:${runId}`;
+}
+
+/** A bounded array of strings (each of bounded length) or undefined. */
+export function checkStringArray(component: string, name: string, value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+    throw new ConfigError(`${component}: ${name} must be an array of strings`);
+  }
+  return value as string[];
+}
+
+export function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -5,13 +5,41 @@
  * The default summarizer is deterministic and structured; a language-model summarizer plugs in
  * behind the same `Summarizer` interface (an edge adapter, not here: this module does no I/O).
  */
-import { concatMap, defer, filter, finalize, from, map, of, throwError, type OperatorFunction } from 'rxjs';
-import type { Summary, WindowDigest } from '../core/contracts.js';
+import {
+  catchError,
+  concat,
+  concatMap,
+  defer,
+  filter,
+  finalize,
+  from,
+  map,
+  of,
+  throwError,
+  type Observable,
+  type OperatorFunction,
+} from 'rxjs';
+import type { Summary, SummaryLevel, WindowDigest } from '../core/contracts.js';
 import { ConfigError } from '../core/errors.js';
-import { checkNumber, rejectUnknownKeys } from './options.js';
+import { checkNumber, checkRunId, idPrefix, rejectUnknownKeys } from './options.js';
+import { DEFAULT_MERGE_BOUNDS, estimateDigestBytes, mergeDigests, type MergeBounds } from './rollup.js';
 
+/** Where a summary sits in the chain: the level it is for (default 'window') and the run id for ids. */
+export interface SummaryContext {
+  level: SummaryLevel;
+  runId?: string;
+}
+
+/**
+ * Builds one summary from a digest and the previous summary OF THE SAME LEVEL. Segment and stream
+ * summaries are built from merged digests (see mergeDigests), so one summarizer serves all levels.
+ */
 export interface Summarizer {
-  summarize(digest: WindowDigest, previous: Summary | null): Promise<Summary> | Summary;
+  summarize(
+    digest: WindowDigest,
+    previous: Summary | null,
+    context?: SummaryContext,
+  ): Promise<Summary> | Summary;
 }
 
 /** Facts written by the structured summarizer (Summary.facts is this, as a plain object). */
@@ -39,6 +67,8 @@ export interface StructuredSummarizerOptions {
   maxChainLabels?: number;
   /** Text strings quoted in the readable text (default 3). */
   maxQuotedTexts?: number;
+  /** Run id put in summary ids (`<streamId>:<runId>:<level>:<index>`); a context's runId wins. */
+  runId?: string;
 }
 
 const CS = 'createStructuredSummarizer';
@@ -102,7 +132,8 @@ function previousFacts(previous: Summary | null): {
 
 /** The deterministic default summarizer: same digest + same previous → same summary. */
 export function createStructuredSummarizer(options: StructuredSummarizerOptions = {}): Summarizer {
-  rejectUnknownKeys(CS, options, ['maxEvidence', 'maxChainLabels', 'maxQuotedTexts']);
+  rejectUnknownKeys(CS, options, ['maxEvidence', 'maxChainLabels', 'maxQuotedTexts', 'runId']);
+  const runId = checkRunId(CS, options.runId);
   const maxEvidence = checkNumber(CS, 'maxEvidence', options.maxEvidence ?? 8, { min: 0, integer: true });
   const maxChainLabels = checkNumber(CS, 'maxChainLabels', options.maxChainLabels ?? 100, {
     min: 0,
@@ -114,7 +145,9 @@ export function createStructuredSummarizer(options: StructuredSummarizerOptions 
   });
 
   return {
-    summarize(digest: WindowDigest, previous: Summary | null): Summary {
+    summarize(digest: WindowDigest, previous: Summary | null, context?: SummaryContext): Summary {
+      const level = context?.level ?? 'window';
+      const prefix = idPrefix(digest.streamId, context?.runId ?? runId);
       const prev = previousFacts(previous);
 
       const changes: StructuredFacts['changes'] = {};
@@ -151,9 +184,14 @@ export function createStructuredSummarizer(options: StructuredSummarizerOptions 
       const without = digest.keyframes.filter((k) => !((k.detections ?? 0) > 0)).map((k) => k.id);
       const evidence = [...withDetections, ...without].slice(0, maxEvidence);
 
+      if (digest.missingKeyframes !== undefined) facts['missingKeyframes'] = [...digest.missingKeyframes];
+      if (digest.closedBy === 'timeout') facts['closedBy'] = 'timeout';
+      if (digest.ptsResets !== undefined) facts['ptsResets'] = digest.ptsResets;
+      if (digest.tracks !== undefined) facts['tracks'] = digest.tracks.map((t) => ({ ...t }));
+      if (digest.speech !== undefined) facts['speech'] = digest.speech.map((x) => ({ ...x }));
       return {
-        id: `${digest.streamId}:window:${digest.index}`,
-        level: 'window',
+        id: `${prefix}:${level}:${digest.index}`,
+        level,
         streamId: digest.streamId,
         index: digest.index,
         startPtsNs: digest.startPtsNs,
@@ -202,6 +240,17 @@ function renderText(
   return text;
 }
 
+export interface RollupOptions {
+  /** Window summaries per segment summary (required, >= 1). */
+  segmentWindows: number;
+  /** Also keep a stream summary, updated after each segment (default true). */
+  stream?: boolean;
+  /** Keyframe entries / texts / labels kept in a merged digest (defaults 32 / 32 / 100). */
+  maxKeyframes?: number;
+  maxTexts?: number;
+  maxLabels?: number;
+}
+
 export interface ChainOptions {
   /** Summaries in flight; must be 1: each summary needs the previous one (default 1). */
   concurrency?: 1;
@@ -209,32 +258,146 @@ export interface ChainOptions {
   maxPending?: number;
   /** Called for each digest dropped because the queue was full (metrics hook; must not throw). */
   onDrop?: (digest: WindowDigest) => void;
+  /** Segment and stream roll-up (default none: window summaries only). */
+  rollup?: RollupOptions;
+  /** Run id passed to the summarizer (ids `<streamId>:<runId>:<level>:<index>`). */
+  runId?: string;
+  /** Called with the retained state after each summary (memory tests, metrics; must not throw). */
+  onStats?: (stats: ChainStats) => void;
+}
+
+export interface ChainStats {
+  /** Summaries held: the last of each level (at most 3). */
+  summaries: number;
+  /** Windows folded into the open segment. */
+  segmentWindows: number;
+  /** Estimated bytes held (last summaries and merged digests). */
+  bytes: number;
+  pending: number;
+  skipped: number;
+  emitted: number;
 }
 
 /**
- * Operator: digests in, summaries out, in order (concatMap), each built on the previous one.
- * Holds only the last summary. The wait queue is bounded by maxPending (drop-newest); the summary
- * of the next digest accepted after a drop carries `facts.skippedWindows` (how many were dropped). A summarizer error errors the stream.
+ * Operator: digests in, summaries out, in order (concatMap), each built on the previous one of its
+ * level. Holds only the last summary per level and, with `rollup`, the merged digest of the open
+ * segment and of the whole stream (bounded). Every `segmentWindows` window summaries, a segment
+ * summary follows, then (unless `stream: false`) the updated stream summary; on completion a
+ * partial segment and a final stream summary are flushed. The wait queue is bounded by maxPending
+ * (drop-newest); the summary of the next digest accepted after a drop carries
+ * `facts.skippedWindows`. A summarizer error errors the stream.
  */
 export function chainSummaries(
   summarizer: Summarizer,
   options: ChainOptions = {},
 ): OperatorFunction<WindowDigest, Summary> {
   const C = 'chainSummaries';
-  rejectUnknownKeys(C, options, ['concurrency', 'maxPending', 'onDrop']);
+  rejectUnknownKeys(C, options, ['concurrency', 'maxPending', 'onDrop', 'rollup', 'runId', 'onStats']);
+  if (typeof summarizer !== 'object' || summarizer === null || typeof summarizer.summarize !== 'function') {
+    throw new ConfigError(`${C}: summarizer must have a summarize(digest, previous) method`);
+  }
   if ((options.concurrency ?? 1) !== 1) {
     throw new ConfigError(`${C}: concurrency must be 1 (each summary builds on the previous one)`);
   }
   const maxPending = checkNumber(C, 'maxPending', options.maxPending ?? 16, { min: 1, integer: true });
+  const runId = checkRunId(C, options.runId);
   const onDrop = options.onDrop;
+  const onStats = options.onStats;
+  let rollup: { segmentWindows: number; stream: boolean; bounds: MergeBounds } | null = null;
+  if (options.rollup !== undefined) {
+    const r = options.rollup;
+    const RC = `${C}: rollup`;
+    if (typeof r !== 'object' || r === null) throw new ConfigError(`${RC} must be { segmentWindows }`);
+    rejectUnknownKeys(RC, r, ['segmentWindows', 'stream', 'maxKeyframes', 'maxTexts', 'maxLabels']);
+    if (r.stream !== undefined && typeof r.stream !== 'boolean')
+      throw new ConfigError(`${RC}.stream must be a boolean`);
+    rollup = {
+      segmentWindows: checkNumber(RC, 'segmentWindows', r.segmentWindows, { min: 1, integer: true }),
+      stream: r.stream ?? true,
+      bounds: {
+        maxKeyframes: checkNumber(RC, 'maxKeyframes', r.maxKeyframes ?? DEFAULT_MERGE_BOUNDS.maxKeyframes, {
+          min: 1,
+          integer: true,
+        }),
+        maxTexts: checkNumber(RC, 'maxTexts', r.maxTexts ?? DEFAULT_MERGE_BOUNDS.maxTexts, {
+          min: 0,
+          integer: true,
+        }),
+        maxLabels: checkNumber(RC, 'maxLabels', r.maxLabels ?? DEFAULT_MERGE_BOUNDS.maxLabels, {
+          min: 1,
+          integer: true,
+        }),
+        maxListed: DEFAULT_MERGE_BOUNDS.maxListed,
+      },
+    };
+  }
+  const ctx = (level: SummaryLevel): SummaryContext => (runId === undefined ? { level } : { level, runId });
 
   return (source) =>
     defer(() => {
-      let last: Summary | null = null;
+      const last: Record<SummaryLevel, Summary | null> = { window: null, segment: null, stream: null };
+      let segment: WindowDigest | null = null;
+      let segmentCount = 0;
+      let segmentIndex = 0;
+      let streamDigest: WindowDigest | null = null;
+      let streamIndex = 0;
       /** Digests accepted but not yet summarized (the one running included). */
       let pending = 0;
       let skipped = 0;
-      return source.pipe(
+      let emitted = 0;
+
+      const stats = (): ChainStats => {
+        let bytes = 0;
+        let summaries = 0;
+        for (const s of Object.values(last)) {
+          if (s === null) continue;
+          summaries++;
+          bytes += 256 + JSON.stringify(s.facts).length * 2 + s.text.length * 2 + s.evidence.length * 64;
+        }
+        if (segment !== null) bytes += estimateDigestBytes(segment);
+        if (streamDigest !== null) bytes += estimateDigestBytes(streamDigest);
+        return { summaries, segmentWindows: segmentCount, bytes, pending, skipped, emitted };
+      };
+
+      /** Runs the summarizer for one level; sync results stay sync (testable in virtual time). */
+      const step = (
+        level: SummaryLevel,
+        digest: WindowDigest,
+        extra?: (s: Summary) => Summary,
+      ): Observable<Summary> =>
+        defer(() => {
+          const done = (s: Summary): Summary => {
+            if (extra !== undefined) s = extra(s);
+            last[level] = s;
+            emitted++;
+            onStats?.(stats());
+            return s;
+          };
+          let result: Promise<Summary> | Summary;
+          try {
+            result = summarizer.summarize(digest, last[level], ctx(level));
+          } catch (err) {
+            return throwError(() => err);
+          }
+          if (!isPromiseLike(result)) return of(done(result));
+          return from(result.then(done));
+        });
+
+      /** Segment summary (and stream update) for the open segment, if any. */
+      const closeSegment = (): Observable<Summary> => {
+        if (rollup === null || segment === null) return of();
+        const seg = segment;
+        segment = null;
+        segmentCount = 0;
+        const parts: Observable<Summary>[] = [step('segment', seg)];
+        if (rollup.stream) {
+          streamDigest = mergeDigests(streamDigest, seg, streamIndex++, rollup.bounds);
+          parts.push(step('stream', streamDigest));
+        }
+        return concat(...parts);
+      };
+
+      const main = source.pipe(
         map((digest) => {
           if (pending >= maxPending) {
             skipped++;
@@ -248,30 +411,42 @@ export function chainSummaries(
         }),
         filter((x): x is { digest: WindowDigest; skippedBefore: number } => x !== null),
         concatMap(({ digest, skippedBefore }) => {
-          const done = (s: Summary): Summary => {
+          const win = step('window', digest, (s) => {
             pending--;
-            if (skippedBefore > 0) s = { ...s, facts: { ...s.facts, skippedWindows: skippedBefore } };
-            last = s;
-            return s;
-          };
-          let result: Promise<Summary> | Summary;
-          try {
-            result = summarizer.summarize(digest, last);
-          } catch (err) {
-            pending--;
-            return throwError(() => err);
-          }
-          // A synchronous summarizer stays synchronous (and testable in virtual time).
-          if (!isPromiseLike(result)) return of(done(result));
-          return from(
-            result.then(done, (err: unknown) => {
-              pending--;
-              throw err;
+            return skippedBefore > 0 ? { ...s, facts: { ...s.facts, skippedWindows: skippedBefore } } : s;
+          });
+          const guarded = win.pipe(
+            catchError((err: unknown) => {
+              pending--; // the failed window releases its slot
+              return throwError(() => err);
             }),
           );
+          const parts: Observable<Summary>[] = [guarded];
+          if (rollup !== null) {
+            const r = rollup;
+            parts.push(
+              defer(() => {
+                segment = mergeDigests(segment, digest, segmentIndex, r.bounds);
+                segmentCount++;
+                if (segmentCount < r.segmentWindows) return of();
+                segmentIndex++;
+                return closeSegment();
+              }),
+            );
+          }
+          return concat(...parts);
         }),
+      );
+      return concat(
+        main,
+        defer(() => closeSegment()),
+      ).pipe(
         finalize(() => {
-          last = null;
+          last.window = null;
+          last.segment = null;
+          last.stream = null;
+          segment = null;
+          streamDigest = null;
         }),
       );
     });

@@ -216,6 +216,7 @@ describe('tumblingWindows', () => {
       missing: 2,
       meanMotion: expect.closeTo(0.2, 10),
       text: ['EXIT', 'STOP'],
+      closedBy: 'flush',
     });
   });
 

@@ -1,0 +1,131 @@
+/**
+ * Digest roll-up for the chain-of-summary: N window digests merge into one segment digest, and
+ * every digest folds into the stream digest, so segment and stream summaries are built by the same
+ * Summarizer from a digest of the same shape. Merging is incremental and bounded: the merged
+ * digest keeps at most `maxKeyframes` keyframe entries (those with detections first, then the most
+ * recent), `maxTexts` texts (most recent), `maxLabels` labels.
+ */
+import type { WindowDigest } from '../core/contracts.js';
+
+export interface MergeBounds {
+  maxKeyframes: number;
+  maxTexts: number;
+  maxLabels: number;
+  maxListed: number;
+}
+
+export const DEFAULT_MERGE_BOUNDS: Readonly<MergeBounds> = Object.freeze({
+  maxKeyframes: 32,
+  maxTexts: 32,
+  maxLabels: 100,
+  maxListed: 32,
+});
+
+function keepKeyframes(list: WindowDigest['keyframes'], max: number): WindowDigest['keyframes'] {
+  if (list.length <= max) return list;
+  // Prefer keyframes with detections (better evidence), then the most recent; keep PTS order.
+  const ranked = list
+    .map((k, i) => ({ k, i }))
+    .sort((a, b) => Number((b.k.detections ?? 0) > 0) - Number((a.k.detections ?? 0) > 0) || b.i - a.i)
+    .slice(0, max)
+    .sort((a, b) => a.i - b.i);
+  return ranked.map((x) => x.k);
+}
+
+/**
+ * Folds `next` into `acc` (null = start) and returns a new merged digest with `index`. The result's
+ * time range spans both; counts are peaks (max) and sums; `dropped` counts keyframe entries that
+ * were not kept.
+ */
+export function mergeDigests(
+  acc: WindowDigest | null,
+  next: WindowDigest,
+  index: number,
+  bounds: MergeBounds = DEFAULT_MERGE_BOUNDS,
+): WindowDigest {
+  if (acc === null) {
+    const kept = keepKeyframes(
+      next.keyframes.map((k) => ({ ...k })),
+      bounds.maxKeyframes,
+    );
+    const d: WindowDigest = {
+      ...next,
+      index,
+      keyframes: kept,
+      peakCounts: { ...next.peakCounts },
+      lastCounts: { ...next.lastCounts },
+      text: next.text.slice(-bounds.maxTexts),
+    };
+    const dropped = (next.dropped ?? 0) + next.keyframes.length - kept.length;
+    if (dropped > 0) d.dropped = dropped;
+    delete d.closedBy;
+    if (next.missingKeyframes !== undefined)
+      d.missingKeyframes = next.missingKeyframes.slice(-bounds.maxListed);
+    if (next.tracks !== undefined) d.tracks = next.tracks.slice(-bounds.maxListed).map((t) => ({ ...t }));
+    if (next.speech !== undefined) d.speech = next.speech.slice(-bounds.maxListed).map((s) => ({ ...s }));
+    return d;
+  }
+  const peak: Record<string, number> = { ...acc.peakCounts };
+  for (const [label, n] of Object.entries(next.peakCounts)) {
+    if (label in peak) peak[label] = Math.max(peak[label] ?? 0, n);
+    else if (Object.keys(peak).length < bounds.maxLabels) peak[label] = n;
+  }
+  const all = [...acc.keyframes, ...next.keyframes.map((k) => ({ ...k }))];
+  const kept = keepKeyframes(all, bounds.maxKeyframes);
+  const texts = [...acc.text.filter((t) => !next.text.includes(t)), ...next.text].slice(-bounds.maxTexts);
+  const accItems = acc.analysed + acc.missing;
+  const nextItems = next.analysed + next.missing;
+  const items = accItems + nextItems;
+  const d: WindowDigest = {
+    streamId: next.streamId,
+    index,
+    startPtsNs: Math.min(acc.startPtsNs, next.startPtsNs),
+    endPtsNs: Math.max(acc.endPtsNs, next.endPtsNs),
+    startTimeMs: acc.startTimeMs === 0 ? next.startTimeMs : acc.startTimeMs,
+    endTimeMs: Math.max(acc.endTimeMs, next.endTimeMs),
+    keyframes: kept,
+    peakCounts: Object.fromEntries(Object.entries(peak).sort(([a], [b]) => a.localeCompare(b))),
+    lastCounts: next.analysed > 0 ? { ...next.lastCounts } : { ...acc.lastCounts },
+    analysed: acc.analysed + next.analysed,
+    missing: acc.missing + next.missing,
+    meanMotion: items === 0 ? 0 : (acc.meanMotion * accItems + next.meanMotion * nextItems) / items,
+    text: texts,
+  };
+  const dropped = (acc.dropped ?? 0) + (next.dropped ?? 0) + all.length - kept.length;
+  if (dropped > 0) d.dropped = dropped;
+  const late = (acc.late ?? 0) + (next.late ?? 0);
+  if (late > 0) d.late = late;
+  const resets = (acc.ptsResets ?? 0) + (next.ptsResets ?? 0);
+  if (resets > 0) d.ptsResets = resets;
+  const missingIds = [...(acc.missingKeyframes ?? []), ...(next.missingKeyframes ?? [])].slice(
+    -bounds.maxListed,
+  );
+  if (missingIds.length > 0) d.missingKeyframes = missingIds;
+  if (acc.tracks !== undefined || next.tracks !== undefined) {
+    const byId = new Map<number, NonNullable<WindowDigest['tracks']>[number]>();
+    for (const t of [...(acc.tracks ?? []), ...(next.tracks ?? [])]) {
+      const had = byId.get(t.id);
+      byId.delete(t.id);
+      byId.set(
+        t.id,
+        had === undefined ? { ...t } : { ...had, lastPtsNs: Math.max(had.lastPtsNs, t.lastPtsNs) },
+      );
+    }
+    d.tracks = [...byId.values()].slice(-bounds.maxListed);
+  }
+  if (acc.speech !== undefined || next.speech !== undefined) {
+    d.speech = [...(acc.speech ?? []), ...(next.speech ?? [])]
+      .slice(-bounds.maxListed)
+      .map((s) => ({ ...s }));
+  }
+  return d;
+}
+
+/** Rough retained size of a digest (for memory stats). */
+export function estimateDigestBytes(d: WindowDigest): number {
+  let n = 512 + Object.keys(d.peakCounts).length * 64 + Object.keys(d.lastCounts).length * 64;
+  for (const k of d.keyframes) n += 96 + k.id.length * 2;
+  for (const t of d.text) n += 32 + t.length * 2;
+  n += (d.missingKeyframes?.length ?? 0) * 64 + (d.tracks?.length ?? 0) * 96 + (d.speech?.length ?? 0) * 96;
+  return n;
+}
