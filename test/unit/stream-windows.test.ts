@@ -3,7 +3,13 @@ import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import type { Analysis, Detection, Frame, KeyframeReason, WindowDigest } from '../../src/core/contracts.js';
 import { ConfigError } from '../../src/core/errors.js';
-import { tumblingWindows, type AnalysedKeyframe, type WindowOptions } from '../../src/stream/index.js';
+import {
+  slidingWindows,
+  tumblingWindows,
+  type AnalysedKeyframe,
+  type WindowOptions,
+  type WindowStats,
+} from '../../src/stream/index.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -267,5 +273,176 @@ describe('tumblingWindows', () => {
       expect(() => tumblingWindows(opts as WindowOptions)).toThrow(ConfigError);
       expect(() => tumblingWindows(opts as WindowOptions)).toThrow(msg);
     }
+  });
+});
+
+describe('slidingWindows', () => {
+  it('overlapping windows (hop < size): a keyframe counts in every window containing it, in index order', () => {
+    const s = newScheduler();
+    s.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const src = cold('a-b-c-d------|', {
+        a: item(0, 100),
+        b: item(1, 600),
+        c: item(2, 1100),
+        d: item(3, 2100),
+      });
+      const out = src.pipe(
+        slidingWindows({ windowMs: 1000, hopMs: 500, maxKeyframesPerWindow: 10, scheduler: s }),
+        map(brief),
+      );
+      // Windows: 0=[0,1000) 1=[500,1500) 2=[1000,2000) 3=[1500,2500) 4=[2000,3000).
+      expectObservable(out).toBe('----x-(yz)---(uv|)', {
+        x: '0:cam:0,cam:1',
+        y: '1:cam:1,cam:2',
+        z: '2:cam:2',
+        u: '3:cam:3',
+        v: '4:cam:3',
+      });
+      expectSubscriptions(src.subscriptions).toBe('^------------!');
+    });
+  });
+
+  it('a PTS reset (reconnect) closes open windows and keeps indexes monotonic on a continuous timeline', () => {
+    const s = newScheduler();
+    s.run(({ cold, expectObservable }) => {
+      const src = cold('abcd|', { a: item(0, 500), b: item(1, 2500), c: item(2, 100), d: item(3, 1200) });
+      const out = src.pipe(
+        tumblingWindows({ windowMs: 1000, maxKeyframesPerWindow: 10, scheduler: s }),
+        map((d) => [brief(d), d.closedBy, d.ptsResets, d.startPtsNs / 1e6, d.late]),
+      );
+      // After the reset at c (PTS 100 after 2500), PTS continue from 3000: c → 3100 (window 3), d → 4200.
+      expectObservable(out).toBe('-xyz(w|)', {
+        x: ['0:cam:0', 'watermark', undefined, 0, undefined],
+        y: ['2:cam:1', 'reset', undefined, 2000, undefined],
+        z: ['3:cam:2', 'watermark', 1, 3000, undefined],
+        w: ['4:cam:3', 'flush', undefined, 4000, undefined],
+      });
+    });
+  });
+
+  it('small backward jitter is reordering, not a reset', () => {
+    const got: number[] = [];
+    const input = new Subject<AnalysedKeyframe>();
+    input
+      .pipe(tumblingWindows({ windowMs: 1000, maxKeyframesPerWindow: 10 }))
+      .subscribe((d) => got.push(d.index));
+    input.next(item(0, 900));
+    input.next(item(1, 700));
+    input.next(item(2, 1500));
+    input.complete();
+    expect(got).toEqual([0, 1]);
+  });
+
+  it('says which keyframes are missing when the model never answered (pending keyframes)', () => {
+    const s = newScheduler();
+    s.run(({ cold, hot, expectObservable }) => {
+      const a = item(0, 100);
+      const b = item(1, 400);
+      const c = item(2, 700, { analysis: 'unavailable' });
+      const pending = hot('ab-c', { a: a.keyframe, b: b.keyframe, c: c.keyframe });
+      // Only a's analysis and c's (unavailable) come back; b's was dropped before the model.
+      const src = cold('-a--c|', { a, c });
+      const out = src.pipe(
+        tumblingWindows({ windowMs: 1000, maxKeyframesPerWindow: 10, pending, scheduler: s }),
+        map((d) => ({
+          ids: d.keyframes.map((k) => k.id),
+          analysed: d.analysed,
+          missing: d.missing,
+          list: d.missingKeyframes,
+        })),
+      );
+      expectObservable(out).toBe('-----(x|)', {
+        x: { ids: ['cam:0', 'cam:1', 'cam:2'], analysed: 1, missing: 2, list: ['cam:1'] },
+      });
+    });
+  });
+
+  it('closes on time (wall-time deadline) even while late analyses keep trickling in', () => {
+    const s = newScheduler();
+    s.run(({ hot, expectObservable }) => {
+      // Items of window 0 arrive every 3 frames, for ever: the idle timer never fires.
+      const src = hot('a--b--c--d--e--f--g|', {
+        a: item(0, 0),
+        b: item(1, 10),
+        c: item(2, 20),
+        d: item(3, 30),
+        e: item(4, 40),
+        f: item(5, 50),
+        g: item(6, 60),
+      });
+      const out = src.pipe(
+        tumblingWindows({
+          windowMs: 1000,
+          maxKeyframesPerWindow: 10,
+          idleCloseMs: 5,
+          maxOpenMs: 10,
+          scheduler: s,
+        }),
+        map((d) => [brief(d), d.closedBy, d.late]),
+      );
+      // d (frame 9) still makes it; e, f, g come after the deadline close: late (counted in stats).
+      expectObservable(out).toBe('----------x--------|', {
+        x: ['0:cam:0,cam:1,cam:2,cam:3', 'timeout', undefined],
+      });
+    });
+  });
+
+  it('bounds the open windows and reports retained state through onStats', () => {
+    const stats: WindowStats[] = [];
+    const got: string[] = [];
+    const input = new Subject<AnalysedKeyframe>();
+    input
+      .pipe(
+        slidingWindows({
+          windowMs: 1000,
+          hopMs: 250,
+          maxKeyframesPerWindow: 2,
+          maxTextsPerWindow: 1,
+          maxTextLength: 4,
+          onStats: (st) => stats.push(st),
+        }),
+      )
+      .subscribe((d) => got.push(`${d.index}:${d.text.join()}`));
+    for (let i = 0; i < 40; i++) input.next(item(i, i * 100, { counts: { person: 1 }, text: ['LONG TEXT'] }));
+    input.complete();
+    const maxOpen = Math.max(...stats.map((st) => st.openWindows));
+    expect(maxOpen).toBeLessThanOrEqual(5); // ceil(1000 / 250) + 1
+    expect(Math.max(...stats.map((st) => st.keyframes))).toBeLessThanOrEqual(5 * 2);
+    expect(got[0]).toBe('0:LONG');
+    expect(stats.at(-1)).toMatchObject({ openWindows: 0, keyframes: 0, bytes: 0 });
+    expect(stats.at(-1)?.dropped).toBeGreaterThan(0);
+  });
+
+  it('emitEmpty: every window index appears, empty ones included', () => {
+    const got: [number, number][] = [];
+    const input = new Subject<AnalysedKeyframe>();
+    input
+      .pipe(tumblingWindows({ windowMs: 1000, maxKeyframesPerWindow: 5, emitEmpty: true }))
+      .subscribe((d) => got.push([d.index, d.keyframes.length]));
+    input.next(item(0, 100));
+    input.next(item(1, 3100));
+    input.complete();
+    expect(got).toEqual([
+      [0, 1],
+      [1, 0],
+      [2, 0],
+      [3, 1],
+    ]);
+  });
+
+  it('validates the new options', () => {
+    expect(() => slidingWindows({ windowMs: 1000, hopMs: 2000, maxKeyframesPerWindow: 1 })).toThrow(
+      /hopMs \(2000\) must not exceed windowMs/,
+    );
+    expect(() =>
+      slidingWindows({ windowMs: 1000, hopMs: 250, maxOpenWindows: 2, maxKeyframesPerWindow: 1 }),
+    ).toThrow(/maxOpenWindows must be an integer >= 4/);
+    expect(() =>
+      slidingWindows({
+        windowMs: 1000,
+        maxKeyframesPerWindow: 1,
+        pending: 3 as unknown as WindowOptions['pending'],
+      }),
+    ).toThrow(/pending must be an Observable/);
   });
 });

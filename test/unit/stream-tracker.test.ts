@@ -1,0 +1,242 @@
+import { map } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import type { Analysis, Box, Frame, VigilEvent } from '../../src/core/contracts.js';
+import { ConfigError } from '../../src/core/errors.js';
+import {
+  EventDetector,
+  Tracker,
+  iou,
+  trackObjects,
+  type AnalysedKeyframe,
+  type TrackerOptions,
+} from '../../src/stream/index.js';
+
+const T0 = 1_700_000_000_000;
+type Obj = [label: string, x: number, y: number, w?: number, h?: number];
+
+/** One analysed keyframe at `ptsMs` with boxes; 'null' = analysis missing. */
+function kf(seq: number, ptsMs: number, objs: Obj[] | 'null'): AnalysedKeyframe {
+  const img = { width: 1, height: 1, format: 'GRAY8' as const, data: new Uint8Array(1) };
+  const frame: Frame = {
+    streamId: 'cam',
+    seq,
+    ptsNs: ptsMs * 1e6,
+    captureTimeMs: T0 + ptsMs,
+    sourceWidth: 1000,
+    sourceHeight: 500,
+    analysis: img,
+    model: img,
+  };
+  const analysis: Analysis | null =
+    objs === 'null'
+      ? null
+      : {
+          keyframeId: `cam:${seq}`,
+          streamId: 'cam',
+          ptsNs: frame.ptsNs,
+          captureTimeMs: frame.captureTimeMs,
+          available: true,
+          detections: objs.map(([label, x, y, w = 40, h = 80]) => ({
+            label,
+            classId: label === 'person' ? 0 : 2,
+            score: 0.9,
+            box: { x, y, w, h },
+          })),
+          text: [],
+          model: { name: 't', version: '1' },
+          inferenceMs: 1,
+        };
+  return {
+    keyframe: {
+      id: `cam:${seq}`,
+      frame,
+      reason: 'motion',
+      motionScore: 0.1,
+      sceneScore: 0,
+      sincePreviousMs: 100,
+    },
+    analysis,
+  };
+}
+
+function seq(list: (Obj[] | 'null')[], stepMs = 200): AnalysedKeyframe[] {
+  return list.map((objs, i) => kf(i, i * stepMs, objs));
+}
+
+/** trackId of the detection nearest to x, per step. */
+function idsByX(options: TrackerOptions, items: AnalysedKeyframe[]): number[][] {
+  const t = new Tracker(options);
+  return items.map((item) => {
+    const step = t.update(item);
+    return [...step.tracks]
+      .filter((v) => !v.occluded)
+      .sort((a, b) => a.box.x - b.box.x)
+      .map((v) => v.id);
+  });
+}
+
+describe('Tracker', () => {
+  it('iou: identical 1, disjoint 0, half overlap 1/3', () => {
+    const a: Box = { x: 0, y: 0, w: 10, h: 10 };
+    expect(iou(a, a)).toBe(1);
+    expect(iou(a, { x: 20, y: 0, w: 10, h: 10 })).toBe(0);
+    expect(iou(a, { x: 5, y: 0, w: 10, h: 10 })).toBeCloseTo(1 / 3, 10);
+  });
+
+  it('keeps ids of two people whose paths cross (motion prediction)', () => {
+    // A walks right from x=100, B walks left from x=500, 40 px per keyframe; they cross at x=300.
+    const items = seq(
+      Array.from({ length: 11 }, (_, i): Obj[] => [
+        ['person', 100 + i * 40, 100],
+        ['person', 500 - i * 40, 104],
+      ]),
+    );
+    const t = new Tracker({ minHits: 2 });
+    const trail = new Map<number, number[]>();
+    for (const item of items) {
+      for (const v of t.update(item).tracks) trail.set(v.id, [...(trail.get(v.id) ?? []), v.box.x]);
+    }
+    expect([...trail.keys()]).toEqual([1, 2]);
+    // Track 1 moved monotonically right all along, track 2 left: no swap at the crossing.
+    const [a, b] = [trail.get(1) ?? [], trail.get(2) ?? []];
+    expect(a.every((x, i) => i === 0 || x > (a[i - 1] as number))).toBe(true);
+    expect(b.every((x, i) => i === 0 || x < (b[i - 1] as number))).toBe(true);
+    expect(a.at(-1)).toBe(500);
+    expect(b.at(-1)).toBe(100);
+  });
+
+  it('bridges an occlusion gap: same id after 2 keyframes unseen, left after more than maxLostKeyframes', () => {
+    const walk = (i: number): Obj[] => [['person', 100 + i * 20, 100]];
+    const items = seq([walk(0), walk(1), walk(2), [], [], walk(5), walk(6), [], [], [], [], []]);
+    const t = new Tracker({ maxLostKeyframes: 3, maxLostMs: 10_000 });
+    const steps = items.map((i) => t.update(i));
+    expect(steps.map((s) => s.tracks.map((v) => `${v.id}${v.occluded ? '?' : ''}`).join())).toEqual([
+      '', // tentative
+      '1',
+      '1',
+      '1?',
+      '1?',
+      '1', // re-acquired at the predicted position, same id
+      '1',
+      '1?',
+      '1?',
+      '1?',
+      '', // 4th miss > maxLostKeyframes: left
+      '',
+    ]);
+    expect(steps[10]?.left.map((v) => [v.id, v.reason, v.dwellMs])).toEqual([[1, 'lost', 1200]]);
+    expect(t.stats()).toMatchObject({ tracks: 0, created: 1 });
+  });
+
+  it('missing analyses do not age tracks, but the time gap (maxLostMs) does', () => {
+    const p: Obj[] = [['person', 100, 100]];
+    const t = new Tracker({ maxLostKeyframes: 1, maxLostMs: 1000 });
+    const steps = [
+      kf(0, 0, p),
+      kf(1, 100, p),
+      kf(2, 200, 'null'),
+      kf(3, 300, 'null'),
+      kf(4, 400, p),
+      kf(5, 2000, 'null'),
+    ].map((i) => t.update(i));
+    expect(steps.map((s) => s.tracks.length)).toEqual([0, 1, 1, 1, 1, 0]);
+    expect(steps[5]?.left.map((v) => v.reason)).toEqual(['lost']);
+  });
+
+  it('matches per class and counts confirmed tracks per class', () => {
+    const t = new Tracker({ minHits: 1 });
+    const s = t.update(
+      kf(0, 0, [
+        ['person', 100, 100],
+        ['car', 102, 100],
+        ['person', 600, 100],
+      ]),
+    );
+    expect(s.counts).toEqual({ car: 1, person: 2 });
+    expect(s.entered.map((v) => v.label)).toEqual(['person', 'car', 'person']);
+    const s2 = t.update(kf(1, 100, [['car', 100, 100]]));
+    expect(s2.tracks.filter((v) => !v.occluded).map((v) => [v.id, v.label])).toEqual([[2, 'car']]);
+  });
+
+  it('bounds tracks and counts the detections it could not track', () => {
+    const t = new Tracker({ maxTracks: 2, minHits: 1 });
+    t.update(
+      kf(0, 0, [
+        ['a', 0, 0],
+        ['b', 200, 0],
+        ['c', 400, 0],
+      ]),
+    );
+    expect(t.stats()).toMatchObject({ tracks: 2, dropped: 1 });
+  });
+
+  it('validates options', () => {
+    expect(() => new Tracker({ iouThreshold: 0 })).toThrow(ConfigError);
+    expect(() => new Tracker({ minHits: 0 })).toThrow(/minHits/);
+    expect(() => new Tracker({ maxLost: 1 } as unknown as TrackerOptions)).toThrow(
+      /unknown option 'maxLost'/,
+    );
+    expect(idsByX({}, seq([[['x', 0, 0]]]))).toEqual([[]]);
+  });
+});
+
+describe('object.entered / object.left events', () => {
+  const brief = (e: VigilEvent): string =>
+    `${e.type}#${String(e.data['trackId'])}@${String(e.evidence.keyframeId)}` +
+    (e.type === 'object.left' ? `/dwell=${String(e.data['dwellMs'])}` : '');
+
+  it('says who entered and when, and who left with the dwell time', () => {
+    const items = seq([
+      [['person', 100, 100]],
+      [['person', 120, 100]],
+      [
+        ['person', 140, 100],
+        ['person', 700, 100],
+      ],
+      [
+        ['person', 160, 100],
+        ['person', 690, 100],
+      ],
+      [['person', 680, 100]],
+      [['person', 670, 100]],
+      [['person', 660, 100]],
+      [['person', 650, 100]],
+    ]);
+    const d = new EventDetector({ tracker: { maxLostKeyframes: 2 }, confirmKeyframes: 100 });
+    const events = items.flatMap((i) => d.next(i)).filter((e) => e.type.startsWith('object.'));
+    expect(events.map(brief)).toEqual([
+      'object.entered#1@cam:1',
+      'object.entered#2@cam:3',
+      // Person 1 last seen in cam:3 (600 ms), entered at 0: dwell 600 ms; decided at cam:6 (third miss > maxLostKeyframes 2).
+      'object.left#1@cam:3/dwell=600',
+    ]);
+    const left = events[2] as VigilEvent;
+    expect(left.ptsNs).toBe(1200e6);
+    expect(left.data).toMatchObject({
+      label: 'person',
+      enteredPtsNs: 0,
+      lastSeenPtsNs: 600e6,
+      reason: 'lost',
+    });
+    expect(left.id).toBe('cam:object.left:0');
+    expect(events[0]?.evidence.boxes).toEqual([
+      { label: 'person', classId: 0, score: 0.9, box: { x: 120, y: 100, w: 40, h: 80 } },
+    ]);
+  });
+
+  it('trackObjects: one tracked keyframe per input; unsubscribing releases the source', () => {
+    new TestScheduler((a, e) => expect(a).toEqual(e)).run(
+      ({ hot, expectObservable, expectSubscriptions }) => {
+        const items = seq([[['dog', 10, 10]], [['dog', 12, 10]], [['dog', 14, 10]]]);
+        const src = hot('-a-b-c|', { a: items[0], b: items[1], c: items[2] });
+        const out = src.pipe(
+          trackObjects({ minHits: 2 }),
+          map((t) => `${t.keyframe.id}:${JSON.stringify(t.tracking.counts)}:${t.tracking.entered.length}`),
+        );
+        expectObservable(out, '^----!').toBe('-a-b-', { a: 'cam:0:{}:0', b: 'cam:1:{"dog":1}:1' });
+        expectSubscriptions(src.subscriptions).toBe('^----!');
+      },
+    );
+  });
+});
