@@ -114,8 +114,9 @@ export function createTextGenerationSummarizer(
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         st.timeouts++;
-        ac.abort();
+        // Settle the deadline first so the race reports the timeout, then abort the call.
         reject(new Error(`text generation timed out after ${timeoutMs} ms`));
+        ac.abort();
       }, timeoutMs);
       timer.unref?.();
     });

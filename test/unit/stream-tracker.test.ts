@@ -228,8 +228,12 @@ describe('object.entered / object.left events', () => {
   it('trackObjects: one tracked keyframe per input; unsubscribing releases the source', () => {
     new TestScheduler((a, e) => expect(a).toEqual(e)).run(
       ({ hot, expectObservable, expectSubscriptions }) => {
-        const items = seq([[['dog', 10, 10]], [['dog', 12, 10]], [['dog', 14, 10]]]);
-        const src = hot('-a-b-c|', { a: items[0], b: items[1], c: items[2] });
+        const [a, b, c] = seq([[['dog', 10, 10]], [['dog', 12, 10]], [['dog', 14, 10]]]) as [
+          AnalysedKeyframe,
+          AnalysedKeyframe,
+          AnalysedKeyframe,
+        ];
+        const src = hot('-a-b-c|', { a, b, c });
         const out = src.pipe(
           trackObjects({ minHits: 2 }),
           map((t) => `${t.keyframe.id}:${JSON.stringify(t.tracking.counts)}:${t.tracking.entered.length}`),
