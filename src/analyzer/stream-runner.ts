@@ -56,6 +56,11 @@ export interface StreamRunnerOptions {
   pressure?: { pending: number };
   onSummary?: (s: Summary) => void;
   onEvent?: (e: VigilEvent) => void;
+  /**
+   * Called once per analysed keyframe while it still carries its model-size RGB pixels (evidence
+   * images, live view); must not keep the pixels past the call. Throwing here is ignored.
+   */
+  onAnalysed?: (keyframe: Keyframe, analysis: Analysis) => void;
 }
 
 /** Keyframes keep their small gray frame for evidence, but not the model-size pixels. */
@@ -90,6 +95,13 @@ export function streamPipeline(
         }
         if (analysis.available) counters.analysed++;
         else counters.inferFailed++;
+        if (o.onAnalysed) {
+          try {
+            o.onAnalysed(kf, analysis);
+          } catch {
+            // A hook must not break the stream.
+          }
+        }
         const light = withoutModelPixels(kf);
         if (o.sink.detections) await o.sink.detections(analysis, light);
         return { keyframe: light, analysis };

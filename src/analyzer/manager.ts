@@ -1,0 +1,469 @@
+/**
+ * The multi-stream service: streams attach and detach at run time, each one an isolated runner
+ * (its own ingest pipeline and RxJS chain) sharing only the analyze function (the inference
+ * client) and the sink (the NATS publisher).
+ *
+ * Guarantees:
+ * - a failing stream (bad source, pipeline error, throwing sink) ends in state `failed` with its
+ *   error; it never stalls or ends another stream;
+ * - the number of streams is bounded (`maxStreams`); attaching past it fails with
+ *   VIGIL_ERR_STREAM_LIMIT, a duplicate id with VIGIL_ERR_STREAM_EXISTS, an unknown one with
+ *   VIGIL_ERR_STREAM_NOT_FOUND (stable codes, mapped to HTTP / NATS replies by src/control);
+ * - `detach()` stops the stream's pipeline and timers; `close()` detaches everything, is
+ *   idempotent, and afterwards `attach()` fails with VIGIL_ERR_CLOSED;
+ * - listeners (`onUpdate`) that throw are isolated: they cannot break a stream.
+ *
+ * ```ts
+ * const manager = createManager({ analyze, sink: publisher, maxStreams: 16 });
+ * await manager.attach({ id: 'door', url: 'rtsp://cam/stream1' });
+ * manager.list();           // StreamInfo[]
+ * manager.status('door');   // StreamInfo, or throws VIGIL_ERR_STREAM_NOT_FOUND
+ * await manager.detach('door');
+ * await manager.close();
+ * ```
+ */
+import { Observable, tap, type Subscription } from 'rxjs';
+import type { Analysis, Frame, Keyframe, Summary, VigilEvent } from '../core/contracts.js';
+import { VigilError } from '../core/errors.js';
+import {
+  DEFAULT_INGEST_OPTIONS,
+  openFrames,
+  type IngestCounters,
+  type IngestOptions,
+} from '../ingest/frames.js';
+import { parseSource, type SourceSpec } from '../ingest/source.js';
+import { validateStreamId } from '../publish/subjects.js';
+import {
+  parseEventOptions,
+  parseKeyframeOptions,
+  type EventOptions,
+  type KeyframeOptions,
+  type Summarizer,
+} from '../stream/index.js';
+import {
+  newCounters,
+  streamPipeline,
+  type AnalyzeKeyframe,
+  type StreamCounters,
+  type StreamSink,
+} from './stream-runner.js';
+
+export type ManagerErrorCode =
+  | 'VIGIL_ERR_STREAM_EXISTS'
+  | 'VIGIL_ERR_STREAM_NOT_FOUND'
+  | 'VIGIL_ERR_STREAM_LIMIT'
+  | 'VIGIL_ERR_INVALID_ARGUMENT'
+  | 'VIGIL_ERR_CLOSED';
+
+export class ManagerError extends VigilError {
+  constructor(code: ManagerErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** What a user asks for when attaching a stream (HTTP body, NATS request, config file entry). */
+export interface StreamDefinition {
+  /** NATS-safe token (1-64 of `A-Z a-z 0-9 _ -`): the `<stream>` in `vigil.<stream>.…`. */
+  id: string;
+  /** File path, file:, rtsp(s)://, http(s):// (HLS) or test:<pattern>. Credentials stay out of logs. */
+  url: string;
+  /** true: at the stream's own pace, drop when behind; false: as fast as possible, never drop (default: true). */
+  live?: boolean;
+  /** Summary window length, ms (default from the manager, 10000). */
+  windowMs?: number;
+  keyframes?: KeyframeOptions;
+  events?: EventOptions;
+  /** Keyframes analysed at once for this stream (default 1). */
+  inferConcurrency?: number;
+  /** Keyframes waiting for inference (default 4); live streams drop the oldest beyond it. */
+  inferQueue?: number;
+}
+
+const DEFINITION_KEYS = [
+  'id',
+  'url',
+  'live',
+  'windowMs',
+  'keyframes',
+  'events',
+  'inferConcurrency',
+  'inferQueue',
+] as const;
+
+/**
+ * Lifecycle: `connecting` → `live` (frames arrive) → `completed` (a file ended) or `failed`
+ * (error) or `stopped` (detached). With a reconnecting ingest, `stalled` / `down` / `recovered`
+ * come in between.
+ */
+export type StreamState =
+  'connecting' | 'live' | 'stalled' | 'down' | 'recovered' | 'completed' | 'failed' | 'stopped';
+
+/** Ingest-level status as the reconnecting ingest reports it (see `FrameSource`). */
+export type IngestState = 'connecting' | 'live' | 'stalled' | 'down' | 'recovered';
+
+export interface StreamInfo {
+  id: string;
+  /** Redacted source (never carries a password). */
+  source: string;
+  state: StreamState;
+  live: boolean;
+  windowMs: number;
+  /** Unique per attach: part of keyframe and event ids, so re-attaching never collides. */
+  runId: string;
+  attachedAtMs: number;
+  /** Wall time of the latest frame, or null before the first. */
+  lastFrameAtMs: number | null;
+  endedAtMs: number | null;
+  counters: StreamCounters & { ingestDropped: number; sinkFailed: number };
+  /** Frames per second over the last couple of seconds. */
+  fps: number;
+  /** Capture → analysis done for the latest keyframe, ms (null before the first). */
+  latencyMs: number | null;
+  error: { code: string; message: string } | null;
+}
+
+/** Updates for live views (the web page): typed, delivered synchronously, listener errors isolated. */
+export type ManagerUpdate =
+  | { type: 'attached'; info: StreamInfo }
+  | { type: 'detached'; info: StreamInfo }
+  | { type: 'state'; info: StreamInfo }
+  | { type: 'stats'; streams: StreamInfo[] }
+  /** The keyframe still carries its model-size RGB pixels here (use them before returning). */
+  | { type: 'keyframe'; streamId: string; keyframe: Keyframe; analysis: Analysis }
+  | { type: 'summary'; streamId: string; summary: Summary }
+  | { type: 'event'; streamId: string; event: VigilEvent };
+
+/** The sink gains optional hooks for status and analysed keyframes (with pixels). */
+export interface ManagerSink extends StreamSink {
+  status?(streamId: string, info: StreamInfo): Promise<void>;
+  keyframe?(keyframe: Keyframe, analysis: Analysis): Promise<void>;
+}
+
+/** Opens a stream's frames; `status` (optional) reports reconnect states of a resilient ingest. */
+export type FrameSource = (
+  spec: SourceSpec,
+  options: IngestOptions,
+  counters: IngestCounters,
+) => { frames: Observable<Frame>; status?: Observable<IngestState> };
+
+export interface ManagerDeps {
+  analyze: AnalyzeKeyframe;
+  sink: ManagerSink;
+  /** Default: GStreamer `openFrames` from src/ingest. Tests and the reconnecting ingest plug in here. */
+  frameSource?: FrameSource;
+  /** At most this many streams at once, whatever their state (default 16). */
+  maxStreams?: number;
+  /** Default window length for streams that do not set one, ms (default 10000). */
+  windowMs?: number;
+  /** Fresh summarizer per stream (default: the structured summarizer). */
+  summarizer?: () => Summarizer;
+  /** How often `stats` updates go out and fps is computed, ms (default 1000). */
+  statsIntervalMs?: number;
+}
+
+export interface Manager {
+  /** Validates and starts a stream; resolves once it is started (state `connecting`). */
+  attach(def: StreamDefinition): Promise<StreamInfo>;
+  /** Stops the stream and forgets it; resolves with its final info (state `stopped` unless it had ended). */
+  detach(id: string): Promise<StreamInfo>;
+  list(): StreamInfo[];
+  /** Throws VIGIL_ERR_STREAM_NOT_FOUND for an unknown id. */
+  status(id: string): StreamInfo;
+  /** Subscribes to updates; returns the unsubscribe function. */
+  onUpdate(listener: (u: ManagerUpdate) => void): () => void;
+  readonly maxStreams: number;
+  readonly closed: boolean;
+  /** Detaches every stream; idempotent. */
+  close(): Promise<void>;
+}
+
+interface Entry {
+  info: StreamInfo;
+  sub: Subscription | undefined;
+  statusSub: Subscription | undefined;
+  fpsSample: { atMs: number; frames: number };
+  ingest: IngestCounters;
+}
+
+const defaultFrameSource: FrameSource = (spec, options, counters) => ({
+  frames: openFrames(spec, options, counters),
+});
+
+/** Checks a definition's shape (unknown keys are errors) and returns it typed. */
+export function parseStreamDefinition(input: unknown): StreamDefinition {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ManagerError(
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      'stream definition must be an object with id and url',
+    );
+  }
+  const o = input as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!(DEFINITION_KEYS as readonly string[]).includes(key)) {
+      throw new ManagerError(
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        `unknown stream option '${key}' (known: ${DEFINITION_KEYS.join(', ')})`,
+      );
+    }
+  }
+  if (typeof o.id !== 'string') throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', 'id: expected a string');
+  if (typeof o.url !== 'string' || o.url === '')
+    throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', 'url: expected a non-empty string');
+  if (o.live !== undefined && typeof o.live !== 'boolean')
+    throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', 'live: expected true or false');
+  const int = (key: 'windowMs' | 'inferConcurrency' | 'inferQueue', min: number, max: number) => {
+    const v = o[key];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)) {
+      throw new ManagerError(
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        `${key}: expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`,
+      );
+    }
+  };
+  int('windowMs', 100, 24 * 3600 * 1000);
+  int('inferConcurrency', 1, 64);
+  int('inferQueue', 0, 10_000);
+  for (const key of ['keyframes', 'events'] as const) {
+    const v = o[key];
+    if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))) {
+      throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', `${key}: expected an object`);
+    }
+  }
+  return o as unknown as StreamDefinition;
+}
+
+function newRunId(): string {
+  return `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 3)
+    .toString(36)
+    .padStart(3, '0')}`.slice(-12);
+}
+
+function errorInfo(err: unknown): { code: string; message: string } {
+  if (err instanceof VigilError) return { code: err.code, message: err.message };
+  return { code: 'VIGIL_ERR_STREAM', message: err instanceof Error ? err.message : String(err) };
+}
+
+const ENDED: readonly StreamState[] = ['completed', 'failed', 'stopped'];
+
+export function createManager(deps: ManagerDeps): Manager {
+  const maxStreams = deps.maxStreams ?? 16;
+  if (!Number.isInteger(maxStreams) || maxStreams < 1) throw new RangeError('maxStreams must be >= 1');
+  const frameSource = deps.frameSource ?? defaultFrameSource;
+  const streams = new Map<string, Entry>();
+  const listeners = new Set<(u: ManagerUpdate) => void>();
+  let closed = false;
+  let closing: Promise<void> | undefined;
+
+  const emit = (u: ManagerUpdate) => {
+    for (const l of listeners) {
+      try {
+        l(u);
+      } catch {
+        // A bad listener must not break a stream (mediasoup's safeEmit).
+      }
+    }
+  };
+  const snapshot = (e: Entry): StreamInfo => ({
+    ...e.info,
+    counters: { ...e.info.counters },
+    error: e.info.error ? { ...e.info.error } : null,
+  });
+  const sinkCall = (e: Entry, p: Promise<void> | undefined) => {
+    // The sink (publisher) buffers and retries itself; a failure here is counted, never fatal.
+    void p?.catch(() => {
+      e.info.counters.sinkFailed++;
+    });
+  };
+  const setState = (e: Entry, state: StreamState, err?: unknown) => {
+    if (e.info.state === state && err === undefined) return;
+    if (ENDED.includes(e.info.state)) return;
+    e.info.state = state;
+    if (err !== undefined) e.info.error = errorInfo(err);
+    if (ENDED.includes(state)) e.info.endedAtMs = Date.now();
+    const info = snapshot(e);
+    sinkCall(e, deps.sink.status?.(e.info.id, info));
+    emit({ type: 'state', info });
+  };
+
+  const statsTimer = setInterval(() => {
+    const now = Date.now();
+    for (const e of streams.values()) {
+      const dt = now - e.fpsSample.atMs;
+      if (dt <= 0) continue;
+      e.info.fps = Math.round(((e.info.counters.frames - e.fpsSample.frames) * 10000) / dt) / 10;
+      e.fpsSample = { atMs: now, frames: e.info.counters.frames };
+      e.info.counters.ingestDropped = Object.values(e.ingest.dropped).reduce((a, b) => a + b, 0);
+    }
+    if (streams.size > 0) emit({ type: 'stats', streams: [...streams.values()].map(snapshot) });
+  }, deps.statsIntervalMs ?? 1000);
+  statsTimer.unref();
+
+  const start = (e: Entry, def: StreamDefinition, spec: SourceSpec) => {
+    const live = e.info.live;
+    const inferQueue = def.inferQueue ?? 4;
+    const pressure = { pending: 0 };
+    const opened = frameSource(
+      spec,
+      {
+        ...DEFAULT_INGEST_OPTIONS,
+        streamId: e.info.id,
+        live,
+        shouldPause: () => pressure.pending >= inferQueue,
+      },
+      e.ingest,
+    );
+    const frames = opened.frames.pipe(
+      tap(() => {
+        e.info.lastFrameAtMs = Date.now();
+        if (e.info.state === 'connecting') setState(e, 'live');
+      }),
+    );
+    e.statusSub = opened.status?.subscribe({
+      next: (s) => setState(e, s),
+      error: () => undefined,
+    });
+    const sink: StreamSink = {
+      summary: async (s) => sinkCall(e, deps.sink.summary(s)),
+      event: async (ev) => sinkCall(e, deps.sink.event(ev)),
+      detections: async (a, kf) => sinkCall(e, deps.sink.detections?.(a, kf)),
+    };
+    e.sub = streamPipeline(
+      {
+        streamId: e.info.id,
+        frames,
+        analyze: deps.analyze,
+        sink,
+        windowMs: e.info.windowMs,
+        keyframes: { ...def.keyframes, runId: e.info.runId },
+        events: { ...def.events, runId: e.info.runId },
+        ...(deps.summarizer ? { summarizer: deps.summarizer() } : {}),
+        inferConcurrency: def.inferConcurrency ?? 1,
+        // Files in fast mode pause decoding at the bound; leave room for frames already in flight.
+        inferQueue: live ? inferQueue : inferQueue + 16,
+        ...(live ? {} : { pressure }),
+        onAnalysed: (kf, analysis) => {
+          e.info.latencyMs = Math.max(0, Date.now() - kf.frame.captureTimeMs);
+          sinkCall(e, deps.sink.keyframe?.(kf, analysis));
+          emit({ type: 'keyframe', streamId: e.info.id, keyframe: kf, analysis });
+        },
+        onSummary: (summary) => emit({ type: 'summary', streamId: e.info.id, summary }),
+        onEvent: (event) => emit({ type: 'event', streamId: e.info.id, event }),
+      },
+      e.info.counters,
+    ).subscribe({
+      error: (err: unknown) => {
+        e.statusSub?.unsubscribe();
+        setState(e, 'failed', err);
+      },
+      complete: () => {
+        e.statusSub?.unsubscribe();
+        setState(e, 'completed');
+      },
+    });
+  };
+
+  const get = (id: string): Entry => {
+    const e = typeof id === 'string' ? streams.get(id) : undefined;
+    if (!e) throw new ManagerError('VIGIL_ERR_STREAM_NOT_FOUND', `no stream named ${JSON.stringify(id)}`);
+    return e;
+  };
+
+  const stop = (e: Entry) => {
+    e.statusSub?.unsubscribe();
+    e.sub?.unsubscribe();
+    setState(e, 'stopped');
+  };
+
+  return {
+    maxStreams,
+    get closed() {
+      return closed;
+    },
+    attach: async (input) => {
+      if (closed) throw new ManagerError('VIGIL_ERR_CLOSED', 'the analyzer is shutting down');
+      const def = parseStreamDefinition(input);
+      try {
+        validateStreamId(def.id);
+        // Bad per-stream options fail the attach (with the option named), not the stream later.
+        parseKeyframeOptions(def.keyframes ?? {});
+        parseEventOptions(def.events ?? {});
+      } catch (cause) {
+        throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', (cause as Error).message, { cause });
+      }
+      if (streams.has(def.id)) {
+        throw new ManagerError(
+          'VIGIL_ERR_STREAM_EXISTS',
+          `a stream named ${JSON.stringify(def.id)} is already attached: detach it first or pick another name`,
+        );
+      }
+      if (streams.size >= maxStreams) {
+        throw new ManagerError(
+          'VIGIL_ERR_STREAM_LIMIT',
+          `at most ${maxStreams} streams can be attached (detach one first)`,
+        );
+      }
+      // Source errors keep their own codes (VIGIL_ERR_SOURCE_*) and carry only the redacted source.
+      const spec = parseSource(def.url);
+      const now = Date.now();
+      const e: Entry = {
+        info: {
+          id: def.id,
+          source: spec.display,
+          state: 'connecting',
+          live: def.live ?? true,
+          windowMs: def.windowMs ?? deps.windowMs ?? 10_000,
+          runId: newRunId(),
+          attachedAtMs: now,
+          lastFrameAtMs: null,
+          endedAtMs: null,
+          counters: { ...newCounters(), ingestDropped: 0, sinkFailed: 0 },
+          fps: 0,
+          latencyMs: null,
+          error: null,
+        },
+        sub: undefined,
+        statusSub: undefined,
+        fpsSample: { atMs: now, frames: 0 },
+        ingest: { framesIn: 0, dropped: {} },
+      };
+      streams.set(def.id, e);
+      const info = snapshot(e);
+      emit({ type: 'attached', info });
+      sinkCall(e, deps.sink.status?.(e.info.id, info));
+      try {
+        start(e, def, spec);
+      } catch (err) {
+        // A synchronous failure (bad options) fails this stream only.
+        setState(e, 'failed', err);
+      }
+      return snapshot(e);
+    },
+    detach: async (id) => {
+      const e = get(id);
+      stop(e);
+      streams.delete(id);
+      const info = snapshot(e);
+      emit({ type: 'detached', info });
+      return info;
+    },
+    list: () => [...streams.values()].map(snapshot),
+    status: (id) => snapshot(get(id)),
+    onUpdate: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close: () => {
+      closing ??= (async () => {
+        closed = true;
+        clearInterval(statsTimer);
+        for (const [id, e] of [...streams]) {
+          stop(e);
+          streams.delete(id);
+          emit({ type: 'detached', info: snapshot(e) });
+        }
+        listeners.clear();
+      })();
+      return closing;
+    },
+  };
+}

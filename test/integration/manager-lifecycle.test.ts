@@ -1,0 +1,166 @@
+/**
+ * The multi-stream manager on real GStreamer test sources and the real inference server: streams
+ * attach and detach at run time, a failing stream never stalls the others, bounds and duplicate
+ * names give stable error codes, close is idempotent and releases every pipeline.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Summary, VigilEvent } from '../../src/core/contracts.js';
+import { createDetector, InferenceClient, startInferenceServer } from '../../src/infer/index.js';
+import { analyzeWith } from '../../src/analyzer/analyze.js';
+import {
+  createManager,
+  type Manager,
+  type ManagerSink,
+  type ManagerUpdate,
+} from '../../src/analyzer/manager.js';
+import { MODEL_REPO, requireFile } from '../helpers/paths.js';
+
+async function until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('stream manager', () => {
+  let server: Awaited<ReturnType<typeof startInferenceServer>>;
+  let client: InferenceClient;
+  let manager: Manager;
+  let dir: string;
+  const summaries: Summary[] = [];
+  const events: VigilEvent[] = [];
+  const statuses: { id: string; state: string }[] = [];
+  const updates: ManagerUpdate['type'][] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vigil-manager-'));
+    server = await startInferenceServer({
+      modelRepository: requireFile(MODEL_REPO),
+      host: '127.0.0.1',
+      port: 0,
+    });
+    client = new InferenceClient({ addresses: [`127.0.0.1:${server.port}`] });
+    const sink: ManagerSink = {
+      summary: async (s) => void summaries.push(s),
+      event: async (e) => void events.push(e),
+      status: async (id, info) => void statuses.push({ id, state: info.state }),
+    };
+    manager = createManager({
+      analyze: analyzeWith(createDetector({ client, model: 'yolov8n' }), 'yolov8n'),
+      sink,
+      maxStreams: 3,
+      windowMs: 1000,
+      statsIntervalMs: 200,
+    });
+    manager.onUpdate((u) => updates.push(u.type));
+    manager.onUpdate(() => {
+      throw new Error('a bad listener');
+    });
+  });
+
+  afterAll(async () => {
+    await manager?.close();
+    client?.close();
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('attaches two live streams at run time; both produce frames, summaries and fps', async () => {
+    const a = await manager.attach({ id: 'ball-a', url: 'test:ball', keyframes: { maxIntervalMs: 500 } });
+    expect(a.state).toBe('connecting');
+    expect(a.source).toBe('test:ball');
+    await manager.attach({ id: 'ball-b', url: 'test:ball' });
+    await until(
+      () => summaries.some((s) => s.streamId === 'ball-a') && summaries.some((s) => s.streamId === 'ball-b'),
+      20_000,
+      'a summary from each stream',
+    );
+    const infoA = manager.status('ball-a');
+    expect(infoA.state).toBe('live');
+    expect(infoA.counters.frames).toBeGreaterThan(10);
+    expect(infoA.counters.analysed).toBeGreaterThan(0);
+    expect(infoA.fps).toBeGreaterThan(0);
+    expect(infoA.latencyMs).not.toBeNull();
+    expect(manager.list().map((s) => s.id)).toEqual(['ball-a', 'ball-b']);
+    expect(statuses).toContainEqual({ id: 'ball-a', state: 'live' });
+    expect(updates).toContain('keyframe');
+    expect(updates).toContain('stats');
+  }, 30_000);
+
+  it('rejects duplicates, bad ids, unknown options and going past the bound with stable codes', async () => {
+    await expect(manager.attach({ id: 'ball-a', url: 'test:ball' })).rejects.toMatchObject({
+      code: 'VIGIL_ERR_STREAM_EXISTS',
+    });
+    await expect(manager.attach({ id: 'bad id!', url: 'test:ball' })).rejects.toMatchObject({
+      code: 'VIGIL_ERR_INVALID_ARGUMENT',
+    });
+    await expect(
+      manager.attach({ id: 'x', url: 'test:ball', colour: 'red' } as unknown as { id: string; url: string }),
+    ).rejects.toMatchObject({
+      code: 'VIGIL_ERR_INVALID_ARGUMENT',
+      message: /unknown stream option 'colour'/,
+    });
+    await expect(
+      manager.attach({ id: 'x', url: 'test:ball', keyframes: { maxIntervalMs: -1 } }),
+    ).rejects.toMatchObject({ code: 'VIGIL_ERR_INVALID_ARGUMENT', message: /maxIntervalMs/ });
+    await expect(manager.attach({ id: 'x', url: '/nonexistent/clip.mp4' })).rejects.toMatchObject({
+      code: 'VIGIL_ERR_SOURCE_NOT_FOUND',
+    });
+    await expect(manager.attach({ id: 'x', url: 'ftp://host/a' })).rejects.toMatchObject({
+      code: 'VIGIL_ERR_SOURCE_SCHEME',
+    });
+    expect(() => manager.status('nope')).toThrow(
+      expect.objectContaining({ code: 'VIGIL_ERR_STREAM_NOT_FOUND' }),
+    );
+    await expect(manager.detach('nope')).rejects.toMatchObject({ code: 'VIGIL_ERR_STREAM_NOT_FOUND' });
+    // A failing stream takes the third slot; a fourth is over the bound.
+    const garbage = join(dir, 'not-a-video.mp4');
+    writeFileSync(garbage, 'this is not a video file\n'.repeat(100));
+    await manager.attach({ id: 'broken', url: garbage });
+    await expect(manager.attach({ id: 'four', url: 'test:ball' })).rejects.toMatchObject({
+      code: 'VIGIL_ERR_STREAM_LIMIT',
+    });
+    expect(manager.list()).toHaveLength(3);
+  });
+
+  it('a failing stream ends in state failed with its error while the others keep running', async () => {
+    await until(() => manager.status('broken').state === 'failed', 10_000, 'the broken stream to fail');
+    const broken = manager.status('broken');
+    expect(broken.error?.code).toBe('VIGIL_ERR_SOURCE_DECODE');
+    const before = manager.status('ball-b').counters.frames;
+    await until(() => manager.status('ball-b').counters.frames > before + 10, 5_000, 'ball-b to keep going');
+    expect(manager.status('ball-a').state).toBe('live');
+  }, 20_000);
+
+  it('detaches at run time: frames stop, the slot frees, the id can be reused', async () => {
+    const final = await manager.detach('ball-a');
+    expect(final.state).toBe('stopped');
+    const frames = final.counters.frames;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(() => manager.status('ball-a')).toThrow();
+    await manager.detach('broken');
+    const again = await manager.attach({ id: 'ball-a', url: 'test:ball' });
+    expect(again.runId).not.toBe(final.runId);
+    expect(again.counters.frames).toBe(0);
+    await until(() => manager.status('ball-a').counters.frames > 5, 10_000, 'the re-attached stream');
+    expect(frames).toBeGreaterThan(0);
+    expect(updates).toContain('detached');
+  }, 20_000);
+
+  it('close detaches everything, is idempotent, and refuses new attaches', async () => {
+    await Promise.all([manager.close(), manager.close()]);
+    await manager.close();
+    expect(manager.closed).toBe(true);
+    expect(manager.list()).toEqual([]);
+    await expect(manager.attach({ id: 'late', url: 'test:ball' })).rejects.toMatchObject({
+      code: 'VIGIL_ERR_CLOSED',
+    });
+    expect(statuses.filter((s) => s.state === 'stopped').map((s) => s.id)).toEqual(
+      expect.arrayContaining(['ball-a', 'ball-b']),
+    );
+  });
+});
