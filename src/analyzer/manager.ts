@@ -22,7 +22,8 @@
  * await manager.close();
  * ```
  */
-import { Observable, tap, type Subscription } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { tap, type Subscription } from 'rxjs';
 import type { Analysis, Frame, Keyframe, Summary, VigilEvent } from '../core/contracts.js';
 import { VigilError } from '../core/errors.js';
 import {
