@@ -4,15 +4,20 @@
  *
  * Policy, evaluated per frame in this order:
  *  1. the first frame (or the first after PTS went backwards: a new run) → 'first';
- *  2. scene cut: histogram distance to the previous KEYFRAME ≥ sceneCutThreshold, and at least
- *     sceneCutMinIntervalMs since the previous keyframe (scene cuts bypass minIntervalMs) → 'scene-cut';
+ *  2. scene cut: some frame since the previous keyframe differed abruptly from ITS previous frame
+ *     (histogram distance ≥ sceneCutThreshold) and this frame still differs that much from the
+ *     previous KEYFRAME (so gradual drift and one-frame flashes are not cuts), and at least
+ *     sceneCutMinIntervalMs since the previous keyframe (scene cuts bypass minIntervalMs; a cut held
+ *     back by that guard stays pending) → 'scene-cut';
  *  3. motion: some frame since the previous keyframe had a motion score (vs its previous frame)
  *     ≥ motionThreshold, and minIntervalMs elapsed → 'motion'. Motion seen while the min interval
  *     suppressed it stays pending, so a short burst is not lost;
  *  4. maxIntervalMs elapsed since the previous keyframe → 'max-interval'.
  *
  * Keyframe.motionScore is the PEAK motion score since the previous keyframe (this frame included);
- * Keyframe.sceneScore is this frame's distance to the previous keyframe. State held: a copy of the
+ * Keyframe.sceneScore is this frame's distance to the previous keyframe (for a scene cut, the larger
+ * of that and the abrupt change that triggered it). Motion keyframes need a peak above
+ * max(motionThreshold, busyFactor × the scene's average motion): activity-adaptive. State held: a copy of the
  * previous analysis image and one histogram (O(1)), released when the subscription ends.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
@@ -111,6 +116,10 @@ interface SelectorState {
   prevPtsNs: number;
   lastKeyPtsNs: number;
   lastKeyHist: Float64Array | null;
+  /** Histogram of the previous frame: scene cuts are abrupt changes between consecutive frames. */
+  prevHist: Float64Array | null;
+  /** Peak consecutive-frame histogram distance since the last keyframe (an abrupt change seen). */
+  peakCut: number;
   /** Peak motion score since the last keyframe. */
   peakMotion: number;
   /** Exponential average of per-frame motion (activity of the scene). */
@@ -122,6 +131,8 @@ const EMPTY_STATE = (): SelectorState => ({
   prevPtsNs: 0,
   lastKeyPtsNs: 0,
   lastKeyHist: null,
+  prevHist: null,
+  peakCut: 0,
   peakMotion: 0,
   activity: 0,
 });
@@ -156,6 +167,7 @@ export class KeyframeSelector {
         prevPtsNs: frame.ptsNs,
         lastKeyPtsNs: frame.ptsNs,
         lastKeyHist: hist,
+        prevHist: hist,
       };
       return this.keyframe(frame, 'first', 0, 0, Infinity);
     }
@@ -165,11 +177,18 @@ export class KeyframeSelector {
     s.prevImage = snapshot(img, s.prevImage);
     s.prevPtsNs = frame.ptsNs;
     if (motion > s.peakMotion) s.peakMotion = motion;
-    const scene = histogramDistance(s.lastKeyHist, hist);
+    // A cut is an ABRUPT change (consecutive frames far apart) that stuck (this frame still far from
+    // the previous keyframe): gradual drift (pans, lighting) and one-frame flashes are not cuts.
+    const step = histogramDistance(s.prevHist ?? s.lastKeyHist, hist);
+    s.prevHist = hist;
+    if (step > s.peakCut) s.peakCut = step;
+    const fromKey = histogramDistance(s.lastKeyHist, hist);
+    const cut = s.peakCut >= o.sceneCutThreshold && fromKey >= o.sceneCutThreshold;
+    const scene = cut ? Math.max(s.peakCut, fromKey) : fromKey;
     const sinceMs = (frame.ptsNs - s.lastKeyPtsNs) / 1e6;
 
     let reason: KeyframeReason | null = null;
-    if (scene >= o.sceneCutThreshold && sinceMs >= o.sceneCutMinIntervalMs) reason = 'scene-cut';
+    if (cut && sinceMs >= o.sceneCutMinIntervalMs) reason = 'scene-cut';
     else if (s.peakMotion >= this.motionThreshold() && sinceMs >= o.minIntervalMs) reason = 'motion';
     else if (sinceMs >= o.maxIntervalMs) reason = 'max-interval';
     // The activity average is updated after the decision, so a sudden change is judged against the
@@ -182,6 +201,7 @@ export class KeyframeSelector {
     s.lastKeyPtsNs = frame.ptsNs;
     s.lastKeyHist = hist;
     s.peakMotion = 0;
+    s.peakCut = 0;
     return kf;
   }
 
