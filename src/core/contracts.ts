@@ -28,6 +28,30 @@ export interface Frame {
   analysis: Image;
   /** The same frame (same PTS) at model size, RGB, aspect preserved. */
   model: Image;
+  /**
+   * Which pipeline run (attempt) of the stream delivered the frame, from 0; it changes on every
+   * reconnect, where PTS restarts. Set by ingest's StreamSource; absent from a single run.
+   */
+  runId?: number;
+  /** Where captureTimeMs comes from: the sender's NTP clock (RTSP with RTCP) or arrival here. */
+  captureClock?: 'ntp' | 'arrival';
+}
+
+/** A chunk of decoded audio (ingest → VAD): 16 kHz mono signed 16-bit PCM. */
+export interface AudioChunk {
+  streamId: string;
+  /** Monotonic per stream (continues across reconnects). */
+  seq: number;
+  /** Same run numbering and PTS clock as the stream's frames. */
+  runId?: number;
+  ptsNs: number;
+  durationNs: number;
+  captureTimeMs: number;
+  sampleRate: number;
+  channels: number;
+  samples: Int16Array;
+  /** RMS level in dBFS (-Infinity for digital silence). */
+  levelDb: number;
 }
 
 export type KeyframeReason = 'first' | 'motion' | 'scene-cut' | 'max-interval';

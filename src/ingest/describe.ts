@@ -1,7 +1,8 @@
 /**
  * Builds the gst-launch description for a source. No user input ever goes into this string:
- * locations and credentials are set as element properties afterwards (see `sourceProperties`),
- * and the few words that do go in (test pattern, transport) come from validated closed sets.
+ * locations, devices and credentials are set as element properties afterwards (see
+ * `sourceProperties`), and the few words that do go in (test pattern, transport) come from
+ * validated closed sets; numbers are truncated integers.
  */
 import type { SourceSpec } from './source.js';
 
@@ -16,6 +17,13 @@ export interface DescribeOptions {
   maxBuffers: number;
   rtspTransport: 'tcp' | 'udp';
   rtspLatencyMs: number;
+  /**
+   * Adds an audio branch (16 kHz mono S16LE chunks) when the source has audio; a source without
+   * audio leaves it idle. Default false.
+   */
+  audio?: boolean;
+  /** Audio chunk length in ms (32 ms = 512 samples, the Silero VAD window). */
+  audioChunkMs?: number;
 }
 
 export const ELEMENT = {
@@ -23,35 +31,118 @@ export const ELEMENT = {
   analysis: 'analysis',
   model: 'model',
   probe: 'probe',
+  audio: 'audio',
 } as const;
 
-function sourceHead(spec: SourceSpec, o: DescribeOptions): string {
+export const AUDIO_RATE = 16_000;
+
+const PATTERNS = new Set([
+  'smpte',
+  'snow',
+  'black',
+  'white',
+  'red',
+  'green',
+  'blue',
+  'checkers-1',
+  'checkers-2',
+  'checkers-4',
+  'checkers-8',
+  'circular',
+  'blink',
+  'smpte75',
+  'zone-plate',
+  'gamut',
+  'chroma-zone-plate',
+  'solid-color',
+  'ball',
+  'smpte100',
+  'bar',
+  'pinwheel',
+  'spokes',
+  'gradient',
+  'colors',
+  'smpte-rp-219',
+]);
+
+/** Whether a `test:` pattern names one of videotestsrc's patterns. */
+export function isTestPattern(name: string): boolean {
+  return PATTERNS.has(name);
+}
+
+const int = (n: number) => Math.max(0, Math.trunc(n));
+
+/**
+ * The source part of the description: ends in a named element (`vsrc`) whose video (raw, any
+ * memory) feeds the tee, and optionally names `asrc` for audio (raw, any format).
+ */
+function sourceHead(spec: SourceSpec, o: DescribeOptions): { video: string; audio: string | null } {
+  const decoded = (dec: string) => ({
+    video: `${dec}. ! video/x-raw`,
+    audio: o.audio ? `${dec}. ! audio/x-raw` : null,
+  });
   switch (spec.kind) {
     case 'file':
-      return `filesrc name=${ELEMENT.source} ! decodebin`;
-    case 'rtsp':
-      return `rtspsrc name=${ELEMENT.source} protocols=${o.rtspTransport} latency=${Math.trunc(o.rtspLatencyMs)} ! decodebin`;
+      return head(`filesrc name=${ELEMENT.source} ! decodebin name=dec`, decoded('dec'));
     case 'http':
-      return `souphttpsrc name=${ELEMENT.source} ! decodebin`;
-    case 'test':
-      return `videotestsrc name=${ELEMENT.source} is-live=true pattern=${spec.pattern ?? 'smpte'} ! video/x-raw,width=1280,height=720,framerate=30/1`;
+      // decodebin types the content: progressive files, or HLS (hlsdemux) for playlists.
+      return head(`souphttpsrc name=${ELEMENT.source} ! decodebin name=dec`, decoded('dec'));
+    case 'v4l2':
+      return head(`v4l2src name=${ELEMENT.source} ! decodebin name=dec`, decoded('dec'));
+    case 'rtsp': {
+      const src =
+        `rtspsrc name=${ELEMENT.source} protocols=${o.rtspTransport === 'udp' ? 'udp' : 'tcp'} ` +
+        `latency=${int(o.rtspLatencyMs)} add-reference-timestamp-meta=true`;
+      const parts = [src, `${ELEMENT.source}. ! application/x-rtp,media=video ! decodebin name=dec`];
+      if (o.audio) parts.push(`${ELEMENT.source}. ! application/x-rtp,media=audio ! decodebin name=adec`);
+      return {
+        video: `${parts.join(' ')} dec. ! video/x-raw`,
+        audio: o.audio ? 'adec. ! audio/x-raw' : null,
+      };
+    }
+    case 'test': {
+      const pattern = spec.pattern && isTestPattern(spec.pattern) ? spec.pattern : 'smpte';
+      const video = `videotestsrc name=${ELEMENT.source} is-live=true pattern=${pattern} ! video/x-raw,width=1280,height=720,framerate=30/1`;
+      return {
+        video,
+        audio: o.audio ? 'audiotestsrc is-live=true wave=sine freq=440 volume=0.2 ! audio/x-raw' : null,
+      };
+    }
   }
 }
 
+function head(prefix: string, d: { video: string; audio: string | null }) {
+  return { video: `${prefix} ${d.video}`, audio: d.audio };
+}
+
 export function describePipeline(spec: SourceSpec, o: DescribeOptions): string {
-  const sync = o.live && spec.kind !== 'rtsp' && spec.kind !== 'test' ? 'true' : 'false';
+  const liveSource = spec.kind === 'rtsp' || spec.kind === 'test' || spec.kind === 'v4l2';
+  const sync = o.live && !liveSource ? 'true' : 'false';
   const drop = o.live ? 'true' : 'false';
-  const sink = (name: string) =>
-    `appsink name=${name} sync=${sync} max-buffers=${Math.trunc(o.maxBuffers)} drop=${drop} emit-signals=false`;
+  const sink = (name: string, extra = '') =>
+    `appsink name=${name} sync=${sync} max-buffers=${int(o.maxBuffers)} drop=${drop} emit-signals=false${extra}`;
   const branchQueue = 'queue max-size-buffers=4 max-size-bytes=0 max-size-time=0';
-  return [
-    `${sourceHead(spec, o)} ! tee name=t`,
+  const { video, audio } = sourceHead(spec, o);
+  const parts = [
+    `${video} ! tee name=t`,
     // videoscale before videoconvert: scaling the small planar frame first is about twice as fast.
-    `t. ! ${branchQueue} ! videoscale ! videoconvert ! video/x-raw,format=GRAY8,width=${Math.trunc(o.analysisWidth)},pixel-aspect-ratio=1/1 ! ${sink(ELEMENT.analysis)}`,
-    `t. ! ${branchQueue} ! videoscale ! videoconvert ! video/x-raw,format=RGB,width=${Math.trunc(o.modelWidth)},pixel-aspect-ratio=1/1 ! ${sink(ELEMENT.model)}`,
+    `t. ! ${branchQueue} ! videoscale ! videoconvert ! video/x-raw,format=GRAY8,width=${int(o.analysisWidth)},pixel-aspect-ratio=1/1 ! ${sink(ELEMENT.analysis)}`,
+    `t. ! ${branchQueue} ! videoscale ! videoconvert ! video/x-raw,format=RGB,width=${int(o.modelWidth)},pixel-aspect-ratio=1/1 ! ${sink(ELEMENT.model)}`,
     // Holds the last decoded frame so the source size can be read once; never blocks decoding.
     `t. ! queue leaky=downstream max-size-buffers=1 ! fakesink name=${ELEMENT.probe} sync=false async=false enable-last-sample=true`,
-  ].join(' ');
+  ];
+  if (audio) {
+    const chunkMs = int(o.audioChunkMs ?? 32) || 32;
+    // async=false: a source without audio leaves this branch unlinked, and it must not hold preroll.
+    // The bound is in chunks; audio is small, so it gets four times the video bound.
+    parts.push(
+      `${audio} ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 ! audioconvert ! audioresample ` +
+        `! audio/x-raw,format=S16LE,rate=${AUDIO_RATE},channels=1,layout=interleaved ` +
+        `! audiobuffersplit output-buffer-duration=${chunkMs}/1000 ` +
+        `! appsink name=${ELEMENT.audio} sync=${sync} max-buffers=${int(o.maxBuffers) * 4} drop=${drop} emit-signals=false async=false`,
+    );
+  }
+  return parts.join(' ');
 }
 
 /** Properties carrying user input, set on the source element after the pipeline is parsed. */
@@ -67,6 +158,8 @@ export function sourceProperties(spec: SourceSpec): Record<string, string> {
     }
     case 'http':
       return { location: spec.location };
+    case 'v4l2':
+      return { device: spec.location };
     case 'test':
       return {};
   }

@@ -1,6 +1,8 @@
 /**
  * Typed edge over gstreamer-superficial (patched in patches/: bounded bus polling, pull with timeout,
- * buffer PTS in the caps object, no leaked element references).
+ * buffer PTS, sender NTP time and appsink arrival stamps in the caps object, no leaked element
+ * references). Loading it initialises GStreamer once; hardware decoders are preferred (see
+ * `decoderPreference`) unless VIGIL_HW_DECODE=off.
  */
 import { createRequire } from 'node:module';
 
@@ -9,10 +11,19 @@ export interface GstCaps {
   width?: number;
   height?: number;
   format?: string;
+  /** e.g. "30/1"; "0/1" for variable rate. */
   framerate?: string;
+  rate?: number;
+  channels?: number;
   /** Buffer PTS in nanoseconds (added by Vigil's patch). */
   pts?: number;
   duration?: number;
+  /** Sender's NTP time of the buffer, ns since 1900 (RTSP with RTCP sender reports; Vigil's patch). */
+  ntpNs?: number;
+  /** Wall-clock time (µs since the Unix epoch) the buffer entered the appsink (Vigil's patch). */
+  arrivalUs?: number;
+  /** Index of the buffer among all that entered this appsink; a gap = buffers the appsink dropped. */
+  arrivalIndex?: number;
   [key: string]: unknown;
 }
 
@@ -46,9 +57,66 @@ interface GstModule {
   Pipeline: new (description: string) => GstPipeline;
 }
 
+/** Hardware decoders (NVIDIA nvcodec, VA-API new and legacy), raised above the software ones. */
+export const HARDWARE_DECODERS = [
+  'nvh264dec',
+  'nvh265dec',
+  'nvvp9dec',
+  'nvav1dec',
+  'vah264dec',
+  'vah265dec',
+  'vavp9dec',
+  'vaav1dec',
+  'vaapih264dec',
+  'vaapih265dec',
+  'vaapivp9dec',
+] as const;
+
+/**
+ * The GST_PLUGIN_FEATURE_RANK value that ranks hardware decoders first (names not installed are
+ * ignored by GStreamer); a user's own setting comes after, so it wins.
+ */
+export function hardwareRankEnv(existing: string | undefined): string {
+  const ours = HARDWARE_DECODERS.map((name) => `${name}:MAX`).join(',');
+  return existing ? `${ours},${existing}` : ours;
+}
+
+export interface DecoderPreference {
+  /** 'hardware' when at least one hardware decoder is installed and preferred. */
+  mode: 'hardware' | 'software';
+  /** Installed hardware decoders decodebin will try first (it falls back when one fails to open). */
+  hardware: string[];
+}
+
 let cached: GstModule | undefined;
+let preference: DecoderPreference | undefined;
 
 export function gst(): GstModule {
-  cached ??= createRequire(import.meta.url)('gstreamer-superficial') as GstModule;
+  if (!cached) {
+    const off = /^(0|off|false|no)$/i.test(process.env.VIGIL_HW_DECODE ?? '');
+    // Read by gst_init when the addon loads: it must be in the environment before that.
+    if (!off) process.env.GST_PLUGIN_FEATURE_RANK = hardwareRankEnv(process.env.GST_PLUGIN_FEATURE_RANK);
+    cached = createRequire(import.meta.url)('gstreamer-superficial') as GstModule;
+    const hardware = off ? [] : HARDWARE_DECODERS.filter((name) => elementExists(cached!, name));
+    preference = { mode: hardware.length > 0 ? 'hardware' : 'software', hardware };
+  }
   return cached;
+}
+
+/** Which decoders decodebin prefers in this process (loads GStreamer if needed). */
+export function decoderPreference(): DecoderPreference {
+  gst();
+  return preference!;
+}
+
+/** Whether an element factory is installed: parsing a one-element description fails otherwise. */
+export function elementExists(mod: GstModule, factory: string): boolean {
+  if (!/^[a-z0-9_-]+$/i.test(factory)) return false;
+  try {
+    const p = new mod.Pipeline(factory);
+    p.stop();
+    return true;
+  } catch {
+    return false;
+  }
 }

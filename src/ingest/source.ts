@@ -6,8 +6,9 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SourceError } from '../core/errors.js';
+import { isTestPattern } from './describe.js';
 
-export type SourceKind = 'file' | 'rtsp' | 'http' | 'test';
+export type SourceKind = 'file' | 'rtsp' | 'http' | 'v4l2' | 'test';
 
 export interface SourceSpec {
   kind: SourceKind;
@@ -20,7 +21,14 @@ export interface SourceSpec {
   password?: string;
   /** For `test:` sources: videotestsrc pattern. */
   pattern?: string;
+  /** rtsps: (TLS) rather than rtsp:. */
+  tls?: boolean;
+  /** http(s) URL whose path ends in .m3u8 (HLS); decodebin picks hlsdemux by content either way. */
+  hls?: boolean;
 }
+
+/** Device nodes v4l2 sources may name: /dev/videoN or a stable /dev/v4l/by-id|by-path link. */
+const V4L2_DEVICE = /^\/dev\/(video\d{1,3}|v4l\/by-(id|path)\/[A-Za-z0-9._:-]{1,200})$/;
 
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
@@ -80,6 +88,7 @@ export function parseSource(input: string): SourceSpec {
         location: `${url.protocol}//${url.host}${url.pathname}${url.search}`,
         display: redact(input),
       };
+      if (scheme === 'rtsps') spec.tls = true;
       if (url.username) spec.user = decodeURIComponentSafe(url.username);
       if (url.password) spec.password = decodeURIComponentSafe(url.password);
       return spec;
@@ -87,12 +96,26 @@ export function parseSource(input: string): SourceSpec {
     case 'http':
     case 'https': {
       const url = parseUrl(input, display);
-      return { kind: 'http', location: url.href, display };
+      const spec: SourceSpec = { kind: 'http', location: url.href, display };
+      if (/\.m3u8$/i.test(url.pathname)) spec.hls = true;
+      return spec;
+    }
+    case 'v4l2': {
+      // v4l2:///dev/video0 (or v4l2:/dev/video0): a local capture device, validated by form only.
+      const path = input.replace(/^v4l2:(\/\/)?/i, '');
+      if (!V4L2_DEVICE.test(path)) {
+        throw new SourceError(
+          'VIGIL_ERR_SOURCE_URL',
+          display,
+          `source ${display}: a v4l2 source names a device node, e.g. v4l2:///dev/video0`,
+        );
+      }
+      return { kind: 'v4l2', location: path, display };
     }
     case 'test': {
       // test:<pattern>, e.g. test:ball, test:smpte. Only known identifiers pass.
       const pattern = input.slice(5) || 'smpte';
-      if (!/^[a-z0-9-]{1,32}$/.test(pattern)) {
+      if (!isTestPattern(pattern)) {
         throw new SourceError(
           'VIGIL_ERR_SOURCE_URL',
           display,
@@ -105,7 +128,7 @@ export function parseSource(input: string): SourceSpec {
       throw new SourceError(
         'VIGIL_ERR_SOURCE_SCHEME',
         display,
-        `source ${display}: unsupported scheme "${scheme}:" (supported: file path, file:, rtsp:, rtsps:, http:, https:, test:)`,
+        `source ${display}: unsupported scheme "${scheme}:" (supported: file path, file:, rtsp:, rtsps:, http:, https:, v4l2:, test:)`,
       );
   }
 }
