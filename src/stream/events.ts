@@ -307,7 +307,7 @@ export class EventDetector {
       const d = item.analysis?.detections.find(
         (x) => x.label === t.label && x.box.x === t.box.x && x.box.y === t.box.y && x.box.w === t.box.w,
       );
-      return [d ?? { label: t.label, classId: -1, score: t.score, box: t.box }];
+      return [d ?? { label: t.label, classId: t.classId, score: t.score, box: t.box }];
     };
     for (const t of step.left) {
       const data = {
@@ -323,7 +323,7 @@ export class EventDetector {
         this.ids.create(
           'object.left',
           { streamId, ptsNs, timeMs: captureTimeMs, keyframeId: item.keyframe.id },
-          [{ label: t.label, classId: -1, score: t.score, box: t.box }],
+          [{ label: t.label, classId: t.classId, score: t.score, box: t.box }],
           data,
           'info',
           // Evidence: the last keyframe the object was seen in.

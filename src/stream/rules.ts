@@ -206,13 +206,12 @@ export class RuleEngine {
       st.lastAlertPtsNs = ptsNs;
       for (const t of qualifying) st.covered.add(t.id);
       this.alerts++;
-      const classIds = new Map(item.analysis?.detections.map((d) => [d.label, d.classId]) ?? []);
       out.push({
         rule,
         tracks: qualifying,
         boxes: qualifying.map((t) => ({
           label: t.label,
-          classId: classIds.get(t.label) ?? -1,
+          classId: t.classId,
           score: t.score,
           box: { ...t.box },
         })),

@@ -50,6 +50,8 @@ export interface ResolvedTrackerOptions {
 export interface TrackView {
   id: number;
   label: string;
+  /** Class id of the detections (as the model reported it). */
+  classId: number;
   /** Last observed box (source pixels). */
   box: Box;
   score: number;
@@ -100,6 +102,7 @@ export interface TrackerStats {
 interface Track {
   id: number;
   label: string;
+  classId: number;
   box: Box;
   score: number;
   /** Centroid velocity, px per ms. */
@@ -168,6 +171,7 @@ function view(t: Track, occluded: boolean): TrackView {
   return {
     id: t.id,
     label: t.label,
+    classId: t.classId,
     box: { ...t.box },
     score: t.score,
     confirmed: t.confirmed,
@@ -260,6 +264,7 @@ export class Tracker {
       const t: Track = {
         id: this.nextId++,
         label: d.label,
+        classId: d.classId,
         box: { ...d.box },
         score: d.score,
         vx: 0,
