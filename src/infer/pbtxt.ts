@@ -156,7 +156,13 @@ export interface TensorConfig {
   /** Dims without the batch dimension when maxBatchSize > 0; -1 = variable. */
   dims: number[];
   format: TensorFormat;
+  /** Triton's `reshape { shape: [...] }`: the shape the model sees (without the batch dim); dims is the wire shape. */
+  reshape?: number[];
 }
+
+/** Which versions of a model are served (Triton's version_policy; default: the latest one). */
+export type VersionPolicy =
+  { kind: 'latest'; numVersions: number } | { kind: 'all' } | { kind: 'specific'; versions: number[] };
 
 export interface ModelConfig {
   name: string;
@@ -172,11 +178,12 @@ export interface ModelConfig {
   instanceCount: number;
   /** `parameters { key: ... value: { string_value: ... } }`. */
   parameters: Record<string, string>;
+  /** Absent in the file = Triton's default, `latest { num_versions: 1 }`. */
+  versionPolicy: VersionPolicy;
 }
 
 /** Top-level Triton fields that we accept and ignore (they do not change what we serve). */
 const IGNORED_FIELDS = new Set([
-  'version_policy',
   'optimization',
   'model_warmup',
   'default_model_filename',
@@ -249,7 +256,6 @@ function tensorConfig(v: TextValue, where: string): TensorConfig {
     'is_shape_tensor',
     'allow_ragged_batch',
   ]);
-  if (r.one('reshape') !== undefined) throw new ConfigError(`${where}: 'reshape' is not supported`);
   const name = asString(r.one('name'), `${where}.name`);
   if (!name) throw new ConfigError(`${where}: missing 'name'`);
   const where2 = `${where} '${name}'`;
@@ -267,7 +273,44 @@ function tensorConfig(v: TextValue, where: string): TensorConfig {
   if (!['FORMAT_NONE', 'FORMAT_NHWC', 'FORMAT_NCHW'].includes(format)) {
     throw new ConfigError(`${where2}: unsupported format ${String(format)}`);
   }
-  return { name, datatype, dims, format };
+  let reshape: number[] | undefined;
+  const rs = r.one('reshape');
+  if (rs !== undefined) {
+    const rr = reader(asMessage(rs, `${where2}.reshape`), `${where2}.reshape`, ['shape']);
+    reshape = rr.all('shape').map((d) => {
+      const n = asInt(d, `${where2}.reshape.shape`);
+      if (n === undefined || n === 0 || n < -1)
+        throw new ConfigError(`${where2}: reshape dims must be positive or -1`);
+      return n;
+    });
+  }
+  return { name, datatype, dims, format, ...(reshape ? { reshape } : {}) };
+}
+
+function versionPolicy(v: TextValue | undefined, source: string): VersionPolicy {
+  if (v === undefined) return { kind: 'latest', numVersions: 1 };
+  const where = `${source}: version_policy`;
+  const r = reader(asMessage(v, where), where, ['latest', 'all', 'specific']);
+  const given = ['latest', 'all', 'specific'].filter((k) => r.one(k) !== undefined);
+  if (given.length !== 1) throw new ConfigError(`${where}: give exactly one of latest, all, specific`);
+  if (given[0] === 'all') {
+    reader(asMessage(r.one('all')!, `${where}.all`), `${where}.all`, []);
+    return { kind: 'all' };
+  }
+  if (given[0] === 'latest') {
+    const l = reader(asMessage(r.one('latest')!, `${where}.latest`), `${where}.latest`, ['num_versions']);
+    const n = asInt(l.one('num_versions'), `${where}.latest.num_versions`) ?? 1;
+    if (n < 1) throw new ConfigError(`${where}.latest: num_versions must be >= 1`);
+    return { kind: 'latest', numVersions: n };
+  }
+  const sp = reader(asMessage(r.one('specific')!, `${where}.specific`), `${where}.specific`, ['versions']);
+  const versions = sp.all('versions').map((x) => {
+    const n = asInt(x, `${where}.specific.versions`);
+    if (n === undefined || n < 1) throw new ConfigError(`${where}.specific: versions must be >= 1`);
+    return n;
+  });
+  if (versions.length === 0) throw new ConfigError(`${where}.specific: list at least one version`);
+  return { kind: 'specific', versions };
 }
 
 /** Maps a parsed config.pbtxt onto ModelConfig. Unknown fields are errors naming the file. */
@@ -285,6 +328,7 @@ export function modelConfigFromText(msg: TextMessage, source: string): ModelConf
       'dynamic_batching',
       'instance_group',
       'parameters',
+      'version_policy',
     ],
     IGNORED_FIELDS,
   );
@@ -348,6 +392,7 @@ export function modelConfigFromText(msg: TextMessage, source: string): ModelConf
     ...(dynamicBatching ? { dynamicBatching } : {}),
     instanceCount: instanceCount || 1,
     parameters,
+    versionPolicy: versionPolicy(r.one('version_policy'), source),
   };
 }
 

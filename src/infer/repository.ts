@@ -9,9 +9,17 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { InferenceError } from '../core/errors.js';
-import { DynamicBatcher } from './batcher.js';
-import { parseModelConfig, type ModelConfig, type TensorConfig } from './pbtxt.js';
-import { datatypeFromOrt, datatypeToOrt, type Datatype, type NumericArray } from './tensor.js';
+import { DynamicBatcher, type BatchInfo } from './batcher.js';
+import { parseModelConfig, type ModelConfig, type TensorConfig, type VersionPolicy } from './pbtxt.js';
+import {
+  datatypeFromOrt,
+  datatypeToOrt,
+  elementCount,
+  serializeBytes,
+  type Datatype,
+  type NumericArray,
+} from './tensor.js';
+export { deserializeBytes, serializeBytes } from './tensor.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -24,25 +32,49 @@ export interface Logger {
 export const INPUT_TRANSFORM_PARAMETER = 'vigil_input_transform';
 /** UINT8 [N,H,W,C] on the wire → FP32 [N,C,H,W] / 255 into the ONNX graph. */
 export const UINT8_NHWC_TO_FLOAT_NCHW_DIV255 = 'uint8_nhwc_to_float_nchw_div255';
+/** UINT8 [N,H,W,C] → FP32 [N,C,H,W] (x/255 - mean[c]) / std[c], with `vigil_input_mean` / `vigil_input_std` ("a,b,c"). */
+export const UINT8_NHWC_TO_FLOAT_NCHW = 'uint8_nhwc_to_float_nchw';
+export const INPUT_MEAN_PARAMETER = 'vigil_input_mean';
+export const INPUT_STD_PARAMETER = 'vigil_input_std';
+/**
+ * A built-in deterministic text backend for tests and demos (no model file): each element of the
+ * BYTES input `text_input` becomes `vigil_text_template` with `{text_input}` replaced by it, as the
+ * BYTES output `text_output`. It speaks the same tensors as Triton's vLLM backend so the
+ * KServe text-generation adapter can be tested against a real server; it is not a language model.
+ */
+export const TEXT_TEMPLATE_PLATFORM = 'vigil_text_template';
+export const TEXT_TEMPLATE_PARAMETER = 'vigil_text_template';
+
+/** The input transform a model declares (see README). */
+export interface InputTransform {
+  mean: number[];
+  std: number[];
+}
 
 export interface RepositoryOptions {
   executionProviders: ExecutionProvider[];
   intraOpNumThreads?: number;
   maxQueueSize: number;
   logger: Logger;
+  /** Called after every batch (metrics). */
+  onBatch?: (model: string, version: string, info: BatchInfo) => void;
 }
 
-/** One decoded input tensor of one request. */
+/** One decoded input tensor of one request. BYTES tensors hold one Buffer per element. */
 export interface InputTensor {
   datatype: Datatype;
   shape: number[];
-  data: NumericArray;
+  data: NumericArray | Buffer[];
 }
 
 export interface InferItem {
   inputs: Map<string, InputTensor>;
   /** Output names to return (validated). */
   outputs: string[];
+  /** The caller's deadline on the performance.now() clock, if any. */
+  deadline?: number;
+  /** True once the caller went away. */
+  cancelled?: () => boolean;
 }
 
 export interface OutputTensor {
@@ -69,10 +101,13 @@ export interface ModelVersion {
 export interface LoadedModel {
   name: string;
   config: ModelConfig;
+  /** `onnxruntime_onnx` or the built-in `vigil_text_template`. */
+  platform: string;
   /** Input transform applied before the graph (see README), or undefined. */
-  inputTransform: string | undefined;
+  inputTransform: InputTransform | undefined;
+  /** Loaded versions (as chosen by version_policy), ascending. */
   versions: Map<string, ModelVersion>;
-  /** Highest version number. */
+  /** Highest loaded version. */
   latest: string;
 }
 
@@ -106,6 +141,7 @@ function autoConfig(name: string, inputs: OnnxTensorInfo[], outputs: OnnxTensorI
     outputs: outputs.map(tensor),
     instanceCount: 1,
     parameters: {},
+    versionPolicy: { kind: 'latest', numVersions: 1 },
   };
 }
 
@@ -122,7 +158,7 @@ function dimsCompatible(a: number[], b: number[]): boolean {
 function checkAgainstOnnx(
   name: string,
   config: ModelConfig,
-  transform: string | undefined,
+  transform: InputTransform | undefined,
   inputs: OnnxTensorInfo[],
   outputs: OnnxTensorInfo[],
 ): boolean {
@@ -141,13 +177,16 @@ function checkAgainstOnnx(
         `config input '${ci.name}' is not an input of the ONNX graph (${inputs.map((t) => t.name).join(', ')})`,
       );
     checkBatchDim(oi);
-    if (transform === UINT8_NHWC_TO_FLOAT_NCHW_DIV255) {
+    if (transform) {
       const [h, w, c] = ci.dims;
-      if (ci.datatype !== 'UINT8' || ci.dims.length !== 3) {
+      if (ci.datatype !== 'UINT8' || ci.dims.length !== 3 || c! < 1) {
         fail(
           name,
-          `${INPUT_TRANSFORM_PARAMETER} ${transform} needs input '${ci.name}' TYPE_UINT8 with dims [H, W, C]`,
+          `${INPUT_TRANSFORM_PARAMETER} needs input '${ci.name}' TYPE_UINT8 with dims [H, W, C] (C fixed)`,
         );
+      }
+      if (transform.mean.length !== c) {
+        fail(name, `${INPUT_MEAN_PARAMETER}/${INPUT_STD_PARAMETER} need ${c} values (one per channel)`);
       }
       const expected = [config.maxBatchSize > 0 ? -1 : 1, c!, h!, w!];
       if (
@@ -156,7 +195,7 @@ function checkAgainstOnnx(
       ) {
         fail(
           name,
-          `${transform}: ONNX input '${oi.name}' is ${oi.type} [${oi.shape}], expected float32 [N,${c},${h},${w}]`,
+          `input transform: ONNX input '${oi.name}' is ${oi.type} [${oi.shape}], expected float32 [N,${c},${h},${w}]`,
         );
       }
       continue;
@@ -165,8 +204,23 @@ function checkAgainstOnnx(
       fail(name, `input '${ci.name}': config data_type ${ci.datatype} but the ONNX graph wants ${oi.type}`);
     }
     const onnxShape = config.maxBatchSize > 0 ? [-1, ...oi.shape.slice(1)] : oi.shape;
-    if (!dimsCompatible(fullShape(config, ci), onnxShape)) {
-      fail(name, `input '${ci.name}': config dims [${ci.dims}] do not fit the ONNX shape [${oi.shape}]`);
+    const seen = ci.reshape
+      ? config.maxBatchSize > 0
+        ? [-1, ...ci.reshape]
+        : ci.reshape
+      : fullShape(config, ci);
+    if (!dimsCompatible(seen, onnxShape)) {
+      fail(
+        name,
+        `input '${ci.name}': config ${ci.reshape ? 'reshape' : 'dims'} [${ci.reshape ?? ci.dims}] do not fit the ONNX shape [${oi.shape}]`,
+      );
+    }
+    if (ci.reshape && elementCount(ci.reshape.map(Math.abs)) !== elementCount(ci.dims.map(Math.abs))) {
+      if (!ci.reshape.includes(-1) && !ci.dims.includes(-1))
+        fail(
+          name,
+          `input '${ci.name}': reshape [${ci.reshape}] has another element count than dims [${ci.dims}]`,
+        );
     }
   }
   for (const oi of inputs) {
@@ -231,20 +285,40 @@ export function uint8NhwcToFloatNchw(
   h: number,
   w: number,
   c: number,
+  transform: InputTransform = { mean: new Array<number>(c).fill(0), std: new Array<number>(c).fill(1) },
 ): Float32Array {
+  // One lookup table per channel: the same float for the same byte, whatever the pixel.
+  const luts = Array.from({ length: c }, (_, k) => {
+    const lut = new Float32Array(256);
+    const mean = transform.mean[k] ?? 0;
+    const std = transform.std[k] ?? 1;
+    for (let v = 0; v < 256; v++) lut[v] = (v / 255 - mean) / std;
+    return lut;
+  });
   const out = new Float32Array(n * c * h * w);
   const plane = h * w;
   for (let b = 0; b < n; b++) {
-    const src = b * plane * c;
-    const dst = b * plane * c;
-    for (let p = 0; p < plane; p++) {
-      for (let k = 0; k < c; k++) out[dst + k * plane + p] = data[src + p * c + k]! / 255;
+    const base = b * plane * c;
+    for (let k = 0; k < c; k++) {
+      const lut = luts[k]!;
+      const dst = base + k * plane;
+      for (let p = 0, src = base + k; p < plane; p++, src += c) out[dst + p] = lut[data[src]!]!;
     }
   }
   return out;
 }
 
-class Executor {
+/** Runs one batch of requests; resolves with each request's outputs. */
+interface Backend {
+  run(items: InferItem[]): Promise<OutputTensor[][]>;
+}
+
+/** Batch-dimension size of a request (1 when the model does not batch). */
+function itemSize(config: ModelConfig, it: InferItem): number {
+  return config.maxBatchSize > 0 ? it.inputs.get(config.inputs[0]!.name)!.shape[0]! : 1;
+}
+
+class OnnxBackend implements Backend {
   private readonly free: ort.InferenceSession[];
 
   constructor(
@@ -257,27 +331,32 @@ class Executor {
 
   async run(items: InferItem[]): Promise<OutputTensor[][]> {
     const { config } = this.model;
-    const sizes = items.map((it) =>
-      config.maxBatchSize > 0 ? it.inputs.get(config.inputs[0]!.name)!.shape[0]! : 1,
-    );
+    const sizes = items.map((it) => itemSize(config, it));
     const total = sizes.reduce((a, b) => a + b, 0);
     const feeds: Record<string, ort.Tensor> = {};
     for (const ci of config.inputs) {
       const parts = items.map((it) => it.inputs.get(ci.name)!);
       const first = parts[0]!;
-      const data = concat(parts.map((p) => p.data));
-      const shape = config.maxBatchSize > 0 ? [total, ...first.shape.slice(1)] : first.shape;
-      if (this.model.inputTransform === UINT8_NHWC_TO_FLOAT_NCHW_DIV255) {
-        const [n, h, w, c] = config.maxBatchSize > 0 ? shape : [1, ...shape];
-        feeds[ci.name] = new ort.Tensor('float32', uint8NhwcToFloatNchw(data as Uint8Array, n!, h!, w!, c!), [
-          n!,
-          c!,
-          h!,
-          w!,
-        ]);
-      } else {
-        feeds[ci.name] = new ort.Tensor(datatypeToOrt(ci.datatype) as 'float32', data as Float32Array, shape);
+      const data = concat(parts.map((p) => p.data as NumericArray));
+      const wire = config.maxBatchSize > 0 ? [total, ...first.shape.slice(1)] : first.shape;
+      const transform = this.model.inputTransform;
+      if (transform) {
+        const [n, h, w, c] = config.maxBatchSize > 0 ? wire : [1, ...wire];
+        feeds[ci.name] = new ort.Tensor(
+          'float32',
+          uint8NhwcToFloatNchw(data as Uint8Array, n!, h!, w!, c!, transform),
+          config.maxBatchSize > 0 ? [n!, c!, h!, w!] : [1, c!, h!, w!],
+        );
+        continue;
       }
+      let shape = wire;
+      if (ci.reshape) {
+        // Triton's reshape: -1 in the target takes what the wire shape leaves.
+        const target = config.maxBatchSize > 0 ? [total, ...ci.reshape] : [...ci.reshape];
+        const known = target.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+        shape = target.map((d) => (d === -1 ? data.length / known : d));
+      }
+      feeds[ci.name] = new ort.Tensor(datatypeToOrt(ci.datatype) as 'float32', data as Float32Array, shape);
     }
     const session = this.free.pop();
     if (!session) throw new Error('no free model instance (batcher concurrency exceeded)');
@@ -338,15 +417,66 @@ class Executor {
   }
 }
 
-function readVersions(dir: string, model: string): string[] {
+/** The built-in test text backend (see TEXT_TEMPLATE_PLATFORM). */
+class TextTemplateBackend implements Backend {
+  constructor(
+    private readonly config: ModelConfig,
+    private readonly template: string,
+  ) {}
+
+  run(items: InferItem[]): Promise<OutputTensor[][]> {
+    return Promise.resolve(
+      items.map((it) => {
+        const input = it.inputs.get('text_input')!;
+        const texts = (input.data as Buffer[]).map((b) =>
+          Buffer.from(this.template.split('{text_input}').join(b.toString('utf8')), 'utf8'),
+        );
+        return it.outputs.map((name) => ({
+          name,
+          datatype: 'BYTES' as const,
+          shape: [...input.shape],
+          data: serializeBytes(texts),
+        }));
+      }),
+    );
+  }
+
+  get maxBatchSize(): number {
+    return this.config.maxBatchSize;
+  }
+}
+
+function readVersions(dir: string, model: string, needsFile: boolean): string[] {
   const versions = readdirSync(dir)
     .filter((v) => /^\d+$/.test(v) && statSync(join(dir, v)).isDirectory())
     .sort((a, b) => Number(a) - Number(b));
   if (versions.length === 0) fail(model, `no version directory (<repo>/${model}/<n>/model.onnx) in ${dir}`);
-  for (const v of versions) {
-    if (!existsSync(join(dir, v, 'model.onnx'))) fail(model, `version ${v} has no model.onnx`);
+  if (needsFile) {
+    for (const v of versions) {
+      if (!existsSync(join(dir, v, 'model.onnx'))) fail(model, `version ${v} has no model.onnx`);
+    }
   }
   return versions;
+}
+
+/** Applies Triton's version_policy to the version directories found (ascending). */
+export function selectVersions(found: string[], policy: VersionPolicy, model: string): string[] {
+  switch (policy.kind) {
+    case 'all':
+      return found;
+    case 'latest':
+      return found.slice(-policy.numVersions);
+    case 'specific': {
+      const missing = policy.versions.filter((v) => !found.includes(String(v)));
+      if (missing.length > 0) {
+        fail(
+          model,
+          `version_policy names version(s) ${missing.join(', ')} but only ${found.join(', ')} exist`,
+        );
+      }
+      return found.filter((v) => policy.versions.includes(Number(v)));
+    }
+  }
 }
 
 /** Input datatype/shape key: requests with different non-batch shapes or outputs never share a batch. */
@@ -360,9 +490,84 @@ function batchKey(config: ModelConfig, item: InferItem): string {
   return parts.join('|') + '>' + item.outputs.join(',');
 }
 
+function parseFloats(text: string | undefined, model: string, key: string): number[] | undefined {
+  if (text === undefined) return undefined;
+  const values = text.split(',').map((v) => Number(v.trim()));
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) {
+    fail(model, `${key} must be comma-separated numbers, got '${text}'`);
+  }
+  return values;
+}
+
+function inputTransform(config: ModelConfig | undefined, name: string): InputTransform | undefined {
+  const kind = config?.parameters[INPUT_TRANSFORM_PARAMETER];
+  if (kind === undefined) return undefined;
+  if (kind !== UINT8_NHWC_TO_FLOAT_NCHW_DIV255 && kind !== UINT8_NHWC_TO_FLOAT_NCHW) {
+    fail(
+      name,
+      `unknown ${INPUT_TRANSFORM_PARAMETER} '${kind}' (known: ${UINT8_NHWC_TO_FLOAT_NCHW_DIV255}, ${UINT8_NHWC_TO_FLOAT_NCHW})`,
+    );
+  }
+  if (config!.inputs.length !== 1) fail(name, `${INPUT_TRANSFORM_PARAMETER} needs exactly one input`);
+  const channels = config!.inputs[0]!.dims[2] ?? 0;
+  const mean = parseFloats(config!.parameters[INPUT_MEAN_PARAMETER], name, INPUT_MEAN_PARAMETER);
+  const std = parseFloats(config!.parameters[INPUT_STD_PARAMETER], name, INPUT_STD_PARAMETER);
+  if (kind === UINT8_NHWC_TO_FLOAT_NCHW_DIV255 && (mean || std)) {
+    fail(name, `${kind} takes no mean/std (use ${UINT8_NHWC_TO_FLOAT_NCHW})`);
+  }
+  if (std?.some((v) => v === 0)) fail(name, `${INPUT_STD_PARAMETER} must not contain 0`);
+  const c = Math.max(1, channels);
+  return { mean: mean ?? new Array<number>(c).fill(0), std: std ?? new Array<number>(c).fill(1) };
+}
+
+function checkTextTemplate(name: string, config: ModelConfig): void {
+  const inputs = config.inputs.map((t) => t.name).join(',');
+  const outputs = config.outputs.map((t) => t.name).join(',');
+  if (
+    inputs !== 'text_input' ||
+    outputs !== 'text_output' ||
+    config.inputs[0]!.datatype !== 'BYTES' ||
+    config.outputs[0]!.datatype !== 'BYTES'
+  ) {
+    fail(
+      name,
+      `${TEXT_TEMPLATE_PLATFORM} needs one TYPE_STRING input 'text_input' and one TYPE_STRING output 'text_output'`,
+    );
+  }
+  if (JSON.stringify(config.inputs[0]!.dims) !== JSON.stringify(config.outputs[0]!.dims)) {
+    fail(name, `${TEXT_TEMPLATE_PLATFORM}: text_input and text_output need the same dims`);
+  }
+}
+
+function makeBatcher(
+  model: LoadedModel,
+  backend: Backend,
+  instances: number,
+  opts: RepositoryOptions,
+  version: string,
+): DynamicBatcher<InferItem, OutputTensor[]> {
+  const cfg = model.config;
+  const dynamic = cfg.dynamicBatching;
+  let unique = 0;
+  return new DynamicBatcher<InferItem, OutputTensor[]>({
+    maxBatchSize: Math.max(1, cfg.maxBatchSize),
+    maxQueueDelayMs: dynamic ? dynamic.maxQueueDelayMicroseconds / 1000 : 0,
+    preferredBatchSizes: (dynamic?.preferredBatchSize ?? []).filter(
+      (n) => n <= Math.max(1, cfg.maxBatchSize),
+    ),
+    maxQueueSize: opts.maxQueueSize,
+    maxConcurrentBatches: instances,
+    sizeOf: (it) => itemSize(cfg, it),
+    // Without dynamic_batching every request is its own batch, as in Triton.
+    keyOf: dynamic && cfg.maxBatchSize > 0 ? (it) => batchKey(cfg, it) : () => String(unique++),
+    isExpired: (it, now) => (it.deadline !== undefined && now >= it.deadline) || (it.cancelled?.() ?? false),
+    onBatch: (info) => opts.onBatch?.(model.name, version, info),
+    execute: (items) => backend.run(items),
+  });
+}
+
 export async function loadModel(repo: string, name: string, opts: RepositoryOptions): Promise<LoadedModel> {
   const dir = join(repo, name);
-  const versions = readVersions(dir, name);
   const configPath = join(dir, 'config.pbtxt');
   let config: ModelConfig | undefined;
   if (existsSync(configPath)) {
@@ -373,28 +578,52 @@ export async function loadModel(repo: string, name: string, opts: RepositoryOpti
     }
     if (config.name && config.name !== name) fail(name, `config.pbtxt names the model '${config.name}'`);
     config.name = name;
-    if (config.platform && !['onnxruntime_onnx', 'onnxruntime'].includes(config.platform)) {
-      fail(name, `platform/backend '${config.platform}' is not served (only onnxruntime_onnx)`);
+    if (
+      config.platform &&
+      !['onnxruntime_onnx', 'onnxruntime', TEXT_TEMPLATE_PLATFORM].includes(config.platform)
+    ) {
+      fail(
+        name,
+        `platform/backend '${config.platform}' is not served (onnxruntime_onnx, ${TEXT_TEMPLATE_PLATFORM})`,
+      );
     }
   }
-  const transform = config?.parameters[INPUT_TRANSFORM_PARAMETER];
-  if (transform !== undefined && transform !== UINT8_NHWC_TO_FLOAT_NCHW_DIV255) {
-    fail(
-      name,
-      `unknown ${INPUT_TRANSFORM_PARAMETER} '${transform}' (known: ${UINT8_NHWC_TO_FLOAT_NCHW_DIV255})`,
-    );
-  }
-  if (transform !== undefined && config!.inputs.length !== 1) {
-    fail(name, `${INPUT_TRANSFORM_PARAMETER} needs exactly one input`);
+  const isText = config?.platform === TEXT_TEMPLATE_PLATFORM;
+  const found = readVersions(dir, name, !isText);
+  const versions = selectVersions(found, config?.versionPolicy ?? { kind: 'latest', numVersions: 1 }, name);
+  const transform = inputTransform(config, name);
+  if (!isText) {
+    for (const c of [...(config?.inputs ?? []), ...(config?.outputs ?? [])]) {
+      if (c.datatype === 'BYTES')
+        fail(name, `tensor '${c.name}': TYPE_STRING is not served by onnxruntime_onnx here`);
+    }
   }
 
   const model: LoadedModel = {
     name,
     config: config!,
+    platform: isText ? TEXT_TEMPLATE_PLATFORM : 'onnxruntime_onnx',
     inputTransform: transform,
     versions: new Map(),
     latest: versions[versions.length - 1]!,
   };
+  if (isText) {
+    checkTextTemplate(name, config!);
+    const template = config!.parameters[TEXT_TEMPLATE_PARAMETER] ?? '{text_input}';
+    const backend = new TextTemplateBackend(config!, template);
+    const instances = config!.instanceCount;
+    for (const version of versions) {
+      model.versions.set(version, {
+        version,
+        batcher: makeBatcher(model, backend, instances, opts, version),
+        sessions: [],
+      });
+    }
+    opts.logger.info(
+      `loaded model '${name}' version(s) ${versions.join(', ')} (${TEXT_TEMPLATE_PLATFORM}: a deterministic test backend, not a language model)`,
+    );
+    return model;
+  }
   for (const version of versions) {
     const file = join(dir, version, 'model.onnx');
     const count = config?.instanceCount ?? 1;
@@ -408,6 +637,11 @@ export async function loadModel(repo: string, name: string, opts: RepositoryOpti
       throw e;
     }
   }
+  if (found.length !== versions.length) {
+    opts.logger.info(
+      `model '${name}': version_policy serves ${versions.join(', ')} of ${found.join(', ')} found`,
+    );
+  }
   return model;
 }
 
@@ -415,45 +649,32 @@ function addVersion(
   model: LoadedModel,
   version: string,
   configIn: ModelConfig | undefined,
-  transform: string | undefined,
+  transform: InputTransform | undefined,
   sessions: ort.InferenceSession[],
   opts: RepositoryOptions,
 ): ModelConfig {
   const name = model.name;
   let config = configIn;
-  {
-    const first = sessions[0]!;
-    const inputs = onnxInfo(first.inputMetadata, name);
-    const outputs = onnxInfo(first.outputMetadata, name);
-    if (!config) {
-      config = autoConfig(name, inputs, outputs);
-      model.config = config;
-    }
-    if (config.outputs.length === 0) config.outputs = autoConfig(name, inputs, outputs).outputs;
-    if (config.inputs.length === 0) fail(name, 'config.pbtxt declares no input');
-    const fixedBatchOne = checkAgainstOnnx(name, config, transform, inputs, outputs);
-    const executor = new Executor(model, sessions, fixedBatchOne);
-    const cfg = config;
-    const dynamic = cfg.dynamicBatching;
-    let unique = 0;
-    const batcher = new DynamicBatcher<InferItem, OutputTensor[]>({
-      maxBatchSize: Math.max(1, cfg.maxBatchSize),
-      maxQueueDelayMs: dynamic ? dynamic.maxQueueDelayMicroseconds / 1000 : 0,
-      preferredBatchSizes: dynamic?.preferredBatchSize ?? [],
-      maxQueueSize: opts.maxQueueSize,
-      maxConcurrentBatches: sessions.length,
-      sizeOf: (it) => (cfg.maxBatchSize > 0 ? it.inputs.get(cfg.inputs[0]!.name)!.shape[0]! : 1),
-      // Without dynamic_batching every request is its own batch, as in Triton.
-      keyOf: dynamic && cfg.maxBatchSize > 0 ? (it) => batchKey(cfg, it) : () => String(unique++),
-      execute: (items) => executor.run(items),
-    });
-    model.versions.set(version, { version, batcher, sessions });
-    opts.logger.info(
-      `loaded model '${name}' version ${version} (${sessions.length} instance(s), max_batch_size ${cfg.maxBatchSize}` +
-        `${dynamic ? `, dynamic batching ${dynamic.maxQueueDelayMicroseconds} us` : ''}` +
-        `${transform ? `, input transform ${transform}` : ''}, providers ${opts.executionProviders.join(',')})`,
-    );
+  const first = sessions[0]!;
+  const inputs = onnxInfo(first.inputMetadata, name);
+  const outputs = onnxInfo(first.outputMetadata, name);
+  if (!config) {
+    config = autoConfig(name, inputs, outputs);
+    model.config = config;
   }
+  if (config.outputs.length === 0) config.outputs = autoConfig(name, inputs, outputs).outputs;
+  if (config.inputs.length === 0) fail(name, 'config.pbtxt declares no input');
+  const fixedBatchOne = checkAgainstOnnx(name, config, transform, inputs, outputs);
+  const backend = new OnnxBackend(model, sessions, fixedBatchOne);
+  const batcher = makeBatcher(model, backend, sessions.length, opts, version);
+  model.versions.set(version, { version, batcher, sessions });
+  const dynamic = config.dynamicBatching;
+  opts.logger.info(
+    `loaded model '${name}' version ${version} (${sessions.length} instance(s), max_batch_size ${config.maxBatchSize}` +
+      `${dynamic ? `, dynamic batching ${dynamic.maxQueueDelayMicroseconds} us` : ''}` +
+      `${fixedBatchOne && config.maxBatchSize > 1 ? ', static batch 1 in the graph: batches run row by row' : ''}` +
+      `${transform ? `, uint8 input transform` : ''}, providers ${opts.executionProviders.join(',')})`,
+  );
   return config;
 }
 

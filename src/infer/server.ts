@@ -3,9 +3,12 @@
  * Failures map to gRPC status codes: unknown model/version → NOT_FOUND, bad tensor →
  * INVALID_ARGUMENT naming it, full queue → RESOURCE_EXHAUSTED, closing → UNAVAILABLE.
  */
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
+import type { Registry } from 'prom-client';
 import { ConfigError, InferenceError } from '../core/errors.js';
-import { BatcherClosedError, BatcherFullError } from './batcher.js';
+import { BatcherClosedError, BatcherExpiredError, BatcherFullError, type BatcherStats } from './batcher.js';
+import { InferenceMetrics } from './metrics.js';
 import type { ModelInferRequest__Output } from './generated/inference/ModelInferRequest.js';
 import type { ModelInferResponse } from './generated/inference/ModelInferResponse.js';
 import type { ModelMetadataResponse } from './generated/inference/ModelMetadataResponse.js';
@@ -23,7 +26,14 @@ import {
   type Logger,
   type ModelVersion,
 } from './repository.js';
-import { contentsLength, contentsToTyped, elementCount, elementSize, rawToTyped } from './tensor.js';
+import {
+  contentsLength,
+  contentsToTyped,
+  deserializeBytes,
+  elementCount,
+  elementSize,
+  rawToTyped,
+} from './tensor.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
@@ -48,6 +58,19 @@ export interface InferenceServerOptions {
   shutdownGraceMs?: number;
   /** Default: one line per event on stderr, prefixed `[vigil infer]`. */
   logger?: Logger;
+  /** TLS (PEM buffers); with `rootCerts` + `requireClientCert` the server asks for client certificates (mTLS). Default: plaintext. */
+  tls?: ServerTlsOptions;
+  /** Serve the Prometheus text format at http://host:metricsPort/metrics; 0 picks a free port. Default: no HTTP endpoint (use `metricsRegistry`). */
+  metricsPort?: number;
+}
+
+export interface ServerTlsOptions {
+  certChain: Buffer;
+  privateKey: Buffer;
+  /** CA bundle that client certificates must chain to (mTLS). */
+  rootCerts?: Buffer;
+  /** Refuse clients without a certificate signed by rootCerts. Default false. */
+  requireClientCert?: boolean;
 }
 
 const OPTION_KEYS: readonly (keyof InferenceServerOptions)[] = [
@@ -61,6 +84,8 @@ const OPTION_KEYS: readonly (keyof InferenceServerOptions)[] = [
   'intraOpNumThreads',
   'shutdownGraceMs',
   'logger',
+  'tls',
+  'metricsPort',
 ];
 
 export interface InferenceServer {
@@ -69,6 +94,12 @@ export interface InferenceServer {
   readonly host: string;
   /** Names of the loaded models. */
   readonly models: string[];
+  /** The server's own prom-client registry (`vigil_infer_*`): merge it into a process registry or scrape `metricsPort`. */
+  readonly metricsRegistry: Registry;
+  /** The bound metrics HTTP port, when `metricsPort` was given. */
+  readonly metricsPort: number | undefined;
+  /** Batcher counters per `model:version` (batches, requests merged, largest batch, drops). */
+  stats(): Record<string, BatcherStats>;
   /** Stops accepting calls, lets in-flight ones finish (bounded by shutdownGraceMs), drains batchers, releases sessions. Idempotent. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -114,6 +145,17 @@ function validateOptions(opts: InferenceServerOptions): void {
   positiveInt(opts.maxQueueSize, 'maxQueueSize');
   positiveInt(opts.intraOpNumThreads, 'intraOpNumThreads');
   positiveInt(opts.shutdownGraceMs, 'shutdownGraceMs', 0);
+  positiveInt(opts.metricsPort, 'metricsPort', 0);
+  if (opts.tls !== undefined) {
+    const t = opts.tls;
+    if (!Buffer.isBuffer(t.certChain) || !Buffer.isBuffer(t.privateKey)) {
+      throw new ConfigError('inference server: tls needs certChain and privateKey (PEM Buffers)');
+    }
+    if (t.rootCerts !== undefined && !Buffer.isBuffer(t.rootCerts))
+      throw new ConfigError('inference server: tls.rootCerts must be a PEM Buffer');
+    if (t.requireClientCert && !t.rootCerts)
+      throw new ConfigError('inference server: tls.requireClientCert needs tls.rootCerts (the client CA)');
+  }
   for (const ep of opts.executionProviders ?? []) {
     if (ep !== 'cpu' && ep !== 'cuda') {
       throw new ConfigError(`inference server: unknown execution provider '${String(ep)}' (cpu, cuda)`);
@@ -166,8 +208,23 @@ export function decodeRequest(model: LoadedModel, req: ModelInferRequest__Output
       batch = n;
     }
     const dt = ci!.datatype;
-    if (dt === 'BYTES') bad(`input '${t.name}': BYTES tensors are not supported`);
     const count = elementCount(shape);
+    if (dt === 'BYTES') {
+      let elements: Buffer[];
+      if (raw.length > 0) {
+        try {
+          elements = deserializeBytes(raw[i]!);
+        } catch (e) {
+          bad(`input '${t.name}': malformed BYTES raw_input_contents (${(e as Error).message})`);
+        }
+      } else {
+        elements = (t.contents?.bytes_contents ?? []).map((b) => Buffer.from(b));
+      }
+      if (elements!.length !== count)
+        bad(`input '${t.name}': ${elements!.length} BYTES elements, shape [${shape}] needs ${count}`);
+      inputs.set(t.name, { datatype: dt, shape, data: elements! });
+      return;
+    }
     let data;
     if (raw.length > 0) {
       if (t.contents && contentsLength(dt, t.contents) > 0)
@@ -207,6 +264,7 @@ export function decodeRequest(model: LoadedModel, req: ModelInferRequest__Output
 function toStatus(e: unknown): grpc.ServiceError | { code: grpc.status; details: string } {
   if (e instanceof StatusError) return { code: e.code, details: e.message };
   if (e instanceof BatcherFullError) return { code: grpc.status.RESOURCE_EXHAUSTED, details: e.message };
+  if (e instanceof BatcherExpiredError) return { code: grpc.status.DEADLINE_EXCEEDED, details: e.message };
   if (e instanceof BatcherClosedError)
     return { code: grpc.status.UNAVAILABLE, details: 'server is shutting down' };
   return { code: grpc.status.INTERNAL, details: `inference failed: ${(e as Error)?.message ?? String(e)}` };
@@ -217,26 +275,66 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
   const host = options.host ?? '127.0.0.1';
   const logger = options.logger ?? defaultLogger;
   const providers = options.executionProviders ?? ['cpu'];
-  const models = await loadRepository(options.modelRepository, {
+  let models = new Map<string, LoadedModel>();
+  const metrics = new InferenceMetrics(() =>
+    [...models.values()].flatMap((m) =>
+      [...m.versions.values()].map((v) => ({
+        model: m.name,
+        version: v.version,
+        queued: () => v.batcher.getStats().queued,
+      })),
+    ),
+  );
+  models = await loadRepository(options.modelRepository, {
     executionProviders: providers,
     ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
     maxQueueSize: options.maxQueueSize ?? 64,
     logger,
+    onBatch: (model, version, info) => metrics.onBatch(model, version, info),
   });
   let closing = false;
 
-  const infer = async (req: ModelInferRequest__Output): Promise<ModelInferResponse> => {
-    if (closing) throw new StatusError(grpc.status.UNAVAILABLE, 'server is shutting down');
-    const [model, version] = resolveVersion(models, req.model_name, req.model_version);
-    const item = decodeRequest(model, req);
-    const outputs = await version.batcher.submit(item);
-    return {
-      model_name: model.name,
-      model_version: version.version,
-      id: req.id,
-      outputs: outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape })),
-      raw_output_contents: outputs.map((o) => o.data),
-    };
+  /** `deadline` on the performance.now() clock, from a grpc-js call deadline (Date or epoch ms). */
+  const toPerfDeadline = (d: grpc.Deadline | undefined): number | undefined => {
+    if (d === undefined) return undefined;
+    const ms = d instanceof Date ? d.getTime() : d;
+    if (!Number.isFinite(ms)) return undefined;
+    return performance.now() + (ms - Date.now());
+  };
+
+  const infer = async (
+    req: ModelInferRequest__Output,
+    call?: { getDeadline(): grpc.Deadline; cancelled: boolean },
+  ): Promise<ModelInferResponse> => {
+    const started = performance.now();
+    // Label only known models: request-chosen names must not grow the metric's label set.
+    let labels = { model: '', version: '' };
+    try {
+      if (closing) throw new StatusError(grpc.status.UNAVAILABLE, 'server is shutting down');
+      const [model, version] = resolveVersion(models, req.model_name, req.model_version);
+      labels = { model: model.name, version: version.version };
+      metrics.requests.inc(labels);
+      const item = decodeRequest(model, req);
+      const deadline = toPerfDeadline(call?.getDeadline());
+      if (deadline !== undefined) item.deadline = deadline;
+      if (call) item.cancelled = () => call.cancelled;
+      const outputs = await version.batcher.submit(item);
+      metrics.requestDuration.observe(labels, (performance.now() - started) / 1000);
+      return {
+        model_name: model.name,
+        model_version: version.version,
+        id: req.id,
+        outputs: outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape })),
+        raw_output_contents: outputs.map((o) => o.data),
+      };
+    } catch (e) {
+      if (labels.model) {
+        metrics.failures.inc(labels);
+        if (e instanceof BatcherFullError) metrics.rejected.inc(labels);
+        if (e instanceof BatcherExpiredError) metrics.expired.inc(labels);
+      }
+      throw e;
+    }
   };
 
   const metadata = (name: string, version: string): ModelMetadataResponse => {
@@ -249,7 +347,7 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
     return {
       name: model.name,
       versions: [...model.versions.keys()],
-      platform: 'onnxruntime_onnx',
+      platform: model.platform,
       inputs: model.config.inputs.map(tensor),
       outputs: model.config.outputs.map(tensor),
     };
@@ -263,7 +361,8 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
       const ready = !closing && !!model && model.versions.has(call.request.version || model.latest);
       cb(null, { ready });
     },
-    ServerMetadata: (_call, cb) => cb(null, { name: SERVER_NAME, version: SERVER_VERSION, extensions: [] }),
+    ServerMetadata: (_call, cb) =>
+      cb(null, { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['model_stream_infer'] }),
     ModelMetadata: (call, cb) => {
       try {
         cb(null, metadata(call.request.name, call.request.version));
@@ -272,7 +371,7 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
       }
     },
     ModelInfer: (call, cb) => {
-      infer(call.request).then(
+      infer(call.request, call).then(
         (res) => cb(null, res),
         (e: unknown) => cb(toStatus(e)),
       );
@@ -285,7 +384,7 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
       };
       call.on('data', (req: ModelInferRequest__Output) => {
         pending++;
-        infer(req)
+        infer(req, call)
           .then(
             (res): ModelStreamInferResponse => ({ infer_response: res }),
             (e: unknown): ModelStreamInferResponse => ({
@@ -315,14 +414,20 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
   });
   server.addService(loadInferenceProto().inference.GRPCInferenceService.service, handlers);
 
+  const tls = options.tls;
+  const credentials = tls
+    ? grpc.ServerCredentials.createSsl(
+        tls.rootCerts ?? null,
+        [{ cert_chain: tls.certChain, private_key: tls.privateKey }],
+        tls.requireClientCert ?? false,
+      )
+    : grpc.ServerCredentials.createInsecure();
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) => {
       const addr = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-      server.bindAsync(
-        `${addr}:${options.port ?? 8001}`,
-        grpc.ServerCredentials.createInsecure(),
-        (err, p) => (err ? reject(err) : resolve(p)),
+      server.bindAsync(`${addr}:${options.port ?? 8001}`, credentials, (err, p) =>
+        err ? reject(err) : resolve(p),
       );
     });
   } catch (e) {
@@ -336,7 +441,42 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
       },
     );
   }
-  logger.info(`serving ${[...models.keys()].join(', ')} on ${host}:${port}`);
+  let http: HttpServer | undefined;
+  let metricsPort: number | undefined;
+  if (options.metricsPort !== undefined) {
+    const h = createHttpServer((req, res) => {
+      if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+        res.writeHead(404).end('not found\n');
+        return;
+      }
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+    });
+    http = h;
+    try {
+      metricsPort = await new Promise<number>((resolve, reject) => {
+        h.once('error', reject);
+        h.listen(options.metricsPort, host, () => {
+          const a = h.address();
+          resolve(typeof a === 'object' && a ? a.port : 0);
+        });
+      });
+    } catch (e) {
+      server.forceShutdown();
+      await unloadRepository(models);
+      throw new InferenceError(
+        'VIGIL_ERR_INFER_UNAVAILABLE',
+        `cannot serve metrics on ${host}:${options.metricsPort}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  }
+  logger.info(
+    `serving ${[...models.keys()].join(', ')} on ${host}:${port}${tls ? ` (TLS${tls.requireClientCert ? ', client certificates required' : ''})` : ''}` +
+      `${metricsPort !== undefined ? `, metrics on http://${host}:${metricsPort}/metrics` : ''}`,
+  );
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -355,16 +495,34 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
           });
         });
         await unloadRepository(models);
+        if (http) {
+          const h = http;
+          await new Promise<void>((resolve) => {
+            h.close(() => resolve());
+            h.closeAllConnections();
+          });
+        }
         logger.info(`closed ${host}:${port}`);
       })();
     }
     return closed;
   };
 
+  const stats = (): Record<string, BatcherStats> => {
+    const out: Record<string, BatcherStats> = {};
+    for (const m of models.values()) {
+      for (const v of m.versions.values()) out[`${m.name}:${v.version}`] = v.batcher.getStats();
+    }
+    return out;
+  };
+
   return {
     port,
     host,
     models: [...models.keys()],
+    metricsRegistry: metrics.registry,
+    metricsPort,
+    stats,
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -209,3 +209,31 @@ export function rawToContents(dt: Datatype, raw: Uint8Array): InferTensorContent
     return { [field]: Array.from(t as BigInt64Array, (v) => v.toString()) };
   return { [field]: Array.from(t as Float32Array) };
 }
+
+/** BYTES elements → KServe v2 raw form: each element as a 4-byte little-endian length, then its bytes. */
+export function serializeBytes(elements: readonly Uint8Array[]): Buffer {
+  const total = elements.reduce((n, e) => n + 4 + e.byteLength, 0);
+  const out = Buffer.alloc(total);
+  let off = 0;
+  for (const e of elements) {
+    out.writeUInt32LE(e.byteLength, off);
+    out.set(e, off + 4);
+    off += 4 + e.byteLength;
+  }
+  return out;
+}
+
+/** KServe v2 raw BYTES → elements; throws when the lengths do not add up to the buffer. */
+export function deserializeBytes(raw: Uint8Array): Buffer[] {
+  const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  const out: Buffer[] = [];
+  let off = 0;
+  while (off < buf.byteLength) {
+    if (off + 4 > buf.byteLength) throw new RangeError('truncated BYTES element length');
+    const len = buf.readUInt32LE(off);
+    if (off + 4 + len > buf.byteLength) throw new RangeError('BYTES element runs past the buffer');
+    out.push(buf.subarray(off + 4, off + 4 + len));
+    off += 4 + len;
+  }
+  return out;
+}

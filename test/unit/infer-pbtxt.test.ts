@@ -43,7 +43,31 @@ describe('config.pbtxt parsing', () => {
       dynamicBatching: { maxQueueDelayMicroseconds: 100, preferredBatchSize: [2, 4] },
       instanceCount: 3,
       parameters: { vigil_input_transform: 'uint8_nhwc_to_float_nchw_div255' },
+      versionPolicy: { kind: 'latest', numVersions: 1 },
     });
+  });
+
+  it('reads version_policy (latest N, all, specific; default latest 1) and reshape', () => {
+    const base = 'name: "m"\n';
+    expect(parseModelConfig(base).versionPolicy).toEqual({ kind: 'latest', numVersions: 1 });
+    expect(parseModelConfig(base + 'version_policy: { latest: { num_versions: 2 } }').versionPolicy).toEqual({
+      kind: 'latest',
+      numVersions: 2,
+    });
+    expect(parseModelConfig(base + 'version_policy: { all { } }').versionPolicy).toEqual({ kind: 'all' });
+    expect(parseModelConfig(base + 'version_policy { specific { versions: [1, 3] } }').versionPolicy).toEqual(
+      {
+        kind: 'specific',
+        versions: [1, 3],
+      },
+    );
+    expect(() => parseModelConfig(base + 'version_policy { all {} latest {} }')).toThrow(/exactly one of/);
+    expect(() => parseModelConfig(base + 'version_policy { specific { } }')).toThrow(/at least one version/);
+    expect(() => parseModelConfig(base + 'version_policy { latest { num_versions: 0 } }')).toThrow(/>= 1/);
+    const c = parseModelConfig(
+      base + 'input { name: "sr" data_type: TYPE_INT64 dims: [ 1 ] reshape: { shape: [ ] } }',
+    );
+    expect(c.inputs[0]!.reshape).toEqual([]);
   });
 
   it('accepts repeated blocks without brackets, scalar repeated dims, backend and no batching', () => {
