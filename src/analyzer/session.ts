@@ -118,6 +118,7 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
           // A few frames may still be in flight when the pause starts: leave them room.
           inferQueue: o.live ? inferQueue : inferQueue + 16,
           pressure,
+          live: o.live,
         },
         counters,
       ).subscribe({ error: reject, complete: resolve });
@@ -128,7 +129,8 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
       });
     });
     await finished;
-    // Everything published was acked; a round trip on the printer's connection delivers the rest.
+    // Wait for every durable publish to be acked; a round trip on the printer's connection delivers the rest.
+    await publisher.flush();
     await printer.flush();
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     console.error(

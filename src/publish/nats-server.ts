@@ -3,7 +3,7 @@
  * Used by `vigil demo` and the tests; production points Vigil at its own NATS.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VigilError } from '../core/errors.js';
@@ -17,11 +17,46 @@ export interface LocalNatsServer {
   stop(options?: { keepStore?: boolean }): Promise<void>;
 }
 
-export async function startNatsServer(
-  options: { port?: number; storeDir?: string; timeoutMs?: number } = {},
-): Promise<LocalNatsServer> {
+export interface LocalNatsServerOptions {
+  /** Fixed port (e.g. to restart on the same one); default a random free port. */
+  port?: number;
+  /** JetStream store (kept on stop when given); default a temp dir removed on stop. */
+  storeDir?: string;
+  timeoutMs?: number;
+  /** Client authentication: user/password, a token, or NKey users (public keys `U…`). */
+  auth?: { user: string; pass: string } | { token: string } | { nkeys: string[] };
+  /** Server TLS (PEM files); `verify` asks clients for a certificate signed by caFile. */
+  tls?: { certFile: string; keyFile: string; caFile?: string; verify?: boolean };
+}
+
+/** nats-server configuration for the options the command line cannot express (auth, TLS). */
+function configText(o: LocalNatsServerOptions): string {
+  const q = (s: string) => JSON.stringify(s);
+  const lines: string[] = [];
+  const a = o.auth;
+  if (a && 'user' in a) lines.push(`authorization { user: ${q(a.user)}, password: ${q(a.pass)} }`);
+  else if (a && 'token' in a) lines.push(`authorization { token: ${q(a.token)} }`);
+  else if (a && 'nkeys' in a)
+    lines.push(`authorization { users: [ ${a.nkeys.map((k) => `{ nkey: ${q(k)} }`).join(', ')} ] }`);
+  if (o.tls) {
+    const t = [`cert_file: ${q(o.tls.certFile)}`, `key_file: ${q(o.tls.keyFile)}`];
+    if (o.tls.caFile) t.push(`ca_file: ${q(o.tls.caFile)}`);
+    if (o.tls.verify) t.push('verify: true');
+    lines.push(`tls { ${t.join(', ')} }`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export async function startNatsServer(options: LocalNatsServerOptions = {}): Promise<LocalNatsServer> {
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'vigil-nats-'));
   const portsDir = mkdtempSync(join(tmpdir(), 'vigil-nats-ports-'));
+  const extraArgs: string[] = [];
+  if (options.auth || options.tls) {
+    // The config (with secrets) lives in the private temp dir only while the server starts.
+    const conf = join(portsDir, 'server.conf');
+    writeFileSync(conf, configText(options), { mode: 0o600 });
+    extraArgs.push('-c', conf);
+  }
   const child = spawn(
     'nats-server',
     [
@@ -35,6 +70,7 @@ export async function startNatsServer(
       storeDir,
       '--ports_file_dir',
       portsDir,
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -66,6 +102,7 @@ export async function startNatsServer(
       throw new VigilError('VIGIL_ERR_NATS_SERVER', 'nats-server did not report its port in time');
     }
     const file = readdirSync(portsDir).find((f) => f.endsWith('.ports'));
+
     if (file) {
       try {
         const ports = JSON.parse(readFileSync(join(portsDir, file), 'utf8')) as { nats?: string[] };

@@ -14,7 +14,7 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
 ) => Ajv;
 addFormats(ajv);
 
-export function schemaValidator(kind: Exclude<MessageKind, 'keyframe' | 'status'>): ValidateFunction {
+export function schemaValidator(kind: MessageKind): ValidateFunction {
   let v = validators.get(kind);
   if (!v) {
     const schema = JSON.parse(readFileSync(`${SCHEMA_DIR}${kind}.schema.json`, 'utf8')) as object;
@@ -25,12 +25,21 @@ export function schemaValidator(kind: Exclude<MessageKind, 'keyframe' | 'status'
 }
 
 /** Returns null when valid, else a readable list of what is wrong. */
-export function validateMessage(
-  kind: Exclude<MessageKind, 'keyframe' | 'status'>,
-  message: unknown,
-): string | null {
+export function validateMessage(kind: MessageKind, message: unknown): string | null {
   const v = schemaValidator(kind);
   return v(message)
     ? null
     : (v.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ');
+}
+
+/** The message kind a subject carries (`vigil.<stream>.<kind>[.…]`), or null for other subjects. */
+export function kindOfSubject(subject: string): MessageKind | null {
+  const kind = subject.split('.')[2];
+  return kind === 'summary' ||
+    kind === 'event' ||
+    kind === 'detections' ||
+    kind === 'keyframe' ||
+    kind === 'status'
+    ? kind
+    : null;
 }
