@@ -12,7 +12,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
   gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi
-  nats-server prometheus ffmpeg pkg-config g++ make python3 ca-certificates chromium
+  nats-server prometheus ffmpeg pkg-config g++ make python3 ca-certificates chromium espeak-ng openssl
 )
 
 if ! command -v node >/dev/null 2>&1; then
