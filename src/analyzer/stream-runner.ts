@@ -3,16 +3,21 @@
  * windows → chain-of-summary and events → publisher. The pure stages come from src/stream; the
  * edges (pipeline, model call, NATS) are passed in behind small interfaces.
  */
-import { concatMap, lastValueFrom, merge, mergeMap, share, tap, type Observable } from 'rxjs';
-import type { Analysis, Frame, Keyframe, Summary, VigilEvent } from '../core/contracts.js';
+import { concatMap, EMPTY, lastValueFrom, merge, mergeMap, share, tap, type Observable } from 'rxjs';
+import type { Analysis, Frame, Keyframe, Summary, VadSample, VigilEvent } from '../core/contracts.js';
 import { boundedMergeMap } from '../core/bounded-merge-map.js';
 import {
+  AnalysisCache,
+  cachedAnalyze,
   chainSummaries,
   createStructuredSummarizer,
   detectEvents,
+  detectSpeech,
   selectKeyframes,
-  tumblingWindows,
+  slidingWindows,
   type AnalysedKeyframe,
+  type CacheOptions,
+  type CacheStats,
   type EventOptions,
   type KeyframeOptions,
   type Summarizer,
@@ -35,6 +40,8 @@ export interface StreamCounters {
   inferFailed: number;
   summaries: number;
   events: number;
+  /** Keyframes answered from the near-duplicate cache instead of the model. */
+  cacheHits: number;
 }
 
 export interface StreamRunnerOptions {
@@ -45,7 +52,22 @@ export interface StreamRunnerOptions {
   keyframes?: KeyframeOptions;
   events?: EventOptions;
   windowMs: number;
+  /** Distance between window starts (default windowMs: tumbling windows). */
+  hopMs?: number;
+  /** Windows rolled up into one segment summary (default 6). */
+  segmentWindows?: number;
   maxKeyframesPerWindow?: number;
+  /**
+   * Makes message ids unique per attach (JetStream de-duplicates by id): default a fresh
+   * base-36 timestamp each time the pipeline is subscribed.
+   */
+  runId?: string;
+  /** Live streams close windows on wall time too; files (fast mode) wait for their analyses. */
+  live?: boolean;
+  /** Near-duplicate cache in front of the model; false turns it off. */
+  cache?: CacheOptions | false;
+  /** Voice-activity samples from the audio branch, for speech.started / speech.stopped. */
+  vad?: Observable<VadSample>;
   summarizer?: Summarizer;
   inferConcurrency?: number;
   inferQueue?: number;
@@ -70,29 +92,57 @@ function withoutModelPixels(kf: Keyframe): Keyframe {
 }
 
 export function newCounters(): StreamCounters {
-  return { frames: 0, keyframes: 0, analysed: 0, inferDropped: 0, inferFailed: 0, summaries: 0, events: 0 };
+  return {
+    frames: 0,
+    keyframes: 0,
+    analysed: 0,
+    inferDropped: 0,
+    inferFailed: 0,
+    summaries: 0,
+    events: 0,
+    cacheHits: 0,
+  };
+}
+
+/** Per-attach id token: short, NATS- and id-safe, different on every attach. */
+export function newRunId(): string {
+  return (
+    Date.now().toString(36) +
+    Math.floor(Math.random() * 36 ** 2)
+      .toString(36)
+      .padStart(2, '0')
+  );
 }
 
 /** Runs until the source completes (a file) or errors; unsubscribe to stop a live stream. */
 export function streamPipeline(
   o: StreamRunnerOptions,
   counters: StreamCounters = newCounters(),
+  stats?: { cache?: () => CacheStats },
 ): Observable<unknown> {
-  const analysed$ = o.frames.pipe(
+  const runId = o.runId ?? newRunId();
+  const cache = o.cache === false ? null : new AnalysisCache(o.cache ?? {});
+  if (cache && stats) stats.cache = () => cache.stats();
+  const model = cache ? cachedAnalyze(cache, o.analyze) : o.analyze;
+  const keyframes$ = o.frames.pipe(
     tap(() => counters.frames++),
-    selectKeyframes(o.keyframes ?? {}),
+    selectKeyframes({ ...o.keyframes, runId }),
     tap(() => {
       counters.keyframes++;
       if (o.pressure) o.pressure.pending++;
     }),
+    share(),
+  );
+  const analysed$ = keyframes$.pipe(
     boundedMergeMap(
       async (kf: Keyframe): Promise<AnalysedKeyframe> => {
         let analysis: Analysis;
         try {
-          analysis = await o.analyze(kf);
+          analysis = await model(kf);
         } finally {
           if (o.pressure) o.pressure.pending--;
         }
+        if (analysis.cachedFrom) counters.cacheHits++;
         if (analysis.available) counters.analysed++;
         else counters.inferFailed++;
         if (o.onAnalysed) {
@@ -118,8 +168,19 @@ export function streamPipeline(
     share(),
   );
   const summaries$ = analysed$.pipe(
-    tumblingWindows({ windowMs: o.windowMs, maxKeyframesPerWindow: o.maxKeyframesPerWindow ?? 256 }),
-    chainSummaries(o.summarizer ?? createStructuredSummarizer()),
+    slidingWindows({
+      windowMs: o.windowMs,
+      hopMs: o.hopMs ?? o.windowMs,
+      maxKeyframesPerWindow: o.maxKeyframesPerWindow ?? 256,
+      // Keyframes that never reached the model are listed as missing in their window.
+      pending: keyframes$,
+      // In fast mode analyses arrive in order as fast as the model allows: no wall-clock deadline.
+      ...(o.live === false ? { maxOpenMs: 0 } : {}),
+    }),
+    chainSummaries(o.summarizer ?? createStructuredSummarizer(), {
+      runId,
+      rollup: { segmentWindows: o.segmentWindows ?? 6 },
+    }),
     concatMap(async (s) => {
       await o.sink.summary(s);
       counters.summaries++;
@@ -127,8 +188,10 @@ export function streamPipeline(
       return s;
     }),
   );
-  const events$ = analysed$.pipe(
-    detectEvents(o.events ?? {}),
+  const events$ = merge(
+    analysed$.pipe(detectEvents({ ...o.events, runId })),
+    o.vad ? o.vad.pipe(detectSpeech({ runId })) : EMPTY,
+  ).pipe(
     mergeMap(async (e) => {
       await o.sink.event(e);
       counters.events++;
