@@ -1,0 +1,19 @@
+/** Public surface of observability: the analyzer's metrics, runner instrumentation, /metrics over HTTP. */
+export {
+  AnalyzerMetrics,
+  StreamMetrics,
+  normalizeDropReason,
+  STAGES,
+  DROP_REASONS,
+  PUBLISH_KINDS,
+  INFERENCE_RESULTS,
+  OVERFLOW_STREAM,
+  type AnalyzerMetricsOptions,
+  type CounterSource,
+  type DropReason,
+  type InferenceResult,
+  type PublishKind,
+  type Stage,
+} from './metrics.js';
+export { instrumentStream } from './instrument.js';
+export { metricsHandler, startMetricsServer, type MetricsServer, type MetricsSource } from './http.js';

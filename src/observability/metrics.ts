@@ -1,0 +1,430 @@
+/**
+ * Prometheus metrics of the analyzer (prom-client, one registry per process). Every per-stream
+ * series carries a `stream` label whose value is a validated stream id (NATS-safe token, never a
+ * source URL, so no credentials can reach a label); the number of distinct stream labels is capped
+ * (`maxStreams`), and every other label comes from a closed set below. Names follow Prometheus
+ * conventions: base units in the name (`_seconds`, `_bytes`), `_total` on counters.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ConfigError } from '../core/errors.js';
+import { validateStreamId } from '../publish/subjects.js';
+
+/** Pipeline stages timed per stream (see DESIGN.md, Observability). */
+export const STAGES = [
+  'ingest',
+  'selection',
+  'inference_queue',
+  'inference_compute',
+  'summary',
+  'publish',
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Why a frame or keyframe was dropped. Unknown reasons from other stages count as `other`. */
+export const DROP_REASONS = [
+  /** A keyframe dropped because the bounded inference queue was full (oldest first). */
+  'infer_queue_full',
+  /** Ingest: a bounded appsink dropped the frame because JS did not pull in time. */
+  'appsink',
+  /** Ingest: the frame never reached the appsink (a PTS gap: network loss, late packets). */
+  'upstream',
+  /** Ingest: a buffer that could not be read as an image. */
+  'malformed',
+  /** Ingest: a decoded frame whose twin (same PTS) from the other branch never came. */
+  'unpaired',
+  'other',
+] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+/** What reached NATS: per-keyframe detections (core), events and summaries (JetStream, acked). */
+export const PUBLISH_KINDS = ['detections', 'event', 'summary'] as const;
+export type PublishKind = (typeof PUBLISH_KINDS)[number];
+
+export const INFERENCE_RESULTS = ['ok', 'unavailable', 'cached'] as const;
+export type InferenceResult = (typeof INFERENCE_RESULTS)[number];
+
+export const SEVERITIES = ['info', 'warning', 'critical'] as const;
+
+/** Label value used once `maxStreams` distinct streams have series: `~` is not a valid stream id. */
+export const OVERFLOW_STREAM = '~overflow';
+
+export interface AnalyzerMetricsOptions {
+  /** Most distinct `stream` label values at once (default 256); further streams share OVERFLOW_STREAM. */
+  maxStreams?: number;
+  /** Collect process and Node.js metrics (RSS, CPU, event loop lag, GC, heap); default true. */
+  defaultMetrics?: boolean;
+  /** Event loop lag sampling resolution, ms (default 10). */
+  eventLoopMonitoringPrecisionMs?: number;
+}
+
+const LINT_FAILING_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+const OPTION_KEYS = ['maxStreams', 'defaultMetrics', 'eventLoopMonitoringPrecisionMs'];
+
+/** Stage latencies range from sub-millisecond (selection) to seconds (a slow model or NATS). */
+const STAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Capture → NATS covers queueing and, for summaries, the window itself. */
+const E2E_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/** Numbers a stream's stages keep themselves (StreamCounters, IngestCounters); read at scrape time. */
+export interface CounterSource {
+  /** Keyframes selected so far. */
+  keyframes?: number;
+  /** Keyframes dropped because inference was behind. */
+  inferDropped?: number;
+  /** Frames dropped by the ingest, by reason (any string; mapped onto DROP_REASONS). */
+  dropped?: Record<string, number>;
+  /** Reconnects of the source so far. */
+  reconnects?: number;
+}
+
+export function normalizeDropReason(reason: string): DropReason {
+  const r = reason.toLowerCase().replace(/[^a-z0-9]+/g, '_');
+  return (DROP_REASONS as readonly string[]).includes(r) ? (r as DropReason) : 'other';
+}
+
+export class AnalyzerMetrics {
+  readonly registry: Registry;
+  readonly maxStreams: number;
+  private readonly streams = new Map<string, StreamMetrics>();
+  /** @internal */ readonly m: ReturnType<typeof defineMetrics>;
+
+  constructor(options: AnalyzerMetricsOptions = {}) {
+    for (const key of Object.keys(options)) {
+      if (!OPTION_KEYS.includes(key))
+        throw new ConfigError(`metrics: unknown option '${key}' (known: ${OPTION_KEYS.join(', ')})`);
+    }
+    const maxStreams = options.maxStreams ?? 256;
+    if (!Number.isInteger(maxStreams) || maxStreams < 1)
+      throw new ConfigError(`metrics: maxStreams must be a positive integer, got ${String(maxStreams)}`);
+    this.maxStreams = maxStreams;
+    this.registry = new Registry();
+    this.m = defineMetrics(this.registry, () => this.syncAll());
+    if (options.defaultMetrics ?? true) {
+      collectDefaultMetrics({
+        register: this.registry,
+        eventLoopMonitoringPrecision: options.eventLoopMonitoringPrecisionMs ?? 10,
+      });
+      // prom-client names these gauges `_total`, which Prometheus reserves for counters (promtool
+      // rejects them); the same numbers remain as nodejs_active_{handles,requests,resources}.
+      for (const name of LINT_FAILING_DEFAULTS) this.registry.removeSingleMetric(name);
+    }
+  }
+
+  /**
+   * The metrics handle of one stream (created on first use). Throws ConfigError for an invalid id;
+   * past `maxStreams` distinct streams the handle reports under OVERFLOW_STREAM.
+   */
+  stream(streamId: string): StreamMetrics {
+    validateStreamId(streamId);
+    let s = this.streams.get(streamId);
+    if (s) return s;
+    let own = 0;
+    for (const x of this.streams.values()) if (x.label !== OVERFLOW_STREAM) own++;
+    let label = streamId;
+    if (own >= this.maxStreams) {
+      label = OVERFLOW_STREAM;
+      this.m.overflow.inc();
+    }
+    s = new StreamMetrics(this, streamId, label);
+    this.streams.set(streamId, s);
+    this.m.streams.set(this.streams.size);
+    return s;
+  }
+
+  /** Forgets a detached stream: its series disappear from /metrics (frees the label budget). */
+  removeStream(streamId: string): void {
+    const s = this.streams.get(streamId);
+    if (!s) return;
+    s.sync();
+    this.streams.delete(streamId);
+    this.m.streams.set(this.streams.size);
+    const stillUsed = [...this.streams.values()].some((x) => x.label === s.label);
+    if (!stillUsed) removeStreamSeries(this.m, s.label);
+  }
+
+  /** The text exposition (what /metrics serves). */
+  async metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private syncAll(): void {
+    for (const s of this.streams.values()) s.sync();
+  }
+}
+
+function defineMetrics(registry: Registry, sync: () => void) {
+  const registers = [registry];
+  const stream = ['stream'] as const;
+  return {
+    streams: new Gauge({
+      name: 'vigil_analyzer_streams',
+      help: 'Streams attached to this analyzer',
+      registers,
+    }),
+    overflow: new Counter({
+      name: 'vigil_metrics_stream_overflow_total',
+      help: `Streams reported under stream="${OVERFLOW_STREAM}" because the stream label cap was reached`,
+      registers,
+    }),
+    up: new Gauge({
+      name: 'vigil_stream_up',
+      help: '1 while the stream delivers frames, 0 when it failed, ended or is reconnecting',
+      labelNames: stream,
+      registers,
+    }),
+    lastFrame: new Gauge({
+      name: 'vigil_stream_last_frame_timestamp_seconds',
+      help: 'Wall-clock time of the last frame received (Unix seconds)',
+      labelNames: stream,
+      registers,
+    }),
+    targetFps: new Gauge({
+      name: 'vigil_stream_target_fps',
+      help: 'Frames per second the stream is expected to deliver (when configured)',
+      labelNames: stream,
+      registers,
+    }),
+    frames: new Counter({
+      name: 'vigil_stream_frames_total',
+      help: 'Frames received from the source',
+      labelNames: stream,
+      registers,
+    }),
+    keyframes: new Counter({
+      name: 'vigil_stream_keyframes_total',
+      help: 'Keyframes selected for analysis',
+      labelNames: stream,
+      registers,
+      collect: sync,
+    }),
+    inference: new Counter({
+      name: 'vigil_stream_inference_total',
+      help: 'Keyframe analyses by result: ok (model answered), unavailable (degraded mode), cached (near-duplicate reused)',
+      labelNames: ['stream', 'result'] as const,
+      registers,
+    }),
+    dropped: new Counter({
+      name: 'vigil_stream_dropped_frames_total',
+      help: 'Frames or keyframes dropped, by reason',
+      labelNames: ['stream', 'reason'] as const,
+      registers,
+    }),
+    reconnects: new Counter({
+      name: 'vigil_stream_reconnects_total',
+      help: 'Source reconnects',
+      labelNames: stream,
+      registers,
+    }),
+    summaries: new Counter({
+      name: 'vigil_stream_summaries_total',
+      help: 'Summaries published',
+      labelNames: stream,
+      registers,
+    }),
+    events: new Counter({
+      name: 'vigil_stream_events_total',
+      help: 'Events published, by severity',
+      labelNames: ['stream', 'severity'] as const,
+      registers,
+    }),
+    publishFailures: new Counter({
+      name: 'vigil_stream_publish_failures_total',
+      help: 'Publishes to NATS that failed, by kind',
+      labelNames: ['stream', 'kind'] as const,
+      registers,
+    }),
+    queueDepth: new Gauge({
+      name: 'vigil_stream_queue_depth',
+      help: 'Items waiting in a bounded queue (inference: keyframes selected, not yet analysed)',
+      labelNames: ['stream', 'queue'] as const,
+      registers,
+      collect: sync,
+    }),
+    stage: new Histogram({
+      name: 'vigil_stream_stage_duration_seconds',
+      help: 'Time spent per stage: ingest (capture to runner), selection, inference_queue, inference_compute, summary, publish',
+      labelNames: ['stream', 'stage'] as const,
+      buckets: STAGE_BUCKETS,
+      registers,
+    }),
+    e2e: new Histogram({
+      name: 'vigil_stream_end_to_end_latency_seconds',
+      help: 'Capture time of the (last) frame behind a message to its publish on NATS, by kind',
+      labelNames: ['stream', 'kind'] as const,
+      buckets: E2E_BUCKETS,
+      registers,
+    }),
+  };
+}
+
+type Defined = ReturnType<typeof defineMetrics>;
+
+function removeStreamSeries(m: Defined, label: string): void {
+  const s = { stream: label };
+  m.up.remove(s);
+  m.lastFrame.remove(s);
+  m.targetFps.remove(s);
+  m.frames.remove(s);
+  m.keyframes.remove(s);
+  m.reconnects.remove(s);
+  m.summaries.remove(s);
+  for (const result of INFERENCE_RESULTS) m.inference.remove({ ...s, result });
+  for (const reason of DROP_REASONS) m.dropped.remove({ ...s, reason });
+  for (const severity of SEVERITIES) m.events.remove({ ...s, severity });
+  for (const kind of PUBLISH_KINDS) {
+    m.publishFailures.remove({ ...s, kind });
+    m.e2e.remove({ ...s, kind });
+  }
+  m.queueDepth.remove({ ...s, queue: 'inference' });
+  for (const stage of STAGES) m.stage.remove({ ...s, stage });
+}
+
+/** One stream's metrics. Methods are cheap (a map lookup and an add); call them per frame. */
+export class StreamMetrics {
+  private sources: CounterSource[] = [];
+  private readonly seen = new Map<
+    CounterSource,
+    { keyframes: number; inferDropped: number; reconnects: number; dropped: Record<string, number> }
+  >();
+  private keyframesTotal = 0;
+  private resolvedTotal = 0;
+
+  /** @internal */
+  constructor(
+    private readonly parent: AnalyzerMetrics,
+    readonly streamId: string,
+    readonly label: string,
+  ) {
+    const m = parent.m;
+    const s = { stream: label };
+    // Every series of a closed label set exists from the start (at 0), so rates and alerts work
+    // before the first drop or failure.
+    m.up.set(s, 0);
+    m.frames.inc(s, 0);
+    m.keyframes.inc(s, 0);
+    m.reconnects.inc(s, 0);
+    m.summaries.inc(s, 0);
+    for (const result of INFERENCE_RESULTS) m.inference.inc({ ...s, result }, 0);
+    for (const reason of DROP_REASONS) m.dropped.inc({ ...s, reason }, 0);
+    for (const severity of SEVERITIES) m.events.inc({ ...s, severity }, 0);
+    for (const kind of PUBLISH_KINDS) m.publishFailures.inc({ ...s, kind }, 0);
+    m.queueDepth.set({ ...s, queue: 'inference' }, 0);
+  }
+
+  /** Reads these counters at every scrape (deltas are added; the objects stay owned by their stage). */
+  track(source: CounterSource): void {
+    if (this.sources.includes(source)) return;
+    this.sources.push(source);
+    this.seen.set(source, {
+      keyframes: 0,
+      inferDropped: 0,
+      reconnects: 0,
+      dropped: {},
+    });
+  }
+
+  untrack(source: CounterSource): void {
+    this.sync();
+    this.sources = this.sources.filter((x) => x !== source);
+    this.seen.delete(source);
+  }
+
+  setTargetFps(fps: number | undefined): void {
+    if (fps === undefined) this.parent.m.targetFps.remove({ stream: this.label });
+    else if (Number.isFinite(fps) && fps > 0) this.parent.m.targetFps.set({ stream: this.label }, fps);
+  }
+
+  up(isUp: boolean): void {
+    this.parent.m.up.set({ stream: this.label }, isUp ? 1 : 0);
+  }
+
+  frame(captureTimeMs: number, nowMs = Date.now()): void {
+    const s = { stream: this.label };
+    this.parent.m.frames.inc(s);
+    this.parent.m.lastFrame.set(s, nowMs / 1000);
+  }
+
+  stage(stage: Stage, seconds: number): void {
+    if (seconds >= 0 && Number.isFinite(seconds))
+      this.parent.m.stage.observe({ stream: this.label, stage }, seconds);
+  }
+
+  inference(result: InferenceResult): void {
+    this.parent.m.inference.inc({ stream: this.label, result });
+  }
+
+  /** A keyframe left the inference queue (analysed, unavailable or cached). */
+  resolved(): void {
+    this.resolvedTotal++;
+  }
+
+  dropped(reason: DropReason | string, n = 1): void {
+    if (n > 0) this.parent.m.dropped.inc({ stream: this.label, reason: normalizeDropReason(reason) }, n);
+  }
+
+  reconnect(): void {
+    this.parent.m.reconnects.inc({ stream: this.label });
+  }
+
+  summary(): void {
+    this.parent.m.summaries.inc({ stream: this.label });
+  }
+
+  event(severity: string): void {
+    const sev = (SEVERITIES as readonly string[]).includes(severity) ? severity : 'info';
+    this.parent.m.events.inc({ stream: this.label, severity: sev });
+  }
+
+  published(kind: PublishKind, captureTimeMs: number, publishSeconds: number, nowMs = Date.now()): void {
+    this.stage('publish', publishSeconds);
+    const e2e = (nowMs - captureTimeMs) / 1000;
+    if (e2e >= 0 && Number.isFinite(e2e)) this.parent.m.e2e.observe({ stream: this.label, kind }, e2e);
+  }
+
+  publishFailed(kind: PublishKind): void {
+    this.parent.m.publishFailures.inc({ stream: this.label, kind });
+  }
+
+  /** Adds what the tracked counter sources gained since the last scrape. */
+  sync(): void {
+    const m = this.parent.m;
+    const s = { stream: this.label };
+    for (const src of this.sources) {
+      const last = this.seen.get(src)!;
+      const kf = src.keyframes ?? 0;
+      if (kf > last.keyframes) {
+        m.keyframes.inc(s, kf - last.keyframes);
+        this.keyframesTotal += kf - last.keyframes;
+        last.keyframes = kf;
+      }
+      const idr = src.inferDropped ?? 0;
+      if (idr > last.inferDropped) {
+        m.dropped.inc({ ...s, reason: 'infer_queue_full' }, idr - last.inferDropped);
+        this.resolvedTotal += idr - last.inferDropped;
+        last.inferDropped = idr;
+      }
+      const rc = src.reconnects ?? 0;
+      if (rc > last.reconnects) {
+        m.reconnects.inc(s, rc - last.reconnects);
+        last.reconnects = rc;
+      }
+      for (const [reason, n] of Object.entries(src.dropped ?? {})) {
+        const before = last.dropped[reason] ?? 0;
+        if (n > before) {
+          this.dropped(reason, n - before);
+          last.dropped[reason] = n;
+        }
+      }
+    }
+    m.queueDepth.set({ ...s, queue: 'inference' }, Math.max(0, this.keyframesTotal - this.resolvedTotal));
+  }
+}
