@@ -102,7 +102,8 @@ function sourceHead(spec: SourceSpec, o: DescribeOptions): { video: string; audi
     }
     case 'test': {
       const pattern = spec.pattern && isTestPattern(spec.pattern) ? spec.pattern : 'smpte';
-      const video = `videotestsrc name=${ELEMENT.source} is-live=true pattern=${pattern} ! video/x-raw,width=1280,height=720,framerate=30/1`;
+      const t = spec.test ?? { width: 1280, height: 720, fps: 30 };
+      const video = `videotestsrc name=${ELEMENT.source} is-live=true pattern=${pattern} ! video/x-raw,width=${int(t.width)},height=${int(t.height)},framerate=${int(t.fps)}/1`;
       return {
         video,
         audio: o.audio ? 'audiotestsrc is-live=true wave=sine freq=440 volume=0.2 ! audio/x-raw' : null,

@@ -374,7 +374,6 @@ export function openFrames(
   counters?: IngestCounters,
 ): Observable<Frame> {
   return new Observable<Frame>((subscriber) => {
-    let firstFrameTimer: ReturnType<typeof setTimeout> | undefined;
     let run: PipelineRun;
     let seen = false;
     try {
@@ -404,7 +403,7 @@ export function openFrames(
       subscriber.error(err);
       return;
     }
-    firstFrameTimer = setTimeout(() => {
+    const firstFrameTimer = setTimeout(() => {
       run.stop();
       subscriber.error(
         new SourceError(

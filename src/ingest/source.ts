@@ -21,6 +21,8 @@ export interface SourceSpec {
   password?: string;
   /** For `test:` sources: videotestsrc pattern. */
   pattern?: string;
+  /** For `test:` sources: frame size and rate (validated integers). */
+  test?: { width: number; height: number; fps: number };
   /** rtsps: (TLS) rather than rtsp:. */
   tls?: boolean;
   /** http(s) URL whose path ends in .m3u8 (HLS); decodebin picks hlsdemux by content either way. */
@@ -113,8 +115,9 @@ export function parseSource(input: string): SourceSpec {
       return { kind: 'v4l2', location: path, display };
     }
     case 'test': {
-      // test:<pattern>, e.g. test:ball, test:smpte. Only known identifiers pass.
-      const pattern = input.slice(5) || 'smpte';
+      // test:<pattern>[?width=W&height=H&fps=F], e.g. test:ball, test:smpte?width=320&height=240.
+      const [patternPart = '', query = ''] = input.slice(5).split('?', 2);
+      const pattern = patternPart || 'smpte';
       if (!isTestPattern(pattern)) {
         throw new SourceError(
           'VIGIL_ERR_SOURCE_URL',
@@ -122,7 +125,28 @@ export function parseSource(input: string): SourceSpec {
           `test source pattern ${JSON.stringify(pattern)} is not a videotestsrc pattern name`,
         );
       }
-      return { kind: 'test', location: pattern, display, pattern };
+      const size = { width: 1280, height: 720, fps: 30 };
+      const limits = { width: [16, 3840], height: [16, 2160], fps: [1, 120] } as const;
+      for (const [key, value] of new URLSearchParams(query)) {
+        if (!(key in limits) || !/^\d{1,4}$/.test(value)) {
+          throw new SourceError(
+            'VIGIL_ERR_SOURCE_URL',
+            display,
+            `test source: bad parameter ${JSON.stringify(key)}`,
+          );
+        }
+        const [lo, hi] = limits[key as keyof typeof limits];
+        const n = Number(value);
+        if (n < lo || n > hi) {
+          throw new SourceError(
+            'VIGIL_ERR_SOURCE_URL',
+            display,
+            `test source: ${key} must be in ${lo}..${hi}`,
+          );
+        }
+        size[key as keyof typeof size] = n;
+      }
+      return { kind: 'test', location: pattern, display, pattern, test: size };
     }
     default:
       throw new SourceError(

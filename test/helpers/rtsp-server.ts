@@ -88,7 +88,9 @@ function waitExit(child: ChildProcess): Promise<void> {
 }
 
 export async function startRtspServer(o: RtspServerOptions = {}): Promise<RtspServer> {
-  let { child, port } = await launch(o, o.port ?? 0);
+  const first = await launch(o, o.port ?? 0);
+  const port = first.port;
+  let child = first.child;
   let stopped = false;
   const path = o.path ?? '/stream';
   const kill = async () => {
