@@ -18,6 +18,7 @@
 //
 // Usage: node scripts/prepare-model-repo.mjs [--raw models/raw] [--out models/repo] [--max-batch-size 4]
 //                                            [--queue-delay-us 2000] [--instances 1]
+//                                            [--models yolov8n,ppocr_det,ppocr_rec,silero_vad]
 import {
   copyFileSync,
   existsSync,
@@ -37,6 +38,7 @@ const defaults = {
   'max-batch-size': '4',
   'queue-delay-us': '2000',
   instances: '1',
+  models: 'yolov8n,ppocr_det,ppocr_rec,silero_vad',
 };
 
 function parseArgs(argv) {
@@ -58,6 +60,10 @@ function parseArgs(argv) {
     if (!/^\d+$/.test(args[k])) throw new Error(`--${k} must be a non-negative integer`);
   }
   if (Number(args.instances) < 1) throw new Error('--instances must be >= 1');
+  const known = defaults.models.split(',');
+  for (const m of args.models.split(',')) {
+    if (!known.includes(m)) throw new Error(`--models: unknown model '${m}' (known: ${defaults.models})`);
+  }
   return args;
 }
 
@@ -402,9 +408,11 @@ async function main() {
     throw new Error(`${raw} is missing: run scripts/fetch-models.sh first`);
   }
   const instances = Number(args.instances);
+  const wanted = args.models.split(',');
+  const served = [];
   const modelDir = join(out, 'yolov8n');
   const target = join(modelDir, '1', 'model.onnx');
-  if (isStale(raw, target)) {
+  if (wanted.includes('yolov8n') && isStale(raw, target)) {
     const original = readFileSync(raw);
     const { model, stats } = makeBatchDynamic(original);
     let chosen = original;
@@ -425,8 +433,10 @@ async function main() {
     queueDelayUs: Number(args['queue-delay-us']),
     instances,
   });
-  writeFileSync(join(modelDir, 'config.pbtxt'), config);
-  const served = ['yolov8n'];
+  if (wanted.includes('yolov8n')) {
+    writeFileSync(join(modelDir, 'config.pbtxt'), config);
+    served.push('yolov8n');
+  }
 
   const optional = [
     ['ppocr_det', ['ppocr_det.onnx'], () => ppocrDetConfig({ instances })],
@@ -434,6 +444,7 @@ async function main() {
     ['silero_vad', ['silero_vad.onnx'], () => sileroVadConfig()],
   ];
   for (const [name, files, configText] of optional) {
+    if (!wanted.includes(name)) continue;
     const missing = files.filter((f) => !existsSync(join(rawDir, f)));
     if (missing.length > 0) {
       console.error(`[vigil setup] ${name}: ${missing.join(', ')} missing in ${rawDir}, not served`);

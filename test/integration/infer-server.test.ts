@@ -114,6 +114,16 @@ function rawInfer(
   );
 }
 
+const ECHO_CONFIG = `
+name: "echo"
+platform: "vigil_text_template"
+max_batch_size: 0
+input [ { name: "text_input" data_type: TYPE_STRING dims: [ -1 ] } ]
+output [ { name: "text_output" data_type: TYPE_STRING dims: [ -1 ] } ]
+version_policy: { latest: { num_versions: 2 } }
+parameters { key: "vigil_text_template" value: { string_value: "echo: {text_input}" } }
+`;
+
 describe.skipIf(!existsSync(rawModel))('inference server (real gRPC + onnxruntime + yolov8n)', () => {
   let dir: string;
   let server: InferenceServer;
@@ -129,16 +139,22 @@ describe.skipIf(!existsSync(rawModel))('inference server (real gRPC + onnxruntim
       '--out',
       repo,
       '--queue-delay-us',
-      '20000',
+      '50000',
+      '--models',
+      'yolov8n',
     ]);
     // The same ONNX served plain, as a real Triton would: FP32 NCHW, config auto-completed.
     mkdirSync(join(repo, 'yolov8n_fp32', '1'), { recursive: true });
     symlinkSync(rawModel, join(repo, 'yolov8n_fp32', '1', 'model.onnx'));
+    // The built-in text test backend, versions 1..3, version_policy latest 2 (serves 2 and 3).
+    for (const v of ['1', '2', '3']) mkdirSync(join(repo, 'echo', v), { recursive: true });
+    writeFileSync(join(repo, 'echo', 'config.pbtxt'), ECHO_CONFIG);
     server = await startInferenceServer({
       modelRepository: repo,
       port: 0,
       logger: silent,
       intraOpNumThreads: 2,
+      metricsPort: 0,
     });
     client = new InferenceClient({ addresses: [`127.0.0.1:${server.port}`], deadlineMs: 30_000 });
     raw = rawClient(server.port);
@@ -331,7 +347,13 @@ describe.skipIf(!existsSync(rawModel))('inference server (real gRPC + onnxruntim
     const bytes = Buffer.from(batched.outputs[0]!.data as Uint8Array);
     const row = bytes.byteLength / 3;
     for (let i = 0; i < 3; i++) expect(bytes.subarray(i * row, (i + 1) * row).equals(single[i]!)).toBe(true);
-    // Concurrent requests go through the dynamic batcher (20 ms queue delay) together.
+    // Concurrent requests go through the dynamic batcher (50 ms queue delay) together.
+    const metricsText = async (): Promise<string> =>
+      (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+    const metric = (text: string, name: string): number =>
+      Number(new RegExp(`^${name}\\{model="yolov8n",version="1"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    const m0 = await metricsText();
+    const s0 = server.stats()['yolov8n:1']!;
     const concurrent = await Promise.all(
       lbs.map((lb) =>
         client.infer({
@@ -344,6 +366,24 @@ describe.skipIf(!existsSync(rawModel))('inference server (real gRPC + onnxruntim
       expect(r.outputs[0]!.shape).toEqual([1, 84, 8400]);
       expect(Buffer.from(r.outputs[0]!.data as Uint8Array).equals(single[i]!)).toBe(true);
     });
+    // The server merged them: fewer batches than requests, and a batch of more than one image
+    // (the graph's batch dim was made dynamic at repository preparation, so it ran as one call).
+    const s1 = server.stats()['yolov8n:1']!;
+    expect(s1.requests - s0.requests).toBe(3);
+    expect(s1.batches - s0.batches).toBeLessThan(3);
+    expect(s1.largestBatch).toBeGreaterThanOrEqual(2);
+    // ... and the metrics say so too (per model and version).
+    const m1 = await metricsText();
+    const delta = (name: string): number => metric(m1, name) - metric(m0, name);
+    expect(delta('vigil_infer_requests_total')).toBe(3);
+    expect(delta('vigil_infer_batches_total')).toBe(s1.batches - s0.batches);
+    expect(delta('vigil_infer_batch_size_count')).toBe(s1.batches - s0.batches);
+    expect(delta('vigil_infer_batch_size_sum')).toBe(3);
+    expect(delta('vigil_infer_compute_duration_seconds_count')).toBe(s1.batches - s0.batches);
+    expect(delta('vigil_infer_queue_duration_seconds_count')).toBe(3);
+    expect(delta('vigil_infer_request_duration_seconds_count')).toBe(3);
+    expect(delta('vigil_infer_request_failures_total')).toBe(0);
+    expect(m1).toMatch(/^vigil_infer_queue_depth\{model="yolov8n",version="1"\} 0$/m);
     // The plain FP32 model agrees with the UINT8 one: the server-side transform is exact.
     const { hwcToChwFloat } = await import('../../src/infer/detector.js');
     const fp32 = await client.infer({
@@ -404,6 +444,111 @@ describe.skipIf(!existsSync(rawModel))('inference server (real gRPC + onnxruntim
     expect(bad.error_message).toMatch(/unknown model 'missing'/);
   });
 
+  it('BYTES tensors (raw and bytes_contents, unary and streaming) through the text test backend; version_policy', async () => {
+    const { bytesTensor, asStrings } = await import('../../src/infer/client.js');
+    const r = await client.infer({ model: 'echo', inputs: [bytesTensor('text_input', ['héllo', ''])] });
+    expect(r.version).toBe('3');
+    expect(r.outputs[0]!.shape).toEqual([2]);
+    expect(asStrings(r.outputs[0]!)).toEqual(['echo: héllo', 'echo: ']);
+    const typed = await rawInfer(raw, {
+      model_name: 'echo',
+      model_version: '2',
+      inputs: [
+        {
+          name: 'text_input',
+          datatype: 'BYTES',
+          shape: [1],
+          contents: { bytes_contents: [Buffer.from('x')] },
+        },
+      ],
+    });
+    expect(typed.model_version).toBe('2');
+    expect(
+      asStrings({ name: 'o', datatype: 'BYTES', shape: [1], data: typed.raw_output_contents[0]! }),
+    ).toEqual(['echo: x']);
+    // version_policy latest 2: version 1 exists on disk but is not served.
+    expect((await client.modelMetadata('echo')).versions).toEqual(['2', '3']);
+    expect(await client.modelReady('echo', '1')).toBe(false);
+    await expect(
+      client.infer({ model: 'echo', version: '1', inputs: [bytesTensor('text_input', ['a'])] }),
+    ).rejects.toMatchObject({ code: 'VIGIL_ERR_INFER_NOT_FOUND' });
+    // Malformed BYTES (length prefix past the end) and a wrong element count are INVALID_ARGUMENT naming the tensor.
+    await expect(
+      rawInfer(raw, {
+        model_name: 'echo',
+        inputs: [{ name: 'text_input', datatype: 'BYTES', shape: [1] }],
+        raw_input_contents: [Buffer.from([9, 0, 0, 0, 65])],
+      }),
+    ).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/'text_input'/),
+    });
+    await expect(
+      rawInfer(raw, {
+        model_name: 'echo',
+        inputs: [{ name: 'text_input', datatype: 'BYTES', shape: [2] }],
+        raw_input_contents: [bytesTensor('t', ['one']).data as Buffer],
+      }),
+    ).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/1 BYTES elements/),
+    });
+    // Streaming with BYTES.
+    const call = raw.ModelStreamInfer();
+    const got: ModelStreamInferResponse__Output[] = [];
+    const done = new Promise<void>((res, rej) => {
+      call.on('data', (m: ModelStreamInferResponse__Output) => got.push(m));
+      call.on('end', () => res());
+      call.on('error', rej);
+    });
+    for (const id of ['s1', 's2']) {
+      call.write({
+        model_name: 'echo',
+        id,
+        inputs: [{ name: 'text_input', datatype: 'BYTES', shape: [1] }],
+        raw_input_contents: [bytesTensor('t', [id]).data as Buffer],
+      });
+    }
+    call.end();
+    await done;
+    expect(got.map((m) => m.infer_response!.id).sort()).toEqual(['s1', 's2']);
+    for (const m of got) {
+      const out = m.infer_response!;
+      expect(
+        asStrings({ name: 'o', datatype: 'BYTES', shape: [1], data: out.raw_output_contents[0]! }),
+      ).toEqual([`echo: ${out.id}`]);
+    }
+  });
+
+  it('refuses oversized messages cleanly (client check and server limit) and keeps serving', async () => {
+    const { bytesTensor } = await import('../../src/infer/client.js');
+    const small = new InferenceClient({ addresses: [`127.0.0.1:${server.port}`], maxMessageBytes: 1024 });
+    await expect(
+      small.infer({ model: 'echo', inputs: [bytesTensor('text_input', ['x'.repeat(4096)])] }),
+    ).rejects.toMatchObject({
+      code: 'VIGIL_ERR_INFER_INVALID_ARGUMENT',
+      message: expect.stringMatching(/exceeds maxMessageBytes/),
+    });
+    small.close();
+    // A raw client that allows 32 MiB sends 17 MiB: the server (16 MiB limit) refuses it.
+    const Ctor = loadInferenceProto().inference.GRPCInferenceService;
+    const big = new Ctor(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure(), {
+      'grpc.max_send_message_length': 32 * 1024 * 1024,
+    });
+    try {
+      await expect(
+        rawInfer(big, {
+          model_name: 'echo',
+          inputs: [{ name: 'text_input', datatype: 'BYTES', shape: [1] }],
+          raw_input_contents: [bytesTensor('t', ['y'.repeat(17 * 1024 * 1024)]).data as Buffer],
+        }),
+      ).rejects.toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
+    } finally {
+      big.close();
+    }
+    expect(await client.serverLive()).toBe(true);
+  });
+
   it('the client retries UNAVAILABLE on the next address (round-robin)', async () => {
     const dead = await freePort();
     const c = new InferenceClient({
@@ -444,6 +589,8 @@ describe.skipIf(!existsSync(rawModel))('inference server: queue bound, broken mo
       '1',
       '--queue-delay-us',
       '0',
+      '--models',
+      'yolov8n',
     ]);
     const server = await startInferenceServer({
       modelRepository: repo,
@@ -469,6 +616,8 @@ describe.skipIf(!existsSync(rawModel))('inference server: queue bound, broken mo
       expect(results.filter((r) => r.status === 'fulfilled').length).toBeGreaterThanOrEqual(1);
       expect(rejected.length).toBeGreaterThanOrEqual(1);
       for (const e of rejected) expect(e.code).toBe('VIGIL_ERR_INFER_RESOURCE_EXHAUSTED');
+      expect(server.stats()['yolov8n:1']!.rejected).toBe(rejected.length);
+
 
       // Close while one call is in flight: it completes, later calls fail, close() twice is fine.
       const inflight = client.infer({ model: 'yolov8n', inputs: [input] });
