@@ -15,7 +15,15 @@ import { createPublisher, DEFAULT_PUBLISHER_OPTIONS } from '../publish/nats-publ
 import { startNatsServer } from '../publish/nats-server.js';
 import type { CloudEvent } from '../publish/cloudevents.js';
 import { formatEvent, formatSummary } from '../cli/format.js';
+import type { VigilConfig } from '../config/index.js';
+import { startControlServer } from '../control/http.js';
+import { serveControlOverNats } from '../control/nats.js';
+import type { NatsClientOptions } from '../publish/connection.js';
+import { JpegCache } from '../publish/evidence.js';
+import type { Publisher } from '../publish/nats-publisher.js';
+import { createWebView } from '../web/server.js';
 import { analyzeWith } from './analyze.js';
+import { createManager, type Manager } from './manager.js';
 import { newCounters, streamPipeline } from './stream-runner.js';
 
 export interface RunAnalysisOptions {
@@ -187,4 +195,133 @@ async function startPrinter(
       return closing;
     },
   };
+}
+
+/** A running analyzer service (`vigil run`): manager + publisher + control API + web view. */
+export interface Service {
+  manager: Manager;
+  publisher: Publisher;
+  /** Base URL of the HTTP control API and the web view. */
+  controlUrl: string;
+  natsUrl: string;
+  inferAddress: string;
+  /** Stops everything in reverse order; idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the analyzer as a service from a validated config: a local nats-server and inference
+ * server when none are configured, the publisher, the stream manager with the configured streams,
+ * the HTTP control API with the web view, and the control API over NATS.
+ */
+export async function startService(
+  config: VigilConfig,
+  log: (line: string) => void = (l) => console.error(l),
+): Promise<Service> {
+  const cleanups: Cleanup[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
+    cleanups.length = 0;
+  };
+  try {
+    let servers = config.nats.servers;
+    if (!servers) {
+      const nats = await startNatsServer();
+      cleanups.push(() => nats.stop());
+      servers = [nats.url];
+      log(`vigil: started nats-server at ${nats.url}`);
+    }
+    let inferAddress = config.inference.address;
+    if (!inferAddress) {
+      if (!existsSync(config.inference.modelRepository)) {
+        throw new VigilError(
+          'VIGIL_ERR_CONFIG',
+          `model repository ${config.inference.modelRepository} not found: run 'bash scripts/setup.sh' first, or set inference.address`,
+        );
+      }
+      const server = await startInferenceServer({
+        modelRepository: config.inference.modelRepository,
+        host: '127.0.0.1',
+        port: 0,
+      });
+      cleanups.push(() => server.close());
+      inferAddress = `127.0.0.1:${server.port}`;
+      log(`vigil: started inference server at ${inferAddress}`);
+    }
+    const natsClient: NatsClientOptions = { servers };
+    for (const key of ['user', 'token', 'nkeySeed', 'nkeySeedFile', 'tls'] as const) {
+      if (config.nats[key] !== undefined)
+        (natsClient as unknown as Record<string, unknown>)[key] = config.nats[key];
+    }
+    if (config.nats.password !== undefined) natsClient.pass = config.nats.password;
+    const jpegCache = new JpegCache(256);
+    const publisher = await createPublisher({
+      ...natsClient,
+      jetstreamName: config.nats.jetstream.stream,
+      maxAgeMs: config.nats.jetstream.maxAgeMs,
+      maxBytes: config.nats.jetstream.maxBytes,
+      maxPending: config.nats.retry.maxPending,
+      ackTimeoutMs: config.nats.retry.ackTimeoutMs,
+      evidence: config.nats.evidence,
+      jpegCache,
+    });
+    cleanups.push(() => publisher.close());
+    const client = new InferenceClient({ addresses: [inferAddress] });
+    cleanups.push(async () => client.close());
+    const model = config.inference.model;
+    const manager = createManager({
+      analyze: analyzeWith(createDetector({ client, model }), model),
+      sink: publisher,
+      maxStreams: config.analyzer.maxStreams,
+      windowMs: config.analyzer.windowMs,
+    });
+    cleanups.push(() => manager.close());
+    const ready = async () => {
+      const natsUp = !publisher.connection.isClosed() && publisher.connection.info !== undefined;
+      const inferUp = await client.serverReady().catch(() => false);
+      return { ready: natsUp && inferUp, checks: { nats: natsUp, inference: inferUp } };
+    };
+    const token = config.control.token;
+    const mounts = config.web.enabled
+      ? [createWebView({ manager, jpegCache, ...(token ? { token } : {}) })]
+      : [];
+    const control = await startControlServer({
+      manager,
+      ready,
+      host: config.control.host,
+      port: config.control.port,
+      ...(token ? { token } : {}),
+      mounts,
+    });
+    cleanups.push(() => control.close());
+    log(`vigil: control API${config.web.enabled ? ' and live view' : ''} at ${control.url}`);
+    if (config.control.nats) {
+      const ctl = serveControlOverNats({
+        manager,
+        ready,
+        connection: publisher.connection,
+        ...(token ? { token } : {}),
+      });
+      cleanups.push(() => ctl.close());
+    }
+    for (const def of config.streams) {
+      const info = await manager.attach(def);
+      log(`vigil: attached ${info.id} (${info.source})`);
+    }
+    let closing: Promise<void> | undefined;
+    return {
+      manager,
+      publisher,
+      controlUrl: control.url,
+      natsUrl: servers[0]!,
+      inferAddress,
+      close: () => {
+        closing ??= cleanup();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
 }

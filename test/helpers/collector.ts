@@ -15,7 +15,14 @@ export async function collect(url: string, subject: string, max = 10_000) {
       if (err || messages.length >= max) return;
       const headers: Record<string, string> = {};
       if (msg.headers) for (const [k, v] of msg.headers) headers[k] = v.join(',');
-      messages.push({ subject: msg.subject, headers, body: msg.json() });
+      let body: unknown;
+      try {
+        body = msg.json();
+      } catch {
+        // Not JSON (e.g. an empty control request): keep the text; a throwing callback would close the connection.
+        body = msg.string();
+      }
+      messages.push({ subject: msg.subject, headers, body });
     },
   });
   return {

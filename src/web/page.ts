@@ -1,0 +1,147 @@
+/**
+ * The live view's single page: plain HTML, CSS and a small script, no build step. Everything
+ * arrives over one WebSocket (`/ws`), pushed by the analyzer; the page never polls.
+ */
+export const PAGE_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Vigil live</title>
+<style>
+  :root { color-scheme: dark; --bg:#101418; --card:#1a2027; --fg:#e6edf3; --dim:#8b98a5; --accent:#4fb3ff; --warn:#f0b429; --bad:#ff6b6b; }
+  * { box-sizing: border-box; }
+  body { margin:0; font:14px/1.4 system-ui, sans-serif; background:var(--bg); color:var(--fg); }
+  header { display:flex; gap:1rem; align-items:baseline; padding:.6rem 1rem; border-bottom:1px solid #263039; }
+  header h1 { margin:0; font-size:1.1rem; }
+  #conn { color:var(--dim); }
+  #conn.up { color:#5fd068; }
+  main { display:grid; grid-template-columns: 1fr 320px; gap:1rem; padding:1rem; }
+  #grid { display:grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap:1rem; align-content:start; }
+  #empty { color:var(--dim); }
+  .card { background:var(--card); border-radius:8px; overflow:hidden; }
+  .card h2 { margin:0; padding:.5rem .7rem; font-size:1rem; display:flex; justify-content:space-between; gap:.5rem; }
+  .state { font-size:.8rem; padding:0 .4rem; border-radius:4px; background:#263039; }
+  .state.live, .state.recovered { background:#1f4d2b; }
+  .state.failed, .state.down { background:#5a1f1f; }
+  .state.stalled { background:#5a4a1f; }
+  .frame { position:relative; background:#000; aspect-ratio:16/9; }
+  .frame img { width:100%; height:100%; object-fit:fill; display:block; }
+  .box { position:absolute; border:2px solid var(--accent); pointer-events:none; }
+  .box span { position:absolute; top:-1.2em; left:-2px; font-size:.7rem; background:var(--accent); color:#000; padding:0 .2rem; white-space:nowrap; }
+  .metrics { display:flex; gap:1rem; padding:.4rem .7rem; color:var(--dim); font-variant-numeric:tabular-nums; }
+  .summary { padding:.2rem .7rem .7rem; min-height:2.8em; }
+  .error { color:var(--bad); padding:0 .7rem .5rem; }
+  aside h2 { font-size:1rem; margin:0 0 .5rem; }
+  #events { list-style:none; margin:0; padding:0; max-height:80vh; overflow:auto; }
+  #events li { background:var(--card); border-left:3px solid var(--accent); margin-bottom:.4rem; padding:.3rem .5rem; border-radius:4px; }
+  #events li.warning { border-color:var(--warn); }
+  #events li.critical { border-color:var(--bad); }
+  #events .when { color:var(--dim); font-size:.8rem; }
+</style>
+</head>
+<body>
+<header><h1>Vigil</h1><span id="conn">connecting…</span><span id="count"></span></header>
+<main>
+  <section id="grid"><p id="empty">No streams attached. Attach one with <code>vigil attach &lt;url&gt; --name NAME</code>.</p></section>
+  <aside><h2>Events</h2><ul id="events"></ul></aside>
+</main>
+<script>
+(() => {
+  const MAX_EVENTS = 200;
+  const grid = document.getElementById('grid');
+  const empty = document.getElementById('empty');
+  const eventsEl = document.getElementById('events');
+  const conn = document.getElementById('conn');
+  const count = document.getElementById('count');
+  const cards = new Map();
+  const token = new URLSearchParams(location.search).get('token');
+  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&':'&amp;', '<':'&lt;', '>':'&gt;', '"':'&quot;', "'":'&#39;' }[c]));
+  const clock = (ns) => { const t = Math.max(0, Math.floor(ns / 1e9)); const m = Math.floor(t / 60), s = t % 60; return String(m).padStart(2,'0') + ':' + String(s).padStart(2,'0'); };
+
+  function card(id) {
+    let c = cards.get(id);
+    if (c) return c;
+    const el = document.createElement('article');
+    el.className = 'card';
+    el.dataset.stream = id;
+    el.innerHTML = '<h2><span class="name"></span><span class="state"></span></h2>' +
+      '<div class="frame"><img alt=""></div>' +
+      '<div class="metrics"><span class="fps">– fps</span><span class="latency">– ms</span><span class="counts"></span></div>' +
+      '<div class="summary">Waiting for the first summary…</div><div class="error" hidden></div>';
+    el.querySelector('.name').textContent = id;
+    grid.appendChild(el);
+    c = { el, img: el.querySelector('img'), frame: el.querySelector('.frame') };
+    cards.set(id, c);
+    empty.hidden = true;
+    count.textContent = cards.size + ' stream' + (cards.size === 1 ? '' : 's');
+    return c;
+  }
+  function info(s) {
+    const c = card(s.id);
+    const st = c.el.querySelector('.state');
+    st.textContent = s.state; st.className = 'state ' + s.state;
+    c.el.dataset.state = s.state;
+    c.el.querySelector('.fps').textContent = (s.fps ?? 0).toFixed(1) + ' fps';
+    c.el.querySelector('.latency').textContent = s.latencyMs == null ? '– ms' : Math.round(s.latencyMs) + ' ms';
+    c.el.querySelector('.counts').textContent = s.counters.keyframes + ' keyframes, ' + s.counters.events + ' events';
+    const err = c.el.querySelector('.error');
+    err.hidden = !s.error; err.textContent = s.error ? s.error.code + ': ' + s.error.message : '';
+  }
+  function keyframe(k) {
+    const c = card(k.streamId);
+    c.img.src = 'data:image/jpeg;base64,' + k.jpeg;
+    c.el.dataset.keyframe = k.keyframeId;
+    c.frame.querySelectorAll('.box').forEach((b) => b.remove());
+    for (const d of k.detections) {
+      const b = document.createElement('div');
+      b.className = 'box';
+      b.style.left = (100 * d.box.x / k.sourceWidth) + '%';
+      b.style.top = (100 * d.box.y / k.sourceHeight) + '%';
+      b.style.width = (100 * d.box.w / k.sourceWidth) + '%';
+      b.style.height = (100 * d.box.h / k.sourceHeight) + '%';
+      b.innerHTML = '<span>' + esc(d.label) + ' ' + Math.round(d.score * 100) + '%</span>';
+      c.frame.appendChild(b);
+    }
+  }
+  function summary(s) {
+    const c = card(s.streamId);
+    c.el.querySelector('.summary').textContent = '[' + clock(s.startPtsNs) + '–' + clock(s.endPtsNs) + '] ' + s.text;
+  }
+  function event(e) {
+    const li = document.createElement('li');
+    li.className = 'event ' + e.severity;
+    li.dataset.stream = e.streamId;
+    li.dataset.type = e.type;
+    const data = Object.entries(e.data || {}).filter(([, v]) => v === null || typeof v !== 'object').map(([k, v]) => k + '=' + v).join(' ');
+    li.innerHTML = '<div><b>' + esc(e.type) + '</b> <span class="when">' + esc(e.streamId) + ' ' + clock(e.ptsNs) + ' · ' + new Date(e.timeMs).toLocaleTimeString() + '</span></div><div>' + esc(data) + '</div>';
+    eventsEl.prepend(li);
+    while (eventsEl.children.length > MAX_EVENTS) eventsEl.lastChild.remove();
+  }
+  function remove(id) {
+    const c = cards.get(id);
+    if (c) { c.el.remove(); cards.delete(id); }
+    empty.hidden = cards.size > 0;
+    count.textContent = cards.size ? cards.size + ' stream' + (cards.size === 1 ? '' : 's') : '';
+  }
+  const handlers = {
+    snapshot(m) { for (const id of [...cards.keys()]) remove(id); m.streams.forEach(info); m.keyframes.forEach(keyframe); m.summaries.forEach(summary); eventsEl.textContent = ''; m.events.forEach(event); },
+    stream(m) { info(m.info); },
+    stats(m) { m.streams.forEach(info); },
+    detached(m) { remove(m.id); },
+    keyframe, summary(m) { summary(m.summary); }, event(m) { event(m.event); },
+  };
+  let delay = 500;
+  function open() {
+    const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws' + (token ? '?token=' + encodeURIComponent(token) : '');
+    const ws = new WebSocket(url);
+    ws.onopen = () => { conn.textContent = 'live'; conn.className = 'up'; delay = 500; };
+    ws.onmessage = (ev) => { const m = JSON.parse(ev.data); const h = handlers[m.type]; if (h) h(m); };
+    ws.onclose = () => { conn.textContent = 'disconnected, reconnecting…'; conn.className = ''; setTimeout(open, delay); delay = Math.min(10000, delay * 2); };
+  }
+  open();
+})();
+</script>
+</body>
+</html>
+`;
