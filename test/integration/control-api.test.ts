@@ -17,6 +17,15 @@ import { MODEL_REPO, requireFile } from '../helpers/paths.js';
 
 const TOKEN = 'control-token-1234';
 
+/** The fields the tests read from control replies (a StreamInfo, a list, or an error). */
+interface Reply {
+  error: { code: string; message: string };
+  streams: { id: string }[];
+  maxStreams: number;
+  state: string;
+  counters: { frames: number };
+}
+
 describe('control API (HTTP and NATS request-reply)', () => {
   let service: Service;
   let nc: NatsConnection;
@@ -32,7 +41,7 @@ describe('control API (HTTP and NATS request-reply)', () => {
       },
       ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
     });
-    return { status: res.status, body: (await res.json()) as Record<string, any> };
+    return { status: res.status, body: (await res.json()) as Reply };
   };
 
   beforeAll(async () => {
@@ -80,7 +89,7 @@ streams:
     expect(a.status).toBe(201);
     expect(a.body).toMatchObject({ id: 'extra', source: 'test:ball', state: 'connecting' });
     const list = await http('GET', '/v1/streams');
-    expect(list.body.streams.map((s: { id: string }) => s.id)).toEqual(['steady', 'extra']);
+    expect(list.body.streams.map((s) => s.id)).toEqual(['steady', 'extra']);
     expect(list.body.maxStreams).toBe(2);
     const deadline = Date.now() + 10_000;
     let s = await http('GET', '/v1/streams/extra');
