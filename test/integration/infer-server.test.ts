@@ -618,7 +618,6 @@ describe.skipIf(!existsSync(rawModel))('inference server: queue bound, broken mo
       for (const e of rejected) expect(e.code).toBe('VIGIL_ERR_INFER_RESOURCE_EXHAUSTED');
       expect(server.stats()['yolov8n:1']!.rejected).toBe(rejected.length);
 
-
       // Close while one call is in flight: it completes, later calls fail, close() twice is fine.
       const inflight = client.infer({ model: 'yolov8n', inputs: [input] });
       await new Promise((r) => setTimeout(r, 30));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   BatcherClosedError,
+  BatcherExpiredError,
   BatcherFullError,
   DynamicBatcher,
   type BatcherTimers,
@@ -218,5 +219,52 @@ describe('DynamicBatcher', () => {
           execute,
         }),
     ).toThrow(RangeError);
+  });
+
+  it('cuts at a preferred size as soon as no larger preferred size can form (Triton), rest waits', async () => {
+    const { clock, batches, batcher } = setup({ preferredBatchSizes: [2], maxBatchSize: 4 });
+    const p = [1, 2, 3].map((n) => batcher.submit({ n }));
+    await flush();
+    expect(batches).toEqual([[1, 2]]);
+    clock.advance(10);
+    await Promise.all(p);
+    expect(batches).toEqual([[1, 2], [3]]);
+    // With [2, 4], three requests wait for a fourth until the delay, then go together.
+    const b2 = setup({ preferredBatchSizes: [2, 4], maxBatchSize: 4 });
+    const q = [1, 2, 3].map((n) => b2.batcher.submit({ n }));
+    await flush();
+    expect(b2.batches).toEqual([]);
+    b2.clock.advance(10);
+    await Promise.all(q);
+    expect(b2.batches).toEqual([[1, 2, 3]]);
+    expect(() => setup({ preferredBatchSizes: [8] })).toThrow(/preferred batch size 8/);
+  });
+
+  it('drops requests that expire while queued (never runs them), counts them, reports batches', async () => {
+    const infos: { size: number; requests: number; queueMs: number[]; ok: boolean }[] = [];
+    const { clock, batches, batcher, holdBatches, release } = setup({
+      isExpired: (it, now) => it.n === 2 && now >= 5,
+      onBatch: (i) => infos.push(i),
+    });
+    holdBatches();
+    const first = batcher.submit({ n: 1, key: 'a' });
+    await flush();
+    clock.advance(10); // first batch dispatched after the delay and held
+    await flush();
+    const expiring = batcher.submit({ n: 2 });
+    const later = batcher.submit({ n: 3 });
+    clock.advance(10);
+    release();
+    await first;
+    await expect(expiring).rejects.toBeInstanceOf(BatcherExpiredError);
+    clock.advance(10);
+    expect(await later).toBe(30);
+    expect(batches).toEqual([[1], [3]]);
+    expect(batcher.getStats()).toMatchObject({ expired: 1, batches: 2, requests: 2, largestBatch: 1 });
+    expect(infos.map((i) => [i.size, i.requests, i.ok])).toEqual([
+      [1, 1, true],
+      [1, 1, true],
+    ]);
+    expect(infos[0]!.queueMs).toEqual([10]);
   });
 });
