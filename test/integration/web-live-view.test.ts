@@ -1,0 +1,121 @@
+/**
+ * The live web view in headless Chromium (Debian's chromium driven by playwright-core) against the
+ * real service: the page loads, a stream attached during the test appears with its keyframe, boxes,
+ * fps and latency, an event shows up, all pushed over ws; a screenshot is saved under test-artifacts/.
+ */
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { parseConfig } from '../../src/config/index.js';
+import { startService, type Service } from '../../src/analyzer/session.js';
+import { MODEL_REPO, requireFile, ROOT, VTEST } from '../helpers/paths.js';
+
+const TOKEN = 'web-token-12345';
+const ARTIFACTS = resolve(ROOT, 'test-artifacts');
+
+describe('live web view', () => {
+  let service: Service;
+  let browser: BrowserContext;
+  let page: Page;
+  let profile: string;
+  const requests: string[] = [];
+
+  beforeAll(async () => {
+    const config = parseConfig(
+      `
+inference: { modelRepository: ${JSON.stringify(requireFile(MODEL_REPO))} }
+control: { port: 0 }
+analyzer: { windowMs: 2000 }
+`,
+      'test.yaml',
+      { VIGIL_CONTROL_TOKEN: TOKEN },
+    );
+    service = await startService(config, () => undefined);
+    profile = mkdtempSync(join(tmpdir(), 'vigil-chromium-'));
+    // A fresh profile directory per run (launchPersistentContext passes it as --user-data-dir).
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+      viewport: { width: 1280, height: 800 },
+    });
+    page = await browser.newPage();
+    page.on('request', (r) => requests.push(r.url()));
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await service?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('refuses the page and the socket without the token', async () => {
+    expect((await fetch(`${service.controlUrl}/`)).status).toBe(401);
+    expect((await fetch(`${service.controlUrl}/?token=${TOKEN}`)).status).toBe(200);
+  });
+
+  it('loads, shows a stream attached during the test with keyframe, boxes, fps, latency and an event', async () => {
+    await page.goto(`${service.controlUrl}/?token=${TOKEN}`);
+    await page.waitForSelector('#conn.up', { timeout: 10_000 });
+    expect(await page.locator('#empty').isVisible()).toBe(true);
+
+    const res = await fetch(`${service.controlUrl}/v1/streams`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'walkway', url: requireFile(VTEST), live: true, windowMs: 2000 }),
+    });
+    expect(res.status).toBe(201);
+
+    const card = page.locator('[data-stream="walkway"]');
+    await card.waitFor({ timeout: 10_000 });
+    await page.waitForSelector('[data-stream="walkway"][data-state="live"]', { timeout: 15_000 });
+    await page.waitForFunction(
+      `document.querySelector('[data-stream="walkway"] img')?.src.startsWith('data:image/jpeg')`,
+      undefined,
+      { timeout: 20_000 },
+    );
+    await page.waitForSelector('[data-stream="walkway"] .box', { timeout: 20_000 });
+    await page.waitForSelector('#events li[data-stream="walkway"]', { timeout: 30_000 });
+    await page.waitForFunction(
+      `/\\d+ ms/.test(document.querySelector('[data-stream="walkway"] .latency')?.textContent ?? '')`,
+      undefined,
+      { timeout: 10_000 },
+    );
+    expect(await card.locator('.fps').textContent()).toMatch(/^\d+\.\d fps$/);
+    expect(await card.locator('.box span').first().textContent()).toMatch(/person \d+%/);
+    const eventType = await page
+      .locator('#events li[data-stream="walkway"]')
+      .first()
+      .getAttribute('data-type');
+    expect(eventType).toMatch(/^[a-z]+(\.[a-z]+)+$/);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const shot = join(ARTIFACTS, 'web-live-view.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    expect(statSync(shot).size).toBeGreaterThan(10_000);
+
+    // Pushed, not polled: after the page and its socket, the browser made no further requests.
+    const base = new URL(service.controlUrl);
+    const own = requests.filter((u) => u.startsWith(`${base.protocol}//${base.host}`));
+    expect(own.filter((u) => !u.includes('/ws'))).toHaveLength(1);
+  }, 90_000);
+
+  it('a detached stream disappears from the grid', async () => {
+    await fetch(`${service.controlUrl}/v1/streams/walkway`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    await page.locator('[data-stream="walkway"].card').waitFor({ state: 'detached', timeout: 10_000 });
+    expect(await page.locator('#empty').isVisible()).toBe(true);
+  }, 20_000);
+});
