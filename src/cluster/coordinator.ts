@@ -37,8 +37,17 @@ import { planRound } from './plan.js';
 export interface StreamHost {
   attach(def: StreamDefinition): unknown;
   detach(id: string): unknown;
-  list(): Iterable<{ id: string }> | Promise<Iterable<{ id: string }>>;
+  /** Streams the host runs; a `state` of failed, completed or stopped means it gave up on one. */
+  list(): Iterable<HostedStream> | Promise<Iterable<HostedStream>>;
 }
+
+export interface HostedStream {
+  id: string;
+  state?: string;
+}
+
+/** Host states after which a stream is handed back to the cluster (so it is retried, maybe elsewhere). */
+const ENDED_STATES = new Set(['failed', 'completed', 'stopped']);
 
 export interface CoordinatorOptions {
   nc: NatsConnection;
@@ -74,7 +83,7 @@ export const DEFAULT_LEASE_MS = 10_000;
 const REPLICA_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export type ReleaseReason =
-  'removed' | 'rebalance' | 'lease_lost' | 'lease_expired' | 'attach_failed' | 'shutdown';
+  'removed' | 'rebalance' | 'lease_lost' | 'lease_expired' | 'attach_failed' | 'stream_ended' | 'shutdown';
 
 interface Owned {
   id: string;
@@ -372,13 +381,17 @@ export class ClusterCoordinator {
     }
   }
 
-  /** A stream the host no longer runs (detached behind our back) is given back to the cluster. */
+  /**
+   * A stream the host no longer runs (detached behind our back) or gave up on (failed, ended) is
+   * handed back to the cluster: the next round claims it again, here or on another replica.
+   */
   private async releaseMissing(): Promise<void> {
     if (this.owned.size === 0) return;
-    const running = new Set<string>();
-    for (const s of await this.o.host.list()) running.add(s.id);
+    const hosted = new Map<string, string | undefined>();
+    for (const s of await this.o.host.list()) hosted.set(s.id, s.state);
     for (const id of [...this.owned.keys()]) {
-      if (!running.has(id)) await this.release(id, 'attach_failed', { skipDetach: true });
+      if (!hosted.has(id)) await this.release(id, 'stream_ended', { skipDetach: true });
+      else if (ENDED_STATES.has(hosted.get(id) ?? '')) await this.release(id, 'stream_ended');
     }
   }
 
@@ -467,7 +480,15 @@ function defineMetrics(
     registers,
   });
   for (const result of ['won', 'lost']) claims.inc({ result }, 0);
-  for (const reason of ['removed', 'rebalance', 'lease_lost', 'lease_expired', 'attach_failed', 'shutdown'])
+  for (const reason of [
+    'removed',
+    'rebalance',
+    'lease_lost',
+    'lease_expired',
+    'attach_failed',
+    'stream_ended',
+    'shutdown',
+  ])
     releases.inc({ reason }, 0);
   for (const result of ['ok', 'failed']) renewals.inc({ result }, 0);
   return { claims, releases, renewals };

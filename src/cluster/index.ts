@@ -6,6 +6,7 @@ export {
   DEFAULT_LEASE_MS,
   type CoordinatorOptions,
   type CoordinatorStatus,
+  type HostedStream,
   type ReleaseReason,
   type StreamHost,
 } from './coordinator.js';

@@ -37,6 +37,12 @@ export function metricsHandler(
   };
 }
 
+/** The same handler in the shape of the control server's mounts (`startControlServer({ mounts })`). */
+export function metricsMount(source: MetricsSource | Registry, path = '/metrics') {
+  const handle = metricsHandler(source, path);
+  return { handle: (req: IncomingMessage, res: ServerResponse) => handle(req, res) };
+}
+
 export interface MetricsServer {
   readonly port: number;
   readonly url: string;
@@ -44,17 +50,27 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** A standalone HTTP server: /metrics and a trivial /healthz. Port 0 picks a free port. */
+/** A standalone HTTP server: /metrics, /healthz (alive) and /readyz. Port 0 picks a free port. */
 export async function startMetricsServer(options: {
   source: MetricsSource | Registry;
   host?: string;
   port?: number;
+  /** /readyz answers 200 while this returns true, 503 otherwise (default: always ready). */
+  ready?: () => boolean;
 }): Promise<MetricsServer> {
   const handle = metricsHandler(options.source);
   const server: Server = createServer((req, res) => {
     if (handle(req, res)) return;
-    if ((req.url ?? '').split('?')[0] === '/healthz') {
+    const path = (req.url ?? '').split('?')[0];
+    if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    if (path === '/readyz') {
+      const ready = options.ready?.() ?? true;
+      res
+        .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
+        .end(ready ? 'ready\n' : 'not ready\n');
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

@@ -13,7 +13,15 @@ export {
   type DropReason,
   type InferenceResult,
   type PublishKind,
+  type PublisherNumbers,
   type Stage,
 } from './metrics.js';
 export { instrumentStream } from './instrument.js';
-export { metricsHandler, startMetricsServer, type MetricsServer, type MetricsSource } from './http.js';
+export { instrumentManagerDeps, observeManager } from './manager.js';
+export {
+  metricsHandler,
+  metricsMount,
+  startMetricsServer,
+  type MetricsServer,
+  type MetricsSource,
+} from './http.js';

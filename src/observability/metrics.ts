@@ -82,6 +82,15 @@ export interface CounterSource {
   reconnects?: number;
 }
 
+/** What observePublisher reads (the publisher's stats()). */
+export interface PublisherNumbers {
+  acked: number;
+  pending: number;
+  dropped: number;
+  retries: number;
+  core: number;
+}
+
 export function normalizeDropReason(reason: string): DropReason {
   const r = reason.toLowerCase().replace(/[^a-z0-9]+/g, '_');
   return (DROP_REASONS as readonly string[]).includes(r) ? (r as DropReason) : 'other';
@@ -91,6 +100,8 @@ export class AnalyzerMetrics {
   readonly registry: Registry;
   readonly maxStreams: number;
   private readonly streams = new Map<string, StreamMetrics>();
+  private collectHooks: (() => void)[] = [];
+  private syncing = false;
   /** @internal */ readonly m: ReturnType<typeof defineMetrics>;
 
   constructor(options: AnalyzerMetricsOptions = {}) {
@@ -156,8 +167,75 @@ export class AnalyzerMetrics {
     return this.registry.contentType;
   }
 
+  /** Runs `fn` before every collection (e.g. to read a manager's stream list); returns a remover. */
+  beforeCollect(fn: () => void): () => void {
+    this.collectHooks.push(fn);
+    return () => {
+      this.collectHooks = this.collectHooks.filter((f) => f !== fn);
+    };
+  }
+
+  /**
+   * Exposes the NATS publisher's own numbers (read at scrape time): JetStream acks, messages
+   * waiting in its retry buffer, drops and retries. One publisher per registry.
+   */
+  observePublisher(publisher: { stats(): PublisherNumbers }): void {
+    if (this.registry.getSingleMetric('vigil_publish_pending'))
+      throw new ConfigError('metrics: a publisher is already observed on this registry');
+    const registers = [this.registry];
+    const last = { acked: 0, dropped: 0, retries: 0, core: 0 };
+    const read = () => publisher.stats();
+    const counter = (key: keyof typeof last, name: string, help: string) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const v = read()[key];
+          if (v > last[key]) {
+            this.inc(v - last[key]);
+            last[key] = v;
+          }
+        },
+      });
+    counter('acked', 'vigil_publish_acked_total', 'Events and summaries acknowledged by JetStream');
+    counter('core', 'vigil_publish_core_total', 'Core NATS publishes (detections, keyframes, status)');
+    counter(
+      'dropped',
+      'vigil_publish_dropped_total',
+      'Messages dropped from the full retry buffer (oldest first)',
+    );
+    counter('retries', 'vigil_publish_retries_total', 'Publish attempts that failed and were retried');
+    new Gauge({
+      name: 'vigil_publish_pending',
+      help: 'Messages waiting in the retry buffer or awaiting their JetStream ack',
+      registers,
+      collect() {
+        this.set(read().pending);
+      },
+    });
+  }
+
+  /** Ids of the streams that currently have a handle. */
+  streamIds(): string[] {
+    return [...this.streams.keys()];
+  }
+
   private syncAll(): void {
-    for (const s of this.streams.values()) s.sync();
+    if (this.syncing) return;
+    this.syncing = true;
+    try {
+      for (const fn of this.collectHooks) {
+        try {
+          fn();
+        } catch {
+          // A failing hook must not break the scrape.
+        }
+      }
+      for (const s of this.streams.values()) s.sync();
+    } finally {
+      this.syncing = false;
+    }
   }
 }
 

@@ -48,6 +48,8 @@ export interface PublisherOptions extends NatsClientOptions {
   evidence: EvidenceOptions | false;
   /** Shared JPEG cache (e.g. with the web view); one is created when absent. */
   jpegCache?: JpegCache;
+  /** Extra headers on every message (e.g. `Vigil-Replica` in a cluster); never put secrets here. */
+  headers?: Record<string, string>;
 }
 
 export const DEFAULT_EVIDENCE_OPTIONS: EvidenceOptions = {
@@ -200,6 +202,7 @@ export async function createPublisher(
     }
     if (item.kind === 'js') {
       const h = headers();
+      for (const [k, v] of Object.entries(options.headers ?? {})) h.set(k, v);
       h.set('Nats-Msg-Id', item.msgId);
       h.set('Content-Type', 'application/cloudevents+json');
       await js.publish(item.subject, item.payload, { msgID: item.msgId, headers: h });
@@ -303,6 +306,7 @@ export async function createPublisher(
   const core = <T>(subject: string, ce: CloudEvent<T>) => {
     if (closed) return;
     const h = headers();
+    for (const [k, v] of Object.entries(options.headers ?? {})) h.set(k, v);
     h.set('Nats-Msg-Id', ce.id);
     h.set('Content-Type', 'application/cloudevents+json');
     try {
