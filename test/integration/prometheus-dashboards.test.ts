@@ -87,7 +87,11 @@ describe('Prometheus scrapes a real two-stream run; every dashboard panel has da
     const config = parse(readFileSync(resolve(ROOT, 'deploy/prometheus.yml'), 'utf8')) as {
       global: Record<string, string>;
       rule_files: string[];
-      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+      scrape_configs: {
+        job_name: string;
+        static_configs?: { targets: string[] }[];
+        dns_sd_configs?: unknown;
+      }[];
     };
     config.global.scrape_interval = '1s';
     config.global.evaluation_interval = '1s';
@@ -98,6 +102,7 @@ describe('Prometheus scrapes a real two-stream run; every dashboard panel has da
     };
     for (const job of config.scrape_configs) {
       expect(targets[job.job_name], `a local target for job ${job.job_name}`).toBeDefined();
+      delete job.dns_sd_configs;
       job.static_configs = [{ targets: [targets[job.job_name]!] }];
     }
     writeFileSync(join(promDir, 'prometheus.yml'), stringify(config));
