@@ -5,27 +5,51 @@
  *   npx tsx bench/keyframes/run.ts
  *
  * Per clip: cut recall and precision within ±0.5 s of the true join times, keyframes per frame,
- * frames per second (decode + selection, both sides; Vigil decodes through its own GStreamer
- * ingest, both gray and model-size branches, exactly as the analyzer does). On the 80 s pedestrian
- * clip (no cuts) it also checks that at most 5% of frames become keyframes while every person
- * entering the scene gets a keyframe within 1 s. Ground truth for "a person enters" is a PROXY:
- * motion onset in the frame's border band (changed pixels there after at least 1 s of quiet),
- * computed on the decoded gray frames; no detector is involved.
+ * frames per second. Throughput is compared like with like: ffmpeg decodes and scores; Vigil's
+ * selector needs only the small gray frame, so its headline figure is a GStreamer pipeline that
+ * decodes and scales to the gray analysis size feeding the selector (bench/keyframes/gray-decode.ts).
+ * Vigil's full ingest (gray + model-size RGB branch, as the analyzer runs it) and the selection
+ * alone are reported too. Each timed run is done twice, the faster kept, for both tools.
+ *
+ * On the 80 s pedestrian clip (no cuts) it checks that at most 5% of frames become keyframes while
+ * every person entering the scene gets a keyframe within 1 s. Ground truth for entries comes from
+ * the real detector (bench/keyframes/persons-gt.ts, computed once and cached): YOLOv8n on every
+ * frame, person tracks from Vigil's Tracker; see ENTRY_DEFINITION below.
  */
+import { join } from 'node:path';
 import type { Frame, Keyframe } from '../../src/core/contracts.js';
-import { KeyframeSelector, motionScore } from '../../src/stream/index.js';
-import { buildClip, ffmpegScene, sourcePath, type LabelledClip } from '../lib/keyframes-clips.js';
+import { KeyframeSelector, type KeyframeSignals } from '../../src/stream/index.js';
+import { buildClip, CACHE_DIR, ffmpegScene, sourcePath, type LabelledClip } from '../lib/keyframes-clips.js';
 import { decodeClip } from '../lib/keyframes-decode.js';
+import { grayOnlySelect } from './gray-decode.js';
+import { personDetections, personEntries, type PersonEntry } from './persons-gt.js';
 
 const TOLERANCE_S = 0.5;
+const ENTRY_WINDOW_S = 1;
+/** A track "enters at the border" when its first box lies within this fraction of an image edge. */
+const BORDER_FRAC = 0.05;
+const ENTRY_DEFINITION =
+  `a person ENTERS = a new YOLOv8n person track (score >= 0.4, every frame, IoU/motion-tracked by ` +
+  `Vigil's Tracker, confirmed after 3 frames, kept through 0.5 s dropouts) that persists >= 1 s and ` +
+  `starts after the first second; "at the border" = its first box within ${BORDER_FRAC * 100}% of an ` +
+  `image edge (walking into view); "anywhere" adds tracks that start inside the image (people ` +
+  `emerging from behind the lamp post or re-acquired after a detector miss). Covered = some keyframe ` +
+  `in [first frame, first frame + ${ENTRY_WINDOW_S} s].`;
+
+type Kind = 'cuts' | 'jumps' | 'none';
+
+interface ClipSpec {
+  clip: LabelledClip;
+  kind: Kind;
+}
 
 interface Row {
   clip: string;
   tool: string;
-  cuts: number;
-  recall: number;
-  precision: number;
-  kfPerFrame: number;
+  cuts: string;
+  recall: string;
+  precision: string;
+  kfPerFrame: string;
   fps: number;
   note: string;
 }
@@ -40,7 +64,6 @@ function score(cuts: number[], detected: number[]): { recall: number; precision:
       hits++;
     }
   }
-  // A detection is correct when it lies within the tolerance of any true cut.
   const correct = detected.filter((t) => cuts.some((c) => Math.abs(t - c) <= TOLERANCE_S)).length;
   return {
     recall: cuts.length === 0 ? 1 : hits / cuts.length,
@@ -48,141 +71,230 @@ function score(cuts: number[], detected: number[]): { recall: number; precision:
   };
 }
 
-function select(frames: Frame[]): { keyframes: Keyframe[]; seconds: number } {
+interface Selected {
+  keyframes: Keyframe[];
+  signals: (KeyframeSignals & { t: number })[];
+  seconds: number;
+}
+
+function select(frames: Frame[]): Selected {
+  // Timed without bookkeeping; then once more recording the per-frame signals for diagnostics.
+  const timed = new KeyframeSelector();
+  const t0 = process.hrtime.bigint();
+  for (const f of frames) timed.next(f);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const sel = new KeyframeSelector();
   const keyframes: Keyframe[] = [];
-  const t0 = process.hrtime.bigint();
+  const signals: Selected['signals'] = [];
   for (const f of frames) {
     const k = sel.next(f);
     if (k !== null) keyframes.push(k);
+    signals.push({ ...sel.lastSignals, t: f.ptsNs / 1e9 });
   }
-  return { keyframes, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+  return { keyframes, signals, seconds };
 }
 
-/** Proxy ground truth for "a person enters": motion onsets in the border band (see header). */
-function entryOnsets(frames: Frame[], bandFrac = 0.08, active = 0.01, quietMs = 1000): number[] {
-  const onsets: number[] = [];
-  let lastActiveMs = -Infinity;
-  for (let i = 1; i < frames.length; i++) {
-    const a = frames[i - 1]?.analysis;
-    const b = frames[i]?.analysis;
-    if (a === undefined || b === undefined) continue;
-    const w = b.width;
-    const h = b.height;
-    const bw = Math.max(1, Math.round(w * bandFrac));
-    const bh = Math.max(1, Math.round(h * bandFrac));
-    let changed = 0;
-    let n = 0;
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        if (x >= bw && x < w - bw && y >= bh && y < h - bh) continue;
-        n++;
-        const d = (a.data[y * w + x] as number) - (b.data[y * w + x] as number);
-        if (d > 25 || d < -25) changed++;
-      }
-    }
-    const t = (frames[i] as Frame).ptsNs / 1e6;
-    if (changed / n >= active) {
-      if (t - lastActiveMs >= quietMs) onsets.push(t / 1000);
-      lastActiveMs = t;
-    }
+async function best<T extends { seconds: number }>(runs: number, f: () => Promise<T> | T): Promise<T> {
+  let out: T | null = null;
+  for (let i = 0; i < runs; i++) {
+    const r = await f();
+    if (out === null || r.seconds < out.seconds) out = r;
   }
-  return onsets;
+  return out as T;
 }
 
-async function benchClip(
-  clip: LabelledClip,
-  rows: Row[],
-): Promise<{ frames: Frame[]; keyframes: Keyframe[] }> {
-  const decoded = await decodeClip(clip.path, clip.name.replace(/[^A-Za-z0-9_-]/g, '-'));
-  const { keyframes, seconds } = select(decoded.frames);
-  const n = decoded.frames.length;
-  const cutsVigil = keyframes.filter((k) => k.reason === 'scene-cut').map((k) => k.frame.ptsNs / 1e9);
-  const v = score(clip.cuts, cutsVigil);
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+const secs = (ts: number[]): string => ts.map((t) => t.toFixed(2)).join(', ');
+
+function covered(entries: PersonEntry[], kts: number[]): { hit: PersonEntry[]; missed: PersonEntry[] } {
+  const hit: PersonEntry[] = [];
+  const missed: PersonEntry[] = [];
+  for (const e of entries) {
+    (kts.some((k) => k >= e.t - 1e-6 && k <= e.t + ENTRY_WINDOW_S + 1e-6) ? hit : missed).push(e);
+  }
+  return { hit, missed };
+}
+
+async function benchClip(spec: ClipSpec, rows: Row[], notes: string[]): Promise<Selected & { n: number }> {
+  const { clip, kind } = spec;
+  const full = await best(2, () =>
+    decodeClip(clip.path, clip.name.replace(/[^A-Za-z0-9_-]/g, '-')).then((d) => ({
+      ...d,
+      seconds: d.decodeSeconds,
+    })),
+  );
+  const sel = select(full.frames);
+  const gray = await best(2, () => grayOnlySelect(clip.path));
+  const ff = await best(2, () => ffmpegScene(clip.path));
+  const n = full.frames.length;
+  const vigilCuts = sel.keyframes.filter((k) => k.reason === 'scene-cut').map((k) => k.frame.ptsNs / 1e9);
+  const grayCuts = gray.keyframes.filter((k) => k.reason === 'scene-cut').length;
+  const byReason = (ks: Keyframe[]) =>
+    Object.entries(
+      ks.reduce<Record<string, number>>((m, k) => ((m[k.reason] = (m[k.reason] ?? 0) + 1), m), {}),
+    )
+      .map(([r, c]) => `${c} ${r}`)
+      .join(', ');
+  const cutCols = (detected: number[]): Pick<Row, 'cuts' | 'recall' | 'precision'> => {
+    if (kind !== 'cuts') return { cuts: '0', recall: '—', precision: '—' };
+    const s = score(clip.cuts, detected);
+    return { cuts: String(clip.cuts.length), recall: s.recall.toFixed(2), precision: s.precision.toFixed(2) };
+  };
   rows.push({
     clip: clip.name,
-    tool: 'vigil',
-    cuts: clip.cuts.length,
-    ...v,
-    kfPerFrame: keyframes.length / n,
-    fps: n / (decoded.decodeSeconds + seconds),
-    note: `select only ${Math.round(n / seconds)} fps; ${keyframes.length} keyframes (${cutsVigil.length} scene-cut)`,
+    tool: 'vigil, gray-only decode + select',
+    ...cutCols(vigilCuts),
+    kfPerFrame: pct(gray.keyframes.length / gray.count),
+    fps: gray.count / gray.seconds,
+    note: `${gray.keyframes.length} keyframes (${byReason(gray.keyframes)}); ${grayCuts} scene-cut`,
   });
-  const ff = ffmpegScene(clip.path);
-  const f = score(clip.cuts, ff.times);
   rows.push({
     clip: clip.name,
-    tool: 'ffmpeg gt(scene,0.3)',
-    cuts: clip.cuts.length,
-    ...f,
-    kfPerFrame: ff.times.length / n,
+    tool: 'vigil, full ingest (gray + RGB model branch) + select',
+    ...cutCols(vigilCuts),
+    kfPerFrame: pct(sel.keyframes.length / n),
+    fps: n / (full.decodeSeconds + sel.seconds),
+    note: `${sel.keyframes.length} keyframes (${byReason(sel.keyframes)}); selection alone ${Math.round(n / sel.seconds)} fps`,
+  });
+  rows.push({
+    clip: clip.name,
+    tool: 'ffmpeg gt(scene,0.3) decode + score',
+    ...cutCols(ff.times),
+    kfPerFrame: pct(ff.times.length / n),
     fps: n / ff.seconds,
     note: `${ff.times.length} selected`,
   });
-  return { frames: decoded.frames, keyframes };
-}
 
-function pct(x: number): string {
-  return `${(x * 100).toFixed(1)}%`;
+  // Diagnostics: every detected cut that is not a true one, with its scores; the cut score at each
+  // true cut (the largest within the tolerance).
+  if (kind === 'cuts' || kind === 'jumps') {
+    const near = (t: number) => sel.signals.filter((s) => Math.abs(s.t - t) <= TOLERANCE_S);
+    const atCuts = clip.cuts.map((c) => Math.max(0, ...near(c).map((s) => s.cutScore)));
+    notes.push(
+      `${clip.name}: cut score at the ${kind === 'cuts' ? 'true cuts' : 'jumps'} ${atCuts.map((x) => x.toFixed(3)).join(', ')}; ` +
+        `largest elsewhere ${Math.max(
+          0,
+          ...sel.signals
+            .filter((s) => clip.cuts.every((c) => Math.abs(s.t - c) > TOLERANCE_S))
+            .map((s) => s.cutScore),
+        ).toFixed(3)}`,
+    );
+    const falseCuts = sel.keyframes.filter(
+      (k) =>
+        k.reason === 'scene-cut' && clip.cuts.every((c) => Math.abs(k.frame.ptsNs / 1e9 - c) > TOLERANCE_S),
+    );
+    for (const k of falseCuts) {
+      notes.push(
+        `${clip.name}: false cut at ${(k.frame.ptsNs / 1e9).toFixed(2)} s, cut score ${k.sceneScore.toFixed(3)}, motion ${k.motionScore.toFixed(3)}`,
+      );
+    }
+    const missed = clip.cuts.filter((c) => !vigilCuts.some((t) => Math.abs(t - c) <= TOLERANCE_S));
+    if (missed.length > 0 && kind === 'cuts') notes.push(`${clip.name}: missed cuts at ${secs(missed)} s`);
+  }
+  if (kind === 'jumps') {
+    const kts = sel.keyframes.map((k) => k.frame.ptsNs / 1e9);
+    const seen = clip.cuts.filter((c) => kts.some((k) => k >= c - 1e-6 && k <= c + ENTRY_WINDOW_S));
+    notes.push(
+      `${clip.name}: temporal jumps of one static camera (same scene) are NOT counted as scene cuts: the ` +
+        `place, the camera and the background stay; only the people moved. Vigil reports ${vigilCuts.length} ` +
+        `scene cuts there (ffmpeg ${ff.times.length}); ${seen.length} of ${clip.cuts.length} jumps get a keyframe ` +
+        `(any reason) within ${ENTRY_WINDOW_S} s.`,
+    );
+  }
+  if (gray.keyframes.length !== sel.keyframes.length) {
+    notes.push(
+      `${clip.name}: gray-only pipeline gave ${gray.keyframes.length} keyframes, full ingest ${sel.keyframes.length} (decoder/scaler differences)`,
+    );
+  }
+  return { ...sel, n };
 }
 
 async function main(): Promise<void> {
-  const clips: LabelledClip[] = [
-    buildClip('mixed', [
-      { source: 'vtest', startS: 0, durationS: 8 },
-      { source: 'cockatoo', startS: 0, durationS: 6 },
-      { source: 'motion', startS: 0, durationS: 6 },
-      { source: 'vtest', startS: 30, durationS: 8 },
-      { source: 'cockatoo', startS: 7, durationS: 6 },
-      { source: 'motion', startS: 2, durationS: 6 },
-      { source: 'vtest', startS: 60, durationS: 8 },
-    ]),
-    buildClip('same-camera-jumps', [
-      { source: 'vtest', startS: 5, durationS: 6 },
-      { source: 'vtest', startS: 25, durationS: 6 },
-      { source: 'vtest', startS: 45, durationS: 6 },
-      { source: 'vtest', startS: 65, durationS: 6 },
-    ]),
-    { name: 'vtest (80 s pedestrians)', path: sourcePath('vtest'), cuts: [], durationS: 79.5 },
+  const clips: ClipSpec[] = [
+    {
+      kind: 'cuts',
+      clip: buildClip('mixed', [
+        { source: 'vtest', startS: 0, durationS: 8 },
+        { source: 'cockatoo', startS: 0, durationS: 6 },
+        { source: 'motion', startS: 0, durationS: 6 },
+        { source: 'vtest', startS: 30, durationS: 8 },
+        { source: 'cockatoo', startS: 7, durationS: 6 },
+        { source: 'motion', startS: 2, durationS: 6 },
+        { source: 'vtest', startS: 60, durationS: 8 },
+      ]),
+    },
+    {
+      kind: 'jumps',
+      clip: {
+        ...buildClip('same-camera-jumps', [
+          { source: 'vtest', startS: 5, durationS: 6 },
+          { source: 'vtest', startS: 25, durationS: 6 },
+          { source: 'vtest', startS: 45, durationS: 6 },
+          { source: 'vtest', startS: 65, durationS: 6 },
+        ]),
+        name: 'temporal jumps, same scene (informative)',
+      },
+    },
+    {
+      kind: 'none',
+      clip: { name: 'vtest (80 s pedestrians)', path: sourcePath('vtest'), cuts: [], durationS: 79.5 },
+    },
   ];
   const rows: Row[] = [];
-  let pedestrian: { frames: Frame[]; keyframes: Keyframe[] } | null = null;
-  for (const clip of clips) {
-    const r = await benchClip(clip, rows);
-    if (clip.cuts.length === 0) pedestrian = r;
+  const notes: string[] = [];
+  let pedestrian: (Selected & { n: number }) | null = null;
+  for (const spec of clips) {
+    const r = await benchClip(spec, rows, notes);
+    if (spec.kind === 'none') pedestrian = r;
   }
 
   console.log(
-    `\nbench/keyframes: cut recall/precision within ±${TOLERANCE_S} s, keyframes per frame, frames/s (decode + select)\n`,
+    `\nbench/keyframes: cut recall/precision within ±${TOLERANCE_S} s, keyframes per frame, frames/s (best of 2 runs each)\n`,
   );
   console.log('| clip | tool | cuts | recall | precision | keyframes/frame | fps | note |');
   console.log('| --- | --- | --: | --: | --: | --: | --: | --- |');
   for (const r of rows) {
-    const cutCols = r.cuts === 0 ? ['—', '—'] : [r.recall.toFixed(2), r.precision.toFixed(2)];
     console.log(
-      `| ${r.clip} | ${r.tool} | ${r.cuts} | ${cutCols[0]} | ${cutCols[1]} | ${pct(r.kfPerFrame)} | ${Math.round(r.fps)} | ${r.note} |`,
+      `| ${r.clip} | ${r.tool} | ${r.cuts} | ${r.recall} | ${r.precision} | ${r.kfPerFrame} | ${Math.round(r.fps)} | ${r.note} |`,
     );
   }
+  console.log('');
+  for (const n of notes) console.log(`- ${n}`);
 
   if (pedestrian !== null) {
-    const onsets = entryOnsets(pedestrian.frames);
-    const kts = pedestrian.keyframes.map((k) => k.frame.ptsNs / 1e9);
-    const missed = onsets.filter((t) => !kts.some((k) => k >= t - 1e-6 && k <= t + 1));
-    const ratio = pedestrian.keyframes.length / pedestrian.frames.length;
-    const motionMean =
-      pedestrian.frames
-        .slice(1)
-        .reduce(
-          (s, f, i) => s + motionScore((pedestrian as { frames: Frame[] }).frames[i]!.analysis, f.analysis),
-          0,
-        ) /
-      (pedestrian.frames.length - 1);
-    console.log(
-      `\npedestrian clip: ${pedestrian.keyframes.length} keyframes / ${pedestrian.frames.length} frames = ${pct(ratio)} (target <= 5%); ` +
-        `entries (proxy: border-band motion onsets) ${onsets.length}, with a keyframe within 1 s: ${onsets.length - missed.length}` +
-        (missed.length > 0 ? ` (missed at ${missed.map((t) => t.toFixed(1)).join(', ')} s)` : '') +
-        `; mean frame motion ${motionMean.toFixed(4)}`,
+    const vtest = sourcePath('vtest');
+    const cache = join(CACHE_DIR, 'gt', 'vtest-persons-yolov8n.json');
+    console.error(
+      `person ground truth: ${cache} (computed once with YOLOv8n on every frame; minutes on a CPU)`,
     );
+    const det = await personDetections(vtest, cache);
+    const all = personEntries(det);
+    const mx = det.sourceWidth * BORDER_FRAC;
+    const my = det.sourceHeight * BORDER_FRAC;
+    const border = all.filter(
+      (e) =>
+        e.box.x <= mx ||
+        e.box.y <= my ||
+        e.box.x + e.box.w >= det.sourceWidth - mx ||
+        e.box.y + e.box.h >= det.sourceHeight - my,
+    );
+    const kts = pedestrian.keyframes.map((k) => k.frame.ptsNs / 1e9);
+    const b = covered(border, kts);
+    const a = covered(all, kts);
+    const ratio = pedestrian.keyframes.length / pedestrian.n;
+    console.log(`\npedestrian clip (vtest, ${pedestrian.n} frames):`);
+    console.log(
+      `- keyframes: ${pedestrian.keyframes.length} = ${pct(ratio)} of frames (target <= 5%): ${ratio <= 0.05 ? 'MET' : 'NOT MET'}`,
+    );
+    console.log(
+      `- persons entering at the border: ${b.hit.length} of ${border.length} with a keyframe within ${ENTRY_WINDOW_S} s` +
+        `${b.missed.length > 0 ? ` (missed at ${secs(b.missed.map((e) => e.t))} s)` : ''}: ${b.missed.length === 0 ? 'MET' : 'NOT MET'}`,
+    );
+    console.log(
+      `- new person tracks anywhere: ${a.hit.length} of ${all.length} with a keyframe within ${ENTRY_WINDOW_S} s` +
+        `${a.missed.length > 0 ? ` (missed at ${secs(a.missed.map((e) => e.t))} s)` : ''}`,
+    );
+    console.log(`- definition: ${ENTRY_DEFINITION}`);
   }
 }
 

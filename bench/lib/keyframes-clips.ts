@@ -68,7 +68,7 @@ export function sourcePath(name: keyof typeof SOURCES): string {
 
 /** Transcodes each segment to WIDTHxHEIGHT@FPS (letterboxed) and joins them; cached by name. */
 export function buildClip(name: string, segments: Segment[]): LabelledClip {
-  const dir = join(CACHE_DIR, 'clips', name);
+  const dir = join(CACHE_DIR, 'clips-v2', name); // v2: exact output seeking
   mkdirSync(dir, { recursive: true });
   const out = join(dir, `${name}.mp4`);
   const cuts: number[] = [];
@@ -85,10 +85,14 @@ export function buildClip(name: string, segments: Segment[]): LabelledClip {
       '-v',
       'error',
       '-y',
-      '-ss',
-      String(seg.startS),
+      // Output seeking (-ss after -i): decodes from the start and drops frames, always exact. Input
+      // seeking mis-decoded cockatoo.mp4 (open GOP): 1 s of corrupt green frames, then a false "cut".
       '-i',
       sourcePath(seg.source),
+      '-ss',
+      String(seg.startS),
+      '-map',
+      '0:v:0',
       '-t',
       String(seg.durationS),
       '-vf',

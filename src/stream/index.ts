@@ -6,7 +6,13 @@ export {
   histogramDistance,
   DEFAULT_NOISE_THRESHOLD,
   DEFAULT_HISTOGRAM_BINS,
+  DEFAULT_GRID,
+  DEFAULT_THUMBNAIL,
+  cellMotion,
+  thumbnail,
+  layoutDistance,
 } from './motion.js';
+export { ActivityGrid, type ActivityGridOptions, type ActivityStep } from './activity.js';
 export { dHash, hammingDistance } from './phash.js';
 export {
   selectKeyframes,
@@ -14,6 +20,7 @@ export {
   KeyframeSelector,
   KEYFRAME_DEFAULTS,
   type KeyframeOptions,
+  type KeyframeSignals,
   type ResolvedKeyframeOptions,
 } from './keyframes.js';
 export {

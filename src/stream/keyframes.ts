@@ -4,31 +4,44 @@
  *
  * Policy, evaluated per frame in this order:
  *  1. the first frame (or the first after PTS went backwards: a new run) → 'first';
- *  2. scene cut: some frame since the previous keyframe differed abruptly from ITS previous frame
- *     (histogram distance ≥ sceneCutThreshold) and this frame still differs that much from the
- *     previous KEYFRAME (so gradual drift and one-frame flashes are not cuts), and at least
- *     sceneCutMinIntervalMs since the previous keyframe (scene cuts bypass minIntervalMs; a cut held
- *     back by that guard stays pending) → 'scene-cut';
- *  3. motion: some frame since the previous keyframe had a motion score (vs its previous frame)
- *     ≥ motionThreshold, and minIntervalMs elapsed → 'motion'. Motion seen while the min interval
- *     suppressed it stays pending, so a short burst is not lost;
+ *  2. scene cut: an ABRUPT change between two consecutive frames that stands out from the change
+ *     just before AND just after it (one frame of look-ahead): cut score = layout excess + histogram
+ *     excess ≥ sceneCutThreshold, where excess = this step's distance − max(previous step's,
+ *     next step's). Layout distance compares 16x9 thumbnails (where brightness is), histogram
+ *     distance the tones. Fast pans, camera shake and walking people change several consecutive
+ *     frames alike (no excess); a one-frame flash changes two steps alike (no excess either); a cut
+ *     changes one step. The keyframe is the first frame after the cut frame (the new scene, one
+ *     frame later). Cuts bypass minIntervalMs but not sceneCutMinIntervalMs (held back, they stay
+ *     pending) → 'scene-cut';
+ *  3. motion, spent on NEW activity (see ActivityGrid): motion in a cell of a coarse grid
+ *     (gridCols x gridRows) whose cell and neighbours were quiet — someone entering at the border or
+ *     starting to move in a still part of the scene — that is still there confirmMs later; or a
+ *     surge of the whole frame's motion above max(motionThreshold, busyFactor × the scene's average
+ *     motion). Continued motion of movers already seen (cells next to recently active cells) is not
+ *     new. At least minIntervalMs apart; a confirmed region seen while the min interval holds stays
+ *     pending → 'motion';
  *  4. maxIntervalMs elapsed since the previous keyframe → 'max-interval'.
  *
- * Keyframe.motionScore is the PEAK motion score since the previous keyframe (this frame included);
- * Keyframe.sceneScore is this frame's distance to the previous keyframe (for a scene cut, the larger
- * of that and the abrupt change that triggered it). Motion keyframes need a peak above
- * max(motionThreshold, busyFactor × the scene's average motion): activity-adaptive. State held: a copy of the
- * previous analysis image and one histogram (O(1)), released when the subscription ends.
+ * Keyframe.motionScore is the PEAK whole-frame motion score since the previous keyframe (this frame
+ * included); Keyframe.sceneScore is, for a scene cut, its cut score, otherwise this frame's
+ * histogram distance to the previous keyframe. State held: a copy of the previous analysis image,
+ * two histograms and thumbnails, the activity grid (O(cells)), released when the subscription ends.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Frame, Image, Keyframe, KeyframeReason } from '../core/contracts.js';
 import { ConfigError } from '../core/errors.js';
+import { ActivityGrid } from './activity.js';
 import {
+  cellMotion,
+  DEFAULT_GRID,
   DEFAULT_HISTOGRAM_BINS,
   DEFAULT_NOISE_THRESHOLD,
+  DEFAULT_THUMBNAIL,
   histogram,
   histogramDistance,
+  layoutDistance,
   motionScore,
+  thumbnail,
 } from './motion.js';
 import { checkNumber, checkRunId, idPrefix, rejectUnknownKeys, stripUndefined } from './options.js';
 import { dHash } from './phash.js';
@@ -38,9 +51,15 @@ export interface KeyframeOptions {
   minIntervalMs?: number;
   /** A keyframe at least this often even on a static scene, ms of stream time (default 5000). */
   maxIntervalMs?: number;
-  /** Fraction of changed pixels (0..1] that counts as motion (default 0.02). */
+  /**
+   * Fraction of changed pixels (0..1] that counts as motion, for a grid cell (new activity) and for
+   * the whole frame (surges) (default 0.02).
+   */
   motionThreshold?: number;
-  /** Histogram distance to the previous keyframe (0..1] that counts as a scene cut (default 0.35). */
+  /**
+   * Cut score (layout excess + histogram excess of one frame step over its neighbouring steps, see
+   * the policy) that counts as a scene cut, 0..2 (default 0.25).
+   */
   sceneCutThreshold?: number;
   /** Scene cuts bypass minIntervalMs but not this shorter guard, ms (default 200). */
   sceneCutMinIntervalMs?: number;
@@ -49,14 +68,23 @@ export interface KeyframeOptions {
   /** Histogram bins for the scene-cut score (default 32). */
   histogramBins?: number;
   /**
-   * Activity adaptation: on a busy scene (the average motion score over `activityWindowMs` stays
-   * high), motion keyframes need a peak above `busyFactor` × that average, so continuous motion
-   * (crowds, foliage) does not yield a keyframe every minIntervalMs while a change still does.
-   * 0 disables adaptation (default 1.5).
+   * Surges: a motion keyframe also when the whole frame's motion peaks above `busyFactor` × the
+   * scene's average motion (over `activityWindowMs`), e.g. a crowd starting to run where everything
+   * was already moving. 0 disables surges (default 3).
    */
   busyFactor?: number;
   /** Time constant of the activity average, ms of stream time (default 10000). */
   activityWindowMs?: number;
+  /** Columns of the new-activity grid (default 16). */
+  gridCols?: number;
+  /** Rows of the new-activity grid (default 12). */
+  gridRows?: number;
+  /** A cell's motion is new after this much quiet in the cell, ms (default 1000). */
+  quietMs?: number;
+  /** ... and this much quiet in its 8 neighbours, ms (default 500: excludes movers crossing cells). */
+  neighbourQuietMs?: number;
+  /** New activity must still be there this long after its onset to be worth a keyframe, ms (default 400). */
+  confirmMs?: number;
   /** Compute a 64-bit perceptual hash of each keyframe (Keyframe.phash) for the memory cache (default true). */
   phash?: boolean;
   /** Short run id put in keyframe ids (`<streamId>:<runId>:<seq>`), unique per attach (default none: `<streamId>:<seq>`). */
@@ -71,12 +99,17 @@ export const KEYFRAME_DEFAULTS: Readonly<ResolvedKeyframeOptions> = Object.freez
   minIntervalMs: 500,
   maxIntervalMs: 5000,
   motionThreshold: 0.02,
-  sceneCutThreshold: 0.35,
+  sceneCutThreshold: 0.25,
   sceneCutMinIntervalMs: 200,
   noiseThreshold: DEFAULT_NOISE_THRESHOLD,
   histogramBins: DEFAULT_HISTOGRAM_BINS,
-  busyFactor: 1.5,
+  busyFactor: 3,
   activityWindowMs: 10_000,
+  gridCols: DEFAULT_GRID.cols,
+  gridRows: DEFAULT_GRID.rows,
+  quietMs: 1000,
+  neighbourQuietMs: 500,
+  confirmMs: 400,
   phash: true,
   runId: undefined,
 });
@@ -94,10 +127,15 @@ export function parseKeyframeOptions(options: KeyframeOptions = {}): ResolvedKey
   checkNumber(C, 'minIntervalMs', o.minIntervalMs, { min: 0 });
   checkNumber(C, 'maxIntervalMs', o.maxIntervalMs, { min: 0, exclusiveMin: true });
   checkNumber(C, 'motionThreshold', o.motionThreshold, { min: 0, max: 1, exclusiveMin: true });
-  checkNumber(C, 'sceneCutThreshold', o.sceneCutThreshold, { min: 0, max: 1, exclusiveMin: true });
+  checkNumber(C, 'sceneCutThreshold', o.sceneCutThreshold, { min: 0, max: 2, exclusiveMin: true });
   checkNumber(C, 'sceneCutMinIntervalMs', o.sceneCutMinIntervalMs, { min: 0 });
   checkNumber(C, 'noiseThreshold', o.noiseThreshold, { min: 0, max: 254, integer: true });
   checkNumber(C, 'histogramBins', o.histogramBins, { min: 2, max: 256, integer: true });
+  checkNumber(C, 'gridCols', o.gridCols, { min: 1, max: 64, integer: true });
+  checkNumber(C, 'gridRows', o.gridRows, { min: 1, max: 64, integer: true });
+  checkNumber(C, 'quietMs', o.quietMs, { min: 0 });
+  checkNumber(C, 'neighbourQuietMs', o.neighbourQuietMs, { min: 0 });
+  checkNumber(C, 'confirmMs', o.confirmMs, { min: 0 });
   if (o.minIntervalMs > o.maxIntervalMs) {
     throw new ConfigError(
       `${C}: minIntervalMs (${o.minIntervalMs}) must not exceed maxIntervalMs (${o.maxIntervalMs})`,
@@ -116,14 +154,21 @@ interface SelectorState {
   prevPtsNs: number;
   lastKeyPtsNs: number;
   lastKeyHist: Float64Array | null;
-  /** Histogram of the previous frame: scene cuts are abrupt changes between consecutive frames. */
   prevHist: Float64Array | null;
-  /** Peak consecutive-frame histogram distance since the last keyframe (an abrupt change seen). */
-  peakCut: number;
+  prevThumb: Float64Array | null;
+  /** Layout and histogram distances of the last two frame steps (older, newer): the look-ahead. */
+  stepL: [number, number];
+  stepH: [number, number];
+  /** Cut score of a detected cut not yet emitted (held back by sceneCutMinIntervalMs), else 0. */
+  pendingCut: number;
   /** Peak motion score since the last keyframe. */
   peakMotion: number;
+  /** New activity (or a surge) seen since the last keyframe and not yet spent on one. */
+  pendingMotion: boolean;
   /** Exponential average of per-frame motion (activity of the scene). */
   activity: number;
+  /** A surge may fire (motion was under the busy threshold since the last one). */
+  surgeArmed: boolean;
 }
 
 const EMPTY_STATE = (): SelectorState => ({
@@ -132,10 +177,27 @@ const EMPTY_STATE = (): SelectorState => ({
   lastKeyPtsNs: 0,
   lastKeyHist: null,
   prevHist: null,
-  peakCut: 0,
+  prevThumb: null,
+  stepL: [0, 0],
+  stepH: [0, 0],
+  pendingCut: 0,
   peakMotion: 0,
+  pendingMotion: false,
   activity: 0,
+  surgeArmed: true,
 });
+
+/** What the selector saw in the last frame, for diagnostics and benchmarks. */
+export interface KeyframeSignals {
+  /** Whole-frame motion score vs the previous frame. */
+  motion: number;
+  /** Cut score of the previous frame step (known one frame later). */
+  cutScore: number;
+  /** Active cells, new regions started and confirmed in this frame. */
+  activeCells: number;
+  newRegions: number;
+  confirmedRegions: number;
+}
 
 /**
  * The per-frame decision as a small state machine, separate from RxJS so it can be unit-tested and
@@ -144,14 +206,37 @@ const EMPTY_STATE = (): SelectorState => ({
 export class KeyframeSelector {
   private readonly o: ResolvedKeyframeOptions;
   private s: SelectorState = EMPTY_STATE();
+  private readonly grid: ActivityGrid;
+  private readonly cells: Float64Array;
+  private signals: KeyframeSignals = {
+    motion: 0,
+    cutScore: 0,
+    activeCells: 0,
+    newRegions: 0,
+    confirmedRegions: 0,
+  };
 
   constructor(options: KeyframeOptions = {}) {
     this.o = parseKeyframeOptions(options);
+    this.grid = new ActivityGrid({
+      cols: this.o.gridCols,
+      rows: this.o.gridRows,
+      cellThreshold: this.o.motionThreshold,
+      quietMs: this.o.quietMs,
+      neighbourQuietMs: this.o.neighbourQuietMs,
+      confirmMs: this.o.confirmMs,
+    });
+    this.cells = new Float64Array(this.o.gridCols * this.o.gridRows);
   }
 
-  /** Current scene activity (average motion score) and the motion threshold in force. */
+  /** Current scene activity (average motion score) and the surge threshold in force. */
   get activity(): { average: number; motionThreshold: number } {
     return { average: this.s.activity, motionThreshold: this.motionThreshold() };
+  }
+
+  /** The scores of the last frame (a copy). */
+  get lastSignals(): KeyframeSignals {
+    return { ...this.signals };
   }
 
   next(frame: Frame): Keyframe | null {
@@ -159,8 +244,20 @@ export class KeyframeSelector {
     const s = this.s;
     const img = frame.analysis;
     const hist = histogram(img, o.histogramBins);
+    // Frames smaller than the grids (tiny test images) fall back to whole-frame scores.
+    const grid =
+      img.width >= Math.max(o.gridCols, DEFAULT_THUMBNAIL.cols) &&
+      img.height >= Math.max(o.gridRows, DEFAULT_THUMBNAIL.rows);
+    const thumb = grid ? thumbnail(img, DEFAULT_THUMBNAIL.cols, DEFAULT_THUMBNAIL.rows) : null;
 
-    if (s.prevImage === null || s.lastKeyHist === null || frame.ptsNs < s.prevPtsNs) {
+    if (
+      s.prevImage === null ||
+      s.lastKeyHist === null ||
+      frame.ptsNs < s.prevPtsNs ||
+      s.prevImage.width !== img.width ||
+      s.prevImage.height !== img.height
+    ) {
+      const resized = s.prevImage !== null && frame.ptsNs >= s.prevPtsNs;
       this.s = {
         ...EMPTY_STATE(),
         prevImage: snapshot(img, null),
@@ -168,28 +265,61 @@ export class KeyframeSelector {
         lastKeyPtsNs: frame.ptsNs,
         lastKeyHist: hist,
         prevHist: hist,
+        prevThumb: thumb,
       };
+      this.grid.reset();
+      // A resolution change mid-run (a reconnect to a different stream) is a new scene.
+      if (resized) return this.keyframe(frame, 'scene-cut', 1, 1, (frame.ptsNs - s.lastKeyPtsNs) / 1e6);
       return this.keyframe(frame, 'first', 0, 0, Infinity);
     }
 
-    const motion = motionScore(s.prevImage, img, o.noiseThreshold);
+    const tMs = frame.ptsNs / 1e6;
     const dtMs = (frame.ptsNs - s.prevPtsNs) / 1e6;
+    const motion = grid
+      ? cellMotion(s.prevImage, img, this.cells, o.gridCols, o.gridRows, o.noiseThreshold)
+      : wholeFrameMotion(s.prevImage, img, o.noiseThreshold, this.cells);
     s.prevImage = snapshot(img, s.prevImage);
     s.prevPtsNs = frame.ptsNs;
     if (motion > s.peakMotion) s.peakMotion = motion;
-    // A cut is an ABRUPT change (consecutive frames far apart) that stuck (this frame still far from
-    // the previous keyframe): gradual drift (pans, lighting) and one-frame flashes are not cuts.
-    const step = histogramDistance(s.prevHist ?? s.lastKeyHist, hist);
-    s.prevHist = hist;
-    if (step > s.peakCut) s.peakCut = step;
-    const fromKey = histogramDistance(s.lastKeyHist, hist);
-    const cut = s.peakCut >= o.sceneCutThreshold && fromKey >= o.sceneCutThreshold;
-    const scene = cut ? Math.max(s.peakCut, fromKey) : fromKey;
-    const sinceMs = (frame.ptsNs - s.lastKeyPtsNs) / 1e6;
 
+    // Scene cut with one frame of look-ahead: the step before this one is a cut when it stands out
+    // from the step before it and from this step.
+    const stepH = histogramDistance(s.prevHist ?? hist, hist);
+    const stepL = thumb !== null && s.prevThumb !== null ? layoutDistance(s.prevThumb, thumb) : stepH;
+    s.prevHist = hist;
+    s.prevThumb = thumb;
+    const [olderL, midL] = s.stepL;
+    const [olderH, midH] = s.stepH;
+    const cutScore =
+      Math.max(0, midL - Math.max(olderL, stepL)) + Math.max(0, midH - Math.max(olderH, stepH));
+    s.stepL = [midL, stepL];
+    s.stepH = [midH, stepH];
+    const step = this.grid.update(this.cells, tMs);
+    if (cutScore >= o.sceneCutThreshold) {
+      if (cutScore > s.pendingCut) s.pendingCut = cutScore;
+      // Everything changed at once: nothing in the new scene is new activity yet.
+      this.grid.markAllActive(tMs);
+    }
+    // A surge only on a busy scene (where the activity average, not the fixed threshold, rules),
+    // once per excursion: it re-arms when motion falls back under the threshold (hysteresis).
+    const busy = o.busyFactor * s.activity;
+    const surging = o.busyFactor > 0 && busy >= o.motionThreshold && motion >= busy;
+    const surge = surging && s.surgeArmed;
+    if (surging) s.surgeArmed = false;
+    else if (motion < busy) s.surgeArmed = true;
+    if (step.confirmed > 0 || surge) s.pendingMotion = true;
+    this.signals = {
+      motion,
+      cutScore,
+      activeCells: step.active,
+      newRegions: step.started,
+      confirmedRegions: step.confirmed,
+    };
+
+    const sinceMs = (frame.ptsNs - s.lastKeyPtsNs) / 1e6;
     let reason: KeyframeReason | null = null;
-    if (cut && sinceMs >= o.sceneCutMinIntervalMs) reason = 'scene-cut';
-    else if (s.peakMotion >= this.motionThreshold() && sinceMs >= o.minIntervalMs) reason = 'motion';
+    if (s.pendingCut > 0 && sinceMs >= o.sceneCutMinIntervalMs) reason = 'scene-cut';
+    else if (s.pendingMotion && sinceMs >= o.minIntervalMs) reason = 'motion';
     else if (sinceMs >= o.maxIntervalMs) reason = 'max-interval';
     // The activity average is updated after the decision, so a sudden change is judged against the
     // scene before it. A scene cut restarts it (the new scene has its own activity).
@@ -197,17 +327,20 @@ export class KeyframeSelector {
     s.activity = reason === 'scene-cut' ? 0 : s.activity + alpha * (motion - s.activity);
     if (reason === null) return null;
 
-    const kf = this.keyframe(frame, reason, s.peakMotion, scene, sinceMs);
+    const sceneScore = reason === 'scene-cut' ? s.pendingCut : histogramDistance(s.lastKeyHist, hist);
+    const kf = this.keyframe(frame, reason, s.peakMotion, sceneScore, sinceMs);
     s.lastKeyPtsNs = frame.ptsNs;
     s.lastKeyHist = hist;
     s.peakMotion = 0;
-    s.peakCut = 0;
+    s.pendingCut = 0;
+    s.pendingMotion = false;
     return kf;
   }
 
-  /** Drops the held image and histogram. */
+  /** Drops the held image, histograms and activity state. */
   reset(): void {
     this.s = EMPTY_STATE();
+    this.grid.reset();
   }
 
   private motionThreshold(): number {
@@ -232,6 +365,13 @@ export class KeyframeSelector {
     if (this.o.phash) kf.phash = dHash(frame.analysis);
     return kf;
   }
+}
+
+/** Whole-frame motion score for frames too small for the grid; every cell gets that score. */
+function wholeFrameMotion(prev: Image, cur: Image, noiseThreshold: number, cells: Float64Array): number {
+  const m = motionScore(prev, cur, noiseThreshold);
+  cells.fill(m);
+  return m;
 }
 
 /**

@@ -96,3 +96,130 @@ export function histogramDistance(a: Float64Array, b: Float64Array): number {
   // Guard against floating-point drift just outside [0, 1].
   return d < 0 ? 0 : d > 1 ? 1 : d;
 }
+
+/**
+ * Default grid for per-cell motion (new-activity detection): 16 columns x 12 rows, i.e. cells of
+ * about 10x10 pixels on the default 160-pixel-wide analysis frame, about the size of a person at
+ * surveillance distance, so separate movers mostly light up separate cells.
+ */
+export const DEFAULT_GRID = Object.freeze({ cols: 16, rows: 12 });
+/** Default thumbnail for the layout distance (scene cuts): 16 x 9 cell means. */
+export const DEFAULT_THUMBNAIL = Object.freeze({ cols: 16, rows: 9 });
+
+function checkGrid(what: string, img: Image, cols: number, rows: number): void {
+  if (!Number.isInteger(cols) || !Number.isInteger(rows) || cols < 1 || rows < 1 || cols > 64 || rows > 64) {
+    throw new VigilError(
+      'VIGIL_ERR_STREAM_FRAME',
+      `${what}: grid must be 1..64 x 1..64, got ${cols}x${rows}`,
+    );
+  }
+  if (img.width < cols || img.height < rows) {
+    throw new VigilError(
+      'VIGIL_ERR_STREAM_FRAME',
+      `${what}: a ${img.width}x${img.height} image is smaller than the ${cols}x${rows} grid`,
+    );
+  }
+}
+
+/** Cell index of every column (x) and row (y) of a w x h image on a cols x rows grid. */
+function cellMaps(w: number, h: number, cols: number, rows: number): { cx: Int32Array; cy: Int32Array } {
+  const cx = new Int32Array(w);
+  const cy = new Int32Array(h);
+  for (let x = 0; x < w; x++) cx[x] = Math.floor((x * cols) / w);
+  for (let y = 0; y < h; y++) cy[y] = Math.floor((y * rows) / h) * cols;
+  return { cx, cy };
+}
+
+/**
+ * Motion per cell of a coarse grid in one pass: fills `cells` (length cols x rows, row-major) with
+ * the fraction of each cell's pixels whose gray difference exceeds `noiseThreshold`, and returns
+ * the whole frame's fraction (= motionScore). Images of different sizes score 1 everywhere.
+ */
+export function cellMotion(
+  prev: Image,
+  cur: Image,
+  cells: Float64Array,
+  cols: number = DEFAULT_GRID.cols,
+  rows: number = DEFAULT_GRID.rows,
+  noiseThreshold = DEFAULT_NOISE_THRESHOLD,
+): number {
+  assertGray(prev, 'cellMotion(prev)');
+  assertGray(cur, 'cellMotion(cur)');
+  checkGrid('cellMotion', cur, cols, rows);
+  if (cells.length !== cols * rows) {
+    throw new VigilError('VIGIL_ERR_STREAM_FRAME', `cellMotion: cells must have ${cols * rows} entries`);
+  }
+  if (prev.width !== cur.width || prev.height !== cur.height) {
+    cells.fill(1);
+    return 1;
+  }
+  const w = cur.width;
+  const h = cur.height;
+  const { cx, cy } = cellMaps(w, h, cols, rows);
+  const counts = new Float64Array(cols * rows);
+  cells.fill(0);
+  const a = prev.data;
+  const b = cur.data;
+  let changed = 0;
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    const base = cy[y] as number;
+    for (let x = 0; x < w; x++) {
+      const c = base + (cx[x] as number);
+      counts[c] = (counts[c] as number) + 1;
+      const d = (a[row + x] as number) - (b[row + x] as number);
+      if (d > noiseThreshold || -d > noiseThreshold) {
+        cells[c] = (cells[c] as number) + 1;
+        changed++;
+      }
+    }
+  }
+  for (let i = 0; i < cells.length; i++) cells[i] = (cells[i] as number) / (counts[i] as number);
+  return changed / (w * h);
+}
+
+/** A thumbnail: the mean gray level (0..255) of each cell of a cols x rows grid, row-major. */
+export function thumbnail(
+  img: Image,
+  cols: number = DEFAULT_THUMBNAIL.cols,
+  rows: number = DEFAULT_THUMBNAIL.rows,
+): Float64Array {
+  assertGray(img, 'thumbnail');
+  checkGrid('thumbnail', img, cols, rows);
+  const w = img.width;
+  const h = img.height;
+  const { cx, cy } = cellMaps(w, h, cols, rows);
+  const sums = new Float64Array(cols * rows);
+  const counts = new Float64Array(cols * rows);
+  const d = img.data;
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    const base = cy[y] as number;
+    for (let x = 0; x < w; x++) {
+      const c = base + (cx[x] as number);
+      sums[c] = (sums[c] as number) + (d[row + x] as number);
+      counts[c] = (counts[c] as number) + 1;
+    }
+  }
+  for (let i = 0; i < sums.length; i++) sums[i] = (sums[i] as number) / (counts[i] as number);
+  return sums;
+}
+
+/**
+ * Layout distance between two thumbnails: mean absolute difference of cell means, 0..1
+ * (1 = black vs white everywhere). Unlike the histogram distance it sees WHERE brightness is, so
+ * two scenes with similar tones but a different layout are far apart, while a small moving object
+ * barely moves a cell mean.
+ */
+export function layoutDistance(a: Float64Array, b: Float64Array): number {
+  if (a.length !== b.length || a.length === 0) {
+    throw new VigilError(
+      'VIGIL_ERR_STREAM_FRAME',
+      `layoutDistance: thumbnails differ in size (${a.length} vs ${b.length})`,
+    );
+  }
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs((a[i] as number) - (b[i] as number));
+  const d = sum / (a.length * 255);
+  return d > 1 ? 1 : d;
+}

@@ -67,24 +67,57 @@ describe('selectKeyframes', () => {
     });
   });
 
-  it('min interval suppresses floods of motion keyframes (stream time, not wall time)', () => {
-    // 11 frames 100 ms apart, the block moves every frame: motion each frame, keyframes every 500 ms.
+  it('spends motion keyframes on new activity, not on a mover already seen (stream time, not wall time)', () => {
+    // 11 frames 100 ms apart; the block walks 2 px per frame across the frame: one mover, one
+    // keyframe when its motion is confirmed new (onset 100 ms + confirmMs 400 ms), then none.
     const list: [number, Image][] = Array.from({ length: 11 }, (_, i) => [i * 100, block(i * 2)]);
     newScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       // Frames arrive every 1 ms of wall time ("as fast as it decodes"): PTS alone decides.
       const src = cold('abcdefghijk|', frames(list));
-      expectObservable(src.pipe(selectKeyframes({ minIntervalMs: 500 }), map(tag))).toBe('a----f----k|', {
+      expectObservable(src.pipe(selectKeyframes({ minIntervalMs: 300 }), map(tag))).toBe('a----f-----|', {
         a: 'cam:0/first',
         f: 'cam:5/motion',
-        k: 'cam:10/motion',
       });
       expectSubscriptions(src.subscriptions).toBe('^----------!');
     });
-    const kfs = runSelector(list, { minIntervalMs: 500 });
+    const kfs = runSelector(list, { minIntervalMs: 300 });
     expect(kfs[1]?.sincePreviousMs).toBe(500);
     expect(kfs[1]?.motionScore).toBeGreaterThan(0.02);
   });
 
+  it('min interval suppresses floods of new activity', () => {
+    // A new object lights up in a different quiet corner every 100 ms and stays (then flickers):
+    // each is new, but keyframes come at most every minIntervalMs.
+    const spots: [number, number][] = [
+      [0, 0],
+      [24, 0],
+      [0, 16],
+      [24, 16],
+      [12, 0],
+      [12, 16],
+    ];
+    const list: [number, Image][] = Array.from({ length: 12 }, (_, i) => [
+      i * 100,
+      gray((x, y) => {
+        const on = spots.some(([sx, sy], j) => j < i && x >= sx && x < sx + 6 && y >= sy && y < sy + 6);
+        return on ? (i % 2 === 0 ? 250 : 200) : 100;
+      }),
+    ]);
+    const kfs = runSelector(list, { minIntervalMs: 500, confirmMs: 0 });
+    expect(kfs.map(tag)).toEqual(['cam:0/first', 'cam:5/motion', 'cam:10/motion']);
+  });
+
+  it('a busy scene (everything moving) yields only max-interval keyframes; a surge fires once', () => {
+    // Every pixel flickers every frame: no cell is ever quiet, so nothing is new.
+    const list: [number, Image][] = Array.from({ length: 60 }, (_, i) => [
+      i * 200,
+      gray((x, y) => ((x + y + i) % 2 === 0 ? 60 : 160)),
+    ]);
+    const kfs = runSelector(list, { maxIntervalMs: 5000, busyFactor: 0 });
+    expect(kfs.map((k) => k.reason)).toEqual(['first', 'motion', 'max-interval', 'max-interval']);
+    // The one motion keyframe is the onset of the flicker (all cells new at once), confirmed.
+    expect(kfs[1]?.frame.seq).toBe(3);
+  });
   it('emits max-interval keyframes on a static scene', () => {
     const list: [number, Image][] = Array.from({ length: 12 }, (_, i) => [i * 1000, block(4)]);
     newScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
@@ -107,8 +140,38 @@ describe('selectKeyframes', () => {
     ];
     const kfs = runSelector(list, { minIntervalMs: 500, sceneCutMinIntervalMs: 200 });
     expect(kfs.map(tag)).toEqual(['cam:0/first', 'cam:2/scene-cut']);
-    expect(kfs[1]?.sceneScore).toBeCloseTo(1, 10);
+    // Layout excess (210/255) + histogram excess (1): the step stands out from its neighbours.
+    expect(kfs[1]?.sceneScore).toBeCloseTo(210 / 255 + 1, 10);
     expect(kfs[1]?.sincePreviousMs).toBe(200);
+  });
+
+  it('a fast pan or shake (several large steps alike) and a one-frame flash are not cuts', () => {
+    // A bright bar sweeping across the frame: every step changes a lot, none stands out.
+    const bar = (x0: number): Image => gray((x) => (x >= x0 && x < x0 + 12 ? 240 : 30));
+    const pan: [number, Image][] = Array.from({ length: 10 }, (_, i) => [i * 100, bar(i * 3)]);
+    expect(runSelector(pan, { minIntervalMs: 5000 }).map((k) => k.reason)).toEqual(['first']);
+    const flash: [number, Image][] = [
+      [0, flat(40)],
+      [100, flat(40)],
+      [200, flat(250)], // one frame only
+      [300, flat(40)],
+      [400, flat(40)],
+    ];
+    expect(runSelector(flash, { minIntervalMs: 5000 }).map((k) => k.reason)).toEqual(['first']);
+  });
+
+  it('emits the cut one frame after it (look-ahead) and does not spend a motion keyframe on it', () => {
+    const list: [number, Image][] = [
+      [0, block(0)],
+      [400, block(0)],
+      [800, block(0)],
+      [1200, flat(230)], // the cut
+      [1600, flat(230)], // confirmed here: this frame is the keyframe
+      [2000, flat(230)],
+      [2400, flat(230)],
+    ];
+    const kfs = runSelector(list);
+    expect(kfs.map(tag)).toEqual(['cam:0/first', 'cam:4/scene-cut']);
   });
 
   it('ignores sensor noise (no motion keyframes)', () => {
@@ -125,19 +188,20 @@ describe('selectKeyframes', () => {
   it('keeps motion seen during the min interval pending, reporting its peak', () => {
     const list: [number, Image][] = [
       [0, block(0)],
-      [100, block(10)], // burst of motion, suppressed by the min interval
-      [200, block(10)],
-      [500, block(10)], // static, but min interval elapsed with motion pending
-      [900, block(10)],
+      [100, block(10)], // new motion (onset), confirmed 400 ms later, suppressed by the min interval
+      [200, block(12)],
+      [500, block(12)], // confirmed, min interval still holds
+      [900, block(12)], // static, but the min interval elapsed with motion pending
+      [1000, block(12)],
     ];
-    const kfs = runSelector(list, { minIntervalMs: 500 });
-    expect(kfs.map(tag)).toEqual(['cam:0/first', 'cam:3/motion']);
+    const kfs = runSelector(list, { minIntervalMs: 900 });
+    expect(kfs.map(tag)).toEqual(['cam:0/first', 'cam:4/motion']);
     expect(kfs[1]?.motionScore).toBeCloseTo(128 / (W * H), 10);
   });
 
   it('copies the previous image, so ingest may recycle frame buffers', () => {
     const shared = block(0);
-    const sel = new KeyframeSelector({ minIntervalMs: 0 });
+    const sel = new KeyframeSelector({ minIntervalMs: 0, confirmMs: 0 });
     sel.next(frame(0, 0, shared));
     shared.data.set(block(12).data); // ingest reuses the same buffer for the next frame
     const kf = sel.next(frame(1, 100, shared));
@@ -203,6 +267,11 @@ describe('selectKeyframes', () => {
       [{ motionThreshold: 0 }, /motionThreshold/],
       [{ sceneCutThreshold: Number.NaN }, /sceneCutThreshold/],
       [{ noiseThreshold: 2.5 }, /noiseThreshold must be an integer/],
+      [{ gridCols: 0 }, /gridCols must be an integer >= 1/],
+      [{ gridRows: 65 }, /gridRows/],
+      [{ quietMs: -1 }, /quietMs/],
+      [{ confirmMs: Number.POSITIVE_INFINITY }, /confirmMs/],
+      [{ sceneCutThreshold: 2.5 }, /sceneCutThreshold/],
       [{ minIntervalMS: 5 } as unknown as KeyframeOptions, /unknown option 'minIntervalMS'/],
     ];
     for (const [opts, msg] of bad) {

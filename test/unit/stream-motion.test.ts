@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { Image } from '../../src/core/contracts.js';
 import { VigilError } from '../../src/core/errors.js';
-import { histogram, histogramDistance, meanAbsDiff, motionScore } from '../../src/stream/index.js';
+import {
+  cellMotion,
+  histogram,
+  histogramDistance,
+  layoutDistance,
+  meanAbsDiff,
+  motionScore,
+  thumbnail,
+} from '../../src/stream/index.js';
 
 const W = 32;
 const H = 24;
@@ -84,5 +92,38 @@ describe('histogram / histogramDistance', () => {
     expect(() => histogramDistance(new Float64Array(32), new Float64Array(16))).toThrow(/bin counts differ/);
     expect(() => histogram(gray(0), 0)).toThrow(/bins/);
     expect(() => histogram(gray(0), 1.5)).toThrow(/bins/);
+  });
+});
+
+describe('cellMotion / thumbnail / layoutDistance', () => {
+  it('puts the changed pixels in the cells where they are, and returns the motion score', () => {
+    // 4x3 grid of 8x8 cells; the block moves from cell (0,0) to cell (1,0) by 8 px.
+    const cells = new Float64Array(12);
+    const m = cellMotion(block(0, 0), block(8, 0), cells, 4, 3);
+    expect(m).toBeCloseTo(motionScore(block(0, 0), block(8, 0)), 12);
+    expect(cells[0]).toBe(1);
+    expect(cells[1]).toBe(1);
+    expect([...cells.slice(2)].every((c) => c === 0)).toBe(true);
+    expect(cellMotion(noisy(120, 10, 1), noisy(120, 10, 2), cells, 4, 3)).toBe(0);
+    expect(cellMotion(gray(0, 32, 24), gray(0, 16, 12), cells, 4, 3)).toBe(1);
+    expect([...cells].every((c) => c === 1)).toBe(true);
+    expect(() => cellMotion(block(0, 0), block(0, 0), new Float64Array(5), 4, 3)).toThrow(/12 entries/);
+    expect(() => cellMotion(gray(0, 2, 2), gray(0, 2, 2), cells, 4, 3)).toThrow(/smaller than the 4x3 grid/);
+  });
+
+  it('thumbnails are cell means; the layout distance sees where brightness is, not only how much', () => {
+    const t = thumbnail(block(0, 0), 4, 3);
+    expect(t[0]).toBe(255);
+    expect(t[1]).toBe(100);
+    // Same histogram (a block moved far), different layout.
+    const a = thumbnail(block(0, 0), 4, 3);
+    const b = thumbnail(block(24, 16), 4, 3);
+    expect(histogramDistance(histogram(block(0, 0)), histogram(block(24, 16)))).toBe(0);
+    expect(layoutDistance(a, b)).toBeCloseTo((2 * 155) / (12 * 255), 12);
+    expect(layoutDistance(a, a)).toBe(0);
+    expect(layoutDistance(thumbnail(gray(0)), thumbnail(gray(255)))).toBe(1);
+    // Noise barely moves cell means.
+    expect(layoutDistance(thumbnail(noisy(120, 10, 1)), thumbnail(noisy(120, 10, 2)))).toBeLessThan(0.02);
+    expect(() => layoutDistance(new Float64Array(4), new Float64Array(5))).toThrow(/differ in size/);
   });
 });
