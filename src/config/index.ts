@@ -35,6 +35,11 @@ export interface VigilConfig {
   inference: {
     /** host:port of a KServe v2 gRPC server; absent: start one on `modelRepository`. */
     address: string | null;
+    /**
+     * Every inference server (host:port) the gRPC client rotates over: `addresses` from the file,
+     * else `[address]`; empty when a local server is to be started.
+     */
+    addresses: string[];
     modelRepository: string;
     model: string;
   };
@@ -123,6 +128,11 @@ const fileSpec: Spec = {
       kind: 'object',
       fields: {
         address: { kind: 'string', pattern: /^[^\s/]+:\d{1,5}$/, hint: 'host:port' },
+        addresses: {
+          kind: 'array',
+          items: { kind: 'string', pattern: /^[^\s/]+:\d{1,5}$/, hint: 'host:port' },
+          max: 64,
+        },
         modelRepository: { kind: 'string', min: 1 },
         model: { kind: 'string', min: 1 },
       },
@@ -227,7 +237,13 @@ export function parseConfig(
       retry: { maxPending: retry.maxPending ?? 10_000, ackTimeoutMs: retry.ackTimeoutMs ?? 2_000 },
     },
     inference: {
-      address: (inference.address as string | undefined) ?? null,
+      address:
+        (inference.address as string | undefined) ??
+        (inference.addresses as string[] | undefined)?.[0] ??
+        null,
+      addresses:
+        (inference.addresses as string[] | undefined) ??
+        (typeof inference.address === 'string' ? [inference.address] : []),
       modelRepository: path(inference.modelRepository) ?? resolve('models/repo'),
       model: (inference.model as string | undefined) ?? 'yolov8n',
     },
