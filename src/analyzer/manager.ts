@@ -43,6 +43,7 @@ import {
 } from '../stream/index.js';
 import {
   newCounters,
+  newRunId,
   streamPipeline,
   type AnalyzeKeyframe,
   type StreamCounters,
@@ -233,12 +234,6 @@ export function parseStreamDefinition(input: unknown): StreamDefinition {
   return o as unknown as StreamDefinition;
 }
 
-function newRunId(): string {
-  return `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 3)
-    .toString(36)
-    .padStart(3, '0')}`.slice(-12);
-}
-
 function errorInfo(err: unknown): { code: string; message: string } {
   if (err instanceof VigilError) return { code: err.code, message: err.message };
   return { code: 'VIGIL_ERR_STREAM', message: err instanceof Error ? err.message : String(err) };
@@ -335,8 +330,10 @@ export function createManager(deps: ManagerDeps): Manager {
         analyze: deps.analyze,
         sink,
         windowMs: e.info.windowMs,
-        keyframes: { ...def.keyframes, runId: e.info.runId },
-        events: { ...def.events, runId: e.info.runId },
+        runId: e.info.runId,
+        live,
+        ...(def.keyframes ? { keyframes: def.keyframes } : {}),
+        ...(def.events ? { events: def.events } : {}),
         ...(deps.summarizer ? { summarizer: deps.summarizer() } : {}),
         inferConcurrency: def.inferConcurrency ?? 1,
         // Files in fast mode pause decoding at the bound; leave room for frames already in flight.

@@ -6,7 +6,10 @@
 import { existsSync } from 'node:fs';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Subscription as RxSubscription } from 'rxjs';
-import type { Summary, VigilEvent } from '../core/contracts.js';
+import { tap } from 'rxjs';
+import type { Keyframe, Summary, VigilEvent } from '../core/contracts.js';
+import { probeDurationSeconds, ProgressBar } from '../cli/progress.js';
+import { ReportBuilder } from '../cli/report.js';
 import { VigilError } from '../core/errors.js';
 import { DEFAULT_INGEST_OPTIONS, openFrames } from '../ingest/frames.js';
 import type { SourceSpec } from '../ingest/source.js';
@@ -39,6 +42,12 @@ export interface RunAnalysisOptions {
   print?: (line: string) => void;
   /** Resolves to stop early (Ctrl-C by default). */
   stopSignal?: Promise<void>;
+  /** Show a progress bar on stderr (files: by media duration). */
+  progress?: boolean;
+  /** Write report.json, report.md and evidence/*.jpg into this directory at the end. */
+  reportDir?: string;
+  /** Print summaries and events as they arrive (default true). */
+  printMessages?: boolean;
 }
 
 type Cleanup = () => Promise<unknown>;
@@ -94,7 +103,12 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
 
     const publisher = await createPublisher({ ...DEFAULT_PUBLISHER_OPTIONS, servers: natsUrl });
     cleanups.push(() => publisher.close());
-    const printer = await startPrinter(natsUrl, o.streamId, o.json, print);
+    const printer = await startPrinter(
+      natsUrl,
+      o.streamId,
+      o.json,
+      o.printMessages === false ? () => undefined : print,
+    );
     cleanups.push(() => printer.close());
 
     const client = new InferenceClient({ addresses: [inferAddress] });
@@ -105,12 +119,22 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
     // Live sources drop the oldest keyframe when inference is behind; files wait for it instead.
     const inferQueue = 4;
     const pressure = { pending: 0 };
+    let lastPtsNs = 0;
     const frames = openFrames(o.source, {
       ...DEFAULT_INGEST_OPTIONS,
       streamId: o.streamId,
       live: o.live,
       shouldPause: () => pressure.pending >= inferQueue,
-    });
+    }).pipe(
+      tap((f) => {
+        lastPtsNs = f.ptsNs;
+        bar?.update(f.ptsNs / 1e9, `${counters.keyframes} keyframes, ${counters.events} events`);
+      }),
+    );
+    const mediaSeconds = o.source.kind === 'file' ? await probeDurationSeconds(o.source.location) : null;
+    const bar = o.progress ? new ProgressBar(mediaSeconds) : undefined;
+    const jpegs = o.reportDir ? new JpegCache(512) : undefined;
+    const report = o.reportDir ? new ReportBuilder() : undefined;
     console.error(
       `vigil: analyzing ${o.source.display} as stream "${o.streamId}" (${o.live ? 'live' : 'fast'})`,
     );
@@ -127,6 +151,14 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
           inferQueue: o.live ? inferQueue : inferQueue + 16,
           pressure,
           live: o.live,
+          ...(jpegs && report
+            ? {
+                onAnalysed: (kf: Keyframe) => void jpegs.put(kf),
+                onSummary: (sm: Summary) => report.addSummary(sm),
+                onEvent: (e: VigilEvent) =>
+                  report.addEvent(e, e.evidence.keyframeId ? jpegs.get(e.evidence.keyframeId) : undefined),
+              }
+            : {}),
         },
         counters,
       ).subscribe({ error: reject, complete: resolve });
@@ -136,7 +168,12 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
         resolve();
       });
     });
-    await finished;
+    await finished.finally(() => {
+      if (!interrupted && mediaSeconds !== null) {
+        bar?.update(mediaSeconds, `${counters.keyframes} keyframes, ${counters.events} events`, true);
+      }
+      bar?.done();
+    });
     // Wait for every durable publish to be acked; a round trip on the printer's connection delivers the rest.
     await publisher.flush();
     await printer.flush();
@@ -147,7 +184,19 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
         (counters.inferFailed ? `, ${counters.inferFailed} analyses unavailable` : '') +
         (counters.inferDropped ? `, ${counters.inferDropped} keyframes dropped (inference behind)` : ''),
     );
-    return 0;
+    if (report && o.reportDir) {
+      const written = report.write(o.reportDir, {
+        streamId: o.streamId,
+        source: o.source.display,
+        startedAt: new Date(started).toISOString(),
+        wallSeconds: (Date.now() - started) / 1000,
+        mediaSeconds: mediaSeconds ?? lastPtsNs / 1e9,
+        counters: { ...counters },
+      });
+      console.error(`vigil: report written to ${written.json} and ${written.markdown}`);
+    }
+    // Ctrl-C is how a live stream ends (0); a file cut short is reported as interrupted (130).
+    return interrupted && !o.live ? 130 : 0;
   } finally {
     removeSignals();
     await cleanup();

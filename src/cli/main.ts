@@ -1,6 +1,12 @@
 /**
  * `vigil` command line. Exit codes scripts can rely on:
- *   0 success · 1 runtime failure · 2 bad usage, bad config or bad source · 130 interrupted early.
+ *   0 success
+ *   1 runtime failure (a dependency failed, the analyzer is unreachable, an internal error)
+ *   2 bad usage, bad config file, bad source or a request the analyzer rejected as malformed
+ *   3 unknown stream (detach / status of a name that is not attached)
+ *   4 conflict: the name is already attached, or the analyzer's stream limit is reached
+ *   5 not authorized (control token, NATS credentials)
+ *   130 interrupted before a file was fully analysed (Ctrl-C)
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
@@ -9,8 +15,21 @@ import { runAnalysis, type RunAnalysisOptions } from '../analyzer/session.js';
 import { parseSource } from '../ingest/source.js';
 import { validateStreamId } from '../publish/subjects.js';
 import { startInferenceServer } from '../infer/index.js';
+import { loadConfig } from '../config/index.js';
+import { startService } from '../analyzer/session.js';
+import { connectNats, type NatsClientOptions } from '../publish/connection.js';
+import { formatStreams, remote, type RemoteOptions } from './remote.js';
+import { tail, tailSubjects, TAIL_TYPES } from './tail.js';
 
-export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  notFound: 3,
+  conflict: 4,
+  unauthorized: 5,
+  interrupted: 130,
+} as const;
 
 interface Command {
   summary: string;
@@ -31,6 +50,49 @@ const analysisOptions = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+const remoteOptions = {
+  server: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Server from --server or VIGIL_SERVER; token from --token or VIGIL_CONTROL_TOKEN. */
+function remoteFrom(values: Record<string, unknown>): RemoteOptions {
+  const server =
+    typeof values.server === 'string' ? values.server : (process.env.VIGIL_SERVER ?? 'http://127.0.0.1:8080');
+  const token = typeof values.token === 'string' ? values.token : process.env.VIGIL_CONTROL_TOKEN;
+  return { server, ...(token ? { token } : {}) };
+}
+
+/** NATS client options from flags and the environment (secrets only from the environment). */
+function natsFrom(values: Record<string, unknown>, name: string): NatsClientOptions {
+  const env = process.env;
+  const servers =
+    typeof values.nats === 'string' ? values.nats : (env.VIGIL_NATS_URL ?? 'nats://127.0.0.1:4222');
+  const o: NatsClientOptions = { servers: servers.split(',').map((s) => s.trim()), name };
+  if (env.VIGIL_NATS_USER) o.user = env.VIGIL_NATS_USER;
+  if (env.VIGIL_NATS_PASSWORD) o.pass = env.VIGIL_NATS_PASSWORD;
+  if (env.VIGIL_NATS_TOKEN) o.token = env.VIGIL_NATS_TOKEN;
+  if (env.VIGIL_NATS_NKEY_SEED) o.nkeySeed = env.VIGIL_NATS_NKEY_SEED;
+  if (typeof values['nkey-seed-file'] === 'string') o.nkeySeedFile = values['nkey-seed-file'];
+  if (typeof values['tls-ca'] === 'string') o.tls = { caFile: values['tls-ca'] };
+  return o;
+}
+
+/** Resolves on SIGINT or SIGTERM (handlers removed afterwards). */
+function untilSignal(): Promise<void> {
+  return new Promise<void>((done) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      done();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
 
 function intOption(values: Record<string, unknown>, key: string, fallback: number): number {
   const raw = values[key];
@@ -95,19 +157,143 @@ const commands: Record<string, Command> = {
     },
   },
   analyze: {
-    summary: 'Analyze one source and print summaries and events as they arrive on NATS',
+    summary:
+      'Analyze one file as fast as the machine allows: progress bar, summaries and events, a JSON + Markdown report',
     usage:
-      'vigil analyze <file|url> [--name ID] [--nats URL] [--infer HOST:PORT] [--live|--fast] [--window-ms N] [--json]',
+      'vigil analyze <file|url> [--report DIR] [--name ID] [--nats URL] [--infer HOST:PORT] [--live|--fast] [--window-ms N] [--json] [--quiet]',
     examples: [
-      'vigil analyze samples/vtest.avi',
+      'vigil analyze samples/vtest.avi                      # report in ./vigil-report-vtest/',
+      'vigil analyze clip.mp4 --report out/ --window-ms 5000 --quiet',
       'vigil analyze rtsp://user:pass@camera.local/stream1 --name door --live',
       'vigil analyze clip.mp4 --nats nats://127.0.0.1:4222 --infer 127.0.0.1:8001 --json',
     ],
-    options: analysisOptions,
+    options: { ...analysisOptions, report: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } },
     run: (values, positionals) => {
       if (positionals.length !== 1)
         throw new UsageError('analyze takes exactly one source (a file path or URL)');
-      return runAnalysis(analysisRunOptions(values, positionals[0]!, { live: false, windowMs: 10_000 }));
+      const o = analysisRunOptions(values, positionals[0]!, { live: false, windowMs: 10_000 });
+      return runAnalysis({
+        ...o,
+        progress: values.quiet !== true,
+        printMessages: values.quiet !== true,
+        reportDir: resolve(typeof values.report === 'string' ? values.report : `vigil-report-${o.streamId}`),
+      });
+    },
+  },
+  run: {
+    summary: 'Run the analyzer as a service: streams from the config, control API, live web view, NATS',
+    usage: 'vigil run --config vigil.yaml',
+    examples: [
+      'vigil run --config vigil.yaml',
+      'VIGIL_CONTROL_TOKEN=s3cret VIGIL_NATS_PASSWORD=... vigil run --config /etc/vigil/vigil.yaml',
+    ],
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    run: async (values) => {
+      if (typeof values.config !== 'string') throw new UsageError('run needs --config FILE');
+      const config = loadConfig(values.config);
+      const service = await startService(config);
+      console.error(`vigil: running; live view at ${service.controlUrl}/ (Ctrl-C to stop)`);
+      await untilSignal();
+      console.error('vigil: stopping');
+      await service.close();
+      return EXIT.ok;
+    },
+  },
+  attach: {
+    summary: 'Attach a stream to a running analyzer (vigil run) through its control API',
+    usage:
+      'vigil attach <url> [--name ID] [--live|--fast] [--window-ms N] [--server URL] [--token TOKEN] [--json]',
+    examples: [
+      'vigil attach rtsp://user:pass@camera.local/stream1 --name door',
+      'vigil attach samples/vtest.avi --name walkway --window-ms 5000',
+      'vigil attach test:ball --name test --server http://analyzer:8080 --token "$VIGIL_CONTROL_TOKEN"',
+    ],
+    options: {
+      ...remoteOptions,
+      name: { type: 'string' },
+      'window-ms': { type: 'string' },
+      live: { type: 'boolean' },
+      fast: { type: 'boolean' },
+    },
+    run: async (values, positionals) => {
+      if (positionals.length !== 1) throw new UsageError('attach takes exactly one source URL or path');
+      if (values.live && values.fast) throw new UsageError('--live and --fast exclude each other');
+      const url = positionals[0]!;
+      // Local paths are resolved here: the analyzer may run in another directory.
+      const source = /^[a-z][a-z0-9+.-]*:/i.test(url) && !url.startsWith('/') ? url : resolve(url);
+      const id = typeof values.name === 'string' ? values.name : defaultStreamName(source);
+      const def = {
+        id,
+        url: source,
+        ...(values.live || values.fast ? { live: values.live === true } : {}),
+        ...(values['window-ms'] !== undefined ? { windowMs: intOption(values, 'window-ms', 10_000) } : {}),
+      };
+      const info = await remote.attach(remoteFrom(values), def);
+      console.log(values.json ? JSON.stringify(info) : `attached ${info.id} (${info.source}): ${info.state}`);
+      return EXIT.ok;
+    },
+  },
+  detach: {
+    summary: 'Detach a stream from a running analyzer',
+    usage: 'vigil detach <name> [--server URL] [--token TOKEN] [--json]',
+    examples: ['vigil detach door', 'vigil detach door --server http://analyzer:8080'],
+    options: remoteOptions,
+    run: async (values, positionals) => {
+      if (positionals.length !== 1) throw new UsageError('detach takes exactly one stream name');
+      const info = await remote.detach(remoteFrom(values), positionals[0]!);
+      console.log(
+        values.json
+          ? JSON.stringify(info)
+          : `detached ${info.id} after ${info.counters.frames} frames, ${info.counters.events} events`,
+      );
+      return EXIT.ok;
+    },
+  },
+  ls: {
+    summary: 'List the streams of a running analyzer with state, fps and latency',
+    usage: 'vigil ls [--server URL] [--token TOKEN] [--json]',
+    examples: ['vigil ls', 'vigil ls --json | jq ".streams[].id"'],
+    options: remoteOptions,
+    run: async (values, positionals) => {
+      if (positionals.length > 0) throw new UsageError('ls takes no arguments');
+      const r = await remote.list(remoteFrom(values));
+      console.log(values.json ? JSON.stringify(r) : formatStreams(r.streams, r.maxStreams));
+      return EXIT.ok;
+    },
+  },
+  tail: {
+    summary: 'Pretty-print live messages from NATS, filtered by stream and type',
+    usage: `vigil tail [stream] [--type ${TAIL_TYPES.join('|')}]... [--nats URL] [--json] [--max N]`,
+    examples: [
+      'vigil tail                          # events, summaries and status of every stream',
+      "vigil tail door --type event        # only door's events",
+      'vigil tail --type detections --type keyframe --nats nats://10.0.0.5:4222',
+      'VIGIL_NATS_TOKEN=... vigil tail --json | jq .data.text',
+    ],
+    options: {
+      type: { type: 'string', multiple: true, short: 't' },
+      nats: { type: 'string' },
+      json: { type: 'boolean' },
+      max: { type: 'string' },
+      'nkey-seed-file': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    run: async (values, positionals) => {
+      if (positionals.length > 1) throw new UsageError('tail takes at most one stream name');
+      const types = (values.type as unknown as string[] | undefined) ?? [];
+      const subjects = tailSubjects(positionals[0], types);
+      const max = values.max === undefined ? undefined : intOption(values, 'max', 1);
+      const nc = await connectNats(natsFrom(values, 'vigil-tail'));
+      const t = tail(nc, subjects, (l) => console.log(l), {
+        json: values.json === true,
+        ...(max ? { max } : {}),
+      });
+      console.error(`vigil tail: ${subjects.join(' ')} (Ctrl-C to stop)`);
+      await Promise.race([t.done, untilSignal()]);
+      await t.close();
+      await nc.drain().catch(() => nc.close());
+      return EXIT.ok;
     },
   },
   'infer-server': {
@@ -131,15 +317,7 @@ const commands: Record<string, Command> = {
       console.error(
         `vigil infer-server: listening on ${typeof values.host === 'string' ? values.host : '127.0.0.1'}:${server.port}`,
       );
-      await new Promise<void>((done) => {
-        const stop = () => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          done();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      await untilSignal();
       await server.close();
       return EXIT.ok;
     },
@@ -150,14 +328,25 @@ function help(): string {
   const lines = ['Usage: vigil <command> [options]', '', 'Commands:'];
   for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(14)} ${c.summary}`);
   lines.push('', "Run 'vigil <command> --help' for a command's options and examples.");
-  lines.push('Exit codes: 0 ok, 1 runtime failure, 2 bad usage/config/source, 130 interrupted.');
+  lines.push(
+    'Exit codes: 0 ok, 1 runtime failure, 2 bad usage/config/source/request, 3 unknown stream,',
+    '            4 name taken or stream limit reached, 5 not authorized, 130 interrupted.',
+  );
   return lines.join('\n');
 }
 
 function commandHelp(name: string, c: Command): string {
-  return [`${c.summary}`, '', `Usage: ${c.usage}`, '', 'Examples:', ...c.examples.map((e) => `  ${e}`)].join(
-    '\n',
-  );
+  return [
+    `${c.summary}`,
+    '',
+    `Usage: ${c.usage}`,
+    '',
+    'Examples:',
+    ...c.examples.map((e) => `  ${e}`),
+    '',
+    `Exit codes: 0 ok, 1 failure, 2 bad usage/config/source/request, 3 unknown stream, 4 conflict, 5 not authorized, 130 interrupted.`,
+    `Run 'vigil --help' for all commands (this is '${name}').`,
+  ].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -192,11 +381,7 @@ export function reportError(err: unknown): number {
   if (process.env.VIGIL_DEBUG) console.error(err);
   if (err instanceof VigilError) {
     console.error(`vigil: ${err.message} [${err.code}]`);
-    const usage =
-      err.code === 'VIGIL_ERR_USAGE' ||
-      err.code === 'VIGIL_ERR_CONFIG' ||
-      err.code.startsWith('VIGIL_ERR_SOURCE');
-    return usage ? EXIT.usage : EXIT.failure;
+    return exitCodeOf(err.code);
   }
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
@@ -205,4 +390,27 @@ export function reportError(err: unknown): number {
   }
   console.error(`vigil: unexpected failure: ${err instanceof Error ? err.message : String(err)}`);
   return EXIT.failure;
+}
+
+/** The exit code for an error code (see the header of this file). */
+export function exitCodeOf(code: string): number {
+  switch (code) {
+    case 'VIGIL_ERR_USAGE':
+    case 'VIGIL_ERR_CONFIG':
+    case 'VIGIL_ERR_BAD_REQUEST':
+    case 'VIGIL_ERR_INVALID_ARGUMENT':
+    case 'VIGIL_ERR_METHOD':
+    case 'VIGIL_ERR_TOO_LARGE':
+      return EXIT.usage;
+    case 'VIGIL_ERR_STREAM_NOT_FOUND':
+      return EXIT.notFound;
+    case 'VIGIL_ERR_STREAM_EXISTS':
+    case 'VIGIL_ERR_STREAM_LIMIT':
+      return EXIT.conflict;
+    case 'VIGIL_ERR_UNAUTHORIZED':
+    case 'VIGIL_ERR_NATS_AUTH':
+      return EXIT.unauthorized;
+    default:
+      return code.startsWith('VIGIL_ERR_SOURCE') ? EXIT.usage : EXIT.failure;
+  }
 }

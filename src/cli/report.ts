@@ -1,0 +1,145 @@
+/**
+ * `vigil analyze` report: one JSON file (machine-readable) and one Markdown file (for people), with
+ * the timeline of window summaries, the events, all summaries, and the keyframe evidence images
+ * the events refer to (JPEG files next to the report).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Summary, VigilEvent } from '../core/contracts.js';
+import type { EncodedJpeg } from '../publish/evidence.js';
+import { clock } from './format.js';
+
+export interface ReportMeta {
+  streamId: string;
+  source: string;
+  startedAt: string;
+  wallSeconds: number;
+  mediaSeconds: number | null;
+  counters: Record<string, number>;
+}
+
+export interface AnalysisReport extends ReportMeta {
+  version: 1;
+  /** Media seconds analysed per wall-clock second. */
+  speed: number | null;
+  timeline: {
+    start: string;
+    end: string;
+    startPtsNs: number;
+    endPtsNs: number;
+    text: string;
+    summaryId: string;
+  }[];
+  events: (VigilEvent & { evidenceImage: string | null })[];
+  summaries: Summary[];
+  evidence: { keyframeId: string; file: string; width: number; height: number }[];
+}
+
+/** Keeps what the report needs while the analysis runs (events and summaries bounded). */
+export class ReportBuilder {
+  private readonly summaries: Summary[] = [];
+  private readonly events: (VigilEvent & { evidenceImage: string | null })[] = [];
+  private readonly images = new Map<string, EncodedJpeg>();
+  droppedEvents = 0;
+
+  constructor(private readonly maxItems = 10_000) {}
+
+  addSummary(s: Summary): void {
+    if (this.summaries.length < this.maxItems) this.summaries.push(s);
+  }
+
+  addEvent(e: VigilEvent, jpeg: EncodedJpeg | undefined): void {
+    if (this.events.length >= this.maxItems) {
+      this.droppedEvents++;
+      return;
+    }
+    const kf = e.evidence.keyframeId;
+    let file: string | null = null;
+    if (kf && jpeg) {
+      file = `evidence/${kf.replace(/[^A-Za-z0-9_-]/g, '_')}.jpg`;
+      this.images.set(file, jpeg);
+    }
+    this.events.push({ ...e, evidenceImage: file });
+  }
+
+  build(meta: ReportMeta): AnalysisReport {
+    const windows = this.summaries.filter((s) => s.level === 'window');
+    return {
+      version: 1,
+      ...meta,
+      speed: meta.mediaSeconds && meta.wallSeconds > 0 ? meta.mediaSeconds / meta.wallSeconds : null,
+      timeline: windows.map((s) => ({
+        start: clock(s.startPtsNs),
+        end: clock(s.endPtsNs),
+        startPtsNs: s.startPtsNs,
+        endPtsNs: s.endPtsNs,
+        text: s.text,
+        summaryId: s.id,
+      })),
+      events: this.events,
+      summaries: this.summaries,
+      evidence: [...this.images].map(([file, j]) => ({
+        keyframeId: this.events.find((e) => e.evidenceImage === file)?.evidence.keyframeId ?? '',
+        file,
+        width: j.width,
+        height: j.height,
+      })),
+    };
+  }
+
+  /** Writes report.json, report.md and evidence/*.jpg into dir; returns the two report paths. */
+  write(dir: string, meta: ReportMeta): { json: string; markdown: string; report: AnalysisReport } {
+    const report = this.build(meta);
+    mkdirSync(join(dir, 'evidence'), { recursive: true });
+    for (const [file, j] of this.images) writeFileSync(join(dir, file), j.data);
+    const json = join(dir, 'report.json');
+    const markdown = join(dir, 'report.md');
+    writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(markdown, renderMarkdown(report));
+    return { json, markdown, report };
+  }
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+export function renderMarkdown(r: AnalysisReport): string {
+  const lines = [
+    `# Vigil analysis: ${r.streamId}`,
+    '',
+    `- Source: \`${r.source}\``,
+    `- Analysed: ${r.startedAt}, ${r.wallSeconds.toFixed(1)} s wall time` +
+      (r.mediaSeconds !== null ? ` for ${r.mediaSeconds.toFixed(1)} s of video` : '') +
+      (r.speed !== null ? ` (${r.speed.toFixed(1)}× real time)` : ''),
+    `- Frames ${r.counters.frames ?? 0}, keyframes ${r.counters.keyframes ?? 0}, analysed ${r.counters.analysed ?? 0}, ` +
+      `summaries ${r.summaries.length}, events ${r.events.length}`,
+    '',
+    '## Timeline',
+    '',
+    '| From | To | What happened |',
+    '| --- | --- | --- |',
+    ...r.timeline.map((t) => `| ${t.start} | ${t.end} | ${cell(t.text)} |`),
+    '',
+    '## Events',
+    '',
+    '| Time | Type | Details | Evidence |',
+    '| --- | --- | --- | --- |',
+    ...r.events.map((e) => {
+      const details = Object.entries(e.data)
+        .filter(([, v]) => v === null || typeof v !== 'object')
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(' ');
+      const ev = e.evidenceImage
+        ? `![${e.evidence.keyframeId}](${e.evidenceImage})`
+        : (e.evidence.keyframeId ?? '');
+      return `| ${clock(e.ptsNs)} | ${e.type} | ${cell(details)} | ${ev} |`;
+    }),
+    '',
+    '## Summaries',
+    '',
+    ...r.summaries.map(
+      (s) => `- **${s.level} #${s.index}** ${clock(s.startPtsNs)}–${clock(s.endPtsNs)}: ${s.text}`,
+    ),
+    '',
+  ];
+  return lines.join('\n');
+}
