@@ -3,7 +3,17 @@
  * windows → chain-of-summary and events → publisher. The pure stages come from src/stream; the
  * edges (pipeline, model call, NATS) are passed in behind small interfaces.
  */
-import { concatMap, EMPTY, lastValueFrom, merge, mergeMap, share, tap, type Observable } from 'rxjs';
+import {
+  concatMap,
+  connectable,
+  EMPTY,
+  lastValueFrom,
+  merge,
+  mergeMap,
+  Observable,
+  Subject,
+  tap,
+} from 'rxjs';
 import type { Analysis, Frame, Keyframe, Summary, VadSample, VigilEvent } from '../core/contracts.js';
 import { boundedMergeMap } from '../core/bounded-merge-map.js';
 import {
@@ -120,20 +130,35 @@ export function streamPipeline(
   counters: StreamCounters = newCounters(),
   stats?: { cache?: () => CacheStats },
 ): Observable<unknown> {
+  // Built per subscription, and the shared stages are connected only once every consumer is
+  // subscribed: no stage runs twice, whatever the timing of the source.
+  return new Observable<unknown>((subscriber) => {
+    const { keyframes$, analysed$, output$ } = buildStages(o, counters, stats);
+    const sub = output$.subscribe(subscriber);
+    sub.add(analysed$.connect());
+    sub.add(keyframes$.connect());
+    return sub;
+  });
+}
+
+function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: { cache?: () => CacheStats }) {
   const runId = o.runId ?? newRunId();
   const cache = o.cache === false ? null : new AnalysisCache(o.cache ?? {});
   if (cache && stats) stats.cache = () => cache.stats();
   const model = cache ? cachedAnalyze(cache, o.analyze) : o.analyze;
-  const keyframes$ = o.frames.pipe(
+  const keyframeSource$ = o.frames.pipe(
     tap(() => counters.frames++),
     selectKeyframes({ ...o.keyframes, runId }),
     tap(() => {
       counters.keyframes++;
       if (o.pressure) o.pressure.pending++;
     }),
-    share(),
   );
-  const analysed$ = keyframes$.pipe(
+  const keyframes$ = connectable(keyframeSource$, {
+    connector: () => new Subject<Keyframe>(),
+    resetOnDisconnect: false,
+  });
+  const analysedSource$ = keyframes$.pipe(
     boundedMergeMap(
       async (kf: Keyframe): Promise<AnalysedKeyframe> => {
         let analysis: Analysis;
@@ -165,8 +190,11 @@ export function streamPipeline(
         },
       },
     ),
-    share(),
   );
+  const analysed$ = connectable(analysedSource$, {
+    connector: () => new Subject<AnalysedKeyframe>(),
+    resetOnDisconnect: false,
+  });
   const summaries$ = analysed$.pipe(
     slidingWindows({
       windowMs: o.windowMs,
@@ -199,7 +227,7 @@ export function streamPipeline(
       return e;
     }, 8),
   );
-  return merge(summaries$, events$);
+  return { keyframes$, analysed$, output$: merge(summaries$, events$) };
 }
 
 export async function runStreamToEnd(o: StreamRunnerOptions, counters?: StreamCounters): Promise<void> {
