@@ -22,16 +22,11 @@
  * await manager.close();
  * ```
  */
-import type { Observable } from 'rxjs';
-import { tap, type Subscription } from 'rxjs';
+import { Observable, Subject, tap, type Subscription } from 'rxjs';
 import type { Analysis, Frame, Keyframe, Summary, VigilEvent } from '../core/contracts.js';
 import { VigilError } from '../core/errors.js';
-import {
-  DEFAULT_INGEST_OPTIONS,
-  openFrames,
-  type IngestCounters,
-  type IngestOptions,
-} from '../ingest/frames.js';
+import { DEFAULT_INGEST_OPTIONS, type IngestCounters, type IngestOptions } from '../ingest/frames.js';
+import { openStream } from '../ingest/stream-source.js';
 import { parseSource, type SourceSpec } from '../ingest/source.js';
 import { validateStreamId } from '../publish/subjects.js';
 import {
@@ -103,6 +98,14 @@ export type StreamState =
 /** Ingest-level status as the reconnecting ingest reports it (see `FrameSource`). */
 export type IngestState = 'connecting' | 'live' | 'stalled' | 'down' | 'recovered';
 
+export interface IngestStatus {
+  state: IngestState;
+  /** Why it is down (redacted). */
+  error?: { code: string; message: string };
+  /** How long the outage lasted (recovered). */
+  outageMs?: number;
+}
+
 export interface StreamInfo {
   id: string;
   /** Redacted source (never carries a password). */
@@ -146,7 +149,11 @@ export type FrameSource = (
   spec: SourceSpec,
   options: IngestOptions,
   counters: IngestCounters,
-) => { frames: Observable<Frame>; status?: Observable<IngestState> };
+) => {
+  frames: Observable<Frame>;
+  /** A bare state, or a state with details (the error of `down`, the outage of `recovered`). */
+  status?: Observable<IngestState | IngestStatus>;
+};
 
 export interface ManagerDeps {
   analyze: AnalyzeKeyframe;
@@ -187,9 +194,39 @@ interface Entry {
   ingest: IngestCounters;
 }
 
-const defaultFrameSource: FrameSource = (spec, options, counters) => ({
-  frames: openFrames(spec, options, counters),
-});
+/**
+ * The default: src/ingest's reconnecting StreamSource (backoff, frame watchdog), opened on
+ * subscribe and closed on unsubscribe; its transitions become the stream's state.
+ */
+const defaultFrameSource: FrameSource = (spec, options, counters) => {
+  const details = new Subject<IngestStatus>();
+  const frames = new Observable<Frame>((subscriber) => {
+    const source = openStream(spec, options);
+    counters.dropped = source.counters.dropped;
+    const statusSub = source.status.subscribe((s) => {
+      switch (s.state) {
+        case 'connecting':
+        case 'live':
+        case 'stalled':
+          return details.next({ state: s.state });
+        case 'down':
+          return details.next({ state: 'down', error: s.error });
+        case 'recovered':
+          return details.next({ state: 'recovered', outageMs: s.outageMs });
+        default:
+          // ended / failed / closed arrive as the frames' completion or error.
+          return undefined;
+      }
+    });
+    const frameSub = source.frames.subscribe(subscriber);
+    return () => {
+      statusSub.unsubscribe();
+      frameSub.unsubscribe();
+      void source.close();
+    };
+  });
+  return { frames, status: details };
+};
 
 /** Checks a definition's shape (unknown keys are errors) and returns it typed. */
 export function parseStreamDefinition(input: unknown): StreamDefinition {
@@ -236,6 +273,9 @@ export function parseStreamDefinition(input: unknown): StreamDefinition {
 
 function errorInfo(err: unknown): { code: string; message: string } {
   if (err instanceof VigilError) return { code: err.code, message: err.message };
+  const o = err as { code?: unknown; message?: unknown } | null;
+  if (typeof o?.code === 'string' && typeof o.message === 'string')
+    return { code: o.code, message: o.message };
   return { code: 'VIGIL_ERR_STREAM', message: err instanceof Error ? err.message : String(err) };
 }
 
@@ -309,19 +349,49 @@ export function createManager(deps: ManagerDeps): Manager {
       e.ingest,
     );
     const frames = opened.frames.pipe(
-      tap(() => {
+      tap((f) => {
+        lastPtsNs = f.ptsNs;
         e.info.lastFrameAtMs = Date.now();
         if (e.info.state === 'connecting') setState(e, 'live');
       }),
     );
     e.statusSub = opened.status?.subscribe({
-      next: (s) => setState(e, s),
+      next: (raw) => {
+        const s: IngestStatus = typeof raw === 'string' ? { state: raw } : raw;
+        if (s.state === 'down' || s.state === 'recovered') streamEvent(e, s);
+        setState(e, s.state, s.state === 'down' ? s.error : undefined);
+      },
       error: () => undefined,
     });
     const sink: StreamSink = {
       summary: async (s) => sinkCall(e, deps.sink.summary(s)),
       event: async (ev) => sinkCall(e, deps.sink.event(ev)),
       detections: async (a, kf) => sinkCall(e, deps.sink.detections?.(a, kf)),
+    };
+    let lastPtsNs = 0;
+    let outages = 0;
+    /** stream.down / stream.recovered as events (published and shown like any other). */
+    const streamEvent = (en: Entry, s: IngestStatus) => {
+      const n = s.state === 'down' ? ++outages : outages;
+      const event: VigilEvent = {
+        id: `${en.info.id}:${en.info.runId}:stream.${s.state}:${n}`,
+        type: `stream.${s.state}`,
+        streamId: en.info.id,
+        timeMs: Date.now(),
+        ptsNs: lastPtsNs,
+        severity: s.state === 'down' ? 'warning' : 'info',
+        data:
+          s.state === 'down'
+            ? {
+                code: s.error?.code ?? 'VIGIL_ERR_SOURCE_PIPELINE',
+                message: s.error?.message ?? 'stream down',
+              }
+            : { outageMs: s.outageMs ?? 0 },
+        evidence: { streamId: en.info.id, keyframeId: null, ptsNs: lastPtsNs, timeMs: Date.now(), boxes: [] },
+      };
+      en.info.counters.events++;
+      sinkCall(en, deps.sink.event(event));
+      emit({ type: 'event', streamId: en.info.id, event });
     };
     e.sub = streamPipeline(
       {
