@@ -6,9 +6,9 @@
  * detections are tracked across ALL frames with Vigil's Tracker (IoU + motion matching). A person
  * ENTERS at the first frame of a track that persists at least `minPersistMs` (default 1 s), and
  * that does not start within the first `settleMs` of the clip (people already in view when it
- * starts are covered by the first keyframe). Tracks whose first frame lies deep inside the image
- * (a detector miss that was re-acquired, an occlusion) still count: the keyframe selector must see
- * every new track, wherever it appears.
+ * starts are covered by the first keyframe). Each entry says whether it is a RE-ACQUISITION:
+ * another person track was last seen close by (1.5 box heights) during the 2 s before it started,
+ * i.e. the same person lost behind an occluder or by the detector and found again under a new id.
  *
  * The per-frame detections are computed once and cached as JSON (they take minutes on a CPU);
  * the entry definition is applied on every run, so it can be read and changed here.
@@ -43,7 +43,10 @@ export interface PersonEntry {
   t: number;
   /** Track lifetime, seconds. */
   durationS: number;
+  /** Box when the track was confirmed (its third frame), source pixels. */
   box: Detection['box'];
+  /** Another track was last seen within 1.5 box heights during the 2 s before this one started. */
+  reacquired: boolean;
 }
 
 /** Detects persons on every frame of `clipPath` (cached in `cacheFile`). */
@@ -112,7 +115,7 @@ export async function personDetections(clipPath: string, cacheFile: string): Pro
 /** Person entries (see the header) from per-frame detections. */
 export function personEntries(
   det: DetectionsFile,
-  { minPersistMs = 1000, settleMs = 1000, minScore = 0.4 } = {},
+  { minPersistMs = 1000, settleMs = 1000, minScore = 0.4, reacquireMs = 2000 } = {},
 ): PersonEntry[] {
   // Frame-level tracking: one "keyframe" per frame, a track confirmed after 3 sightings and kept
   // through short detector dropouts (5 frames or 700 ms), so flicker does not look like entries.
@@ -125,6 +128,8 @@ export function personEntries(
   });
   const first = new Map<number, { t: number; box: Detection['box'] }>();
   const lifetimes = new Map<number, number>();
+  /** Last sighting of each track: time (ns) and box. */
+  const last = new Map<number, { t: number; box: Detection['box'] }>();
   const t0 = det.frames[0]?.ptsNs ?? 0;
   for (const f of det.frames) {
     const keyframe = {
@@ -146,6 +151,7 @@ export function personEntries(
     for (const tr of step.tracks) {
       if (!first.has(tr.id)) first.set(tr.id, { t: tr.firstPtsNs, box: tr.box });
       lifetimes.set(tr.id, tr.lastPtsNs - tr.firstPtsNs);
+      if (!tr.occluded) last.set(tr.id, { t: tr.lastPtsNs, box: tr.box });
     }
   }
   const entries: PersonEntry[] = [];
@@ -153,7 +159,16 @@ export function personEntries(
     const life = lifetimes.get(id) ?? 0;
     if (life < minPersistMs * 1e6) continue;
     if (t - t0 < settleMs * 1e6) continue;
-    entries.push({ trackId: id, t: t / 1e9, durationS: life / 1e9, box });
+    // Re-acquired: another person track was last seen close by shortly before this one started
+    // (lost behind an occluder or by the detector, then found again under a new id).
+    const cx = box.x + box.w / 2;
+    const cy = box.y + box.h / 2;
+    const reacquired = [...last].some(([other, l]) => {
+      if (other === id || l.t > t || t - l.t > reacquireMs * 1e6) return false;
+      const d = Math.hypot(l.box.x + l.box.w / 2 - cx, l.box.y + l.box.h / 2 - cy);
+      return d <= 1.5 * Math.max(box.h, l.box.h);
+    });
+    entries.push({ trackId: id, t: t / 1e9, durationS: life / 1e9, box, reacquired });
   }
   return entries.sort((a, b) => a.t - b.t);
 }

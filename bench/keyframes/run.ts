@@ -9,7 +9,7 @@
  * selector needs only the small gray frame, so its headline figure is a GStreamer pipeline that
  * decodes and scales to the gray analysis size feeding the selector (bench/keyframes/gray-decode.ts).
  * Vigil's full ingest (gray + model-size RGB branch, as the analyzer runs it) and the selection
- * alone are reported too. Each timed run is done twice, the faster kept, for both tools.
+ * alone are reported too. Each timed run is done RUNS times, the fastest kept, for both tools.
  *
  * On the 80 s pedestrian clip (no cuts) it checks that at most 5% of frames become keyframes while
  * every person entering the scene gets a keyframe within 1 s. Ground truth for entries comes from
@@ -25,6 +25,8 @@ import { grayOnlySelect } from './gray-decode.js';
 import { personDetections, personEntries, type PersonEntry } from './persons-gt.js';
 
 const TOLERANCE_S = 0.5;
+/** Timed runs per tool and clip; the fastest is kept (the machine may be shared). */
+const RUNS = 3;
 const ENTRY_WINDOW_S = 1;
 /** A track "enters at the border" when its first box lies within this fraction of an image edge. */
 const BORDER_FRAC = 0.05;
@@ -32,9 +34,10 @@ const ENTRY_DEFINITION =
   `a person ENTERS = a new YOLOv8n person track (score >= 0.4, every frame, IoU/motion-tracked by ` +
   `Vigil's Tracker, confirmed after 3 frames, kept through 0.5 s dropouts) that persists >= 1 s and ` +
   `starts after the first second; "at the border" = its first box within ${BORDER_FRAC * 100}% of an ` +
-  `image edge (walking into view); "anywhere" adds tracks that start inside the image (people ` +
-  `emerging from behind the lamp post or re-acquired after a detector miss). Covered = some keyframe ` +
-  `in [first frame, first frame + ${ENTRY_WINDOW_S} s].`;
+  `image edge (walking into view; the target applies to these); a RE-ACQUISITION = another person ` +
+  `track was last seen within 1.5 box heights during the 2 s before it started (lost behind the lamp ` +
+  `post or by the detector, found again under a new id); "anywhere" = all new tracks. Covered = some ` +
+  `keyframe in [first frame, first frame + ${ENTRY_WINDOW_S} s].`;
 
 type Kind = 'cuts' | 'jumps' | 'none';
 
@@ -117,15 +120,15 @@ function covered(entries: PersonEntry[], kts: number[]): { hit: PersonEntry[]; m
 
 async function benchClip(spec: ClipSpec, rows: Row[], notes: string[]): Promise<Selected & { n: number }> {
   const { clip, kind } = spec;
-  const full = await best(2, () =>
+  const full = await best(RUNS, () =>
     decodeClip(clip.path, clip.name.replace(/[^A-Za-z0-9_-]/g, '-')).then((d) => ({
       ...d,
       seconds: d.decodeSeconds,
     })),
   );
   const sel = select(full.frames);
-  const gray = await best(2, () => grayOnlySelect(clip.path));
-  const ff = await best(2, () => ffmpegScene(clip.path));
+  const gray = await best(RUNS, () => grayOnlySelect(clip.path));
+  const ff = await best(RUNS, () => ffmpegScene(clip.path));
   const n = full.frames.length;
   const vigilCuts = sel.keyframes.filter((k) => k.reason === 'scene-cut').map((k) => k.frame.ptsNs / 1e9);
   const grayCuts = gray.keyframes.filter((k) => k.reason === 'scene-cut').length;
@@ -249,7 +252,7 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    `\nbench/keyframes: cut recall/precision within ±${TOLERANCE_S} s, keyframes per frame, frames/s (best of 2 runs each)\n`,
+    `\nbench/keyframes: cut recall/precision within ±${TOLERANCE_S} s, keyframes per frame, frames/s (best of ${RUNS} runs each)\n`,
   );
   console.log('| clip | tool | cuts | recall | precision | keyframes/frame | fps | note |');
   console.log('| --- | --- | --: | --: | --: | --: | --: | --- |');
@@ -281,6 +284,10 @@ async function main(): Promise<void> {
     const kts = pedestrian.keyframes.map((k) => k.frame.ptsNs / 1e9);
     const b = covered(border, kts);
     const a = covered(all, kts);
+    const fresh = covered(
+      all.filter((e) => !e.reacquired),
+      kts,
+    );
     const ratio = pedestrian.keyframes.length / pedestrian.n;
     console.log(`\npedestrian clip (vtest, ${pedestrian.n} frames):`);
     console.log(
@@ -291,7 +298,11 @@ async function main(): Promise<void> {
         `${b.missed.length > 0 ? ` (missed at ${secs(b.missed.map((e) => e.t))} s)` : ''}: ${b.missed.length === 0 ? 'MET' : 'NOT MET'}`,
     );
     console.log(
-      `- new person tracks anywhere: ${a.hit.length} of ${all.length} with a keyframe within ${ENTRY_WINDOW_S} s` +
+      `- new person tracks that are not re-acquisitions: ${fresh.hit.length} of ${fresh.hit.length + fresh.missed.length} with a keyframe within ${ENTRY_WINDOW_S} s` +
+        `${fresh.missed.length > 0 ? ` (missed at ${secs(fresh.missed.map((e) => e.t))} s)` : ''}`,
+    );
+    console.log(
+      `- new person tracks anywhere, re-acquisitions included: ${a.hit.length} of ${all.length} with a keyframe within ${ENTRY_WINDOW_S} s` +
         `${a.missed.length > 0 ? ` (missed at ${secs(a.missed.map((e) => e.t))} s)` : ''}`,
     );
     console.log(`- definition: ${ENTRY_DEFINITION}`);

@@ -5,43 +5,42 @@
  * Policy, evaluated per frame in this order:
  *  1. the first frame (or the first after PTS went backwards: a new run) → 'first';
  *  2. scene cut: an ABRUPT change between two consecutive frames that stands out from the change
- *     just before AND just after it (one frame of look-ahead): cut score = layout excess + histogram
- *     excess ≥ sceneCutThreshold, where excess = this step's distance − max(previous step's,
- *     next step's). Layout distance compares 16x9 thumbnails (where brightness is), histogram
- *     distance the tones. Fast pans, camera shake and walking people change several consecutive
- *     frames alike (no excess); a one-frame flash changes two steps alike (no excess either); a cut
- *     changes one step. The keyframe is the first frame after the cut frame (the new scene, one
- *     frame later). Cuts bypass minIntervalMs but not sceneCutMinIntervalMs (held back, they stay
- *     pending) → 'scene-cut';
- *  3. motion, spent on NEW activity (see ActivityGrid): motion in a cell of a coarse grid
+ *     just before AND just after it (one frame of look-ahead): cut score = layout excess +
+ *     histogram excess >= sceneCutThreshold, where excess = this step's distance - max(previous
+ *     step's, next step's). The layout distance compares thumbnails (cell means on the grid: where
+ *     brightness is), the histogram distance the tones. Fast pans, camera shake and walking people
+ *     change several consecutive frames alike (no excess); a one-frame flash changes two steps
+ *     alike (no excess either); a cut changes one step. The keyframe is the frame after the cut
+ *     frame (the new scene, one frame later). Cuts bypass minIntervalMs but not
+ *     sceneCutMinIntervalMs (held back, they stay pending) → 'scene-cut';
+ *  3. motion, spent on NEW activity (see ActivityGrid): motion in a cell of the grid
  *     (gridCols x gridRows) whose cell and neighbours were quiet — someone entering at the border or
- *     starting to move in a still part of the scene — that is still there confirmMs later; or a
- *     surge of the whole frame's motion above max(motionThreshold, busyFactor × the scene's average
- *     motion). Continued motion of movers already seen (cells next to recently active cells) is not
- *     new. At least minIntervalMs apart; a confirmed region seen while the min interval holds stays
- *     pending → 'motion';
+ *     starting to move in a still part of the scene — confirmed confirmMs later (still moving, not
+ *     a one-frame flicker); or a surge on a busy scene: the whole frame's motion above
+ *     busyFactor × the scene's average motion, once per excursion. Continued motion of movers
+ *     already seen (cells next to recently active cells) is not new, so busy scenes adapt by
+ *     themselves. At least minIntervalMs apart; new activity confirmed while the min interval
+ *     holds stays pending → 'motion';
  *  4. maxIntervalMs elapsed since the previous keyframe → 'max-interval'.
  *
  * Keyframe.motionScore is the PEAK whole-frame motion score since the previous keyframe (this frame
  * included); Keyframe.sceneScore is, for a scene cut, its cut score, otherwise this frame's
  * histogram distance to the previous keyframe. State held: a copy of the previous analysis image,
- * two histograms and thumbnails, the activity grid (O(cells)), released when the subscription ends.
+ * two frames' features (histogram, thumbnail, cells), the activity grid (O(cells)), all released
+ * when the subscription ends. One pass over the pixels per frame (frameFeatures), no allocation.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Frame, Image, Keyframe, KeyframeReason } from '../core/contracts.js';
 import { ConfigError } from '../core/errors.js';
 import { ActivityGrid } from './activity.js';
 import {
-  cellMotion,
   DEFAULT_GRID,
   DEFAULT_HISTOGRAM_BINS,
   DEFAULT_NOISE_THRESHOLD,
-  DEFAULT_THUMBNAIL,
-  histogram,
+  frameFeatures,
   histogramDistance,
   layoutDistance,
-  motionScore,
-  thumbnail,
+  type FrameFeatures,
 } from './motion.js';
 import { checkNumber, checkRunId, idPrefix, rejectUnknownKeys, stripUndefined } from './options.js';
 import { dHash } from './phash.js';
@@ -154,8 +153,6 @@ interface SelectorState {
   prevPtsNs: number;
   lastKeyPtsNs: number;
   lastKeyHist: Float64Array | null;
-  prevHist: Float64Array | null;
-  prevThumb: Float64Array | null;
   /** Layout and histogram distances of the last two frame steps (older, newer): the look-ahead. */
   stepL: [number, number];
   stepH: [number, number];
@@ -176,8 +173,6 @@ const EMPTY_STATE = (): SelectorState => ({
   prevPtsNs: 0,
   lastKeyPtsNs: 0,
   lastKeyHist: null,
-  prevHist: null,
-  prevThumb: null,
   stepL: [0, 0],
   stepH: [0, 0],
   pendingCut: 0,
@@ -208,6 +203,9 @@ export class KeyframeSelector {
   private s: SelectorState = EMPTY_STATE();
   private readonly grid: ActivityGrid;
   private readonly cells: Float64Array;
+  /** This frame's and the previous frame's features (swapped each frame, no allocation). */
+  private features: FrameFeatures | null = null;
+  private spare: FrameFeatures | null = null;
   private signals: KeyframeSignals = {
     motion: 0,
     cutScore: 0,
@@ -243,51 +241,59 @@ export class KeyframeSelector {
     const o = this.o;
     const s = this.s;
     const img = frame.analysis;
-    const hist = histogram(img, o.histogramBins);
-    // Frames smaller than the grids (tiny test images) fall back to whole-frame scores.
-    const grid =
-      img.width >= Math.max(o.gridCols, DEFAULT_THUMBNAIL.cols) &&
-      img.height >= Math.max(o.gridRows, DEFAULT_THUMBNAIL.rows);
-    const thumb = grid ? thumbnail(img, DEFAULT_THUMBNAIL.cols, DEFAULT_THUMBNAIL.rows) : null;
-
-    if (
+    const restart =
       s.prevImage === null ||
       s.lastKeyHist === null ||
       frame.ptsNs < s.prevPtsNs ||
       s.prevImage.width !== img.width ||
-      s.prevImage.height !== img.height
-    ) {
+      s.prevImage.height !== img.height;
+    // One pass over the pixels: motion per cell and overall, thumbnail, histogram. Frames smaller
+    // than the grid (tiny test images) fall back to one cell: whole-frame scores.
+    const grid = img.width >= o.gridCols && img.height >= o.gridRows;
+    const f = frameFeatures(
+      restart ? null : s.prevImage,
+      img,
+      grid ? o.gridCols : 1,
+      grid ? o.gridRows : 1,
+      o.histogramBins,
+      o.noiseThreshold,
+      this.spare ?? undefined,
+    );
+    // Double-buffered: `f` becomes the previous frame's features, the old ones the next spare.
+    this.spare = this.features;
+    this.features = f;
+    const hist = f.hist;
+    const thumb = f.thumb;
+
+    if (restart) {
       const resized = s.prevImage !== null && frame.ptsNs >= s.prevPtsNs;
       this.s = {
         ...EMPTY_STATE(),
         prevImage: snapshot(img, null),
         prevPtsNs: frame.ptsNs,
         lastKeyPtsNs: frame.ptsNs,
-        lastKeyHist: hist,
-        prevHist: hist,
-        prevThumb: thumb,
+        lastKeyHist: Float64Array.from(hist),
       };
       this.grid.reset();
       // A resolution change mid-run (a reconnect to a different stream) is a new scene.
       if (resized) return this.keyframe(frame, 'scene-cut', 1, 1, (frame.ptsNs - s.lastKeyPtsNs) / 1e6);
       return this.keyframe(frame, 'first', 0, 0, Infinity);
     }
+    const prev = this.spare as FrameFeatures;
 
     const tMs = frame.ptsNs / 1e6;
     const dtMs = (frame.ptsNs - s.prevPtsNs) / 1e6;
-    const motion = grid
-      ? cellMotion(s.prevImage, img, this.cells, o.gridCols, o.gridRows, o.noiseThreshold)
-      : wholeFrameMotion(s.prevImage, img, o.noiseThreshold, this.cells);
+    const motion = f.motion;
+    if (grid) this.cells.set(f.cells);
+    else this.cells.fill(motion);
     s.prevImage = snapshot(img, s.prevImage);
     s.prevPtsNs = frame.ptsNs;
     if (motion > s.peakMotion) s.peakMotion = motion;
 
     // Scene cut with one frame of look-ahead: the step before this one is a cut when it stands out
     // from the step before it and from this step.
-    const stepH = histogramDistance(s.prevHist ?? hist, hist);
-    const stepL = thumb !== null && s.prevThumb !== null ? layoutDistance(s.prevThumb, thumb) : stepH;
-    s.prevHist = hist;
-    s.prevThumb = thumb;
+    const stepH = histogramDistance(prev.hist, hist);
+    const stepL = layoutDistance(prev.thumb, thumb);
     const [olderL, midL] = s.stepL;
     const [olderH, midH] = s.stepH;
     const cutScore =
@@ -327,10 +333,10 @@ export class KeyframeSelector {
     s.activity = reason === 'scene-cut' ? 0 : s.activity + alpha * (motion - s.activity);
     if (reason === null) return null;
 
-    const sceneScore = reason === 'scene-cut' ? s.pendingCut : histogramDistance(s.lastKeyHist, hist);
+    const sceneScore = reason === 'scene-cut' ? s.pendingCut : histogramDistance(s.lastKeyHist ?? hist, hist);
     const kf = this.keyframe(frame, reason, s.peakMotion, sceneScore, sinceMs);
     s.lastKeyPtsNs = frame.ptsNs;
-    s.lastKeyHist = hist;
+    s.lastKeyHist = Float64Array.from(hist);
     s.peakMotion = 0;
     s.pendingCut = 0;
     s.pendingMotion = false;
@@ -341,6 +347,8 @@ export class KeyframeSelector {
   reset(): void {
     this.s = EMPTY_STATE();
     this.grid.reset();
+    this.features = null;
+    this.spare = null;
   }
 
   private motionThreshold(): number {
@@ -365,13 +373,6 @@ export class KeyframeSelector {
     if (this.o.phash) kf.phash = dHash(frame.analysis);
     return kf;
   }
-}
-
-/** Whole-frame motion score for frames too small for the grid; every cell gets that score. */
-function wholeFrameMotion(prev: Image, cur: Image, noiseThreshold: number, cells: Float64Array): number {
-  const m = motionScore(prev, cur, noiseThreshold);
-  cells.fill(m);
-  return m;
 }
 
 /**

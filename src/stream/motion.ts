@@ -98,13 +98,12 @@ export function histogramDistance(a: Float64Array, b: Float64Array): number {
 }
 
 /**
- * Default grid for per-cell motion (new-activity detection): 16 columns x 12 rows, i.e. cells of
- * about 10x10 pixels on the default 160-pixel-wide analysis frame, about the size of a person at
- * surveillance distance, so separate movers mostly light up separate cells.
+ * Default grid for per-cell motion (new-activity detection) and thumbnails (layout distance):
+ * 16 columns x 12 rows, i.e. cells of about 10x10 pixels on the default 160-pixel-wide analysis
+ * frame, about the size of a person at surveillance distance, so separate movers mostly light up
+ * separate cells, while a small moving object barely moves a cell mean.
  */
 export const DEFAULT_GRID = Object.freeze({ cols: 16, rows: 12 });
-/** Default thumbnail for the layout distance (scene cuts): 16 x 9 cell means. */
-export const DEFAULT_THUMBNAIL = Object.freeze({ cols: 16, rows: 9 });
 
 function checkGrid(what: string, img: Image, cols: number, rows: number): void {
   if (!Number.isInteger(cols) || !Number.isInteger(rows) || cols < 1 || rows < 1 || cols > 64 || rows > 64) {
@@ -121,19 +120,125 @@ function checkGrid(what: string, img: Image, cols: number, rows: number): void {
   }
 }
 
-/** Cell index of every column (x) and row (y) of a w x h image on a cols x rows grid. */
-function cellMaps(w: number, h: number, cols: number, rows: number): { cx: Int32Array; cy: Int32Array } {
-  const cx = new Int32Array(w);
-  const cy = new Int32Array(h);
-  for (let x = 0; x < w; x++) cx[x] = Math.floor((x * cols) / w);
-  for (let y = 0; y < h; y++) cy[y] = Math.floor((y * rows) / h) * cols;
-  return { cx, cy };
+/** Scratch per-gray-level counts for frameFeatures (synchronous, so one shared buffer is safe). */
+const LEVELS = new Uint32Array(256);
+
+/** Cell boundaries: cell c spans [b[c], b[c+1]) with b[c] = floor(c * size / n). */
+function bounds(size: number, n: number): Int32Array {
+  const b = new Int32Array(n + 1);
+  for (let i = 0; i <= n; i++) b[i] = Math.floor((i * size) / n);
+  return b;
+}
+
+/** Per-frame scores of one analysis frame, computed in ONE pass over its pixels (see frameFeatures). */
+export interface FrameFeatures {
+  /** Whole-frame motion score vs the previous frame (0 without one). */
+  motion: number;
+  /** Fraction of changed pixels per grid cell, row-major (all 0 without a previous frame). */
+  cells: Float64Array;
+  /** Mean gray level per grid cell (the thumbnail), row-major. */
+  thumb: Float64Array;
+  /** Normalised luminance histogram. */
+  hist: Float64Array;
 }
 
 /**
- * Motion per cell of a coarse grid in one pass: fills `cells` (length cols x rows, row-major) with
- * the fraction of each cell's pixels whose gray difference exceeds `noiseThreshold`, and returns
- * the whole frame's fraction (= motionScore). Images of different sizes score 1 everywhere.
+ * Everything the keyframe selector needs from a frame in one pass: motion per cell and overall
+ * (vs `prev`, when given and the same size; a size change scores 1 everywhere), the thumbnail and
+ * the histogram. `out` is reused when its shapes fit (no allocation per frame).
+ */
+export function frameFeatures(
+  prev: Image | null,
+  cur: Image,
+  cols: number = DEFAULT_GRID.cols,
+  rows: number = DEFAULT_GRID.rows,
+  bins: number = DEFAULT_HISTOGRAM_BINS,
+  noiseThreshold: number = DEFAULT_NOISE_THRESHOLD,
+  out?: FrameFeatures,
+): FrameFeatures {
+  assertGray(cur, 'frameFeatures(cur)');
+  if (prev !== null) assertGray(prev, 'frameFeatures(prev)');
+  checkGrid('frameFeatures', cur, cols, rows);
+  if (!Number.isInteger(bins) || bins < 1 || bins > 256) {
+    throw new VigilError(
+      'VIGIL_ERR_STREAM_FRAME',
+      `frameFeatures: bins must be an integer in 1..256, got ${bins}`,
+    );
+  }
+  const n = cols * rows;
+  const f: FrameFeatures =
+    out !== undefined && out.cells.length === n && out.thumb.length === n && out.hist.length === bins
+      ? out
+      : { motion: 0, cells: new Float64Array(n), thumb: new Float64Array(n), hist: new Float64Array(bins) };
+  const { cells, thumb, hist } = f;
+  cells.fill(0);
+  thumb.fill(0);
+  hist.fill(0);
+  const w = cur.width;
+  const h = cur.height;
+  const xb = bounds(w, cols);
+  const yb = bounds(h, rows);
+  const b = cur.data;
+  const sameSize = prev !== null && prev.width === w && prev.height === h;
+  const a = sameSize ? prev.data : null;
+  const t = noiseThreshold;
+  // Counted per gray level (no arithmetic per pixel), folded into `bins` at the end.
+  const levels = LEVELS;
+  levels.fill(0);
+  let changed = 0;
+  for (let r = 0; r < rows; r++) {
+    const y1 = yb[r + 1] as number;
+    for (let y = yb[r] as number; y < y1; y++) {
+      const row = y * w;
+      for (let c = 0; c < cols; c++) {
+        const x1 = row + (xb[c + 1] as number);
+        let sum = 0;
+        let ch = 0;
+        if (a !== null) {
+          for (let i = row + (xb[c] as number); i < x1; i++) {
+            const v = b[i] as number;
+            sum += v;
+            levels[v] = (levels[v] as number) + 1;
+            const d = (a[i] as number) - v;
+            if (d > t || -d > t) ch++;
+          }
+        } else {
+          for (let i = row + (xb[c] as number); i < x1; i++) {
+            const v = b[i] as number;
+            sum += v;
+            levels[v] = (levels[v] as number) + 1;
+          }
+        }
+        const k = r * cols + c;
+        thumb[k] = (thumb[k] as number) + sum;
+        cells[k] = (cells[k] as number) + ch;
+        changed += ch;
+      }
+    }
+  }
+  for (let r = 0; r < rows; r++) {
+    const ch = (yb[r + 1] as number) - (yb[r] as number);
+    for (let c = 0; c < cols; c++) {
+      const k = r * cols + c;
+      const area = ch * ((xb[c + 1] as number) - (xb[c] as number));
+      thumb[k] = (thumb[k] as number) / area;
+      cells[k] = prev !== null && !sameSize ? 1 : (cells[k] as number) / area;
+    }
+  }
+  const total = w * h;
+  for (let v = 0; v < 256; v++) {
+    const hb = (v * bins) >>> 8;
+    hist[hb] = (hist[hb] as number) + (levels[v] as number);
+  }
+  for (let i = 0; i < bins; i++) hist[i] = (hist[i] as number) / total;
+  f.motion = prev === null ? 0 : sameSize ? changed / total : 1;
+  return f;
+}
+
+/**
+ * Motion per cell of a coarse grid: fills `cells` (length cols x rows, row-major) with the
+ * fraction of each cell's pixels whose gray difference exceeds `noiseThreshold`, and returns the
+ * whole frame's fraction (= motionScore). Images of different sizes score 1 everywhere.
  */
 export function cellMotion(
   prev: Image,
@@ -144,65 +249,21 @@ export function cellMotion(
   noiseThreshold = DEFAULT_NOISE_THRESHOLD,
 ): number {
   assertGray(prev, 'cellMotion(prev)');
-  assertGray(cur, 'cellMotion(cur)');
-  checkGrid('cellMotion', cur, cols, rows);
   if (cells.length !== cols * rows) {
     throw new VigilError('VIGIL_ERR_STREAM_FRAME', `cellMotion: cells must have ${cols * rows} entries`);
   }
-  if (prev.width !== cur.width || prev.height !== cur.height) {
-    cells.fill(1);
-    return 1;
-  }
-  const w = cur.width;
-  const h = cur.height;
-  const { cx, cy } = cellMaps(w, h, cols, rows);
-  const counts = new Float64Array(cols * rows);
-  cells.fill(0);
-  const a = prev.data;
-  const b = cur.data;
-  let changed = 0;
-  for (let y = 0; y < h; y++) {
-    const row = y * w;
-    const base = cy[y] as number;
-    for (let x = 0; x < w; x++) {
-      const c = base + (cx[x] as number);
-      counts[c] = (counts[c] as number) + 1;
-      const d = (a[row + x] as number) - (b[row + x] as number);
-      if (d > noiseThreshold || -d > noiseThreshold) {
-        cells[c] = (cells[c] as number) + 1;
-        changed++;
-      }
-    }
-  }
-  for (let i = 0; i < cells.length; i++) cells[i] = (cells[i] as number) / (counts[i] as number);
-  return changed / (w * h);
+  const f = frameFeatures(prev, cur, cols, rows, DEFAULT_HISTOGRAM_BINS, noiseThreshold);
+  cells.set(f.cells);
+  return f.motion;
 }
 
 /** A thumbnail: the mean gray level (0..255) of each cell of a cols x rows grid, row-major. */
 export function thumbnail(
   img: Image,
-  cols: number = DEFAULT_THUMBNAIL.cols,
-  rows: number = DEFAULT_THUMBNAIL.rows,
+  cols: number = DEFAULT_GRID.cols,
+  rows: number = DEFAULT_GRID.rows,
 ): Float64Array {
-  assertGray(img, 'thumbnail');
-  checkGrid('thumbnail', img, cols, rows);
-  const w = img.width;
-  const h = img.height;
-  const { cx, cy } = cellMaps(w, h, cols, rows);
-  const sums = new Float64Array(cols * rows);
-  const counts = new Float64Array(cols * rows);
-  const d = img.data;
-  for (let y = 0; y < h; y++) {
-    const row = y * w;
-    const base = cy[y] as number;
-    for (let x = 0; x < w; x++) {
-      const c = base + (cx[x] as number);
-      sums[c] = (sums[c] as number) + (d[row + x] as number);
-      counts[c] = (counts[c] as number) + 1;
-    }
-  }
-  for (let i = 0; i < sums.length; i++) sums[i] = (sums[i] as number) / (counts[i] as number);
-  return sums;
+  return frameFeatures(null, img, cols, rows).thumb;
 }
 
 /**
