@@ -182,7 +182,7 @@ export function startPipeline(
   const probe = pipeline.findChild(ELEMENT.probe);
   const audioSink = audioWanted ? (pipeline.findChild(ELEMENT.audio) as GstAppSink | undefined) : undefined;
   if (!src || !analysisSink || !modelSink || !probe || (audioWanted && !audioSink)) {
-    pipeline.stop();
+    pipeline.release();
     throw new SourceError(
       'VIGIL_ERR_SOURCE_PIPELINE',
       spec.display,
@@ -216,7 +216,8 @@ export function startPipeline(
   const finish = (outcome: { err?: SourceError } | null) => {
     if (closed) return;
     closed = true;
-    pipeline.stop();
+    // Frees threads, sockets and fds now, not when the garbage collector finds the JS object.
+    pipeline.release();
     pending.clear();
     if (outcome?.err) handlers.error(outcome.err);
     else if (outcome) handlers.end();

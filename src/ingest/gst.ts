@@ -48,6 +48,8 @@ export interface GstPipeline {
   play(): void;
   pause(): void;
   stop(): void;
+  /** Stops and drops the GStreamer objects now (Vigil's patch); later calls are no-ops. */
+  release(): void;
   sendEOS(): void;
   findChild(name: string): GstElement | undefined;
   pollBus(cb: (msg: GstBusMessage) => void): void;
@@ -113,8 +115,7 @@ export function decoderPreference(): DecoderPreference {
 export function elementExists(mod: GstModule, factory: string): boolean {
   if (!/^[a-z0-9_-]+$/i.test(factory)) return false;
   try {
-    const p = new mod.Pipeline(factory);
-    p.stop();
+    new mod.Pipeline(factory).release();
     return true;
   } catch {
     return false;

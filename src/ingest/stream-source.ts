@@ -12,7 +12,8 @@
  * (the live state after an outage). Files end (`ended`) instead of reconnecting; a file that
  * fails, or any source after `maxAttempts`, ends in `failed`.
  */
-import { Observable, ReplaySubject, Subject } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { ReplaySubject, Subject } from 'rxjs';
 import type { AudioChunk, Frame } from '../core/contracts.js';
 import { ConfigError, SourceError } from '../core/errors.js';
 import { newIngestCounters, type IngestCounters, type LatencySample } from './counters.js';
@@ -40,7 +41,10 @@ export interface StreamSourceOptions extends IngestOptions {
   stallTimeoutMs: number;
   /** How often the watchdog looks. */
   watchdogIntervalMs: number;
-  /** End of stream: restart (live sources) or finish (`ended`). Default: restart unless a file. */
+  /**
+   * End of stream: restart or finish (`ended`). Default: restart in live mode unless the source is a
+   * file (a camera or live HTTP stream that ends has dropped); fast mode (live: false) finishes.
+   */
   restartOnEos?: boolean;
   /** Retry after a failure of a file source (default false: a broken file stays broken). */
   retryFiles?: boolean;
@@ -306,7 +310,7 @@ export class StreamSource {
   }
 
   private onEnd(): void {
-    const restart = this.options.restartOnEos ?? this.spec.kind !== 'file';
+    const restart = this.options.restartOnEos ?? (this.spec.kind !== 'file' && this.options.live);
     if (!restart) {
       this.terminate({ state: 'ended' });
       return;
