@@ -56,7 +56,7 @@ export interface CoordinatorOptions {
   replicaId?: string;
   /** Lease period, ms (default 10000): the cluster bucket's TTL; every replica must use the same. */
   leaseMs?: number;
-  /** Renew (and heartbeat, and rebalance) interval, ms (default leaseMs / 3). */
+  /** Lease renewal and heartbeat interval, ms (default leaseMs / 3); ownership rounds run twice as often. */
   renewMs?: number;
   desiredBucket?: string;
   /** Holds heartbeats and leases (default `vigil-cluster`). */
@@ -122,6 +122,9 @@ export class ClusterCoordinator {
   readonly leaseMs: number;
   readonly renewMs: number;
   private readonly safetyMs: number;
+  /** Interval between rounds: half the renew interval. */
+  private readonly scanMs: number;
+  private roundNo = 0;
   private readonly owned = new Map<string, Owned>();
   private readonly changed = new Set<string>();
   private roundTimer: ReturnType<typeof setTimeout> | undefined;
@@ -140,6 +143,7 @@ export class ClusterCoordinator {
     this.leaseMs = o.leaseMs!;
     this.renewMs = o.renewMs!;
     this.safetyMs = Math.max(200, Math.round(this.leaseMs / 5));
+    this.scanMs = Math.max(50, Math.round(this.renewMs / 2));
     this.metrics = o.registry
       ? defineMetrics(
           o.registry,
@@ -228,7 +232,7 @@ export class ClusterCoordinator {
         .catch((err: unknown) =>
           this.log(`round failed: ${err instanceof Error ? err.message : String(err)}`),
         )
-        .finally(() => this.schedule(this.renewMs));
+        .finally(() => this.schedule(this.scanMs));
     }, delayMs);
     this.roundTimer.unref?.();
   }
@@ -293,8 +297,13 @@ export class ClusterCoordinator {
   }
 
   private async runRound(): Promise<void> {
-    await this.heartbeat().catch(() => undefined);
-    await Promise.all([...this.owned.values()].map((e) => this.renew(e)));
+    // Rounds run twice per renew interval (a freed stream is claimed sooner); leases and the
+    // heartbeat are written once per renew interval.
+    const renewing = this.roundNo++ % 2 === 0;
+    if (renewing) {
+      await this.heartbeat().catch(() => undefined);
+      await Promise.all([...this.owned.values()].map((e) => this.renew(e)));
+    }
     if (this.closing) return;
 
     const [replicaKeys, leaseKeys, desiredIds] = await Promise.all([
@@ -319,23 +328,26 @@ export class ClusterCoordinator {
 
     for (const id of plan.removed) await this.release(id, 'removed');
     for (const id of plan.rebalance) await this.release(id, 'rebalance');
-    for (const id of plan.claim) {
-      if (this.closing) return;
-      await this.claim(id);
+    // Claim up to the share; a stream lost to a faster replica makes room for the next candidate.
+    let won = 0;
+    for (const id of plan.candidates) {
+      if (this.closing || won >= plan.room) break;
+      if (await this.claim(id)) won++;
     }
     await this.applyDefinitionChanges();
     await this.releaseMissing();
   }
 
-  private async claim(id: string): Promise<void> {
+  /** True when this replica won the lease (even if the host then failed to attach). */
+  private async claim(id: string): Promise<boolean> {
     const entry = await this.desired.get(id);
-    if (!entry || entry.operation !== 'PUT') return;
+    if (!entry || entry.operation !== 'PUT') return false;
     let def: StreamDefinition;
     try {
       def = parseDefinition(id, entry.value);
     } catch (err) {
       this.log(`skipping desired stream ${id}: ${(err as Error).message}`);
-      return;
+      return false;
     }
     const sentAt = Date.now();
     let revision: number;
@@ -346,7 +358,7 @@ export class ClusterCoordinator {
       );
     } catch {
       this.metrics?.claims.inc({ result: 'lost' });
-      return;
+      return false;
     }
     this.metrics?.claims.inc({ result: 'won' });
     const owned: Owned = { id, revision, defRevision: entry.revision, sentAt, deadline: undefined };
@@ -359,6 +371,7 @@ export class ClusterCoordinator {
       this.log(`cannot attach ${id}: ${err instanceof Error ? err.message : String(err)}`);
       await this.release(id, 'attach_failed', { skipDetach: true });
     }
+    return true;
   }
 
   private async applyDefinitionChanges(): Promise<void> {

@@ -57,8 +57,12 @@ export interface PlanInput {
 
 export interface Plan {
   share: number;
-  /** Streams to try to claim, best first (the coordinator stops at the share). */
+  /** Streams to claim now, best first: the first `share − kept` of `candidates`. */
   claim: string[];
+  /** Every unleased desired stream, best first: when a claim is lost to another replica, the next. */
+  candidates: string[];
+  /** How many more streams this replica should take (share − streams it keeps). */
+  room: number;
   /** Owned streams no longer desired: stop and release now. */
   removed: string[];
   /** Owned streams above the fair share: stop and release so a less loaded replica can claim them. */
@@ -81,12 +85,9 @@ export function planRound(input: PlanInput): Plan {
     rebalance = worstFirst.slice(0, Math.min(keep.length - share, input.maxReleasesPerRound ?? 1));
   }
   const room = Math.max(0, share - keep.length);
-  const claim =
+  const candidates =
     room === 0
       ? []
-      : [...desired]
-          .filter((id) => !input.leased.has(id) && !input.owned.has(id))
-          .sort(byPreference)
-          .slice(0, room);
-  return { share, claim, removed, rebalance };
+      : [...desired].filter((id) => !input.leased.has(id) && !input.owned.has(id)).sort(byPreference);
+  return { share, claim: candidates.slice(0, room), candidates, room, removed, rebalance };
 }

@@ -73,14 +73,14 @@ export function instrumentStream(
     const t0 = performance.now();
     try {
       const a = await o.analyze(kf);
-      metrics.inference(a.cachedFrom !== undefined ? 'cached' : a.available ? 'ok' : 'unavailable');
+      // Cache hits (cachedFrom) are counted from the runner's counters (cacheHits), not here.
+      if (a.cachedFrom === undefined) metrics.inference(a.available ? 'ok' : 'unavailable');
       return a;
     } catch (err) {
       metrics.inference('unavailable');
       throw err;
     } finally {
       metrics.stage('inference_compute', seconds(t0));
-      metrics.resolved();
     }
   };
 

@@ -67,7 +67,9 @@ export function instrumentManagerDeps(deps: ManagerDeps, metrics: AnalyzerMetric
     });
     let wasDown = false;
     const status = opened.status?.pipe(
-      tap((state) => {
+      tap((raw) => {
+        // The manager accepts a bare state or an object with one ({ state, error, outageMs }).
+        const state: string = typeof raw === 'string' ? raw : (raw as { state: string }).state;
         const up = UP_STATES.has(state);
         m.up(up);
         if (state === 'recovered' && wasDown) m.reconnect();
@@ -89,14 +91,14 @@ export function instrumentManagerDeps(deps: ManagerDeps, metrics: AnalyzerMetric
     const t0 = performance.now();
     try {
       const a = await deps.analyze(kf);
-      m.inference(a.cachedFrom !== undefined ? 'cached' : a.available ? 'ok' : 'unavailable');
+      // Cache hits (cachedFrom) are counted from the runner's counters (cacheHits), not here.
+      if (a.cachedFrom === undefined) m.inference(a.available ? 'ok' : 'unavailable');
       return a;
     } catch (err) {
       m.inference('unavailable');
       throw err;
     } finally {
       m.stage('inference_compute', seconds(t0));
-      m.resolved();
     }
   };
 
@@ -172,12 +174,18 @@ export function observeManager(manager: Pick<Manager, 'list'>, metrics: Analyzer
       let s = sources.get(info.id);
       if (!s || s.runId !== info.runId) {
         if (s) m.untrack(s.src);
-        s = { runId: info.runId, src: { keyframes: 0, inferDropped: 0 } };
+        s = { runId: info.runId, src: {} };
         sources.set(info.id, s);
         m.track(s.src);
       }
-      s.src.keyframes = info.counters.keyframes;
-      s.src.inferDropped = info.counters.inferDropped;
+      const c = info.counters;
+      Object.assign(s.src, {
+        keyframes: c.keyframes,
+        inferDropped: c.inferDropped,
+        analysed: c.analysed,
+        inferFailed: c.inferFailed,
+        cacheHits: c.cacheHits,
+      });
     }
     for (const id of metrics.streamIds()) {
       if (!listed.has(id)) {

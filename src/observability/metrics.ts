@@ -76,6 +76,11 @@ export interface CounterSource {
   keyframes?: number;
   /** Keyframes dropped because inference was behind. */
   inferDropped?: number;
+  /** Keyframes analysed (model or cache) and those whose analysis was unavailable. */
+  analysed?: number;
+  inferFailed?: number;
+  /** Keyframes answered from the near-duplicate cache instead of the model. */
+  cacheHits?: number;
   /** Frames dropped by the ingest, by reason (any string; mapped onto DROP_REASONS). */
   dropped?: Record<string, number>;
   /** Reconnects of the source so far. */
@@ -286,7 +291,7 @@ function defineMetrics(registry: Registry, sync: () => void) {
     }),
     inference: new Counter({
       name: 'vigil_stream_inference_total',
-      help: 'Keyframe analyses by result: ok (model answered), unavailable (degraded mode), cached (near-duplicate reused)',
+      help: 'Keyframe analyses by result: ok (the model answered), unavailable (degraded mode), cached (a near-duplicate reused an analysis, no model call)',
       labelNames: ['stream', 'result'] as const,
       registers,
     }),
@@ -371,10 +376,14 @@ export class StreamMetrics {
   private sources: CounterSource[] = [];
   private readonly seen = new Map<
     CounterSource,
-    { keyframes: number; inferDropped: number; reconnects: number; dropped: Record<string, number> }
+    {
+      keyframes: number;
+      inferDropped: number;
+      cacheHits: number;
+      reconnects: number;
+      dropped: Record<string, number>;
+    }
   >();
-  private keyframesTotal = 0;
-  private resolvedTotal = 0;
 
   /** @internal */
   constructor(
@@ -402,12 +411,7 @@ export class StreamMetrics {
   track(source: CounterSource): void {
     if (this.sources.includes(source)) return;
     this.sources.push(source);
-    this.seen.set(source, {
-      keyframes: 0,
-      inferDropped: 0,
-      reconnects: 0,
-      dropped: {},
-    });
+    this.seen.set(source, { keyframes: 0, inferDropped: 0, cacheHits: 0, reconnects: 0, dropped: {} });
   }
 
   untrack(source: CounterSource): void {
@@ -438,11 +442,6 @@ export class StreamMetrics {
 
   inference(result: InferenceResult): void {
     this.parent.m.inference.inc({ stream: this.label, result });
-  }
-
-  /** A keyframe left the inference queue (analysed, unavailable or cached). */
-  resolved(): void {
-    this.resolvedTotal++;
   }
 
   dropped(reason: DropReason | string, n = 1): void {
@@ -476,19 +475,23 @@ export class StreamMetrics {
   sync(): void {
     const m = this.parent.m;
     const s = { stream: this.label };
+    let depth = 0;
     for (const src of this.sources) {
       const last = this.seen.get(src)!;
       const kf = src.keyframes ?? 0;
       if (kf > last.keyframes) {
         m.keyframes.inc(s, kf - last.keyframes);
-        this.keyframesTotal += kf - last.keyframes;
         last.keyframes = kf;
       }
       const idr = src.inferDropped ?? 0;
       if (idr > last.inferDropped) {
         m.dropped.inc({ ...s, reason: 'infer_queue_full' }, idr - last.inferDropped);
-        this.resolvedTotal += idr - last.inferDropped;
         last.inferDropped = idr;
+      }
+      const hits = src.cacheHits ?? 0;
+      if (hits > last.cacheHits) {
+        m.inference.inc({ ...s, result: 'cached' }, hits - last.cacheHits);
+        last.cacheHits = hits;
       }
       const rc = src.reconnects ?? 0;
       if (rc > last.reconnects) {
@@ -502,7 +505,10 @@ export class StreamMetrics {
           last.dropped[reason] = n;
         }
       }
+      // Selected but neither analysed, unavailable nor dropped yet: waiting for the model.
+      if (src.keyframes !== undefined)
+        depth += Math.max(0, kf - (src.analysed ?? 0) - (src.inferFailed ?? 0) - idr);
     }
-    m.queueDepth.set({ ...s, queue: 'inference' }, Math.max(0, this.keyframesTotal - this.resolvedTotal));
+    m.queueDepth.set({ ...s, queue: 'inference' }, depth);
   }
 }

@@ -1,9 +1,12 @@
-import { from, lastValueFrom } from 'rxjs';
+import { asyncScheduler, from, lastValueFrom, scheduled, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Analysis, Frame, Image, Keyframe } from '../../src/core/contracts.js';
 import { newCounters, streamPipeline, type StreamSink } from '../../src/analyzer/stream-runner.js';
+import type { FrameSource, StreamInfo } from '../../src/analyzer/manager.js';
 import {
   AnalyzerMetrics,
+  instrumentManagerDeps,
+  observeManager,
   instrumentStream,
   normalizeDropReason,
   OVERFLOW_STREAM,
@@ -88,7 +91,7 @@ describe('analyzer metrics: names, bounded labels, no secrets', () => {
   it('reads stage counters at scrape time (deltas only) including ingest drops and reconnects', async () => {
     const m = new AnalyzerMetrics({ defaultMetrics: false });
     const s = m.stream('cam');
-    const counters = { keyframes: 3, inferDropped: 1 };
+    const counters: Record<string, number> = { keyframes: 3, inferDropped: 1 };
     const ingest = { dropped: { unpaired: 2, 'weird thing': 1 } as Record<string, number>, reconnects: 1 };
     s.track(counters);
     s.track(ingest);
@@ -103,11 +106,12 @@ describe('analyzer metrics: names, bounded labels, no secrets', () => {
     // 3 selected, 1 dropped, none analysed yet: 2 waiting.
     expect(sample(text, 'vigil_stream_queue_depth', { stream: 'cam', queue: 'inference' })).toBe(2);
     counters.keyframes = 5;
+    Object.assign(counters, { analysed: 1, cacheHits: 1 });
     ingest.dropped.unpaired = 4;
-    s.resolved();
     text = await m.metrics();
     expect(sample(text, 'vigil_stream_keyframes_total', { stream: 'cam' })).toBe(5);
     expect(sample(text, 'vigil_stream_dropped_frames_total', { stream: 'cam', reason: 'unpaired' })).toBe(4);
+    expect(sample(text, 'vigil_stream_inference_total', { stream: 'cam', result: 'cached' })).toBe(1);
     expect(sample(text, 'vigil_stream_queue_depth', { stream: 'cam', queue: 'inference' })).toBe(3);
   });
 
@@ -135,19 +139,39 @@ describe('analyzer metrics: names, bounded labels, no secrets', () => {
       };
     };
     const counters = newCounters();
-    const frames = from(Array.from({ length: 40 }, (_, i) => frame(i)));
+    // Asynchronous like a real source (the runner shares one subscription among its branches).
+    const frames = scheduled(
+      Array.from({ length: 40 }, (_, i) => frame(i)),
+      asyncScheduler,
+    );
     const options = instrumentStream(
-      { streamId: 'cam-1', frames, analyze, sink, windowMs: 1000, inferQueue: 100 },
+      {
+        streamId: 'cam-1',
+        frames,
+        analyze,
+        sink,
+        windowMs: 1000,
+        inferQueue: 100,
+        // A keyframe at least every 200 ms of stream time (frames are 100 ms apart).
+        keyframes: { minIntervalMs: 100, maxIntervalMs: 200 },
+      },
       m.stream('cam-1'),
       counters,
     );
     await lastValueFrom(streamPipeline(options, counters), { defaultValue: undefined });
     const text = await m.metrics();
     const s = { stream: 'cam-1' };
+    expect(counters.frames).toBe(40);
     expect(sample(text, 'vigil_stream_frames_total', s)).toBe(40);
     expect(sample(text, 'vigil_stream_keyframes_total', s)).toBe(counters.keyframes);
     expect(counters.keyframes).toBeGreaterThan(3);
-    expect(sample(text, 'vigil_stream_inference_total', { ...s, result: 'ok' })).toBe(counters.analysed);
+    // Model answers plus cache hits are the analysed keyframes.
+    expect(counters.cacheHits).toBeGreaterThan(0);
+    expect(sample(text, 'vigil_stream_inference_total', { ...s, result: 'cached' })).toBe(counters.cacheHits);
+    expect(
+      sample(text, 'vigil_stream_inference_total', { ...s, result: 'ok' })! +
+        sample(text, 'vigil_stream_inference_total', { ...s, result: 'cached' })!,
+    ).toBe(counters.analysed);
     expect(sample(text, 'vigil_stream_inference_total', { ...s, result: 'unavailable' })).toBe(
       counters.inferFailed,
     );
@@ -204,5 +228,61 @@ describe('analyzer metrics: names, bounded labels, no secrets', () => {
     const text = await m.metrics();
     expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
     expect(text).toMatch(/^nodejs_eventloop_lag_seconds /m);
+  });
+
+  it('manager deps: per-stream frames, up/down and reconnects from ingest status values', async () => {
+    const m = new AnalyzerMetrics({ defaultMetrics: false });
+    const frames$ = new Subject<Frame>();
+    const status$ = new Subject<'connecting' | 'live' | 'stalled' | 'down' | 'recovered'>();
+    const source: FrameSource = () => ({ frames: frames$, status: status$ });
+    const deps = instrumentManagerDeps(
+      {
+        analyze: async () => ({}) as Analysis,
+        sink: { summary: async () => {}, event: async () => {} },
+        frameSource: source,
+      },
+      m,
+    );
+    const counters = { framesIn: 0, dropped: { appsink: 2 } as Record<string, number> };
+    const opened = deps.frameSource!(
+      { kind: 'test', location: 'ball', display: 'test:ball' },
+      { streamId: 'gate' } as never,
+      counters,
+    );
+    const seen: number[] = [];
+    opened.frames.subscribe((f) => seen.push(f.seq));
+    opened.status!.subscribe();
+    status$.next('live');
+    frames$.next({ ...frame(0), streamId: 'gate' });
+    status$.next('down');
+    let text = await m.metrics();
+    expect(sample(text, 'vigil_stream_up', { stream: 'gate' })).toBe(0);
+    status$.next('connecting');
+    status$.next('recovered');
+    frames$.next({ ...frame(1), streamId: 'gate' });
+    text = await m.metrics();
+    expect(seen).toEqual([0, 1]);
+    expect(sample(text, 'vigil_stream_up', { stream: 'gate' })).toBe(1);
+    expect(sample(text, 'vigil_stream_reconnects_total', { stream: 'gate' })).toBe(1);
+    expect(sample(text, 'vigil_stream_frames_total', { stream: 'gate' })).toBe(2);
+    expect(sample(text, 'vigil_stream_dropped_frames_total', { stream: 'gate', reason: 'appsink' })).toBe(2);
+  });
+
+  it('observeManager: counters per attach (a re-attach restarts from zero), detached streams disappear', async () => {
+    const m = new AnalyzerMetrics({ defaultMetrics: false });
+    const info = (id: string, runId: string, keyframes: number) =>
+      ({ id, runId, counters: { ...newCounters(), keyframes, inferDropped: 1 } }) as unknown as StreamInfo;
+    let list = [info('a', 'r1', 5), info('b', 'r1', 2)];
+    const stop = observeManager({ list: () => list }, m);
+    let text = await m.metrics();
+    expect(sample(text, 'vigil_stream_keyframes_total', { stream: 'a' })).toBe(5);
+    list = [info('a', 'r2', 3)];
+    text = await m.metrics();
+    expect(sample(text, 'vigil_stream_keyframes_total', { stream: 'a' })).toBe(8);
+    expect(
+      sample(text, 'vigil_stream_dropped_frames_total', { stream: 'a', reason: 'infer_queue_full' }),
+    ).toBe(2);
+    expect(sample(text, 'vigil_stream_keyframes_total', { stream: 'b' })).toBeUndefined();
+    stop();
   });
 });
