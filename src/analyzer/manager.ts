@@ -198,7 +198,7 @@ interface Entry {
  * The default: src/ingest's reconnecting StreamSource (backoff, frame watchdog), opened on
  * subscribe and closed on unsubscribe; its transitions become the stream's state.
  */
-const defaultFrameSource: FrameSource = (spec, options, counters) => {
+export const defaultFrameSource: FrameSource = (spec, options, counters) => {
   const details = new Subject<IngestStatus>();
   const frames = new Observable<Frame>((subscriber) => {
     const source = openStream(spec, options);

@@ -11,8 +11,14 @@
  */
 import { Observable, tap } from 'rxjs';
 import type { Analysis, Frame, Keyframe } from '../core/contracts.js';
-import type { FrameSource, Manager, ManagerDeps, ManagerSink, StreamInfo } from '../analyzer/manager.js';
-import { openFrames } from '../ingest/frames.js';
+import {
+  defaultFrameSource,
+  type FrameSource,
+  type Manager,
+  type ManagerDeps,
+  type ManagerSink,
+  type StreamInfo,
+} from '../analyzer/manager.js';
 import { createStructuredSummarizer, type Summarizer } from '../stream/index.js';
 import type { AnalyzerMetrics, CounterSource, PublishKind, StreamMetrics } from './metrics.js';
 
@@ -26,9 +32,8 @@ export function instrumentManagerDeps(deps: ManagerDeps, metrics: AnalyzerMetric
   /** Per stream: when each recent frame entered the runner (by seq), for queue timing. */
   const arrivals = new Map<string, Map<number, number>>();
 
-  // The manager's own default: one GStreamer pipeline per stream.
-  const inner: FrameSource =
-    deps.frameSource ?? ((spec, options, counters) => ({ frames: openFrames(spec, options, counters) }));
+  // The manager's own default: src/ingest's reconnecting stream source.
+  const inner: FrameSource = deps.frameSource ?? defaultFrameSource;
   const frameSource: FrameSource = (spec, options, counters) => {
     const id = options.streamId;
     const m = metrics.stream(id);

@@ -179,9 +179,17 @@ describe('Prometheus scrapes a real two-stream run; every dashboard panel has da
     const all = rules.groups.flatMap((g) => g.rules);
     expect(all.length).toBeGreaterThanOrEqual(5);
     for (const r of all) expect(r.health, `${r.name}: ${r.lastError ?? ''}`).toBe('ok');
-    // A healthy run fires nothing.
+    // A healthy run trips none of the availability alerts, not even as pending. (Latency, drops
+    // and event-loop lag depend on how loaded this machine is, so they are not asserted here.)
     const alerts = (await api('/api/v1/alerts', {})) as { alerts: { labels: { alertname: string } }[] };
-    expect(alerts.alerts.map((a) => a.labels.alertname)).toEqual([]);
+    const availability = [
+      'VigilStreamDown',
+      'VigilInferenceUnavailable',
+      'VigilInferenceServerDown',
+      'VigilAnalyzerDown',
+      'VigilStreamsUnclaimed',
+    ];
+    expect(alerts.alerts.map((a) => a.labels.alertname).filter((n) => availability.includes(n))).toEqual([]);
   });
 
   const files = readdirSync(DASHBOARDS).filter((f) => f.endsWith('.json'));
