@@ -298,24 +298,45 @@ const commands: Record<string, Command> = {
   },
   'infer-server': {
     summary: 'Run the KServe v2 / Triton-compatible gRPC inference server alone',
-    usage: 'vigil infer-server [--models DIR] [--host ADDR] [--port N]',
-    examples: ['vigil infer-server', 'vigil infer-server --models models/repo --host 0.0.0.0 --port 8001'],
+    usage:
+      'vigil infer-server [--models DIR] [--host ADDR] [--port N] [--metrics-port N] [--providers cuda,cpu]',
+    examples: [
+      'vigil infer-server',
+      'vigil infer-server --models models/repo --host 0.0.0.0 --port 8001 --metrics-port 8002',
+    ],
     options: {
       models: { type: 'string' },
       host: { type: 'string' },
       port: { type: 'string' },
+      'metrics-port': { type: 'string' },
+      providers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     run: async (values) => {
-      const port = values.port === undefined ? 8001 : Number(values.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535`);
+      const portOf = (key: string, fallback: number | undefined) => {
+        const raw = values[key];
+        if (raw === undefined) return fallback;
+        const n = Number(raw);
+        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--${key} must be 0-65535`);
+        return n;
+      };
+      const port = portOf('port', 8001)!;
+      const metricsPort = portOf('metrics-port', undefined);
+      const providers =
+        typeof values.providers === 'string' ? values.providers.split(',').map((p) => p.trim()) : undefined;
+      if (providers && !providers.every((p) => p === 'cpu' || p === 'cuda'))
+        throw new UsageError('--providers takes a comma-separated list of cpu and cuda');
+      const host = typeof values.host === 'string' ? values.host : '127.0.0.1';
       const server = await startInferenceServer({
         modelRepository: resolve(typeof values.models === 'string' ? values.models : 'models/repo'),
-        host: typeof values.host === 'string' ? values.host : '127.0.0.1',
+        host,
         port,
+        ...(metricsPort !== undefined ? { metricsPort } : {}),
+        ...(providers ? { executionProviders: providers as ('cpu' | 'cuda')[] } : {}),
       });
       console.error(
-        `vigil infer-server: listening on ${typeof values.host === 'string' ? values.host : '127.0.0.1'}:${server.port}`,
+        `vigil infer-server: listening on ${host}:${server.port}` +
+          (server.metricsPort !== undefined ? `, metrics on ${host}:${server.metricsPort}` : ''),
       );
       await untilSignal();
       await server.close();
