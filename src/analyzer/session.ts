@@ -25,6 +25,12 @@ import type { NatsClientOptions } from '../publish/connection.js';
 import { JpegCache } from '../publish/evidence.js';
 import type { Publisher } from '../publish/nats-publisher.js';
 import { createWebView } from '../web/server.js';
+import {
+  AnalyzerMetrics,
+  instrumentManagerDeps,
+  metricsMount,
+  observeManager,
+} from '../observability/index.js';
 import { analyzeWith } from './analyze.js';
 import { createManager, type Manager } from './manager.js';
 import { newCounters, streamPipeline } from './stream-runner.js';
@@ -315,15 +321,26 @@ export async function startService(
       jpegCache,
     });
     cleanups.push(() => publisher.close());
-    const client = new InferenceClient({ addresses: [inferAddress] });
+    // One process-wide registry: per stream, per stage, publishing, process; served on /metrics.
+    const metrics = new AnalyzerMetrics();
+    metrics.observePublisher(publisher);
+    // The gRPC client rotates over every configured inference server (or the local one).
+    const addresses = config.inference.addresses.length > 0 ? config.inference.addresses : [inferAddress];
+    const client = new InferenceClient({ addresses });
     cleanups.push(async () => client.close());
     const model = config.inference.model;
-    const manager = createManager({
-      analyze: analyzeWith(createDetector({ client, model }), model),
-      sink: publisher,
-      maxStreams: config.analyzer.maxStreams,
-      windowMs: config.analyzer.windowMs,
-    });
+    const manager = createManager(
+      instrumentManagerDeps(
+        {
+          analyze: analyzeWith(createDetector({ client, model }), model),
+          sink: publisher,
+          maxStreams: config.analyzer.maxStreams,
+          windowMs: config.analyzer.windowMs,
+        },
+        metrics,
+      ),
+    );
+    observeManager(manager, metrics);
     cleanups.push(() => manager.close());
     const ready = async () => {
       const natsUp = !publisher.connection.isClosed() && publisher.connection.info !== undefined;
@@ -331,9 +348,10 @@ export async function startService(
       return { ready: natsUp && inferUp, checks: { nats: natsUp, inference: inferUp } };
     };
     const token = config.control.token;
-    const mounts = config.web.enabled
-      ? [createWebView({ manager, jpegCache, ...(token ? { token } : {}) })]
-      : [];
+    const mounts = [
+      metricsMount(metrics),
+      ...(config.web.enabled ? [createWebView({ manager, jpegCache, ...(token ? { token } : {}) })] : []),
+    ];
     const control = await startControlServer({
       manager,
       ready,
@@ -343,7 +361,7 @@ export async function startService(
       mounts,
     });
     cleanups.push(() => control.close());
-    log(`vigil: control API${config.web.enabled ? ' and live view' : ''} at ${control.url}`);
+    log(`vigil: control API, /metrics${config.web.enabled ? ' and live view' : ''} at ${control.url}`);
     if (config.control.nats) {
       const ctl = serveControlOverNats({
         manager,

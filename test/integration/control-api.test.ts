@@ -6,6 +6,7 @@
  * serving. Every message the run publishes validates against its JSON Schema.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { parseConfig } from '../../src/config/index.js';
 import { startService, type Service } from '../../src/analyzer/session.js';
 import { connectNats } from '../../src/publish/connection.js';
@@ -65,6 +66,24 @@ streams:
     await nc?.close();
     await collector?.close();
     await service?.close();
+  });
+
+  it('serves Prometheus metrics for its streams on /metrics, valid for promtool', async () => {
+    let text = '';
+    // The steady stream needs a moment to deliver frames and analyses.
+    for (let i = 0; i < 100; i++) {
+      const res = await fetch(`${service.controlUrl}/metrics`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      expect(res.status).toBe(200);
+      text = await res.text();
+      if (/vigil_stream_inference_total\{[^}]*stream="steady"[^}]*\} [1-9]/.test(text)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(text).toMatch(/vigil_stream_frames_total\{[^}]*stream="steady"[^}]*\} [1-9]/);
+    expect(text).toMatch(/vigil_stream_inference_total\{[^}]*stream="steady"[^}]*\} [1-9]/);
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
   });
 
   it('health and readiness need no token', async () => {
