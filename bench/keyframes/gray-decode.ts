@@ -16,6 +16,8 @@ export interface GrayRun {
   keyframes: Keyframe[];
   /** Wall seconds: decode + scale + selection. */
   seconds: number;
+  /** CPU seconds of this process over the run (GStreamer's threads and the selector together). */
+  cpuSeconds: number;
 }
 
 const PULL_TIMEOUT_MS = 100;
@@ -26,6 +28,8 @@ export function grayOnlySelect(
   options: KeyframeOptions = {},
   analysisWidth = 160,
   keepFrames = false,
+  /** false: decode and scale only (the pipeline's own cost, for reference). */
+  selectFrames = true,
 ): Promise<GrayRun> {
   const width = Math.max(4, Math.trunc(analysisWidth / 4) * 4);
   // Same analysis branch as Vigil's ingest (videoscale before videoconvert); the file location is
@@ -44,6 +48,7 @@ export function grayOnlySelect(
   const keyframes: Keyframe[] = [];
   let seq = 0;
   const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   return new Promise<GrayRun>((resolve, reject) => {
     let done = false;
     const finish = (err?: Error) => {
@@ -51,7 +56,11 @@ export function grayOnlySelect(
       done = true;
       pipeline.stop();
       if (err) reject(err);
-      else resolve({ frames, count: seq, keyframes, seconds: Number(process.hrtime.bigint() - t0) / 1e9 });
+      else {
+        const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+        const cpu = process.cpuUsage(cpu0);
+        resolve({ frames, count: seq, keyframes, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 });
+      }
     };
     const onSample = (buf: Buffer | null | undefined, caps: GstCaps) => {
       if (done) return;
@@ -78,7 +87,7 @@ export function grayOnlySelect(
           analysis: { width: w, height: h, format: 'GRAY8', data: keepFrames ? data.slice() : data },
           model: { width: 0, height: 0, format: 'RGB', data: new Uint8Array(0) },
         };
-        const k = selector.next(frame);
+        const k = selectFrames ? selector.next(frame) : null;
         if (k !== null) keyframes.push(k);
         if (keepFrames) frames.push(frame);
       }

@@ -6,9 +6,11 @@
  * detections are tracked across ALL frames with Vigil's Tracker (IoU + motion matching). A person
  * ENTERS at the first frame of a track that persists at least `minPersistMs` (default 1 s), and
  * that does not start within the first `settleMs` of the clip (people already in view when it
- * starts are covered by the first keyframe). Each entry says whether it is a RE-ACQUISITION:
- * another person track was last seen close by (1.5 box heights) during the 2 s before it started,
- * i.e. the same person lost behind an occluder or by the detector and found again under a new id.
+ * starts are covered by the first keyframe). Each entry says whether it is a RE-ACQUISITION
+ * (another person track was last seen close by, within 1.5 box heights, during the 2 s before it
+ * started: the same person lost behind an occluder or by the detector, found again under a new id)
+ * or a SPLIT (within 0.3 s of its start another track's box covered at least 30% of its box: one of
+ * a group that walked in under one box gets a box of its own).
  *
  * The per-frame detections are computed once and cached as JSON (they take minutes on a CPU);
  * the entry definition is applied on every run, so it can be read and changed here.
@@ -47,6 +49,8 @@ export interface PersonEntry {
   box: Detection['box'];
   /** Another track was last seen within 1.5 box heights during the 2 s before this one started. */
   reacquired: boolean;
+  /** Another track's box covered >= 30% of this one's within 0.3 s of its start (a group split). */
+  split: boolean;
 }
 
 /** Detects persons on every frame of `clipPath` (cached in `cacheFile`). */
@@ -128,8 +132,8 @@ export function personEntries(
   });
   const first = new Map<number, { t: number; box: Detection['box'] }>();
   const lifetimes = new Map<number, number>();
-  /** Last sighting of each track: time (ns) and box. */
-  const last = new Map<number, { t: number; box: Detection['box'] }>();
+  /** Sightings of each track: time (ns) and box. */
+  const seen = new Map<number, { t: number; box: Detection['box'] }[]>();
   const t0 = det.frames[0]?.ptsNs ?? 0;
   for (const f of det.frames) {
     const keyframe = {
@@ -151,7 +155,11 @@ export function personEntries(
     for (const tr of step.tracks) {
       if (!first.has(tr.id)) first.set(tr.id, { t: tr.firstPtsNs, box: tr.box });
       lifetimes.set(tr.id, tr.lastPtsNs - tr.firstPtsNs);
-      if (!tr.occluded) last.set(tr.id, { t: tr.lastPtsNs, box: tr.box });
+      if (!tr.occluded) {
+        const list = seen.get(tr.id) ?? [];
+        list.push({ t: tr.lastPtsNs, box: tr.box });
+        seen.set(tr.id, list);
+      }
     }
   }
   const entries: PersonEntry[] = [];
@@ -159,16 +167,31 @@ export function personEntries(
     const life = lifetimes.get(id) ?? 0;
     if (life < minPersistMs * 1e6) continue;
     if (t - t0 < settleMs * 1e6) continue;
-    // Re-acquired: another person track was last seen close by shortly before this one started
-    // (lost behind an occluder or by the detector, then found again under a new id).
     const cx = box.x + box.w / 2;
     const cy = box.y + box.h / 2;
-    const reacquired = [...last].some(([other, l]) => {
-      if (other === id || l.t > t || t - l.t > reacquireMs * 1e6) return false;
+    const others = [...seen].filter(([other]) => other !== id).map(([, list]) => list);
+    // Re-acquired: another person track was LAST seen close by shortly before this one started
+    // (lost behind an occluder or by the detector, then found again under a new id).
+    const reacquired = others.some((list) => {
+      const l = list[list.length - 1];
+      if (l === undefined || l.t > t || t - l.t > reacquireMs * 1e6) return false;
       const d = Math.hypot(l.box.x + l.box.w / 2 - cx, l.box.y + l.box.h / 2 - cy);
       return d <= 1.5 * Math.max(box.h, l.box.h);
     });
-    entries.push({ trackId: id, t: t / 1e9, durationS: life / 1e9, box, reacquired });
+    // Split: when this track starts, another track's box covers much of it (one of a group that
+    // came in under one box gets a box of its own).
+    const split = others.some((list) =>
+      list.some((l) => Math.abs(l.t - t) <= 300e6 && overlapOfSmaller(l.box, box) >= 0.3),
+    );
+    entries.push({ trackId: id, t: t / 1e9, durationS: life / 1e9, box, reacquired, split });
   }
   return entries.sort((a, b) => a.t - b.t);
+}
+
+/** Intersection area over the smaller box's area, 0..1. */
+function overlapOfSmaller(a: Detection['box'], b: Detection['box']): number {
+  const w = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x);
+  const h = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
+  if (w <= 0 || h <= 0) return 0;
+  return (w * h) / Math.min(a.w * a.h, b.w * b.h);
 }

@@ -69,7 +69,8 @@ export interface KeyframeOptions {
   /**
    * Surges: a motion keyframe also when the whole frame's motion peaks above `busyFactor` × the
    * scene's average motion (over `activityWindowMs`), e.g. a crowd starting to run where everything
-   * was already moving. 0 disables surges (default 3).
+   * was already moving; once per excursion (re-armed after `quietMs` under the threshold).
+   * 0 disables surges (default 3).
    */
   busyFactor?: number;
   /** Time constant of the activity average, ms of stream time (default 10000). */
@@ -162,10 +163,14 @@ interface SelectorState {
   peakMotion: number;
   /** New activity (or a surge) seen since the last keyframe and not yet spent on one. */
   pendingMotion: boolean;
-  /** Exponential average of per-frame motion (activity of the scene). */
+  /** Exponential average of per-frame motion (activity of the scene), not yet bias-corrected. */
   activity: number;
-  /** A surge may fire (motion was under the busy threshold since the last one). */
+  /** Stream time the average covers, ms (for the bias correction of a young average). */
+  activityMs: number;
+  /** A surge may fire (motion stayed under the busy threshold for quietMs since the last one). */
   surgeArmed: boolean;
+  /** Since when motion has been under the busy threshold, ms of stream time (NaN: it is not). */
+  calmSinceMs: number;
 }
 
 const EMPTY_STATE = (): SelectorState => ({
@@ -179,7 +184,9 @@ const EMPTY_STATE = (): SelectorState => ({
   peakMotion: 0,
   pendingMotion: false,
   activity: 0,
+  activityMs: 0,
   surgeArmed: true,
+  calmSinceMs: Number.NaN,
 });
 
 /** What the selector saw in the last frame, for diagnostics and benchmarks. */
@@ -229,7 +236,7 @@ export class KeyframeSelector {
 
   /** Current scene activity (average motion score) and the surge threshold in force. */
   get activity(): { average: number; motionThreshold: number } {
-    return { average: this.s.activity, motionThreshold: this.motionThreshold() };
+    return { average: this.averageActivity(), motionThreshold: this.motionThreshold() };
   }
 
   /** The scores of the last frame (a copy). */
@@ -307,12 +314,14 @@ export class KeyframeSelector {
       this.grid.markAllActive(tMs);
     }
     // A surge only on a busy scene (where the activity average, not the fixed threshold, rules),
-    // once per excursion: it re-arms when motion falls back under the threshold (hysteresis).
-    const busy = o.busyFactor * s.activity;
-    const surging = o.busyFactor > 0 && busy >= o.motionThreshold && motion >= busy;
-    const surge = surging && s.surgeArmed;
-    if (surging) s.surgeArmed = false;
-    else if (motion < busy) s.surgeArmed = true;
+    // once per excursion: it re-arms when motion has stayed under the threshold for quietMs
+    // (hysteresis: frame-to-frame jitter around the threshold is not a new surge).
+    const busy = o.busyFactor * this.averageActivity();
+    const surge = o.busyFactor > 0 && busy >= o.motionThreshold && motion >= busy && s.surgeArmed;
+    if (motion >= busy) s.calmSinceMs = Number.NaN;
+    else if (Number.isNaN(s.calmSinceMs)) s.calmSinceMs = tMs;
+    if (surge) s.surgeArmed = false;
+    else if (!Number.isNaN(s.calmSinceMs) && tMs - s.calmSinceMs >= o.quietMs) s.surgeArmed = true;
     if (step.confirmed > 0 || surge) s.pendingMotion = true;
     this.signals = {
       motion,
@@ -330,7 +339,13 @@ export class KeyframeSelector {
     // The activity average is updated after the decision, so a sudden change is judged against the
     // scene before it. A scene cut restarts it (the new scene has its own activity).
     const alpha = 1 - Math.exp(-Math.max(0, dtMs) / o.activityWindowMs);
-    s.activity = reason === 'scene-cut' ? 0 : s.activity + alpha * (motion - s.activity);
+    if (reason === 'scene-cut') {
+      s.activity = 0;
+      s.activityMs = 0;
+    } else {
+      s.activity += alpha * (motion - s.activity);
+      s.activityMs += Math.max(0, dtMs);
+    }
     if (reason === null) return null;
 
     const sceneScore = reason === 'scene-cut' ? s.pendingCut : histogramDistance(s.lastKeyHist ?? hist, hist);
@@ -352,7 +367,17 @@ export class KeyframeSelector {
   }
 
   private motionThreshold(): number {
-    return Math.max(this.o.motionThreshold, this.o.busyFactor * this.s.activity);
+    return Math.max(this.o.motionThreshold, this.o.busyFactor * this.averageActivity());
+  }
+
+  /**
+   * The scene's average motion. The exponential average starts at 0, so while it covers less than
+   * its time constant it is divided by the weight it has gathered (bias correction): a steady
+   * scene reads its true level from the first seconds, and its warm-up is not mistaken for a surge.
+   */
+  private averageActivity(): number {
+    const weight = 1 - Math.exp(-this.s.activityMs / this.o.activityWindowMs);
+    return weight > 0 ? this.s.activity / weight : 0;
   }
 
   private keyframe(

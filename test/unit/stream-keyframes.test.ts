@@ -118,6 +118,29 @@ describe('selectKeyframes', () => {
     // The one motion keyframe is the onset of the flicker (all cells new at once), confirmed.
     expect(kfs[1]?.frame.seq).toBe(3);
   });
+  it('a surge on a busy scene yields one keyframe per excursion, not one per jitter (hysteresis)', () => {
+    // Pixels of a 8x8 patch flip between 80 and 200 when selected: motion = selected / 768.
+    const state = new Uint8Array(W * H).fill(80);
+    const patch = (density: number) => (x: number, y: number) =>
+      x >= 8 && x < 16 && y >= 8 && y < 16 && (x + y * 8) % density === 0;
+    const list: [number, Image][] = [];
+    const step = (i: number, sel: (x: number, y: number) => boolean) => {
+      for (let y = 0; y < H; y++)
+        for (let x = 0; x < W; x++) if (sel(x, y)) state[y * W + x] = state[y * W + x] === 80 ? 200 : 80;
+      list.push([i * 100, { width: W, height: H, format: 'GRAY8', data: state.slice() }]);
+    };
+    let i = 0;
+    // 12 s of steady activity (a quarter of the patch: motion 0.021), then 2 s of a surge whose
+    // motion jitters between 0.083 and 0.042 (above, then below, the busy threshold ~0.044).
+    for (; i < 120; i++) step(i, patch(4));
+    for (; i < 140; i++) step(i, patch(i % 2 === 0 ? 1 : 2));
+    const kfs = runSelector(list, { maxIntervalMs: 20_000 });
+    const surge = kfs.filter((k) => k.frame.ptsNs >= 12_000e6);
+    expect(surge.map((k) => `${k.reason}@${k.frame.seq}`)).toEqual(['motion@120']);
+    // Before it: the onset of the activity (new) and nothing for the steady part.
+    expect(kfs.filter((k) => k.frame.ptsNs < 12_000e6).map((k) => k.reason)).toEqual(['first', 'motion']);
+  });
+
   it('emits max-interval keyframes on a static scene', () => {
     const list: [number, Image][] = Array.from({ length: 12 }, (_, i) => [i * 1000, block(4)]);
     newScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
