@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { lastValueFrom, count } from 'rxjs';
-import { newIngestCounters } from '../../src/ingest/counters.js';
 import { DEFAULT_INGEST_OPTIONS, openFrames } from '../../src/ingest/frames.js';
 import { decoderPreference } from '../../src/ingest/gst.js';
 import { parseSource } from '../../src/ingest/source.js';

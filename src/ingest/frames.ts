@@ -61,7 +61,7 @@ export function mapBusError(spec: SourceSpec, msg: GstBusMessage): SourceError {
     return new SourceError('VIGIL_ERR_SOURCE_NOT_FOUND', spec.display, `${where}: not found (${text})`);
   }
   if (
-    /could not determine type|appears to be a text file|no suitable plugins|missing.*plug-?in|decode|demux|codec|not-negotiated|internal data stream/.test(
+    /could not determine type|appears to be a text file|no playable streams|no suitable plugins|missing.*plug-?in|decode|demux|codec|not-negotiated|internal data stream/.test(
       lower,
     )
   ) {
