@@ -87,6 +87,13 @@ output [
     name: "output0"
     data_type: TYPE_FP32
     dims: [ 84, 8400 ]
+  },
+  {
+    # Vigil extension (vigil_output_transform below): the anchors of output0 whose best class
+    # score >= 0.1, as rows of cx, cy, w, h, score, class (a few KB instead of 2.8 MB per image).
+    name: "candidates"
+    data_type: TYPE_FP32
+    dims: [ -1, 6 ]
   }
 ]
 ${batching}instance_group [
@@ -102,6 +109,14 @@ ${batching}instance_group [
 parameters {
   key: "vigil_input_transform"
   value: { string_value: "uint8_nhwc_to_float_nchw_div255" }
+}
+parameters {
+  key: "vigil_output_transform"
+  value: { string_value: "yolo_candidates" }
+}
+parameters {
+  key: "vigil_candidates_threshold"
+  value: { string_value: "0.1" }
 }
 `;
 }

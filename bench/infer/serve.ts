@@ -3,7 +3,7 @@
  * JS thread, so a server sharing a process with its client would stall the client's timers).
  * Used by the benchmark and by integration tests that kill and restart a server.
  *
- *   npx tsx bench/infer/serve.ts --repo models/repo [--host 127.0.0.1] [--port 0] [--max-queue 64] [--threads N]
+ *   npx tsx bench/infer/serve.ts --repo models/repo [--host 127.0.0.1] [--port 0] [--max-queue 64] [--threads N] [--no-spin]
  *
  * Prints `PORT <n>` on stdout once serving; SIGTERM/SIGINT close it gracefully (in-flight calls drain).
  */
@@ -17,6 +17,7 @@ const { values } = parseArgs({
     port: { type: 'string', default: '0' },
     'max-queue': { type: 'string', default: '64' },
     threads: { type: 'string' },
+    'no-spin': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -26,6 +27,7 @@ const server = await startInferenceServer({
   port: Number(values.port),
   maxQueueSize: Number(values['max-queue']),
   ...(values.threads ? { intraOpNumThreads: Number(values.threads) } : {}),
+  ...(values['no-spin'] ? { intraOpSpinning: false } : {}),
   logger: { info: () => undefined, warn: (m) => console.error(`[serve] ${m}`) },
 });
 process.stdout.write(`PORT ${server.port}\n`);

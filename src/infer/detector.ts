@@ -1,12 +1,13 @@
 /**
  * Object detection over the inference client: letterbox the keyframe's model-size RGB image,
  * send it as the model declares (UINT8 NHWC when served with Vigil's input transform, FP32 NCHW
- * RGB/255 as a plain YOLOv8 ONNX on Triton), decode + NMS locally, map boxes to source pixels.
+ * RGB/255 as a plain YOLOv8 ONNX on Triton), ask for Vigil's reduced `candidates` output when the
+ * model declares it (else the raw output0, decoded here), NMS locally, map boxes to source pixels.
  */
 import type { Detection, Image } from '../core/contracts.js';
 import { ConfigError, InferenceError } from '../core/errors.js';
 import { asFloat32, type InferenceClient, type ModelMetadata, type Tensor } from './client.js';
-import { COCO_LABELS, letterbox, postprocess } from './yolo.js';
+import { COCO_LABELS, letterbox, postprocess, postprocessCandidates } from './yolo.js';
 
 export interface DetectorOptions {
   client: InferenceClient;
@@ -44,11 +45,21 @@ export interface InputLayout {
   size: number;
   /** True when the model has a batch dimension (shape starts with -1 or 1). */
   batched: boolean;
+  /** Vigil's server-side reduced output (`candidates` [.., K, 6]), when the model declares it. */
+  candidates?: string;
 }
 
 export function inputLayout(meta: ModelMetadata): InputLayout {
+  const layout = baseLayout(meta);
+  const c = meta.outputs.find(
+    (o) => o.name === 'candidates' && o.datatype === 'FP32' && o.shape.at(-1) === 6,
+  );
+  return c ? { ...layout, candidates: c.name } : layout;
+}
+
+function baseLayout(meta: ModelMetadata): InputLayout {
   const input = meta.inputs[0];
-  const output = meta.outputs[0];
+  const output = meta.outputs.find((o) => o.name !== 'candidates') ?? meta.outputs[0];
   if (meta.inputs.length !== 1 || !input || !output) {
     throw new InferenceError(
       'VIGIL_ERR_INFER_MODEL',
@@ -163,6 +174,32 @@ export function createDetector(options: DetectorOptions): Detector {
         );
       }
       const t0 = performance.now();
+      if (l.candidates) {
+        const res = await client.infer({ model, version, inputs: [tensor], outputs: [l.candidates] });
+        const inferenceMs = performance.now() - t0;
+        const out = res.outputs.find((o) => o.name === l.candidates);
+        if (!out || out.shape.at(-1) !== 6) {
+          throw new InferenceError(
+            'VIGIL_ERR_INFER_BAD_RESPONSE',
+            `model '${model}' returned no [.., K, 6] candidates`,
+          );
+        }
+        const detections = postprocessCandidates(
+          asFloat32(out),
+          lb,
+          image.width,
+          image.height,
+          sourceWidth,
+          sourceHeight,
+          {
+            scoreThreshold,
+            iouThreshold,
+            maxDetections,
+            labels,
+          },
+        );
+        return { detections, model: { name: res.model || model, version: res.version }, inferenceMs };
+      }
       const res = await client.infer({ model, version, inputs: [tensor], outputs: [l.output] });
       const inferenceMs = performance.now() - t0;
       const out = res.outputs.find((o) => o.name === l.output);

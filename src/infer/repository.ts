@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { InferenceError } from '../core/errors.js';
 import { DynamicBatcher, type BatchInfo } from './batcher.js';
+import { CANDIDATE_FIELDS, yoloCandidates } from './yolo.js';
 import { parseModelConfig, type ModelConfig, type TensorConfig, type VersionPolicy } from './pbtxt.js';
 import {
   datatypeFromOrt,
@@ -43,6 +44,15 @@ export const INPUT_STD_PARAMETER = 'vigil_input_std';
  * KServe text-generation adapter can be tested against a real server; it is not a language model.
  */
 export const TEXT_TEMPLATE_PLATFORM = 'vigil_text_template';
+/**
+ * Server-side output reduction for YOLOv8-style outputs: `vigil_output_transform: yolo_candidates`
+ * adds the declared output `candidates` FP32 [K, 6] (cx, cy, w, h, score, class) computed from the
+ * ONNX output named by `vigil_candidates_source` (default output0), keeping anchors whose best class
+ * score ≥ `vigil_candidates_threshold` (default 0.1), at most `vigil_candidates_max` (default 1000).
+ */
+export const OUTPUT_TRANSFORM_PARAMETER = 'vigil_output_transform';
+export const YOLO_CANDIDATES = 'yolo_candidates';
+export const CANDIDATES_OUTPUT = 'candidates';
 export const TEXT_TEMPLATE_PARAMETER = 'vigil_text_template';
 
 /** The input transform a model declares (see README). */
@@ -54,6 +64,8 @@ export interface InputTransform {
 export interface RepositoryOptions {
   executionProviders: ExecutionProvider[];
   intraOpNumThreads?: number;
+  /** false: onnxruntime's intra-op threads sleep between runs instead of spinning (kinder to CPUs shared with other processes). */
+  intraOpSpinning?: boolean;
   maxQueueSize: number;
   logger: Logger;
   /** Called after every batch (metrics). */
@@ -98,9 +110,17 @@ export interface ModelVersion {
   sessions: ort.InferenceSession[];
 }
 
+export interface CandidatesTransform {
+  source: string;
+  threshold: number;
+  max: number;
+}
+
 export interface LoadedModel {
   name: string;
   config: ModelConfig;
+  /** The declared `candidates` output, when the model has the yolo_candidates output transform. */
+  candidates?: CandidatesTransform;
   /** `onnxruntime_onnx` or the built-in `vigil_text_template`. */
   platform: string;
   /** Input transform applied before the graph (see README), or undefined. */
@@ -161,6 +181,7 @@ function checkAgainstOnnx(
   transform: InputTransform | undefined,
   inputs: OnnxTensorInfo[],
   outputs: OnnxTensorInfo[],
+  candidates?: CandidatesTransform,
 ): boolean {
   let fixedBatchOne = false;
   const checkBatchDim = (t: OnnxTensorInfo): void => {
@@ -228,6 +249,22 @@ function checkAgainstOnnx(
       fail(name, `ONNX input '${oi.name}' is missing from config.pbtxt`);
   }
   for (const co of config.outputs) {
+    if (candidates && co.name === CANDIDATES_OUTPUT) {
+      const src = outputs.find((t) => t.name === candidates.source);
+      if (!src || src.type !== 'float32' || src.shape.length !== 3) {
+        fail(
+          name,
+          `${YOLO_CANDIDATES}: ONNX output '${candidates.source}' must be float32 [N, 4 + classes, anchors]`,
+        );
+      }
+      if (
+        co.datatype !== 'FP32' ||
+        JSON.stringify(co.dims) !== JSON.stringify(config.maxBatchSize > 0 ? [-1, 6] : [1, -1, 6])
+      ) {
+        fail(name, `${YOLO_CANDIDATES}: output 'candidates' must be TYPE_FP32 with dims [ -1, 6 ]`);
+      }
+      continue;
+    }
     const oo = outputs.find((t) => t.name === co.name);
     if (!oo) fail(name, `config output '${co.name}' is not an output of the ONNX graph`);
     if (datatypeToOrt(co.datatype) !== oo.type) {
@@ -246,6 +283,7 @@ async function createSession(
     executionProviders: opts.executionProviders,
     graphOptimizationLevel: 'all',
     ...(opts.intraOpNumThreads ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
+    ...(opts.intraOpSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   };
   try {
     return await ort.InferenceSession.create(file, sessionOptions);
@@ -380,7 +418,13 @@ class OnnxBackend implements Backend {
     } finally {
       this.free.push(session);
     }
-    const outputNames = config.outputs.map((o) => o.name);
+    const cand = this.model.candidates;
+    const outputNames = [
+      ...new Set([
+        ...config.outputs.map((o) => o.name).filter((n) => !(cand && n === CANDIDATES_OUTPUT)),
+        ...(cand ? [cand.source] : []),
+      ]),
+    ];
     // Per output: one contiguous byte buffer with `total` rows (or the whole tensor when not batching).
     const merged = new Map<string, { datatype: Datatype; shape: number[]; bytes: Buffer }>();
     for (const name of outputNames) {
@@ -401,6 +445,7 @@ class OnnxBackend implements Backend {
     return items.map((it, i) => {
       const n = sizes[i]!;
       const out = it.outputs.map((name) => {
+        if (cand && name === CANDIDATES_OUTPUT) return candidatesFor(merged.get(cand.source)!, row, n, cand);
         const m = merged.get(name)!;
         if (config.maxBatchSize === 0) return { name, datatype: m.datatype, shape: m.shape, data: m.bytes };
         const rowBytes = m.bytes.byteLength / m.shape[0]!;
@@ -415,6 +460,38 @@ class OnnxBackend implements Backend {
       return out;
     });
   }
+}
+
+/** The `candidates` output of `n` rows starting at `row` of the source output [N, 4 + C, A]: [n, K, 6], zero-padded. */
+function candidatesFor(
+  src: { shape: number[]; bytes: Buffer },
+  row: number,
+  n: number,
+  t: CandidatesTransform,
+): OutputTensor {
+  const [, channels, anchors] = src.shape as [number, number, number];
+  const rowLen = channels * anchors;
+  const aligned = new Float32Array(
+    src.bytes.buffer.slice(src.bytes.byteOffset, src.bytes.byteOffset + src.bytes.byteLength),
+  );
+  const perRow = Array.from({ length: n }, (_, r) =>
+    yoloCandidates(
+      aligned.subarray((row + r) * rowLen, (row + r + 1) * rowLen),
+      anchors,
+      channels - 4,
+      t.threshold,
+      t.max,
+    ),
+  );
+  const k = Math.max(0, ...perRow.map((c) => c.length / CANDIDATE_FIELDS));
+  const out = new Float32Array(n * k * CANDIDATE_FIELDS);
+  perRow.forEach((c, r) => out.set(c, r * k * CANDIDATE_FIELDS));
+  return {
+    name: CANDIDATES_OUTPUT,
+    datatype: 'FP32',
+    shape: [n, k, CANDIDATE_FIELDS],
+    data: Buffer.from(out.buffer, out.byteOffset, out.byteLength),
+  };
 }
 
 /** The built-in test text backend (see TEXT_TEMPLATE_PLATFORM). */
@@ -520,6 +597,25 @@ function inputTransform(config: ModelConfig | undefined, name: string): InputTra
   return { mean: mean ?? new Array<number>(c).fill(0), std: std ?? new Array<number>(c).fill(1) };
 }
 
+function candidatesTransform(config: ModelConfig | undefined, name: string): CandidatesTransform | undefined {
+  const kind = config?.parameters[OUTPUT_TRANSFORM_PARAMETER];
+  if (kind === undefined) return undefined;
+  if (kind !== YOLO_CANDIDATES)
+    fail(name, `unknown ${OUTPUT_TRANSFORM_PARAMETER} '${kind}' (known: ${YOLO_CANDIDATES})`);
+  if (!config!.outputs.some((o) => o.name === CANDIDATES_OUTPUT)) {
+    fail(
+      name,
+      `${YOLO_CANDIDATES} needs a declared output '${CANDIDATES_OUTPUT}' (TYPE_FP32, dims [ -1, 6 ])`,
+    );
+  }
+  if (config!.maxBatchSize === 0) fail(name, `${YOLO_CANDIDATES} needs max_batch_size > 0`);
+  const threshold = Number(config!.parameters['vigil_candidates_threshold'] ?? '0.1');
+  const max = Number(config!.parameters['vigil_candidates_max'] ?? '1000');
+  if (!(threshold >= 0 && threshold <= 1)) fail(name, 'vigil_candidates_threshold must be within 0..1');
+  if (!(Number.isInteger(max) && max >= 1)) fail(name, 'vigil_candidates_max must be an integer >= 1');
+  return { source: config!.parameters['vigil_candidates_source'] ?? 'output0', threshold, max };
+}
+
 function checkTextTemplate(name: string, config: ModelConfig): void {
   const inputs = config.inputs.map((t) => t.name).join(',');
   const outputs = config.outputs.map((t) => t.name).join(',');
@@ -599,9 +695,11 @@ export async function loadModel(repo: string, name: string, opts: RepositoryOpti
     }
   }
 
+  const candidates = candidatesTransform(config, name);
   const model: LoadedModel = {
     name,
     config: config!,
+    ...(candidates ? { candidates } : {}),
     platform: isText ? TEXT_TEMPLATE_PLATFORM : 'onnxruntime_onnx',
     inputTransform: transform,
     versions: new Map(),
@@ -664,7 +762,7 @@ function addVersion(
   }
   if (config.outputs.length === 0) config.outputs = autoConfig(name, inputs, outputs).outputs;
   if (config.inputs.length === 0) fail(name, 'config.pbtxt declares no input');
-  const fixedBatchOne = checkAgainstOnnx(name, config, transform, inputs, outputs);
+  const fixedBatchOne = checkAgainstOnnx(name, config, transform, inputs, outputs, model.candidates);
   const backend = new OnnxBackend(model, sessions, fixedBatchOne);
   const batcher = makeBatcher(model, backend, sessions.length, opts, version);
   model.versions.set(version, { version, batcher, sessions });

@@ -54,6 +54,8 @@ export interface InferenceServerOptions {
   executionProviders?: ExecutionProvider[];
   /** onnxruntime intra-op threads per session; default: onnxruntime's choice. */
   intraOpNumThreads?: number;
+  /** false makes onnxruntime's threads sleep between runs rather than spin (CPUs shared with other processes). Default true (onnxruntime's default). */
+  intraOpSpinning?: boolean;
   /** How long close() lets in-flight calls finish before cancelling them. Default 5000 ms. */
   shutdownGraceMs?: number;
   /** Default: one line per event on stderr, prefixed `[vigil infer]`. */
@@ -82,6 +84,7 @@ const OPTION_KEYS: readonly (keyof InferenceServerOptions)[] = [
   'maxQueueSize',
   'executionProviders',
   'intraOpNumThreads',
+  'intraOpSpinning',
   'shutdownGraceMs',
   'logger',
   'tls',
@@ -146,6 +149,8 @@ function validateOptions(opts: InferenceServerOptions): void {
   positiveInt(opts.intraOpNumThreads, 'intraOpNumThreads');
   positiveInt(opts.shutdownGraceMs, 'shutdownGraceMs', 0);
   positiveInt(opts.metricsPort, 'metricsPort', 0);
+  if (opts.intraOpSpinning !== undefined && typeof opts.intraOpSpinning !== 'boolean')
+    throw new ConfigError('inference server: intraOpSpinning must be a boolean');
   if (opts.tls !== undefined) {
     const t = opts.tls;
     if (!Buffer.isBuffer(t.certChain) || !Buffer.isBuffer(t.privateKey)) {
@@ -288,6 +293,7 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
   models = await loadRepository(options.modelRepository, {
     executionProviders: providers,
     ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+    ...(options.intraOpSpinning !== undefined ? { intraOpSpinning: options.intraOpSpinning } : {}),
     maxQueueSize: options.maxQueueSize ?? 64,
     logger,
     onBatch: (model, version, info) => metrics.onBatch(model, version, info),

@@ -183,7 +183,10 @@ describe.skipIf(!existsSync(rawModel))('inference server (real gRPC + onnxruntim
       versions: ['1'],
       platform: 'onnxruntime_onnx',
       inputs: [{ name: 'images', datatype: 'UINT8', shape: [-1, 640, 640, 3] }],
-      outputs: [{ name: 'output0', datatype: 'FP32', shape: [-1, 84, 8400] }],
+      outputs: [
+        { name: 'output0', datatype: 'FP32', shape: [-1, 84, 8400] },
+        { name: 'candidates', datatype: 'FP32', shape: [-1, -1, 6] },
+      ],
     });
     const plain = await client.modelMetadata('yolov8n_fp32');
     expect(plain.inputs).toEqual([{ name: 'images', datatype: 'FP32', shape: [1, 3, 640, 640] }]);
@@ -307,6 +310,48 @@ describe.skipIf(!existsSync(rawModel))('inference server (real gRPC + onnxruntim
           expect(d.box.y + d.box.h).toBeLessThanOrEqual(img.height + 1e-6);
         }
       }
+    }
+  });
+
+  it("the server's reduced 'candidates' output gives exactly the detections of the full output0", async () => {
+    const { inputLayout } = await import('../../src/infer/detector.js');
+    const { postprocess, postprocessCandidates } = await import('../../src/infer/yolo.js');
+    const { asFloat32 } = await import('../../src/infer/client.js');
+    expect(inputLayout(await client.modelMetadata('yolov8n')).candidates).toBe('candidates');
+    const opts = { scoreThreshold: 0.25, iouThreshold: 0.45, maxDetections: 100 };
+    for (const f of ['person.jpg', 'horses.jpg']) {
+      const img = images[f]!;
+      const lb = letterbox(img.data, img.width, img.height);
+      // Both outputs of one request, batched with another image to cover row splitting.
+      const other = letterbox(images['dog.jpg']!.data, images['dog.jpg']!.width, images['dog.jpg']!.height);
+      const r = await client.infer({
+        model: 'yolov8n',
+        inputs: [
+          {
+            name: 'images',
+            datatype: 'UINT8',
+            shape: [2, 640, 640, 3],
+            data: Buffer.concat([lb.data, other.data]),
+          },
+        ],
+        outputs: ['output0', 'candidates'],
+      });
+      const [full, cands] = r.outputs;
+      expect(cands!.shape[0]).toBe(2);
+      expect(cands!.shape[2]).toBe(6);
+      const k = cands!.shape[1]!;
+      expect(k).toBeGreaterThan(0);
+      expect(cands!.data.byteLength).toBeLessThan(full!.data.byteLength / 50);
+      const fullRow = asFloat32(full!).subarray(0, 84 * 8400);
+      const candRow = asFloat32(cands!).subarray(0, k * 6);
+      const a = postprocess(fullRow, lb, img.width, img.height, img.width, img.height, {
+        ...opts,
+        numAnchors: 8400,
+        numClasses: 80,
+      });
+      const b = postprocessCandidates(candRow, lb, img.width, img.height, img.width, img.height, opts);
+      expect(b).toEqual(a);
+      expect(a.length).toBeGreaterThan(0);
     }
   });
 

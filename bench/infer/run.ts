@@ -1,0 +1,216 @@
+/**
+ * YOLOv8n through Vigil's gRPC inference server (a separate process, dynamic batching) against
+ * in-process onnxruntime-node on the same model file, on the same machine, in the same run, at
+ * concurrency 1, 4 and 16. Both sides get the same letterboxed frames; the server path sends UINT8
+ * NHWC (its declared input) and the in-process path converts to FP32 NCHW itself, as a caller would.
+ *
+ *   npx tsx bench/infer/run.ts [--requests 32] [--rounds 4] [--concurrency 1,4,16] [--queue-delay-us 0] [--spin]
+ *
+ * The two sides alternate in rounds (in-process block, server block, ...) so that load from other
+ * processes on a shared machine hits both alike. Prints one table: throughput (requests/s),
+ * p50/p95 latency per side, the throughput ratio (server / in-process) and the latency the server
+ * adds at p50. Targets: ratio >= 0.9 at concurrency 16, added p50 <= 3 ms at concurrency 1.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { InferenceClient } from '../../src/infer/client.js';
+import { hwcToChwFloat } from '../../src/infer/detector.js';
+import { letterbox, yoloCandidates } from '../../src/infer/yolo.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '32' },
+    rounds: { type: 'string', default: '4' },
+    concurrency: { type: 'string', default: '1,4,16' },
+    'queue-delay-us': { type: 'string', default: '0' },
+    spin: { type: 'boolean', default: false },
+  },
+});
+const perLevel = Number(values.requests);
+const rounds = Number(values.rounds);
+const queueDelayUs = values['queue-delay-us']!;
+const levels = values.concurrency!.split(',').map(Number);
+
+if (!existsSync(join(root, 'models/raw/yolov8n.onnx'))) {
+  console.error('models/raw/yolov8n.onnx missing: run bash scripts/setup.sh');
+  process.exit(1);
+}
+
+/** Synthetic but non-trivial frames (gradients and blocks), letterboxed once up front. */
+function frames(n: number): Uint8Array[] {
+  return Array.from({ length: n }, (_, k) => {
+    const w = 960;
+    const h = 540;
+    const rgb = new Uint8Array(w * h * 3);
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        const i = (y * w + x) * 3;
+        rgb[i] = (x + k * 37) & 255;
+        rgb[i + 1] = (y * 2 + k * 11) & 255;
+        rgb[i + 2] = ((x >> 5) ^ (y >> 5)) & 1 ? 220 : 30;
+      }
+    return letterbox(rgb, w, h).data;
+  });
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+interface Acc {
+  lat: number[];
+  secs: number;
+  n: number;
+}
+
+/** One block of `total` requests at `concurrency`; appends to `acc`. */
+async function block(
+  concurrency: number,
+  total: number,
+  once: (i: number) => Promise<void>,
+  acc: Acc,
+): Promise<void> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const i = next++;
+        const s = performance.now();
+        await once(i);
+        acc.lat.push(performance.now() - s);
+      }
+    }),
+  );
+  acc.secs += (performance.now() - t0) / 1000;
+  acc.n += total;
+}
+
+function summary(acc: Acc): { rps: number; p50: number; p95: number } {
+  const lat = [...acc.lat].sort((a, b) => a - b);
+  return { rps: acc.n / acc.secs, p50: pct(lat, 0.5), p95: pct(lat, 0.95) };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-infer-'));
+const repo = join(dir, 'repo');
+await promisify(execFile)(process.execPath, [
+  join(root, 'scripts/prepare-model-repo.mjs'),
+  '--out',
+  repo,
+  '--models',
+  'yolov8n',
+  '--max-batch-size',
+  '8',
+  '--queue-delay-us',
+  queueDelayUs,
+]);
+const spin = values.spin!;
+const proc = spawn(
+  process.execPath,
+  ['--import', 'tsx', join(root, 'bench/infer/serve.ts'), '--repo', repo, ...(spin ? [] : ['--no-spin'])],
+  {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+);
+// Never leave the server behind, even when this run is interrupted.
+process.once('exit', () => proc.kill('SIGKILL'));
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
+const port = await new Promise<number>((res, rej) => {
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    const m = /PORT (\d+)/.exec(out);
+    if (m) res(Number(m[1]));
+  });
+  proc.once('exit', (c) => rej(new Error(`server exited with ${c}`)));
+});
+const client = new InferenceClient({ addresses: [`127.0.0.1:${port}`], deadlineMs: 120_000 });
+// The same (batch-edited) model file the server runs; outputs are identical to the published file.
+// Two processes share the CPUs: by default neither side's onnxruntime threads spin between runs
+// (--spin restores onnxruntime's default on both sides).
+const session = await ort.InferenceSession.create(join(repo, 'yolov8n/1/model.onnx'), {
+  graphOptimizationLevel: 'all',
+  ...(spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
+});
+const imgs = frames(8);
+
+// Both sides end with the same thing: the candidate boxes (best class score >= 0.1) of the frame,
+// which the detector then runs NMS on. In process: convert, run, decode. Through the server: send
+// UINT8, ask for the declared `candidates` output (the server converts, runs, batches, decodes).
+const inProcess = async (i: number): Promise<void> => {
+  const input = new ort.Tensor('float32', hwcToChwFloat(imgs[i % imgs.length]!, 640), [1, 3, 640, 640]);
+  const out = await session.run({ images: input });
+  yoloCandidates(out['output0']!.data as Float32Array, 8400, 80, 0.1, 1000);
+};
+const viaServer = async (i: number): Promise<void> => {
+  await client.infer({
+    model: 'yolov8n',
+    inputs: [{ name: 'images', datatype: 'UINT8', shape: [1, 640, 640, 3], data: imgs[i % imgs.length]! }],
+    outputs: ['candidates'],
+  });
+};
+
+try {
+  for (let i = 0; i < 3; i++) {
+    await inProcess(i);
+    await viaServer(i);
+  }
+  const rows: string[][] = [];
+  for (const c of levels) {
+    const perBlock = Math.max(Math.ceil(perLevel / rounds), c);
+    const accA: Acc = { lat: [], secs: 0, n: 0 };
+    const accB: Acc = { lat: [], secs: 0, n: 0 };
+    for (let r = 0; r < rounds; r++) {
+      await block(c, perBlock, inProcess, accA);
+      await block(c, perBlock, viaServer, accB);
+    }
+    const a = summary(accA);
+    const b = summary(accB);
+    rows.push([
+      String(c),
+      a.rps.toFixed(2),
+      a.p50.toFixed(1),
+      a.p95.toFixed(1),
+      b.rps.toFixed(2),
+      b.p50.toFixed(1),
+      b.p95.toFixed(1),
+      (b.rps / a.rps).toFixed(2),
+      (b.p50 - a.p50).toFixed(1),
+    ]);
+  }
+  const head = [
+    'conc',
+    'in-proc req/s',
+    'p50 ms',
+    'p95 ms',
+    'gRPC req/s',
+    'p50 ms',
+    'p95 ms',
+    'ratio',
+    'added p50 ms',
+  ];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => '| ' + r.map((v, i) => v.padStart(widths[i]!)).join(' | ') + ' |';
+  console.log(
+    `YOLOv8n 640x640, ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''}, onnxruntime-node CPU, ` +
+      `server in its own process: max_batch_size 8, max_queue_delay ${queueDelayUs} us, ${rounds} alternating rounds, ` +
+      `onnxruntime thread spinning ${spin ? 'on' : 'off'} on both sides`,
+  );
+  console.log(line(head));
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  for (const r of rows) console.log(line(r));
+  const stats = await client.serverMetadata();
+  console.log(`server: ${stats.name} ${stats.version}; targets: ratio >= 0.9 at 16, added p50 <= 3 ms at 1`);
+} finally {
+  client.close();
+  await session.release();
+  proc.kill('SIGTERM');
+  await new Promise((r) => proc.once('exit', r));
+  rmSync(dir, { recursive: true, force: true });
+}
