@@ -100,7 +100,7 @@ export type IngestState = 'connecting' | 'live' | 'stalled' | 'down' | 'recovere
 
 export interface IngestStatus {
   state: IngestState;
-  /** Why it is down (redacted). */
+  /** Why it is down or stalled (redacted). */
   error?: { code: string; message: string };
   /** How long the outage lasted (recovered). */
   outageMs?: number;
@@ -207,8 +207,16 @@ export const defaultFrameSource: FrameSource = (spec, options, counters) => {
       switch (s.state) {
         case 'connecting':
         case 'live':
-        case 'stalled':
           return details.next({ state: s.state });
+        case 'stalled':
+          // A hung source sends nothing at all: as much an outage as a dropped one.
+          return details.next({
+            state: 'stalled',
+            error: {
+              code: 'VIGIL_ERR_SOURCE_STALLED',
+              message: `source ${s.source}: no frame for ${s.silentMs} ms, reconnecting`,
+            },
+          });
         case 'down':
           return details.next({ state: 'down', error: s.error });
         case 'recovered':
@@ -358,8 +366,10 @@ export function createManager(deps: ManagerDeps): Manager {
     e.statusSub = opened.status?.subscribe({
       next: (raw) => {
         const s: IngestStatus = typeof raw === 'string' ? { state: raw } : raw;
-        if (s.state === 'down' || s.state === 'recovered') streamEvent(e, s);
-        setState(e, s.state, s.state === 'down' ? s.error : undefined);
+        const outage = s.state === 'down' || s.state === 'stalled';
+        // One stream.down per outage, whether the source dropped or hung (stalled), then one recovered.
+        if (outage || s.state === 'recovered') streamEvent(e, s);
+        setState(e, s.state, outage ? s.error : undefined);
       },
       error: () => undefined,
     });
@@ -372,21 +382,24 @@ export function createManager(deps: ManagerDeps): Manager {
     let outages = 0;
     /** stream.down / stream.recovered as events (published and shown like any other). */
     const streamEvent = (en: Entry, s: IngestStatus) => {
-      const n = s.state === 'down' ? ++outages : outages;
+      const down = s.state !== 'recovered';
+      const n = down ? ++outages : outages;
+      const type = down ? 'stream.down' : 'stream.recovered';
       const event: VigilEvent = {
-        id: `${en.info.id}:${en.info.runId}:stream.${s.state}:${n}`,
-        type: `stream.${s.state}`,
+        id: `${en.info.id}:${en.info.runId}:${type}:${n}`,
+        type,
         streamId: en.info.id,
         timeMs: Date.now(),
         ptsNs: lastPtsNs,
-        severity: s.state === 'down' ? 'warning' : 'info',
-        data:
-          s.state === 'down'
-            ? {
-                code: s.error?.code ?? 'VIGIL_ERR_SOURCE_PIPELINE',
-                message: s.error?.message ?? 'stream down',
-              }
-            : { outageMs: s.outageMs ?? 0 },
+        severity: down ? 'warning' : 'info',
+        data: down
+          ? {
+              code:
+                s.error?.code ??
+                (s.state === 'stalled' ? 'VIGIL_ERR_SOURCE_STALLED' : 'VIGIL_ERR_SOURCE_PIPELINE'),
+              message: s.error?.message ?? (s.state === 'stalled' ? 'stream stalled' : 'stream down'),
+            }
+          : { outageMs: s.outageMs ?? 0 },
         evidence: { streamId: en.info.id, keyframeId: null, ptsNs: lastPtsNs, timeMs: Date.now(), boxes: [] },
       };
       en.info.counters.events++;
