@@ -4,6 +4,10 @@
  *
  *   npx tsx bench/keyframes/run.ts
  *
+ * Clips: 'mixed' (the development clip), 'held-out' (other segments and a source not used while
+ * designing, built and first run after the defaults were fixed), 'temporal jumps' (one static
+ * camera, informative) and the 80 s pedestrian clip.
+ *
  * Per clip: cut recall and precision within ±0.5 s of the true join times, keyframes per frame,
  * frames per second. Throughput is compared like with like: ffmpeg decodes and scores; Vigil's
  * selector needs only the small gray frame, so its headline figure is a GStreamer pipeline that
@@ -249,6 +253,22 @@ async function main(): Promise<void> {
         { source: 'motion', startS: 2, durationS: 6 },
         { source: 'vtest', startS: 60, durationS: 8 },
       ]),
+    },
+    {
+      // Held out: built and first run after the selector's design and defaults were fixed.
+      kind: 'cuts',
+      clip: {
+        ...buildClip('held-out', [
+          { source: 'bunny', startS: 0, durationS: 4 },
+          { source: 'cockatoo', startS: 1, durationS: 4 },
+          { source: 'vtest', startS: 12, durationS: 6 },
+          { source: 'bunny', startS: 4, durationS: 6 },
+          { source: 'motion', startS: 3, durationS: 5 },
+          { source: 'vtest', startS: 50, durationS: 5 },
+          { source: 'cockatoo', startS: 9, durationS: 5 },
+        ]),
+        name: 'held-out (7 segments)',
+      },
     },
     {
       kind: 'jumps',

@@ -27,6 +27,8 @@ export const SOURCES: Record<string, SourceFile> = {
     path: 'usr/lib/python3/dist-packages/imageio/resources/images/cockatoo.mp4',
   },
   motion: { pkg: 'node-opencv', path: 'usr/share/doc/node-opencv/examples/files/motion.mov' },
+  // 10 s of Big Buck Bunny shipped with the gstreamer-superficial npm package (npm ci installs it).
+  bunny: { pkg: null, path: resolve('node_modules/gstreamer-superficial/examples/loop/samplevideo.mp4') },
 };
 
 export interface Segment {
