@@ -55,6 +55,8 @@ function send(res: ServerResponse, reply: ControlReply): void {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
+    // An oversized body is left unread: close the connection rather than parse the rest as a request.
+    ...(reply.status === 413 ? { connection: 'close' } : {}),
   });
   res.end(body);
 }

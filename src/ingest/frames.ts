@@ -60,6 +60,10 @@ export function mapBusError(spec: SourceSpec, msg: GstBusMessage): SourceError {
   if (/not found|no such file|404/.test(lower)) {
     return new SourceError('VIGIL_ERR_SOURCE_NOT_FOUND', spec.display, `${where}: not found (${text})`);
   }
+  // souphttpsrc reports a refused or failed connection only as a generic flow error of its own.
+  if (spec.kind === 'http' && from === ELEMENT.source && /internal data stream/.test(lower)) {
+    return new SourceError('VIGIL_ERR_SOURCE_UNREACHABLE', spec.display, `${where}: unreachable (${text})`);
+  }
   if (
     /could not determine type|appears to be a text file|no playable streams|no suitable plugins|missing.*plug-?in|decode|demux|codec|not-negotiated|internal data stream/.test(
       lower,
