@@ -84,6 +84,8 @@ export interface PublisherStats {
   evidenceMissing: number;
   /** Core (fire-and-forget) publishes. */
   core: number;
+  /** Core publishes dropped because the connection was down (ephemeral: never buffered). */
+  coreDropped: number;
   /** Abandoned at close because the buffer did not empty in time. */
   abandoned: number;
 }
@@ -171,6 +173,7 @@ export async function createPublisher(
     evidenceStored: 0,
     evidenceMissing: 0,
     core: 0,
+    coreDropped: 0,
     abandoned: 0,
   };
   const queue: Item[] = [];
@@ -188,6 +191,13 @@ export async function createPublisher(
   const idleWaiters = new Set<() => void>();
   /** Evidence objects already stored (bounded), so several events on one keyframe store it once. */
   const stored = new Map<string, true>();
+
+  /**
+   * While the connection is down, nats.js keeps every publish in its own buffer, without a bound,
+   * until it reconnects. So durable messages wait in this publisher's bounded buffer instead (no
+   * attempt while disconnected), and core messages, which are ephemeral, are dropped and counted.
+   */
+  let connected = true;
 
   const updatePending = () => {
     stats.pending = queue.length + flying.size;
@@ -224,6 +234,7 @@ export async function createPublisher(
 
   const pump = () => {
     if (closed && closing === undefined) return;
+    if (!connected) return updatePending();
     const now = Date.now();
     if (now < blockedUntil) {
       if (!wake) {
@@ -305,6 +316,10 @@ export async function createPublisher(
 
   const core = <T>(subject: string, ce: CloudEvent<T>) => {
     if (closed) return;
+    if (!connected) {
+      stats.coreDropped++;
+      return;
+    }
     const h = headers();
     for (const [k, v] of Object.entries(options.headers ?? {})) h.set(k, v);
     h.set('Nats-Msg-Id', ce.id);
@@ -333,6 +348,17 @@ export async function createPublisher(
     }
     return { bucket: evidence.bucket, name, contentType: 'image/jpeg' };
   };
+
+  // Connection state (see `connected`); a reconnect resumes the durable buffer at once.
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') connected = false;
+      else if (s.type === 'reconnect') {
+        connected = true;
+        pump();
+      }
+    }
+  })().catch(() => undefined);
 
   const kindEnvelope = <T>(
     kind: MessageKind,

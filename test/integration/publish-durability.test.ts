@@ -60,7 +60,8 @@ describe('publisher durability', () => {
     await pub.flush(30_000);
     const s = pub.stats();
     expect(s.dropped).toBe(0);
-    expect(s.retries).toBeGreaterThan(0);
+    // While the server was down nothing was attempted (the NATS client would only pile it up in
+    // its own unbounded buffer): the messages waited in the retry buffer (pending > 0 above).
     expect(s.pending).toBe(0);
     expect(await storedCount(nats.url)).toBe(total);
   }, 60_000);
