@@ -492,11 +492,23 @@ function windowsOperator(o: ResolvedWindowOptions): OperatorFunction<AnalysedKey
         return w;
       };
 
+      /**
+       * Timeline positions of keyframes seen as pending, by id, so their analyses land on the same
+       * position: pending keyframes run ahead of their analyses, and judging a PTS reset from the
+       * two inputs mixed would mistake that lead for a new timeline. Bounded like the windows.
+       */
+      const pendingPts = new Map<string, number>();
+      const MAX_PENDING_PTS = 4096;
+
       const onPending = (kf: Keyframe): void => {
         streamId = kf.frame.streamId;
         const ptsNs = timeline(kf.frame.ptsNs);
+        pendingPts.set(kf.id, ptsNs);
+        if (pendingPts.size > MAX_PENDING_PTS) pendingPts.delete(pendingPts.keys().next().value as string);
         for (const i of indexes(ptsNs)) {
           if (i <= lastClosedIndex) continue;
+          // Listing a keyframe far ahead must not close windows still waiting for analyses.
+          if (!open.has(i) && open.size >= o.maxOpenWindows) continue;
           windowFor(i, kf).expect(kf, ptsNs);
         }
         arm();
@@ -506,7 +518,10 @@ function windowsOperator(o: ResolvedWindowOptions): OperatorFunction<AnalysedKey
       const onItem = (item: AnalysedKeyframe): void => {
         const kf = item.keyframe;
         streamId = kf.frame.streamId;
-        const ptsNs = timeline(kf.frame.ptsNs);
+        const known = pendingPts.get(kf.id);
+        if (known !== undefined) pendingPts.delete(kf.id);
+        // With a pending input, that input is the leading edge and alone detects PTS resets.
+        const ptsNs = known ?? (o.pending ? kf.frame.ptsNs + offsetNs : timeline(kf.frame.ptsNs));
         lastItemAtMs = o.scheduler.now();
         let counted = false;
         let wasLate = false;
@@ -562,6 +577,7 @@ function windowsOperator(o: ResolvedWindowOptions): OperatorFunction<AnalysedKey
         pendingSub?.unsubscribe();
         cancelTimer();
         open.clear();
+        pendingPts.clear();
       };
     });
 }
