@@ -79,18 +79,14 @@ analyzer: { windowMs: 2000 }
     const card = page.locator('[data-stream="walkway"]');
     await card.waitFor({ timeout: 10_000 });
     await page.waitForSelector('[data-stream="walkway"][data-state="live"]', { timeout: 15_000 });
-    await page.waitForFunction(
-      `document.querySelector('[data-stream="walkway"] img')?.src.startsWith('data:image/jpeg')`,
-      undefined,
-      { timeout: 20_000 },
-    );
+    // Selectors, not string predicates: the page's CSP forbids eval, and Playwright evaluates those.
+    await page.waitForSelector('[data-stream="walkway"] img[src^="data:image/jpeg"]', { timeout: 20_000 });
     await page.waitForSelector('[data-stream="walkway"] .box', { timeout: 20_000 });
     await page.waitForSelector('#events li[data-stream="walkway"]', { timeout: 30_000 });
-    await page.waitForFunction(
-      `/\\d+ ms/.test(document.querySelector('[data-stream="walkway"] .latency')?.textContent ?? '')`,
-      undefined,
-      { timeout: 10_000 },
-    );
+    await page
+      .locator('[data-stream="walkway"] .latency')
+      .filter({ hasText: /\d+ ms/ })
+      .waitFor({ timeout: 10_000 });
     expect(await card.locator('.fps').textContent()).toMatch(/^\d+\.\d fps$/);
     expect(await card.locator('.box span').first().textContent()).toMatch(/person \d+%/);
     const eventType = await page
