@@ -80,6 +80,8 @@ export interface PublisherStats {
   retries: number;
   /** Evidence images stored in the object store. */
   evidenceStored: number;
+  /** Evidence images deleted (oldest first) to make room at the bucket's size cap. */
+  evidenceEvicted: number;
   /** Evidence references that could not be served (image not in the cache). */
   evidenceMissing: number;
   /** Core (fire-and-forget) publishes. */
@@ -171,6 +173,7 @@ export async function createPublisher(
     dropped: 0,
     retries: 0,
     evidenceStored: 0,
+    evidenceEvicted: 0,
     evidenceMissing: 0,
     core: 0,
     coreDropped: 0,
@@ -218,17 +221,48 @@ export async function createPublisher(
       await js.publish(item.subject, item.payload, { msgID: item.msgId, headers: h });
       stats.acked++;
     } else {
-      if (!objectStore) throw new PublishError('object store not ready');
-      await objectStore.putBlob(
-        {
-          name: item.name,
-          description: `keyframe ${item.keyframeId}`,
-          headers: undefined,
-          metadata: { streamId: item.streamId, keyframeId: item.keyframeId, contentType: 'image/jpeg' },
-        },
-        item.data,
-      );
+      const os = objectStore;
+      if (!os) throw new PublishError('object store not ready');
+      const put = () =>
+        os.putBlob(
+          {
+            name: item.name,
+            description: `keyframe ${item.keyframeId}`,
+            headers: undefined,
+            metadata: { streamId: item.streamId, keyframeId: item.keyframeId, contentType: 'image/jpeg' },
+          },
+          item.data,
+        );
+      // One evidence put at a time: at the cap, each eviction makes room for the put that needs it.
+      const turn = evidenceTurn.then(async () => {
+        for (let tries = 0; ; tries++) {
+          try {
+            return await put();
+          } catch (err) {
+            // The bucket refuses new objects at its cap (object stores discard new): evict the oldest.
+            const full = /maximum bytes|insufficient resources/i.test(String((err as Error)?.message));
+            if (!evidence || !full || tries >= 3) throw err;
+            await evictOldest(os, item.data.length + Math.floor(evidence.maxBytes / 4));
+          }
+        }
+      });
+      evidenceTurn = turn.catch(() => undefined);
+      await turn;
       stats.evidenceStored++;
+    }
+  };
+
+  /** Evidence puts run one after another (see attempt). */
+  let evidenceTurn: Promise<unknown> = Promise.resolve();
+  /** Deletes the oldest evidence objects until at least `bytes` are freed. */
+  const evictOldest = async (os: ObjectStore, bytes: number) => {
+    const all = (await os.list()).sort((a, b) => Date.parse(a.mtime) - Date.parse(b.mtime));
+    let freed = 0;
+    for (const o of all) {
+      if (freed >= bytes) break;
+      await os.delete(o.name);
+      freed += o.size;
+      stats.evidenceEvicted++;
     }
   };
 
