@@ -361,7 +361,9 @@ export async function startService(
       mounts,
     });
     cleanups.push(() => control.close());
-    log(`vigil: control API, /metrics${config.web.enabled ? ' and live view' : ''} at ${control.url}`);
+    log(
+      `vigil: control API${config.web.enabled ? ' and live view' : ''} at ${control.url} (metrics: ${control.url}/metrics)`,
+    );
     if (config.control.nats) {
       const ctl = serveControlOverNats({
         manager,
