@@ -449,7 +449,7 @@ async function main() {
     instances,
   });
   if (wanted.includes('yolov8n')) {
-    writeFileSync(join(modelDir, 'config.pbtxt'), config);
+    writeAtomic(join(modelDir, 'config.pbtxt'), config);
     served.push('yolov8n');
   }
 
@@ -469,7 +469,7 @@ async function main() {
       const dest = join(out, name, '1', f.endsWith('.onnx') ? 'model.onnx' : f);
       if (isStale(join(rawDir, f), dest)) copyAtomic(join(rawDir, f), dest);
     }
-    writeFileSync(join(out, name, 'config.pbtxt'), configText());
+    writeAtomic(join(out, name, 'config.pbtxt'), configText());
     served.push(name);
   }
   console.error(`[vigil setup] model repository ready: ${out} (${served.join(', ')})`);

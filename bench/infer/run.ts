@@ -6,8 +6,8 @@
  *
  *   npx tsx bench/infer/run.ts [--requests 32] [--rounds 4] [--concurrency 1,4,16] [--queue-delay-us 0] [--spin]
  *
- * The two sides alternate in rounds (in-process block, server block, ...) so that load from other
- * processes on a shared machine hits both alike. Prints one table: throughput (requests/s),
+ * The two sides alternate (request by request at concurrency 1, in blocks otherwise) so that load
+ * from other processes on a shared machine hits both alike. Prints one table: throughput (requests/s),
  * p50/p95 latency per side, the throughput ratio (server / in-process) and the latency the server
  * adds at p50. Targets: ratio >= 0.9 at concurrency 16, added p50 <= 3 ms at concurrency 1.
  */
@@ -163,10 +163,12 @@ try {
   }
   const rows: string[][] = [];
   for (const c of levels) {
-    const perBlock = Math.max(Math.ceil(perLevel / rounds), c);
+    // At concurrency 1 the sides alternate request by request (paired), otherwise block by block.
+    const perBlock = c === 1 ? 1 : Math.max(Math.ceil(perLevel / rounds), c);
+    const blocks = c === 1 ? perLevel : rounds;
     const accA: Acc = { lat: [], secs: 0, n: 0 };
     const accB: Acc = { lat: [], secs: 0, n: 0 };
-    for (let r = 0; r < rounds; r++) {
+    for (let r = 0; r < blocks; r++) {
       await block(c, perBlock, inProcess, accA);
       await block(c, perBlock, viaServer, accB);
     }

@@ -7,9 +7,15 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { InferenceError } from '../core/errors.js';
 import { DynamicBatcher, type BatchInfo } from './batcher.js';
+import {
+  createWorkerSession,
+  type PlainTensor,
+  type ValueMetadata,
+  type WorkerSession,
+  type WorkerSessionOptions,
+} from './ort-worker.js';
 import { CANDIDATE_FIELDS, yoloCandidates } from './yolo.js';
 import { parseModelConfig, type ModelConfig, type TensorConfig, type VersionPolicy } from './pbtxt.js';
 import {
@@ -107,7 +113,7 @@ interface OnnxTensorInfo {
 export interface ModelVersion {
   version: string;
   batcher: DynamicBatcher<InferItem, OutputTensor[]>;
-  sessions: ort.InferenceSession[];
+  sessions: WorkerSession[];
 }
 
 export interface CandidatesTransform {
@@ -135,7 +141,7 @@ function fail(model: string, message: string, cause?: unknown): never {
   throw new InferenceError('VIGIL_ERR_INFER_REPOSITORY', `model '${model}': ${message}`, { cause });
 }
 
-function onnxInfo(meta: readonly ort.InferenceSession.ValueMetadata[], model: string): OnnxTensorInfo[] {
+function onnxInfo(meta: readonly ValueMetadata[], model: string): OnnxTensorInfo[] {
   return meta.map((m) => {
     if (!m.isTensor) fail(model, `ONNX value '${m.name}' is not a tensor`);
     return {
@@ -274,26 +280,22 @@ function checkAgainstOnnx(
   return fixedBatchOne;
 }
 
-async function createSession(
-  file: string,
-  opts: RepositoryOptions,
-  model: string,
-): Promise<ort.InferenceSession> {
-  const sessionOptions: ort.InferenceSession.SessionOptions = {
+async function createSession(file: string, opts: RepositoryOptions, model: string): Promise<WorkerSession> {
+  const sessionOptions: WorkerSessionOptions = {
     executionProviders: opts.executionProviders,
     graphOptimizationLevel: 'all',
     ...(opts.intraOpNumThreads ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
     ...(opts.intraOpSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   };
   try {
-    return await ort.InferenceSession.create(file, sessionOptions);
+    return await createWorkerSession(file, sessionOptions);
   } catch (e) {
     if (opts.executionProviders.includes('cuda')) {
       opts.logger.warn(
         `model '${model}': CUDA execution provider unavailable (${(e as Error).message}); using CPU`,
       );
       try {
-        return await ort.InferenceSession.create(file, { ...sessionOptions, executionProviders: ['cpu'] });
+        return await createWorkerSession(file, { ...sessionOptions, executionProviders: ['cpu'] });
       } catch (e2) {
         fail(model, `cannot load ${file}: ${(e2 as Error).message}`, e2);
       }
@@ -357,11 +359,11 @@ function itemSize(config: ModelConfig, it: InferItem): number {
 }
 
 class OnnxBackend implements Backend {
-  private readonly free: ort.InferenceSession[];
+  private readonly free: WorkerSession[];
 
   constructor(
     private readonly model: LoadedModel,
-    sessions: ort.InferenceSession[],
+    sessions: WorkerSession[],
     private readonly fixedBatchOne: boolean,
   ) {
     this.free = [...sessions];
@@ -371,7 +373,7 @@ class OnnxBackend implements Backend {
     const { config } = this.model;
     const sizes = items.map((it) => itemSize(config, it));
     const total = sizes.reduce((a, b) => a + b, 0);
-    const feeds: Record<string, ort.Tensor> = {};
+    const feeds: Record<string, PlainTensor> = {};
     for (const ci of config.inputs) {
       const parts = items.map((it) => it.inputs.get(ci.name)!);
       const first = parts[0]!;
@@ -380,11 +382,11 @@ class OnnxBackend implements Backend {
       const transform = this.model.inputTransform;
       if (transform) {
         const [n, h, w, c] = config.maxBatchSize > 0 ? wire : [1, ...wire];
-        feeds[ci.name] = new ort.Tensor(
-          'float32',
-          uint8NhwcToFloatNchw(data as Uint8Array, n!, h!, w!, c!, transform),
-          config.maxBatchSize > 0 ? [n!, c!, h!, w!] : [1, c!, h!, w!],
-        );
+        feeds[ci.name] = {
+          type: 'float32',
+          data: uint8NhwcToFloatNchw(data as Uint8Array, n!, h!, w!, c!, transform),
+          dims: config.maxBatchSize > 0 ? [n!, c!, h!, w!] : [1, c!, h!, w!],
+        };
         continue;
       }
       let shape = wire;
@@ -394,21 +396,25 @@ class OnnxBackend implements Backend {
         const known = target.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
         shape = target.map((d) => (d === -1 ? data.length / known : d));
       }
-      feeds[ci.name] = new ort.Tensor(datatypeToOrt(ci.datatype) as 'float32', data as Float32Array, shape);
+      feeds[ci.name] = { type: datatypeToOrt(ci.datatype), data, dims: shape };
     }
     const session = this.free.pop();
     if (!session) throw new Error('no free model instance (batcher concurrency exceeded)');
-    let results: ort.InferenceSession.OnnxValueMapType[];
+    let results: Record<string, PlainTensor>[];
     try {
       if (this.fixedBatchOne && total > 1) {
         // The graph has a static batch of 1: run the batch row by row on this instance.
         results = [];
         for (let r = 0; r < total; r++) {
-          const rowFeeds: Record<string, ort.Tensor> = {};
+          const rowFeeds: Record<string, PlainTensor> = {};
           for (const [k, t] of Object.entries(feeds)) {
-            const rowLen = t.size / total;
-            const data = (t.data as Float32Array).subarray(r * rowLen, (r + 1) * rowLen);
-            rowFeeds[k] = new ort.Tensor(t.type as 'float32', data, [1, ...t.dims.slice(1)]);
+            const all = t.data as Float32Array;
+            const rowLen = all.length / total;
+            rowFeeds[k] = {
+              type: t.type,
+              data: all.slice(r * rowLen, (r + 1) * rowLen),
+              dims: [1, ...t.dims.slice(1)],
+            };
           }
           results.push(await session.run(rowFeeds));
         }
@@ -725,7 +731,7 @@ export async function loadModel(repo: string, name: string, opts: RepositoryOpti
   for (const version of versions) {
     const file = join(dir, version, 'model.onnx');
     const count = config?.instanceCount ?? 1;
-    const sessions: ort.InferenceSession[] = [];
+    const sessions: WorkerSession[] = [];
     try {
       for (let i = 0; i < count; i++) sessions.push(await createSession(file, opts, name));
       config = addVersion(model, version, config, transform, sessions, opts);
@@ -748,7 +754,7 @@ function addVersion(
   version: string,
   configIn: ModelConfig | undefined,
   transform: InputTransform | undefined,
-  sessions: ort.InferenceSession[],
+  sessions: WorkerSession[],
   opts: RepositoryOptions,
 ): ModelConfig {
   const name = model.name;

@@ -414,6 +414,11 @@ describe.skipIf(!existsSync(rawModel))('inference server (real gRPC + onnxruntim
     // The server merged them: fewer batches than requests, and a batch of more than one image
     // (the graph's batch dim was made dynamic at repository preparation, so it ran as one call).
     const s1 = server.stats()['yolov8n:1']!;
+    // The repository's yolov8n.onnx got a dynamic batch dimension (verified at preparation time).
+    const ort = await import('onnxruntime-node');
+    const edited = await ort.InferenceSession.create(join(dir, 'repo', 'yolov8n', '1', 'model.onnx'));
+    expect(edited.inputMetadata[0]).toMatchObject({ name: 'images', shape: ['batch', 3, 640, 640] });
+    await edited.release();
     expect(s1.requests - s0.requests).toBe(3);
     expect(s1.batches - s0.batches).toBeLessThan(3);
     expect(s1.largestBatch).toBeGreaterThanOrEqual(2);
@@ -662,6 +667,21 @@ describe.skipIf(!existsSync(rawModel))('inference server: queue bound, broken mo
       expect(rejected.length).toBeGreaterThanOrEqual(1);
       for (const e of rejected) expect(e.code).toBe('VIGIL_ERR_INFER_RESOURCE_EXHAUSTED');
       expect(server.stats()['yolov8n:1']!.rejected).toBe(rejected.length);
+
+      // A request whose deadline passes while it waits behind a running batch is dropped, not run
+      // (models run in worker threads, so the server notices deadlines while one computes).
+      const before = server.stats()['yolov8n:1']!;
+      const first = client.infer({ model: 'yolov8n', inputs: [input] });
+      await new Promise((r) => setTimeout(r, 20));
+      await expect(client.infer({ model: 'yolov8n', inputs: [input], deadlineMs: 60 })).rejects.toMatchObject(
+        {
+          code: 'VIGIL_ERR_INFER_DEADLINE',
+        },
+      );
+      await first;
+      const after = server.stats()['yolov8n:1']!;
+      expect(after.expired - before.expired).toBe(1);
+      expect(after.requests - before.requests).toBe(1);
 
       // Close while one call is in flight: it completes, later calls fail, close() twice is fine.
       const inflight = client.infer({ model: 'yolov8n', inputs: [input] });

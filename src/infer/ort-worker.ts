@@ -1,0 +1,159 @@
+/**
+ * One onnxruntime session in its own worker thread. onnxruntime-node runs a model synchronously
+ * on the calling thread; on the server's main thread that would stall gRPC I/O (no requests
+ * received, no responses sent, no deadlines noticed) for the whole run. Each model instance is a
+ * worker: the main thread keeps receiving and batching while the instance computes.
+ *
+ * The worker's code is a constant string (no file to resolve from src/ or dist/); it loads
+ * onnxruntime-node from the path the main thread resolved.
+ */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+export type TensorType =
+  | 'float32'
+  | 'float64'
+  | 'int8'
+  | 'uint8'
+  | 'int16'
+  | 'uint16'
+  | 'int32'
+  | 'uint32'
+  | 'int64'
+  | 'uint64'
+  | 'bool'
+  | 'float16'
+  | 'string';
+
+export interface PlainTensor {
+  type: string;
+  dims: readonly number[];
+  data: ArrayBufferView;
+}
+
+export interface ValueMetadata {
+  name: string;
+  isTensor: boolean;
+  type: string;
+  shape: readonly (number | string)[];
+}
+
+export interface WorkerSession {
+  readonly inputMetadata: readonly ValueMetadata[];
+  readonly outputMetadata: readonly ValueMetadata[];
+  /** Runs the model; input buffers are transferred to the worker (do not reuse them). */
+  run(feeds: Record<string, PlainTensor>): Promise<Record<string, PlainTensor>>;
+  /** Releases the session and ends the worker. Idempotent. */
+  release(): Promise<void>;
+}
+
+export interface WorkerSessionOptions {
+  executionProviders: string[];
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  intraOpNumThreads?: number;
+  extra?: Record<string, unknown>;
+}
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const ort = require(workerData.ortPath);
+let session;
+const meta = (list) => list.map((m) => ({ name: m.name, isTensor: m.isTensor, type: m.type, shape: m.shape ? Array.from(m.shape) : [] }));
+parentPort.on('message', async (msg) => {
+  try {
+    if (msg.kind === 'load') {
+      session = await ort.InferenceSession.create(msg.file, msg.options);
+      parentPort.postMessage({ id: msg.id, ok: true, inputMetadata: meta(session.inputMetadata), outputMetadata: meta(session.outputMetadata) });
+    } else if (msg.kind === 'run') {
+      const feeds = {};
+      for (const [k, t] of Object.entries(msg.feeds)) feeds[k] = new ort.Tensor(t.type, t.data, t.dims);
+      const results = await session.run(feeds);
+      const out = {};
+      for (const [k, t] of Object.entries(results)) out[k] = { type: t.type, dims: Array.from(t.dims), data: t.data };
+      parentPort.postMessage({ id: msg.id, ok: true, outputs: out });
+    } else if (msg.kind === 'release') {
+      if (session) await session.release();
+      session = undefined;
+      parentPort.postMessage({ id: msg.id, ok: true });
+    }
+  } catch (e) {
+    parentPort.postMessage({ id: msg.id, ok: false, error: e && e.message ? e.message : String(e) });
+  }
+});
+`;
+
+let ortPath: string | undefined;
+
+interface Reply {
+  id: number;
+  ok: boolean;
+  error?: string;
+  inputMetadata?: ValueMetadata[];
+  outputMetadata?: ValueMetadata[];
+  outputs?: Record<string, PlainTensor>;
+}
+
+/** Starts a worker and loads `file` into an onnxruntime session there. Rejects (and ends the worker) when loading fails. */
+export async function createWorkerSession(
+  file: string,
+  options: WorkerSessionOptions,
+): Promise<WorkerSession> {
+  ortPath ??= createRequire(import.meta.url).resolve('onnxruntime-node');
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath } });
+  let nextId = 0;
+  const pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  let dead: Error | undefined;
+  const failAll = (e: Error): void => {
+    dead = e;
+    for (const p of pending.values()) p.reject(e);
+    pending.clear();
+  };
+  worker.on('message', (r: Reply) => {
+    const p = pending.get(r.id);
+    if (!p) return;
+    pending.delete(r.id);
+    if (r.ok) p.resolve(r);
+    else p.reject(new Error(r.error ?? 'onnxruntime worker error'));
+  });
+  worker.on('error', (e) => failAll(e));
+  worker.on('exit', (code) => failAll(new Error(`onnxruntime worker exited (${code})`)));
+  const call = (msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<Reply> => {
+    if (dead) return Promise.reject(dead);
+    const id = nextId++;
+    return new Promise<Reply>((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ ...msg, id }, transfer);
+    });
+  };
+  let loaded: Reply;
+  try {
+    loaded = await call({ kind: 'load', file, options });
+  } catch (e) {
+    await worker.terminate();
+    throw e;
+  }
+  let released: Promise<void> | undefined;
+  return {
+    inputMetadata: loaded.inputMetadata!,
+    outputMetadata: loaded.outputMetadata!,
+    async run(feeds) {
+      const transfer: ArrayBuffer[] = [];
+      const plain: Record<string, PlainTensor> = {};
+      for (const [k, t] of Object.entries(feeds)) {
+        plain[k] = { type: t.type, dims: [...t.dims], data: t.data };
+        // Only whole, unshared buffers move; a view into a larger buffer is copied instead.
+        const buf = t.data.buffer;
+        const whole = t.data.byteOffset === 0 && t.data.byteLength === buf.byteLength;
+        if (buf instanceof ArrayBuffer && whole && !transfer.includes(buf)) transfer.push(buf);
+      }
+      return (await call({ kind: 'run', feeds: plain }, transfer)).outputs!;
+    },
+    release() {
+      released ??= (async () => {
+        if (!dead) await call({ kind: 'release' }).catch(() => undefined);
+        await worker.terminate();
+      })();
+      return released;
+    },
+  };
+}
