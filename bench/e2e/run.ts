@@ -1,0 +1,7 @@
+/**
+ * End-to-end benchmark: `npx tsx bench/e2e/run.ts [--levels 1,2,3,4,6,8] [--seconds 30]`.
+ * The thread pool must be sized before anything starts it (GStreamer pulls hold pool threads), so
+ * the work lives in bench.ts.
+ */
+process.env.UV_THREADPOOL_SIZE ??= '64';
+await import('./bench.js');
