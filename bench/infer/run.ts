@@ -4,7 +4,8 @@
  * concurrency 1, 4 and 16. Both sides get the same letterboxed frames; the server path sends UINT8
  * NHWC (its declared input) and the in-process path converts to FP32 NCHW itself, as a caller would.
  *
- *   npx tsx bench/infer/run.ts [--requests 32] [--rounds 4] [--concurrency 1,4,16] [--queue-delay-us 0] [--spin]
+ *   npx tsx bench/infer/run.ts [--requests 32] [--rounds 4] [--concurrency 1,4,16] [--queue-delay-us 0]
+ *                              [--max-batch-size 4] [--spin]
  *
  * The two sides alternate (request by request at concurrency 1, in blocks otherwise) so that load
  * from other processes on a shared machine hits both alike. Prints one table: throughput (requests/s),
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '1,4,16' },
     'queue-delay-us': { type: 'string', default: '0' },
     spin: { type: 'boolean', default: false },
+    'max-batch-size': { type: 'string', default: '4' },
   },
 });
 const perLevel = Number(values.requests);
@@ -105,7 +107,7 @@ await promisify(execFile)(process.execPath, [
   '--models',
   'yolov8n',
   '--max-batch-size',
-  '8',
+  values['max-batch-size']!,
   '--queue-delay-us',
   queueDelayUs,
 ]);
@@ -201,7 +203,7 @@ try {
   const line = (r: string[]) => '| ' + r.map((v, i) => v.padStart(widths[i]!)).join(' | ') + ' |';
   console.log(
     `YOLOv8n 640x640, ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''}, onnxruntime-node CPU, ` +
-      `server in its own process: max_batch_size 8, max_queue_delay ${queueDelayUs} us, ${rounds} alternating rounds, ` +
+      `server in its own process: max_batch_size ${values['max-batch-size']}, max_queue_delay ${queueDelayUs} us, ${rounds} alternating rounds, ` +
       `onnxruntime thread spinning ${spin ? 'on' : 'off'} on both sides`,
   );
   console.log(line(head));
