@@ -156,6 +156,7 @@ describe('secrets never leak; the control API wants its token', () => {
     const statuses = (id: string) => tap.texts.filter((t) => t.startsWith(`vigil.${id}.status`));
     await until('badcreds down', () => statuses('badcreds').some((t) => t.includes('"down"')), 30_000);
     await until('cam analysed', () => tap.texts.some((t) => t.startsWith('vigil.cam.detections')), 60_000);
+    await until('a cam summary', () => tap.texts.some((t) => t.startsWith('vigil.cam.summary.')), 30_000);
 
     // The control API, with and without the token, over HTTP…
     const answers: string[] = [];
