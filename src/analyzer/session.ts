@@ -150,7 +150,7 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
         {
           streamId: o.streamId,
           frames,
-          analyze: analyzeWith(detector, 'yolov8n'),
+          analyze: analyzeWith(detector, 'yolov8n', { health: client }),
           sink: publisher,
           windowMs: o.windowMs,
           // A few frames may still be in flight when the pause starts: leave them room.
@@ -332,7 +332,7 @@ export async function startService(
     const manager = createManager(
       instrumentManagerDeps(
         {
-          analyze: analyzeWith(createDetector({ client, model }), model),
+          analyze: analyzeWith(createDetector({ client, model }), model, { health: client }),
           sink: publisher,
           maxStreams: config.analyzer.maxStreams,
           windowMs: config.analyzer.windowMs,

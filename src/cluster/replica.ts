@@ -68,7 +68,11 @@ export async function startReplica(o: ReplicaOptions): Promise<Replica> {
     metrics.observePublisher(publisher);
     const manager = createManager(
       instrumentManagerDeps(
-        { analyze: analyzeWith(detector, model), sink: publisher, maxStreams: o.maxStreams ?? 16 },
+        {
+          analyze: analyzeWith(detector, model, { health: client }),
+          sink: publisher,
+          maxStreams: o.maxStreams ?? 16,
+        },
         metrics,
       ),
     );
