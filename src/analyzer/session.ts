@@ -3,7 +3,7 @@
  * nats-server, a local inference server), runs one stream end to end, prints what arrives on
  * NATS, and tears everything down in reverse order on completion, error or Ctrl-C.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Subscription as RxSubscription } from 'rxjs';
 import { tap } from 'rxjs';
@@ -209,6 +209,20 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
   }
 }
 
+/** Reads the TLS files of `inference.tls` for the gRPC client (mTLS when a cert and key are given). */
+function inferenceTls(t: VigilConfig['inference']['tls']) {
+  if (!t) return {};
+  return {
+    tls: {
+      ...(t.caFile ? { rootCerts: readFileSync(t.caFile) } : {}),
+      ...(t.certFile && t.keyFile
+        ? { certChain: readFileSync(t.certFile), privateKey: readFileSync(t.keyFile) }
+        : {}),
+      ...(t.serverName ? { serverName: t.serverName } : {}),
+    },
+  };
+}
+
 interface Printer {
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -326,7 +340,7 @@ export async function startService(
     metrics.observePublisher(publisher);
     // The gRPC client rotates over every configured inference server (or the local one).
     const addresses = config.inference.addresses.length > 0 ? config.inference.addresses : [inferAddress];
-    const client = new InferenceClient({ addresses });
+    const client = new InferenceClient({ addresses, ...inferenceTls(config.inference.tls) });
     cleanups.push(async () => client.close());
     const model = config.inference.model;
     const manager = createManager(

@@ -42,6 +42,8 @@ export interface VigilConfig {
     addresses: string[];
     modelRepository: string;
     model: string;
+    /** gRPC TLS to the inference servers: CA to trust; cert + key for mTLS. */
+    tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string };
   };
   control: {
     host: string;
@@ -135,6 +137,15 @@ const fileSpec: Spec = {
         },
         modelRepository: { kind: 'string', min: 1 },
         model: { kind: 'string', min: 1 },
+        tls: {
+          kind: 'object',
+          fields: {
+            caFile: { kind: 'string', min: 1 },
+            certFile: { kind: 'string', min: 1 },
+            keyFile: { kind: 'string', min: 1 },
+            serverName: { kind: 'string', min: 1 },
+          },
+        },
       },
     },
     control: {
@@ -276,6 +287,17 @@ export function parseConfig(
     if (t.caFile) config.nats.tls.caFile = path(t.caFile)!;
     if (t.certFile) config.nats.tls.certFile = path(t.certFile)!;
     if (t.keyFile) config.nats.tls.keyFile = path(t.keyFile)!;
+  }
+  if (inference.tls !== undefined) {
+    const t = inference.tls as Record<string, string | undefined>;
+    if ((t.certFile === undefined) !== (t.keyFile === undefined)) {
+      throw new ConfigError(`${origin}: inference.tls.certFile and inference.tls.keyFile go together (mTLS)`);
+    }
+    config.inference.tls = {};
+    if (t.caFile) config.inference.tls.caFile = path(t.caFile)!;
+    if (t.certFile) config.inference.tls.certFile = path(t.certFile)!;
+    if (t.keyFile) config.inference.tls.keyFile = path(t.keyFile)!;
+    if (t.serverName) config.inference.tls.serverName = t.serverName;
   }
   if (controlToken !== undefined) config.control.token = controlToken;
   if ((user === undefined) !== (password === undefined)) {
