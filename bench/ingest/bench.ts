@@ -1,20 +1,25 @@
 /**
- * 1. Throughput: a 720p H.264 file decoded and delivered through Vigil's ingest (fast mode: gray
- *    analysis + RGB model frames into JS) vs gst-launch-1.0 decoding the same file into fakesink,
- *    and vs gst-launch doing the same decode + scale + convert branches into fakesinks.
+ * 1. Throughput: a 720p H.264 file decoded and delivered through Vigil's ingest (fast mode: every
+ *    frame into JS with its gray analysis frame; the RGB model frame of every 15th frame, as the
+ *    keyframe selector would ask) vs gst-launch-1.0 (a) decoding the same file into fakesink and
+ *    (b) running the same decode + scale + convert as Vigil's pipeline into fakesink.
  * 2. Capacity: most concurrent live 720p30 RTSP streams (test fixture, pre-encoded H.264, no
- *    re-encoding on the server) ingested at full rate with no unplanned drops, vs concurrent
- *    gst-launch raw decodes at full rate.
+ *    re-encoding on the server) delivered at full rate with no unplanned drops: Vigil vs gst-launch
+ *    (a) raw decodes and (b) the same decode + scale + convert, each at full rate.
  * 3. Latency: appsink arrival (native stamp in the patch's pad probe, g_get_real_time) to delivery
  *    to the JS subscriber (performance.timeOrigin + now), same wall clock, µs.
  * 4. RSS added per live 720p stream.
+ *
+ * `--only=throughput` or `--only=capacity` runs one part; `--levels=1,2,4` sets the capacity levels,
+ * `--which=vigil,raw,same` the capacity contenders, `--rounds=3` the throughput rounds.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { lastValueFrom, count } from 'rxjs';
+import { lastValueFrom, count, tap } from 'rxjs';
+import type { Frame } from '../../src/core/contracts.js';
 import { DEFAULT_INGEST_OPTIONS, openFrames } from '../../src/ingest/frames.js';
 import { decoderPreference } from '../../src/ingest/gst.js';
 import { parseSource } from '../../src/ingest/source.js';
@@ -39,42 +44,89 @@ async function makeClip(name: string, seconds: number): Promise<string> {
   return path;
 }
 
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return (performance.now() - t0) / 1000;
+/** CPU ms used by this process and its reaped children (gst-launch) so far. */
+function cpuMs(): number {
+  const own = process.cpuUsage();
+  // /proc/self/stat fields 16 and 17: children's user and system time, in clock ticks (100 Hz).
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  const children = (Number(fields[13]) + Number(fields[14])) * 10;
+  return (own.user + own.system) / 1000 + children;
 }
+
+interface Timed {
+  seconds: number;
+  cpuMs: number;
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<Timed> {
+  const t0 = performance.now();
+  const c0 = cpuMs();
+  await fn();
+  return { seconds: (performance.now() - t0) / 1000, cpuMs: cpuMs() - c0 };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function gstLaunch(args: string): Promise<unknown> {
   return run('gst-launch-1.0', ['-q', ...args.split(' ')], { timeout: 300_000 });
 }
 
-async function throughput(clip: string, frames: number) {
-  const o = DEFAULT_INGEST_OPTIONS;
-  const branches =
-    `t. ! queue ! videoscale ! videoconvert ! video/x-raw,format=GRAY8,width=${o.analysisWidth},pixel-aspect-ratio=1/1 ! fakesink sync=false ` +
-    `t. ! queue ! videoscale ! videoconvert ! video/x-raw,format=RGB,width=${o.modelWidth},pixel-aspect-ratio=1/1 ! fakesink sync=false`;
+const arg = (name: string) => process.argv.find((x) => x.startsWith(`--${name}=`))?.split('=')[1];
+const o = DEFAULT_INGEST_OPTIONS;
+/** What Vigil's pipeline does after decoding (see describePipeline), for gst-launch. */
+const SAME = `videoscale ! videoconvert ! video/x-raw,format=I420,width=${o.modelWidth},pixel-aspect-ratio=1/1`;
+/** Keyframes ask for the RGB model frame; a generous rate: every 15th frame (2 per second at 30 fps). */
+const MODEL_EVERY = 15;
+
+function consume(frame: Frame): void {
+  if (frame.seq % MODEL_EVERY === 0 && frame.model.data.length === 0) throw new Error('no model pixels');
+}
+
+/** Alternating rounds (the machine is shared): median fps and median CPU ms per frame. */
+async function throughput(clip: string, frames: number, rounds: number) {
   // Warm the page cache and the decoder once.
   await gstLaunch(`filesrc location=${clip} ! decodebin ! fakesink sync=false`);
-  const decode = await timed(() =>
-    gstLaunch(`filesrc location=${clip} ! decodebin ! video/x-raw ! fakesink sync=false`),
-  );
-  const same = await timed(() =>
-    gstLaunch(`filesrc location=${clip} ! decodebin ! video/x-raw ! tee name=t ${branches}`),
-  );
+  const runs: Record<'decode' | 'same' | 'vigil', Timed[]> = { decode: [], same: [], vigil: [] };
   let got = 0;
-  const vigil = await timed(async () => {
-    got = await lastValueFrom(
-      openFrames(parseSource(clip), { ...o, streamId: 'bench', live: false }).pipe(count()),
+  for (let r = 0; r < rounds; r++) {
+    runs.decode.push(
+      await timed(() =>
+        gstLaunch(`filesrc location=${clip} ! decodebin ! video/x-raw ! fakesink sync=false`),
+      ),
     );
-  });
-  return { frames, got, decodeFps: frames / decode, sameFps: frames / same, vigilFps: got / vigil };
+    runs.same.push(
+      await timed(() =>
+        gstLaunch(`filesrc location=${clip} ! decodebin ! video/x-raw ! ${SAME} ! fakesink sync=false`),
+      ),
+    );
+    runs.vigil.push(
+      await timed(async () => {
+        got = await lastValueFrom(
+          openFrames(parseSource(clip), { ...o, streamId: 'bench', live: false }).pipe(tap(consume), count()),
+        );
+      }),
+    );
+  }
+  const fps = (ts: Timed[], n: number) => median(ts.map((t) => n / t.seconds));
+  const cpu = (ts: Timed[], n: number) => median(ts.map((t) => t.cpuMs / n));
+  return {
+    frames,
+    got,
+    decodeFps: fps(runs.decode, frames),
+    sameFps: fps(runs.same, frames),
+    vigilFps: fps(runs.vigil, got),
+    decodeCpu: cpu(runs.decode, frames),
+    sameCpu: cpu(runs.same, frames),
+    vigilCpu: cpu(runs.vigil, got),
+  };
 }
 
 interface LevelResult {
   ok: boolean;
   minFps: number;
   drops: number;
+  /** Drops by reason (appsink: JS pulled too late; upstream: never reached the appsink). */
+  dropDetail?: string;
   rssPerStreamMb?: number;
   p50Us?: number;
   p99Us?: number;
@@ -101,11 +153,15 @@ async function vigilLevel(url: string, n: number): Promise<LevelResult> {
         resetAfterMs: 10_000,
       },
     });
-    s.frames.subscribe(() => counts[i]!++);
+    s.frames.subscribe((frame) => {
+      consume(frame);
+      counts[i]!++;
+    });
     sources.push(s);
   }
   await sleep(WARMUP_MS);
   const start = [...counts];
+  const byReason0 = sources.map((s) => ({ ...s.counters.dropped }));
   const drops0 = sources.map(
     (s) => (s.counters.dropped['appsink'] ?? 0) + (s.counters.dropped['upstream'] ?? 0),
   );
@@ -124,71 +180,83 @@ async function vigilLevel(url: string, n: number): Promise<LevelResult> {
   await Promise.all(sources.map((s) => s.close()));
   await sleep(500);
   const minFps = Math.min(...fps);
-  return { ok: minFps >= FULL && drops === 0, minFps, drops, rssPerStreamMb, p50Us, p99Us };
+  const detail: Record<string, number> = {};
+  sources.forEach((s, i) => {
+    for (const [k, v] of Object.entries(s.counters.dropped))
+      detail[k] = (detail[k] ?? 0) + v - (byReason0[i]![k] ?? 0);
+  });
+  const dropDetail = Object.entries(detail)
+    .filter(([, v]) => v > 0)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  return { ok: minFps >= FULL && drops === 0, minFps, drops, dropDetail, rssPerStreamMb, p50Us, p99Us };
 }
 
-async function gstLevel(url: string, n: number): Promise<LevelResult> {
-  const children: ChildProcess[] = [];
-  const last = new Array<number>(n).fill(0);
-  for (let i = 0; i < n; i++) {
-    const c = spawn(
-      'gst-launch-1.0',
-      [
-        '-v',
-        'rtspsrc',
-        `location=${url}`,
-        'protocols=tcp',
-        'latency=200',
-        '!',
-        'application/x-rtp,media=video',
-        '!',
-        'decodebin',
-        '!',
-        'video/x-raw',
-        '!',
-        'fpsdisplaysink',
-        'video-sink=fakesink',
-        'text-overlay=false',
-        'sync=false',
-        'fps-update-interval=1000',
-      ],
-      { stdio: ['ignore', 'pipe', 'ignore'] },
-    );
-    let buf = '';
-    let rendered0 = -1;
-    let t0 = 0;
-    c.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const lines = buf.split('\n');
-      buf = lines.pop() ?? '';
-      for (const line of lines) {
-        const m = /rendered: (\d+), dropped: (\d+)/.exec(line);
-        if (!m) continue;
-        const rendered = Number(m[1]);
-        const now = Date.now();
-        if (now - started >= WARMUP_MS && rendered0 < 0) {
-          rendered0 = rendered;
-          t0 = now;
+const gstLevel =
+  (after: string) =>
+  async (url: string, n: number): Promise<LevelResult> => {
+    const children: ChildProcess[] = [];
+    const last = new Array<number>(n).fill(0);
+    for (let i = 0; i < n; i++) {
+      const c = spawn(
+        'gst-launch-1.0',
+        [
+          '-v',
+          'rtspsrc',
+          `location=${url}`,
+          'protocols=tcp',
+          'latency=200',
+          '!',
+          'application/x-rtp,media=video',
+          '!',
+          'decodebin',
+          '!',
+          'video/x-raw',
+          '!',
+          ...(after ? [...after.split(' '), '!'] : []),
+          'fpsdisplaysink',
+          'video-sink=fakesink',
+          'text-overlay=false',
+          'sync=false',
+          'fps-update-interval=1000',
+        ],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      );
+      let buf = '';
+      let rendered0 = -1;
+      let t0 = 0;
+      c.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const lines = buf.split('\n');
+        buf = lines.pop() ?? '';
+        for (const line of lines) {
+          const m = /rendered: (\d+), dropped: (\d+)/.exec(line);
+          if (!m) continue;
+          const rendered = Number(m[1]);
+          const now = Date.now();
+          if (now - started >= WARMUP_MS && rendered0 < 0) {
+            rendered0 = rendered;
+            t0 = now;
+          }
+          if (rendered0 >= 0 && now > t0) last[i] = ((rendered - rendered0) * 1000) / (now - t0);
         }
-        if (rendered0 >= 0 && now > t0) last[i] = ((rendered - rendered0) * 1000) / (now - t0);
-      }
-    });
-    children.push(c);
-  }
-  const started = Date.now();
-  await sleep(WARMUP_MS + WINDOW_MS + 300);
-  for (const c of children) c.kill('SIGKILL');
-  await sleep(500);
-  const minFps = Math.min(...last);
-  return { ok: minFps >= FULL, minFps, drops: 0 };
-}
+      });
+      children.push(c);
+    }
+    const started = Date.now();
+    await sleep(WARMUP_MS + WINDOW_MS + 300);
+    for (const c of children) c.kill('SIGKILL');
+    await sleep(500);
+    const minFps = Math.min(...last);
+    return { ok: minFps >= FULL, minFps, drops: 0 };
+  };
 
 async function capacity(
   clip: string,
   measure: (url: string, n: number) => Promise<LevelResult>,
   label: string,
 ) {
-  const levels = [1, 2, 4, 6, 8, 10, 12, 16, 20, 24];
+  const levels = (arg('levels') ?? '1,2,3,4,6,8,10,12,14,16,20,24').split(',').map(Number);
   let best = 0;
   let at1: LevelResult | undefined;
   let atBest: LevelResult | undefined;
@@ -199,6 +267,7 @@ async function capacity(
       const r = await measure(srv.url, n);
       console.log(
         `  ${label} ${String(n).padStart(2)} streams: min ${r.minFps.toFixed(1)} fps, unplanned drops ${r.drops}` +
+          (r.dropDetail ? ` (${r.dropDetail})` : '') +
           (r.p50Us !== undefined
             ? `, latency p50 ${(r.p50Us / 1000).toFixed(2)} ms p99 ${(r.p99Us! / 1000).toFixed(2)} ms`
             : '') +
@@ -216,38 +285,59 @@ async function capacity(
   return { best, at1, atBest };
 }
 
-const seconds = 10;
-console.log(`vigil ingest bench (${decoderPreference().mode} decoding; cache ${CACHE})`);
+const seconds = 30;
+const only = arg('only');
+console.log(
+  `vigil ingest bench (${decoderPreference().mode} decoding; thread pool ${process.env.UV_THREADPOOL_SIZE ?? 4}; cache ${CACHE})`,
+);
 const clip = await makeClip(`720p-${seconds}s.mp4`, seconds);
-const liveClip = await makeClip('720p-30s.mp4', 30);
+const liveClip = clip;
 
-console.log('1. throughput, 720p H.264 file, fast mode');
-const t = await throughput(clip, seconds * FPS);
-console.log(
-  `  gst-launch decode → fakesink: ${t.decodeFps.toFixed(0)} fps; gst-launch decode + Vigil's scale/convert branches → fakesinks: ${t.sameFps.toFixed(0)} fps; Vigil ingest → JS: ${t.vigilFps.toFixed(0)} fps (${t.got}/${t.frames} frames)`,
-);
-console.log(
-  `  ratio vs decode-only ${(t.vigilFps / t.decodeFps).toFixed(2)} (target ≥ 0.9); vs the same pipeline in gst-launch ${(t.vigilFps / t.sameFps).toFixed(2)}`,
-);
+if (only === undefined || only === 'throughput') {
+  console.log('1. throughput, 720p H.264 file, fast mode');
+  const rounds = Number(arg('rounds') ?? 3);
+  const t = await throughput(clip, seconds * FPS, rounds);
+  const ms = (x: number) => `${x.toFixed(2)} CPU ms/frame`;
+  console.log(`  median of ${rounds} alternating rounds, ${t.got}/${t.frames} frames delivered to JS`);
+  console.log(`  gst-launch (a) decode → fakesink: ${t.decodeFps.toFixed(0)} fps, ${ms(t.decodeCpu)}`);
+  console.log(
+    `  gst-launch (b) decode + Vigil's scale/convert → fakesink: ${t.sameFps.toFixed(0)} fps, ${ms(t.sameCpu)}`,
+  );
+  console.log(`  Vigil ingest → JS: ${t.vigilFps.toFixed(0)} fps, ${ms(t.vigilCpu)}`);
+  console.log(
+    `  fps ratio vs (a) ${(t.vigilFps / t.decodeFps).toFixed(2)} (target ≥ 0.9), vs (b) ${(t.vigilFps / t.sameFps).toFixed(2)}; ` +
+      `CPU per frame ratio (a)/Vigil ${(t.decodeCpu / t.vigilCpu).toFixed(2)}, (b)/Vigil ${(t.sameCpu / t.vigilCpu).toFixed(2)}`,
+  );
+}
 
-console.log('2. capacity, live 720p30 RTSP (TCP), full rate = every stream ≥ 28.5 fps, no drops');
-const v = await capacity(liveClip, vigilLevel, 'vigil');
-const g = await capacity(liveClip, gstLevel, 'gst-launch');
-console.log(
-  `  vigil ${v.best} streams, gst-launch ${g.best} streams: ratio ${g.best > 0 ? (v.best / g.best).toFixed(2) : 'n/a'} (target ≥ 0.8)`,
-);
-console.log('3. latency, appsink arrival → JS delivery (one stream of the level)');
-if (v.at1)
+if (only === undefined || only === 'capacity') {
+  console.log('2. capacity, live 720p30 RTSP (TCP), full rate = every stream ≥ 28.5 fps, no drops');
+  const which = (arg('which') ?? 'vigil,raw,same').split(',');
+  const none = { best: 0, at1: undefined, atBest: undefined };
+  const v = which.includes('vigil') ? await capacity(liveClip, vigilLevel, 'vigil') : none;
+  const raw = which.includes('raw')
+    ? await capacity(liveClip, gstLevel(''), 'gst-launch (a) raw decode')
+    : none;
+  const same = which.includes('same')
+    ? await capacity(liveClip, gstLevel(SAME), 'gst-launch (b) decode + scale/convert')
+    : none;
+  const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : 'n/a');
   console.log(
-    `  1 stream: p50 ${(v.at1.p50Us! / 1000).toFixed(2)} ms, p99 ${(v.at1.p99Us! / 1000).toFixed(2)} ms`,
+    `  vigil ${v.best} streams; gst-launch (a) raw decode ${raw.best}, (b) same pipeline ${same.best}: ratio vs (a) ${ratio(v.best, raw.best)} (target ≥ 0.8), vs (b) ${ratio(v.best, same.best)}`,
   );
-if (v.atBest)
-  console.log(
-    `  ${v.best} streams: p50 ${(v.atBest.p50Us! / 1000).toFixed(2)} ms, p99 ${(v.atBest.p99Us! / 1000).toFixed(2)} ms`,
-  );
-console.log('4. memory');
-if (v.atBest)
-  console.log(
-    `  RSS added per live 720p stream at ${v.best} streams: ${v.atBest.rssPerStreamMb!.toFixed(1)} MB (target ≤ 50)`,
-  );
+  console.log('3. latency, appsink arrival → JS delivery (one stream of the level)');
+  if (v.at1)
+    console.log(
+      `  1 stream: p50 ${(v.at1.p50Us! / 1000).toFixed(2)} ms, p99 ${(v.at1.p99Us! / 1000).toFixed(2)} ms`,
+    );
+  if (v.atBest)
+    console.log(
+      `  ${v.best} streams: p50 ${(v.atBest.p50Us! / 1000).toFixed(2)} ms, p99 ${(v.atBest.p99Us! / 1000).toFixed(2)} ms`,
+    );
+  console.log('4. memory');
+  if (v.atBest)
+    console.log(
+      `  RSS added per live 720p stream at ${v.best} streams: ${v.atBest.rssPerStreamMb!.toFixed(1)} MB (target ≤ 50)`,
+    );
+}
 process.exit(0);

@@ -9,7 +9,7 @@
 export type DropReason = 'appsink' | 'upstream' | 'malformed';
 
 export interface IngestCounters {
-  /** Frames delivered to JS (paired). */
+  /** Frames delivered to JS. */
   framesIn: number;
   /** Frames dropped, by reason (see DropReason). */
   dropped: Record<string, number>;

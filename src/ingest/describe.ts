@@ -28,9 +28,10 @@ export interface DescribeOptions {
 
 export const ELEMENT = {
   source: 'src',
-  analysis: 'analysis',
-  model: 'model',
-  probe: 'probe',
+  /** The scaler: its sink pad's caps give the decoded source size. */
+  scale: 'scale',
+  /** The one video appsink: I420 frames at model size. */
+  frames: 'frames',
   audio: 'audio',
 } as const;
 
@@ -73,8 +74,7 @@ export function isTestPattern(name: string): boolean {
 const int = (n: number) => Math.max(0, Math.trunc(n));
 
 /**
- * The source part of the description: ends in a named element (`vsrc`) whose video (raw, any
- * memory) feeds the tee, and optionally names `asrc` for audio (raw, any format).
+ * The source part of the description: ends in raw video (system memory) for the scaler, and optionally names `asrc` for audio (raw, any format).
  */
 function sourceHead(spec: SourceSpec, o: DescribeOptions): { video: string; audio: string | null } {
   const decoded = (dec: string) => ({
@@ -103,7 +103,7 @@ function sourceHead(spec: SourceSpec, o: DescribeOptions): { video: string; audi
     case 'test': {
       const pattern = spec.pattern && isTestPattern(spec.pattern) ? spec.pattern : 'smpte';
       const t = spec.test ?? { width: 1280, height: 720, fps: 30 };
-      const video = `videotestsrc name=${ELEMENT.source} is-live=true pattern=${pattern} ! video/x-raw,width=${int(t.width)},height=${int(t.height)},framerate=${int(t.fps)}/1`;
+      const video = `videotestsrc name=${ELEMENT.source} is-live=true pattern=${pattern} ! video/x-raw,width=${int(t.width)},height=${int(t.height)},framerate=${int(t.fps)}/1,colorimetry=bt601`;
       return {
         video,
         audio: o.audio ? 'audiotestsrc is-live=true wave=sine freq=440 volume=0.2 ! audio/x-raw' : null,
@@ -122,15 +122,15 @@ export function describePipeline(spec: SourceSpec, o: DescribeOptions): string {
   const drop = o.live ? 'true' : 'false';
   const sink = (name: string, extra = '') =>
     `appsink name=${name} sync=${sync} max-buffers=${int(o.maxBuffers)} drop=${drop} emit-signals=false${extra}`;
-  const branchQueue = 'queue max-size-buffers=4 max-size-bytes=0 max-size-time=0';
   const { video, audio } = sourceHead(spec, o);
+  // One branch, one appsink: scale in the decoder's own format (planar YUV from software decoders)
+  // and deliver I420 at model size; videoconvert passes I420 through untouched and converts only
+  // what a decoder gives in another layout (NV12 from hardware decoders, packed from some cameras).
+  // The gray analysis frame (the Y plane, box-filtered) and the RGB model frame (on demand) are
+  // computed from it in JS: no tee, no per-frame RGB conversion, one pull loop per stream.
   const parts = [
-    `${video} ! tee name=t`,
-    // videoscale before videoconvert: scaling the small planar frame first is about twice as fast.
-    `t. ! ${branchQueue} ! videoscale ! videoconvert ! video/x-raw,format=GRAY8,width=${int(o.analysisWidth)},pixel-aspect-ratio=1/1 ! ${sink(ELEMENT.analysis)}`,
-    `t. ! ${branchQueue} ! videoscale ! videoconvert ! video/x-raw,format=RGB,width=${int(o.modelWidth)},pixel-aspect-ratio=1/1 ! ${sink(ELEMENT.model)}`,
-    // Holds the last decoded frame so the source size can be read once; never blocks decoding.
-    `t. ! queue leaky=downstream max-size-buffers=1 ! fakesink name=${ELEMENT.probe} sync=false async=false enable-last-sample=true`,
+    `${video} ! videoscale name=${ELEMENT.scale} ! videoconvert ` +
+      `! video/x-raw,format=I420,width=${int(o.modelWidth)},pixel-aspect-ratio=1/1 ! ${sink(ELEMENT.frames)}`,
   ];
   if (audio) {
     const chunkMs = int(o.audioChunkMs ?? 32) || 32;

@@ -10,6 +10,14 @@ import { SourceError } from '../core/errors.js';
 import { type IngestCounters } from './counters.js';
 import { describePipeline, ELEMENT, sourceProperties, type DescribeOptions } from './describe.js';
 import { gst, type GstAppSink, type GstBusMessage, type GstCaps, type GstPipeline } from './gst.js';
+import {
+  grayFromI420,
+  i420Layout,
+  parseColorimetry,
+  rgbFromI420,
+  type Colorimetry,
+  type I420Layout,
+} from './yuv.js';
 import type { SourceSpec } from './source.js';
 
 export type { IngestCounters } from './counters.js';
@@ -18,8 +26,6 @@ export interface IngestOptions extends DescribeOptions {
   streamId: string;
   /** Fails with VIGIL_ERR_SOURCE_NO_FRAMES when no frame arrives this long after start. */
   firstFrameTimeoutMs: number;
-  /** Bound on frames waiting for their twin (same PTS) from the other branch. */
-  maxUnpaired: number;
   /**
    * Fast (non-live) mode only: while this returns true, pulling pauses, the appsinks fill up and
    * decoding waits, so a slow consumer slows the file down instead of losing frames.
@@ -35,7 +41,6 @@ export const DEFAULT_INGEST_OPTIONS: Omit<IngestOptions, 'streamId'> = {
   rtspTransport: 'tcp',
   rtspLatencyMs: 200,
   firstFrameTimeoutMs: 15_000,
-  maxUnpaired: 16,
 };
 
 /** How long one native pull may hold a thread-pool thread before giving it back. */
@@ -89,23 +94,6 @@ export function mapBusError(spec: SourceSpec, msg: GstBusMessage): SourceError {
   );
 }
 
-function toImage(buf: Buffer, caps: GstCaps, format: Image['format']): Image | null {
-  const width = Number(caps.width);
-  const height = Number(caps.height);
-  if (!(width > 0 && height > 0)) return null;
-  const channels = format === 'RGB' ? 3 : 1;
-  const row = width * channels;
-  if (buf.length === row * height) {
-    return { width, height, format, data: new Uint8Array(buf.buffer, buf.byteOffset, buf.length) };
-  }
-  // GStreamer pads rows to 4 bytes; repack to tight rows.
-  const stride = Math.floor(buf.length / height);
-  if (stride < row) return null;
-  const data = new Uint8Array(row * height);
-  for (let y = 0; y < height; y++) data.set(buf.subarray(y * stride, y * stride + row), y * row);
-  return { width, height, format, data };
-}
-
 /** Frame duration in ns from caps like "30/1"; 0 when unknown or variable. */
 export function frameDurationNs(framerate: unknown): number {
   const m = /^(\d+)\/(\d+)$/.exec(String(framerate ?? ''));
@@ -136,11 +124,37 @@ export function wallClockUs(): number {
   return (performance.timeOrigin + performance.now()) * 1000;
 }
 
+const PLACEHOLDER: Image = { width: 0, height: 0, format: 'RGB', data: new Uint8Array(0) };
+
+/**
+ * Makes `frame.model` the RGB conversion of the frame's I420 pixels, computed on first read (only
+ * keyframes are ever read: a few per second) and then an ordinary property; the I420 buffer is
+ * released at that point. Until then the frame holds the buffer (1.5 bytes per model pixel, half
+ * of the RGB frame's size). Spreading or cloning the frame reads it.
+ */
+export function defineLazyModel(
+  frame: Frame,
+  i420: Uint8Array,
+  layout: I420Layout,
+  colorimetry: Colorimetry,
+): void {
+  const settle = (value: Image) => {
+    Object.defineProperty(frame, 'model', { value, writable: true, enumerable: true, configurable: true });
+    return value;
+  };
+  Object.defineProperty(frame, 'model', {
+    enumerable: true,
+    configurable: true,
+    get: () => settle(rgbFromI420(i420, layout, colorimetry)),
+    set: settle,
+  });
+}
+
 export interface RunHandlers {
-  /** A paired frame (analysis + model of one PTS). */
+  /** A frame: its gray analysis pixels, and its model pixels on first access (see `Frame.model`). */
   frame(frame: Frame): void;
   audio?(chunk: AudioChunk): void;
-  /** Both video branches reached end of stream. */
+  /** The video reached end of stream. */
   end(): void;
   error(err: SourceError): void;
 }
@@ -181,11 +195,10 @@ export function startPipeline(
     );
   }
   const src = pipeline.findChild(ELEMENT.source);
-  const analysisSink = pipeline.findChild(ELEMENT.analysis) as GstAppSink | undefined;
-  const modelSink = pipeline.findChild(ELEMENT.model) as GstAppSink | undefined;
-  const probe = pipeline.findChild(ELEMENT.probe);
+  const frameSink = pipeline.findChild(ELEMENT.frames) as GstAppSink | undefined;
+  const scaler = pipeline.findChild(ELEMENT.scale);
   const audioSink = audioWanted ? (pipeline.findChild(ELEMENT.audio) as GstAppSink | undefined) : undefined;
-  if (!src || !analysisSink || !modelSink || !probe || (audioWanted && !audioSink)) {
+  if (!src || !frameSink || !scaler || (audioWanted && !audioSink)) {
     pipeline.release();
     throw new SourceError(
       'VIGIL_ERR_SOURCE_PIPELINE',
@@ -205,98 +218,78 @@ export function startPipeline(
   };
   let delivered = 0;
   let sourceSize: { width: number; height: number } | null = null;
-  interface Pending {
-    analysis?: Image;
-    model?: Image;
-    arrivalUs: number;
-    caps?: GstCaps;
-  }
-  const pending = new Map<number, Pending>();
-  let eosCount = 0;
-  // Drop accounting on the model branch: arrival index gaps (appsink) and PTS gaps (upstream).
-  let lastModelIndex = -1;
-  let lastModelPts = -1;
+  // Drop accounting: arrival index gaps (the appsink dropped) and PTS gaps (lost upstream).
+  let lastIndex = -1;
+  let lastPts = -1;
 
   const finish = (outcome: { err?: SourceError } | null) => {
     if (closed) return;
     closed = true;
     // Frees threads, sockets and fds now, not when the garbage collector finds the JS object.
     pipeline.release();
-    pending.clear();
     if (outcome?.err) handlers.error(outcome.err);
     else if (outcome) handlers.end();
   };
 
-  const readSourceSize = (fallback: Image) => {
-    const sample = probe['last-sample'] as { caps?: GstCaps } | null | undefined;
-    const w = Number(sample?.caps?.width);
-    const h = Number(sample?.caps?.height);
+  // The scaler's input caps: the decoded size, read once and again every 300 frames (a camera may
+  // change resolution); the model frame's size stands in until they are negotiated.
+  const readSourceSize = (fallback: { width: number; height: number }) => {
+    const caps = scaler.padCaps('sink');
+    const w = Number(caps?.width);
+    const h = Number(caps?.height);
     sourceSize =
       w > 0 && h > 0 ? { width: w, height: h } : { width: fallback.width, height: fallback.height };
   };
 
-  const evict = (entry: Pending) => {
-    // A plane without its twin: the twin's appsink dropped it. Planes are counted per frame once:
-    // a lone analysis plane means the model plane was dropped, already counted from its index gap.
-    if (entry.model && !entry.analysis) drop('appsink');
-  };
-
-  const accountModel = (caps: GstCaps) => {
+  const account = (caps: GstCaps) => {
     const index = typeof caps.arrivalIndex === 'number' ? caps.arrivalIndex : -1;
-    const sinkDrops = index >= 0 && lastModelIndex >= 0 ? Math.max(0, index - lastModelIndex - 1) : 0;
+    const sinkDrops = index >= 0 && lastIndex >= 0 ? Math.max(0, index - lastIndex - 1) : 0;
     drop('appsink', sinkDrops);
     const pts = caps.pts!;
     const frameNs = frameDurationNs(caps.framerate);
-    if (frameNs > 0 && lastModelPts >= 0 && pts > lastModelPts + 1.5 * frameNs) {
-      const missing = Math.round((pts - lastModelPts) / frameNs) - 1;
+    if (frameNs > 0 && lastPts >= 0 && pts > lastPts + 1.5 * frameNs) {
+      const missing = Math.round((pts - lastPts) / frameNs) - 1;
       drop('upstream', Math.max(0, missing - sinkDrops));
     }
-    if (index >= 0) lastModelIndex = index;
-    lastModelPts = pts;
+    if (index >= 0) lastIndex = index;
+    lastPts = pts;
   };
 
-  const deliver = (caps: GstCaps, which: 'analysis' | 'model', image: Image) => {
-    const ptsNs = caps.pts!;
-    if (which === 'model') accountModel(caps);
-    let entry = pending.get(ptsNs);
-    if (!entry) {
-      entry = { arrivalUs: 0 };
-      pending.set(ptsNs, entry);
-      while (pending.size > options.maxUnpaired) {
-        const oldest = pending.keys().next().value as number;
-        evict(pending.get(oldest)!);
-        pending.delete(oldest);
-      }
+  const deliver = (buf: Buffer, caps: GstCaps) => {
+    const width = Number(caps.width);
+    const height = Number(caps.height);
+    if (!(width > 0 && height > 0) || typeof caps.pts !== 'number') {
+      drop('malformed');
+      return;
     }
-    entry[which] = image;
-    if (typeof caps.arrivalUs === 'number') entry.arrivalUs = Math.max(entry.arrivalUs, caps.arrivalUs);
-    if (which === 'model' || !entry.caps) entry.caps = caps;
-    if (!entry.analysis || !entry.model) return;
-    // Anything older than a completed pair can no longer find its twin.
-    for (const [key, old] of pending) {
-      if (key === ptsNs) break;
-      evict(old);
-      pending.delete(key);
+    const layout = i420Layout(width, height);
+    if (buf.length < layout.size) {
+      drop('malformed');
+      return;
     }
-    pending.delete(ptsNs);
-    if (sourceSize === null || delivered % 300 === 0) readSourceSize(entry.model);
+    account(caps);
+    if (sourceSize === null || delivered % 300 === 0) readSourceSize(layout);
     delivered++;
-    const t = captureTime(entry.caps!);
+    const i420 = new Uint8Array(buf.buffer, buf.byteOffset, layout.size);
+    const analysisHeight = Math.max(1, Math.round((options.analysisWidth * height) / width));
+    const analysis = grayFromI420(i420, layout, options.analysisWidth, analysisHeight);
+    const t = captureTime(caps);
     const frame: Frame = {
       streamId: options.streamId,
       seq: nextSeq(),
-      ptsNs,
+      ptsNs: caps.pts,
       captureTimeMs: t.ms,
       sourceWidth: sourceSize!.width,
       sourceHeight: sourceSize!.height,
-      analysis: entry.analysis,
-      model: entry.model,
+      analysis,
+      model: PLACEHOLDER,
       captureClock: t.clock,
     };
+    defineLazyModel(frame, i420, layout, parseColorimetry(caps.colorimetry, sourceSize!.height));
     if (ctx.runId !== undefined) frame.runId = ctx.runId;
     if (counters) {
       counters.framesIn++;
-      if (entry.arrivalUs > 0) counters.latency?.record(wallClockUs() - entry.arrivalUs);
+      if (typeof caps.arrivalUs === 'number') counters.latency?.record(wallClockUs() - caps.arrivalUs);
     }
     handlers.frame(frame);
   };
@@ -325,20 +318,14 @@ export function startPipeline(
     handlers.audio?.(chunk);
   };
 
-  const videoLoop = (sink: GstAppSink, which: 'analysis' | 'model') => {
-    const format = which === 'model' ? 'RGB' : 'GRAY8';
+  const videoLoop = (sink: GstAppSink) => {
     const onSample = (buf: Buffer | null | undefined, caps: GstCaps) => {
       if (closed) return;
       if (buf === null) {
-        // Both branches reach EOS; the stream is over when both have.
-        if (++eosCount === 2) finish({});
+        finish({});
         return;
       }
-      if (buf !== undefined) {
-        const image = toImage(buf, caps, format);
-        if (image && typeof caps.pts === 'number') deliver(caps, which, image);
-        else drop('malformed');
-      }
+      if (buf !== undefined) deliver(buf, caps);
       pullNext();
     };
     const pullNext = () => {
@@ -366,8 +353,7 @@ export function startPipeline(
     if (closed) return;
     if (msg.type === 'error') finish({ err: mapBusError(spec, msg) });
   });
-  videoLoop(analysisSink, 'analysis');
-  videoLoop(modelSink, 'model');
+  videoLoop(frameSink);
   if (audioSink) audioLoop(audioSink);
 
   return { stop: () => finish(null) };

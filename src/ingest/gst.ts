@@ -37,6 +37,8 @@ export interface GstBusMessage {
 
 export interface GstElement {
   [property: string]: unknown;
+  /** The negotiated caps of a static pad, null before negotiation or for no such pad (Vigil's patch). */
+  padCaps(padName: string): GstCaps | null;
 }
 
 export interface GstAppSink extends GstElement {

@@ -1,0 +1,229 @@
+/**
+ * Pixels from the one I420 frame ingest pulls per video frame: the gray analysis frame is a box
+ * filter over the Y plane (every frame, cheap), the RGB model frame a colour conversion of the
+ * whole frame (on demand: only keyframes need it). Layout and colorimetry follow GStreamer's.
+ */
+import type { Image } from '../core/contracts.js';
+
+/** Plane layout of a tightly allocated GStreamer I420 buffer (no video meta: default strides). */
+export interface I420Layout {
+  width: number;
+  height: number;
+  yStride: number;
+  uvStride: number;
+  uOffset: number;
+  vOffset: number;
+  /** Bytes in the whole buffer. */
+  size: number;
+}
+
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+/** GStreamer's default I420 layout: rows padded to 4 bytes, chroma at half size rounded up. */
+export function i420Layout(width: number, height: number): I420Layout {
+  const yStride = roundUp(width, 4);
+  const uvStride = roundUp(roundUp(width, 2) / 2, 4);
+  const h2 = roundUp(height, 2);
+  const uOffset = yStride * h2;
+  const vOffset = uOffset + (uvStride * h2) / 2;
+  return { width, height, yStride, uvStride, uOffset, vOffset, size: vOffset + (uvStride * h2) / 2 };
+}
+
+/** Output rows/columns each input row/column falls in, for an area (box) downsample. */
+function bins(input: number, output: number): { of: Int32Array; count: Uint16Array } {
+  const of = new Int32Array(input);
+  const count = new Uint16Array(output);
+  for (let o = 0; o < output; o++) {
+    const start = Math.floor((o * input) / output);
+    const end = Math.max(start + 1, Math.floor(((o + 1) * input) / output));
+    for (let i = start; i < end && i < input; i++) {
+      of[i] = o;
+      count[o]!++;
+    }
+  }
+  return { of, count };
+}
+
+const binCache = new Map<string, { of: Int32Array; count: Uint16Array }>();
+function cachedBins(input: number, output: number) {
+  const key = `${input}:${output}`;
+  let b = binCache.get(key);
+  if (!b) {
+    if (binCache.size > 64) binCache.clear();
+    b = bins(input, output);
+    binCache.set(key, b);
+  }
+  return b;
+}
+
+/**
+ * The gray frame at `outWidth` x `outHeight`: each output pixel is the mean of the Y samples it
+ * covers (GStreamer's GRAY8 from I420 is the Y plane itself, no range change).
+ */
+export function grayFromI420(
+  data: Uint8Array,
+  layout: I420Layout,
+  outWidth: number,
+  outHeight: number,
+): Image {
+  const { width, height, yStride } = layout;
+  const out = new Uint8Array(outWidth * outHeight);
+  const rows = cachedBins(height, outHeight);
+  const acc = new Uint32Array(outWidth);
+  const byFour = width === outWidth * 4 && yStride % 4 === 0 && data.byteOffset % 4 === 0;
+  const words = byFour ? new Uint32Array(data.buffer, data.byteOffset, (yStride * height) >> 2) : null;
+  const cols = byFour ? null : cachedBins(width, outWidth);
+  const wordStride = yStride >> 2;
+  let y = 0;
+  for (let oy = 0; oy < outHeight; oy++) {
+    const rowsHere = rows.count[oy]!;
+    const o = oy * outWidth;
+    if (words && rowsHere <= 128) {
+      // Four pixels per 32-bit word: byte pairs add up in two 16-bit lanes (up to 128 rows
+      // before a lane could overflow), and the lanes once per output pixel.
+      const first = y * wordStride;
+      const n = 4 * rowsHere;
+      for (let ox = 0; ox < outWidth; ox++) {
+        let lanes = 0;
+        for (let r = 0, i = first + ox; r < rowsHere; r++, i += wordStride) {
+          const w = words[i]!;
+          lanes += (w & 0x00ff00ff) + ((w >>> 8) & 0x00ff00ff);
+        }
+        out[o + ox] = Math.floor(((lanes & 0xffff) + (lanes >>> 16) + (n >> 1)) / n);
+      }
+      y += rowsHere;
+      continue;
+    }
+    const colOf = cols?.of ?? cachedBins(width, outWidth).of;
+    const count = cols?.count ?? cachedBins(width, outWidth).count;
+    acc.fill(0);
+    for (let r = 0; r < rowsHere; r++, y++) {
+      const base = y * yStride;
+      for (let x = 0; x < width; x++) acc[colOf[x]!]! += data[base + x]!;
+    }
+    for (let ox = 0; ox < outWidth; ox++) {
+      const n = count[ox]! * rowsHere;
+      out[o + ox] = n > 0 ? Math.floor((acc[ox]! + (n >> 1)) / n) : 0;
+    }
+  }
+  return { width: outWidth, height: outHeight, format: 'GRAY8', data: out };
+}
+
+/** Y'CbCr matrix and range of a frame (GStreamer colorimetry). */
+export interface Colorimetry {
+  matrix: 'bt601' | 'bt709' | 'bt2020' | 'smpte240m' | 'fcc';
+  /** true: Y and chroma use 0-255 (JPEG, many webcams); false: 16-235 / 16-240 (video). */
+  fullRange: boolean;
+}
+
+/** Kr, Kb per matrix. */
+const K: Record<Colorimetry['matrix'], [number, number]> = {
+  bt601: [0.299, 0.114],
+  bt709: [0.2126, 0.0722],
+  bt2020: [0.2627, 0.0593],
+  smpte240m: [0.212, 0.087],
+  fcc: [0.3, 0.11],
+};
+
+/** GstVideoColorMatrix values (the second field of "range:matrix:transfer:primaries"). */
+const MATRIX_BY_NUMBER: Record<number, Colorimetry['matrix']> = {
+  2: 'fcc',
+  3: 'bt709',
+  4: 'bt601',
+  5: 'smpte240m',
+  6: 'bt2020',
+};
+
+const NAMED: Record<string, Colorimetry> = {
+  bt601: { matrix: 'bt601', fullRange: false },
+  bt709: { matrix: 'bt709', fullRange: false },
+  smpte240m: { matrix: 'smpte240m', fullRange: false },
+  bt2020: { matrix: 'bt2020', fullRange: false },
+  'bt2020-10': { matrix: 'bt2020', fullRange: false },
+  'bt2100-pq': { matrix: 'bt2020', fullRange: false },
+  'bt2100-hlg': { matrix: 'bt2020', fullRange: false },
+};
+
+/**
+ * The colorimetry of caps' `colorimetry` field (a name such as "bt709" or GStreamer's numeric
+ * "range:matrix:transfer:primaries"); when absent or unknown, GStreamer's own default for YUV:
+ * BT.709 for HD (height ≥ 720), BT.601 below, limited range.
+ */
+export function parseColorimetry(value: unknown, sourceHeight: number): Colorimetry {
+  const fallback: Colorimetry = { matrix: sourceHeight >= 720 ? 'bt709' : 'bt601', fullRange: false };
+  if (typeof value !== 'string' || value === '') return fallback;
+  const named = NAMED[value];
+  if (named) return named;
+  const m = /^(\d+):(\d+):(\d+):(\d+)$/.exec(value);
+  if (!m) return fallback;
+  const range = Number(m[1]);
+  const matrix = MATRIX_BY_NUMBER[Number(m[2])] ?? fallback.matrix;
+  return { matrix, fullRange: range === 1 };
+}
+
+interface Tables {
+  y: Int32Array;
+  rv: Int32Array;
+  gu: Int32Array;
+  gv: Int32Array;
+  bu: Int32Array;
+}
+
+const SHIFT = 16;
+const ONE = 1 << SHIFT;
+const tableCache = new Map<string, Tables>();
+
+/** Per-byte contributions in 16.16 fixed point (rounding offset folded into the Y table). */
+function tables(c: Colorimetry): Tables {
+  const key = `${c.matrix}:${c.fullRange}`;
+  const hit = tableCache.get(key);
+  if (hit) return hit;
+  const [kr, kb] = K[c.matrix];
+  const kg = 1 - kr - kb;
+  const yScale = c.fullRange ? 1 : 255 / 219;
+  const cScale = c.fullRange ? 1 : 255 / 224;
+  const yOff = c.fullRange ? 0 : 16;
+  const t: Tables = {
+    y: new Int32Array(256),
+    rv: new Int32Array(256),
+    gu: new Int32Array(256),
+    gv: new Int32Array(256),
+    bu: new Int32Array(256),
+  };
+  for (let i = 0; i < 256; i++) {
+    const d = (i - 128) * cScale;
+    t.y[i] = Math.round((i - yOff) * yScale * ONE) + ONE / 2;
+    t.rv[i] = Math.round(2 * (1 - kr) * d * ONE);
+    t.bu[i] = Math.round(2 * (1 - kb) * d * ONE);
+    t.gu[i] = Math.round(((2 * kb * (1 - kb)) / kg) * d * ONE);
+    t.gv[i] = Math.round(((2 * kr * (1 - kr)) / kg) * d * ONE);
+  }
+  tableCache.set(key, t);
+  return t;
+}
+
+/** The RGB (HWC, tight rows) frame of an I420 buffer; chroma is shared by each 2x2 block. */
+export function rgbFromI420(data: Uint8Array, layout: I420Layout, c: Colorimetry): Image {
+  const { width, height, yStride, uvStride, uOffset, vOffset } = layout;
+  const out = new Uint8ClampedArray(width * height * 3);
+  const t = tables(c);
+  const ty = t.y;
+  const trv = t.rv;
+  const tgu = t.gu;
+  const tgv = t.gv;
+  const tbu = t.bu;
+  for (let y = 0; y < height; y++) {
+    const yRow = y * yStride;
+    const cRow = (y >> 1) * uvStride;
+    let o = y * width * 3;
+    for (let x = 0; x < width; x++) {
+      const u = data[uOffset + cRow + (x >> 1)]!;
+      const v = data[vOffset + cRow + (x >> 1)]!;
+      const l = ty[data[yRow + x]!]!;
+      out[o++] = (l + trv[v]!) >> SHIFT;
+      out[o++] = (l - tgu[u]! - tgv[v]!) >> SHIFT;
+      out[o++] = (l + tbu[u]!) >> SHIFT;
+    }
+  }
+  return { width, height, format: 'RGB', data: new Uint8Array(out.buffer) };
+}

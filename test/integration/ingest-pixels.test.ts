@@ -1,0 +1,125 @@
+/**
+ * The pixels ingest computes from its one I420 frame, against GStreamer's own conversions of the
+ * same frames: the lazily converted RGB model frame against videoconvert (through its 16-bit path,
+ * which is exact to about one level; its 8-bit I420→RGB fast path is itself off by up to 4 levels),
+ * and the box-filtered gray frame against videoscale + videoconvert to GRAY8.
+ */
+import { describe, expect, it } from 'vitest';
+import { lastValueFrom, take, toArray } from 'rxjs';
+import type { Frame, Image } from '../../src/core/contracts.js';
+import { DEFAULT_INGEST_OPTIONS, openFrames } from '../../src/ingest/frames.js';
+import { gst, type GstAppSink } from '../../src/ingest/gst.js';
+import { parseSource } from '../../src/ingest/source.js';
+import { requireFile, VTEST } from '../helpers/paths.js';
+
+const FRAMES = 24;
+
+/** The first `FRAMES` buffers of a pipeline's appsink `out`, in order. */
+function reference(description: string, location?: string): Promise<Buffer[]> {
+  const pipeline = new (gst().Pipeline)(description);
+  if (location !== undefined) pipeline.findChild('src')!.location = location;
+  const sink = pipeline.findChild('out') as GstAppSink;
+  const out: Buffer[] = [];
+  pipeline.play();
+  return new Promise((resolve, reject) => {
+    const next = () =>
+      sink.pull((buf) => {
+        if (buf) out.push(buf);
+        if (buf === null || out.length >= FRAMES) {
+          pipeline.release();
+          resolve(out);
+        } else if (buf === undefined) {
+          pipeline.release();
+          reject(new Error('reference pipeline delivered nothing for 5 s'));
+        } else next();
+      }, 5000);
+    next();
+  });
+}
+
+/** Mean absolute difference per channel of an image against tightly packed reference bytes. */
+function meanAbsDiff(image: Image, ref: Buffer): number[] {
+  const channels = image.format === 'RGB' ? 3 : 1;
+  const row = image.width * channels;
+  const stride = ref.length / image.height;
+  const sums = new Array<number>(channels).fill(0);
+  for (let y = 0; y < image.height; y++) {
+    for (let x = 0; x < row; x++)
+      sums[x % channels]! += Math.abs(image.data[y * row + x]! - ref[y * stride + x]!);
+  }
+  return sums.map((s) => s / (image.width * image.height));
+}
+
+async function compare(uri: string, head: string, location?: string) {
+  const o = DEFAULT_INGEST_OPTIONS;
+  const rgb = await reference(
+    `${head} ! videoscale ! videoconvert ! video/x-raw,format=ARGB64,width=${o.modelWidth},pixel-aspect-ratio=1/1 ` +
+      `! videoconvert ! video/x-raw,format=RGB ! appsink name=out sync=false`,
+    location,
+  );
+  const gray = await reference(
+    `${head} ! videoscale ! videoconvert ! video/x-raw,format=GRAY8,width=${o.analysisWidth},pixel-aspect-ratio=1/1 ` +
+      `! appsink name=out sync=false`,
+    location,
+  );
+  const frames: Frame[] = await lastValueFrom(
+    openFrames(parseSource(uri), { ...o, streamId: 'px', live: false }).pipe(take(FRAMES), toArray()),
+  );
+  expect(frames).toHaveLength(FRAMES);
+  const rgbDiffs = frames.map((f, i) => meanAbsDiff(f.model, rgb[i]!));
+  const grayDiffs = frames.map((f, i) => meanAbsDiff(f.analysis, gray[i]!)[0]!);
+  return { frames, rgbDiffs, grayDiffs };
+}
+
+describe('ingest pixels against GStreamer conversions of the same frames', () => {
+  it('vtest.avi (SD, BT.601): RGB within 2 levels per channel on average, gray within 6', async () => {
+    const path = requireFile(VTEST);
+    const { frames, rgbDiffs, grayDiffs } = await compare(
+      path,
+      'filesrc name=src ! decodebin ! video/x-raw',
+      path,
+    );
+    expect([frames[0]!.model.width, frames[0]!.model.height]).toEqual([640, 480]);
+    for (const d of rgbDiffs) for (const c of d) expect(c).toBeLessThan(2);
+    // Box filter (ours) against bilinear (videoscale): the same picture, smoother.
+    for (const d of grayDiffs) expect(d).toBeLessThan(6);
+  });
+
+  it('720p test pattern (HD size, BT.601 as videotestsrc paints it): RGB within 2 levels', async () => {
+    const { frames, rgbDiffs, grayDiffs } = await compare(
+      'test:smpte?width=1280&height=720&fps=30',
+      'videotestsrc pattern=smpte ! video/x-raw,format=I420,width=1280,height=720,framerate=30/1,colorimetry=bt601',
+    );
+    expect([frames[0]!.sourceWidth, frames[0]!.sourceHeight]).toEqual([1280, 720]);
+    expect([frames[0]!.model.width, frames[0]!.model.height]).toEqual([640, 360]);
+    expect([frames[0]!.analysis.width, frames[0]!.analysis.height]).toEqual([160, 90]);
+    for (const d of rgbDiffs) for (const c of d) expect(c).toBeLessThan(2);
+    for (const d of grayDiffs) expect(d).toBeLessThan(6);
+  });
+
+  it('converts the model frame once, on first read, and keeps it as a plain property', async () => {
+    const frames = await lastValueFrom(
+      openFrames(parseSource('test:ball?width=320&height=240&fps=30'), {
+        ...DEFAULT_INGEST_OPTIONS,
+        streamId: 'lazy',
+        analysisWidth: 80,
+        modelWidth: 160,
+      }).pipe(take(3), toArray()),
+    );
+    const f = frames[2]!;
+    const first = f.model;
+    expect(f.model).toBe(first);
+    expect([first.width, first.height, first.format, first.data.length]).toEqual([
+      160,
+      120,
+      'RGB',
+      160 * 120 * 3,
+    ]);
+    expect(Object.getOwnPropertyDescriptor(f, 'model')).toMatchObject({ value: first, writable: true });
+    // Spreading (the runner's keyframe handling) reads it; assigning replaces it.
+    expect({ ...frames[1]! }.model.data.length).toBe(160 * 120 * 3);
+    const empty: Image = { ...first, data: new Uint8Array(0) };
+    frames[0]!.model = empty;
+    expect(frames[0]!.model).toBe(empty);
+  });
+});
