@@ -98,7 +98,14 @@ export async function createWorkerSession(
   file: string,
   options: WorkerSessionOptions,
 ): Promise<WorkerSession> {
-  ortPath ??= createRequire(import.meta.url).resolve('onnxruntime-node');
+  if (ortPath === undefined) {
+    const require = createRequire(import.meta.url);
+    ortPath = require.resolve('onnxruntime-node');
+    // Keep the native binding loaded in this thread: when the last worker holding it exits (a failed
+    // CUDA attempt), Node unloads it, and loading it again in the next worker fails with "Module did
+    // not self-register".
+    require('onnxruntime-node');
+  }
   const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath } });
   let nextId = 0;
   const pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
