@@ -99,12 +99,12 @@ export async function createWorkerSession(
   options: WorkerSessionOptions,
 ): Promise<WorkerSession> {
   if (ortPath === undefined) {
-    const require = createRequire(import.meta.url);
-    ortPath = require.resolve('onnxruntime-node');
+    const requireCjs = createRequire(import.meta.url);
+    ortPath = requireCjs.resolve('onnxruntime-node');
     // Keep the native binding loaded in this thread: when the last worker holding it exits (a failed
     // CUDA attempt), Node unloads it, and loading it again in the next worker fails with "Module did
     // not self-register".
-    require('onnxruntime-node');
+    requireCjs('onnxruntime-node');
   }
   const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath } });
   let nextId = 0;
