@@ -106,7 +106,9 @@ export async function createWorkerSession(
     // not self-register".
     requireCjs('onnxruntime-node');
   }
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath } });
+  // execArgv: [] — the worker source is plain CommonJS; inheriting e.g. --input-type=module (or a
+  // loader) from the parent would turn it into ESM, where require is undefined.
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath }, execArgv: [] });
   let nextId = 0;
   const pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   let dead: Error | undefined;
