@@ -3,8 +3,8 @@
 /**
  * Why a frame was lost. `appsink`: a bounded appsink dropped it because JS did not pull in time
  * (exact: from the arrival index the patch stamps on every buffer). `upstream`: it never reached the
- * appsink (a PTS gap against the negotiated frame rate, e.g. network loss or a late packet the
- * jitter buffer dropped). `malformed`: a buffer whose size did not match its caps.
+ * appsink (a lasting step of PTS against the negotiated frame rate, see UpstreamLoss: network loss,
+ * a late packet the jitter buffer dropped). `malformed`: a buffer whose size did not match its caps.
  */
 export type DropReason = 'appsink' | 'upstream' | 'malformed';
 
@@ -50,5 +50,64 @@ export class LatencySample {
   reset(): void {
     this.next = 0;
     this.filled = 0;
+  }
+}
+
+/**
+ * Frames lost before the appsink, from PTS against the frame rate. A live source's PTS jitter
+ * (RTP arrival-based timestamps bunch up and spread out by a frame or two under load), so a gap
+ * alone proves nothing. A gap over 1.5 frame durations opens a check: the residual (stream time
+ * in frames minus frames that arrived) over the `window` frames from the gap on must stay above
+ * its level over the `window` frames before it; the lasting rise, rounded, is the loss. Before is
+ * taken at its highest and after at its lowest, so jitter within the windows never counts (heavy
+ * jitter can hide a single lost frame; it never invents one). Gives the frames newly known lost.
+ */
+export class UpstreamLoss {
+  private pts0 = -1;
+  private seen0 = 0;
+  private lastPts = -1;
+  private readonly before: number[] = [];
+  private after: number[] | null = null;
+  private beforeMax = 0;
+
+  constructor(private readonly window = 8) {}
+
+  /**
+   * `ptsNs` of a frame that reached the appsink; `seen`: frames that reached it so far, this one
+   * included (those the appsink dropped too: they are counted as appsink drops, not here).
+   */
+  observe(ptsNs: number, seen: number, frameNs: number): number {
+    if (!(frameNs > 0)) return 0;
+    if (this.pts0 < 0 || ptsNs <= this.lastPts) {
+      // First frame, or PTS went back (a new segment): start over.
+      this.pts0 = ptsNs;
+      this.seen0 = seen;
+      this.before.length = 0;
+      this.after = null;
+    }
+    const gap = this.lastPts >= 0 && ptsNs - this.lastPts > 1.5 * frameNs;
+    this.lastPts = ptsNs;
+    const residual = (ptsNs - this.pts0) / frameNs - (seen - this.seen0);
+    if (gap && this.after === null && this.before.length > 0) {
+      this.beforeMax = Math.max(...this.before);
+      this.after = [];
+    }
+    let lost = 0;
+    if (this.after !== null) {
+      this.after.push(residual);
+      if (this.after.length >= this.window) {
+        lost = Math.max(0, Math.round(Math.min(...this.after) - this.beforeMax));
+        this.before.length = 0;
+        this.before.push(...this.after);
+        this.after = null;
+        // The loss is accounted for: shift the baseline so it is not counted again.
+        this.pts0 += lost * frameNs;
+        for (let i = 0; i < this.before.length; i++) this.before[i]! -= lost;
+      }
+      return lost;
+    }
+    this.before.push(residual);
+    if (this.before.length > this.window) this.before.shift();
+    return 0;
   }
 }

@@ -7,7 +7,7 @@
 import { Observable } from 'rxjs';
 import type { AudioChunk, Frame, Image } from '../core/contracts.js';
 import { SourceError } from '../core/errors.js';
-import { type IngestCounters } from './counters.js';
+import { UpstreamLoss, type IngestCounters } from './counters.js';
 import { describePipeline, ELEMENT, sourceProperties, type DescribeOptions } from './describe.js';
 import { gst, type GstAppSink, type GstBusMessage, type GstCaps, type GstPipeline } from './gst.js';
 import {
@@ -218,9 +218,8 @@ export function startPipeline(
   };
   let delivered = 0;
   let sourceSize: { width: number; height: number } | null = null;
-  // Drop accounting: arrival index gaps (the appsink dropped) and PTS gaps (lost upstream).
+  // Drop accounting: arrival index gaps (the appsink dropped) and PTS steps (lost upstream).
   let lastIndex = -1;
-  let lastPts = -1;
 
   const finish = (outcome: { err?: SourceError } | null) => {
     if (closed) return;
@@ -241,18 +240,15 @@ export function startPipeline(
       w > 0 && h > 0 ? { width: w, height: h } : { width: fallback.width, height: fallback.height };
   };
 
+  const upstream = new UpstreamLoss();
+  let arrived = 0;
   const account = (caps: GstCaps) => {
     const index = typeof caps.arrivalIndex === 'number' ? caps.arrivalIndex : -1;
     const sinkDrops = index >= 0 && lastIndex >= 0 ? Math.max(0, index - lastIndex - 1) : 0;
     drop('appsink', sinkDrops);
-    const pts = caps.pts!;
-    const frameNs = frameDurationNs(caps.framerate);
-    if (frameNs > 0 && lastPts >= 0 && pts > lastPts + 1.5 * frameNs) {
-      const missing = Math.round((pts - lastPts) / frameNs) - 1;
-      drop('upstream', Math.max(0, missing - sinkDrops));
-    }
     if (index >= 0) lastIndex = index;
-    lastPts = pts;
+    arrived = index >= 0 ? index + 1 : arrived + 1;
+    drop('upstream', upstream.observe(caps.pts!, arrived, frameDurationNs(caps.framerate)));
   };
 
   const deliver = (buf: Buffer, caps: GstCaps) => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { UpstreamLoss } from '../../src/ingest/counters.js';
 import {
   grayFromI420,
   i420Layout,
@@ -137,5 +138,40 @@ describe('gray from I420', () => {
   it('keeps a flat Y plane flat (no range change: GStreamer GRAY8 from I420 is Y)', () => {
     const { layout, data } = solid(64, 48, 200, 10, 250);
     expect(new Set(grayFromI420(data, layout, 16, 12).data)).toEqual(new Set([200]));
+  });
+});
+
+describe('upstream loss from PTS', () => {
+  const F = 1e9 / 30;
+  /** Feeds PTS (in frames) with one arrival each; returns the total counted lost. */
+  function feed(ptsFrames: number[], loss = new UpstreamLoss()): number {
+    let lost = 0;
+    ptsFrames.forEach((p, i) => (lost += loss.observe(Math.round(p * F), i + 1, F)));
+    return lost;
+  }
+  const steady = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+  it('ignores arrival jitter of a frame or two (RTP timestamps under load)', () => {
+    // PTS deltas as measured on a loaded machine: 10, 40, 21, 28, 0, 26, 14, 68 ms, then steady.
+    const ms = [0, 10, 50, 71, 99, 99.5, 125, 139, 207];
+    const jittery = ms.map((m) => m / (F / 1e6));
+    const last = jittery[jittery.length - 1]!;
+    expect(feed([...jittery, ...steady(Math.ceil(last) + 1, 100)])).toBe(0);
+    const wobble = steady(0, 300).map((p, i) => p + (i % 3 === 0 ? 1.2 : i % 3 === 1 ? -0.4 : 0.3));
+    expect(feed(wobble)).toBe(0);
+  });
+  it('counts a lasting gap exactly, once', () => {
+    expect(feed([...steady(0, 50), ...steady(53, 50)])).toBe(3);
+    expect(feed([...steady(0, 50), ...steady(51, 50), ...steady(103, 50)])).toBe(3);
+  });
+  it('follows slow drift (29.97 fps announced as 30) and restarts when PTS goes back', () => {
+    expect(feed(steady(0, 3000).map((p) => p * (30 / 29.97)))).toBe(0);
+    expect(feed([...steady(100, 50), ...steady(0, 50)])).toBe(0);
+  });
+  it('leaves frames the appsink dropped to the appsink counter, and needs a frame rate', () => {
+    const loss = new UpstreamLoss();
+    let lost = 0;
+    for (let i = 0; i < 100; i++) lost += loss.observe(i * F, i + 1 + (i >= 50 ? 4 : 0), F);
+    expect(lost).toBe(0);
+    expect(new UpstreamLoss().observe(5, 1, 0)).toBe(0);
   });
 });
