@@ -57,6 +57,11 @@ export function inputLayout(meta: ModelMetadata): InputLayout {
   return c ? { ...layout, candidates: c.name } : layout;
 }
 
+const IMAGE_LAYOUTS = [
+  { kind: 'uint8-nhwc', datatype: 'UINT8', channelAxis: -1, heightAxis: -3, widthAxis: -2 },
+  { kind: 'fp32-nchw', datatype: 'FP32', channelAxis: -3, heightAxis: -2, widthAxis: -1 },
+] as const;
+
 function baseLayout(meta: ModelMetadata): InputLayout {
   const input = meta.inputs[0];
   const output = meta.outputs.find((o) => o.name !== 'candidates') ?? meta.outputs[0];
@@ -68,37 +73,21 @@ function baseLayout(meta: ModelMetadata): InputLayout {
   }
   const shape = input.shape;
   const fixed = (d: number | undefined): number => (d !== undefined && d > 0 ? d : NaN);
-  if (
-    input.datatype === 'UINT8' &&
-    (shape.length === 3 || shape.length === 4) &&
-    shape[shape.length - 1] === 3
-  ) {
-    const h = fixed(shape[shape.length - 3]);
-    const w = fixed(shape[shape.length - 2]);
-    if (h === w)
+  // Square image inputs, with or without a batch dimension, in either tensor layout.
+  for (const layout of IMAGE_LAYOUTS) {
+    if (input.datatype !== layout.datatype || (shape.length !== 3 && shape.length !== 4)) continue;
+    if (shape.at(layout.channelAxis) !== 3) continue;
+    const h = fixed(shape.at(layout.heightAxis));
+    const w = fixed(shape.at(layout.widthAxis));
+    if (h === w) {
       return {
         input: input.name,
         output: output.name,
-        kind: 'uint8-nhwc',
+        kind: layout.kind,
         size: h,
         batched: shape.length === 4,
       };
-  }
-  if (
-    input.datatype === 'FP32' &&
-    (shape.length === 3 || shape.length === 4) &&
-    shape[shape.length - 3] === 3
-  ) {
-    const h = fixed(shape[shape.length - 2]);
-    const w = fixed(shape[shape.length - 1]);
-    if (h === w)
-      return {
-        input: input.name,
-        output: output.name,
-        kind: 'fp32-nchw',
-        size: h,
-        batched: shape.length === 4,
-      };
+    }
   }
   throw new InferenceError(
     'VIGIL_ERR_INFER_MODEL',
