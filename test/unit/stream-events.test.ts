@@ -1,7 +1,7 @@
 import { map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import type { Analysis, Detection, Frame, VigilEvent } from '../../src/core/contracts.js';
+import type { Detection, VigilEvent } from '../../src/core/contracts.js';
 import { ConfigError } from '../../src/core/errors.js';
 import {
   EventDetector,
@@ -9,8 +9,7 @@ import {
   type AnalysedKeyframe,
   type EventOptions,
 } from '../../src/stream/index.js';
-
-const T0 = 1_700_000_000_000;
+import { analysedKeyframe, T0 } from '../helpers/analysed.js';
 
 function dets(counts: Record<string, number>): Detection[] {
   return Object.entries(counts).flatMap(([label, n]) =>
@@ -29,42 +28,13 @@ function item(
   counts: Record<string, number> | 'null' | 'unavailable',
   motion = 0,
 ): AnalysedKeyframe {
-  const img = { width: 1, height: 1, format: 'GRAY8' as const, data: new Uint8Array(1) };
-  const frame: Frame = {
-    streamId: 'cam',
-    seq,
-    ptsNs: ptsMs * 1e6,
-    captureTimeMs: T0 + ptsMs,
-    sourceWidth: 640,
-    sourceHeight: 480,
-    analysis: img,
-    model: img,
-  };
-  const analysis: Analysis | null =
-    counts === 'null'
-      ? null
-      : {
-          keyframeId: `cam:${seq}`,
-          streamId: 'cam',
-          ptsNs: frame.ptsNs,
-          captureTimeMs: frame.captureTimeMs,
-          available: counts !== 'unavailable',
-          detections: counts === 'unavailable' ? [] : dets(counts),
-          text: [],
-          model: { name: 'test', version: '1' },
-          inferenceMs: 3,
-        };
-  return {
-    keyframe: {
-      id: `cam:${seq}`,
-      frame,
-      reason: 'motion',
-      motionScore: motion,
-      sceneScore: 0,
-      sincePreviousMs: 1,
-    },
-    analysis,
-  };
+  const detections = counts === 'null' ? null : counts === 'unavailable' ? counts : dets(counts);
+  return analysedKeyframe(seq, ptsMs, {
+    detections,
+    motionScore: motion,
+    sincePreviousMs: 1,
+    inferenceMs: 3,
+  });
 }
 
 const brief = (e: VigilEvent): string =>

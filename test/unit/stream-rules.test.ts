@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Analysis, Frame, VigilEvent } from '../../src/core/contracts.js';
+import type { VigilEvent } from '../../src/core/contracts.js';
 import { ConfigError } from '../../src/core/errors.js';
 import {
   EventDetector,
@@ -8,45 +8,19 @@ import {
   type AnalysedKeyframe,
   type RuleConfig,
 } from '../../src/stream/index.js';
+import { analysedKeyframe } from '../helpers/analysed.js';
 
-const T0 = 1_700_000_000_000;
 type Obj = [label: string, x: number, y: number];
 
 /** Source frame 1000x500; boxes 40x80 with their feet (bottom centre) at (x+20, y+80). */
 function kf(seq: number, ptsMs: number, objs: Obj[]): AnalysedKeyframe {
-  const img = { width: 1, height: 1, format: 'GRAY8' as const, data: new Uint8Array(1) };
-  const frame: Frame = {
-    streamId: 'cam',
-    seq,
-    ptsNs: ptsMs * 1e6,
-    captureTimeMs: T0 + ptsMs,
+  return analysedKeyframe(seq, ptsMs, {
+    detections: objs.map(([label, x, y]) => ({ label, classId: 0, score: 0.8, box: { x, y, w: 40, h: 80 } })),
+    motionScore: 0.1,
+    sincePreviousMs: 500,
     sourceWidth: 1000,
     sourceHeight: 500,
-    analysis: img,
-    model: img,
-  };
-  const analysis: Analysis = {
-    keyframeId: `cam:${seq}`,
-    streamId: 'cam',
-    ptsNs: frame.ptsNs,
-    captureTimeMs: frame.captureTimeMs,
-    available: true,
-    detections: objs.map(([label, x, y]) => ({ label, classId: 0, score: 0.8, box: { x, y, w: 40, h: 80 } })),
-    text: [],
-    model: { name: 't', version: '1' },
-    inferenceMs: 1,
-  };
-  return {
-    keyframe: {
-      id: `cam:${seq}`,
-      frame,
-      reason: 'motion',
-      motionScore: 0.1,
-      sceneScore: 0,
-      sincePreviousMs: 500,
-    },
-    analysis,
-  };
+  });
 }
 
 /** Left half of the frame (normalised). */

@@ -1,7 +1,7 @@
 import { map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import type { Analysis, Frame, KeyframeReason, VadSample, VigilEvent } from '../../src/core/contracts.js';
+import type { KeyframeReason, VadSample, VigilEvent } from '../../src/core/contracts.js';
 import { ConfigError } from '../../src/core/errors.js';
 import {
   EventDetector,
@@ -9,36 +9,10 @@ import {
   detectSpeech,
   type AnalysedKeyframe,
 } from '../../src/stream/index.js';
-
-const T0 = 1_700_000_000_000;
+import { analysedKeyframe, T0 } from '../helpers/analysed.js';
 
 function kf(seq: number, ptsMs: number, reason: KeyframeReason, text: string[] = []): AnalysedKeyframe {
-  const img = { width: 1, height: 1, format: 'GRAY8' as const, data: new Uint8Array(1) };
-  const frame: Frame = {
-    streamId: 'cam',
-    seq,
-    ptsNs: ptsMs * 1e6,
-    captureTimeMs: T0 + ptsMs,
-    sourceWidth: 640,
-    sourceHeight: 480,
-    analysis: img,
-    model: img,
-  };
-  const analysis: Analysis = {
-    keyframeId: `cam:${seq}`,
-    streamId: 'cam',
-    ptsNs: frame.ptsNs,
-    captureTimeMs: frame.captureTimeMs,
-    available: true,
-    detections: [],
-    text,
-    model: { name: 't', version: '1' },
-    inferenceMs: 1,
-  };
-  return {
-    keyframe: { id: `cam:${seq}`, frame, reason, motionScore: 0, sceneScore: 0.6, sincePreviousMs: 100 },
-    analysis,
-  };
+  return analysedKeyframe(seq, ptsMs, { reason, text, sceneScore: 0.6 });
 }
 
 const vad = (ms: number, p: number): VadSample => ({

@@ -1,7 +1,7 @@
 import { map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import type { Analysis, Box, Frame, VigilEvent } from '../../src/core/contracts.js';
+import type { Box, VigilEvent } from '../../src/core/contracts.js';
 import { ConfigError } from '../../src/core/errors.js';
 import {
   EventDetector,
@@ -11,53 +11,22 @@ import {
   type AnalysedKeyframe,
   type TrackerOptions,
 } from '../../src/stream/index.js';
+import { analysedKeyframe } from '../helpers/analysed.js';
 
-const T0 = 1_700_000_000_000;
 type Obj = [label: string, x: number, y: number, w?: number, h?: number];
 
 /** One analysed keyframe at `ptsMs` with boxes; 'null' = analysis missing. */
 function kf(seq: number, ptsMs: number, objs: Obj[] | 'null'): AnalysedKeyframe {
-  const img = { width: 1, height: 1, format: 'GRAY8' as const, data: new Uint8Array(1) };
-  const frame: Frame = {
-    streamId: 'cam',
-    seq,
-    ptsNs: ptsMs * 1e6,
-    captureTimeMs: T0 + ptsMs,
-    sourceWidth: 1000,
-    sourceHeight: 500,
-    analysis: img,
-    model: img,
-  };
-  const analysis: Analysis | null =
+  const detections =
     objs === 'null'
       ? null
-      : {
-          keyframeId: `cam:${seq}`,
-          streamId: 'cam',
-          ptsNs: frame.ptsNs,
-          captureTimeMs: frame.captureTimeMs,
-          available: true,
-          detections: objs.map(([label, x, y, w = 40, h = 80]) => ({
-            label,
-            classId: label === 'person' ? 0 : 2,
-            score: 0.9,
-            box: { x, y, w, h },
-          })),
-          text: [],
-          model: { name: 't', version: '1' },
-          inferenceMs: 1,
-        };
-  return {
-    keyframe: {
-      id: `cam:${seq}`,
-      frame,
-      reason: 'motion',
-      motionScore: 0.1,
-      sceneScore: 0,
-      sincePreviousMs: 100,
-    },
-    analysis,
-  };
+      : objs.map(([label, x, y, w = 40, h = 80]) => ({
+          label,
+          classId: label === 'person' ? 0 : 2,
+          score: 0.9,
+          box: { x, y, w, h },
+        }));
+  return analysedKeyframe(seq, ptsMs, { detections, motionScore: 0.1, sourceWidth: 1000, sourceHeight: 500 });
 }
 
 function seq(list: (Obj[] | 'null')[], stepMs = 200): AnalysedKeyframe[] {
