@@ -23,7 +23,7 @@
  * ```
  */
 import { Observable, Subject, tap, type Subscription } from 'rxjs';
-import type { Analysis, Frame, Keyframe, Summary, VigilEvent } from '../core/contracts.js';
+import type { Analysis, AudioChunk, Frame, Keyframe, Summary, VigilEvent } from '../core/contracts.js';
 import { VigilError } from '../core/errors.js';
 import { DEFAULT_INGEST_OPTIONS, type IngestCounters, type IngestOptions } from '../ingest/frames.js';
 import { openStream } from '../ingest/stream-source.js';
@@ -44,6 +44,7 @@ import {
   type StreamCounters,
   type StreamSink,
 } from './stream-runner.js';
+import { AudioPacer, vadSamples, type VadProvider } from './speech.js';
 
 export type ManagerErrorCode =
   | 'VIGIL_ERR_STREAM_EXISTS'
@@ -74,6 +75,12 @@ export interface StreamDefinition {
   inferConcurrency?: number;
   /** Keyframes waiting for inference (default 4); live streams drop the oldest beyond it. */
   inferQueue?: number;
+  /**
+   * The audio branch. `vad` (default true): voice activity (Silero VAD) on the source's audio, for
+   * speech.started / speech.stopped, when the service has a VAD (the `silero_vad` model is served);
+   * false: no audio branch at all.
+   */
+  audio?: { vad?: boolean };
 }
 
 const DEFINITION_KEYS = [
@@ -85,6 +92,7 @@ const DEFINITION_KEYS = [
   'events',
   'inferConcurrency',
   'inferQueue',
+  'audio',
 ] as const;
 
 /**
@@ -153,6 +161,8 @@ export type FrameSource = (
   frames: Observable<Frame>;
   /** A bare state, or a state with details (the error of `down`, the outage of `recovered`). */
   status?: Observable<IngestState | IngestStatus>;
+  /** Audio chunks (16 kHz mono S16) when `options.audio` is set and the source has audio. */
+  audio?: Observable<AudioChunk>;
 };
 
 export interface ManagerDeps {
@@ -168,6 +178,13 @@ export interface ManagerDeps {
   summarizer?: () => Summarizer;
   /** How often `stats` updates go out and fps is computed, ms (default 1000). */
   statsIntervalMs?: number;
+  /**
+   * Voice activity for streams with audio (see src/analyzer/speech.ts): absent, no audio branch.
+   * Streams opt out with `audio: { vad: false }`.
+   */
+  vad?: VadProvider;
+  /** Audio chunks waiting for the VAD per live stream (default 64, about 2 s); oldest dropped. */
+  vadQueue?: number;
 }
 
 export interface Manager {
@@ -200,9 +217,12 @@ interface Entry {
  */
 export const defaultFrameSource: FrameSource = (spec, options, counters) => {
   const details = new Subject<IngestStatus>();
+  // Relayed from the source opened by the frames' subscription (the audio's lifetime is the frames').
+  const audio = new Subject<AudioChunk>();
   const frames = new Observable<Frame>((subscriber) => {
     const source = openStream(spec, options);
     counters.dropped = source.counters.dropped;
+    const audioSub = options.audio ? source.audio.subscribe(audio) : undefined;
     const statusSub = source.status.subscribe((s) => {
       switch (s.state) {
         case 'connecting':
@@ -229,11 +249,12 @@ export const defaultFrameSource: FrameSource = (spec, options, counters) => {
     const frameSub = source.frames.subscribe(subscriber);
     return () => {
       statusSub.unsubscribe();
+      audioSub?.unsubscribe();
       frameSub.unsubscribe();
       void source.close();
     };
   });
-  return { frames, status: details };
+  return options.audio ? { frames, status: details, audio } : { frames, status: details };
 };
 
 /** Checks a definition's shape (unknown keys are errors) and returns it typed. */
@@ -270,11 +291,20 @@ export function parseStreamDefinition(input: unknown): StreamDefinition {
   int('windowMs', 100, 24 * 3600 * 1000);
   int('inferConcurrency', 1, 64);
   int('inferQueue', 0, 10_000);
-  for (const key of ['keyframes', 'events'] as const) {
+  for (const key of ['keyframes', 'events', 'audio'] as const) {
     const v = o[key];
     if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))) {
       throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', `${key}: expected an object`);
     }
+  }
+  if (o.audio !== undefined) {
+    const a = o.audio as Record<string, unknown>;
+    for (const key of Object.keys(a)) {
+      if (key !== 'vad')
+        throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', `unknown audio option '${key}' (known: vad)`);
+    }
+    if (a.vad !== undefined && typeof a.vad !== 'boolean')
+      throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', 'audio.vad: expected true or false');
   }
   return o as unknown as StreamDefinition;
 }
@@ -346,19 +376,27 @@ export function createManager(deps: ManagerDeps): Manager {
     const live = e.info.live;
     const inferQueue = def.inferQueue ?? 4;
     const pressure = { pending: 0 };
+    const vad = def.audio?.vad === false ? undefined : deps.vad;
+    // Fast mode: a file's audio waits for the VAD (decoding pauses) instead of being dropped.
+    const vadQueue = live ? (deps.vadQueue ?? 64) : 256;
+    const audioPressure = { pending: 0 };
+    const pacer = vad && !live ? new AudioPacer() : undefined;
     const opened = frameSource(
       spec,
       {
         ...DEFAULT_INGEST_OPTIONS,
         streamId: e.info.id,
         live,
-        shouldPause: () => pressure.pending >= inferQueue,
+        ...(vad ? { audio: true } : {}),
+        shouldPause: () =>
+          pressure.pending >= inferQueue || audioPressure.pending >= vadQueue / 2 || pacer?.ahead === true,
       },
       e.ingest,
     );
     const frames = opened.frames.pipe(
       tap((f) => {
         lastPtsNs = f.ptsNs;
+        pacer?.video(f.ptsNs);
         e.info.lastFrameAtMs = Date.now();
         if (e.info.state === 'connecting') setState(e, 'live');
       }),
@@ -417,6 +455,17 @@ export function createManager(deps: ManagerDeps): Manager {
         live,
         ...(def.keyframes ? { keyframes: def.keyframes } : {}),
         ...(def.events ? { events: def.events } : {}),
+        ...(vad && opened.audio
+          ? {
+              vad: vadSamples(opened.audio, {
+                provider: vad,
+                streamId: e.info.id,
+                counters: e.info.counters,
+                maxQueue: vadQueue,
+                ...(pacer ? { pressure: audioPressure, pacer } : {}),
+              }),
+            }
+          : {}),
         ...(deps.summarizer ? { summarizer: deps.summarizer() } : {}),
         inferConcurrency: def.inferConcurrency ?? 1,
         // Files in fast mode pause decoding at the bound; leave room for frames already in flight.

@@ -4,16 +4,24 @@
  * NATS, and tears everything down in reverse order on completion, error or Ctrl-C.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Subscription as RxSubscription } from 'rxjs';
-import { tap } from 'rxjs';
-import type { Keyframe, Summary, VigilEvent } from '../core/contracts.js';
+import { Observable, Subject, tap } from 'rxjs';
+import type { AudioChunk, Frame, Keyframe, Summary, VigilEvent } from '../core/contracts.js';
 import { probeDurationSeconds, ProgressBar } from '../cli/progress.js';
 import { ReportBuilder } from '../cli/report.js';
 import { VigilError } from '../core/errors.js';
-import { DEFAULT_INGEST_OPTIONS, openFrames } from '../ingest/frames.js';
+import { SourceError } from '../core/errors.js';
+import { DEFAULT_INGEST_OPTIONS, startPipeline, type IngestOptions } from '../ingest/frames.js';
 import type { SourceSpec } from '../ingest/source.js';
-import { createDetector, InferenceClient, startInferenceServer } from '../infer/index.js';
+import {
+  createDetector,
+  createOcr,
+  InferenceClient,
+  loadOcrDictionary,
+  startInferenceServer,
+} from '../infer/index.js';
 import { createPublisher, DEFAULT_PUBLISHER_OPTIONS } from '../publish/nats-publisher.js';
 import { startNatsServer } from '../publish/nats-server.js';
 import type { CloudEvent } from '../publish/cloudevents.js';
@@ -31,8 +39,9 @@ import {
   metricsMount,
   observeManager,
 } from '../observability/index.js';
-import { analyzeWith } from './analyze.js';
+import { analyzeWith, type OcrLike } from './analyze.js';
 import { createManager, type Manager } from './manager.js';
+import { AudioPacer, vadProvider, vadSamples } from './speech.js';
 import { newCounters, streamPipeline } from './stream-runner.js';
 
 export interface RunAnalysisOptions {
@@ -54,6 +63,84 @@ export interface RunAnalysisOptions {
   reportDir?: string;
   /** Print summaries and events as they arrive (default true). */
   printMessages?: boolean;
+  /** On-screen text on every analysed keyframe (PaddleOCR, ~0.5 s per keyframe on CPU; default false). */
+  ocr?: boolean;
+  /** The recognition model's dictionary (default: `<modelRepository>/ppocr_rec/1/ppocr_keys_v1.txt`). */
+  ocrDictionary?: string;
+  /** Voice activity on the source's audio when the `silero_vad` model is served (default true). */
+  vad?: boolean;
+}
+
+/** Where the OCR dictionary lives in a model repository made by scripts/prepare-model-repo.mjs. */
+export function defaultOcrDictionary(modelRepository: string): string {
+  return join(modelRepository, 'ppocr_rec', '1', 'ppocr_keys_v1.txt');
+}
+
+/** The OCR stage over the inference client, or a clear VIGIL_ERR_CONFIG when its dictionary is missing. */
+export function ocrStage(client: InferenceClient, dictionaryFile: string): OcrLike {
+  if (!existsSync(dictionaryFile)) {
+    throw new VigilError(
+      'VIGIL_ERR_CONFIG',
+      `OCR dictionary ${dictionaryFile} not found: run 'bash scripts/setup.sh' (it writes models/repo/ppocr_rec/1/ppocr_keys_v1.txt) or set inference.ocrDictionary`,
+    );
+  }
+  return createOcr({ client, dictionary: loadOcrDictionary(dictionaryFile) });
+}
+
+/**
+ * One pipeline run (no reconnect: a CLI session ends with its source) as frames, plus its audio
+ * chunks when `options.audio` is set. Subscribing to the frames starts the pipeline (subscribe to
+ * the audio first); unsubscribing stops it. Errors are the ingest's typed SourceErrors.
+ */
+export function openFramesWithAudio(
+  spec: SourceSpec,
+  options: IngestOptions,
+): { frames: Observable<Frame>; audio: Observable<AudioChunk> } {
+  const audio = new Subject<AudioChunk>();
+  const frames = new Observable<Frame>((subscriber) => {
+    let seen = false;
+    const end = (err?: unknown) => {
+      clearTimeout(firstFrameTimer);
+      audio.complete();
+      if (err === undefined) subscriber.complete();
+      else subscriber.error(err);
+    };
+    let run: ReturnType<typeof startPipeline>;
+    try {
+      run = startPipeline(spec, options, {
+        frame: (frame) => {
+          if (!seen) {
+            seen = true;
+            clearTimeout(firstFrameTimer);
+          }
+          subscriber.next(frame);
+        },
+        ...(options.audio ? { audio: (chunk: AudioChunk) => audio.next(chunk) } : {}),
+        end: () => end(),
+        error: (err) => end(err),
+      });
+    } catch (err) {
+      audio.complete();
+      subscriber.error(err);
+      return;
+    }
+    const firstFrameTimer = setTimeout(() => {
+      run.stop();
+      end(
+        new SourceError(
+          'VIGIL_ERR_SOURCE_NO_FRAMES',
+          spec.display,
+          `source ${spec.display}: no video frame within ${options.firstFrameTimeoutMs} ms`,
+        ),
+      );
+    }, options.firstFrameTimeoutMs);
+    firstFrameTimer.unref?.();
+    return () => {
+      clearTimeout(firstFrameTimer);
+      run.stop();
+    };
+  });
+  return { frames, audio: audio.asObservable() };
 }
 
 type Cleanup = () => Promise<unknown>;
@@ -120,20 +207,37 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
     const client = new InferenceClient({ addresses: [inferAddress] });
     cleanups.push(async () => client.close());
     const detector = createDetector({ client, model: 'yolov8n' });
+    const ocr = o.ocr
+      ? ocrStage(client, o.ocrDictionary ?? defaultOcrDictionary(o.modelRepository))
+      : undefined;
+    // Speech events when the source has audio and the VAD model is served (asked once).
+    let vad = o.vad === false ? undefined : vadProvider(client);
+    if (vad && !(await vad.ready())) {
+      console.error(`vigil: speech detection off (model ${vad.model} not served)`);
+      vad = undefined;
+    }
 
     const counters = newCounters();
     // Live sources drop the oldest keyframe when inference is behind; files wait for it instead.
     const inferQueue = 4;
     const pressure = { pending: 0 };
+    // The same for audio: live sources drop the oldest chunk when the VAD is behind; files pause.
+    const vadQueue = o.live ? 64 : 256;
+    const audioPressure = { pending: 0 };
+    const pacer = vad && !o.live ? new AudioPacer() : undefined;
     let lastPtsNs = 0;
-    const frames = openFrames(o.source, {
+    const opened = openFramesWithAudio(o.source, {
       ...DEFAULT_INGEST_OPTIONS,
       streamId: o.streamId,
       live: o.live,
-      shouldPause: () => pressure.pending >= inferQueue,
-    }).pipe(
+      ...(vad ? { audio: true } : {}),
+      shouldPause: () =>
+        pressure.pending >= inferQueue || audioPressure.pending >= vadQueue / 2 || pacer?.ahead === true,
+    });
+    const frames = opened.frames.pipe(
       tap((f) => {
         lastPtsNs = f.ptsNs;
+        pacer?.video(f.ptsNs);
         bar?.update(f.ptsNs / 1e9, `${counters.keyframes} keyframes, ${counters.events} events`);
       }),
     );
@@ -150,9 +254,20 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
         {
           streamId: o.streamId,
           frames,
-          analyze: analyzeWith(detector, 'yolov8n', { health: client }),
+          analyze: analyzeWith(detector, 'yolov8n', { health: client, ...(ocr ? { ocr } : {}) }),
           sink: publisher,
           windowMs: o.windowMs,
+          ...(vad
+            ? {
+                vad: vadSamples(opened.audio, {
+                  provider: vad,
+                  streamId: o.streamId,
+                  counters,
+                  maxQueue: vadQueue,
+                  ...(pacer ? { pressure: audioPressure, pacer } : {}),
+                }),
+              }
+            : {}),
           // A few frames may still be in flight when the pause starts: leave them room.
           inferQueue: o.live ? inferQueue : inferQueue + 16,
           pressure,
@@ -188,7 +303,10 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
       `vigil: ${interrupted ? 'interrupted' : 'done'} after ${secs} s: ${counters.frames} frames, ${counters.keyframes} keyframes, ` +
         `${counters.analysed} analysed, ${counters.summaries} summaries, ${counters.events} events` +
         (counters.inferFailed ? `, ${counters.inferFailed} analyses unavailable` : '') +
-        (counters.inferDropped ? `, ${counters.inferDropped} keyframes dropped (inference behind)` : ''),
+        (counters.inferDropped ? `, ${counters.inferDropped} keyframes dropped (inference behind)` : '') +
+        (counters.vadWindows ? `, ${counters.vadWindows} VAD windows` : '') +
+        (counters.vadDropped ? `, ${counters.vadDropped} audio chunks dropped (VAD behind)` : '') +
+        (counters.vadFailed ? `, ${counters.vadFailed} VAD calls failed` : ''),
     );
     if (report && o.reportDir) {
       const written = report.write(o.reportDir, {
@@ -343,10 +461,22 @@ export async function startService(
     const client = new InferenceClient({ addresses, ...inferenceTls(config.inference.tls) });
     cleanups.push(async () => client.close());
     const model = config.inference.model;
+    const ocr = config.inference.ocr
+      ? ocrStage(
+          client,
+          config.inference.ocrDictionary ?? defaultOcrDictionary(config.inference.modelRepository),
+        )
+      : undefined;
+    // Speech events for streams with audio; asked once whether the VAD model is served (lazily, per stream).
+    const vad = config.inference.vad ? vadProvider(client) : undefined;
     const manager = createManager(
       instrumentManagerDeps(
         {
-          analyze: analyzeWith(createDetector({ client, model }), model, { health: client }),
+          analyze: analyzeWith(createDetector({ client, model }), model, {
+            health: client,
+            ...(ocr ? { ocr } : {}),
+          }),
+          ...(vad ? { vad } : {}),
           sink: publisher,
           maxStreams: config.analyzer.maxStreams,
           windowMs: config.analyzer.windowMs,

@@ -32,6 +32,7 @@ import {
   type KeyframeOptions,
   type Summarizer,
 } from '../stream/index.js';
+import { newSpeechCounters, type SpeechCounters } from './speech.js';
 
 export type AnalyzeKeyframe = (keyframe: Keyframe) => Promise<Analysis>;
 
@@ -41,7 +42,8 @@ export interface StreamSink {
   detections?(a: Analysis, keyframe: Keyframe): Promise<void>;
 }
 
-export interface StreamCounters {
+/** Includes the audio branch's counters (audio chunks, VAD windows, drops, failures, skips). */
+export interface StreamCounters extends SpeechCounters {
   frames: number;
   keyframes: number;
   analysed: number;
@@ -111,6 +113,7 @@ export function newCounters(): StreamCounters {
     summaries: 0,
     events: 0,
     cacheHits: 0,
+    ...newSpeechCounters(),
   };
 }
 

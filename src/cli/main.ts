@@ -48,6 +48,10 @@ const analysisOptions = {
   live: { type: 'boolean' },
   fast: { type: 'boolean' },
   json: { type: 'boolean' },
+  /** On-screen text (PaddleOCR) on every analysed keyframe: text.appeared events, text in summaries. */
+  ocr: { type: 'boolean' },
+  /** No voice activity detection on the source's audio (no speech events). */
+  'no-vad': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -131,6 +135,8 @@ function analysisRunOptions(
     inferAddress: typeof values.infer === 'string' ? values.infer : undefined,
     modelRepository: resolve(typeof values.models === 'string' ? values.models : 'models/repo'),
     json: values.json === true,
+    ocr: values.ocr === true,
+    vad: values['no-vad'] !== true,
   };
 }
 
@@ -146,7 +152,7 @@ function defaultStreamName(path: string): string {
 const commands: Record<string, Command> = {
   demo: {
     summary: 'Run the embedded default: local NATS, local inference server, the sample clip as a live stream',
-    usage: 'vigil demo [--source PATH] [--window-ms N] [--json]',
+    usage: 'vigil demo [--source PATH] [--window-ms N] [--ocr] [--no-vad] [--json]',
     examples: ['vigil demo', 'vigil demo --window-ms 5000', 'vigil demo --source samples/vtest.avi --fast'],
     options: { ...analysisOptions, source: { type: 'string' } },
     run: (values) => {
@@ -160,10 +166,11 @@ const commands: Record<string, Command> = {
     summary:
       'Analyze one file as fast as the machine allows: progress bar, summaries and events, a JSON + Markdown report',
     usage:
-      'vigil analyze <file|url> [--report DIR] [--name ID] [--nats URL] [--infer HOST:PORT] [--live|--fast] [--window-ms N] [--json] [--quiet]',
+      'vigil analyze <file|url> [--report DIR] [--name ID] [--nats URL] [--infer HOST:PORT] [--live|--fast] [--window-ms N] [--ocr] [--no-vad] [--json] [--quiet]',
     examples: [
       'vigil analyze samples/vtest.avi                      # report in ./vigil-report-vtest/',
       'vigil analyze clip.mp4 --report out/ --window-ms 5000 --quiet',
+      'vigil analyze scoreboard.mp4 --ocr                   # on-screen text: text.appeared events',
       'vigil analyze rtsp://user:pass@camera.local/stream1 --name door --live',
       'vigil analyze clip.mp4 --nats nats://127.0.0.1:4222 --infer 127.0.0.1:8001 --json',
     ],

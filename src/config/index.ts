@@ -42,6 +42,12 @@ export interface VigilConfig {
     addresses: string[];
     modelRepository: string;
     model: string;
+    /** On-screen text on every analysed keyframe (PaddleOCR det + rec; ~0.5 s per keyframe on CPU). Default false. */
+    ocr: boolean;
+    /** The recognition model's dictionary; absent: `<modelRepository>/ppocr_rec/1/ppocr_keys_v1.txt`. */
+    ocrDictionary?: string;
+    /** Voice activity (Silero VAD) on streams with audio, when `silero_vad` is served. Default true. */
+    vad: boolean;
     /** gRPC TLS to the inference servers: CA to trust; cert + key for mTLS. */
     tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string };
   };
@@ -76,6 +82,7 @@ const streamSpec: Spec = {
     events: { kind: 'map' },
     inferConcurrency: { kind: 'int', min: 1, max: 64 },
     inferQueue: { kind: 'int', min: 0, max: 10_000 },
+    audio: { kind: 'object', fields: { vad: { kind: 'bool' } } },
   },
 };
 
@@ -137,6 +144,9 @@ const fileSpec: Spec = {
         },
         modelRepository: { kind: 'string', min: 1 },
         model: { kind: 'string', min: 1 },
+        ocr: { kind: 'bool' },
+        ocrDictionary: { kind: 'string', min: 1 },
+        vad: { kind: 'bool' },
         tls: {
           kind: 'object',
           fields: {
@@ -257,6 +267,8 @@ export function parseConfig(
         (typeof inference.address === 'string' ? [inference.address] : []),
       modelRepository: path(inference.modelRepository) ?? resolve('models/repo'),
       model: (inference.model as string | undefined) ?? 'yolov8n',
+      ocr: (inference.ocr as boolean | undefined) ?? false,
+      vad: (inference.vad as boolean | undefined) ?? true,
     },
     control: {
       host: (control.host as string | undefined) ?? '127.0.0.1',
@@ -288,6 +300,7 @@ export function parseConfig(
     if (t.certFile) config.nats.tls.certFile = path(t.certFile)!;
     if (t.keyFile) config.nats.tls.keyFile = path(t.keyFile)!;
   }
+  if (inference.ocrDictionary !== undefined) config.inference.ocrDictionary = path(inference.ocrDictionary)!;
   if (inference.tls !== undefined) {
     const t = inference.tls as Record<string, string | undefined>;
     if ((t.certFile === undefined) !== (t.keyFile === undefined)) {

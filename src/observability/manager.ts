@@ -82,7 +82,7 @@ export function instrumentManagerDeps(deps: ManagerDeps, metrics: AnalyzerMetric
         if (up) wasDown = false;
       }),
     );
-    return status ? { frames, status } : { frames };
+    return { frames, ...(status ? { status } : {}), ...(opened.audio ? { audio: opened.audio } : {}) };
   };
 
   const analyze = async (kf: Keyframe): Promise<Analysis> => {
