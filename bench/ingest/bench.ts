@@ -138,60 +138,63 @@ const WINDOW_MS = 5000;
 /** Full rate: every stream delivers ≥ 95 % of 30 fps over the window. */
 const FULL = 0.95 * FPS;
 
-async function vigilLevel(url: string, n: number): Promise<LevelResult> {
-  const rss0 = process.memoryUsage().rss;
-  const sources: StreamSource[] = [];
-  const counts = new Array<number>(n).fill(0);
-  for (let i = 0; i < n; i++) {
-    const s = openStream(parseSource(url), {
-      streamId: `cam${i}`,
-      reconnect: {
-        initialDelayMs: 200,
-        maxDelayMs: 1000,
-        factor: 2,
-        jitter: 0.2,
-        maxAttempts: Infinity,
-        resetAfterMs: 10_000,
-      },
+const vigilLevel =
+  (maxBuffers: number) =>
+  async (url: string, n: number): Promise<LevelResult> => {
+    const rss0 = process.memoryUsage().rss;
+    const sources: StreamSource[] = [];
+    const counts = new Array<number>(n).fill(0);
+    for (let i = 0; i < n; i++) {
+      const s = openStream(parseSource(url), {
+        streamId: `cam${i}`,
+        maxBuffers,
+        reconnect: {
+          initialDelayMs: 200,
+          maxDelayMs: 1000,
+          factor: 2,
+          jitter: 0.2,
+          maxAttempts: Infinity,
+          resetAfterMs: 10_000,
+        },
+      });
+      s.frames.subscribe((frame) => {
+        consume(frame);
+        counts[i]!++;
+      });
+      sources.push(s);
+    }
+    await sleep(WARMUP_MS);
+    const start = [...counts];
+    const byReason0 = sources.map((s) => ({ ...s.counters.dropped }));
+    const drops0 = sources.map(
+      (s) => (s.counters.dropped['appsink'] ?? 0) + (s.counters.dropped['upstream'] ?? 0),
+    );
+    sources.forEach((s) => s.counters.latency.reset());
+    await sleep(WINDOW_MS);
+    const fps = counts.map((c, i) => ((c - start[i]!) * 1000) / WINDOW_MS);
+    const drops = sources.reduce(
+      (sum, s, i) =>
+        sum + (s.counters.dropped['appsink'] ?? 0) + (s.counters.dropped['upstream'] ?? 0) - drops0[i]!,
+      0,
+    );
+    const rssPerStreamMb = (process.memoryUsage().rss - rss0) / n / 2 ** 20;
+    const all = sources[0]!.counters.latency;
+    const p50Us = all.percentile(50);
+    const p99Us = all.percentile(99);
+    await Promise.all(sources.map((s) => s.close()));
+    await sleep(500);
+    const minFps = Math.min(...fps);
+    const detail: Record<string, number> = {};
+    sources.forEach((s, i) => {
+      for (const [k, v] of Object.entries(s.counters.dropped))
+        detail[k] = (detail[k] ?? 0) + v - (byReason0[i]![k] ?? 0);
     });
-    s.frames.subscribe((frame) => {
-      consume(frame);
-      counts[i]!++;
-    });
-    sources.push(s);
-  }
-  await sleep(WARMUP_MS);
-  const start = [...counts];
-  const byReason0 = sources.map((s) => ({ ...s.counters.dropped }));
-  const drops0 = sources.map(
-    (s) => (s.counters.dropped['appsink'] ?? 0) + (s.counters.dropped['upstream'] ?? 0),
-  );
-  sources.forEach((s) => s.counters.latency.reset());
-  await sleep(WINDOW_MS);
-  const fps = counts.map((c, i) => ((c - start[i]!) * 1000) / WINDOW_MS);
-  const drops = sources.reduce(
-    (sum, s, i) =>
-      sum + (s.counters.dropped['appsink'] ?? 0) + (s.counters.dropped['upstream'] ?? 0) - drops0[i]!,
-    0,
-  );
-  const rssPerStreamMb = (process.memoryUsage().rss - rss0) / n / 2 ** 20;
-  const all = sources[0]!.counters.latency;
-  const p50Us = all.percentile(50);
-  const p99Us = all.percentile(99);
-  await Promise.all(sources.map((s) => s.close()));
-  await sleep(500);
-  const minFps = Math.min(...fps);
-  const detail: Record<string, number> = {};
-  sources.forEach((s, i) => {
-    for (const [k, v] of Object.entries(s.counters.dropped))
-      detail[k] = (detail[k] ?? 0) + v - (byReason0[i]![k] ?? 0);
-  });
-  const dropDetail = Object.entries(detail)
-    .filter(([, v]) => v > 0)
-    .map(([k, v]) => `${k} ${v}`)
-    .join(', ');
-  return { ok: minFps >= FULL && drops === 0, minFps, drops, dropDetail, rssPerStreamMb, p50Us, p99Us };
-}
+    const dropDetail = Object.entries(detail)
+      .filter(([, v]) => v > 0)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    return { ok: minFps >= FULL && drops === 0, minFps, drops, dropDetail, rssPerStreamMb, p50Us, p99Us };
+  };
 
 const FRAME_NS = 1e9 / FPS;
 
@@ -353,12 +356,14 @@ if (only === undefined || only === 'capacity') {
     best: 0,
     done: false,
   });
-  const v = contender('vigil', vigilLevel);
+  const v = contender('vigil', vigilLevel(o.maxBuffers));
+  // `--which=vigil,vigil-mb8,...`: the same with a deeper appsink (max-buffers 8), for comparison.
+  const v8 = contender('vigil (max-buffers 8)', vigilLevel(8));
   const raw = contender('gst-launch (a) raw decode', gstLevel(''));
   const same = contender('gst-launch (b) decode + scale/convert', gstLevel(SAME));
   await capacity(
     liveClip,
-    [v, raw, same].filter((_, i) => which.includes(['vigil', 'raw', 'same'][i]!)),
+    [v, v8, raw, same].filter((_, i) => which.includes(['vigil', 'vigil-mb8', 'raw', 'same'][i]!)),
   );
   const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : 'n/a');
   console.log(

@@ -212,17 +212,35 @@ export function rgbFromI420(data: Uint8Array, layout: I420Layout, c: Colorimetry
   const tgu = t.gu;
   const tgv = t.gv;
   const tbu = t.bu;
-  for (let y = 0; y < height; y++) {
-    const yRow = y * yStride;
+  const row = width * 3;
+  // Two rows at a time: each chroma sample's three terms serve a 2x2 block.
+  for (let y = 0; y < height; y += 2) {
+    const y0 = y * yStride;
+    const y1 = y + 1 < height ? y0 + yStride : -1;
     const cRow = (y >> 1) * uvStride;
-    let o = y * width * 3;
-    for (let x = 0; x < width; x++) {
-      const u = data[uOffset + cRow + (x >> 1)]!;
-      const v = data[vOffset + cRow + (x >> 1)]!;
-      const l = ty[data[yRow + x]!]!;
-      out[o++] = (l + trv[v]!) >> SHIFT;
-      out[o++] = (l - tgu[u]! - tgv[v]!) >> SHIFT;
-      out[o++] = (l + tbu[u]!) >> SHIFT;
+    const o0 = y * row;
+    const o1 = o0 + row;
+    for (let x = 0; x < width; x += 2) {
+      const c = cRow + (x >> 1);
+      const u = data[uOffset + c]!;
+      const v = data[vOffset + c]!;
+      const r = trv[v]!;
+      const g = tgu[u]! + tgv[v]!;
+      const b = tbu[u]!;
+      const pixels = x + 1 < width ? 2 : 1;
+      for (let k = 0; k < pixels; k++) {
+        let l = ty[data[y0 + x + k]!]!;
+        let o = o0 + (x + k) * 3;
+        out[o] = (l + r) >> SHIFT;
+        out[o + 1] = (l - g) >> SHIFT;
+        out[o + 2] = (l + b) >> SHIFT;
+        if (y1 < 0) continue;
+        l = ty[data[y1 + x + k]!]!;
+        o = o1 + (x + k) * 3;
+        out[o] = (l + r) >> SHIFT;
+        out[o + 1] = (l - g) >> SHIFT;
+        out[o + 2] = (l + b) >> SHIFT;
+      }
     }
   }
   return { width, height, format: 'RGB', data: new Uint8Array(out.buffer) };
