@@ -30,8 +30,10 @@ import { openStream } from '../ingest/stream-source.js';
 import { parseSource, type SourceSpec } from '../ingest/source.js';
 import { validateStreamId } from '../publish/subjects.js';
 import {
+  AnalysisCache,
   parseEventOptions,
   parseKeyframeOptions,
+  type CacheOptions,
   type EventOptions,
   type KeyframeOptions,
   type Summarizer,
@@ -44,6 +46,7 @@ import {
   type StreamCounters,
   type StreamSink,
 } from './stream-runner.js';
+import { checkMaxKeyframeAgeMs, DEFAULT_MAX_KEYFRAME_AGE_MS, InferenceSlots } from './admission.js';
 import { AudioPacer, vadSamples, type VadProvider } from './speech.js';
 
 export type ManagerErrorCode =
@@ -76,6 +79,14 @@ export interface StreamDefinition {
   /** Keyframes waiting for inference (default 4); live streams drop the oldest beyond it. */
   inferQueue?: number;
   /**
+   * Live streams: a keyframe older than this (ms of wall time since capture) when its turn for the
+   * model comes is not analysed but counted as dropped (`stale`) and listed as missing in its
+   * window (default from the manager, 2000; 0 = no deadline). Ignored by files in fast mode.
+   */
+  maxKeyframeAgeMs?: number;
+  /** Near-duplicate cache in front of the model: false turns it off, an object tunes it (default on). */
+  cache?: CacheOptions | false;
+  /**
    * The audio branch. `vad` (default true): voice activity (Silero VAD) on the source's audio, for
    * speech.started / speech.stopped, when the service has a VAD (the `silero_vad` model is served);
    * false: no audio branch at all.
@@ -92,6 +103,8 @@ const DEFINITION_KEYS = [
   'events',
   'inferConcurrency',
   'inferQueue',
+  'maxKeyframeAgeMs',
+  'cache',
   'audio',
 ] as const;
 
@@ -112,6 +125,8 @@ export interface IngestStatus {
   error?: { code: string; message: string };
   /** How long the outage lasted (recovered). */
   outageMs?: number;
+  /** Consecutive failed attempts so far (0 when live). */
+  attempt?: number;
 }
 
 export interface StreamInfo {
@@ -132,7 +147,10 @@ export interface StreamInfo {
   fps: number;
   /** Capture → analysis done for the latest keyframe, ms (null before the first). */
   latencyMs: number | null;
+  /** The latest error (kept after recovery, replaced by the next one). */
   error: { code: string; message: string } | null;
+  /** Consecutive failed connection attempts of the current outage (0 when frames flow). */
+  attempt: number;
 }
 
 /** Updates for live views (the web page): typed, delivered synchronously, listener errors isolated. */
@@ -178,6 +196,13 @@ export interface ManagerDeps {
   summarizer?: () => Summarizer;
   /** How often `stats` updates go out and fps is computed, ms (default 1000). */
   statsIntervalMs?: number;
+  /** Default deadline of live keyframes, ms from capture to the model call (default 2000; 0 = none). */
+  maxKeyframeAgeMs?: number;
+  /**
+   * Keyframes in flight to the model at once, all live streams together (fair share, round-robin
+   * between streams, each stream's oldest waiting keyframe dropped first). Default: no shared bound.
+   */
+  maxInferInFlight?: number;
   /**
    * Voice activity for streams with audio (see src/analyzer/speech.ts): absent, no audio branch.
    * Streams opt out with `audio: { vad: false }`.
@@ -226,19 +251,26 @@ export const defaultFrameSource: FrameSource = (spec, options, counters) => {
     const statusSub = source.status.subscribe((s) => {
       switch (s.state) {
         case 'connecting':
+          // A retry carries the failure of the attempt before it.
+          return details.next({
+            state: 'connecting',
+            attempt: s.attempt,
+            ...(s.lastError ? { error: s.lastError } : {}),
+          });
         case 'live':
-          return details.next({ state: s.state });
+          return details.next({ state: s.state, attempt: 0 });
         case 'stalled':
           // A hung source sends nothing at all: as much an outage as a dropped one.
           return details.next({
             state: 'stalled',
+            attempt: s.attempt,
             error: {
               code: 'VIGIL_ERR_SOURCE_STALLED',
               message: `source ${s.source}: no frame for ${s.silentMs} ms, reconnecting`,
             },
           });
         case 'down':
-          return details.next({ state: 'down', error: s.error });
+          return details.next({ state: 'down', error: s.error, attempt: s.attempt });
         case 'recovered':
           return details.next({ state: 'recovered', outageMs: s.outageMs });
         default:
@@ -291,6 +323,21 @@ export function parseStreamDefinition(input: unknown): StreamDefinition {
   int('windowMs', 100, 24 * 3600 * 1000);
   int('inferConcurrency', 1, 64);
   int('inferQueue', 0, 10_000);
+  try {
+    checkMaxKeyframeAgeMs(o.maxKeyframeAgeMs);
+  } catch (cause) {
+    throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', (cause as Error).message, { cause });
+  }
+  if (
+    o.cache !== undefined &&
+    o.cache !== false &&
+    (typeof o.cache !== 'object' || o.cache === null || Array.isArray(o.cache))
+  ) {
+    throw new ManagerError(
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      'cache: expected false or an object of cache options',
+    );
+  }
   for (const key of ['keyframes', 'events', 'audio'] as const) {
     const v = o[key];
     if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))) {
@@ -319,10 +366,47 @@ function errorInfo(err: unknown): { code: string; message: string } {
 
 const ENDED: readonly StreamState[] = ['completed', 'failed', 'stopped'];
 
+/**
+ * The stream state an ingest status leads to (null: ignore it). `connecting` is only the state
+ * before the first frame and the first failure: a source retrying after an outage stays `down`
+ * (`stalled` while a hung source's retry has not failed yet) with the latest error and attempt
+ * until frames return (`recovered`).
+ */
+export function nextState(
+  current: Pick<StreamInfo, 'state' | 'lastFrameAtMs'>,
+  s: IngestStatus,
+): { state: StreamState; error?: { code: string; message: string }; attempt?: number } | null {
+  if (ENDED.includes(current.state)) return null;
+  const outage = s.state === 'down' || s.state === 'stalled';
+  if (s.state === 'connecting') {
+    const retrying = current.state !== 'connecting' || current.lastFrameAtMs !== null;
+    if (!retrying) return { state: 'connecting', ...(s.attempt !== undefined ? { attempt: s.attempt } : {}) };
+    // A retry. It failed before (an error): down. A hung source's first retry has no error yet: still stalled.
+    const state: StreamState = s.error !== undefined || current.state !== 'stalled' ? 'down' : 'stalled';
+    return {
+      state,
+      ...(s.error !== undefined ? { error: s.error } : {}),
+      ...(s.attempt !== undefined ? { attempt: s.attempt } : {}),
+    };
+  }
+  const attempt = s.state === 'live' || s.state === 'recovered' ? 0 : s.attempt;
+  return {
+    state: s.state,
+    ...(outage && s.error !== undefined ? { error: s.error } : {}),
+    ...(attempt !== undefined ? { attempt } : {}),
+  };
+}
+
 export function createManager(deps: ManagerDeps): Manager {
   const maxStreams = deps.maxStreams ?? 16;
   if (!Number.isInteger(maxStreams) || maxStreams < 1) throw new RangeError('maxStreams must be >= 1');
   const frameSource = deps.frameSource ?? defaultFrameSource;
+  const maxKeyframeAgeMs = checkMaxKeyframeAgeMs(deps.maxKeyframeAgeMs) ?? DEFAULT_MAX_KEYFRAME_AGE_MS;
+  // One bound for every live stream of this process (files in fast mode do not take slots).
+  const inferenceSlots =
+    deps.maxInferInFlight === undefined
+      ? undefined
+      : new InferenceSlots({ maxInFlight: deps.maxInferInFlight });
   const streams = new Map<string, Entry>();
   const listeners = new Set<(u: ManagerUpdate) => void>();
   let closed = false;
@@ -404,10 +488,19 @@ export function createManager(deps: ManagerDeps): Manager {
     e.statusSub = opened.status?.subscribe({
       next: (raw) => {
         const s: IngestStatus = typeof raw === 'string' ? { state: raw } : raw;
+        const next = nextState(e.info, s);
+        if (next === null) return;
         const outage = s.state === 'down' || s.state === 'stalled';
         // One stream.down per outage, whether the source dropped or hung (stalled), then one recovered.
         if (outage || s.state === 'recovered') streamEvent(e, s);
-        setState(e, s.state, outage ? s.error : undefined);
+        if (next.attempt !== undefined) e.info.attempt = next.attempt;
+        if (next.state === e.info.state) {
+          // A retry within the same outage: the attempt and error are updated in place (status(),
+          // stats updates), with no new status message; one transition, one message.
+          if (next.error !== undefined) e.info.error = errorInfo(next.error);
+          return;
+        }
+        setState(e, next.state, next.error);
       },
       error: () => undefined,
     });
@@ -471,6 +564,9 @@ export function createManager(deps: ManagerDeps): Manager {
         // Files in fast mode pause decoding at the bound; leave room for frames already in flight.
         inferQueue: live ? inferQueue : inferQueue + 16,
         ...(live ? {} : { pressure }),
+        maxKeyframeAgeMs: def.maxKeyframeAgeMs ?? maxKeyframeAgeMs,
+        ...(inferenceSlots ? { inferenceSlots } : {}),
+        ...(def.cache !== undefined ? { cache: def.cache } : {}),
         onAnalysed: (kf, analysis) => {
           e.info.latencyMs = Math.max(0, Date.now() - kf.frame.captureTimeMs);
           sinkCall(e, deps.sink.keyframe?.(kf, analysis));
@@ -517,6 +613,7 @@ export function createManager(deps: ManagerDeps): Manager {
         // Bad per-stream options fail the attach (with the option named), not the stream later.
         parseKeyframeOptions(def.keyframes ?? {});
         parseEventOptions(def.events ?? {});
+        if (def.cache) new AnalysisCache(def.cache);
       } catch (cause) {
         throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', (cause as Error).message, { cause });
       }
@@ -550,6 +647,7 @@ export function createManager(deps: ManagerDeps): Manager {
           fps: 0,
           latencyMs: null,
           error: null,
+          attempt: 0,
         },
         sub: undefined,
         statusSub: undefined,

@@ -7,6 +7,8 @@ import {
   concatMap,
   connectable,
   EMPTY,
+  filter,
+  from,
   lastValueFrom,
   merge,
   mergeMap,
@@ -15,7 +17,13 @@ import {
   tap,
 } from 'rxjs';
 import type { Analysis, Frame, Keyframe, Summary, VadSample, VigilEvent } from '../core/contracts.js';
-import { boundedMergeMap } from '../core/bounded-merge-map.js';
+import {
+  admitKeyframes,
+  DEFAULT_MAX_KEYFRAME_AGE_MS,
+  isStale,
+  type InferenceSlots,
+  type Slot,
+} from './admission.js';
 import {
   AnalysisCache,
   cachedAnalyze,
@@ -49,6 +57,8 @@ export interface StreamCounters extends SpeechCounters {
   analysed: number;
   /** Keyframes dropped because inference was behind (bounded queue, oldest dropped). */
   inferDropped: number;
+  /** Live keyframes past their deadline (`maxKeyframeAgeMs`) when their turn came: not sent to the model. */
+  inferStale: number;
   inferFailed: number;
   summaries: number;
   events: number;
@@ -84,6 +94,16 @@ export interface StreamRunnerOptions {
   inferConcurrency?: number;
   inferQueue?: number;
   /**
+   * Live streams: a keyframe captured longer ago than this (ms of wall time) when its turn for the
+   * model comes is not analysed; it is counted (`inferStale`) and passed on with a missing analysis.
+   * Default 2000; 0 turns the deadline off. Ignored in fast mode (`live: false`).
+   */
+  maxKeyframeAgeMs?: number;
+  /** Process-wide bound on keyframes in flight to the model, shared by streams (fair, round-robin). */
+  inferenceSlots?: InferenceSlots;
+  /** Wall clock for the deadline (default Date.now). */
+  now?: () => number;
+  /**
    * Shared with the ingest's `shouldPause` in fast mode: keyframes selected but not yet analysed.
    * The runner keeps it current; ingest pauses decoding while it is at the queue bound.
    */
@@ -109,6 +129,7 @@ export function newCounters(): StreamCounters {
     keyframes: 0,
     analysed: 0,
     inferDropped: 0,
+    inferStale: 0,
     inferFailed: 0,
     summaries: 0,
     events: 0,
@@ -136,8 +157,9 @@ export function streamPipeline(
   // Built per subscription, and the shared stages are connected only once every consumer is
   // subscribed: no stage runs twice, whatever the timing of the source.
   return new Observable<unknown>((subscriber) => {
-    const { keyframes$, analysed$, output$ } = buildStages(o, counters, stats);
+    const { keyframes$, analysed$, output$, abort } = buildStages(o, counters, stats);
     const sub = output$.subscribe(subscriber);
+    sub.add(() => abort.abort());
     sub.add(analysed$.connect());
     sub.add(keyframes$.connect());
     return sub;
@@ -161,38 +183,65 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
     connector: () => new Subject<Keyframe>(),
     resetOnDisconnect: false,
   });
+  const live = o.live !== false;
+  const maxAgeMs = live ? (o.maxKeyframeAgeMs ?? DEFAULT_MAX_KEYFRAME_AGE_MS) : 0;
+  const now = o.now ?? Date.now;
+  const slots = live ? o.inferenceSlots : undefined;
+  // Waiting for a shared slot ends when the stream is unsubscribed.
+  const abort = new AbortController();
+  const stale = (kf: Keyframe): AnalysedKeyframe => {
+    counters.inferStale++;
+    // Passed on with a missing analysis: its window lists it, motion and scene cuts still count.
+    return { keyframe: withoutModelPixels(kf), analysis: null };
+  };
+  const analyse = async (kf: Keyframe): Promise<AnalysedKeyframe | null> => {
+    let analysis: Analysis;
+    let slot: Slot | null = null;
+    try {
+      if (slots) {
+        slot = await slots.acquire(o.streamId, abort.signal);
+        if (slot === null) {
+          // A newer keyframe of this stream took its place (or the stream stopped).
+          if (!abort.signal.aborted) counters.inferDropped++;
+          return null;
+        }
+        if (isStale(kf, now(), maxAgeMs)) return stale(kf);
+      }
+      analysis = await model(kf);
+    } finally {
+      slot?.release();
+      if (o.pressure) o.pressure.pending--;
+    }
+    if (analysis.cachedFrom) counters.cacheHits++;
+    if (analysis.available) counters.analysed++;
+    else counters.inferFailed++;
+    if (o.onAnalysed) {
+      try {
+        o.onAnalysed(kf, analysis);
+      } catch {
+        // A hook must not break the stream.
+      }
+    }
+    const light = withoutModelPixels(kf);
+    if (o.sink.detections) await o.sink.detections(analysis, light);
+    return { keyframe: light, analysis };
+  };
   const analysedSource$ = keyframes$.pipe(
-    boundedMergeMap(
-      async (kf: Keyframe): Promise<AnalysedKeyframe> => {
-        let analysis: Analysis;
-        try {
-          analysis = await model(kf);
-        } finally {
-          if (o.pressure) o.pressure.pending--;
-        }
-        if (analysis.cachedFrom) counters.cacheHits++;
-        if (analysis.available) counters.analysed++;
-        else counters.inferFailed++;
-        if (o.onAnalysed) {
-          try {
-            o.onAnalysed(kf, analysis);
-          } catch {
-            // A hook must not break the stream.
-          }
-        }
-        const light = withoutModelPixels(kf);
-        if (o.sink.detections) await o.sink.detections(analysis, light);
-        return { keyframe: light, analysis };
+    admitKeyframes((kf) => from(analyse(kf)), {
+      maxAgeMs,
+      now,
+      concurrency: o.inferConcurrency ?? 1,
+      maxQueue: o.inferQueue ?? 4,
+      onDrop: () => {
+        counters.inferDropped++;
+        if (o.pressure) o.pressure.pending--;
       },
-      {
-        concurrency: o.inferConcurrency ?? 1,
-        maxQueue: o.inferQueue ?? 4,
-        onDrop: () => {
-          counters.inferDropped++;
-          if (o.pressure) o.pressure.pending--;
-        },
+      onStale: (kf) => {
+        if (o.pressure) o.pressure.pending--;
+        return stale(kf);
       },
-    ),
+    }),
+    filter((x): x is AnalysedKeyframe => x !== null),
   );
   const analysed$ = connectable(analysedSource$, {
     connector: () => new Subject<AnalysedKeyframe>(),
@@ -230,7 +279,7 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
       return e;
     }, 8),
   );
-  return { keyframes$, analysed$, output$: merge(summaries$, events$) };
+  return { keyframes$, analysed$, output$: merge(summaries$, events$), abort };
 }
 
 export async function runStreamToEnd(o: StreamRunnerOptions, counters?: StreamCounters): Promise<void> {

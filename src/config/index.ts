@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../core/errors.js';
-import { parseEventOptions, parseKeyframeOptions } from '../stream/index.js';
+import { AnalysisCache, parseEventOptions, parseKeyframeOptions } from '../stream/index.js';
 import type { StreamDefinition } from '../analyzer/manager.js';
 import { isMapping, validate, type Spec } from './validate.js';
 
@@ -82,6 +82,8 @@ const streamSpec: Spec = {
     events: { kind: 'map' },
     inferConcurrency: { kind: 'int', min: 1, max: 64 },
     inferQueue: { kind: 'int', min: 0, max: 10_000 },
+    maxKeyframeAgeMs: { kind: 'int', min: 0, max: 3_600_000 },
+    cache: { kind: 'off-or', spec: { kind: 'map' } },
     audio: { kind: 'object', fields: { vad: { kind: 'bool' } } },
   },
 };
@@ -209,6 +211,7 @@ export function parseConfig(
     for (const [key, parse] of [
       ['keyframes', parseKeyframeOptions],
       ['events', parseEventOptions],
+      ['cache', (v: never) => new AnalysisCache(v)],
     ] as const) {
       if (!isMapping(s[key])) continue;
       try {

@@ -25,11 +25,13 @@ export function boundedMergeMap<T, R>(
       const start = (value: T) => {
         active++;
         let finished = false;
+        // Assigned once subscribe returns; a project that completes synchronously (of(x)) finishes first.
+        const ref: { sub?: Subscription } = {};
         const done = () => {
           if (finished) return;
           finished = true;
           active--;
-          inner.delete(sub);
+          if (ref.sub) inner.delete(ref.sub);
           const next = queue.shift();
           if (next !== undefined) start(next);
           else maybeComplete();
@@ -41,11 +43,12 @@ export function boundedMergeMap<T, R>(
           subscriber.error(err);
           return;
         }
-        const sub: Subscription = from(input).subscribe({
+        const sub = from(input).subscribe({
           next: (r) => subscriber.next(r),
           error: (err: unknown) => subscriber.error(err),
           complete: done,
         });
+        ref.sub = sub;
         if (!finished) inner.add(sub);
       };
 

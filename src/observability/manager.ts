@@ -187,6 +187,7 @@ export function observeManager(manager: Pick<Manager, 'list'>, metrics: Analyzer
       Object.assign(s.src, {
         keyframes: c.keyframes,
         inferDropped: c.inferDropped,
+        inferStale: c.inferStale,
         analysed: c.analysed,
         inferFailed: c.inferFailed,
         cacheHits: c.cacheHits,

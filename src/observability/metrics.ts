@@ -32,6 +32,8 @@ export const DROP_REASONS = [
   'malformed',
   /** Ingest: a decoded frame whose twin (same PTS) from the other branch never came. */
   'unpaired',
+  /** A live keyframe past its deadline (maxKeyframeAgeMs since capture) when its turn came: not analysed. */
+  'stale',
   'other',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
@@ -76,6 +78,8 @@ export interface CounterSource {
   keyframes?: number;
   /** Keyframes dropped because inference was behind. */
   inferDropped?: number;
+  /** Live keyframes not analysed because they were past their deadline (reason `stale`). */
+  inferStale?: number;
   /** Keyframes analysed (model or cache) and those whose analysis was unavailable. */
   analysed?: number;
   inferFailed?: number;
@@ -379,6 +383,7 @@ export class StreamMetrics {
     {
       keyframes: number;
       inferDropped: number;
+      inferStale: number;
       cacheHits: number;
       reconnects: number;
       dropped: Record<string, number>;
@@ -411,7 +416,14 @@ export class StreamMetrics {
   track(source: CounterSource): void {
     if (this.sources.includes(source)) return;
     this.sources.push(source);
-    this.seen.set(source, { keyframes: 0, inferDropped: 0, cacheHits: 0, reconnects: 0, dropped: {} });
+    this.seen.set(source, {
+      keyframes: 0,
+      inferDropped: 0,
+      inferStale: 0,
+      cacheHits: 0,
+      reconnects: 0,
+      dropped: {},
+    });
   }
 
   untrack(source: CounterSource): void {
@@ -488,6 +500,11 @@ export class StreamMetrics {
         m.dropped.inc({ ...s, reason: 'infer_queue_full' }, idr - last.inferDropped);
         last.inferDropped = idr;
       }
+      const stale = src.inferStale ?? 0;
+      if (stale > last.inferStale) {
+        m.dropped.inc({ ...s, reason: 'stale' }, stale - last.inferStale);
+        last.inferStale = stale;
+      }
       const hits = src.cacheHits ?? 0;
       if (hits > last.cacheHits) {
         m.inference.inc({ ...s, result: 'cached' }, hits - last.cacheHits);
@@ -507,7 +524,7 @@ export class StreamMetrics {
       }
       // Selected but neither analysed, unavailable nor dropped yet: waiting for the model.
       if (src.keyframes !== undefined)
-        depth += Math.max(0, kf - (src.analysed ?? 0) - (src.inferFailed ?? 0) - idr);
+        depth += Math.max(0, kf - (src.analysed ?? 0) - (src.inferFailed ?? 0) - idr - stale);
     }
     m.queueDepth.set({ ...s, queue: 'inference' }, depth);
   }
