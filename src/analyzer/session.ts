@@ -480,6 +480,12 @@ export async function startService(
           sink: publisher,
           maxStreams: config.analyzer.maxStreams,
           windowMs: config.analyzer.windowMs,
+          ...(config.analyzer.maxKeyframeAgeMs !== undefined
+            ? { maxKeyframeAgeMs: config.analyzer.maxKeyframeAgeMs }
+            : {}),
+          ...(config.analyzer.maxInferInFlight !== undefined
+            ? { maxInferInFlight: config.analyzer.maxInferInFlight }
+            : {}),
         },
         metrics,
       ),

@@ -59,7 +59,14 @@ export interface VigilConfig {
     nats: boolean;
   };
   web: { enabled: boolean };
-  analyzer: { maxStreams: number; windowMs: number };
+  analyzer: {
+    maxStreams: number;
+    windowMs: number;
+    /** Live keyframes older than this (ms since capture) when their turn comes are not analysed (stale). */
+    maxKeyframeAgeMs?: number;
+    /** Keyframes in flight to the model across all live streams, shared fairly; absent = per-stream bounds only. */
+    maxInferInFlight?: number;
+  };
   streams: StreamDefinition[];
 }
 
@@ -175,6 +182,8 @@ const fileSpec: Spec = {
       fields: {
         maxStreams: { kind: 'int', min: 1, max: MAX_STREAMS },
         windowMs: { kind: 'int', min: 100, max: 24 * HOURS },
+        maxKeyframeAgeMs: { kind: 'int', min: 0, max: 3_600_000 },
+        maxInferInFlight: { kind: 'int', min: 1, max: 4096 },
       },
     },
     streams: { kind: 'array', items: streamSpec, max: MAX_STREAMS },
@@ -282,6 +291,12 @@ export function parseConfig(
     analyzer: {
       maxStreams: (analyzer.maxStreams as number | undefined) ?? 16,
       windowMs: (analyzer.windowMs as number | undefined) ?? 10_000,
+      ...(analyzer.maxKeyframeAgeMs !== undefined
+        ? { maxKeyframeAgeMs: analyzer.maxKeyframeAgeMs as number }
+        : {}),
+      ...(analyzer.maxInferInFlight !== undefined
+        ? { maxInferInFlight: analyzer.maxInferInFlight as number }
+        : {}),
     },
     streams: (r.streams ?? []) as unknown as StreamDefinition[],
   };
