@@ -150,7 +150,10 @@ describe('a slow inference server', () => {
     let maxInSystem = 0;
     const sampler = setInterval(() => {
       const c = manager.status('busy').counters;
-      maxInSystem = Math.max(maxInSystem, c.keyframes - c.analysed - c.inferFailed - c.inferDropped);
+      maxInSystem = Math.max(
+        maxInSystem,
+        c.keyframes - c.analysed - c.inferFailed - c.inferDropped - c.inferStale,
+      );
     }, 20);
     cleanups.push(() => clearInterval(sampler));
     await sleep(2_000);
