@@ -87,9 +87,9 @@ export interface StreamDefinition {
   /** Near-duplicate cache in front of the model: false turns it off, an object tunes it (default on). */
   cache?: CacheOptions | false;
   /**
-   * The audio branch. `vad` (default true): voice activity (Silero VAD) on the source's audio, for
-   * speech.started / speech.stopped, when the service has a VAD (the `silero_vad` model is served);
-   * false: no audio branch at all.
+   * The audio branch. `vad` (default true, but false for RTSP, where it must be asked for): voice
+   * activity (Silero VAD) on the source's audio, for speech.started / speech.stopped, when the
+   * service has a VAD (the `silero_vad` model is served); false: no audio branch at all.
    */
   audio?: { vad?: boolean };
 }
@@ -460,7 +460,10 @@ export function createManager(deps: ManagerDeps): Manager {
     const live = e.info.live;
     const inferQueue = def.inferQueue ?? 4;
     const pressure = { pending: 0 };
-    const vad = def.audio?.vad === false ? undefined : deps.vad;
+    // RTSP audio is opt-in (`audio: { vad: true }`): requesting the audio stream of a camera that has
+    // none keeps rtspsrc from delivering video at all (an ingest limitation, see the README).
+    const audioWanted = def.audio?.vad ?? spec.kind !== 'rtsp';
+    const vad = audioWanted ? deps.vad : undefined;
     // Fast mode: a file's audio waits for the VAD (decoding pauses) instead of being dropped.
     const vadQueue = live ? (deps.vadQueue ?? 64) : 256;
     const audioPressure = { pending: 0 };

@@ -67,7 +67,7 @@ export interface RunAnalysisOptions {
   ocr?: boolean;
   /** The recognition model's dictionary (default: `<modelRepository>/ppocr_rec/1/ppocr_keys_v1.txt`). */
   ocrDictionary?: string;
-  /** Voice activity on the source's audio when the `silero_vad` model is served (default true). */
+  /** Voice activity on the source's audio when `silero_vad` is served (default true; RTSP: false). */
   vad?: boolean;
 }
 
@@ -211,7 +211,9 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
       ? ocrStage(client, o.ocrDictionary ?? defaultOcrDictionary(o.modelRepository))
       : undefined;
     // Speech events when the source has audio and the VAD model is served (asked once).
-    let vad = o.vad === false ? undefined : vadProvider(client);
+    // RTSP audio is opt-in (vad: true): a camera without audio would get no video (see manager.ts).
+    const vadWanted = o.vad ?? o.source.kind !== 'rtsp';
+    let vad = vadWanted ? vadProvider(client) : undefined;
     if (vad && !(await vad.ready())) {
       console.error(`vigil: speech detection off (model ${vad.model} not served)`);
       vad = undefined;
