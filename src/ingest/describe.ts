@@ -7,9 +7,15 @@
 import type { SourceSpec } from './source.js';
 
 export interface DescribeOptions {
-  /** Width of the gray analysis frame; height follows the aspect ratio. Multiple of 4. */
+  /**
+   * Width of the gray analysis frame; height follows the aspect ratio. It is box-filtered from the
+   * model frame's Y plane in JS, fastest when modelWidth is 4 times this. Multiple of 4.
+   */
   analysisWidth: number;
-  /** Width of the RGB model frame; height follows the aspect ratio. Multiple of 4. */
+  /**
+   * Width of the RGB model frame; height follows the aspect ratio. The pipeline scales to it (in
+   * I420) and RGB is computed from that when a consumer reads `Frame.model`. Multiple of 4.
+   */
   modelWidth: number;
   /** true: deliver at the stream's own pace (live); false: as fast as the machine decodes. */
   live: boolean;
