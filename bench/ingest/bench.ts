@@ -322,6 +322,42 @@ const gstLevel =
     };
   };
 
+/**
+ * One client that receives the RTP stream (no decoding) and stays connected through the run: the
+ * fixture's shared media is then built before the contender's clients arrive (clients that raced
+ * its construction sometimes got nothing for seconds, with any contender).
+ */
+async function prime(url: string): Promise<ChildProcess> {
+  const c = spawn(
+    'gst-launch-1.0',
+    [
+      '-v',
+      'rtspsrc',
+      `location=${url}`,
+      'protocols=tcp',
+      '!',
+      'identity',
+      'silent=false',
+      '!',
+      'fakesink',
+      'sync=false',
+    ],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, START_MS);
+    c.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('last-message = chain')) {
+        clearTimeout(timer);
+        c.stdout!.removeAllListeners('data');
+        c.stdout!.resume();
+        resolve();
+      }
+    });
+  });
+  return c;
+}
+
 interface Contender {
   label: string;
   measure: (url: string, n: number) => Promise<LevelResult>;
@@ -342,6 +378,7 @@ async function capacity(clip: string, contenders: Contender[]): Promise<void> {
       if (c.done) continue;
       // A fresh server per run: the shared media starts at the top of the clip every time.
       const srv = await startRtspServer({ source: `mp4:${clip}` });
+      const primer = await prime(srv.url);
       try {
         const r = await c.measure(srv.url, n);
         console.log(
@@ -359,6 +396,7 @@ async function capacity(clip: string, contenders: Contender[]): Promise<void> {
           c.atBest = r;
         } else c.done = true;
       } finally {
+        primer.kill('SIGKILL');
         await srv.stop();
       }
     }
