@@ -13,5 +13,7 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 2,
     pool: 'forks',
+    // A machine-readable summary next to the console output (CI prints its totals as the last line).
+    reporters: ['default', ['json', { outputFile: 'test-artifacts/vitest-results.json' }]],
   },
 });
