@@ -3,5 +3,6 @@
  * The thread pool must be sized before anything starts it (GStreamer pulls hold pool threads), so
  * the work lives in bench.ts.
  */
-process.env.UV_THREADPOOL_SIZE ??= '64';
-await import('./bench.js');
+import { ensureThreadPool } from '../lib/thread-pool.js';
+
+if (ensureThreadPool()) await import('./bench.js');

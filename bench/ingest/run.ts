@@ -6,17 +6,6 @@
  * environment, the bench runs itself again in a child that has it from the start, as
  * `bin/vigil.js` has in production.
  */
-import { spawn } from 'node:child_process';
+import { ensureThreadPool } from '../lib/thread-pool.js';
 
-if (!process.env.UV_THREADPOOL_SIZE) {
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, UV_THREADPOOL_SIZE: '64' },
-  });
-  const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
-  process.on('SIGINT', forward('SIGINT'));
-  process.on('SIGTERM', forward('SIGTERM'));
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
-} else {
-  await import('./bench.js');
-}
+if (ensureThreadPool()) await import('./bench.js');
