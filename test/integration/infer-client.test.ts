@@ -18,6 +18,7 @@ import { InferenceClient } from '../../src/infer/client.js';
 import { createDetector } from '../../src/infer/detector.js';
 import { createKServeTextGenerator, createOpenAIChat } from '../../src/infer/llm.js';
 import { startInferenceServer } from '../../src/infer/server.js';
+import { makePki } from '../helpers/faults-infer.js';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '../..');
@@ -181,51 +182,10 @@ describe('TLS and mTLS (certificates from openssl, loopback)', () => {
   const pem = (f: string): Buffer => readFileSync(join(pki, f));
 
   beforeAll(async () => {
-    pki = join(dir, 'pki');
-    mkdirSync(pki);
-    const ossl = (...args: string[]) => run('openssl', args, { cwd: pki });
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    await ossl(
-      'req',
-      '-x509',
-      ...ec,
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=vigil-test-ca',
-    );
-    for (const [name, cn] of [
-      ['server', 'localhost'],
-      ['client', 'vigil-client'],
-    ] as const) {
-      await ossl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-      writeFileSync(
-        join(pki, `${name}.ext`),
-        name === 'server' ? 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' : 'extendedKeyUsage=clientAuth\n',
-      );
-      await ossl(
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        'ca.crt',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-out',
-        `${name}.crt`,
-        '-days',
-        '1',
-        '-extfile',
-        `${name}.ext`,
-      );
-    }
+    pki = (await makePki()).dir;
   });
+
+  afterAll(() => rmSync(pki, { recursive: true, force: true }));
 
   it('TLS: a client trusting the CA talks; a plaintext client does not', async () => {
     const server = await startInferenceServer({
