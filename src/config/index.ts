@@ -95,6 +95,13 @@ const streamSpec: Spec = {
   },
 };
 
+/** TLS files (CA to trust; certificate + key to present), shared by NATS and the inference client. */
+const TLS_FILE_FIELDS = {
+  caFile: { kind: 'string', min: 1 },
+  certFile: { kind: 'string', min: 1 },
+  keyFile: { kind: 'string', min: 1 },
+} as const;
+
 const fileSpec: Spec = {
   kind: 'object',
   fields: {
@@ -106,14 +113,7 @@ const fileSpec: Spec = {
         password: { kind: 'string', min: 1 },
         token: { kind: 'string', min: 1 },
         nkeySeedFile: { kind: 'string', min: 1 },
-        tls: {
-          kind: 'object',
-          fields: {
-            caFile: { kind: 'string', min: 1 },
-            certFile: { kind: 'string', min: 1 },
-            keyFile: { kind: 'string', min: 1 },
-          },
-        },
+        tls: { kind: 'object', fields: TLS_FILE_FIELDS },
         jetstream: {
           kind: 'object',
           fields: {
@@ -156,15 +156,7 @@ const fileSpec: Spec = {
         ocr: { kind: 'bool' },
         ocrDictionary: { kind: 'string', min: 1 },
         vad: { kind: 'bool' },
-        tls: {
-          kind: 'object',
-          fields: {
-            caFile: { kind: 'string', min: 1 },
-            certFile: { kind: 'string', min: 1 },
-            keyFile: { kind: 'string', min: 1 },
-            serverName: { kind: 'string', min: 1 },
-          },
-        },
+        tls: { kind: 'object', fields: { ...TLS_FILE_FIELDS, serverName: { kind: 'string', min: 1 } } },
       },
     },
     control: {
@@ -311,23 +303,22 @@ export function parseConfig(
   if (token !== undefined) config.nats.token = token;
   if (nkeySeed !== undefined) config.nats.nkeySeed = nkeySeed;
   else if (nats.nkeySeedFile !== undefined) config.nats.nkeySeedFile = path(nats.nkeySeedFile)!;
-  if (nats.tls !== undefined) {
-    const t = nats.tls as Record<string, string | undefined>;
-    config.nats.tls = {};
-    if (t.caFile) config.nats.tls.caFile = path(t.caFile)!;
-    if (t.certFile) config.nats.tls.certFile = path(t.certFile)!;
-    if (t.keyFile) config.nats.tls.keyFile = path(t.keyFile)!;
-  }
+  /** The TLS file paths, resolved against the config file's directory. */
+  const tlsFiles = (t: Record<string, string | undefined>) => {
+    const files: { caFile?: string; certFile?: string; keyFile?: string } = {};
+    if (t.caFile) files.caFile = path(t.caFile)!;
+    if (t.certFile) files.certFile = path(t.certFile)!;
+    if (t.keyFile) files.keyFile = path(t.keyFile)!;
+    return files;
+  };
+  if (nats.tls !== undefined) config.nats.tls = tlsFiles(nats.tls as Record<string, string | undefined>);
   if (inference.ocrDictionary !== undefined) config.inference.ocrDictionary = path(inference.ocrDictionary)!;
   if (inference.tls !== undefined) {
     const t = inference.tls as Record<string, string | undefined>;
     if ((t.certFile === undefined) !== (t.keyFile === undefined)) {
       throw new ConfigError(`${origin}: inference.tls.certFile and inference.tls.keyFile go together (mTLS)`);
     }
-    config.inference.tls = {};
-    if (t.caFile) config.inference.tls.caFile = path(t.caFile)!;
-    if (t.certFile) config.inference.tls.certFile = path(t.certFile)!;
-    if (t.keyFile) config.inference.tls.keyFile = path(t.keyFile)!;
+    config.inference.tls = tlsFiles(t);
     if (t.serverName) config.inference.tls.serverName = t.serverName;
   }
   if (controlToken !== undefined) config.control.token = controlToken;
