@@ -460,7 +460,11 @@ export async function startService(
     metrics.observePublisher(publisher);
     // The gRPC client rotates over every configured inference server (or the local one).
     const addresses = config.inference.addresses.length > 0 ? config.inference.addresses : [inferAddress];
-    const client = new InferenceClient({ addresses, ...inferenceTls(config.inference.tls) });
+    const client = new InferenceClient({
+      addresses,
+      sharedMemory: config.inference.sharedMemory,
+      ...inferenceTls(config.inference.tls),
+    });
     cleanups.push(async () => client.close());
     const model = config.inference.model;
     const ocr = config.inference.ocr

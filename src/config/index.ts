@@ -50,6 +50,8 @@ export interface VigilConfig {
     vad: boolean;
     /** gRPC TLS to the inference servers: CA to trust; cert + key for mTLS. */
     tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string };
+    /** Frames through system shared memory to servers on this host: 'auto' (loopback, default), 'on', 'off'. */
+    sharedMemory: 'auto' | 'on' | 'off';
   };
   control: {
     host: string;
@@ -157,6 +159,7 @@ const fileSpec: Spec = {
         ocrDictionary: { kind: 'string', min: 1 },
         vad: { kind: 'bool' },
         tls: { kind: 'object', fields: { ...TLS_FILE_FIELDS, serverName: { kind: 'string', min: 1 } } },
+        sharedMemory: { kind: 'enum', values: ['auto', 'on', 'off'] },
       },
     },
     control: {
@@ -273,6 +276,7 @@ export function parseConfig(
       model: (inference.model as string | undefined) ?? 'yolov8n',
       ocr: (inference.ocr as boolean | undefined) ?? false,
       vad: (inference.vad as boolean | undefined) ?? true,
+      sharedMemory: (inference.sharedMemory as 'auto' | 'on' | 'off' | undefined) ?? 'auto',
     },
     control: {
       host: (control.host as string | undefined) ?? '127.0.0.1',

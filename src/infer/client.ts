@@ -12,6 +12,8 @@ import type { GRPCInferenceServiceClient } from './generated/inference/GRPCInfer
 import type { ModelInferRequest } from './generated/inference/ModelInferRequest.js';
 import type { ModelInferResponse__Output } from './generated/inference/ModelInferResponse.js';
 import { loadInferenceProto } from './proto.js';
+import { isLoopbackHost } from './shm.js';
+import { SharedMemoryPool, type ShmSlot } from './shm-pool.js';
 import {
   contentsField,
   deserializeBytes,
@@ -24,6 +26,10 @@ import {
 } from './tensor.js';
 
 export const DEFAULT_CLIENT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** Requests with fewer input bytes than this go in the message even when shared memory is on. */
+export const SHM_MIN_BYTES = 64 * 1024;
+
+type ShmAddressState = 'registering' | 'ready' | 'unsupported';
 
 export interface InferenceClientOptions {
   /** `host:port` of each server; calls rotate over them. */
@@ -42,6 +48,15 @@ export interface InferenceClientOptions {
   reconnectBackoffMaxMs?: number;
   /** TLS (PEM buffers). `rootCerts` verifies the server; `certChain` + `privateKey` present a client certificate (mTLS). */
   tls?: ClientTlsOptions;
+  /**
+   * Input tensors through Triton's system shared memory instead of the message, for servers on
+   * this host that offer it ('system_shared_memory' in ServerMetadata). 'auto' (default): for
+   * loopback addresses without TLS; 'on': for every address (containers sharing /dev/shm);
+   * 'off': never. Any shared-memory failure falls back to bytes in the message.
+   */
+  sharedMemory?: 'auto' | 'on' | 'off';
+  /** Requests in flight through shared memory at most (more go as bytes). Default 16. */
+  sharedMemorySlots?: number;
 }
 
 export interface ClientTlsOptions {
@@ -62,6 +77,8 @@ const OPTION_KEYS: readonly (keyof InferenceClientOptions)[] = [
   'breaker',
   'reconnectBackoffMaxMs',
   'tls',
+  'sharedMemory',
+  'sharedMemorySlots',
 ];
 
 /** What the client knows about its servers' health. */
@@ -160,6 +177,11 @@ function checkOptions(opts: InferenceClientOptions): void {
   int(opts.retryBackoffMs, 'retryBackoffMs', 0);
   int(opts.maxMessageBytes, 'maxMessageBytes', 1);
   int(opts.reconnectBackoffMaxMs, 'reconnectBackoffMaxMs', 1);
+  int(opts.sharedMemorySlots, 'sharedMemorySlots', 1);
+  if (opts.sharedMemory !== undefined && !['auto', 'on', 'off'].includes(opts.sharedMemory))
+    throw new ConfigError(
+      `inference client: sharedMemory must be 'auto', 'on' or 'off', got ${String(opts.sharedMemory)}`,
+    );
   if (opts.breaker !== undefined) {
     for (const k of Object.keys(opts.breaker)) {
       if (k !== 'failureThreshold' && k !== 'resetTimeoutMs')
@@ -208,6 +230,11 @@ export class InferenceClient {
   private readonly deadlineMs: number;
   private readonly retries: number;
   private readonly backoffMs: number;
+  /** Slots for inputs in shared memory; undefined when no address may use it. */
+  private readonly shm: SharedMemoryPool | undefined;
+  /** Per address: whether its server holds this pool's regions (undefined: not asked, or must ask again). */
+  private readonly shmState: (ShmAddressState | undefined)[];
+  private shmCalls = 0;
 
   constructor(private readonly options: InferenceClientOptions) {
     checkOptions(options);
@@ -234,6 +261,72 @@ export class InferenceClient {
         }),
     );
     this.breakers = options.addresses.map(() => new CircuitBreaker(options.breaker));
+    const mode = options.sharedMemory ?? 'auto';
+    const eligible = options.addresses.map(
+      (a) => mode === 'on' || (mode === 'auto' && !tls && isLoopbackHost(a.slice(0, a.lastIndexOf(':')))),
+    );
+    this.shmState = eligible.map((ok) => (ok ? undefined : 'unsupported'));
+    this.shm = eligible.some(Boolean)
+      ? new SharedMemoryPool({ slots: options.sharedMemorySlots ?? 16, slotBytes: this.maxMessageBytes })
+      : undefined;
+  }
+
+  /** Inference calls whose inputs went through shared memory so far. */
+  get sharedMemoryCalls(): number {
+    return this.shmCalls;
+  }
+
+  /**
+   * Whether address `index` holds the pool's regions now. When not yet known, registers them in
+   * the background (this call then goes as bytes) so that no request waits on it.
+   */
+  private shmReady(index: number): boolean {
+    const state = this.shmState[index];
+    if (state === 'ready') return true;
+    if (state !== undefined || !this.shm || this.closed) return false;
+    this.shmState[index] = 'registering';
+    void this.registerRegions(index).then((next) => {
+      if (this.shmState[index] === 'registering') this.shmState[index] = next;
+    });
+    return false;
+  }
+
+  private async registerRegions(index: number): Promise<ShmAddressState | undefined> {
+    const client = this.clients[index]!;
+    const unary = <Req, Res>(fn: Unary<Req, Res>, req: Req): Promise<Res> =>
+      new Promise<Res>((resolve, reject) => {
+        fn.call(client, req, new grpc.Metadata(), { deadline: Date.now() + 2000 }, (err, res) =>
+          err ? reject(err) : resolve(res as Res),
+        );
+      });
+    try {
+      const meta = await unary(client.ServerMetadata as Unary<object, ServerMetadata>, {});
+      if (!meta.extensions.includes('system_shared_memory')) return 'unsupported';
+      // Every slot the pool may make, made now so that one registration covers them all.
+      const slots: ShmSlot[] = [];
+      for (let s = this.shm!.acquire(0); s; s = this.shm!.acquire(0)) slots.push(s);
+      for (const s of slots) this.shm!.release(s);
+      if (this.shm!.all.length === 0) return 'unsupported';
+      for (const r of this.shm!.all) {
+        try {
+          await unary(client.SystemSharedMemoryRegister as Unary<object, object>, {
+            name: r.name,
+            key: r.key,
+            offset: 0,
+            byte_size: r.byteSize,
+          });
+        } catch (e) {
+          if ((e as grpc.ServiceError).code !== grpc.status.ALREADY_EXISTS) throw e;
+        }
+      }
+      return 'ready';
+    } catch (e) {
+      // Unreachable now: ask again on a later call. Refused (another host, extension off): bytes.
+      return (e as grpc.ServiceError).code === grpc.status.UNAVAILABLE ||
+        (e as grpc.ServiceError).code === grpc.status.DEADLINE_EXCEEDED
+        ? undefined
+        : 'unsupported';
+    }
   }
 
   get addresses(): readonly string[] {
@@ -274,7 +367,7 @@ export class InferenceClient {
   private async call<Req, Res>(
     what: string,
     pick: (c: GRPCInferenceServiceClient) => Unary<Req, Res>,
-    req: Req,
+    req: Req | ((addressIndex: number) => Req),
     deadlineMs = this.deadlineMs,
   ): Promise<Res> {
     if (this.closed) throw new InferenceError('VIGIL_ERR_INFER_CLOSED', `${what}: client is closed`);
@@ -294,7 +387,8 @@ export class InferenceClient {
       const address = this.options.addresses[index]!;
       try {
         const res = await new Promise<Res>((resolve, reject) => {
-          pick(client).call(client, req, new grpc.Metadata(), { deadline }, (err, res) =>
+          const message = typeof req === 'function' ? (req as (i: number) => Req)(index) : req;
+          pick(client).call(client, message, new grpc.Metadata(), { deadline }, (err, res) =>
             err ? reject(err) : resolve(res as Res),
           );
         });
@@ -302,6 +396,9 @@ export class InferenceClient {
         return res;
       } catch (e) {
         const err = e as grpc.ServiceError;
+        // A server that went away may come back without this client's regions.
+        if (err.code === grpc.status.UNAVAILABLE && this.shmState[index] === 'ready')
+          this.shmState[index] = undefined;
         if (isServerFailure(err.code)) breaker.failure();
         else if (err.code === grpc.status.CANCELLED) breaker.release();
         else breaker.success(); // the server answered: it is up, the request was wrong
@@ -402,21 +499,69 @@ export class InferenceClient {
         `request of ${bytes} bytes exceeds maxMessageBytes ${this.maxMessageBytes}; raise the client's and the server's limit`,
       );
     }
-    const req: ModelInferRequest = {
+    const base = {
       model_name: request.model,
       model_version: request.version ?? '',
       id: request.id ?? '',
-      inputs: request.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
       outputs: (request.outputs ?? []).map((name) => ({ name })),
+    };
+    const inMessage: ModelInferRequest = {
+      ...base,
+      inputs: request.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
       raw_input_contents: request.inputs.map((t) => typedToBytes(t.data)),
     };
-    const res = await this.call(
-      `ModelInfer(${request.model})`,
-      (c) => c.ModelInfer as Unary<ModelInferRequest, ModelInferResponse__Output>,
-      req,
-      request.deadlineMs,
-    );
-    return decodeResponse(res);
+    const what = `ModelInfer(${request.model})`;
+    const pick = (c: GRPCInferenceServiceClient) =>
+      c.ModelInfer as Unary<ModelInferRequest, ModelInferResponse__Output>;
+    // Shared memory only pays for large tensors; small ones go in the message.
+    const slot =
+      bytes >= SHM_MIN_BYTES && this.shmState.some((s) => s !== 'unsupported')
+        ? this.shm?.acquire(bytes)
+        : undefined;
+    if (!slot) return decodeResponse(await this.call(what, pick, inMessage, request.deadlineMs));
+    try {
+      let offsets: number[] | undefined;
+      try {
+        offsets = this.shm!.write(
+          slot,
+          request.inputs.map((t) => t.data),
+        );
+      } catch {
+        // e.g. /dev/shm full: this call goes as bytes
+      }
+      const viaShm: ModelInferRequest | undefined = offsets && {
+        ...base,
+        inputs: request.inputs.map((t, k) => ({
+          name: t.name,
+          datatype: t.datatype,
+          shape: t.shape,
+          parameters: {
+            shared_memory_region: { string_param: slot.name },
+            shared_memory_offset: { int64_param: offsets![k]! },
+            shared_memory_byte_size: { int64_param: t.data.byteLength },
+          },
+        })),
+      };
+      const used = new Set<number>();
+      const build = (index: number): ModelInferRequest => {
+        if (!viaShm || !this.shmReady(index)) return inMessage;
+        used.add(index);
+        return viaShm;
+      };
+      try {
+        const res = await this.call(what, pick, build, request.deadlineMs);
+        if (used.size > 0) this.shmCalls++;
+        return decodeResponse(res);
+      } catch (e) {
+        // The server lost or refused our region (restarted, object gone): register again later,
+        // and send this call's bytes in the message.
+        if (!(e instanceof InferenceError) || used.size === 0 || !/shared memory/.test(e.message)) throw e;
+        for (const i of used) if (this.shmState[i] === 'ready') this.shmState[i] = undefined;
+        return decodeResponse(await this.call(what, pick, inMessage, request.deadlineMs));
+      }
+    } finally {
+      this.shm!.release(slot);
+    }
   }
 
   /** Closes every channel; later calls fail with VIGIL_ERR_INFER_CLOSED. Idempotent. */
@@ -424,6 +569,8 @@ export class InferenceClient {
     if (this.closed) return;
     this.closed = true;
     for (const c of this.clients) c.close();
+    // Removing the objects is enough: servers drop regions whose object is gone.
+    this.shm?.close();
   }
 
   [Symbol.dispose](): void {

@@ -15,6 +15,7 @@ import type { ModelMetadataResponse } from './generated/inference/ModelMetadataR
 import type { ModelStreamInferResponse } from './generated/inference/ModelStreamInferResponse.js';
 import type { GRPCInferenceServiceHandlers } from './generated/inference/GRPCInferenceService.js';
 import { loadInferenceProto } from './proto.js';
+import { isLoopbackHost, SharedMemoryRegistry, SHM_EXTENSION, ShmError } from './shm.js';
 import {
   fullShape,
   loadRepository,
@@ -64,6 +65,12 @@ export interface InferenceServerOptions {
   tls?: ServerTlsOptions;
   /** Serve the Prometheus text format at http://host:metricsPort/metrics; 0 picks a free port. Default: no HTTP endpoint (use `metricsRegistry`). */
   metricsPort?: number;
+  /**
+   * Triton's system shared-memory extension: clients on this host register /dev/shm objects and
+   * pass tensors through them instead of the message. Default: on when `host` is a loopback
+   * address (only local clients can share memory), off otherwise.
+   */
+  sharedMemory?: boolean;
 }
 
 export interface ServerTlsOptions {
@@ -89,6 +96,7 @@ const OPTION_KEYS: readonly (keyof InferenceServerOptions)[] = [
   'logger',
   'tls',
   'metricsPort',
+  'sharedMemory',
 ];
 
 export interface InferenceServer {
@@ -151,6 +159,8 @@ function validateOptions(opts: InferenceServerOptions): void {
   positiveInt(opts.metricsPort, 'metricsPort', 0);
   if (opts.intraOpSpinning !== undefined && typeof opts.intraOpSpinning !== 'boolean')
     throw new ConfigError('inference server: intraOpSpinning must be a boolean');
+  if (opts.sharedMemory !== undefined && typeof opts.sharedMemory !== 'boolean')
+    throw new ConfigError('inference server: sharedMemory must be a boolean');
   if (opts.tls !== undefined) {
     const t = opts.tls;
     if (!Buffer.isBuffer(t.certChain) || !Buffer.isBuffer(t.privateKey)) {
@@ -180,19 +190,68 @@ function resolveVersion(
   return [model, v];
 }
 
-/** Validates a request against the model config and decodes its tensors. */
-export function decodeRequest(model: LoadedModel, req: ModelInferRequest__Output): InferItem {
+/** Where a tensor lives in shared memory (Triton's `shared_memory_*` tensor parameters). */
+export interface ShmRef {
+  region: string;
+  offset: number;
+  byteSize: number;
+}
+
+type TensorParameters = ModelInferRequest__Output['inputs'][number]['parameters'];
+
+/** The tensor's shared-memory reference, undefined when it has none; throws `bad` on a half-given one. */
+function shmRef(
+  params: TensorParameters | undefined,
+  what: string,
+  bad: (m: string) => never,
+): ShmRef | undefined {
+  const value = (key: string): string | number | undefined => {
+    const p = params?.[key];
+    if (!p) return undefined;
+    if (p.parameter_choice === 'string_param') return p.string_param;
+    if (p.parameter_choice === 'int64_param') return Number(p.int64_param);
+    if (p.parameter_choice === 'uint64_param') return Number(p.uint64_param);
+    return undefined;
+  };
+  const region = value('shared_memory_region');
+  const size = value('shared_memory_byte_size');
+  const offset = value('shared_memory_offset') ?? 0;
+  if (region === undefined && size === undefined) return undefined;
+  if (typeof region !== 'string' || region === '')
+    bad(`${what}: shared_memory_byte_size given without shared_memory_region`);
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+    bad(`${what}: shared_memory_region needs an integer shared_memory_byte_size`);
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0)
+    bad(`${what}: shared_memory_offset must be an integer >= 0`);
+  return { region: region as string, offset: offset as number, byteSize: size as number };
+}
+
+/** Validates a request against the model config and decodes its tensors (inputs in shared memory are read from `shm`). */
+export function decodeRequest(
+  model: LoadedModel,
+  req: ModelInferRequest__Output,
+  shm?: SharedMemoryRegistry,
+): InferItem & { shmOutputs: Map<string, ShmRef> } {
   const { config } = model;
   const bad = (m: string): never => {
     throw new StatusError(grpc.status.INVALID_ARGUMENT, `model '${model.name}': ${m}`);
   };
+  const fromShm = req.inputs.map((t) => {
+    const ref = shmRef(t.parameters, `input '${t.name}'`, bad);
+    if (ref && !shm) bad(`input '${t.name}': shared memory is not enabled on this server`);
+    return ref;
+  });
+  // As in Triton: raw_input_contents holds one entry per input NOT in shared memory, in order.
+  const inMessage = fromShm.filter((r) => !r).length;
   const raw = req.raw_input_contents;
-  if (raw.length > 0 && raw.length !== req.inputs.length) {
-    bad(`raw_input_contents has ${raw.length} entries for ${req.inputs.length} inputs`);
+  if (raw.length > 0 && raw.length !== inMessage) {
+    bad(`raw_input_contents has ${raw.length} entries for ${inMessage} inputs not in shared memory`);
   }
+  let rawIndex = 0;
   const inputs = new Map<string, InputTensor>();
   let batch: number | undefined;
   req.inputs.forEach((t, i) => {
+    const ref = fromShm[i];
     const ci = config.inputs.find((c) => c.name === t.name);
     if (!ci) bad(`unknown input '${t.name}' (expected: ${config.inputs.map((c) => c.name).join(', ')})`);
     if (inputs.has(t.name)) bad(`input '${t.name}' given twice`);
@@ -214,11 +273,23 @@ export function decodeRequest(model: LoadedModel, req: ModelInferRequest__Output
     }
     const dt = ci!.datatype;
     const count = elementCount(shape);
+    let bytes: Buffer | undefined;
+    if (ref) {
+      if (t.contents && contentsLength(dt, t.contents) > 0)
+        bad(`input '${t.name}': both contents and shared_memory_region`);
+      try {
+        bytes = shm!.read(ref.region, ref.offset, ref.byteSize, `input '${t.name}'`);
+      } catch (e) {
+        bad((e as Error).message);
+      }
+    } else if (raw.length > 0) {
+      bytes = raw[rawIndex++]!;
+    }
     if (dt === 'BYTES') {
       let elements: Buffer[];
-      if (raw.length > 0) {
+      if (bytes) {
         try {
-          elements = deserializeBytes(raw[i]!);
+          elements = deserializeBytes(bytes);
         } catch (e) {
           bad(`input '${t.name}': malformed BYTES raw_input_contents (${(e as Error).message})`);
         }
@@ -231,14 +302,13 @@ export function decodeRequest(model: LoadedModel, req: ModelInferRequest__Output
       return;
     }
     let data;
-    if (raw.length > 0) {
-      if (t.contents && contentsLength(dt, t.contents) > 0)
+    if (bytes) {
+      if (!ref && t.contents && contentsLength(dt, t.contents) > 0)
         bad(`input '${t.name}': both contents and raw_input_contents`);
-      const bytes = raw[i]!;
       const want = count * elementSize(dt);
       if (bytes.byteLength !== want) {
         bad(
-          `input '${t.name}': raw_input_contents has ${bytes.byteLength} bytes, shape [${shape}] ${dt} needs ${want}`,
+          `input '${t.name}': ${ref ? 'shared_memory_byte_size' : 'raw_input_contents'} has ${bytes.byteLength} bytes, shape [${shape}] ${dt} needs ${want}`,
         );
       }
       data = rawToTyped(dt, bytes);
@@ -252,6 +322,7 @@ export function decodeRequest(model: LoadedModel, req: ModelInferRequest__Output
     inputs.set(t.name, { datatype: dt, shape, data: data! });
   });
   for (const ci of config.inputs) if (!inputs.has(ci.name)) bad(`missing input '${ci.name}'`);
+  const shmOutputs = new Map<string, ShmRef>();
   const outputs =
     req.outputs.length > 0
       ? req.outputs.map((o) => {
@@ -260,10 +331,32 @@ export function decodeRequest(model: LoadedModel, req: ModelInferRequest__Output
               `unknown output '${o.name}' (model outputs: ${config.outputs.map((c) => c.name).join(', ')})`,
             );
           }
+          const ref = shmRef(o.parameters, `output '${o.name}'`, bad);
+          if (ref) {
+            if (!shm) bad(`output '${o.name}': shared memory is not enabled on this server`);
+            try {
+              shm!.status(ref.region);
+            } catch {
+              bad(`output '${o.name}': shared memory region '${ref.region}' is not registered`);
+            }
+            shmOutputs.set(o.name, ref);
+          }
           return o.name;
         })
       : config.outputs.map((o) => o.name);
-  return { inputs, outputs };
+  return { inputs, outputs, shmOutputs };
+}
+
+/** gRPC status for a shared-memory registry error. */
+function shmStatus(e: unknown): StatusError {
+  if (!(e instanceof ShmError)) return new StatusError(grpc.status.INTERNAL, (e as Error).message);
+  const code = {
+    invalid: grpc.status.INVALID_ARGUMENT,
+    'not-found': grpc.status.NOT_FOUND,
+    exists: grpc.status.ALREADY_EXISTS,
+    exhausted: grpc.status.RESOURCE_EXHAUSTED,
+  }[e.kind];
+  return new StatusError(code, e.message);
 }
 
 function toStatus(e: unknown): grpc.ServiceError | { code: grpc.status; details: string } {
@@ -279,6 +372,10 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
   validateOptions(options);
   const host = options.host ?? '127.0.0.1';
   const logger = options.logger ?? defaultLogger;
+  const shm =
+    (options.sharedMemory ?? isLoopbackHost(host)) && SharedMemoryRegistry.supported()
+      ? new SharedMemoryRegistry()
+      : undefined;
   const providers = options.executionProviders ?? ['cpu'];
   let models = new Map<string, LoadedModel>();
   const metrics = new InferenceMetrics(() =>
@@ -320,18 +417,30 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
       const [model, version] = resolveVersion(models, req.model_name, req.model_version);
       labels = { model: model.name, version: version.version };
       metrics.requests.inc(labels);
-      const item = decodeRequest(model, req);
+      const item = decodeRequest(model, req, shm);
       const deadline = toPerfDeadline(call?.getDeadline());
       if (deadline !== undefined) item.deadline = deadline;
       if (call) item.cancelled = () => call.cancelled;
       const outputs = await version.batcher.submit(item);
+      // Outputs asked for in shared memory are written there; their message entry stays empty so
+      // that raw_output_contents keeps one entry per output.
+      const raw = outputs.map((o) => {
+        const ref = item.shmOutputs.get(o.name);
+        if (!ref) return o.data;
+        try {
+          shm!.write(ref.region, ref.offset, ref.byteSize, o.data, `output '${o.name}'`);
+        } catch (e) {
+          throw shmStatus(e);
+        }
+        return Buffer.alloc(0);
+      });
       metrics.requestDuration.observe(labels, (performance.now() - started) / 1000);
       return {
         model_name: model.name,
         model_version: version.version,
         id: req.id,
         outputs: outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape })),
-        raw_output_contents: outputs.map((o) => o.data),
+        raw_output_contents: raw,
       };
     } catch (e) {
       if (labels.model) {
@@ -368,7 +477,53 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
       cb(null, { ready });
     },
     ServerMetadata: (_call, cb) =>
-      cb(null, { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['model_stream_infer'] }),
+      cb(null, {
+        name: SERVER_NAME,
+        version: SERVER_VERSION,
+        extensions: ['model_stream_infer', ...(shm ? [SHM_EXTENSION] : [])],
+      }),
+    SystemSharedMemoryStatus: (call, cb) => {
+      try {
+        if (!shm)
+          throw new StatusError(grpc.status.UNIMPLEMENTED, 'shared memory is not enabled on this server');
+        const regions: Record<string, { name: string; key: string; offset: number; byte_size: number }> = {};
+        try {
+          for (const r of shm.status(call.request.name))
+            regions[r.name] = { name: r.name, key: r.key, offset: r.offset, byte_size: r.byteSize };
+        } catch (e) {
+          throw shmStatus(e);
+        }
+        cb(null, { regions });
+      } catch (e) {
+        cb(toStatus(e));
+      }
+    },
+    SystemSharedMemoryRegister: (call, cb) => {
+      try {
+        if (!shm)
+          throw new StatusError(grpc.status.UNIMPLEMENTED, 'shared memory is not enabled on this server');
+        if (closing) throw new StatusError(grpc.status.UNAVAILABLE, 'server is shutting down');
+        const { name, key, offset, byte_size } = call.request;
+        try {
+          shm.register(name, key, Number(offset), Number(byte_size));
+        } catch (e) {
+          throw shmStatus(e);
+        }
+        cb(null, {});
+      } catch (e) {
+        cb(toStatus(e));
+      }
+    },
+    SystemSharedMemoryUnregister: (call, cb) => {
+      try {
+        if (!shm)
+          throw new StatusError(grpc.status.UNIMPLEMENTED, 'shared memory is not enabled on this server');
+        shm.unregister(call.request.name);
+        cb(null, {});
+      } catch (e) {
+        cb(toStatus(e));
+      }
+    },
     ModelMetadata: (call, cb) => {
       try {
         cb(null, metadata(call.request.name, call.request.version));
@@ -501,6 +656,7 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
           });
         });
         await unloadRepository(models);
+        shm?.close();
         if (http) {
           const h = http;
           await new Promise<void>((resolve) => {

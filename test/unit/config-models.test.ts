@@ -49,3 +49,14 @@ describe('config: OCR and VAD switches', () => {
     );
   });
 });
+
+describe('config: inference.sharedMemory', () => {
+  it("defaults to 'auto', takes 'on' and 'off', refuses anything else naming the key", () => {
+    expect(parseConfig('{}').inference.sharedMemory).toBe('auto');
+    expect(parseConfig('inference: { sharedMemory: "off" }').inference.sharedMemory).toBe('off');
+    expect(parseConfig('inference: { sharedMemory: "on" }').inference.sharedMemory).toBe('on');
+    expect(() => parseConfig('inference: { sharedMemory: yes }', 'x.yaml')).toThrow(
+      /inference\.sharedMemory/,
+    );
+  });
+});
