@@ -69,8 +69,14 @@ parentPort.on('message', async (msg) => {
       for (const [k, t] of Object.entries(msg.feeds)) feeds[k] = new ort.Tensor(t.type, t.data, t.dims);
       const results = await session.run(feeds);
       const out = {};
-      for (const [k, t] of Object.entries(results)) out[k] = { type: t.type, dims: Array.from(t.dims), data: t.data };
-      parentPort.postMessage({ id: msg.id, ok: true, outputs: out });
+      const transfer = [];
+      for (const [k, t] of Object.entries(results)) {
+        out[k] = { type: t.type, dims: Array.from(t.dims), data: t.data };
+        // Outputs are megabytes: hand whole buffers over instead of copying them.
+        const b = t.data.buffer;
+        if (b instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === b.byteLength && !transfer.includes(b)) transfer.push(b);
+      }
+      parentPort.postMessage({ id: msg.id, ok: true, outputs: out }, transfer);
     } else if (msg.kind === 'release') {
       if (session) await session.release();
       session = undefined;
