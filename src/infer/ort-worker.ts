@@ -29,6 +29,12 @@ export interface PlainTensor {
   type: string;
   dims: readonly number[];
   data: ArrayBufferView;
+  /**
+   * `data` is UINT8 [N,H,W,C] and the worker makes the FP32 [N,C,H,W] tensor `dims` describes,
+   * (x/255 - mean[c]) / std[c], in a buffer it reuses: the conversion stays off the server's main
+   * thread and allocates nothing per request.
+   */
+  fromUint8Nhwc?: { mean: readonly number[]; std: readonly number[] };
 }
 
 export interface ValueMetadata {
@@ -58,6 +64,51 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const ort = require(workerData.ortPath);
 let session;
+// Per input name: the FP32 buffer conversions write into (reused while the size stays the same).
+const scratch = new Map();
+const luts = new Map();
+function channelLuts(mean, std) {
+  const key = mean.join(',') + '/' + std.join(',');
+  let l = luts.get(key);
+  if (!l) {
+    l = mean.map((m, k) => {
+      const t = new Float32Array(256);
+      for (let v = 0; v < 256; v++) t[v] = (v / 255 - m) / std[k];
+      return t;
+    });
+    luts.set(key, l);
+  }
+  return l;
+}
+function toFloatNchw(name, src, dims, tf) {
+  const [n, c, h, w] = dims;
+  const size = n * c * h * w;
+  let out = scratch.get(name);
+  if (!out || out.length !== size) {
+    out = new Float32Array(size);
+    scratch.set(name, out);
+  }
+  const l = channelLuts(tf.mean, tf.std);
+  const plane = h * w;
+  for (let b = 0; b < n; b++) {
+    const base = b * plane * c;
+    if (c === 3) {
+      // One pass over the pixels: the common RGB case, about twice as fast as plane by plane.
+      const l0 = l[0], l1 = l[1], l2 = l[2];
+      for (let p = 0, i = base; p < plane; p++, i += 3) {
+        out[base + p] = l0[src[i]];
+        out[base + plane + p] = l1[src[i + 1]];
+        out[base + 2 * plane + p] = l2[src[i + 2]];
+      }
+    } else {
+      for (let k = 0; k < c; k++) {
+        const lk = l[k];
+        for (let p = 0, i = base + k; p < plane; p++, i += c) out[base + k * plane + p] = lk[src[i]];
+      }
+    }
+  }
+  return out;
+}
 const meta = (list) => list.map((m) => ({ name: m.name, isTensor: m.isTensor, type: m.type, shape: m.shape ? Array.from(m.shape) : [] }));
 parentPort.on('message', async (msg) => {
   try {
@@ -66,7 +117,10 @@ parentPort.on('message', async (msg) => {
       parentPort.postMessage({ id: msg.id, ok: true, inputMetadata: meta(session.inputMetadata), outputMetadata: meta(session.outputMetadata) });
     } else if (msg.kind === 'run') {
       const feeds = {};
-      for (const [k, t] of Object.entries(msg.feeds)) feeds[k] = new ort.Tensor(t.type, t.data, t.dims);
+      for (const [k, t] of Object.entries(msg.feeds)) {
+        const data = t.fromUint8Nhwc ? toFloatNchw(k, t.data, t.dims, t.fromUint8Nhwc) : t.data;
+        feeds[k] = new ort.Tensor(t.type, data, t.dims);
+      }
       const results = await session.run(feeds);
       const out = {};
       const transfer = [];
@@ -156,6 +210,8 @@ export async function createWorkerSession(
       const plain: Record<string, PlainTensor> = {};
       for (const [k, t] of Object.entries(feeds)) {
         plain[k] = { type: t.type, dims: [...t.dims], data: t.data };
+        if (t.fromUint8Nhwc)
+          plain[k].fromUint8Nhwc = { mean: [...t.fromUint8Nhwc.mean], std: [...t.fromUint8Nhwc.std] };
         // Only whole, unshared buffers move; a view into a larger buffer is copied instead.
         const buf = t.data.buffer;
         const whole = t.data.byteOffset === 0 && t.data.byteLength === buf.byteLength;

@@ -318,36 +318,6 @@ function concat(parts: NumericArray[]): NumericArray {
   return out;
 }
 
-/** UINT8 [N,H,W,C] → FP32 [N,C,H,W] scaled by 1/255. */
-export function uint8NhwcToFloatNchw(
-  data: Uint8Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  transform: InputTransform = { mean: new Array<number>(c).fill(0), std: new Array<number>(c).fill(1) },
-): Float32Array {
-  // One lookup table per channel: the same float for the same byte, whatever the pixel.
-  const luts = Array.from({ length: c }, (_, k) => {
-    const lut = new Float32Array(256);
-    const mean = transform.mean[k] ?? 0;
-    const std = transform.std[k] ?? 1;
-    for (let v = 0; v < 256; v++) lut[v] = (v / 255 - mean) / std;
-    return lut;
-  });
-  const out = new Float32Array(n * c * h * w);
-  const plane = h * w;
-  for (let b = 0; b < n; b++) {
-    const base = b * plane * c;
-    for (let k = 0; k < c; k++) {
-      const lut = luts[k]!;
-      const dst = base + k * plane;
-      for (let p = 0, src = base + k; p < plane; p++, src += c) out[dst + p] = lut[data[src]!]!;
-    }
-  }
-  return out;
-}
-
 /** Runs one batch of requests; resolves with each request's outputs. */
 interface Backend {
   run(items: InferItem[]): Promise<OutputTensor[][]>;
@@ -382,10 +352,15 @@ class OnnxBackend implements Backend {
       const transform = this.model.inputTransform;
       if (transform) {
         const [n, h, w, c] = config.maxBatchSize > 0 ? wire : [1, ...wire];
+        // The worker converts (UINT8 NHWC → FP32 NCHW), off this thread.
         feeds[ci.name] = {
           type: 'float32',
-          data: uint8NhwcToFloatNchw(data as Uint8Array, n!, h!, w!, c!, transform),
-          dims: config.maxBatchSize > 0 ? [n!, c!, h!, w!] : [1, c!, h!, w!],
+          data,
+          dims: [n!, c!, h!, w!],
+          fromUint8Nhwc: {
+            mean: Array.from({ length: c! }, (_, k) => transform.mean[k] ?? 0),
+            std: Array.from({ length: c! }, (_, k) => transform.std[k] ?? 1),
+          },
         };
         continue;
       }
@@ -408,12 +383,13 @@ class OnnxBackend implements Backend {
         for (let r = 0; r < total; r++) {
           const rowFeeds: Record<string, PlainTensor> = {};
           for (const [k, t] of Object.entries(feeds)) {
-            const all = t.data as Float32Array;
+            const all = t.data as Float32Array | Uint8Array;
             const rowLen = all.length / total;
             rowFeeds[k] = {
               type: t.type,
               data: all.slice(r * rowLen, (r + 1) * rowLen),
               dims: [1, ...t.dims.slice(1)],
+              ...(t.fromUint8Nhwc ? { fromUint8Nhwc: t.fromUint8Nhwc } : {}),
             };
           }
           results.push(await session.run(rowFeeds));
