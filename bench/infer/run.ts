@@ -96,6 +96,12 @@ async function block(
   acc.n += total;
 }
 
+function median(x: number[]): number {
+  const s = [...x].sort((p, q) => p - q);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 function summary(acc: Acc): { rps: number; p50: number; p95: number } {
   const lat = [...acc.lat].sort((a, b) => a - b);
   return { rps: acc.n / acc.secs, p50: pct(lat, 0.5), p95: pct(lat, 0.95) };
@@ -179,6 +185,7 @@ try {
     await new Promise((r) => setTimeout(r, 100));
   }
   const rows: string[][] = [];
+  let pairedNote = '';
   for (const c of levels) {
     // At concurrency 1 the sides alternate request by request (paired), otherwise block by block.
     const perBlock = c === 1 ? 1 : Math.max(Math.ceil(perLevel / rounds), c);
@@ -194,6 +201,14 @@ try {
     const a = summary(accA);
     const b = summary(accB);
     const d = summary(accC);
+    if (c === 1) {
+      // Requests alternate one by one here, so request k of each side ran under the same load:
+      // the median of the per-pair differences is the added latency with the load drift taken out.
+      const paired = (x: number[]) => median(x.map((v, k) => v - accA.lat[k]!));
+      pairedNote =
+        `concurrency 1, median of ${accA.lat.length} paired differences (server - in-process): ` +
+        `bytes ${paired(accB.lat).toFixed(1)} ms, shared memory ${paired(accC.lat).toFixed(1)} ms`;
+    }
     rows.push([
       String(c),
       a.rps.toFixed(2),
@@ -231,6 +246,7 @@ try {
   console.log(line(head));
   console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
   for (const r of rows) console.log(line(r));
+  if (pairedNote) console.log(pairedNote);
   const stats = await client.serverMetadata();
   console.log(
     `server: ${stats.name} ${stats.version}; calls through shared memory: ${shmClient.sharedMemoryCalls}; ` +
