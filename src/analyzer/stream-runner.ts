@@ -16,7 +16,7 @@ import {
   Subject,
   tap,
 } from 'rxjs';
-import type { Analysis, Frame, Keyframe, Summary, VadSample, VigilEvent } from '../core/contracts.js';
+import type { Analysis, Frame, Image, Keyframe, Summary, VadSample, VigilEvent } from '../core/contracts.js';
 import {
   admitKeyframes,
   DEFAULT_MAX_KEYFRAME_AGE_MS,
@@ -117,10 +117,21 @@ export interface StreamRunnerOptions {
   onAnalysed?: (keyframe: Keyframe, analysis: Analysis) => void;
 }
 
-/** Keyframes keep their small gray frame for evidence, but not the model-size pixels. */
-function withoutModelPixels(kf: Keyframe): Keyframe {
-  const frame = { ...kf.frame, model: { ...kf.frame.model, data: new Uint8Array(0) } };
-  return { ...kf, frame };
+/**
+ * Keyframes keep their small gray frame for evidence, but not the model-size pixels. Never reads
+ * `frame.model` when ingest has not converted it yet (a cache hit, a stale keyframe): reading it
+ * would pay for an RGB conversion only to throw the pixels away.
+ */
+export function withoutModelPixels(kf: Keyframe): Keyframe {
+  const source = kf.frame as unknown as Record<string, unknown>;
+  const frame: Record<string, unknown> = {};
+  for (const key of Object.keys(source)) if (key !== 'model') frame[key] = source[key];
+  const d = Object.getOwnPropertyDescriptor(source, 'model');
+  const converted = d && 'value' in d ? (d.value as Image) : undefined;
+  frame['model'] = converted
+    ? { ...converted, data: new Uint8Array(0) }
+    : { width: 0, height: 0, format: 'RGB', data: new Uint8Array(0) };
+  return { ...kf, frame: frame as unknown as Frame };
 }
 
 export function newCounters(): StreamCounters {
