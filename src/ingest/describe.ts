@@ -9,7 +9,8 @@ import type { SourceSpec } from './source.js';
 export interface DescribeOptions {
   /**
    * Width of the gray analysis frame; height follows the aspect ratio. It is box-filtered from the
-   * model frame's Y plane in JS, fastest when modelWidth is 4 times this. Multiple of 4.
+   * model frame's Y plane on the thread that pulls the frame (native, off the JS thread; JS when the
+   * native module cannot). Multiple of 4.
    */
   analysisWidth: number;
   /**
@@ -132,8 +133,9 @@ export function describePipeline(spec: SourceSpec, o: DescribeOptions): string {
   // One branch, one appsink: scale in the decoder's own format (planar YUV from software decoders)
   // and deliver I420 at model size; videoconvert passes I420 through untouched and converts only
   // what a decoder gives in another layout (NV12 from hardware decoders, packed from some cameras).
-  // The gray analysis frame (the Y plane, box-filtered) and the RGB model frame (on demand) are
-  // computed from it in JS: no tee, no per-frame RGB conversion, one pull loop per stream.
+  // The gray analysis frame (the Y plane, box-filtered, on the pulling thread) and the RGB model
+  // frame (in JS, on demand) are computed from it: no tee, no per-frame RGB conversion, one pull
+  // loop per stream.
   const parts = [
     `${video} ! videoscale name=${ELEMENT.scale} ! videoconvert ` +
       `! video/x-raw,format=I420,width=${int(o.modelWidth)},pixel-aspect-ratio=1/1 ! ${sink(ELEMENT.frames)}`,

@@ -253,7 +253,7 @@ export function startPipeline(
     drop('upstream', upstream.observe(caps.pts!, arrived, frameDurationNs(caps.framerate)));
   };
 
-  const deliver = (buf: Buffer, caps: GstCaps) => {
+  const deliver = (buf: Buffer, caps: GstCaps, gray: Buffer | undefined) => {
     const width = Number(caps.width);
     const height = Number(caps.height);
     if (!(width > 0 && height > 0) || typeof caps.pts !== 'number') {
@@ -270,7 +270,19 @@ export function startPipeline(
     delivered++;
     const i420 = new Uint8Array(buf.buffer, buf.byteOffset, layout.size);
     const analysisHeight = Math.max(1, Math.round((options.analysisWidth * height) / width));
-    const analysis = grayFromI420(i420, layout, options.analysisWidth, analysisHeight);
+    // The pulling thread computed it (the same box filter, off the JS thread) unless the native
+    // module could not (a format without an 8-bit luma plane, a frame smaller than the gray one).
+    const analysis: Image =
+      gray !== undefined &&
+      caps.grayHeight === analysisHeight &&
+      gray.length === options.analysisWidth * analysisHeight
+        ? {
+            width: options.analysisWidth,
+            height: analysisHeight,
+            format: 'GRAY8',
+            data: new Uint8Array(gray.buffer, gray.byteOffset, gray.length),
+          }
+        : grayFromI420(i420, layout, options.analysisWidth, analysisHeight);
     const t = captureTime(caps);
     const frame: Frame = {
       streamId: options.streamId,
@@ -317,13 +329,13 @@ export function startPipeline(
   };
 
   const videoLoop = (sink: GstAppSink) => {
-    const onSample = (buf: Buffer | null | undefined, caps: GstCaps) => {
+    const onSample = (buf: Buffer | null | undefined, caps: GstCaps, gray?: Buffer) => {
       if (closed) return;
       if (buf === null) {
         finish({});
         return;
       }
-      if (buf !== undefined) deliver(buf, caps);
+      if (buf !== undefined) deliver(buf, caps, gray);
       pullNext();
     };
     const pullNext = () => {
@@ -332,7 +344,7 @@ export function startPipeline(
         setTimeout(pullNext, PAUSE_POLL_MS);
         return;
       }
-      sink.pull(onSample, PULL_TIMEOUT_MS);
+      sink.pull(onSample, PULL_TIMEOUT_MS, options.analysisWidth);
     };
     pullNext();
   };

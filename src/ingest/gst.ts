@@ -24,6 +24,8 @@ export interface GstCaps {
   arrivalUs?: number;
   /** Index of the buffer among all that entered this appsink; a gap = buffers the appsink dropped. */
   arrivalIndex?: number;
+  /** Height of the gray frame a pull with `grayWidth` computed natively (Vigil's patch). */
+  grayHeight?: number;
   [key: string]: unknown;
 }
 
@@ -42,8 +44,17 @@ export interface GstElement {
 }
 
 export interface GstAppSink extends GstElement {
-  /** `buf` is a Buffer, `null` at EOS, `undefined` when `timeoutMs` passed without a sample. */
-  pull(cb: (buf: Buffer | null | undefined, caps: GstCaps) => void, timeoutMs?: number): void;
+  /**
+   * `buf` is a Buffer, `null` at EOS, `undefined` when `timeoutMs` passed without a sample. With
+   * `grayWidth`, the pulling thread also box-filters the frame's luma plane to `grayWidth` x
+   * `caps.grayHeight` (height from the aspect ratio, rounded) and passes it as `gray` (Vigil's
+   * patch); `gray` is undefined when the format has no 8-bit luma plane or the frame is smaller.
+   */
+  pull(
+    cb: (buf: Buffer | null | undefined, caps: GstCaps, gray?: Buffer) => void,
+    timeoutMs?: number,
+    grayWidth?: number,
+  ): void;
 }
 
 export interface GstPipeline {

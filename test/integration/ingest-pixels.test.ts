@@ -10,6 +10,7 @@ import type { Frame, Image } from '../../src/core/contracts.js';
 import { DEFAULT_INGEST_OPTIONS, openFrames } from '../../src/ingest/frames.js';
 import { gst, type GstAppSink } from '../../src/ingest/gst.js';
 import { parseSource } from '../../src/ingest/source.js';
+import { grayFromI420, i420Layout } from '../../src/ingest/yuv.js';
 import { requireFile, VTEST } from '../helpers/paths.js';
 
 const FRAMES = 24;
@@ -95,6 +96,33 @@ describe('ingest pixels against GStreamer conversions of the same frames', () =>
     expect([frames[0]!.analysis.width, frames[0]!.analysis.height]).toEqual([160, 90]);
     for (const d of rgbDiffs) for (const c of d) expect(c).toBeLessThan(2);
     for (const d of grayDiffs) expect(d).toBeLessThan(6);
+  });
+
+  it('the gray frame the pulling thread computes equals the JS box filter, pixel for pixel', async () => {
+    // Integer and uneven ratios, an odd height, and a gray frame as large as the model frame.
+    const cases = [
+      { model: [640, 360], gray: 160 },
+      { model: [640, 360], gray: 150 },
+      { model: [322, 181], gray: 97 },
+      { model: [160, 120], gray: 160 },
+    ];
+    for (const { model, gray: grayWidth } of cases) {
+      const [width, height] = model as [number, number];
+      const pipeline = new (gst().Pipeline)(
+        `videotestsrc pattern=ball num-buffers=3 ! video/x-raw,format=I420,width=${width},height=${height} ` +
+          `! appsink name=out sync=false`,
+      );
+      const sink = pipeline.findChild('out') as GstAppSink;
+      pipeline.play();
+      const [buf, caps, gray] = await new Promise<Parameters<Parameters<GstAppSink['pull']>[0]>>((resolve) =>
+        sink.pull((...args) => resolve(args), 5000, grayWidth),
+      );
+      pipeline.release();
+      const grayHeight = Math.round((grayWidth * height) / width);
+      expect(caps.grayHeight).toBe(grayHeight);
+      const js = grayFromI420(new Uint8Array(buf!), i420Layout(width, height), grayWidth, grayHeight);
+      expect(gray!.equals(Buffer.from(js.data))).toBe(true);
+    }
   });
 
   it('converts the model frame once, on first read, and keeps it as a plain property', async () => {
