@@ -128,7 +128,7 @@ export function describePipeline(spec: SourceSpec, o: DescribeOptions): string {
   const sync = o.live && !liveSource ? 'true' : 'false';
   const drop = o.live ? 'true' : 'false';
   const sink = (name: string, extra = '') =>
-    `appsink name=${name} sync=${sync} max-buffers=${int(o.maxBuffers)} drop=${drop} emit-signals=false${extra}`;
+    `appsink name=${name} sync=${sync} max-buffers=${int(o.maxBuffers)} drop=${drop} emit-signals=false enable-last-sample=false${extra}`;
   const { video, audio } = sourceHead(spec, o);
   // One branch, one appsink: scale in the decoder's own format (planar YUV from software decoders)
   // and deliver I420 at model size; videoconvert passes I420 through untouched and converts only
