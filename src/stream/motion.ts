@@ -120,14 +120,39 @@ function checkGrid(what: string, img: Image, cols: number, rows: number): void {
   }
 }
 
-/** Scratch per-gray-level counts for frameFeatures (synchronous, so one shared buffer is safe). */
-const LEVELS = new Uint32Array(256);
+/**
+ * Scratch per-gray-level counts for frameFeatures (synchronous, so shared buffers are safe): four
+ * tables, one per pixel of a group of four, so that a run of equal pixels does not make each count
+ * wait for the previous one.
+ */
+const LEVELS0 = new Int32Array(256);
+const LEVELS1 = new Int32Array(256);
+const LEVELS2 = new Int32Array(256);
+const LEVELS3 = new Int32Array(256);
 
 /** Cell boundaries: cell c spans [b[c], b[c+1]) with b[c] = floor(c * size / n). */
 function bounds(size: number, n: number): Int32Array {
   const b = new Int32Array(n + 1);
   for (let i = 0; i <= n; i++) b[i] = Math.floor((i * size) / n);
   return b;
+}
+
+/** The last frame's cell boundaries (frame and grid sizes rarely change): no allocation per frame. */
+interface GridBounds {
+  w: number;
+  h: number;
+  cols: number;
+  rows: number;
+  xb: Int32Array;
+  yb: Int32Array;
+}
+let lastBounds: GridBounds = { w: -1, h: -1, cols: -1, rows: -1, xb: bounds(0, 0), yb: bounds(0, 0) };
+function gridBounds(w: number, h: number, cols: number, rows: number): GridBounds {
+  const c = lastBounds;
+  if (c.w !== w || c.h !== h || c.cols !== cols || c.rows !== rows) {
+    lastBounds = { w, h, cols, rows, xb: bounds(w, cols), yb: bounds(h, rows) };
+  }
+  return lastBounds;
 }
 
 /** Per-frame scores of one analysis frame, computed in ONE pass over its pixels (see frameFeatures). */
@@ -176,15 +201,21 @@ export function frameFeatures(
   hist.fill(0);
   const w = cur.width;
   const h = cur.height;
-  const xb = bounds(w, cols);
-  const yb = bounds(h, rows);
+  const { xb, yb } = gridBounds(w, h, cols, rows);
   const b = cur.data;
   const sameSize = prev !== null && prev.width === w && prev.height === h;
   const a = sameSize ? prev.data : null;
-  const t = noiseThreshold;
+  // |d| > t as d * d > t * t: one comparison per pixel.
+  const tt = noiseThreshold < 0 ? -1 : noiseThreshold * noiseThreshold;
   // Counted per gray level (no arithmetic per pixel), folded into `bins` at the end.
-  const levels = LEVELS;
-  levels.fill(0);
+  const l0 = LEVELS0;
+  const l1 = LEVELS1;
+  const l2 = LEVELS2;
+  const l3 = LEVELS3;
+  l0.fill(0);
+  l1.fill(0);
+  l2.fill(0);
+  l3.fill(0);
   let changed = 0;
   for (let r = 0; r < rows; r++) {
     const y1 = yb[r + 1] as number;
@@ -192,21 +223,43 @@ export function frameFeatures(
       const row = y * w;
       for (let c = 0; c < cols; c++) {
         const x1 = row + (xb[c + 1] as number);
+        let i = row + (xb[c] as number);
         let sum = 0;
         let ch = 0;
         if (a !== null) {
-          for (let i = row + (xb[c] as number); i < x1; i++) {
+          // Four pixels at a time, then the rest of the cell's row.
+          for (; i + 3 < x1; i += 4) {
+            const v0 = b[i] as number;
+            const v1 = b[i + 1] as number;
+            const v2 = b[i + 2] as number;
+            const v3 = b[i + 3] as number;
+            sum += v0 + v1 + v2 + v3;
+            l0[v0] = (l0[v0] as number) + 1;
+            l1[v1] = (l1[v1] as number) + 1;
+            l2[v2] = (l2[v2] as number) + 1;
+            l3[v3] = (l3[v3] as number) + 1;
+            const d0 = (a[i] as number) - v0;
+            const d1 = (a[i + 1] as number) - v1;
+            const d2 = (a[i + 2] as number) - v2;
+            const d3 = (a[i + 3] as number) - v3;
+            ch +=
+              (d0 * d0 > tt ? 1 : 0) +
+              (d1 * d1 > tt ? 1 : 0) +
+              (d2 * d2 > tt ? 1 : 0) +
+              (d3 * d3 > tt ? 1 : 0);
+          }
+          for (; i < x1; i++) {
             const v = b[i] as number;
             sum += v;
-            levels[v] = (levels[v] as number) + 1;
+            l0[v] = (l0[v] as number) + 1;
             const d = (a[i] as number) - v;
-            if (d > t || -d > t) ch++;
+            if (d * d > tt) ch++;
           }
         } else {
-          for (let i = row + (xb[c] as number); i < x1; i++) {
+          for (; i < x1; i++) {
             const v = b[i] as number;
             sum += v;
-            levels[v] = (levels[v] as number) + 1;
+            l0[v] = (l0[v] as number) + 1;
           }
         }
         const k = r * cols + c;
@@ -228,7 +281,8 @@ export function frameFeatures(
   const total = w * h;
   for (let v = 0; v < 256; v++) {
     const hb = (v * bins) >>> 8;
-    hist[hb] = (hist[hb] as number) + (levels[v] as number);
+    hist[hb] =
+      (hist[hb] as number) + (l0[v] as number) + (l1[v] as number) + (l2[v] as number) + (l3[v] as number);
   }
   for (let i = 0; i < bins; i++) hist[i] = (hist[i] as number) / total;
   f.motion = prev === null ? 0 : sameSize ? changed / total : 1;

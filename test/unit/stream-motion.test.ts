@@ -3,6 +3,7 @@ import type { Image } from '../../src/core/contracts.js';
 import { VigilError } from '../../src/core/errors.js';
 import {
   cellMotion,
+  frameFeatures,
   histogram,
   histogramDistance,
   layoutDistance,
@@ -125,5 +126,52 @@ describe('cellMotion / thumbnail / layoutDistance', () => {
     // Noise barely moves cell means.
     expect(layoutDistance(thumbnail(noisy(120, 10, 1)), thumbnail(noisy(120, 10, 2)))).toBeLessThan(0.02);
     expect(() => layoutDistance(new Float64Array(4), new Float64Array(5))).toThrow(/differ in size/);
+  });
+});
+
+describe('frameFeatures', () => {
+  /** Pseudo-random gray image (deterministic), any size. */
+  function random(w: number, h: number, seed: number): Image {
+    let s = seed;
+    const data = new Uint8Array(w * h);
+    for (let i = 0; i < data.length; i++) {
+      s = (s * 1103515245 + 12345) & 0x7fffffff;
+      data[i] = s >>> 23;
+    }
+    return { width: w, height: h, format: 'GRAY8', data };
+  }
+
+  it('matches the per-pixel definitions on odd sizes, grids, bins and thresholds (unrolled loop, tails)', () => {
+    for (const [w, h, cols, rows, bins, t] of [
+      [160, 90, 16, 12, 32, 25],
+      [37, 23, 5, 4, 17, 0],
+      [13, 7, 13, 7, 256, 254],
+      [29, 11, 3, 2, 32, -1],
+    ] as const) {
+      const prev = random(w, h, w);
+      const cur = random(w, h, h);
+      const f = frameFeatures(prev, cur, cols, rows, bins, t);
+      expect(f.motion).toBeCloseTo(t < 0 ? 1 : motionScore(prev, cur, t), 12);
+      const hist = histogram(cur, bins);
+      for (let i = 0; i < bins; i++) expect(f.hist[i]).toBeCloseTo(hist[i] as number, 12);
+      // Cell c spans [floor(c * w / cols), floor((c + 1) * w / cols)), likewise rows.
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) {
+          let sum = 0;
+          let changed = 0;
+          let n = 0;
+          for (let y = Math.floor((r * h) / rows); y < Math.floor(((r + 1) * h) / rows); y++) {
+            for (let x = Math.floor((c * w) / cols); x < Math.floor(((c + 1) * w) / cols); x++) {
+              const v = cur.data[y * w + x] as number;
+              sum += v;
+              if (Math.abs((prev.data[y * w + x] as number) - v) > t) changed++;
+              n++;
+            }
+          }
+          expect(f.thumb[r * cols + c]).toBeCloseTo(sum / n, 9);
+          expect(f.cells[r * cols + c]).toBeCloseTo(changed / n, 12);
+        }
+      }
+    }
   });
 });
