@@ -453,17 +453,15 @@ function candidatesFor(
 ): OutputTensor {
   const [, channels, anchors] = src.shape as [number, number, number];
   const rowLen = channels * anchors;
-  const aligned = new Float32Array(
-    src.bytes.buffer.slice(src.bytes.byteOffset, src.bytes.byteOffset + src.bytes.byteLength),
-  );
+  // A view when the bytes are 4-byte aligned (a worker's output always is); a copy of just these
+  // rows otherwise.
+  const start = src.bytes.byteOffset + row * rowLen * 4;
+  const aligned =
+    start % 4 === 0
+      ? new Float32Array(src.bytes.buffer, start, n * rowLen)
+      : new Float32Array(src.bytes.buffer.slice(start, start + n * rowLen * 4));
   const perRow = Array.from({ length: n }, (_, r) =>
-    yoloCandidates(
-      aligned.subarray((row + r) * rowLen, (row + r + 1) * rowLen),
-      anchors,
-      channels - 4,
-      t.threshold,
-      t.max,
-    ),
+    yoloCandidates(aligned.subarray(r * rowLen, (r + 1) * rowLen), anchors, channels - 4, t.threshold, t.max),
   );
   const k = Math.max(0, ...perRow.map((c) => c.length / CANDIDATE_FIELDS));
   const out = new Float32Array(n * k * CANDIDATE_FIELDS);

@@ -311,7 +311,7 @@ export function decodeRequest(
           `input '${t.name}': ${ref ? 'shared_memory_byte_size' : 'raw_input_contents'} has ${bytes.byteLength} bytes, shape [${shape}] ${dt} needs ${want}`,
         );
       }
-      data = rawToTyped(dt, bytes);
+      data = rawToTyped(dt, bytes, ref !== undefined);
     } else {
       if (!t.contents) bad(`input '${t.name}': no data (neither contents nor raw_input_contents)`);
       data = contentsToTyped(dt, t.contents!);

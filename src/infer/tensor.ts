@@ -98,10 +98,19 @@ export type NumericArray =
   | Float32Array
   | Float64Array;
 
-/** Raw bytes (any alignment) → a freshly allocated typed array for onnxruntime. */
-export function rawToTyped(dt: Datatype, raw: Uint8Array): NumericArray {
-  const copy = new Uint8Array(raw.byteLength);
-  copy.set(raw);
+/**
+ * Raw bytes (any alignment) → a typed array for onnxruntime: a fresh copy, or with `owned` (the
+ * caller gives up `raw`, e.g. bytes just read from shared memory) `raw`'s own buffer when `raw`
+ * spans all of it.
+ */
+export function rawToTyped(dt: Datatype, raw: Uint8Array, owned = false): NumericArray {
+  let copy: Uint8Array;
+  if (owned && raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength) {
+    copy = new Uint8Array(raw.buffer);
+  } else {
+    copy = new Uint8Array(raw.byteLength);
+    copy.set(raw);
+  }
   const b = copy.buffer;
   switch (dt) {
     case 'BOOL':

@@ -352,6 +352,32 @@ describe.skipIf(!existsSync(rawModel))('inference server (real gRPC + onnxruntim
       const b = postprocessCandidates(candRow, lb, img.width, img.height, img.width, img.height, opts);
       expect(b).toEqual(a);
       expect(a.length).toBeGreaterThan(0);
+      // Row 1 (the dog) of the same batch: its candidates start at row 1 of output0.
+      const dog = images['dog.jpg']!;
+      const a1 = postprocess(
+        asFloat32(full!).subarray(84 * 8400, 2 * 84 * 8400),
+        other,
+        dog.width,
+        dog.height,
+        dog.width,
+        dog.height,
+        {
+          ...opts,
+          numAnchors: 8400,
+          numClasses: 80,
+        },
+      );
+      const b1 = postprocessCandidates(
+        asFloat32(cands!).subarray(k * 6, 2 * k * 6),
+        other,
+        dog.width,
+        dog.height,
+        dog.width,
+        dog.height,
+        opts,
+      );
+      expect(b1).toEqual(a1);
+      expect(a1.some((d) => d.label === 'dog')).toBe(true);
     }
   });
 
