@@ -47,6 +47,8 @@ export const DEFAULT_INGEST_OPTIONS: Omit<IngestOptions, 'streamId'> = {
 
 /** How long one native pull may hold a thread-pool thread before giving it back. */
 const PULL_TIMEOUT_MS = 100;
+/** Frames one wake of a watched appsink takes before yielding to other streams' callbacks. */
+const DRAIN_BATCH = 32;
 /** How often a paused (back-pressured) pull loop looks again. */
 const PAUSE_POLL_MS = 5;
 /** NTP (1900) to Unix (1970) epoch, ms. */
@@ -228,6 +230,7 @@ export function startPipeline(
     closed = true;
     // Frees threads, sockets and fds now, not when the garbage collector finds the JS object.
     pipeline.release();
+    frameSink.unwatch?.();
     if (outcome?.err) handlers.error(outcome.err);
     else if (outcome) handlers.end();
   };
@@ -328,7 +331,44 @@ export function startPipeline(
     handlers.audio?.(chunk);
   };
 
+  // Frames are taken on the JS thread when the appsink says it has some (watch + tryPull): no
+  // thread-pool round trip per frame, and a JS thread that was held up takes everything queued in
+  // one wake. Fast mode pauses taking while the consumer asks (the appsink then fills and decoding
+  // waits); live mode never pauses (the appsink drops the oldest, counted).
+  const watchLoop = (sink: Required<GstAppSink>) => {
+    // A pending retry (paused, or a batch cut short); wakes meanwhile leave the draining to it.
+    let retry: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
+    const drainNow = () => {
+      retry = undefined;
+      drain();
+    };
+    const drain = () => {
+      if (closed || retry !== undefined) return;
+      for (let n = 0; n < DRAIN_BATCH; n++) {
+        if (!options.live && options.shouldPause?.()) {
+          retry = setTimeout(drainNow, PAUSE_POLL_MS);
+          return;
+        }
+        const sample = sink.tryPull(options.analysisWidth);
+        if (sample === undefined) return;
+        if (sample === null) {
+          finish({});
+          return;
+        }
+        if (sample.buffer !== undefined) deliver(sample.buffer, sample.caps, sample.gray);
+        if (closed) return;
+      }
+      // More may be queued with no new arrival to wake us (a full appsink holds decoding back).
+      retry = setImmediate(drainNow);
+    };
+    sink.watch(drain);
+  };
+
   const videoLoop = (sink: GstAppSink) => {
+    if (sink.watch && sink.unwatch && sink.tryPull) {
+      watchLoop(sink as Required<GstAppSink>);
+      return;
+    }
     const onSample = (buf: Buffer | null | undefined, caps: GstCaps, gray?: Buffer) => {
       if (closed) return;
       if (buf === null) {

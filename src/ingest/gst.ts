@@ -1,7 +1,8 @@
 /**
  * Typed edge over gstreamer-superficial (patched in patches/: bounded bus polling, pull with timeout,
- * buffer PTS, sender NTP time and appsink arrival stamps in the caps object, no leaked element
- * references). Loading it initialises GStreamer once; hardware decoders are preferred (see
+ * appsink watch + non-blocking tryPull, frames without a copy where safe, the gray analysis frame
+ * computed natively, buffer PTS, sender NTP time and appsink arrival stamps in the caps object, no
+ * leaked element references). Loading it initialises GStreamer once; hardware decoders are preferred (see
  * `decoderPreference`) unless VIGIL_HW_DECODE=off.
  */
 import { createRequire } from 'node:module';
@@ -55,6 +56,21 @@ export interface GstAppSink extends GstElement {
     timeoutMs?: number,
     grayWidth?: number,
   ): void;
+  /**
+   * Calls `cb` on the JS thread when samples may be queued or the sink reached EOS; notifications
+   * coalesce, so a busy JS thread wakes once for many frames (Vigil's patch). Keeps the event loop
+   * alive until `unwatch()`.
+   */
+  watch?(cb: () => void): void;
+  /** Ends `watch` (idempotent). */
+  unwatch?(): void;
+  /**
+   * Takes one queued sample without blocking (`gray` as with `pull`): undefined when none is queued,
+   * null at EOS (Vigil's patch).
+   */
+  tryPull?(
+    grayWidth?: number,
+  ): { buffer: Buffer | undefined; caps: GstCaps; gray?: Buffer } | null | undefined;
 }
 
 export interface GstPipeline {
