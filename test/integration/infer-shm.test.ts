@@ -68,6 +68,20 @@ function frame(k: number): Uint8Array {
   return letterbox(rgb, w, h).data;
 }
 
+/** A temp dir with a model repository serving yolov8n (as set-up prepares it). */
+async function yoloRepository(prefix: string): Promise<{ dir: string; repo: string }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const repo = join(dir, 'repo');
+  await run(process.execPath, [
+    join(root, 'scripts/prepare-model-repo.mjs'),
+    '--out',
+    repo,
+    '--models',
+    'yolov8n',
+  ]);
+  return { dir, repo };
+}
+
 /** Vigil's own objects in /dev/shm made by this process. */
 function ownObjects(): string[] {
   return readdirSync(SHM_DIR).filter((f) => f.startsWith(`vigil-shm-${process.pid}-`));
@@ -84,15 +98,7 @@ describe.skipIf(!existsSync(rawModel) || !existsSync(SHM_DIR))('system shared me
   const object = join(SHM_DIR, key);
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'vigil-shm-'));
-    repo = join(dir, 'repo');
-    await run(process.execPath, [
-      join(root, 'scripts/prepare-model-repo.mjs'),
-      '--out',
-      repo,
-      '--models',
-      'yolov8n',
-    ]);
+    ({ dir, repo } = await yoloRepository('vigil-shm-'));
     server = await startInferenceServer({
       modelRepository: repo,
       port: 0,
@@ -322,15 +328,7 @@ describe.skipIf(!existsSync(rawModel) || !existsSync(SHM_DIR))(
     let repo: string;
 
     beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'vigil-shm-restart-'));
-      repo = join(dir, 'repo');
-      await run(process.execPath, [
-        join(root, 'scripts/prepare-model-repo.mjs'),
-        '--out',
-        repo,
-        '--models',
-        'yolov8n',
-      ]);
+      ({ dir, repo } = await yoloRepository('vigil-shm-restart-'));
     });
     afterAll(() => {
       if (dir) rmSync(dir, { recursive: true, force: true });
