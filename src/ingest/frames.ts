@@ -15,6 +15,7 @@ import {
   i420Layout,
   parseColorimetry,
   rgbFromI420,
+  rgbTables,
   type Colorimetry,
   type I420Layout,
 } from './yuv.js';
@@ -128,10 +129,37 @@ export function wallClockUs(): number {
   return (performance.timeOrigin + performance.now()) * 1000;
 }
 
+/** The RGB frame of I420 pixels: natively when the module can (same tables, same result), else in JS. */
+export function convertI420ToRgb(i420: Uint8Array, layout: I420Layout, colorimetry: Colorimetry): Image {
+  const native = gst().i420ToRgb;
+  if (native) {
+    const { width, height } = layout;
+    const t = rgbTables(colorimetry);
+    const out = new Uint8Array(width * height * 3);
+    const ok = native(
+      i420,
+      out,
+      width,
+      height,
+      layout.yStride,
+      layout.uvStride,
+      layout.uOffset,
+      layout.vOffset,
+      t.y,
+      t.rv,
+      t.gu,
+      t.gv,
+      t.bu,
+    );
+    if (ok) return { width, height, format: 'RGB', data: out };
+  }
+  return rgbFromI420(i420, layout, colorimetry);
+}
+
 const PLACEHOLDER: Image = { width: 0, height: 0, format: 'RGB', data: new Uint8Array(0) };
 
 /**
- * Makes `frame.model` the RGB conversion of the frame's I420 pixels, computed on first read (only
+ * Makes `frame.model` the RGB conversion of the frame's I420 pixels (convertI420ToRgb), computed on first read (only
  * keyframes are ever read: a few per second) and then an ordinary property; the I420 buffer is
  * released at that point. Until then the frame holds the buffer (1.5 bytes per model pixel, half
  * of the RGB frame's size). Spreading or cloning the frame reads it.
@@ -149,7 +177,7 @@ export function defineLazyModel(
   Object.defineProperty(frame, 'model', {
     enumerable: true,
     configurable: true,
-    get: () => settle(rgbFromI420(i420, layout, colorimetry)),
+    get: () => settle(convertI420ToRgb(i420, layout, colorimetry)),
     set: settle,
   });
 }

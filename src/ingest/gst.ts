@@ -86,6 +86,25 @@ export interface GstPipeline {
 
 interface GstModule {
   Pipeline: new (description: string) => GstPipeline;
+  /**
+   * Fills `out` (RGB, tight rows) from an I420 frame with src/ingest/yuv.ts's tables, exactly as
+   * `rgbFromI420` does, natively (Vigil's patch); false when an argument does not fit.
+   */
+  i420ToRgb?(
+    src: Uint8Array,
+    out: Uint8Array,
+    width: number,
+    height: number,
+    yStride: number,
+    uvStride: number,
+    uOffset: number,
+    vOffset: number,
+    y: Int32Array,
+    rv: Int32Array,
+    gu: Int32Array,
+    gv: Int32Array,
+    bu: Int32Array,
+  ): boolean;
 }
 
 /** Hardware decoders (NVIDIA nvcodec, VA-API new and legacy), raised above the software ones. */

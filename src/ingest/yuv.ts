@@ -161,7 +161,8 @@ export function parseColorimetry(value: unknown, sourceHeight: number): Colorime
   return { matrix, fullRange: range === 1 };
 }
 
-interface Tables {
+/** Per-byte contributions of Y, V to R, U and V to G, U to B (16.16 fixed point). */
+export interface RgbTables {
   y: Int32Array;
   rv: Int32Array;
   gu: Int32Array;
@@ -171,10 +172,10 @@ interface Tables {
 
 const SHIFT = 16;
 const ONE = 1 << SHIFT;
-const tableCache = new Map<string, Tables>();
+const tableCache = new Map<string, RgbTables>();
 
 /** Per-byte contributions in 16.16 fixed point (rounding offset folded into the Y table). */
-function tables(c: Colorimetry): Tables {
+export function rgbTables(c: Colorimetry): RgbTables {
   const key = `${c.matrix}:${c.fullRange}`;
   const hit = tableCache.get(key);
   if (hit) return hit;
@@ -183,7 +184,7 @@ function tables(c: Colorimetry): Tables {
   const yScale = c.fullRange ? 1 : 255 / 219;
   const cScale = c.fullRange ? 1 : 255 / 224;
   const yOff = c.fullRange ? 0 : 16;
-  const t: Tables = {
+  const t: RgbTables = {
     y: new Int32Array(256),
     rv: new Int32Array(256),
     gu: new Int32Array(256),
@@ -206,7 +207,7 @@ function tables(c: Colorimetry): Tables {
 export function rgbFromI420(data: Uint8Array, layout: I420Layout, c: Colorimetry): Image {
   const { width, height, yStride, uvStride, uOffset, vOffset } = layout;
   const out = new Uint8ClampedArray(width * height * 3);
-  const t = tables(c);
+  const t = rgbTables(c);
   const ty = t.y;
   const trv = t.rv;
   const tgu = t.gu;

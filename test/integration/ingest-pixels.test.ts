@@ -7,10 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import { lastValueFrom, take, toArray } from 'rxjs';
 import type { Frame, Image } from '../../src/core/contracts.js';
-import { DEFAULT_INGEST_OPTIONS, openFrames } from '../../src/ingest/frames.js';
+import { convertI420ToRgb, DEFAULT_INGEST_OPTIONS, openFrames } from '../../src/ingest/frames.js';
 import { gst, type GstAppSink } from '../../src/ingest/gst.js';
 import { parseSource } from '../../src/ingest/source.js';
-import { grayFromI420, i420Layout } from '../../src/ingest/yuv.js';
+import { grayFromI420, i420Layout, rgbFromI420, rgbTables, type Colorimetry } from '../../src/ingest/yuv.js';
 import { requireFile, VTEST } from '../helpers/paths.js';
 
 const FRAMES = 24;
@@ -122,6 +122,48 @@ describe('ingest pixels against GStreamer conversions of the same frames', () =>
       expect(caps.grayHeight).toBe(grayHeight);
       const js = grayFromI420(new Uint8Array(buf!), i420Layout(width, height), grayWidth, grayHeight);
       expect(gray!.equals(Buffer.from(js.data))).toBe(true);
+    }
+  });
+
+  it('the native RGB conversion equals the JS one byte for byte (odd sizes, every matrix and range)', () => {
+    expect(gst().i420ToRgb).toBeTypeOf('function');
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff;
+    for (const [width, height] of [
+      [64, 36],
+      [33, 17],
+      [1, 1],
+    ] as const) {
+      const layout = i420Layout(width, height);
+      const data = Uint8Array.from({ length: layout.size }, random);
+      for (const matrix of ['bt601', 'bt709', 'bt2020', 'smpte240m', 'fcc'] as const) {
+        for (const fullRange of [false, true]) {
+          const c: Colorimetry = { matrix, fullRange };
+          const t = rgbTables(c);
+          const native = new Uint8Array(width * height * 3);
+          const { yStride, uvStride, uOffset, vOffset } = layout;
+          expect(
+            gst().i420ToRgb!(
+              data,
+              native,
+              width,
+              height,
+              yStride,
+              uvStride,
+              uOffset,
+              vOffset,
+              t.y,
+              t.rv,
+              t.gu,
+              t.gv,
+              t.bu,
+            ),
+          ).toBe(true);
+          const js = rgbFromI420(data, layout, c).data;
+          expect(Buffer.from(native).equals(Buffer.from(js))).toBe(true);
+          expect(convertI420ToRgb(data, layout, c).data).toEqual(native);
+        }
+      }
     }
   });
 
