@@ -12,7 +12,7 @@
  * 4. RSS added per live 720p stream.
  *
  * `--only=throughput` or `--only=capacity` runs one part; `--levels=1,2,4` sets the capacity levels
- * (default up to 48, above what the 2-core machine sustains for any contender, so no ratio is capped),
+ * (default up to 56, above what the 2-core machine sustains for any contender, so no ratio is capped),
  * `--which=before,vigil,vigil-mb4,raw,same` the capacity contenders, `--rounds=3` the throughput
  * rounds, `--before=DIR` an earlier checkout to measure alongside (see `before` below).
  */
@@ -373,7 +373,7 @@ interface Contender {
  * (the machine's other load then weighs on all of them alike); one that fails a level stops.
  */
 async function capacity(clip: string, contenders: Contender[]): Promise<void> {
-  const levels = (arg('levels') ?? '1,2,3,4,6,8,10,12,14,16,20,24,28,32,36,40,48').split(',').map(Number);
+  const levels = (arg('levels') ?? '1,2,3,4,6,8,10,12,14,16,20,24,28,32,36,40,44,48,56').split(',').map(Number);
   for (const n of levels) {
     for (const c of contenders) {
       if (c.done) continue;
