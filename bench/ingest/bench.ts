@@ -373,7 +373,9 @@ interface Contender {
  * (the machine's other load then weighs on all of them alike); one that fails a level stops.
  */
 async function capacity(clip: string, contenders: Contender[]): Promise<void> {
-  const levels = (arg('levels') ?? '1,2,3,4,6,8,10,12,14,16,20,24,28,32,36,40,44,48,56').split(',').map(Number);
+  const levels = (arg('levels') ?? '1,2,3,4,6,8,10,12,14,16,20,24,28,32,36,40,44,48,56')
+    .split(',')
+    .map(Number);
   for (const n of levels) {
     for (const c of contenders) {
       if (c.done) continue;
