@@ -6,10 +6,11 @@
  *
  * Like Vigil's ingest it scales in the decoder's own format and delivers I420 (videoconvert passes
  * I420 through and converts only other layouts); the gray frame is the Y plane, as GStreamer's GRAY8
- * from I420 would be, without a conversion step. Unlike the ingest (so far), a small bounded queue
- * after the decoder lets decoding and scaling run on two threads: decoders without frame threading
- * (MPEG-4 part 2, MJPEG) otherwise decode and scale in turn on one (vtest: about 14% more frames/s
- * for about 0.02 ms more CPU per frame; H.264, frame-threaded, about the same either way).
+ * from I420 would be, without a conversion step. As the ingest does in fast mode (files decoded as
+ * fast as possible), a small bounded queue after the decoder lets decoding and scaling run on two
+ * threads: decoders without frame threading (MPEG-4 part 2, MJPEG) otherwise decode and scale in
+ * turn on one (vtest: about 14% more frames/s for about 0.02 ms more CPU per frame; H.264,
+ * frame-threaded, about the same either way).
  */
 import type { Frame, Keyframe } from '../../src/core/contracts.js';
 import { gst, type GstAppSink, type GstCaps } from '../../src/ingest/gst.js';

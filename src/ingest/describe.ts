@@ -136,8 +136,13 @@ export function describePipeline(spec: SourceSpec, o: DescribeOptions): string {
   // The gray analysis frame (the Y plane, box-filtered, on the pulling thread) and the RGB model
   // frame (in JS, on demand) are computed from it: no tee, no per-frame RGB conversion, one pull
   // loop per stream.
+  // As fast as the machine decodes (files, `--fast`): a small bounded queue after the decoder lets
+  // decoding and scaling run on two threads instead of in turn (decoders without frame threading,
+  // e.g. MPEG-4 part 2 or MJPEG, gain most). Live streams pace themselves; there it would only add a
+  // thread per stream.
+  const handoff = o.live ? '' : ' ! queue max-size-buffers=4 max-size-bytes=0 max-size-time=0';
   const parts = [
-    `${video} ! videoscale name=${ELEMENT.scale} ! videoconvert ` +
+    `${video}${handoff} ! videoscale name=${ELEMENT.scale} ! videoconvert ` +
       `! video/x-raw,format=I420,width=${int(o.modelWidth)},pixel-aspect-ratio=1/1 ! ${sink(ELEMENT.frames)}`,
   ];
   if (audio) {

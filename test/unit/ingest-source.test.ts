@@ -91,6 +91,23 @@ describe('describePipeline', () => {
     expect(describePipeline(spec, { ...DEFAULT_INGEST_OPTIONS, live: true })).toContain('sync=true');
     expect(describePipeline(spec, { ...DEFAULT_INGEST_OPTIONS, live: false })).not.toContain('sync=true');
   });
+
+  it('hands decoded frames to the scaler through a bounded queue only in fast mode', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-desc-'));
+    const f = join(dir, 'a.avi');
+    writeFileSync(f, 'x');
+    const spec = parseSource(f);
+    const fast = describePipeline(spec, { ...DEFAULT_INGEST_OPTIONS, live: false });
+    expect(fast).toMatch(
+      /decodebin name=dec .*! queue max-size-buffers=4 max-size-bytes=0 max-size-time=0 ! videoscale/,
+    );
+    expect(describePipeline(spec, { ...DEFAULT_INGEST_OPTIONS, live: true })).not.toContain(
+      '! queue max-size-buffers=4',
+    );
+    expect(describePipeline(parseSource('rtsp://h/a'), DEFAULT_INGEST_OPTIONS)).not.toContain(
+      '! queue max-size-buffers=4',
+    );
+  });
 });
 
 describe('mapBusError', () => {
