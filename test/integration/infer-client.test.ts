@@ -4,12 +4,11 @@
  * port, and the language-model adapters against local servers speaking KServe v2 (our server's
  * text test backend, BYTES tensors) and OpenAI chat completions (an HTTP server in this file).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeWith } from '../../src/analyzer/analyze.js';
@@ -19,8 +18,8 @@ import { createDetector } from '../../src/infer/detector.js';
 import { createKServeTextGenerator, createOpenAIChat } from '../../src/infer/llm.js';
 import { startInferenceServer } from '../../src/infer/server.js';
 import { makePki } from '../helpers/faults-infer.js';
+import { prepareModelRepo } from '../helpers/model-repo.js';
 
-const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '../..');
 const rawModel = join(root, 'models/raw/yolov8n.onnx');
 const silent = { info: () => undefined, warn: () => undefined };
@@ -123,13 +122,7 @@ describe.skipIf(!existsSync(rawModel))(
 
     it('analyses turn unavailable fast while the breaker is open, then recover by themselves', async () => {
       const repo = join(dir, 'yolo');
-      await run(process.execPath, [
-        join(root, 'scripts/prepare-model-repo.mjs'),
-        '--out',
-        repo,
-        '--models',
-        'yolov8n',
-      ]);
+      await prepareModelRepo(repo, 'yolov8n');
       const first = await spawnServer(repo, 0);
       procs.push(first.proc);
       const port = first.port;

@@ -15,6 +15,7 @@ import { InferenceClient } from '../../src/infer/client.js';
 import { createOcr, loadOcrDictionary } from '../../src/infer/ocr.js';
 import { startInferenceServer, type InferenceServer } from '../../src/infer/server.js';
 import { createVad, type VadSegment } from '../../src/infer/vad.js';
+import { prepareModelRepo } from '../helpers/model-repo.js';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '../..');
@@ -90,13 +91,7 @@ describe.skipIf(!haveModels)('default text and audio models through the server',
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vigil-infer-models-'));
     const repo = join(dir, 'repo');
-    await run(process.execPath, [
-      join(root, 'scripts/prepare-model-repo.mjs'),
-      '--out',
-      repo,
-      '--models',
-      'ppocr_det,ppocr_rec,silero_vad',
-    ]);
+    await prepareModelRepo(repo, 'ppocr_det,ppocr_rec,silero_vad');
     server = await startInferenceServer({
       modelRepository: repo,
       port: 0,

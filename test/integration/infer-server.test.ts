@@ -29,6 +29,7 @@ import type { ModelStreamInferResponse__Output } from '../../src/infer/generated
 import { loadInferenceProto } from '../../src/infer/proto.js';
 import { startInferenceServer, type InferenceServer } from '../../src/infer/server.js';
 import { letterbox } from '../../src/infer/yolo.js';
+import { prepareModelRepo } from '../helpers/model-repo.js';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '../..');
@@ -134,15 +135,7 @@ describe.skipIf(!existsSync(rawModel))('inference server (real gRPC + onnxruntim
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vigil-infer-'));
     const repo = join(dir, 'repo');
-    await run(process.execPath, [
-      join(root, 'scripts/prepare-model-repo.mjs'),
-      '--out',
-      repo,
-      '--queue-delay-us',
-      '50000',
-      '--models',
-      'yolov8n',
-    ]);
+    await prepareModelRepo(repo, 'yolov8n', '--queue-delay-us', '50000');
     // The same ONNX served plain, as a real Triton would: FP32 NCHW, config auto-completed.
     mkdirSync(join(repo, 'yolov8n_fp32', '1'), { recursive: true });
     symlinkSync(rawModel, join(repo, 'yolov8n_fp32', '1', 'model.onnx'));

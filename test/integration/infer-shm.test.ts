@@ -4,11 +4,9 @@
  * client, tensors in and out of shared memory, and Vigil's client using it by itself (and falling
  * back to bytes when the server restarts or does not offer it).
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferenceClient } from '../../src/infer/client.js';
@@ -20,8 +18,8 @@ import { loadInferenceProto } from '../../src/infer/proto.js';
 import { startInferenceServer, type InferenceServer } from '../../src/infer/server.js';
 import { SHM_DIR } from '../../src/infer/shm.js';
 import { letterbox } from '../../src/infer/yolo.js';
+import { prepareModelRepo } from '../helpers/model-repo.js';
 
-const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '../..');
 const rawModel = join(root, 'models/raw/yolov8n.onnx');
 const silent = { info: () => undefined, warn: () => undefined };
@@ -72,13 +70,7 @@ function frame(k: number): Uint8Array {
 async function yoloRepository(prefix: string): Promise<{ dir: string; repo: string }> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const repo = join(dir, 'repo');
-  await run(process.execPath, [
-    join(root, 'scripts/prepare-model-repo.mjs'),
-    '--out',
-    repo,
-    '--models',
-    'yolov8n',
-  ]);
+  await prepareModelRepo(repo, 'yolov8n');
   return { dir, repo };
 }
 
