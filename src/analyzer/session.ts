@@ -12,8 +12,7 @@ import type { AudioChunk, Frame, Keyframe, Summary, VigilEvent } from '../core/c
 import { probeDurationSeconds, ProgressBar } from '../cli/progress.js';
 import { ReportBuilder } from '../cli/report.js';
 import { VigilError } from '../core/errors.js';
-import { SourceError } from '../core/errors.js';
-import { DEFAULT_INGEST_OPTIONS, startPipeline, type IngestOptions } from '../ingest/frames.js';
+import { DEFAULT_INGEST_OPTIONS, openFrames, type IngestOptions } from '../ingest/frames.js';
 import type { SourceSpec } from '../ingest/source.js';
 import {
   createDetector,
@@ -97,48 +96,20 @@ export function openFramesWithAudio(
   options: IngestOptions,
 ): { frames: Observable<Frame>; audio: Observable<AudioChunk> } {
   const audio = new Subject<AudioChunk>();
+  // The audio ends with the run, before the frames do (consumers of both see audio end first).
   const frames = new Observable<Frame>((subscriber) => {
-    let seen = false;
-    const end = (err?: unknown) => {
-      clearTimeout(firstFrameTimer);
-      audio.complete();
-      if (err === undefined) subscriber.complete();
-      else subscriber.error(err);
-    };
-    let run: ReturnType<typeof startPipeline>;
-    try {
-      run = startPipeline(spec, options, {
-        frame: (frame) => {
-          if (!seen) {
-            seen = true;
-            clearTimeout(firstFrameTimer);
-          }
-          subscriber.next(frame);
-        },
-        ...(options.audio ? { audio: (chunk: AudioChunk) => audio.next(chunk) } : {}),
-        end: () => end(),
-        error: (err) => end(err),
-      });
-    } catch (err) {
-      audio.complete();
-      subscriber.error(err);
-      return;
-    }
-    const firstFrameTimer = setTimeout(() => {
-      run.stop();
-      end(
-        new SourceError(
-          'VIGIL_ERR_SOURCE_NO_FRAMES',
-          spec.display,
-          `source ${spec.display}: no video frame within ${options.firstFrameTimeoutMs} ms`,
-        ),
-      );
-    }, options.firstFrameTimeoutMs);
-    firstFrameTimer.unref?.();
-    return () => {
-      clearTimeout(firstFrameTimer);
-      run.stop();
-    };
+    const run = openFrames(spec, options, undefined, (chunk) => audio.next(chunk)).subscribe({
+      next: (frame) => subscriber.next(frame),
+      error: (err: unknown) => {
+        audio.complete();
+        subscriber.error(err);
+      },
+      complete: () => {
+        audio.complete();
+        subscriber.complete();
+      },
+    });
+    return () => run.unsubscribe();
   });
   return { frames, audio: audio.asObservable() };
 }

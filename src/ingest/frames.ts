@@ -437,10 +437,16 @@ export function startPipeline(
   return { stop: () => finish(null) };
 }
 
+/**
+ * One pipeline run (no reconnect) as frames; subscribing starts it, unsubscribing stops it. With
+ * `onAudio` (and `options.audio`) the run's audio chunks go there. Fails with NO_FRAMES when no
+ * video frame arrives within `firstFrameTimeoutMs`.
+ */
 export function openFrames(
   spec: SourceSpec,
   options: IngestOptions,
   counters?: IngestCounters,
+  onAudio?: (chunk: AudioChunk) => void,
 ): Observable<Frame> {
   return new Observable<Frame>((subscriber) => {
     let run: PipelineRun;
@@ -457,6 +463,7 @@ export function openFrames(
             }
             subscriber.next(frame);
           },
+          ...(onAudio && options.audio ? { audio: onAudio } : {}),
           end: () => {
             clearTimeout(firstFrameTimer);
             subscriber.complete();
