@@ -4,7 +4,7 @@
  * each segment is transcoded by ffmpeg to a common size and frame rate, so the join points are the
  * only cuts and their times are exact (the ground truth).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -117,31 +117,4 @@ export function buildClip(name: string, segments: Segment[]): LabelledClip {
     run('ffmpeg', ['-v', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', listFile, '-c', 'copy', out]);
   }
   return { name, path: out, cuts, durationS: t };
-}
-
-/** ffmpeg's own scene detector on the clip (decode + `select='gt(scene,T)'`): selected times, wall seconds. */
-export function ffmpegScene(path: string, threshold = 0.3): { times: number[]; seconds: number } {
-  const t0 = process.hrtime.bigint();
-  const res = spawnSync(
-    'ffmpeg',
-    [
-      '-hide_banner',
-      '-nostats',
-      '-i',
-      path,
-      '-vf',
-      `select='gt(scene,${threshold})',showinfo`,
-      '-an',
-      '-f',
-      'null',
-      '-',
-    ],
-    { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-  );
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (res.status !== 0) throw new Error(`ffmpeg failed: ${res.stderr.slice(-500)}`);
-  const times = [...res.stderr.matchAll(/\[Parsed_showinfo[^\]]*\][^\n]*pts_time:\s*([0-9.]+)/g)].map((m) =>
-    Number(m[1]),
-  );
-  return { times, seconds };
 }
