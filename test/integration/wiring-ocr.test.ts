@@ -6,20 +6,19 @@
  * summary quotes it. With OCR off (the default) neither happens.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAnalysis, startService, type Service } from '../../src/analyzer/session.js';
 import { parseConfig } from '../../src/config/index.js';
 import type { Summary, VigilEvent } from '../../src/core/contracts.js';
-import { startInferenceServer, type InferenceServer } from '../../src/infer/index.js';
+import type { InferenceServer } from '../../src/infer/index.js';
 import { parseSource } from '../../src/ingest/source.js';
-import { startNatsServer, type LocalNatsServer } from '../../src/publish/nats-server.js';
+import type { LocalNatsServer } from '../../src/publish/nats-server.js';
 import { validateMessage } from '../../src/publish/schemas.js';
 import { collect, type Collected } from '../helpers/collector.js';
-import { MODEL_REPO, requireFile } from '../helpers/paths.js';
+import { startAnalyzerDeps, type AnalyzerDeps } from '../helpers/analyzer-deps.js';
+import { MODEL_REPO } from '../helpers/paths.js';
 
 const run = promisify(execFile);
 const TEXT = 'EXIT 12';
@@ -64,29 +63,18 @@ function expectText(messages: Collected[], streamId: string) {
 }
 
 describe('OCR wired end to end (text.appeared, summary text)', () => {
-  let dir: string;
+  let deps: AnalyzerDeps<string>;
   let clip: string;
   let nats: LocalNatsServer;
   let infer: InferenceServer;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'vigil-wiring-ocr-'));
-    [clip, nats, infer] = await Promise.all([
-      makeTextClip(dir),
-      startNatsServer(),
-      startInferenceServer({
-        modelRepository: requireFile(MODEL_REPO),
-        host: '127.0.0.1',
-        port: 0,
-        logger: { info: () => undefined, warn: () => undefined },
-      }),
-    ]);
+    deps = await startAnalyzerDeps('vigil-wiring-ocr-', makeTextClip);
+    ({ prepared: clip, nats, infer } = deps);
   }, 60_000);
 
   afterAll(async () => {
-    await infer?.close();
-    await nats?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await deps?.close();
   });
 
   it('runAnalysis with ocr reads the sign; without it (the default) no text appears', async () => {

@@ -6,20 +6,19 @@
  * with evidence, at the times the speech really starts and stops, valid against their schema.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAnalysis, startService, type Service } from '../../src/analyzer/session.js';
 import { parseConfig } from '../../src/config/index.js';
-import { startInferenceServer, type InferenceServer } from '../../src/infer/index.js';
+import type { InferenceServer } from '../../src/infer/index.js';
 import { parseSource } from '../../src/ingest/source.js';
-import { startNatsServer, type LocalNatsServer } from '../../src/publish/nats-server.js';
+import type { LocalNatsServer } from '../../src/publish/nats-server.js';
 import { validateMessage } from '../../src/publish/schemas.js';
 import type { VigilEvent } from '../../src/core/contracts.js';
 import { collect, type Collected } from '../helpers/collector.js';
-import { MODEL_REPO, requireFile } from '../helpers/paths.js';
+import { startAnalyzerDeps, type AnalyzerDeps } from '../helpers/analyzer-deps.js';
+import { MODEL_REPO } from '../helpers/paths.js';
 
 const run = promisify(execFile);
 const SPEECH_START_S = 1;
@@ -89,29 +88,18 @@ function expectSpeechSegment(events: VigilEvent[], streamId: string, speechS: nu
 }
 
 describe('speech events wired end to end (Silero VAD on the audio branch)', () => {
-  let dir: string;
+  let deps: AnalyzerDeps<{ file: string; speechS: number }>;
   let clip: { file: string; speechS: number };
   let nats: LocalNatsServer;
   let infer: InferenceServer;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'vigil-wiring-speech-'));
-    [clip, nats, infer] = await Promise.all([
-      makeSpokenClip(dir),
-      startNatsServer(),
-      startInferenceServer({
-        modelRepository: requireFile(MODEL_REPO),
-        host: '127.0.0.1',
-        port: 0,
-        logger: { info: () => undefined, warn: () => undefined },
-      }),
-    ]);
+    deps = await startAnalyzerDeps('vigil-wiring-speech-', makeSpokenClip);
+    ({ prepared: clip, nats, infer } = deps);
   }, 60_000);
 
   afterAll(async () => {
-    await infer?.close();
-    await nats?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await deps?.close();
   });
 
   it('the service publishes speech.started then speech.stopped for a file stream with audio', async () => {
