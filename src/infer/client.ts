@@ -13,7 +13,7 @@ import type { ModelInferRequest } from './generated/inference/ModelInferRequest.
 import type { ModelInferResponse__Output } from './generated/inference/ModelInferResponse.js';
 import { loadInferenceProto } from './proto.js';
 import { isLoopbackHost } from './shm.js';
-import { SharedMemoryPool, type ShmSlot } from './shm-pool.js';
+import { SharedMemoryPool } from './shm-pool.js';
 import {
   contentsField,
   deserializeBytes,
@@ -303,11 +303,9 @@ export class InferenceClient {
       const meta = await unary(client.ServerMetadata as Unary<object, ServerMetadata>, {});
       if (!meta.extensions.includes('system_shared_memory')) return 'unsupported';
       // Every slot the pool may make, made now so that one registration covers them all.
-      const slots: ShmSlot[] = [];
-      for (let s = this.shm!.acquire(0); s; s = this.shm!.acquire(0)) slots.push(s);
-      for (const s of slots) this.shm!.release(s);
-      if (this.shm!.all.length === 0) return 'unsupported';
-      for (const r of this.shm!.all) {
+      const regions = this.shm!.makeAll();
+      if (regions.length === 0) return 'unsupported';
+      for (const r of regions) {
         try {
           await unary(client.SystemSharedMemoryRegister as Unary<object, object>, {
             name: r.name,

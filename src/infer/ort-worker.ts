@@ -209,9 +209,12 @@ export async function createWorkerSession(
       const transfer: ArrayBuffer[] = [];
       const plain: Record<string, PlainTensor> = {};
       for (const [k, t] of Object.entries(feeds)) {
-        plain[k] = { type: t.type, dims: [...t.dims], data: t.data };
-        if (t.fromUint8Nhwc)
-          plain[k].fromUint8Nhwc = { mean: [...t.fromUint8Nhwc.mean], std: [...t.fromUint8Nhwc.std] };
+        plain[k] = {
+          type: t.type,
+          dims: [...t.dims],
+          data: t.data,
+          ...(t.fromUint8Nhwc ? { fromUint8Nhwc: t.fromUint8Nhwc } : {}),
+        };
         // Only whole, unshared buffers move; a view into a larger buffer is copied instead.
         const buf = t.data.buffer;
         const whole = t.data.byteOffset === 0 && t.data.byteLength === buf.byteLength;

@@ -73,8 +73,11 @@ export class SharedMemoryPool {
     removeOrphans(this.dir);
   }
 
-  /** Every slot made so far (to register with a server). */
-  get all(): readonly ShmSlot[] {
+  /** Makes every slot the bound allows (none busy by it) and returns them all, to register with a server. */
+  makeAll(): readonly ShmSlot[] {
+    while (!this.closed && this.slots.length < this.options.slots) {
+      if (!this.make(this.slots.length)) break;
+    }
     return this.slots;
   }
 

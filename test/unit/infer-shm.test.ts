@@ -90,7 +90,7 @@ describe('SharedMemoryPool', () => {
     expect(pool.acquire(100)).toBeUndefined();
     pool.release(a);
     expect(pool.acquire(100)!.name).toBe(a.name);
-    expect(pool.all).toHaveLength(2);
+    expect(pool.makeAll()).toHaveLength(2);
     expect(readdirSync(dir)).toHaveLength(2);
     pool.close();
     pool.close();
