@@ -421,6 +421,14 @@ export function createManager(deps: ManagerDeps): Manager {
       }
     }
   };
+  /**
+   * An update about entry `e`, only while it is attached: a detached stream's last keyframe,
+   * summary or state (its pipeline winding down) must not bring it back in a listener's view. The
+   * sink still gets them (nothing published is lost).
+   */
+  const emitFor = (e: Entry, u: ManagerUpdate) => {
+    if (streams.get(e.info.id) === e) emit(u);
+  };
   const snapshot = (e: Entry): StreamInfo => ({
     ...e.info,
     counters: { ...e.info.counters },
@@ -440,7 +448,7 @@ export function createManager(deps: ManagerDeps): Manager {
     if (ENDED.includes(state)) e.info.endedAtMs = Date.now();
     const info = snapshot(e);
     sinkCall(e, deps.sink.status?.(e.info.id, info));
-    emit({ type: 'state', info });
+    emitFor(e, { type: 'state', info });
   };
 
   const statsTimer = setInterval(() => {
@@ -538,7 +546,7 @@ export function createManager(deps: ManagerDeps): Manager {
       };
       en.info.counters.events++;
       sinkCall(en, deps.sink.event(event));
-      emit({ type: 'event', streamId: en.info.id, event });
+      emitFor(en, { type: 'event', streamId: en.info.id, event });
     };
     e.sub = streamPipeline(
       {
@@ -573,10 +581,10 @@ export function createManager(deps: ManagerDeps): Manager {
         onAnalysed: (kf, analysis) => {
           e.info.latencyMs = Math.max(0, Date.now() - kf.frame.captureTimeMs);
           sinkCall(e, deps.sink.keyframe?.(kf, analysis));
-          emit({ type: 'keyframe', streamId: e.info.id, keyframe: kf, analysis });
+          emitFor(e, { type: 'keyframe', streamId: e.info.id, keyframe: kf, analysis });
         },
-        onSummary: (summary) => emit({ type: 'summary', streamId: e.info.id, summary }),
-        onEvent: (event) => emit({ type: 'event', streamId: e.info.id, event }),
+        onSummary: (summary) => emitFor(e, { type: 'summary', streamId: e.info.id, summary }),
+        onEvent: (event) => emitFor(e, { type: 'event', streamId: e.info.id, event }),
       },
       e.info.counters,
     ).subscribe({

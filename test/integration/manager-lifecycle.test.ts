@@ -35,6 +35,8 @@ describe('stream manager', () => {
   const events: VigilEvent[] = [];
   const statuses: { id: string; state: string }[] = [];
   const updates: ManagerUpdate['type'][] = [];
+  /** Every update with the stream it is about (stats excluded), in order. */
+  const log: { type: ManagerUpdate['type']; id: string }[] = [];
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vigil-manager-'));
@@ -57,6 +59,10 @@ describe('stream manager', () => {
       statsIntervalMs: 200,
     });
     manager.onUpdate((u) => updates.push(u.type));
+    manager.onUpdate((u) => {
+      const id = 'info' in u ? u.info.id : 'streamId' in u ? u.streamId : undefined;
+      if (id !== undefined) log.push({ type: u.type, id });
+    });
     manager.onUpdate(() => {
       throw new Error('a bad listener');
     });
@@ -152,6 +158,56 @@ describe('stream manager', () => {
     await until(() => manager.status('ball-a').counters.frames > 5, 20_000, 'the re-attached stream');
     expect(frames).toBeGreaterThan(0);
     expect(updates).toContain('detached');
+    // Between its detach and its re-attach, ball-a's winding-down pipeline sends listeners nothing
+    // (a live view would otherwise bring the card back); the sink still got its final status.
+    const gone = log.findIndex((u) => u.id === 'ball-a' && u.type === 'detached');
+    const back = log.findIndex((u, i) => i > gone && u.id === 'ball-a' && u.type === 'attached');
+    expect(gone).toBeGreaterThanOrEqual(0);
+    expect(back).toBeGreaterThan(gone);
+    expect(log.slice(gone + 1, back).filter((u) => u.id === 'ball-a')).toEqual([]);
+    expect(statuses).toContainEqual({ id: 'ball-a', state: 'stopped' });
+  }, 40_000);
+
+  it('a stream detached while its keyframe is at the model sends listeners nothing more', async () => {
+    const real = analyzeWith(createDetector({ client, model: 'yolov8n' }), 'yolov8n');
+    let inFlight = 0;
+    let detached = false;
+    let finishedAfterDetach = 0;
+    const slow = createManager({
+      analyze: async (kf) => {
+        inFlight++;
+        try {
+          const analysis = await real(kf);
+          // A slow model: the detach lands while this keyframe is still being analysed.
+          await new Promise((r) => setTimeout(r, 400));
+          return analysis;
+        } finally {
+          inFlight--;
+          if (detached) finishedAfterDetach++;
+        }
+      },
+      sink: { summary: async () => undefined, event: async () => undefined },
+      maxStreams: 1,
+      windowMs: 1000,
+      statsIntervalMs: 200,
+    });
+    const seen: ManagerUpdate['type'][] = [];
+    slow.onUpdate((u) => {
+      if (u.type !== 'stats') seen.push(u.type);
+    });
+    try {
+      await slow.attach({ id: 'slow', url: 'test:ball', keyframes: { maxIntervalMs: 500 } });
+      await until(() => inFlight > 0, 20_000, 'a keyframe at the model');
+      await slow.detach('slow');
+      detached = true;
+      const after = seen.length;
+      expect(seen[after - 1]).toBe('detached');
+      await until(() => finishedAfterDetach > 0, 10_000, 'the analysis in flight to finish');
+      await new Promise((r) => setTimeout(r, 200));
+      expect(seen.slice(after)).toEqual([]);
+    } finally {
+      await slow.close();
+    }
   }, 40_000);
 
   it('close detaches everything, is idempotent, and refuses new attaches', async () => {
