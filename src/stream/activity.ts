@@ -10,6 +10,17 @@
  * after the onset frame (the cell or a neighbour): the object came in rather than flickered, and it
  * is further in view by then, which is when a model call sees it. One-frame flickers are dropped.
  *
+ * Cells on the frame's EDGE use a shorter neighbour quiet time, `edgeNeighbourQuietMs`. Inside the
+ * frame, activity can only reach a cell through a neighbour (or start from a still background), so a
+ * neighbour active a few frames ago most likely is the same mover, moving intermittently. An edge
+ * cell has a neighbour the grid cannot see, outside the view: activity there that is not in contact
+ * with a mover in view came in from outside. A mover in view that walks to the edge stays in contact
+ * (a neighbour active in the last frame or two, whatever its pace); the trail of a mover walking
+ * away does not. So the second person coming in through a door at the edge, or round the frame's
+ * side, where the first one walked in just before and is still moving nearby, is new. Whatever the
+ * window, a neighbour active in the previous frame always counts (low frame rates: a mover crossing
+ * cells between two frames far apart is not new).
+ *
  * Busy regions (foliage, a crowd, traffic) stay active, so they never start new regions: the
  * selector's keyframe rate adapts to activity by construction, while motion in a quiet part of the
  * same scene still counts. State: O(cells), no allocation per frame.
@@ -27,6 +38,8 @@ export interface ActivityGridOptions {
   neighbourQuietMs: number;
   /** Time from a new region's onset to its confirmation, ms. */
   confirmMs: number;
+  /** Quiet time of the neighbours of a cell on the frame's edge, ms (shorter: only contact, see above). */
+  edgeNeighbourQuietMs: number;
 }
 
 export interface ActivityStep {
@@ -47,6 +60,10 @@ export class ActivityGrid {
   /** Onset of a pending new region per cell, ms (NaN: none). */
   private readonly onset: Float64Array;
   private readonly neighbours: Int32Array[];
+  /** Neighbour quiet time per cell, ms: edge cells get edgeNeighbourQuietMs. */
+  private readonly neighbourQuiet: Float64Array;
+  /** Stream time of the previous frame, ms (NaN: none yet). */
+  private prevT = NaN;
 
   constructor(private readonly o: ActivityGridOptions) {
     if (!(o.cols >= 1 && o.rows >= 1 && Number.isInteger(o.cols) && Number.isInteger(o.rows))) {
@@ -56,8 +73,11 @@ export class ActivityGrid {
     this.lastActive = new Float64Array(this.n).fill(-Infinity);
     this.onset = new Float64Array(this.n).fill(NaN);
     this.neighbours = [];
+    this.neighbourQuiet = new Float64Array(this.n);
     for (let r = 0; r < o.rows; r++) {
       for (let c = 0; c < o.cols; c++) {
+        const edge = r === 0 || c === 0 || r === o.rows - 1 || c === o.cols - 1;
+        this.neighbourQuiet[r * o.cols + c] = edge ? o.edgeNeighbourQuietMs : o.neighbourQuietMs;
         const list: number[] = [];
         for (let dr = -1; dr <= 1; dr++) {
           for (let dc = -1; dc <= 1; dc++) {
@@ -100,8 +120,10 @@ export class ActivityGrid {
       if (!Number.isNaN(this.onset[i] as number)) continue;
       if (tMs - (this.lastActive[i] as number) < o.quietMs) continue;
       let quiet = true;
+      const nq = this.neighbourQuiet[i] as number;
       for (const j of this.neighbours[i] as Int32Array) {
-        if (tMs - (this.lastActive[j] as number) < o.neighbourQuietMs) {
+        const last = this.lastActive[j] as number;
+        if (tMs - last < nq || last >= this.prevT) {
           quiet = false;
           break;
         }
@@ -112,6 +134,7 @@ export class ActivityGrid {
       }
     }
     for (let i = 0; i < this.n; i++) if ((cells[i] as number) >= o.cellThreshold) this.lastActive[i] = tMs;
+    this.prevT = tMs;
     const confirmedCells: number[] = [];
     for (let i = 0; i < this.n; i++) {
       const on = this.onset[i] as number;
@@ -148,5 +171,6 @@ export class ActivityGrid {
   reset(): void {
     this.lastActive.fill(-Infinity);
     this.onset.fill(NaN);
+    this.prevT = NaN;
   }
 }

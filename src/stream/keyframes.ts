@@ -15,7 +15,9 @@
  *     sceneCutMinIntervalMs (held back, they stay pending) → 'scene-cut';
  *  3. motion, spent on NEW activity (see ActivityGrid): motion in a cell of the grid
  *     (gridCols x gridRows) whose cell and neighbours were quiet — someone entering at the border or
- *     starting to move in a still part of the scene — confirmed confirmMs later (still moving, not
+ *     starting to move in a still part of the scene; at the frame's edge the neighbours need only be
+ *     out of contact (edgeNeighbourQuietMs), so someone coming in just after another person who is
+ *     walking away is new too — confirmed confirmMs later (still moving, not
  *     a one-frame flicker); or a surge on a busy scene: the whole frame's motion above
  *     busyFactor × the scene's average motion, once per excursion. Continued motion of movers
  *     already seen (cells next to recently active cells) is not new, so busy scenes adapt by
@@ -85,6 +87,11 @@ export interface KeyframeOptions {
   neighbourQuietMs?: number;
   /** New activity must still be there this long after its onset to be worth a keyframe, ms (default 400). */
   confirmMs?: number;
+  /**
+   * ... for a cell on the frame's edge, ms (default 200): activity there can come in from outside the
+   * view, so only a neighbour in contact (active this recently) makes it a mover already seen.
+   */
+  edgeNeighbourQuietMs?: number;
   /** Compute a 64-bit perceptual hash of each keyframe (Keyframe.phash) for the memory cache (default true). */
   phash?: boolean;
   /** Short run id put in keyframe ids (`<streamId>:<runId>:<seq>`), unique per attach (default none: `<streamId>:<seq>`). */
@@ -110,6 +117,7 @@ export const KEYFRAME_DEFAULTS: Readonly<ResolvedKeyframeOptions> = Object.freez
   quietMs: 1000,
   neighbourQuietMs: 500,
   confirmMs: 400,
+  edgeNeighbourQuietMs: 200,
   phash: true,
   runId: undefined,
 });
@@ -136,6 +144,7 @@ export function parseKeyframeOptions(options: KeyframeOptions = {}): ResolvedKey
   checkNumber(C, 'quietMs', o.quietMs, { min: 0 });
   checkNumber(C, 'neighbourQuietMs', o.neighbourQuietMs, { min: 0 });
   checkNumber(C, 'confirmMs', o.confirmMs, { min: 0 });
+  checkNumber(C, 'edgeNeighbourQuietMs', o.edgeNeighbourQuietMs, { min: 0 });
   if (o.minIntervalMs > o.maxIntervalMs) {
     throw new ConfigError(
       `${C}: minIntervalMs (${o.minIntervalMs}) must not exceed maxIntervalMs (${o.maxIntervalMs})`,
@@ -230,6 +239,7 @@ export class KeyframeSelector {
       quietMs: this.o.quietMs,
       neighbourQuietMs: this.o.neighbourQuietMs,
       confirmMs: this.o.confirmMs,
+      edgeNeighbourQuietMs: this.o.edgeNeighbourQuietMs,
     });
     this.cells = new Float64Array(this.o.gridCols * this.o.gridRows);
   }

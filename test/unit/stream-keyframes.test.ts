@@ -294,6 +294,7 @@ describe('selectKeyframes', () => {
       [{ gridRows: 65 }, /gridRows/],
       [{ quietMs: -1 }, /quietMs/],
       [{ confirmMs: Number.POSITIVE_INFINITY }, /confirmMs/],
+      [{ edgeNeighbourQuietMs: -1 }, /edgeNeighbourQuietMs must be a number >= 0/],
       [{ sceneCutThreshold: 2.5 }, /sceneCutThreshold/],
       [{ minIntervalMS: 5 } as unknown as KeyframeOptions, /unknown option 'minIntervalMS'/],
     ];

@@ -9,6 +9,7 @@ const OPTS: ActivityGridOptions = {
   quietMs: 1000,
   neighbourQuietMs: 500,
   confirmMs: 300,
+  edgeNeighbourQuietMs: 200,
 };
 
 function cells(active: [number, number][]): Float64Array {
@@ -114,5 +115,70 @@ describe('ActivityGrid', () => {
     expect(g.pending).toBe(0);
     expect(() => g.update(new Float64Array(5), 300)).toThrow(/expected 12 cells/);
     expect(() => new ActivityGrid({ ...OPTS, cols: 0 })).toThrow(/grid/);
+  });
+
+  describe('regression (issue #4): a second person entering next to the first one, still moving', () => {
+    // A 6x4 grid, frames every 100 ms. Person A walks in at the right edge (column 5, row 1) and on
+    // to the left, one column every 700 ms; person B walks in where A did, 1.8 s later, while A's
+    // trail is still 300 ms old in the neighbouring column.
+    const G: ActivityGridOptions = { ...OPTS, cols: 6, rows: 4 };
+    const at = (col: number, row: number) => row * 6 + col;
+    function script(b: [number, number] | null): [number, number[]][] {
+      const frames: [number, number[]][] = [];
+      for (let t = 0; t <= 2600; t += 100) {
+        const a = t < 700 ? 5 : t < 1600 ? 4 : 3; // A's column (walking left)
+        const active = [at(a, 1), at(a, 2)];
+        if (b !== null && t >= 1800) active.push(at(b[0], b[1]));
+        frames.push([t, active]);
+      }
+      return frames;
+    }
+    function confirmedAt(grid: ActivityGrid, frames: [number, number[]][]): number[] {
+      return frames
+        .filter(([t, idx]) => {
+          const c = new Float64Array(grid.cells);
+          for (const i of idx) c[i] = 0.2;
+          return grid.update(c, t).confirmed > 0;
+        })
+        .map(([t]) => t);
+    }
+
+    it("B at the frame edge is new (its neighbours only had A's trail, not A itself)", () => {
+      expect(confirmedAt(new ActivityGrid(G), script([5, 1]))).toEqual([300, 2100]);
+      // The rule before the fix (the edge judged like the interior) took B for A's continued motion.
+      const old = new ActivityGrid({ ...G, edgeNeighbourQuietMs: G.neighbourQuietMs });
+      expect(confirmedAt(old, script([5, 1]))).toEqual([300]);
+    });
+
+    it('A alone gets one region; A walking out through the edge is not new', () => {
+      expect(confirmedAt(new ActivityGrid(G), script(null))).toEqual([300]);
+      const g = new ActivityGrid(G);
+      const out: [number, number[]][] = [];
+      for (let t = 0; t <= 2000; t += 100) out.push([t, [at(Math.min(5, 2 + Math.floor(t / 500)), 1)]]);
+      expect(confirmedAt(g, out)).toEqual([300]);
+    });
+
+    it('inside the frame a neighbour active 300 ms ago still explains the cell (no flood of trails)', () => {
+      // The same timing one column further in: B's cell (column 4, row 2 of a 6x5 grid) has all
+      // 8 neighbours in view, so A's 300 ms old trail next to it is taken for A's continued motion.
+      const tall: ActivityGridOptions = { ...OPTS, cols: 6, rows: 5 };
+      const idx = (col: number, row: number) => row * 6 + col;
+      const frames: [number, number[]][] = [];
+      for (let t = 0; t <= 2600; t += 100) {
+        const a = t < 700 ? 4 : t < 1600 ? 3 : 2;
+        const active = [idx(a, 1), idx(a, 2)];
+        if (t >= 1800) active.push(idx(4, 2));
+        frames.push([t, active]);
+      }
+      expect(confirmedAt(new ActivityGrid(tall), frames)).toEqual([300]);
+    });
+
+    it('at a low frame rate a mover crossing cells between two frames stays in contact', () => {
+      // Frames 1 s apart (longer than every quiet time): the neighbour active in the previous frame
+      // still counts, so only the first onset is new.
+      const g = new ActivityGrid(G);
+      const slow: [number, number[]][] = [0, 1, 2, 3, 4].map((k) => [k * 1000, [at(1 + k, 1)]]);
+      expect(confirmedAt(g, slow)).toEqual([1000]);
+    });
   });
 });
