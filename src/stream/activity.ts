@@ -10,16 +10,19 @@
  * after the onset frame (the cell or a neighbour): the object came in rather than flickered, and it
  * is further in view by then, which is when a model call sees it. One-frame flickers are dropped.
  *
- * Cells on the frame's EDGE use a shorter neighbour quiet time, `edgeNeighbourQuietMs`. Inside the
- * frame, activity can only reach a cell through a neighbour (or start from a still background), so a
- * neighbour active a few frames ago most likely is the same mover, moving intermittently. An edge
- * cell has a neighbour the grid cannot see, outside the view: activity there that is not in contact
- * with a mover in view came in from outside. A mover in view that walks to the edge stays in contact
- * (a neighbour active in the last frame or two, whatever its pace); the trail of a mover walking
- * away does not. So the second person coming in through a door at the edge, or round the frame's
- * side, where the first one walked in just before and is still moving nearby, is new. Whatever the
- * window, a neighbour active in the previous frame always counts (low frame rates: a mover crossing
- * cells between two frames far apart is not new).
+ * A cell on the frame's EDGE has a neighbour the grid cannot see: outside the view, where people
+ * come in from. There, the neighbours one step further INTO the view only count while in contact:
+ * active within `edgeNeighbourQuietMs` (shorter). A mover in view that walks out to the edge keeps
+ * its inward neighbour active frame after frame; the trail of a mover walking away from the edge,
+ * into the view, soon falls out of contact, and then activity in the edge cell came in from outside.
+ * So a second person who comes in through a door at the edge, or round the frame's side, where a
+ * first one came in just before and is still walking away next to it, is new. Neighbours along the
+ * edge keep `neighbourQuietMs`: a car driving along the bottom edge, foliage along the border or a
+ * person walking along the side is the continued motion of what is already there. Inside the frame
+ * activity can only reach a cell through a neighbour (or start out of a still background), so a
+ * neighbour active recently most likely is the same mover, moving intermittently. Whatever the
+ * window, a neighbour active in the previous frame always counts: at a low frame rate a mover
+ * crossing cells between two frames far apart is not new.
  *
  * Busy regions (foliage, a crowd, traffic) stay active, so they never start new regions: the
  * selector's keyframe rate adapts to activity by construction, while motion in a quiet part of the
@@ -38,7 +41,7 @@ export interface ActivityGridOptions {
   neighbourQuietMs: number;
   /** Time from a new region's onset to its confirmation, ms. */
   confirmMs: number;
-  /** Quiet time of the neighbours of a cell on the frame's edge, ms (shorter: only contact, see above). */
+  /** Quiet time of an edge cell's neighbours further into the view, ms (shorter: contact, see above). */
   edgeNeighbourQuietMs: number;
 }
 
@@ -60,8 +63,8 @@ export class ActivityGrid {
   /** Onset of a pending new region per cell, ms (NaN: none). */
   private readonly onset: Float64Array;
   private readonly neighbours: Int32Array[];
-  /** Neighbour quiet time per cell, ms: edge cells get edgeNeighbourQuietMs. */
-  private readonly neighbourQuiet: Float64Array;
+  /** Quiet time per neighbour (parallel to `neighbours`), ms. */
+  private readonly neighbourQuiet: Float64Array[];
   /** Stream time of the previous frame, ms (NaN: none yet). */
   private prevT = NaN;
 
@@ -73,22 +76,24 @@ export class ActivityGrid {
     this.lastActive = new Float64Array(this.n).fill(-Infinity);
     this.onset = new Float64Array(this.n).fill(NaN);
     this.neighbours = [];
-    this.neighbourQuiet = new Float64Array(this.n);
+    this.neighbourQuiet = [];
+    const onEdge = (r: number, c: number) => r === 0 || c === 0 || r === o.rows - 1 || c === o.cols - 1;
     for (let r = 0; r < o.rows; r++) {
       for (let c = 0; c < o.cols; c++) {
-        const edge = r === 0 || c === 0 || r === o.rows - 1 || c === o.cols - 1;
-        this.neighbourQuiet[r * o.cols + c] = edge ? o.edgeNeighbourQuietMs : o.neighbourQuietMs;
         const list: number[] = [];
+        const quiet: number[] = [];
         for (let dr = -1; dr <= 1; dr++) {
           for (let dc = -1; dc <= 1; dc++) {
             const rr = r + dr;
             const cc = c + dc;
             if ((dr !== 0 || dc !== 0) && rr >= 0 && rr < o.rows && cc >= 0 && cc < o.cols) {
               list.push(rr * o.cols + cc);
+              quiet.push(onEdge(r, c) && !onEdge(rr, cc) ? o.edgeNeighbourQuietMs : o.neighbourQuietMs);
             }
           }
         }
         this.neighbours.push(Int32Array.from(list));
+        this.neighbourQuiet.push(Float64Array.from(quiet));
       }
     }
   }
@@ -120,10 +125,11 @@ export class ActivityGrid {
       if (!Number.isNaN(this.onset[i] as number)) continue;
       if (tMs - (this.lastActive[i] as number) < o.quietMs) continue;
       let quiet = true;
-      const nq = this.neighbourQuiet[i] as number;
-      for (const j of this.neighbours[i] as Int32Array) {
-        const last = this.lastActive[j] as number;
-        if (tMs - last < nq || last >= this.prevT) {
+      const nb = this.neighbours[i] as Int32Array;
+      const nq = this.neighbourQuiet[i] as Float64Array;
+      for (let k = 0; k < nb.length; k++) {
+        const last = this.lastActive[nb[k] as number] as number;
+        if (tMs - last < (nq[k] as number) || last >= this.prevT) {
           quiet = false;
           break;
         }

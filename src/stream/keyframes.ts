@@ -15,9 +15,9 @@
  *     sceneCutMinIntervalMs (held back, they stay pending) → 'scene-cut';
  *  3. motion, spent on NEW activity (see ActivityGrid): motion in a cell of the grid
  *     (gridCols x gridRows) whose cell and neighbours were quiet — someone entering at the border or
- *     starting to move in a still part of the scene; at the frame's edge the neighbours need only be
- *     out of contact (edgeNeighbourQuietMs), so someone coming in just after another person who is
- *     walking away is new too — confirmed confirmMs later (still moving, not
+ *     starting to move in a still part of the scene; at the frame's edge the neighbours further in
+ *     need only be out of contact (edgeNeighbourQuietMs), so someone coming in just after another
+ *     person who is walking away is new too — confirmed confirmMs later (still moving, not
  *     a one-frame flicker); or a surge on a busy scene: the whole frame's motion above
  *     busyFactor × the scene's average motion, once per excursion. Continued motion of movers
  *     already seen (cells next to recently active cells) is not new, so busy scenes adapt by
@@ -88,8 +88,9 @@ export interface KeyframeOptions {
   /** New activity must still be there this long after its onset to be worth a keyframe, ms (default 400). */
   confirmMs?: number;
   /**
-   * ... for a cell on the frame's edge, ms (default 200): activity there can come in from outside the
-   * view, so only a neighbour in contact (active this recently) makes it a mover already seen.
+   * For a cell on the frame's edge, the quiet time of its neighbours further into the view, ms
+   * (default 200): activity there can come in from outside the view, so only an inward neighbour in
+   * contact (active this recently) makes it the motion of a mover already seen.
    */
   edgeNeighbourQuietMs?: number;
   /** Compute a 64-bit perceptual hash of each keyframe (Keyframe.phash) for the memory cache (default true). */

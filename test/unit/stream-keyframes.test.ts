@@ -222,6 +222,35 @@ describe('selectKeyframes', () => {
     expect(kfs[1]?.motionScore).toBeCloseTo(128 / (W * H), 10);
   });
 
+  it('regression (issue #4): a person entering at the edge next to another one still walking away gets a keyframe', () => {
+    // A 4x3 grid of 8x8 cells. Two people (4x8 blocks, swaying 1 px per frame so they always show
+    // motion) in the middle row: A comes in at the right edge and walks left one cell at a time; B
+    // comes in where A did 1.9 s later, while A's trail is 300 ms old in the next cell in.
+    const people = (t: number): Image => {
+      const sway = (t / 100) % 2;
+      const xs = [t < 700 ? 26 : t < 1600 ? 18 : 10];
+      if (t >= 1900) xs.push(26);
+      return gray((x, y) =>
+        y >= 8 && y < 16 && xs.some((bx) => x >= bx + sway && x < bx + sway + 4) ? 240 : 90,
+      );
+    };
+    const list: [number, Image][] = Array.from({ length: 30 }, (_, i) => [i * 100, people(i * 100)]);
+    // Surges off: A's jumps from cell to cell are whole-frame motion peaks on this tiny frame.
+    const grid = { gridCols: 4, gridRows: 3, busyFactor: 0 };
+    const times = (kfs: Keyframe[]) => kfs.map((k) => [k.reason, k.frame.ptsNs / 1e6]);
+    // B's onset at 1900 ms, confirmed confirmMs (400 ms) later.
+    expect(times(runSelector(list, grid))).toEqual([
+      ['first', 0],
+      ['motion', 500],
+      ['motion', 2300],
+    ]);
+    // Judged like the interior (the rule before), A's trail next to B made B look like A.
+    expect(times(runSelector(list, { ...grid, edgeNeighbourQuietMs: 500 }))).toEqual([
+      ['first', 0],
+      ['motion', 500],
+    ]);
+  });
+
   it('copies the previous image, so ingest may recycle frame buffers', () => {
     const shared = block(0);
     const sel = new KeyframeSelector({ minIntervalMs: 0, confirmMs: 0 });

@@ -158,6 +158,28 @@ describe('ActivityGrid', () => {
       expect(confirmedAt(g, out)).toEqual([300]);
     });
 
+    it('along the edge a neighbour active 300 ms ago still explains the cell (a mover walking along it)', () => {
+      // A walks down the right edge (column 5) and pauses 300 ms before stepping into the next row.
+      const g = new ActivityGrid(G);
+      const along: [number, number[]][] = [
+        [0, [at(5, 0)]],
+        [100, [at(5, 0)]],
+        [200, [at(5, 0)]],
+        [300, [at(5, 0)]],
+        [400, []],
+        [500, []],
+        [600, [at(5, 1)]],
+        [700, [at(5, 1)]],
+        [800, [at(5, 1)]],
+        [900, []],
+        [1000, []],
+        [1100, [at(5, 2)]],
+        [1200, [at(5, 2)]],
+        [1500, [at(5, 2)]],
+      ];
+      expect(confirmedAt(g, along)).toEqual([300]);
+    });
+
     it('inside the frame a neighbour active 300 ms ago still explains the cell (no flood of trails)', () => {
       // The same timing one column further in: B's cell (column 4, row 2 of a 6x5 grid) has all
       // 8 neighbours in view, so A's 300 ms old trail next to it is taken for A's continued motion.
