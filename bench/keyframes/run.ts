@@ -18,10 +18,10 @@
  * the process's own (Vigil: GStreamer threads + selector; ffmpeg: its -benchmark utime + stime).
  *
  * On the 80 s pedestrian clip (no cuts) it checks that at most 5% of frames become keyframes while
- * every person entering the scene gets a keyframe within 1 s (on the full ingest's keyframes, the ones
- * the analyzer gets; the gray-only pipeline's are checked too, for information). Ground truth for entries comes from
- * the real detector (bench/keyframes/persons-gt.ts, computed once and cached): YOLOv8n on every
- * frame, person tracks from Vigil's Tracker; see ENTRY_DEFINITION below.
+ * every person entering the scene gets a keyframe within 1 s (on the full ingest's keyframes, the
+ * ones the analyzer gets; the gray-only pipeline's are checked too, for information). Ground truth
+ * for entries comes from the real detector (bench/keyframes/persons-gt.ts, computed once and
+ * cached): YOLOv8n on every frame, person tracks from Vigil's Tracker; see ENTRY_DEFINITION below.
  */
 import { join } from 'node:path';
 import type { Frame, Keyframe } from '../../src/core/contracts.js';
