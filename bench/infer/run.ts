@@ -249,7 +249,7 @@ try {
   if (pairedNote) console.log(pairedNote);
   const stats = await client.serverMetadata();
   console.log(
-    `server: ${stats.name} ${stats.version}; calls through shared memory: ${shmClient.sharedMemoryCalls}; ` +
+    `server: ${stats.name} ${stats.version}; calls through shared memory: ${shmClient.sharedMemoryCalls}, over a stream: ${shmClient.streamedCalls}; ` +
       `targets: ratio >= 0.9 at 16, added p50 <= 3 ms at 1`,
   );
 } finally {

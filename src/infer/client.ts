@@ -11,6 +11,7 @@ import { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from '.
 import type { GRPCInferenceServiceClient } from './generated/inference/GRPCInferenceService.js';
 import type { ModelInferRequest } from './generated/inference/ModelInferRequest.js';
 import type { ModelInferResponse__Output } from './generated/inference/ModelInferResponse.js';
+import { InferStream } from './infer-stream.js';
 import { loadInferenceProto } from './proto.js';
 import { isLoopbackHost } from './shm.js';
 import { SharedMemoryPool } from './shm-pool.js';
@@ -28,6 +29,8 @@ import {
 export const DEFAULT_CLIENT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** Requests with fewer input bytes than this go in the message even when shared memory is on. */
 export const SHM_MIN_BYTES = 64 * 1024;
+/** Requests with more bytes in the message than this take a unary call even when streaming is on. */
+export const STREAM_MAX_BYTES = 64 * 1024;
 
 type ShmAddressState = 'registering' | 'ready' | 'unsupported';
 
@@ -57,6 +60,13 @@ export interface InferenceClientOptions {
   sharedMemory?: 'auto' | 'on' | 'off';
   /** Requests in flight through shared memory at most (more go as bytes). Default 16. */
   sharedMemorySlots?: number;
+  /**
+   * ModelInfer calls with small messages (inputs in shared memory, or at most 64 KiB in the
+   * message) go over one long-lived ModelStreamInfer stream per address, which saves a round of
+   * HTTP/2 stream setup per call; any error on the stream repeats the call as a unary one (exact
+   * status codes, retries). Default true.
+   */
+  streamInfer?: boolean;
 }
 
 export interface ClientTlsOptions {
@@ -79,6 +89,7 @@ const OPTION_KEYS: readonly (keyof InferenceClientOptions)[] = [
   'tls',
   'sharedMemory',
   'sharedMemorySlots',
+  'streamInfer',
 ];
 
 /** What the client knows about its servers' health. */
@@ -235,6 +246,9 @@ export class InferenceClient {
   /** Per address: whether its server holds this pool's regions (undefined: not asked, or must ask again). */
   private readonly shmState: (ShmAddressState | undefined)[];
   private shmCalls = 0;
+  /** Per address: the stream infer calls share; undefined when streaming is off. */
+  private readonly streams: InferStream[] | undefined;
+  private streamCalls = 0;
 
   constructor(private readonly options: InferenceClientOptions) {
     checkOptions(options);
@@ -269,11 +283,57 @@ export class InferenceClient {
     this.shm = eligible.some(Boolean)
       ? new SharedMemoryPool({ slots: options.sharedMemorySlots ?? 16, slotBytes: this.maxMessageBytes })
       : undefined;
+    this.streams =
+      options.streamInfer === false
+        ? undefined
+        : this.clients.map((c) => new InferStream(() => c.ModelStreamInfer()));
+  }
+
+  /** Inference calls answered over a ModelStreamInfer stream so far. */
+  get streamedCalls(): number {
+    return this.streamCalls;
   }
 
   /** Inference calls whose inputs went through shared memory so far. */
   get sharedMemoryCalls(): number {
     return this.shmCalls;
+  }
+
+  /**
+   * One infer over the stream of the next address. Undefined: make the unary call instead (streaming
+   * off, `build` declined the message, or the stream answered with anything but a response).
+   */
+  private async viaStream(
+    what: string,
+    build: (index: number) => ModelInferRequest | undefined,
+    deadlineMs: number,
+  ): Promise<ModelInferResponse__Output | undefined> {
+    if (!this.streams || this.closed) return undefined;
+    const index = this.acquire();
+    if (index < 0) return undefined; // the unary call reports the open circuit
+    const breaker = this.breakers[index]!;
+    const stream = this.streams[index]!;
+    const message = stream.usable ? build(index) : undefined;
+    if (!message) {
+      breaker.release();
+      return undefined;
+    }
+    const out = await stream.infer(message, Date.now() + deadlineMs);
+    if (out.ok) {
+      breaker.success();
+      this.streamCalls++;
+      return out.response;
+    }
+    if (out.reason === 'deadline') {
+      breaker.failure();
+      throw new InferenceError(
+        'VIGIL_ERR_INFER_DEADLINE',
+        `${what} on ${this.options.addresses[index]!}: no answer within ${deadlineMs} ms`,
+        { grpcCode: grpc.status.DEADLINE_EXCEEDED },
+      );
+    }
+    breaker.release();
+    return undefined;
   }
 
   /**
@@ -516,7 +576,15 @@ export class InferenceClient {
       bytes >= SHM_MIN_BYTES && this.shmState.some((s) => s !== 'unsupported')
         ? this.shm?.acquire(bytes)
         : undefined;
-    if (!slot) return decodeResponse(await this.call(what, pick, inMessage, request.deadlineMs));
+    const deadlineMs = request.deadlineMs ?? this.deadlineMs;
+    if (!slot) {
+      const streamed = await this.viaStream(
+        what,
+        () => (bytes <= STREAM_MAX_BYTES ? inMessage : undefined),
+        deadlineMs,
+      );
+      return decodeResponse(streamed ?? (await this.call(what, pick, inMessage, deadlineMs)));
+    }
     try {
       let offsets: number[] | undefined;
       try {
@@ -547,7 +615,15 @@ export class InferenceClient {
         return viaShm;
       };
       try {
-        const res = await this.call(what, pick, build, request.deadlineMs);
+        const res =
+          (await this.viaStream(
+            what,
+            (index) => {
+              const m = build(index);
+              return m !== inMessage || bytes <= STREAM_MAX_BYTES ? m : undefined;
+            },
+            deadlineMs,
+          )) ?? (await this.call(what, pick, build, deadlineMs));
         if (used.size > 0) this.shmCalls++;
         return decodeResponse(res);
       } catch (e) {
@@ -566,6 +642,7 @@ export class InferenceClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const s of this.streams ?? []) s.close();
     for (const c of this.clients) c.close();
     // Removing the objects is enough: servers drop regions whose object is gone.
     this.shm?.close();

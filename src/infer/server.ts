@@ -226,6 +226,28 @@ function shmRef(
   return { region: region as string, offset: offset as number, byteSize: size as number };
 }
 
+/**
+ * The deadline a request's own `timeout` parameter sets (Triton's: microseconds from receipt), on
+ * the performance.now() clock; what a client on a stream, which has no per-message gRPC deadline,
+ * sends instead.
+ */
+export function requestTimeout(req: ModelInferRequest__Output, receivedAt: number): number | undefined {
+  const p = req.parameters?.['timeout'];
+  if (!p) return undefined;
+  const us =
+    p.parameter_choice === 'int64_param'
+      ? Number(p.int64_param)
+      : p.parameter_choice === 'uint64_param'
+        ? Number(p.uint64_param)
+        : NaN;
+  if (!Number.isFinite(us) || us <= 0) return undefined;
+  return receivedAt + us / 1000;
+}
+
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
+}
+
 /** Validates a request against the model config and decodes its tensors (inputs in shared memory are read from `shm`). */
 export function decodeRequest(
   model: LoadedModel,
@@ -418,7 +440,7 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
       labels = { model: model.name, version: version.version };
       metrics.requests.inc(labels);
       const item = decodeRequest(model, req, shm);
-      const deadline = toPerfDeadline(call?.getDeadline());
+      const deadline = earliest(toPerfDeadline(call?.getDeadline()), requestTimeout(req, started));
       if (deadline !== undefined) item.deadline = deadline;
       if (call) item.cancelled = () => call.cancelled;
       const outputs = await version.batcher.submit(item);

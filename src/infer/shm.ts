@@ -15,6 +15,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { inputBuffers } from './byte-pool.js';
 
 /** Directory where shm_open keeps its objects on Linux. */
 export const SHM_DIR = '/dev/shm';
@@ -162,7 +163,7 @@ export class SharedMemoryRegistry {
   /** Copies `byteSize` bytes at `offset` of region `name` out of shared memory. */
   read(name: string, offset: number, byteSize: number, what: string): Buffer {
     const r = this.region(name, offset, byteSize, what);
-    const out = Buffer.allocUnsafe(byteSize);
+    const out = inputBuffers.take(byteSize);
     let done = 0;
     while (done < byteSize) {
       const n = readSync(r.fd, out, done, byteSize - done, r.offset + offset + done);
