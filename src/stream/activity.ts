@@ -10,7 +10,7 @@
  * after the onset frame (the cell or a neighbour): the object came in rather than flickered, and it
  * is further in view by then, which is when a model call sees it. One-frame flickers are dropped.
  *
- * A cell on the frame's EDGE has a neighbour the grid cannot see: outside the view, where people
+ * A cell on the frame's EDGE has a neighbour the grid cannot see: outside the view, where movers
  * come in from. There, the neighbours one step further INTO the view only count while in contact:
  * active within `edgeNeighbourQuietMs` (shorter). A mover in view that walks out to the edge keeps
  * its inward neighbour active frame after frame; the trail of a mover walking away from the edge,
