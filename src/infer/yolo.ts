@@ -252,16 +252,50 @@ export function yoloCandidates(
   threshold: number,
   max: number,
 ): Float32Array {
-  const found = decodeYolo(output, numAnchors, numClasses, threshold)
-    .sort((a, b) => b.score - a.score)
-    .slice(0, max);
-  const out = new Float32Array(found.length * CANDIDATE_FIELDS);
-  found.forEach((c, i) => {
-    out.set(
-      [(c.x1 + c.x2) / 2, (c.y1 + c.y2) / 2, c.x2 - c.x1, c.y2 - c.y1, c.score, c.classId],
-      i * CANDIDATE_FIELDS,
-    );
-  });
+  if (output.length !== (4 + numClasses) * numAnchors) {
+    throw new RangeError(`yoloCandidates: ${output.length} values is not [${4 + numClasses}, ${numAnchors}]`);
+  }
+  // Each class's scores are one contiguous row of numAnchors values: walking row by row reads memory
+  // in order (anchor by anchor strides 33 KB per read). Only scores at or above the threshold can be
+  // an anchor's best when the anchor is kept, so the rest are skipped with one comparison; the result
+  // is decodeYolo's: the first class with the top score wins.
+  const best = new Float32Array(numAnchors).fill(-Infinity);
+  const classOf = new Int32Array(numAnchors).fill(-1);
+  for (let c = 0; c < numClasses; c++) {
+    const row = (4 + c) * numAnchors;
+    for (let a = 0; a < numAnchors; a++) {
+      const s = output[row + a]!;
+      if (s >= threshold && s > best[a]!) {
+        best[a] = s;
+        classOf[a] = c;
+      }
+    }
+  }
+  const kept: number[] = [];
+  for (let a = 0; a < numAnchors; a++) if (!(best[a]! < threshold)) kept.push(a);
+  // Stable: equal scores keep anchor order, as decodeYolo's list sorted by score does.
+  kept.sort((i, j) => best[j]! - best[i]!);
+  const n = Math.min(kept.length, max);
+  const out = new Float32Array(n * CANDIDATE_FIELDS);
+  for (let i = 0; i < n; i++) {
+    const a = kept[i]!;
+    const cx = output[a]!;
+    const cy = output[numAnchors + a]!;
+    const w = output[2 * numAnchors + a]!;
+    const h = output[3 * numAnchors + a]!;
+    // Through the corners, as decodeYolo's boxes are, so that the floats are the same.
+    const x1 = cx - w / 2;
+    const y1 = cy - h / 2;
+    const x2 = cx + w / 2;
+    const y2 = cy + h / 2;
+    const o = i * CANDIDATE_FIELDS;
+    out[o] = (x1 + x2) / 2;
+    out[o + 1] = (y1 + y2) / 2;
+    out[o + 2] = x2 - x1;
+    out[o + 3] = y2 - y1;
+    out[o + 4] = best[a]!;
+    out[o + 5] = classOf[a]!;
+  }
   return out;
 }
 

@@ -7,6 +7,7 @@ import {
   nms,
   postprocess,
   toSourceBox,
+  yoloCandidates,
   type Candidate,
 } from '../../src/infer/yolo.js';
 
@@ -109,6 +110,30 @@ describe('decodeYolo', () => {
     expect(c[0]!.score).toBeCloseTo(0.9);
     expect(decodeYolo(out, 10, 80, 0.1)).toHaveLength(2);
     expect(() => decodeYolo(out, 11, 80, 0.1)).toThrow(RangeError);
+  });
+});
+
+describe('yoloCandidates', () => {
+  it('gives exactly the rows decodeYolo implies: best first, ties in anchor order, first top class, capped', () => {
+    const anchors = 500;
+    const classes = 7;
+    const out = new Float32Array((4 + classes) * anchors);
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    for (let i = 0; i < out.length; i++) out[i] = i < 4 * anchors ? rnd() * 640 : Math.round(rnd() * 20) / 20;
+    for (const [threshold, max] of [
+      [0.5, 1000],
+      [0.9, 1000],
+      [0.3, 25],
+    ] as const) {
+      const expected = decodeYolo(out, anchors, classes, threshold)
+        .sort((a, b) => b.score - a.score)
+        .slice(0, max)
+        .flatMap((c) => [(c.x1 + c.x2) / 2, (c.y1 + c.y2) / 2, c.x2 - c.x1, c.y2 - c.y1, c.score, c.classId]);
+      const got = yoloCandidates(out, anchors, classes, threshold, max);
+      expect(Array.from(got)).toEqual(Array.from(Float32Array.from(expected)));
+    }
+    expect(() => yoloCandidates(out, anchors + 1, classes, 0.1, 10)).toThrow(RangeError);
   });
 });
 
