@@ -434,6 +434,7 @@ export async function startService(
     const client = new InferenceClient({
       addresses,
       sharedMemory: config.inference.sharedMemory,
+      streamInfer: config.inference.streamInfer,
       ...inferenceTls(config.inference.tls),
     });
     cleanups.push(async () => client.close());

@@ -52,6 +52,8 @@ export interface VigilConfig {
     tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string };
     /** Frames through system shared memory to servers on this host: 'auto' (loopback, default), 'on', 'off'. */
     sharedMemory: 'auto' | 'on' | 'off';
+    /** Small inference calls over one long-lived ModelStreamInfer stream per server (errors repeat as unary calls). Default true. */
+    streamInfer: boolean;
   };
   control: {
     host: string;
@@ -160,6 +162,7 @@ const fileSpec: Spec = {
         vad: { kind: 'bool' },
         tls: { kind: 'object', fields: { ...TLS_FILE_FIELDS, serverName: { kind: 'string', min: 1 } } },
         sharedMemory: { kind: 'enum', values: ['auto', 'on', 'off'] },
+        streamInfer: { kind: 'bool' },
       },
     },
     control: {
@@ -277,6 +280,7 @@ export function parseConfig(
       ocr: (inference.ocr as boolean | undefined) ?? false,
       vad: (inference.vad as boolean | undefined) ?? true,
       sharedMemory: (inference.sharedMemory as 'auto' | 'on' | 'off' | undefined) ?? 'auto',
+      streamInfer: (inference.streamInfer as boolean | undefined) ?? true,
     },
     control: {
       host: (control.host as string | undefined) ?? '127.0.0.1',

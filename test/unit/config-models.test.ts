@@ -60,3 +60,13 @@ describe('config: inference.sharedMemory', () => {
     );
   });
 });
+
+describe('config: inference.streamInfer', () => {
+  it('defaults to true, takes false, refuses a non-boolean naming the key', () => {
+    expect(parseConfig('{}').inference.streamInfer).toBe(true);
+    expect(parseConfig('inference: { streamInfer: false }').inference.streamInfer).toBe(false);
+    expect(() => parseConfig('inference: { streamInfer: sometimes }', 'x.yaml')).toThrow(
+      /inference\.streamInfer/,
+    );
+  });
+});
