@@ -10,6 +10,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { inputBuffers } from './byte-pool.js';
+import { CANDIDATE_FIELDS, yoloCandidates } from './yolo.js';
 
 export type TensorType =
   | 'float32'
@@ -45,11 +46,32 @@ export interface ValueMetadata {
   shape: readonly (number | string)[];
 }
 
+/** YOLO's `candidates` reduction (see yoloCandidates), done in the worker on the model's output. */
+export interface CandidatesSpec {
+  /** The ONNX output it reads, float32 [N, 4 + classes, anchors]. */
+  source: string;
+  threshold: number;
+  max: number;
+}
+
+export interface RunOptions {
+  /** Outputs to hand back (default: all). */
+  outputs?: readonly string[];
+  /** Also reduce this output to candidate rows, one array per batch row. */
+  candidates?: CandidatesSpec;
+}
+
+export interface RunResult {
+  outputs: Record<string, PlainTensor>;
+  /** Per batch row: rows of CANDIDATE_FIELDS floats, best first (when asked for). */
+  candidates?: Float32Array[];
+}
+
 export interface WorkerSession {
   readonly inputMetadata: readonly ValueMetadata[];
   readonly outputMetadata: readonly ValueMetadata[];
   /** Runs the model; input buffers are transferred to the worker (do not reuse them). */
-  run(feeds: Record<string, PlainTensor>): Promise<Record<string, PlainTensor>>;
+  run(feeds: Record<string, PlainTensor>, options?: RunOptions): Promise<RunResult>;
   /** Releases the session and ends the worker. Idempotent. */
   release(): Promise<void>;
 }
@@ -61,8 +83,13 @@ export interface WorkerSessionOptions {
   extra?: Record<string, unknown>;
 }
 
+// The candidates reduction runs where the model's output is: in the worker, on memory the model has
+// just written, so that only a few KB cross to the main thread instead of the whole output. The
+// function is yolo.ts's own, inlined (it uses nothing but CANDIDATE_FIELDS).
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+const CANDIDATE_FIELDS = ${CANDIDATE_FIELDS};
+const yoloCandidates = ${yoloCandidates.toString()};
 const ort = require(workerData.ortPath);
 let session;
 // Per input name: the FP32 buffer conversions write into (reused while the size stays the same).
@@ -139,6 +166,19 @@ parentPort.on('message', async (msg) => {
       const results = await session.run(feeds);
       const out = {};
       const transfer = [];
+      let candidates;
+      if (msg.candidates) {
+        const t = results[msg.candidates.source];
+        if (!t) throw new Error('candidates: the model has no output ' + msg.candidates.source);
+        const [n, ch, anchors] = t.dims;
+        const rowLen = ch * anchors;
+        candidates = [];
+        for (let r = 0; r < n; r++) {
+          const c = yoloCandidates(t.data.subarray(r * rowLen, (r + 1) * rowLen), anchors, ch - 4, msg.candidates.threshold, msg.candidates.max);
+          candidates.push(c);
+          transfer.push(c.buffer);
+        }
+      }
       // The input buffers are free now: they go back for the next request's input (see BytePool).
       const returned = [];
       for (const t of Object.values(msg.feeds)) {
@@ -146,12 +186,13 @@ parentPort.on('message', async (msg) => {
         if (b instanceof ArrayBuffer && b.byteLength >= 65536 && !returned.includes(b)) returned.push(b);
       }
       for (const [k, t] of Object.entries(results)) {
+        if (msg.outputs && !msg.outputs.includes(k)) continue;
         out[k] = { type: t.type, dims: Array.from(t.dims), data: t.data };
         // Outputs are megabytes: hand whole buffers over instead of copying them.
         const b = t.data.buffer;
         if (b instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === b.byteLength && !transfer.includes(b)) transfer.push(b);
       }
-      parentPort.postMessage({ id: msg.id, ok: true, outputs: out, returned }, [...transfer, ...returned.filter((b) => !transfer.includes(b))]);
+      parentPort.postMessage({ id: msg.id, ok: true, outputs: out, candidates, returned }, [...transfer, ...returned.filter((b) => !transfer.includes(b))]);
     } else if (msg.kind === 'release') {
       if (session) await session.release();
       session = undefined;
@@ -172,6 +213,7 @@ interface Reply {
   inputMetadata?: ValueMetadata[];
   outputMetadata?: ValueMetadata[];
   outputs?: Record<string, PlainTensor>;
+  candidates?: Float32Array[];
   /** Input buffers the worker is done with (moved back). */
   returned?: ArrayBuffer[];
 }
@@ -229,7 +271,7 @@ export async function createWorkerSession(
   return {
     inputMetadata: loaded.inputMetadata!,
     outputMetadata: loaded.outputMetadata!,
-    async run(feeds) {
+    async run(feeds, options = {}) {
       const transfer: ArrayBuffer[] = [];
       const plain: Record<string, PlainTensor> = {};
       for (const [k, t] of Object.entries(feeds)) {
@@ -244,7 +286,16 @@ export async function createWorkerSession(
         const whole = t.data.byteOffset === 0 && t.data.byteLength === buf.byteLength;
         if (buf instanceof ArrayBuffer && whole && !transfer.includes(buf)) transfer.push(buf);
       }
-      return (await call({ kind: 'run', feeds: plain }, transfer)).outputs!;
+      const r = await call(
+        {
+          kind: 'run',
+          feeds: plain,
+          ...(options.outputs ? { outputs: options.outputs } : {}),
+          ...(options.candidates ? { candidates: options.candidates } : {}),
+        },
+        transfer,
+      );
+      return { outputs: r.outputs!, ...(r.candidates ? { candidates: r.candidates } : {}) };
     },
     release() {
       released ??= (async () => {

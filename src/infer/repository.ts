@@ -12,11 +12,13 @@ import { DynamicBatcher, type BatchInfo } from './batcher.js';
 import {
   createWorkerSession,
   type PlainTensor,
+  type RunOptions,
+  type RunResult,
   type ValueMetadata,
   type WorkerSession,
   type WorkerSessionOptions,
 } from './ort-worker.js';
-import { CANDIDATE_FIELDS, yoloCandidates } from './yolo.js';
+import { CANDIDATE_FIELDS } from './yolo.js';
 import { parseModelConfig, type ModelConfig, type TensorConfig, type VersionPolicy } from './pbtxt.js';
 import {
   datatypeFromOrt,
@@ -373,9 +375,20 @@ class OnnxBackend implements Backend {
       }
       feeds[ci.name] = { type: datatypeToOrt(ci.datatype), data, dims: shape };
     }
+    const cand = this.model.candidates;
+    // Only what some request asked for comes back from the worker; `candidates` is made there, on
+    // the model's output, so that its megabytes stay in the worker.
+    const wanted = new Set(items.flatMap((it) => it.outputs));
+    const wantCandidates = cand !== undefined && wanted.delete(CANDIDATES_OUTPUT);
+    const runOptions: RunOptions = {
+      outputs: [...wanted],
+      ...(wantCandidates
+        ? { candidates: { source: cand.source, threshold: cand.threshold, max: cand.max } }
+        : {}),
+    };
     const session = this.free.pop();
     if (!session) throw new Error('no free model instance (batcher concurrency exceeded)');
-    let results: Record<string, PlainTensor>[];
+    let results: RunResult[];
     try {
       if (this.fixedBatchOne && total > 1) {
         // The graph has a static batch of 1: run the batch row by row on this instance.
@@ -392,25 +405,19 @@ class OnnxBackend implements Backend {
               ...(t.fromUint8Nhwc ? { fromUint8Nhwc: t.fromUint8Nhwc } : {}),
             };
           }
-          results.push(await session.run(rowFeeds));
+          results.push(await session.run(rowFeeds, runOptions));
         }
       } else {
-        results = [await session.run(feeds)];
+        results = [await session.run(feeds, runOptions)];
       }
     } finally {
       this.free.push(session);
     }
-    const cand = this.model.candidates;
-    const outputNames = [
-      ...new Set([
-        ...config.outputs.map((o) => o.name).filter((n) => !(cand && n === CANDIDATES_OUTPUT)),
-        ...(cand ? [cand.source] : []),
-      ]),
-    ];
+    const candidateRows = results.flatMap((r) => r.candidates ?? []);
     // Per output: one contiguous byte buffer with `total` rows (or the whole tensor when not batching).
     const merged = new Map<string, { datatype: Datatype; shape: number[]; bytes: Buffer }>();
-    for (const name of outputNames) {
-      const tensors = results.map((r) => r[name]!);
+    for (const name of wanted) {
+      const tensors = results.map((r) => r.outputs[name]!);
       const t0 = tensors[0]!;
       const datatype = datatypeFromOrt(t0.type);
       if (!datatype || datatype === 'BYTES')
@@ -427,7 +434,7 @@ class OnnxBackend implements Backend {
     return items.map((it, i) => {
       const n = sizes[i]!;
       const out = it.outputs.map((name) => {
-        if (cand && name === CANDIDATES_OUTPUT) return candidatesFor(merged.get(cand.source)!, row, n, cand);
+        if (cand && name === CANDIDATES_OUTPUT) return candidatesOutput(candidateRows.slice(row, row + n));
         const m = merged.get(name)!;
         if (config.maxBatchSize === 0) return { name, datatype: m.datatype, shape: m.shape, data: m.bytes };
         const rowBytes = m.bytes.byteLength / m.shape[0]!;
@@ -444,25 +451,9 @@ class OnnxBackend implements Backend {
   }
 }
 
-/** The `candidates` output of `n` rows starting at `row` of the source output [N, 4 + C, A]: [n, K, 6], zero-padded. */
-function candidatesFor(
-  src: { shape: number[]; bytes: Buffer },
-  row: number,
-  n: number,
-  t: CandidatesTransform,
-): OutputTensor {
-  const [, channels, anchors] = src.shape as [number, number, number];
-  const rowLen = channels * anchors;
-  // A view when the bytes are 4-byte aligned (a worker's output always is); a copy of just these
-  // rows otherwise.
-  const start = src.bytes.byteOffset + row * rowLen * 4;
-  const aligned =
-    start % 4 === 0
-      ? new Float32Array(src.bytes.buffer, start, n * rowLen)
-      : new Float32Array(src.bytes.buffer.slice(start, start + n * rowLen * 4));
-  const perRow = Array.from({ length: n }, (_, r) =>
-    yoloCandidates(aligned.subarray(r * rowLen, (r + 1) * rowLen), anchors, channels - 4, t.threshold, t.max),
-  );
+/** The `candidates` output of one request from its rows' candidates: [n, K, 6], zero-padded to the longest. */
+function candidatesOutput(perRow: Float32Array[]): OutputTensor {
+  const n = perRow.length;
   const k = Math.max(0, ...perRow.map((c) => c.length / CANDIDATE_FIELDS));
   const out = new Float32Array(n * k * CANDIDATE_FIELDS);
   perRow.forEach((c, r) => out.set(c, r * k * CANDIDATE_FIELDS));
