@@ -5,7 +5,7 @@
  * text test backend, BYTES tensors) and OpenAI chat completions (an HTTP server in this file).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,25 +18,16 @@ import { createDetector } from '../../src/infer/detector.js';
 import { createKServeTextGenerator, createOpenAIChat } from '../../src/infer/llm.js';
 import { startInferenceServer } from '../../src/infer/server.js';
 import { makePki } from '../helpers/faults-infer.js';
-import { prepareModelRepo } from '../helpers/model-repo.js';
+import { prepareModelRepo, writeTextTemplateModel } from '../helpers/model-repo.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const rawModel = join(root, 'models/raw/yolov8n.onnx');
 const silent = { info: () => undefined, warn: () => undefined };
 
-const ECHO_CONFIG = `
-name: "llm"
-platform: "vigil_text_template"
-input [ { name: "text_input" data_type: TYPE_STRING dims: [ 1 ] } ]
-output [ { name: "text_output" data_type: TYPE_STRING dims: [ 1 ] } ]
-parameters { key: "vigil_text_template" value: { string_value: "SUMMARY<{text_input}>" } }
-`;
-
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-infer-client-'));
-  mkdirSync(join(dir, 'text', 'llm', '1'), { recursive: true });
-  writeFileSync(join(dir, 'text', 'llm', 'config.pbtxt'), ECHO_CONFIG);
+  writeTextTemplateModel(join(dir, 'text'), 'llm', 'SUMMARY<{text_input}>');
 });
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });

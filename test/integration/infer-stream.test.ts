@@ -3,7 +3,7 @@
  * backend, BYTES tensors) on 127.0.0.1, against a server without the stream RPC, and against small
  * loopback gRPC servers written here that misbehave on purpose (never answer, break the stream).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -17,22 +17,15 @@ import { loadInferenceProto } from '../../src/infer/proto.js';
 import { startInferenceServer, type InferenceServer } from '../../src/infer/server.js';
 import { deserializeBytes, serializeBytes } from '../../src/infer/tensor.js';
 import { startDelayProxy } from '../helpers/faults-infer.js';
+import { writeTextTemplateModel } from '../helpers/model-repo.js';
 
 const silent = { info: () => undefined, warn: () => undefined };
-const ECHO_CONFIG = `
-name: "echo"
-platform: "vigil_text_template"
-input [ { name: "text_input" data_type: TYPE_STRING dims: [ 1 ] } ]
-output [ { name: "text_output" data_type: TYPE_STRING dims: [ 1 ] } ]
-parameters { key: "vigil_text_template" value: { string_value: "<{text_input}>" } }
-`;
 
 let dir: string;
 let server: InferenceServer;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-infer-stream-'));
-  mkdirSync(join(dir, 'echo', '1'), { recursive: true });
-  writeFileSync(join(dir, 'echo', 'config.pbtxt'), ECHO_CONFIG);
+  writeTextTemplateModel(dir, 'echo', '<{text_input}>');
   server = await startInferenceServer({ modelRepository: dir, host: '127.0.0.1', port: 0, logger: silent });
 });
 afterAll(async () => {
