@@ -2,7 +2,8 @@
  * 1. Throughput: a 720p H.264 file decoded and delivered through Vigil's ingest (fast mode: every
  *    frame into JS with its gray analysis frame; the RGB model frame of every 15th frame, as the
  *    keyframe selector would ask) vs gst-launch-1.0 (a) decoding the same file into fakesink and
- *    (b) running the same decode + scale + convert as Vigil's pipeline into fakesink.
+ *    (b) running the same post-decode elements as Vigil's pipeline (FRAME_CAPS: for this
+ *    720p I420 clip videoscale and videoconvert pass the frames through) into fakesink.
  * 2. Capacity: most concurrent live 720p30 RTSP streams (test fixture, pre-encoded H.264, no
  *    re-encoding on the server) delivered at full rate (every stream ≥ 95 % of 30 fps) with no
  *    frame dropped by Vigil itself (appsink): Vigil vs gst-launch (a) raw decodes and (b) the same
@@ -14,7 +15,8 @@
  * `--only=throughput` or `--only=capacity` runs one part; `--levels=1,2,4` sets the capacity levels
  * (default up to 56, above what the 2-core machine sustains for any contender, so no ratio is capped),
  * `--which=before,vigil,vigil-mb4,raw,same` the capacity contenders, `--rounds=3` the throughput
- * rounds, `--before=DIR` an earlier checkout to measure alongside (see `before` below).
+ * rounds, `--before=DIR` an earlier checkout to measure alongside (see `before` below),
+ * `--no-release` leaves delivered frames to the garbage collector (see `consume`).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -23,7 +25,13 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { lastValueFrom, count, tap } from 'rxjs';
 import type { Frame } from '../../src/core/contracts.js';
-import { DEFAULT_INGEST_OPTIONS, openFrames, type IngestOptions } from '../../src/ingest/frames.js';
+import { FRAME_CAPS } from '../../src/ingest/describe.js';
+import {
+  DEFAULT_INGEST_OPTIONS,
+  openFrames,
+  releaseFrame,
+  type IngestOptions,
+} from '../../src/ingest/frames.js';
 import { UpstreamLoss } from '../../src/ingest/counters.js';
 import { decoderPreference } from '../../src/ingest/gst.js';
 import { parseSource } from '../../src/ingest/source.js';
@@ -78,12 +86,19 @@ function gstLaunch(args: string): Promise<unknown> {
 const arg = (name: string) => process.argv.find((x) => x.startsWith(`--${name}=`))?.split('=')[1];
 const o = DEFAULT_INGEST_OPTIONS;
 /** What Vigil's pipeline does after decoding (see describePipeline), for gst-launch. */
-const SAME = `videoscale ! videoconvert ! video/x-raw,format=I420,width=${o.modelWidth},pixel-aspect-ratio=1/1`;
+const SAME = FRAME_CAPS;
 /** Keyframes ask for the RGB model frame; a generous rate: every 15th frame (2 per second at 30 fps). */
 const MODEL_EVERY = 15;
 
+/**
+ * Gives each frame's decoded pixels back once done with it (releaseFrame), as a consumer that knows
+ * which frames it keeps should; `--no-release` leaves them to the garbage collector instead.
+ */
+const RELEASE = !process.argv.includes('--no-release');
+
 function consume(frame: Frame): void {
   if (frame.seq % MODEL_EVERY === 0 && frame.model.data.length === 0) throw new Error('no model pixels');
+  if (RELEASE) releaseFrame(frame);
 }
 
 /** Alternating rounds (the machine is shared): median fps and median CPU ms per frame. */
@@ -426,7 +441,8 @@ const before = beforeDir
 const seconds = 30;
 const only = arg('only');
 console.log(
-  `vigil ingest bench (${decoderPreference().mode} decoding; thread pool ${process.env.UV_THREADPOOL_SIZE ?? 4}; cache ${CACHE})`,
+  `vigil ingest bench (${decoderPreference().mode} decoding; thread pool ${process.env.UV_THREADPOOL_SIZE ?? 4}; ` +
+    `frames ${RELEASE ? 'released by the consumer' : 'left to the garbage collector'}; cache ${CACHE})`,
 );
 const clip = await makeClip(`720p-${seconds}s.mp4`, seconds);
 const liveClip = clip;
@@ -439,7 +455,7 @@ if (only === undefined || only === 'throughput') {
   console.log(`  median of ${rounds} alternating rounds, ${t.got}/${t.frames} frames delivered to JS`);
   console.log(`  gst-launch (a) decode → fakesink: ${t.decodeFps.toFixed(0)} fps, ${ms(t.decodeCpu)}`);
   console.log(
-    `  gst-launch (b) decode + Vigil's scale/convert → fakesink: ${t.sameFps.toFixed(0)} fps, ${ms(t.sameCpu)}`,
+    `  gst-launch (b) decode + Vigil's post-decode elements → fakesink: ${t.sameFps.toFixed(0)} fps, ${ms(t.sameCpu)}`,
   );
   if (before)
     console.log(`  Vigil before (${beforeDir}) → JS: ${t.beforeFps.toFixed(0)} fps, ${ms(t.beforeCpu)}`);

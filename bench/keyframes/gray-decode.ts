@@ -1,22 +1,21 @@
 /**
- * Bench helper: Vigil's keyframe selector fed by a GStreamer pipeline that decodes and scales to the
- * small analysis size ONLY (no model-size frame): the like-for-like counterpart of ffmpeg's decode +
- * scene score. Frames go to the selector as they arrive; the wall time covers decoding, scaling and
- * selection together.
+ * Bench helper: Vigil's keyframe selector fed by a GStreamer pipeline that delivers ONLY the small
+ * gray analysis frame (no model-size frame is ever read): the like-for-like counterpart of ffmpeg's
+ * decode + scene score. Frames go to the selector as they arrive; the wall time covers decoding, the
+ * gray frame and selection together.
  *
- * Like Vigil's ingest it scales in the decoder's own format and delivers I420 (videoconvert passes
- * I420 through and converts only other layouts); the gray frame is the Y plane, as GStreamer's GRAY8
- * from I420 would be, without a conversion step. As the ingest does in fast mode (files decoded as
- * fast as possible), a small bounded queue after the decoder lets decoding and scaling run on two
- * threads: decoders without frame threading (MPEG-4 part 2, MJPEG) otherwise decode and scale in
- * turn on one (vtest: about 14% more frames/s for about 0.02 ms more CPU per frame; H.264,
- * frame-threaded, about the same either way).
+ * It mirrors Vigil's ingest (src/ingest/describe.ts, frames.ts): the decoder's own I420 frames, not
+ * scaled in GStreamer (FRAME_CAPS: videoscale and videoconvert pass them through), the gray frame
+ * box-filtered natively from the Y plane as each frame enters the appsink (on the streaming thread,
+ * `watch(cb, grayWidth)`), frames taken on the JS thread when the appsink signals them (`tryPull`),
+ * and each decoded frame given back to the decoder as soon as its gray frame is taken (what the
+ * ingest's releaseFrame does for a frame whose model is not wanted).
  */
 import type { Frame, Keyframe } from '../../src/core/contracts.js';
+import { FRAME_CAPS } from '../../src/ingest/describe.js';
 import { gst, type GstAppSink, type GstCaps } from '../../src/ingest/gst.js';
-import { i420Layout } from '../../src/ingest/yuv.js';
+import { grayFromI420, i420Layout } from '../../src/ingest/yuv.js';
 import { KeyframeSelector, type KeyframeOptions } from '../../src/stream/index.js';
-
 export interface GrayRun {
   /** Decoded frames (kept only when asked). */
   frames: Frame[];
@@ -29,27 +28,35 @@ export interface GrayRun {
   cpuSeconds: number;
 }
 
-const PULL_TIMEOUT_MS = 100;
+/** Frames one wake takes before yielding (as the ingest's watch loop). */
+const DRAIN_BATCH = 32;
 
-/** Decodes `path` to GRAY8 `analysisWidth` wide and selects keyframes on the fly. */
+/** Decodes `path` and selects keyframes on the fly from gray frames `analysisWidth` wide. */
 export function grayOnlySelect(
   path: string,
   options: KeyframeOptions = {},
   analysisWidth = 160,
   keepFrames = false,
-  /** false: decode and scale only (the pipeline's own cost, for reference). */
+  /** false: decode and gray only (the pipeline's own cost, for reference). */
   selectFrames = true,
 ): Promise<GrayRun> {
   const width = Math.max(4, Math.trunc(analysisWidth / 4) * 4);
+  const mod = gst();
   // The file location is set as a property, never put into the description.
-  const pipeline = new (gst().Pipeline)(
-    'filesrc name=src ! decodebin ! queue max-size-buffers=4 max-size-bytes=0 max-size-time=0 ! ' +
-      `videoscale ! videoconvert ! video/x-raw,format=I420,width=${width},pixel-aspect-ratio=1/1 ! ` +
-      'appsink name=analysis sync=false max-buffers=8 drop=false emit-signals=false',
+  const pipeline = new mod.Pipeline(
+    `filesrc name=src ! decodebin ! video/x-raw ! ${FRAME_CAPS} ! ` +
+      'appsink name=analysis sync=false max-buffers=8 drop=false emit-signals=false enable-last-sample=false',
   );
   const src = pipeline.findChild('src');
   const sink = pipeline.findChild('analysis') as GstAppSink | undefined;
-  if (src === undefined || sink === undefined) throw new Error('gray pipeline: elements missing');
+  if (
+    src === undefined ||
+    sink?.watch === undefined ||
+    sink.tryPull === undefined ||
+    sink.unwatch === undefined
+  )
+    throw new Error('gray pipeline: elements or the patched appsink missing');
+  const appsink = sink as Required<GstAppSink>;
   src['location'] = path;
   const selector = new KeyframeSelector(options);
   const frames: Frame[] = [];
@@ -62,7 +69,8 @@ export function grayOnlySelect(
     const finish = (err?: Error) => {
       if (done) return;
       done = true;
-      pipeline.stop();
+      pipeline.release();
+      appsink.unwatch();
       if (err) reject(err);
       else {
         const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -70,42 +78,52 @@ export function grayOnlySelect(
         resolve({ frames, count: seq, keyframes, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 });
       }
     };
-    const onSample = (buf: Buffer | null | undefined, caps: GstCaps) => {
-      if (done) return;
-      if (buf === null) {
-        finish();
-        return;
-      }
-      if (buf !== undefined) {
-        const w = Number(caps.width);
-        const h = Number(caps.height);
-        // The Y plane (rows padded to 4 bytes) is the gray frame.
-        const stride = i420Layout(w, h).yStride;
-        let data = new Uint8Array(buf.buffer, buf.byteOffset, w * h);
-        if (stride !== w) {
-          data = new Uint8Array(w * h);
-          for (let y = 0; y < h; y++) data.set(buf.subarray(y * stride, y * stride + w), y * w);
+    const onSample = (buf: Buffer, caps: GstCaps, gray: Buffer | undefined) => {
+      const w = Number(caps.width);
+      const h = Number(caps.height);
+      const gh = Math.max(1, Math.round((width * h) / w));
+      // The native gray frame, or the JS box filter when the module could not (as the ingest).
+      const data =
+        gray !== undefined && caps.grayHeight === gh
+          ? new Uint8Array(gray.buffer, gray.byteOffset, gray.length)
+          : grayFromI420(new Uint8Array(buf.buffer, buf.byteOffset, buf.length), i420Layout(w, h), width, gh)
+              .data;
+      // The decoded frame is not needed any more: back to the decoder's pool now.
+      mod.releaseBuffer?.(buf);
+      const frame: Frame = {
+        streamId: 'gray',
+        seq: seq++,
+        ptsNs: typeof caps.pts === 'number' ? caps.pts : 0,
+        captureTimeMs: 0,
+        sourceWidth: w,
+        sourceHeight: h,
+        analysis: { width, height: gh, format: 'GRAY8', data: keepFrames ? data.slice() : data },
+        model: { width: 0, height: 0, format: 'RGB', data: new Uint8Array(0) },
+      };
+      const k = selectFrames ? selector.next(frame) : null;
+      if (k !== null) keyframes.push(k);
+      if (keepFrames) frames.push(frame);
+    };
+    let retry: ReturnType<typeof setImmediate> | undefined;
+    const drain = () => {
+      retry = undefined;
+      for (let n = 0; n < DRAIN_BATCH && !done; n++) {
+        const sample = appsink.tryPull(width);
+        if (sample === undefined) return;
+        if (sample === null) {
+          finish();
+          return;
         }
-        const frame: Frame = {
-          streamId: 'gray',
-          seq: seq++,
-          ptsNs: typeof caps.pts === 'number' ? caps.pts : 0,
-          captureTimeMs: 0,
-          sourceWidth: w,
-          sourceHeight: h,
-          analysis: { width: w, height: h, format: 'GRAY8', data: keepFrames ? data.slice() : data },
-          model: { width: 0, height: 0, format: 'RGB', data: new Uint8Array(0) },
-        };
-        const k = selectFrames ? selector.next(frame) : null;
-        if (k !== null) keyframes.push(k);
-        if (keepFrames) frames.push(frame);
+        if (sample.buffer !== undefined) onSample(sample.buffer, sample.caps, sample.gray);
       }
-      sink.pull(onSample, PULL_TIMEOUT_MS);
+      if (!done && retry === undefined) retry = setImmediate(drain);
     };
     pipeline.play();
     pipeline.pollBus((msg) => {
       if (msg.type === 'error') finish(new Error(`gray pipeline: ${String(msg.message)}`));
     });
-    sink.pull(onSample, PULL_TIMEOUT_MS);
+    appsink.watch(() => {
+      if (retry === undefined) drain();
+    }, width);
   });
 }

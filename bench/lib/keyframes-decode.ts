@@ -4,7 +4,7 @@
  */
 import { lastValueFrom, tap } from 'rxjs';
 import type { Frame } from '../../src/core/contracts.js';
-import { DEFAULT_INGEST_OPTIONS, openFrames } from '../../src/ingest/frames.js';
+import { DEFAULT_INGEST_OPTIONS, openFrames, releaseFrame } from '../../src/ingest/frames.js';
 import { parseSource } from '../../src/ingest/source.js';
 
 export interface DecodedClip {
@@ -14,8 +14,9 @@ export interface DecodedClip {
 }
 
 /**
- * Decodes every frame. The model-size RGB plane is dropped right away (only the gray plane is used
- * by the selector), so 80 s of video stays a few MB.
+ * Decodes every frame. The model-size RGB frame is never read (only the gray frame is used by the
+ * selector): each frame's decoded pixels go back to the decoder right away (releaseFrame), so 80 s
+ * of video stays a few MB.
  */
 export async function decodeClip(path: string, streamId = 'bench', modelWidth = 640): Promise<DecodedClip> {
   const frames: Frame[] = [];
@@ -23,11 +24,21 @@ export async function decodeClip(path: string, streamId = 'bench', modelWidth = 
   await lastValueFrom(
     openFrames(parseSource(path), { ...DEFAULT_INGEST_OPTIONS, modelWidth, streamId, live: false }).pipe(
       tap((f) => {
-        frames.push({
-          ...f,
+        // Field by field: spreading the frame would read (and convert) its model frame.
+        const kept: Frame = {
+          streamId: f.streamId,
+          seq: f.seq,
+          ptsNs: f.ptsNs,
+          captureTimeMs: f.captureTimeMs,
+          sourceWidth: f.sourceWidth,
+          sourceHeight: f.sourceHeight,
           analysis: { ...f.analysis, data: new Uint8Array(f.analysis.data) },
-          model: { ...f.model, data: new Uint8Array(0) },
-        });
+          model: { width: 0, height: 0, format: 'RGB', data: new Uint8Array(0) },
+        };
+        if (f.runId !== undefined) kept.runId = f.runId;
+        if (f.captureClock !== undefined) kept.captureClock = f.captureClock;
+        releaseFrame(f);
+        frames.push(kept);
       }),
     ),
     { defaultValue: undefined },

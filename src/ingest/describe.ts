@@ -9,13 +9,14 @@ import type { SourceSpec } from './source.js';
 export interface DescribeOptions {
   /**
    * Width of the gray analysis frame; height follows the aspect ratio. It is box-filtered from the
-   * model frame's Y plane on the thread that pulls the frame (native, off the JS thread; JS when the
-   * native module cannot). Multiple of 4.
+   * decoded frame's Y plane natively as the frame enters the appsink (on the stream's streaming
+   * thread, off the JS thread; in JS when the native module cannot). Multiple of 4.
    */
   analysisWidth: number;
   /**
-   * Width of the RGB model frame; height follows the aspect ratio. The pipeline scales to it (in
-   * I420) and RGB is computed from that when a consumer reads `Frame.model`. Multiple of 4.
+   * Width of the RGB model frame; height follows the aspect ratio. Scaled and converted from the
+   * decoded I420 frame in one native pass when a consumer reads `Frame.model` (keyframes only).
+   * Multiple of 4.
    */
   modelWidth: number;
   /** true: deliver at the stream's own pace (live); false: as fast as the machine decodes. */
@@ -33,14 +34,31 @@ export interface DescribeOptions {
   audioChunkMs?: number;
 }
 
+/**
+ * Decoded frames reach JS at their own size up to this many pixels on either side (1080p, portrait
+ * 1080x1920 included); larger sources are scaled down to fit (aspect preserved) inside GStreamer,
+ * which bounds the memory of the frames in flight.
+ */
+export const MAX_FRAME_SIDE = 1920;
+
 export const ELEMENT = {
   source: 'src',
   /** The scaler: its sink pad's caps give the decoded source size. */
   scale: 'scale',
-  /** The one video appsink: I420 frames at model size. */
+  /** The one video appsink: decoded I420 frames (see FRAME_CAPS). */
   frames: 'frames',
   audio: 'audio',
 } as const;
+
+/**
+ * What follows the decoder, up to the appsink: I420 with square pixels, at most MAX_FRAME_SIDE on
+ * either side. For a software decoder's I420 that fits (the common case) videoscale and
+ * videoconvert both pass the decoder's buffers through untouched; they convert only other layouts
+ * (NV12 from hardware decoders, packed from some cameras), non-square pixels and larger frames.
+ */
+export const FRAME_CAPS =
+  `videoscale name=${ELEMENT.scale} ! videoconvert ! video/x-raw,format=I420,` +
+  `width=[1,${MAX_FRAME_SIDE}],height=[1,${MAX_FRAME_SIDE}],pixel-aspect-ratio=1/1`;
 
 export const AUDIO_RATE = 16_000;
 
@@ -130,21 +148,11 @@ export function describePipeline(spec: SourceSpec, o: DescribeOptions): string {
   const sink = (name: string, extra = '') =>
     `appsink name=${name} sync=${sync} max-buffers=${int(o.maxBuffers)} drop=${drop} emit-signals=false enable-last-sample=false${extra}`;
   const { video, audio } = sourceHead(spec, o);
-  // One branch, one appsink: scale in the decoder's own format (planar YUV from software decoders)
-  // and deliver I420 at model size; videoconvert passes I420 through untouched and converts only
-  // what a decoder gives in another layout (NV12 from hardware decoders, packed from some cameras).
-  // The gray analysis frame (the Y plane, box-filtered, on the pulling thread) and the RGB model
-  // frame (in JS, on demand) are computed from it: no tee, no per-frame RGB conversion, one pull
-  // loop per stream.
-  // As fast as the machine decodes (files, `--fast`): a small bounded queue after the decoder lets
-  // decoding and scaling run on two threads instead of in turn (decoders without frame threading,
-  // e.g. MPEG-4 part 2 or MJPEG, gain most). Live streams pace themselves; there it would only add a
-  // thread per stream.
-  const handoff = o.live ? '' : ' ! queue max-size-buffers=4 max-size-bytes=0 max-size-time=0';
-  const parts = [
-    `${video}${handoff} ! videoscale name=${ELEMENT.scale} ! videoconvert ` +
-      `! video/x-raw,format=I420,width=${int(o.modelWidth)},pixel-aspect-ratio=1/1 ! ${sink(ELEMENT.frames)}`,
-  ];
+  // One branch, one appsink: the decoder's own I420 frames, not scaled (FRAME_CAPS). The gray
+  // analysis frame (the Y plane, box-filtered as the frame enters the appsink) and the RGB model
+  // frame (scaled and converted in one native pass, on demand: keyframes only) are computed from
+  // them: no tee, no per-frame scaling or RGB conversion, one pull loop per stream.
+  const parts = [`${video} ! ${FRAME_CAPS} ! ${sink(ELEMENT.frames)}`];
   if (audio) {
     const chunkMs = int(o.audioChunkMs ?? 32) || 32;
     // async=false: a source without audio leaves this branch unlinked, and it must not hold preroll.

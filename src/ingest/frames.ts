@@ -15,7 +15,9 @@ import {
   i420Layout,
   parseColorimetry,
   rgbFromI420,
+  rgbFromI420Scaled,
   rgbTables,
+  scaleTables,
   type Colorimetry,
   type I420Layout,
 } from './yuv.js';
@@ -38,8 +40,9 @@ export const DEFAULT_INGEST_OPTIONS: Omit<IngestOptions, 'streamId'> = {
   analysisWidth: 160,
   modelWidth: 640,
   live: true,
-  // Eight I420 frames at model size (2.8 MB at 640x360) ride out a JS thread held up for 250 ms
-  // by a loaded machine; bench/ingest measured 12 streams at full rate against 10 with four.
+  // Eight I420 frames (11 MB at 720p, decoded size) ride out a JS thread held up for 250 ms by a
+  // loaded machine; bench/ingest measured 12 streams at full rate against 10 with four. A live
+  // stream's appsink is almost always empty: it fills only while JS is held up.
   maxBuffers: 8,
   rtspTransport: 'tcp',
   rtspLatencyMs: 200,
@@ -156,30 +159,114 @@ export function convertI420ToRgb(i420: Uint8Array, layout: I420Layout, colorimet
   return rgbFromI420(i420, layout, colorimetry);
 }
 
+/**
+ * The RGB frame of I420 pixels at `width` x `height` (scaled and converted in one pass, natively
+ * when the module can, else in JS with the same tables and integer arithmetic: the same bytes). At
+ * the frame's own size, convertI420ToRgb.
+ */
+export function convertI420ToRgbScaled(
+  i420: Uint8Array,
+  layout: I420Layout,
+  colorimetry: Colorimetry,
+  width: number,
+  height: number,
+): Image {
+  if (width === layout.width && height === layout.height) return convertI420ToRgb(i420, layout, colorimetry);
+  const native = gst().i420ToRgbScaled;
+  if (native) {
+    const t = rgbTables(colorimetry);
+    const s = scaleTables(layout, width, height);
+    const out = new Uint8Array(width * height * 3);
+    const ok = native(
+      i420,
+      out,
+      layout.width,
+      layout.height,
+      layout.yStride,
+      layout.uvStride,
+      layout.uOffset,
+      layout.vOffset,
+      width,
+      height,
+      s.yx,
+      s.yy,
+      s.cx,
+      s.cy,
+      t.y,
+      t.rv,
+      t.gu,
+      t.gv,
+      t.bu,
+    );
+    if (ok) return { width, height, format: 'RGB', data: out };
+  }
+  return rgbFromI420Scaled(i420, layout, colorimetry, width, height);
+}
+
+/** The model frame's size for a frame of `width` x `height`: `modelWidth` wide, aspect preserved. */
+export function modelSize(
+  width: number,
+  height: number,
+  modelWidth: number,
+): { width: number; height: number } {
+  return { width: modelWidth, height: Math.max(1, Math.round((modelWidth * height) / width)) };
+}
+
 const PLACEHOLDER: Image = { width: 0, height: 0, format: 'RGB', data: new Uint8Array(0) };
 
+/** Where a frame from ingest keeps its release (non-enumerable: spreading a frame leaves it). */
+const RELEASE = Symbol('vigil.releaseFrame');
+
 /**
- * Makes `frame.model` the RGB conversion of the frame's I420 pixels (convertI420ToRgb), computed on first read (only
- * keyframes are ever read: a few per second) and then an ordinary property; the I420 buffer is
- * released at that point. Until then the frame holds the buffer (1.5 bytes per model pixel, half
- * of the RGB frame's size). Spreading or cloning the frame reads it.
+ * Makes `frame.model` the RGB frame of the frame's I420 pixels at `size` (default: the I420 frame's
+ * own size), scaled and converted on first read (convertI420ToRgbScaled; only keyframes are ever
+ * read: a few per second) and then an ordinary property; the I420 pixels are let go at that point.
+ * Until then the frame holds them (the decoded frame, 1.5 bytes per pixel). Spreading or cloning
+ * the frame reads it. `owned`: the pixels are the frame's alone (ingest's buffers), so letting go
+ * detaches them and gives their memory back at once (see releaseFrame).
  */
 export function defineLazyModel(
   frame: Frame,
   i420: Uint8Array,
   layout: I420Layout,
   colorimetry: Colorimetry,
+  size: { width: number; height: number } = layout,
+  owned = false,
 ): void {
+  let pixels: Uint8Array | null = i420;
+  const letGo = () => {
+    const p = pixels;
+    pixels = null;
+    if (p !== null && owned) gst().releaseBuffer?.(p);
+  };
   const settle = (value: Image) => {
+    letGo();
     Object.defineProperty(frame, 'model', { value, writable: true, enumerable: true, configurable: true });
     return value;
   };
   Object.defineProperty(frame, 'model', {
     enumerable: true,
     configurable: true,
-    get: () => settle(convertI420ToRgb(i420, layout, colorimetry)),
+    get: () =>
+      settle(
+        pixels !== null
+          ? convertI420ToRgbScaled(pixels, layout, colorimetry, size.width, size.height)
+          : { width: size.width, height: size.height, format: 'RGB', data: new Uint8Array(0) },
+      ),
     set: settle,
   });
+  Object.defineProperty(frame, RELEASE, { value: letGo, configurable: true });
+}
+
+/**
+ * Gives a frame's decoded pixels back now (to the decoder's buffer pool) instead of when the garbage
+ * collector finds the frame: for consumers that are done with a frame whose `model` they will not
+ * read (e.g. one the keyframe selector passed over). Afterwards `frame.model`, if not read before,
+ * is the model frame's size with no pixels (as withoutModelPixels leaves it); a model frame read
+ * before stays. Idempotent; a no-op for frames not from ingest.
+ */
+export function releaseFrame(frame: Frame): void {
+  (frame as Frame & { [RELEASE]?: () => void })[RELEASE]?.();
 }
 
 export interface RunHandlers {
@@ -264,7 +351,7 @@ export function startPipeline(
   };
 
   // The scaler's input caps: the decoded size, read once and again every 300 frames (a camera may
-  // change resolution); the model frame's size stands in until they are negotiated.
+  // change resolution); the delivered frame's size stands in until they are negotiated.
   const readSourceSize = (fallback: { width: number; height: number }) => {
     const caps = scaler.padCaps('sink');
     const w = Number(caps?.width);
@@ -326,7 +413,14 @@ export function startPipeline(
       model: PLACEHOLDER,
       captureClock: t.clock,
     };
-    defineLazyModel(frame, i420, layout, parseColorimetry(caps.colorimetry, sourceSize!.height));
+    defineLazyModel(
+      frame,
+      i420,
+      layout,
+      parseColorimetry(caps.colorimetry, sourceSize!.height),
+      modelSize(width, height, options.modelWidth),
+      true,
+    );
     if (ctx.runId !== undefined) frame.runId = ctx.runId;
     if (counters) {
       counters.framesIn++;
@@ -389,7 +483,8 @@ export function startPipeline(
       // More may be queued with no new arrival to wake us (a full appsink holds decoding back).
       retry = setImmediate(drainNow);
     };
-    sink.watch(drain);
+    // The gray frame is computed on the streaming thread as each frame enters the appsink.
+    sink.watch(drain, options.analysisWidth);
   };
 
   const videoLoop = (sink: GstAppSink) => {

@@ -59,9 +59,11 @@ export interface GstAppSink extends GstElement {
   /**
    * Calls `cb` on the JS thread when samples may be queued or the sink reached EOS; notifications
    * coalesce, so a busy JS thread wakes once for many frames (Vigil's patch). Keeps the event loop
-   * alive until `unwatch()`.
+   * alive until `unwatch()`. With `grayWidth`, the gray frame (as `pull`'s) is computed on the
+   * streaming thread as each buffer enters the appsink (one thread per stream, not the JS thread),
+   * and `tryPull` with the same width takes it over.
    */
-  watch?(cb: () => void): void;
+  watch?(cb: () => void, grayWidth?: number): void;
   /** Ends `watch` (idempotent). */
   unwatch?(): void;
   /**
@@ -99,6 +101,38 @@ interface GstModule {
     uvStride: number,
     uOffset: number,
     vOffset: number,
+    y: Int32Array,
+    rv: Int32Array,
+    gu: Int32Array,
+    gv: Int32Array,
+    bu: Int32Array,
+  ): boolean;
+  /**
+   * Detaches the ArrayBuffer under `view` (all its views then have length 0), so its memory (a
+   * frame's: the decoder's buffer) is given back now rather than at a garbage collection (Vigil's
+   * patch); true when detached or already detached.
+   */
+  releaseBuffer?(view: ArrayBufferView): boolean;
+  /**
+   * Fills `out` (RGB, `outWidth` x `outHeight`, tight rows) from an I420 frame of any size in one
+   * pass with src/ingest/yuv.ts's resampling and conversion tables, exactly as `rgbFromI420Scaled`
+   * does, natively (Vigil's patch); false when an argument does not fit.
+   */
+  i420ToRgbScaled?(
+    src: Uint8Array,
+    out: Uint8Array,
+    width: number,
+    height: number,
+    yStride: number,
+    uvStride: number,
+    uOffset: number,
+    vOffset: number,
+    outWidth: number,
+    outHeight: number,
+    yx: Int32Array,
+    yy: Int32Array,
+    cx: Int32Array,
+    cy: Int32Array,
     y: Int32Array,
     rv: Int32Array,
     gu: Int32Array,

@@ -246,3 +246,177 @@ export function rgbFromI420(data: Uint8Array, layout: I420Layout, c: Colorimetry
   }
   return { width, height, format: 'RGB', data: new Uint8Array(out.buffer) };
 }
+
+/** Fixed-point bits of a resampling weight: the weights of one output sample sum to 1 << 14. */
+const WEIGHT_BITS = 14;
+const WEIGHT_ONE = 1 << WEIGHT_BITS;
+
+/**
+ * How one axis of `input` samples is resampled to `output`: `[taps, then per output sample: the
+ * first input sample, then `taps` integer weights summing to 1 << 14]` (unused taps weigh 0; every
+ * tap lies inside the input). Shrinking averages the exact area each output sample covers (partial
+ * samples weighted by how much of them it covers: no aliasing, no nearest-neighbour); enlarging
+ * interpolates linearly between the two nearest sample centres; equal sizes copy.
+ */
+export function resampleTable(input: number, output: number): Int32Array {
+  const scale = input / output;
+  // Shrinking: the most input samples one output sample's area touches (ceil(scale) or one more
+  // where it starts mid-sample); 1e-9 keeps rounding noise from adding a tap of weight 0.
+  let taps = output === input ? 1 : 2;
+  if (output < input) {
+    taps = 1;
+    for (let o = 0; o < output; o++) {
+      const span = Math.ceil((o + 1) * scale - 1e-9) - Math.floor(o * scale + 1e-9);
+      if (span > taps) taps = span;
+    }
+  }
+  taps = Math.min(input, taps);
+  const table = new Int32Array(1 + output * (1 + taps));
+  table[0] = taps;
+  const weights = new Float64Array(taps);
+  for (let o = 0; o < output; o++) {
+    weights.fill(0);
+    let first: number;
+    if (output < input) {
+      // Output sample o covers input [o * scale, (o + 1) * scale).
+      const from = o * scale;
+      const to = Math.min(input, (o + 1) * scale);
+      first = Math.min(Math.floor(from), input - taps);
+      for (let k = 0; k < taps; k++) {
+        const i = first + k;
+        weights[k] = Math.max(0, Math.min(to, i + 1) - Math.max(from, i)) / scale;
+      }
+    } else {
+      // Centre of output sample o, in input samples; clamped at the edges.
+      const x = Math.min(input - 1, Math.max(0, (o + 0.5) * scale - 0.5));
+      const i0 = Math.floor(x);
+      first = Math.min(i0, input - taps);
+      const f = x - i0;
+      weights[i0 - first] = 1 - f;
+      if (f > 0) weights[i0 - first + 1] = f;
+    }
+    // Integer weights that sum to exactly one: the rounding remainder goes to the heaviest tap.
+    const at = 1 + o * (1 + taps);
+    table[at] = first;
+    let sum = 0;
+    let heaviest = 0;
+    for (let k = 0; k < taps; k++) {
+      const w = Math.round(weights[k]! * WEIGHT_ONE);
+      table[at + 1 + k] = w;
+      sum += w;
+      if (weights[k]! > weights[heaviest]!) heaviest = k;
+    }
+    table[at + 1 + heaviest]! += WEIGHT_ONE - sum;
+  }
+  return table;
+}
+
+const resampleCache = new Map<string, Int32Array>();
+/** resampleTable, cached per size pair (a stream's sizes rarely change). */
+export function cachedResampleTable(input: number, output: number): Int32Array {
+  const key = `${input}:${output}`;
+  let t = resampleCache.get(key);
+  if (!t) {
+    if (resampleCache.size > 64) resampleCache.clear();
+    t = resampleTable(input, output);
+    resampleCache.set(key, t);
+  }
+  return t;
+}
+
+/**
+ * Resamples one 8-bit plane (`width` x `height` at `offset`, rows `stride` apart) to `outWidth` x
+ * `outHeight` with the two axes' tables: columns first (into 8.8 fixed point, `outHeight` rows of
+ * `width`), then rows, rounded. Integer arithmetic throughout, so the native conversion gets the
+ * same bytes.
+ */
+function resamplePlane(
+  data: Uint8Array,
+  offset: number,
+  stride: number,
+  width: number,
+  xTable: Int32Array,
+  yTable: Int32Array,
+  outWidth: number,
+  outHeight: number,
+): Uint8Array {
+  const tmp = new Uint16Array(width * outHeight);
+  const yTaps = yTable[0]!;
+  const acc = new Int32Array(width);
+  for (let oy = 0, at = 1; oy < outHeight; oy++, at += 1 + yTaps) {
+    acc.fill(1 << (WEIGHT_BITS - 9));
+    for (let k = 0; k < yTaps; k++) {
+      const w = yTable[at + 1 + k]!;
+      if (w === 0) continue;
+      const row = offset + (yTable[at]! + k) * stride;
+      for (let x = 0; x < width; x++) acc[x]! += data[row + x]! * w;
+    }
+    const o = oy * width;
+    for (let x = 0; x < width; x++) tmp[o + x] = acc[x]! >> (WEIGHT_BITS - 8);
+  }
+  const out = new Uint8Array(outWidth * outHeight);
+  const xTaps = xTable[0]!;
+  const half = 1 << (WEIGHT_BITS + 7);
+  for (let oy = 0; oy < outHeight; oy++) {
+    const row = oy * width;
+    const o = oy * outWidth;
+    for (let ox = 0, at = 1; ox < outWidth; ox++, at += 1 + xTaps) {
+      const first = row + xTable[at]!;
+      let sum = half;
+      for (let k = 0; k < xTaps; k++) sum += tmp[first + k]! * xTable[at + 1 + k]!;
+      out[o + ox] = sum >> (WEIGHT_BITS + 8);
+    }
+  }
+  return out;
+}
+
+/** The resampling tables of a scaled conversion: luma and chroma, each axis. */
+export interface ScaleTables {
+  yx: Int32Array;
+  yy: Int32Array;
+  cx: Int32Array;
+  cy: Int32Array;
+}
+
+/** The tables that take an I420 frame of `layout`'s size to `outWidth` x `outHeight`. */
+export function scaleTables(layout: I420Layout, outWidth: number, outHeight: number): ScaleTables {
+  const { width, height } = layout;
+  return {
+    yx: cachedResampleTable(width, outWidth),
+    yy: cachedResampleTable(height, outHeight),
+    cx: cachedResampleTable((width + 1) >> 1, outWidth),
+    cy: cachedResampleTable((height + 1) >> 1, outHeight),
+  };
+}
+
+/**
+ * The RGB (HWC, tight rows) frame of an I420 buffer at `outWidth` x `outHeight`, in one pass:
+ * each plane is resampled to the output size (area average when shrinking, linear when
+ * enlarging; see resampleTable), then converted with rgbFromI420's tables. The JS reference of
+ * the native conversion (byte for byte).
+ */
+export function rgbFromI420Scaled(
+  data: Uint8Array,
+  layout: I420Layout,
+  c: Colorimetry,
+  outWidth: number,
+  outHeight: number,
+): Image {
+  const { width, yStride, uvStride, uOffset, vOffset } = layout;
+  const s = scaleTables(layout, outWidth, outHeight);
+  const cw = (width + 1) >> 1;
+  const yp = resamplePlane(data, 0, yStride, width, s.yx, s.yy, outWidth, outHeight);
+  const up = resamplePlane(data, uOffset, uvStride, cw, s.cx, s.cy, outWidth, outHeight);
+  const vp = resamplePlane(data, vOffset, uvStride, cw, s.cx, s.cy, outWidth, outHeight);
+  const t = rgbTables(c);
+  const out = new Uint8ClampedArray(outWidth * outHeight * 3);
+  for (let i = 0, o = 0; i < yp.length; i++, o += 3) {
+    const l = t.y[yp[i]!]!;
+    const u = up[i]!;
+    const v = vp[i]!;
+    out[o] = (l + t.rv[v]!) >> SHIFT;
+    out[o + 1] = (l - (t.gu[u]! + t.gv[v]!)) >> SHIFT;
+    out[o + 2] = (l + t.bu[u]!) >> SHIFT;
+  }
+  return { width: outWidth, height: outHeight, format: 'RGB', data: new Uint8Array(out.buffer) };
+}

@@ -7,10 +7,24 @@
 import { describe, expect, it } from 'vitest';
 import { lastValueFrom, take, toArray } from 'rxjs';
 import type { Frame, Image } from '../../src/core/contracts.js';
-import { convertI420ToRgb, DEFAULT_INGEST_OPTIONS, openFrames } from '../../src/ingest/frames.js';
+import {
+  convertI420ToRgb,
+  convertI420ToRgbScaled,
+  DEFAULT_INGEST_OPTIONS,
+  openFrames,
+  releaseFrame,
+} from '../../src/ingest/frames.js';
 import { gst, type GstAppSink } from '../../src/ingest/gst.js';
 import { parseSource } from '../../src/ingest/source.js';
-import { grayFromI420, i420Layout, rgbFromI420, rgbTables, type Colorimetry } from '../../src/ingest/yuv.js';
+import {
+  grayFromI420,
+  i420Layout,
+  rgbFromI420,
+  rgbFromI420Scaled,
+  rgbTables,
+  scaleTables,
+  type Colorimetry,
+} from '../../src/ingest/yuv.js';
 import { requireFile, VTEST } from '../helpers/paths.js';
 
 const FRAMES = 24;
@@ -191,5 +205,135 @@ describe('ingest pixels against GStreamer conversions of the same frames', () =>
     const empty: Image = { ...first, data: new Uint8Array(0) };
     frames[0]!.model = empty;
     expect(frames[0]!.model).toBe(empty);
+  });
+
+  it('the native scaled RGB conversion equals the JS one byte for byte (odd sizes, aspect ratios, up and down)', () => {
+    expect(gst().i420ToRgbScaled).toBeTypeOf('function');
+    let seed = 11;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff;
+    const cases = [
+      [1280, 720, 640, 360],
+      [1920, 1080, 640, 360],
+      [768, 576, 640, 480],
+      [1366, 768, 640, 360],
+      [1080, 1920, 640, 1138],
+      [333, 251, 160, 121],
+      [37, 19, 64, 33],
+      [3, 5, 7, 11],
+      [1, 1, 4, 4],
+      [640, 360, 640, 361],
+    ] as const;
+    for (const [width, height, outWidth, outHeight] of cases) {
+      const layout = i420Layout(width, height);
+      const data = new Uint8Array(layout.size);
+      for (let i = 0; i < data.length; i++) data[i] = random();
+      for (const c of [
+        { matrix: 'bt709', fullRange: false },
+        { matrix: 'bt601', fullRange: true },
+      ] as Colorimetry[]) {
+        const t = rgbTables(c);
+        const s = scaleTables(layout, outWidth, outHeight);
+        const native = new Uint8Array(outWidth * outHeight * 3);
+        const { yStride, uvStride, uOffset, vOffset } = layout;
+        expect(
+          gst().i420ToRgbScaled!(
+            data,
+            native,
+            width,
+            height,
+            yStride,
+            uvStride,
+            uOffset,
+            vOffset,
+            outWidth,
+            outHeight,
+            s.yx,
+            s.yy,
+            s.cx,
+            s.cy,
+            t.y,
+            t.rv,
+            t.gu,
+            t.gv,
+            t.bu,
+          ),
+        ).toBe(true);
+        const js = rgbFromI420Scaled(data, layout, c, outWidth, outHeight).data;
+        expect(Buffer.from(native).equals(Buffer.from(js))).toBe(true);
+        const chosen = convertI420ToRgbScaled(data, layout, c, outWidth, outHeight).data;
+        expect(Buffer.from(chosen).equals(Buffer.from(native))).toBe(true);
+      }
+    }
+    // Tables that do not fit the frame are refused, not read past.
+    const layout = i420Layout(64, 36);
+    const t = rgbTables({ matrix: 'bt709', fullRange: false });
+    const s = scaleTables(i420Layout(32, 18), 16, 9);
+    expect(
+      gst().i420ToRgbScaled!(
+        new Uint8Array(layout.size),
+        new Uint8Array(16 * 9 * 3),
+        64,
+        36,
+        layout.yStride,
+        layout.uvStride,
+        layout.uOffset,
+        layout.vOffset,
+        32,
+        18,
+        s.yx,
+        s.yy,
+        s.cx,
+        s.cy,
+        t.y,
+        t.rv,
+        t.gu,
+        t.gv,
+        t.bu,
+      ),
+    ).toBe(false);
+  });
+
+  it('scales only sources larger than the bound in GStreamer; the model frame keeps its width and aspect', async () => {
+    for (const [w, h, model] of [
+      [2560, 1440, [640, 360]],
+      [1280, 720, [640, 360]],
+      [320, 240, [640, 480]],
+    ] as const) {
+      const frames = await lastValueFrom(
+        openFrames(parseSource(`test:ball?width=${w}&height=${h}&fps=30`), {
+          ...DEFAULT_INGEST_OPTIONS,
+          streamId: 'big',
+        }).pipe(take(2), toArray()),
+      );
+      const f = frames[1]!;
+      expect([f.sourceWidth, f.sourceHeight]).toEqual([w, h]);
+      expect([f.analysis.width, f.analysis.height]).toEqual([160, (160 * h) / w]);
+      expect([f.model.width, f.model.height, f.model.data.length]).toEqual([
+        ...model,
+        model[0] * model[1] * 3,
+      ]);
+    }
+  });
+
+  it('releaseFrame gives the decoded pixels back: a model read before stays, one not read is empty', async () => {
+    const frames = await lastValueFrom(
+      openFrames(parseSource('test:ball?width=320&height=240&fps=30'), {
+        ...DEFAULT_INGEST_OPTIONS,
+        streamId: 'release',
+        analysisWidth: 80,
+        modelWidth: 160,
+      }).pipe(take(3), toArray()),
+    );
+    const [read, unread] = frames as [Frame, Frame];
+    const model = read.model;
+    releaseFrame(read);
+    releaseFrame(unread);
+    releaseFrame(unread);
+    expect(read.model).toBe(model);
+    expect(model.data.length).toBe(160 * 120 * 3);
+    expect([unread.model.width, unread.model.height, unread.model.data.length]).toEqual([160, 120, 0]);
+    expect(unread.analysis.data.length).toBe(80 * 60);
+    // Not from ingest: nothing happens.
+    releaseFrame({ ...frames[2]! });
   });
 });

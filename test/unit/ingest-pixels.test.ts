@@ -4,7 +4,9 @@ import {
   grayFromI420,
   i420Layout,
   parseColorimetry,
+  resampleTable,
   rgbFromI420,
+  rgbFromI420Scaled,
   type Colorimetry,
 } from '../../src/ingest/yuv.js';
 
@@ -173,5 +175,93 @@ describe('upstream loss from PTS', () => {
     for (let i = 0; i < 100; i++) lost += loss.observe(i * F, i + 1 + (i >= 50 ? 4 : 0), F);
     expect(lost).toBe(0);
     expect(new UpstreamLoss().observe(5, 1, 0)).toBe(0);
+  });
+});
+
+describe('scaled RGB from I420 (the model frame from the decoded frame)', () => {
+  const bt601: Colorimetry = { matrix: 'bt601', fullRange: false };
+  /** The weights of output sample o of a table, as input index → weight. */
+  function taps(table: Int32Array, o: number): Map<number, number> {
+    const n = table[0]!;
+    const at = 1 + o * (1 + n);
+    const m = new Map<number, number>();
+    for (let k = 0; k < n; k++) if (table[at + 1 + k]! !== 0) m.set(table[at]! + k, table[at + 1 + k]!);
+    return m;
+  }
+  it('weighs each output sample to exactly one, inside the input, for shrinking, equal and enlarging sizes', () => {
+    for (const [input, output] of [
+      [1280, 640],
+      [1920, 640],
+      [768, 640],
+      [641, 640],
+      [7, 3],
+      [640, 640],
+      [320, 640],
+      [1, 5],
+      [3, 7],
+    ] as const) {
+      const t = resampleTable(input, output);
+      for (let o = 0; o < output; o++) {
+        const m = taps(t, o);
+        expect([...m.values()].reduce((a, b) => a + b, 0)).toBe(1 << 14);
+        for (const i of m.keys()) expect(i >= 0 && i < input).toBe(true);
+      }
+    }
+    // Halving averages pairs; equal sizes copy; doubling interpolates between neighbours.
+    expect([...taps(resampleTable(1280, 640), 5)]).toEqual([
+      [10, 8192],
+      [11, 8192],
+    ]);
+    expect([...taps(resampleTable(640, 640), 9)]).toEqual([[9, 16384]]);
+    expect([...taps(resampleTable(320, 640), 9)]).toEqual([
+      [4, 12288],
+      [5, 4096],
+    ]);
+    // A third of the way: the partial sample counts for the part the output covers.
+    expect([...taps(resampleTable(4, 3), 1)]).toEqual([
+      [1, 8192],
+      [2, 8192],
+    ]);
+  });
+  it('keeps flat colours flat and equals the unscaled conversion at the same size', () => {
+    const { layout, data } = solid(1280, 720, 120, 90, 200);
+    const scaled = rgbFromI420Scaled(data, layout, bt601, 640, 360);
+    expect([scaled.width, scaled.height, scaled.data.length]).toEqual([640, 360, 640 * 360 * 3]);
+    const one = rgbFromI420(solid(2, 2, 120, 90, 200).data, i420Layout(2, 2), bt601).data;
+    const pixels = new Set<string>();
+    for (let i = 0; i < scaled.data.length; i += 3) pixels.add(scaled.data.subarray(i, i + 3).join());
+    expect([...pixels]).toEqual([one.subarray(0, 3).join()]);
+  });
+  it('averages the area each output pixel covers (no nearest-neighbour aliasing)', () => {
+    // Alternate black and white columns: halving gives mid gray everywhere, not one of the two.
+    const layout = i420Layout(64, 16);
+    const data = new Uint8Array(layout.size).fill(128);
+    for (let y = 0; y < 16; y++) for (let x = 0; x < 64; x++) data[y * layout.yStride + x] = x % 2 ? 235 : 16;
+    const half = rgbFromI420Scaled(data, layout, bt601, 32, 8);
+    const mid = Math.round(((125.5 - 16) * 255) / 219);
+    for (const v of half.data) expect(Math.abs(v - mid)).toBeLessThanOrEqual(1);
+    // Against the full-size conversion averaged over each 2x2 block, within a level.
+    // Noise that stays inside the colour range (no clamping), so both orders agree.
+    const noisy = i420Layout(40, 30);
+    const bytes = noise(noisy.size, 3).map((b, i) => (i < noisy.uOffset ? 50 + (b % 130) : 118 + (b % 20)));
+    const full = rgbFromI420(bytes, noisy, bt601).data;
+    const small = rgbFromI420Scaled(bytes, noisy, bt601, 20, 15).data;
+    let worst = 0;
+    for (let y = 0; y < 15; y++) {
+      for (let x = 0; x < 20; x++) {
+        for (let c = 0; c < 3; c++) {
+          let sum = 0;
+          for (const [dx, dy] of [
+            [0, 0],
+            [1, 0],
+            [0, 1],
+            [1, 1],
+          ] as const)
+            sum += full[((2 * y + dy) * 40 + 2 * x + dx) * 3 + c]!;
+          worst = Math.max(worst, Math.abs(small[(y * 20 + x) * 3 + c]! - sum / 4));
+        }
+      }
+    }
+    expect(worst).toBeLessThanOrEqual(1.5);
   });
 });

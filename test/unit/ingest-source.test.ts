@@ -3,7 +3,7 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSource, redact } from '../../src/ingest/source.js';
-import { describePipeline, sourceProperties } from '../../src/ingest/describe.js';
+import { describePipeline, FRAME_CAPS, MAX_FRAME_SIDE, sourceProperties } from '../../src/ingest/describe.js';
 import { DEFAULT_INGEST_OPTIONS, mapBusError } from '../../src/ingest/frames.js';
 import { SourceError } from '../../src/core/errors.js';
 
@@ -92,21 +92,21 @@ describe('describePipeline', () => {
     expect(describePipeline(spec, { ...DEFAULT_INGEST_OPTIONS, live: false })).not.toContain('sync=true');
   });
 
-  it('hands decoded frames to the scaler through a bounded queue only in fast mode', () => {
+  it('delivers the decoded frames unscaled up to the size bound, in fast and live mode alike', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-desc-'));
     const f = join(dir, 'a.avi');
     writeFileSync(f, 'x');
     const spec = parseSource(f);
-    const fast = describePipeline(spec, { ...DEFAULT_INGEST_OPTIONS, live: false });
-    expect(fast).toMatch(
-      /decodebin name=dec .*! queue max-size-buffers=4 max-size-bytes=0 max-size-time=0 ! videoscale/,
-    );
-    expect(describePipeline(spec, { ...DEFAULT_INGEST_OPTIONS, live: true })).not.toContain(
-      '! queue max-size-buffers=4',
-    );
-    expect(describePipeline(parseSource('rtsp://h/a'), DEFAULT_INGEST_OPTIONS)).not.toContain(
-      '! queue max-size-buffers=4',
-    );
+    for (const d of [
+      describePipeline(spec, { ...DEFAULT_INGEST_OPTIONS, live: false }),
+      describePipeline(spec, { ...DEFAULT_INGEST_OPTIONS, live: true }),
+      describePipeline(parseSource('rtsp://h/a'), DEFAULT_INGEST_OPTIONS),
+    ]) {
+      expect(d).toContain(`! ${FRAME_CAPS} ! appsink name=frames`);
+      expect(d).not.toContain(`width=${DEFAULT_INGEST_OPTIONS.modelWidth}`);
+      expect(d).not.toContain('! queue');
+    }
+    expect(FRAME_CAPS).toContain(`width=[1,${MAX_FRAME_SIDE}],height=[1,${MAX_FRAME_SIDE}]`);
   });
 });
 
