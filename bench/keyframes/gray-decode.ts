@@ -7,7 +7,9 @@
  * It mirrors Vigil's ingest (src/ingest/describe.ts, frames.ts): the decoder's own I420 frames, not
  * scaled in GStreamer (FRAME_CAPS: videoscale and videoconvert pass them through), the gray frame
  * box-filtered natively from the Y plane as each frame enters the appsink (on the streaming thread,
- * `watch(cb, grayWidth)`), frames taken on the JS thread when the appsink signals them (`tryPull`),
+ * `watch(cb, grayWidth)`; as in the ingest's fast mode, a small bounded queue after the decoder
+ * puts that on a thread of its own, so decoders without frame threading (MPEG-4 part 2, MJPEG) do
+ * not decode and filter in turn), frames taken on the JS thread when the appsink signals them (`tryPull`),
  * and each decoded frame given back to the decoder as soon as its gray frame is taken (what the
  * ingest's releaseFrame does for a frame whose model is not wanted).
  */
@@ -44,7 +46,8 @@ export function grayOnlySelect(
   const mod = gst();
   // The file location is set as a property, never put into the description.
   const pipeline = new mod.Pipeline(
-    `filesrc name=src ! decodebin ! video/x-raw ! ${FRAME_CAPS} ! ` +
+    'filesrc name=src ! decodebin ! video/x-raw ! queue max-size-buffers=4 max-size-bytes=0 max-size-time=0 ! ' +
+      `${FRAME_CAPS} ! ` +
       'appsink name=analysis sync=false max-buffers=8 drop=false emit-signals=false enable-last-sample=false',
   );
   const src = pipeline.findChild('src');

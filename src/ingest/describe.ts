@@ -152,7 +152,12 @@ export function describePipeline(spec: SourceSpec, o: DescribeOptions): string {
   // analysis frame (the Y plane, box-filtered as the frame enters the appsink) and the RGB model
   // frame (scaled and converted in one native pass, on demand: keyframes only) are computed from
   // them: no tee, no per-frame scaling or RGB conversion, one pull loop per stream.
-  const parts = [`${video} ! ${FRAME_CAPS} ! ${sink(ELEMENT.frames)}`];
+  // As fast as the machine decodes (files, `--fast`): a small bounded queue after the decoder lets
+  // decoding and the gray frame (and any conversion) run on two threads instead of in turn
+  // (decoders without frame threading, e.g. MPEG-4 part 2 or MJPEG, gain most). Live streams pace
+  // themselves; there it would only add a thread per stream.
+  const handoff = o.live ? '' : ' ! queue max-size-buffers=4 max-size-bytes=0 max-size-time=0';
+  const parts = [`${video}${handoff} ! ${FRAME_CAPS} ! ${sink(ELEMENT.frames)}`];
   if (audio) {
     const chunkMs = int(o.audioChunkMs ?? 32) || 32;
     // async=false: a source without audio leaves this branch unlinked, and it must not hold preroll.

@@ -388,7 +388,8 @@ export function startPipeline(
     delivered++;
     const i420 = new Uint8Array(buf.buffer, buf.byteOffset, layout.size);
     const analysisHeight = Math.max(1, Math.round((options.analysisWidth * height) / width));
-    // The pulling thread computed it (the same box filter, off the JS thread) unless the native
+    // Computed natively (the same box filter) as the frame entered the appsink, on the stream's
+    // streaming thread (or by the pull, for frames that came before the watch), unless the native
     // module could not (a format without an 8-bit luma plane, a frame smaller than the gray one).
     const analysis: Image =
       gray !== undefined &&

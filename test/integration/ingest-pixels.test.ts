@@ -112,13 +112,19 @@ describe('ingest pixels against GStreamer conversions of the same frames', () =>
     for (const d of grayDiffs) expect(d).toBeLessThan(6);
   });
 
-  it('the gray frame the pulling thread computes equals the JS box filter, pixel for pixel', async () => {
+  it('the gray frame computed natively equals the JS box filter, pixel for pixel', async () => {
     // Integer and uneven ratios, an odd height, and a gray frame as large as the model frame.
     const cases = [
       { model: [640, 360], gray: 160 },
       { model: [640, 360], gray: 150 },
       { model: [322, 181], gray: 97 },
       { model: [160, 120], gray: 160 },
+      // Decoded sizes (the appsink's frames are not scaled): HD, full HD, portrait, a large bin.
+      { model: [1280, 720], gray: 160 },
+      { model: [1920, 1080], gray: 160 },
+      { model: [1080, 1920], gray: 160 },
+      { model: [1920, 1080], gray: 24 },
+      { model: [1920, 1080], gray: 8 },
     ];
     for (const { model, gray: grayWidth } of cases) {
       const [width, height] = model as [number, number];

@@ -92,20 +92,24 @@ describe('describePipeline', () => {
     expect(describePipeline(spec, { ...DEFAULT_INGEST_OPTIONS, live: false })).not.toContain('sync=true');
   });
 
-  it('delivers the decoded frames unscaled up to the size bound, in fast and live mode alike', () => {
+  it('delivers the decoded frames unscaled up to the size bound, through a bounded queue only in fast mode', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-desc-'));
     const f = join(dir, 'a.avi');
     writeFileSync(f, 'x');
     const spec = parseSource(f);
-    for (const d of [
-      describePipeline(spec, { ...DEFAULT_INGEST_OPTIONS, live: false }),
+    const fast = describePipeline(spec, { ...DEFAULT_INGEST_OPTIONS, live: false });
+    const live = [
       describePipeline(spec, { ...DEFAULT_INGEST_OPTIONS, live: true }),
       describePipeline(parseSource('rtsp://h/a'), DEFAULT_INGEST_OPTIONS),
-    ]) {
-      expect(d).toContain(`! ${FRAME_CAPS} ! appsink name=frames`);
-      expect(d).not.toContain(`width=${DEFAULT_INGEST_OPTIONS.modelWidth}`);
+    ];
+    expect(fast).toContain(
+      `decodebin name=dec dec. ! video/x-raw ! queue max-size-buffers=4 max-size-bytes=0 max-size-time=0 ! ${FRAME_CAPS} ! appsink name=frames`,
+    );
+    for (const d of live) {
+      expect(d).toContain(`! video/x-raw ! ${FRAME_CAPS} ! appsink name=frames`);
       expect(d).not.toContain('! queue');
     }
+    for (const d of [fast, ...live]) expect(d).not.toContain(`width=${DEFAULT_INGEST_OPTIONS.modelWidth}`);
     expect(FRAME_CAPS).toContain(`width=[1,${MAX_FRAME_SIDE}],height=[1,${MAX_FRAME_SIDE}]`);
   });
 });
