@@ -7,7 +7,7 @@
  * 2. Capacity: most concurrent live 720p30 RTSP streams (test fixture, pre-encoded H.264, no
  *    re-encoding on the server) delivered at full rate (every stream ≥ 95 % of 30 fps) with no
  *    frame dropped by Vigil itself (appsink): Vigil vs gst-launch (a) raw decodes and (b) the same
- *    decode + scale + convert. Contenders run each level back to back.
+ *    decode + post-decode elements. Contenders run each level back to back.
  * 3. Latency: appsink arrival (native stamp in the patch's pad probe, g_get_real_time) to delivery
  *    to the JS subscriber (performance.timeOrigin + now), same wall clock, µs.
  * 4. RSS added per live 720p stream.
@@ -483,7 +483,7 @@ if (only === undefined || only === 'capacity') {
   const v4 = contender('vigil (max-buffers 4)', vigilLevel(openStream, 4));
   const b = before ? contender('vigil before', vigilLevel(before.openStream)) : null;
   const raw = contender('gst-launch (a) raw decode', gstLevel(''));
-  const same = contender('gst-launch (b) decode + scale/convert', gstLevel(SAME));
+  const same = contender('gst-launch (b) decode + post-decode elements', gstLevel(SAME));
   await capacity(
     liveClip,
     [b, v, v4, raw, same].filter(
