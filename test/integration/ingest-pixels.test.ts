@@ -125,6 +125,7 @@ describe('ingest pixels against GStreamer conversions of the same frames', () =>
       { model: [1080, 1920], gray: 160 },
       { model: [1920, 1080], gray: 24 },
       { model: [1920, 1080], gray: 8 },
+      { model: [328, 185], gray: 41 },
     ];
     for (const { model, gray: grayWidth } of cases) {
       const [width, height] = model as [number, number];
