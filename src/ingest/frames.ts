@@ -34,6 +34,13 @@ export interface IngestOptions extends DescribeOptions {
    * decoding waits, so a slow consumer slows the file down instead of losing frames.
    */
   shouldPause?: () => boolean;
+  /**
+   * Nice value, above the process's own, of the pipeline's threads (GStreamer's streaming threads and
+   * the decoder threads they start): with the CPU saturated by decoding many streams, the JS thread
+   * that takes their frames then still gets the CPU when it needs it, instead of an equal share among
+   * dozens of decoding threads (frames dropped while it waits). 0 turns it off. Default 5.
+   */
+  threadNice?: number;
 }
 
 export const DEFAULT_INGEST_OPTIONS: Omit<IngestOptions, 'streamId'> = {
@@ -47,6 +54,7 @@ export const DEFAULT_INGEST_OPTIONS: Omit<IngestOptions, 'streamId'> = {
   rtspTransport: 'tcp',
   rtspLatencyMs: 200,
   firstFrameTimeoutMs: 15_000,
+  threadNice: 5,
 };
 
 /** How long one native pull may hold a thread-pool thread before giving it back. */
@@ -326,6 +334,8 @@ export function startPipeline(
     );
   }
   for (const [key, value] of Object.entries(sourceProperties(spec))) src[key] = value;
+  const nice = Math.min(19, Math.trunc(options.threadNice ?? 0));
+  if (nice > 0) pipeline.setThreadNice?.(nice);
 
   let closed = false;
   let localSeq = 0;
@@ -360,15 +370,53 @@ export function startPipeline(
       w > 0 && h > 0 ? { width: w, height: h } : { width: fallback.width, height: fallback.height };
   };
 
+  // What follows from a frame's caps (layout, colorimetry, model size, frame duration), worked out
+  // once per change of caps rather than per frame.
+  let shape: {
+    width: number;
+    height: number;
+    colorimetry: unknown;
+    framerate: unknown;
+    sourceHeight: number;
+    layout: I420Layout;
+    color: Colorimetry;
+    model: { width: number; height: number };
+    frameNs: number;
+  } | null = null;
+  const shapeOf = (caps: GstCaps, width: number, height: number) => {
+    const s = shape;
+    if (
+      s !== null &&
+      s.width === width &&
+      s.height === height &&
+      s.colorimetry === caps.colorimetry &&
+      s.framerate === caps.framerate &&
+      s.sourceHeight === sourceSize!.height
+    )
+      return s;
+    shape = {
+      width,
+      height,
+      colorimetry: caps.colorimetry,
+      framerate: caps.framerate,
+      sourceHeight: sourceSize!.height,
+      layout: i420Layout(width, height),
+      color: parseColorimetry(caps.colorimetry, sourceSize!.height),
+      model: modelSize(width, height, options.modelWidth),
+      frameNs: frameDurationNs(caps.framerate),
+    };
+    return shape;
+  };
+
   const upstream = new UpstreamLoss();
   let arrived = 0;
-  const account = (caps: GstCaps) => {
+  const account = (caps: GstCaps, frameNs: number) => {
     const index = typeof caps.arrivalIndex === 'number' ? caps.arrivalIndex : -1;
     const sinkDrops = index >= 0 && lastIndex >= 0 ? Math.max(0, index - lastIndex - 1) : 0;
     drop('appsink', sinkDrops);
     if (index >= 0) lastIndex = index;
     arrived = index >= 0 ? index + 1 : arrived + 1;
-    drop('upstream', upstream.observe(caps.pts!, arrived, frameDurationNs(caps.framerate)));
+    drop('upstream', upstream.observe(caps.pts!, arrived, frameNs));
   };
 
   const deliver = (buf: Buffer, caps: GstCaps, gray: Buffer | undefined) => {
@@ -378,13 +426,13 @@ export function startPipeline(
       drop('malformed');
       return;
     }
-    const layout = i420Layout(width, height);
+    if (sourceSize === null || delivered % 300 === 0) readSourceSize({ width, height });
+    const { layout, color, model, frameNs } = shapeOf(caps, width, height);
     if (buf.length < layout.size) {
       drop('malformed');
       return;
     }
-    account(caps);
-    if (sourceSize === null || delivered % 300 === 0) readSourceSize(layout);
+    account(caps, frameNs);
     delivered++;
     const i420 = new Uint8Array(buf.buffer, buf.byteOffset, layout.size);
     const analysisHeight = Math.max(1, Math.round((options.analysisWidth * height) / width));
@@ -414,14 +462,7 @@ export function startPipeline(
       model: PLACEHOLDER,
       captureClock: t.clock,
     };
-    defineLazyModel(
-      frame,
-      i420,
-      layout,
-      parseColorimetry(caps.colorimetry, sourceSize!.height),
-      modelSize(width, height, options.modelWidth),
-      true,
-    );
+    defineLazyModel(frame, i420, layout, color, model, true);
     if (ctx.runId !== undefined) frame.runId = ctx.runId;
     if (counters) {
       counters.framesIn++;

@@ -81,6 +81,11 @@ export interface GstPipeline {
   stop(): void;
   /** Stops and drops the GStreamer objects now (Vigil's patch); later calls are no-ops. */
   release(): void;
+  /**
+   * Threads the pipeline starts from now on run at the process's nice value + `n` (0..19; Vigil's
+   * patch); call before play(). False when out of range.
+   */
+  setThreadNice?(n: number): boolean;
   sendEOS(): void;
   findChild(name: string): GstElement | undefined;
   pollBus(cb: (msg: GstBusMessage) => void): void;

@@ -5,7 +5,8 @@
  * and the box-filtered gray frame against videoscale + videoconvert to GRAY8.
  */
 import { describe, expect, it } from 'vitest';
-import { lastValueFrom, take, toArray } from 'rxjs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { lastValueFrom, map, take, toArray } from 'rxjs';
 import type { Frame, Image } from '../../src/core/contracts.js';
 import {
   convertI420ToRgb,
@@ -342,5 +343,25 @@ describe('ingest pixels against GStreamer conversions of the same frames', () =>
     expect(unread.analysis.data.length).toBe(80 * 60);
     // Not from ingest: nothing happens.
     releaseFrame({ ...frames[2]! });
+  });
+
+  it("runs the pipeline's threads at the process's nice value + threadNice, the JS thread untouched", async () => {
+    const niceOf = (task: string) =>
+      Number(readFileSync(`/proc/self/task/${task}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+    const own = niceOf(String(process.pid));
+    const frames = await lastValueFrom(
+      openFrames(parseSource('test:ball?width=320&height=240&fps=30'), {
+        ...DEFAULT_INGEST_OPTIONS,
+        streamId: 'nice',
+        threadNice: 3,
+      }).pipe(
+        take(3),
+        map(() => readdirSync('/proc/self/task').map((t) => [t, niceOf(t)] as const)),
+        toArray(),
+      ),
+    );
+    const tasks = frames.at(-1)!;
+    expect(tasks.find(([t]) => t === String(process.pid))![1]).toBe(own);
+    expect(tasks.some(([, n]) => n === Math.min(19, own + 3))).toBe(true);
   });
 });
