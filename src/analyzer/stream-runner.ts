@@ -41,6 +41,7 @@ import {
   type Summarizer,
 } from '../stream/index.js';
 import { newSpeechCounters, type SpeechCounters } from './speech.js';
+import { releaseFrame } from '../ingest/frames.js';
 
 export type AnalyzeKeyframe = (keyframe: Keyframe) => Promise<Analysis>;
 
@@ -184,7 +185,9 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
   const model = cache ? cachedAnalyze(cache, o.analyze) : o.analyze;
   const keyframeSource$ = o.frames.pipe(
     tap(() => counters.frames++),
-    selectKeyframes({ ...o.keyframes, runId }),
+    // Frames the selector passes over (most of them) give their decoded pixels back at once
+    // instead of when the garbage collector finds them.
+    selectKeyframes({ ...o.keyframes, runId }, { passedOver: releaseFrame }),
     tap(() => {
       counters.keyframes++;
       if (o.pressure) o.pressure.pending++;
@@ -203,7 +206,9 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
   const stale = (kf: Keyframe): AnalysedKeyframe => {
     counters.inferStale++;
     // Passed on with a missing analysis: its window lists it, motion and scene cuts still count.
-    return { keyframe: withoutModelPixels(kf), analysis: null };
+    const light = withoutModelPixels(kf);
+    releaseFrame(kf.frame);
+    return { keyframe: light, analysis: null };
   };
   const analyse = async (kf: Keyframe): Promise<AnalysedKeyframe | null> => {
     let analysis: Analysis;
@@ -234,6 +239,8 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
       }
     }
     const light = withoutModelPixels(kf);
+    // Done with the pixels (a cache hit never read them).
+    releaseFrame(kf.frame);
     if (o.sink.detections) await o.sink.detections(analysis, light);
     return { keyframe: light, analysis };
   };
@@ -243,7 +250,8 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
       now,
       concurrency: o.inferConcurrency ?? 1,
       maxQueue: o.inferQueue ?? 4,
-      onDrop: () => {
+      onDrop: (kf) => {
+        releaseFrame(kf.frame);
         counters.inferDropped++;
         if (o.pressure) o.pressure.pending--;
       },

@@ -426,8 +426,18 @@ function snapshot(img: Image, reuse: Image | null): Image {
  * Operator: frames in, keyframes out (see the policy above). Options are validated when this is
  * called, so bad config fails before any stream starts. Each subscription has its own state.
  */
-export function selectKeyframes(options: KeyframeOptions = {}): OperatorFunction<Frame, Keyframe> {
+export function selectKeyframes(
+  options: KeyframeOptions = {},
+  hooks: {
+    /**
+     * A frame the selector passed over, right after its decision: nothing downstream sees it, so
+     * its pixels can go back to the decoder at once (the analyzer passes ingest's releaseFrame).
+     */
+    passedOver?: (frame: Frame) => void;
+  } = {},
+): OperatorFunction<Frame, Keyframe> {
   const resolved = parseKeyframeOptions(options);
+  const passedOver = hooks.passedOver;
   return (source) =>
     new Observable<Keyframe>((subscriber) => {
       let selector: KeyframeSelector | null = new KeyframeSelector(resolved);
@@ -442,6 +452,7 @@ export function selectKeyframes(options: KeyframeOptions = {}): OperatorFunction
             return;
           }
           if (kf !== null) subscriber.next(kf);
+          else passedOver?.(frame);
         },
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),

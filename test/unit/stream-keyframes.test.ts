@@ -67,6 +67,24 @@ describe('selectKeyframes', () => {
     });
   });
 
+  it('hands every frame it passes over, and only those, to passedOver, right after deciding', () => {
+    const list: [number, Image][] = Array.from({ length: 11 }, (_, i) => [i * 100, block(i * 2)]);
+    const passed: number[] = [];
+    newScheduler().run(({ cold, expectObservable }) => {
+      const src = cold('abcdefghijk|', frames(list));
+      const out = src.pipe(
+        selectKeyframes({}, { passedOver: (f) => passed.push(f.seq) }),
+        map((k) => {
+          // The keyframe's own frame is never handed over.
+          expect(passed).not.toContain(k.frame.seq);
+          return k.frame.seq;
+        }),
+      );
+      expectObservable(out).toBe('a----f-----|', { a: 0, f: 5 });
+    });
+    expect(passed).toEqual([1, 2, 3, 4, 6, 7, 8, 9, 10]);
+  });
+
   it('spends motion keyframes on new activity, not on a mover already seen (stream time, not wall time)', () => {
     // 11 frames 100 ms apart; the block walks 2 px per frame across the frame: one mover, one
     // keyframe when its motion is confirmed new (onset 100 ms + confirmMs 400 ms), then none.
