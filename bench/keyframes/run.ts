@@ -11,9 +11,9 @@
  * Per clip: cut recall and precision within ±0.5 s of the true join times, keyframes per frame,
  * frames per second. Throughput is compared like with like: ffmpeg decodes and scores; Vigil's
  * selector needs only the small gray frame, so its headline figure is a GStreamer pipeline that
- * decodes and scales to the gray analysis size feeding the selector (bench/keyframes/gray-decode.ts).
- * Vigil's full ingest (gray + model-size RGB branch, as the analyzer runs it) and the selection
- * alone are reported too. The gray-only pipeline and ffmpeg run alternately RUNS times (same
+ * decodes and box-filters the Y plane to the gray analysis size feeding the selector, as the ingest
+ * does (bench/keyframes/gray-decode.ts). Vigil's full ingest (the frames the analyzer gets; a model
+ * frame is converted only when read) and the selection alone are reported too. The gray-only pipeline and ffmpeg run alternately RUNS times (same
  * machine load for both); the best wall time and the least CPU time of each are kept. CPU time is
  * the process's own (Vigil: GStreamer threads + selector; ffmpeg: its -benchmark utime + stime).
  *
@@ -131,7 +131,7 @@ function covered(entries: PersonEntry[], kts: number[]): { hit: PersonEntry[]; m
 
 interface ClipResult extends Selected {
   n: number;
-  /** The gray-only pipeline's run (its own decode and scaling of the same clip). */
+  /** The gray-only pipeline's run (its own decode of the same clip). */
   gray: GrayRun;
 }
 
@@ -186,7 +186,7 @@ async function benchClip(spec: ClipSpec, rows: Row[], notes: string[]): Promise<
   });
   rows.push({
     clip: clip.name,
-    tool: 'vigil, full ingest (gray + RGB model branch) + select',
+    tool: 'vigil, full ingest + select',
     ...cutCols(vigilCuts),
     kfPerFrame: pct(sel.keyframes.length / n),
     fps: n / (full.decodeSeconds + sel.seconds),
@@ -241,7 +241,7 @@ async function benchClip(spec: ClipSpec, rows: Row[], notes: string[]): Promise<
   }
   if (gray.keyframes.length !== sel.keyframes.length) {
     notes.push(
-      `${clip.name}: gray-only pipeline gave ${gray.keyframes.length} keyframes, full ingest ${sel.keyframes.length} (decoder/scaler differences)`,
+      `${clip.name}: gray-only pipeline gave ${gray.keyframes.length} keyframes, full ingest ${sel.keyframes.length} (decoder differences)`,
     );
   }
   return { ...sel, n, gray };
@@ -355,8 +355,8 @@ async function main(): Promise<void> {
           `${c.missed.length > 0 ? ` (missed at ${c.missed.map((e) => `${e.t.toFixed(1)}${e.reacquired ? ' re-acquired' : ''}${e.split ? ' split' : ''}`).join(', ')} s)` : ''}${verdict}`,
       );
     }
-    // The same check on the gray-only pipeline's keyframes: another decoder-side scaling of the same
-    // clip gives other gray frames, so this shows how much the result depends on that detail.
+    // The same check on the gray-only pipeline's keyframes: another decoding run of the same clip,
+    // so this shows how much the result depends on decoder-side details.
     const gk = pedestrian.gray.keyframes.map((k) => k.frame.ptsNs / 1e9);
     const gc = covered(entering, gk);
     console.log(
