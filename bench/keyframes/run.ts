@@ -360,7 +360,7 @@ async function main(): Promise<void> {
     const gk = pedestrian.gray.keyframes.map((k) => k.frame.ptsNs / 1e9);
     const gc = covered(entering, gk);
     console.log(
-      `- gray-only pipeline (its own scaling): ${pedestrian.gray.keyframes.length} keyframes = ` +
+      `- gray-only pipeline (its own decoding run): ${pedestrian.gray.keyframes.length} keyframes = ` +
         `${pct(pedestrian.gray.keyframes.length / pedestrian.gray.count)}; persons entering the view: ` +
         `${gc.hit.length} of ${entering.length}${gc.missed.length > 0 ? ` (missed at ${gc.missed.map((e) => e.t.toFixed(1)).join(', ')} s)` : ''}`,
     );
