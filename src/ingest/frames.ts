@@ -140,31 +140,71 @@ export function wallClockUs(): number {
   return (performance.timeOrigin + performance.now()) * 1000;
 }
 
-/** The RGB frame of I420 pixels: natively when the module can (same tables, same result), else in JS. */
-export function convertI420ToRgb(i420: Uint8Array, layout: I420Layout, colorimetry: Colorimetry): Image {
-  const native = gst().i420ToRgb;
-  if (native) {
-    const { width, height } = layout;
-    const t = rgbTables(colorimetry);
-    const out = new Uint8Array(width * height * 3);
-    const ok = native(
+/**
+ * The RGB pixels of an I420 frame at `width` x `height` (default: its own size) from the native
+ * module, scaled and converted in one pass with src/ingest/yuv.ts's tables: the same bytes as
+ * rgbFromI420 / rgbFromI420Scaled. Null when the module lacks the function or refuses an argument.
+ */
+export function nativeI420ToRgb(
+  i420: Uint8Array,
+  layout: I420Layout,
+  colorimetry: Colorimetry,
+  width = layout.width,
+  height = layout.height,
+): Uint8Array | null {
+  const mod = gst();
+  const t = rgbTables(colorimetry);
+  const out = new Uint8Array(width * height * 3);
+  const { yStride, uvStride, uOffset, vOffset } = layout;
+  if (width === layout.width && height === layout.height) {
+    const ok = mod.i420ToRgb?.(
       i420,
       out,
       width,
       height,
-      layout.yStride,
-      layout.uvStride,
-      layout.uOffset,
-      layout.vOffset,
+      yStride,
+      uvStride,
+      uOffset,
+      vOffset,
       t.y,
       t.rv,
       t.gu,
       t.gv,
       t.bu,
     );
-    if (ok) return { width, height, format: 'RGB', data: out };
+    return ok ? out : null;
   }
-  return rgbFromI420(i420, layout, colorimetry);
+  const s = scaleTables(layout, width, height);
+  const ok = mod.i420ToRgbScaled?.(
+    i420,
+    out,
+    layout.width,
+    layout.height,
+    yStride,
+    uvStride,
+    uOffset,
+    vOffset,
+    width,
+    height,
+    s.yx,
+    s.yy,
+    s.cx,
+    s.cy,
+    t.y,
+    t.rv,
+    t.gu,
+    t.gv,
+    t.bu,
+  );
+  return ok ? out : null;
+}
+
+/** The RGB frame of I420 pixels: natively when the module can (same tables, same result), else in JS. */
+export function convertI420ToRgb(i420: Uint8Array, layout: I420Layout, colorimetry: Colorimetry): Image {
+  const data = nativeI420ToRgb(i420, layout, colorimetry);
+  return data
+    ? { width: layout.width, height: layout.height, format: 'RGB', data }
+    : rgbFromI420(i420, layout, colorimetry);
 }
 
 /**
@@ -180,35 +220,10 @@ export function convertI420ToRgbScaled(
   height: number,
 ): Image {
   if (width === layout.width && height === layout.height) return convertI420ToRgb(i420, layout, colorimetry);
-  const native = gst().i420ToRgbScaled;
-  if (native) {
-    const t = rgbTables(colorimetry);
-    const s = scaleTables(layout, width, height);
-    const out = new Uint8Array(width * height * 3);
-    const ok = native(
-      i420,
-      out,
-      layout.width,
-      layout.height,
-      layout.yStride,
-      layout.uvStride,
-      layout.uOffset,
-      layout.vOffset,
-      width,
-      height,
-      s.yx,
-      s.yy,
-      s.cx,
-      s.cy,
-      t.y,
-      t.rv,
-      t.gu,
-      t.gv,
-      t.bu,
-    );
-    if (ok) return { width, height, format: 'RGB', data: out };
-  }
-  return rgbFromI420Scaled(i420, layout, colorimetry, width, height);
+  const data = nativeI420ToRgb(i420, layout, colorimetry, width, height);
+  return data
+    ? { width, height, format: 'RGB', data }
+    : rgbFromI420Scaled(i420, layout, colorimetry, width, height);
 }
 
 /** The model frame's size for a frame of `width` x `height`: `modelWidth` wide, aspect preserved. */
