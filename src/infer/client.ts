@@ -576,14 +576,26 @@ export class InferenceClient {
       bytes >= SHM_MIN_BYTES && this.shmState.some((s) => s !== 'unsupported')
         ? this.shm?.acquire(bytes)
         : undefined;
+    // One deadline for the whole call: a stream attempt or a shared-memory attempt that is repeated
+    // another way gets only the time that is left.
     const deadlineMs = request.deadlineMs ?? this.deadlineMs;
+    const deadlineAt = Date.now() + deadlineMs;
+    const left = (): number => {
+      const ms = deadlineAt - Date.now();
+      if (ms <= 0) {
+        throw new InferenceError('VIGIL_ERR_INFER_DEADLINE', `${what}: deadline of ${deadlineMs} ms passed`, {
+          grpcCode: grpc.status.DEADLINE_EXCEEDED,
+        });
+      }
+      return ms;
+    };
     if (!slot) {
       const streamed = await this.viaStream(
         what,
         () => (bytes <= STREAM_MAX_BYTES ? inMessage : undefined),
         deadlineMs,
       );
-      return decodeResponse(streamed ?? (await this.call(what, pick, inMessage, deadlineMs)));
+      return decodeResponse(streamed ?? (await this.call(what, pick, inMessage, left())));
     }
     try {
       let offsets: number[] | undefined;
@@ -623,7 +635,7 @@ export class InferenceClient {
               return m !== inMessage || bytes <= STREAM_MAX_BYTES ? m : undefined;
             },
             deadlineMs,
-          )) ?? (await this.call(what, pick, build, deadlineMs));
+          )) ?? (await this.call(what, pick, build, left()));
         if (used.size > 0) this.shmCalls++;
         return decodeResponse(res);
       } catch (e) {
@@ -631,7 +643,7 @@ export class InferenceClient {
         // and send this call's bytes in the message.
         if (!(e instanceof InferenceError) || used.size === 0 || !/shared memory/.test(e.message)) throw e;
         for (const i of used) if (this.shmState[i] === 'ready') this.shmState[i] = undefined;
-        return decodeResponse(await this.call(what, pick, inMessage, request.deadlineMs));
+        return decodeResponse(await this.call(what, pick, inMessage, left()));
       }
     } finally {
       this.shm!.release(slot);

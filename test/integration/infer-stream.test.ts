@@ -45,6 +45,7 @@ const echo = (client: InferenceClient, text: string, deadlineMs?: number) =>
 /** A loopback gRPC server implementing only ModelStreamInfer (and a unary ModelInfer echo) as `onStream` says. */
 async function startStreamServer(
   onStream: (call: grpc.ServerDuplexStream<ModelInferRequest__Output, ModelStreamInferResponse>) => void,
+  unaryAnswers = true,
 ): Promise<{ address: string; unaryCalls: () => number; close: () => void }> {
   const service = loadInferenceProto().inference.GRPCInferenceService.service;
   let unary = 0;
@@ -56,7 +57,7 @@ async function startStreamServer(
       cb: grpc.sendUnaryData<ModelInferResponse>,
     ) => {
       unary++;
-      cb(null, answer(call.request));
+      if (unaryAnswers) cb(null, answer(call.request));
     },
   });
   const port = await new Promise<number>((res, rej) =>
@@ -152,6 +153,30 @@ describe('ModelInfer over a stream', () => {
     } finally {
       client.close();
       silentServer.close();
+    }
+  });
+
+  it('a call repeated as a unary call after a stream error gets only the time left of its deadline', async () => {
+    // The stream answers every request with an error after 1.5 s; the unary call never answers.
+    const slow = await startStreamServer((call) => {
+      call.on('data', (r: ModelInferRequest__Output) =>
+        setTimeout(
+          () => call.write({ error_message: 'busy', infer_response: { id: r.id, model_name: r.model_name } }),
+          1500,
+        ),
+      );
+      call.on('error', () => undefined);
+    }, false);
+    const client = new InferenceClient({ addresses: [slow.address], retries: 0 });
+    try {
+      const t0 = Date.now();
+      await expect(echo(client, 'x', 2000)).rejects.toMatchObject({ code: 'VIGIL_ERR_INFER_DEADLINE' });
+      // The whole call keeps its 2 s (a fresh deadline for the unary call would end it at 3.5 s).
+      expect(Date.now() - t0).toBeLessThan(3000);
+      expect(slow.unaryCalls()).toBe(1);
+    } finally {
+      client.close();
+      slow.close();
     }
   });
 
