@@ -74,11 +74,16 @@ export class InferStream {
         this.settled();
       }, left);
       this.pending.set(id, { resolve, timer, callerId: request.id ?? '' });
-      call.write({
-        ...request,
-        id,
-        parameters: { ...request.parameters, timeout: { int64_param: Math.ceil(left * 1000) } },
-      });
+      try {
+        call.write({
+          ...request,
+          id,
+          parameters: { ...request.parameters, timeout: { int64_param: Math.ceil(left * 1000) } },
+        });
+      } catch {
+        // The stream is already gone (written after it ended): this and its other calls go unary.
+        this.broken(call);
+      }
     });
   }
 
