@@ -25,7 +25,8 @@ import { parseArgs, promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { InferenceClient } from '../../src/infer/client.js';
 import { hwcToChwFloat } from '../../src/infer/detector.js';
-import { letterbox, yoloCandidates } from '../../src/infer/yolo.js';
+import { yoloCandidates } from '../../src/infer/yolo.js';
+import { syntheticLetterboxed } from '../../test/helpers/synthetic-frame.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const { values } = parseArgs({
@@ -50,19 +51,7 @@ if (!existsSync(join(root, 'models/raw/yolov8n.onnx'))) {
 
 /** Synthetic but non-trivial frames (gradients and blocks), letterboxed once up front. */
 function frames(n: number): Uint8Array[] {
-  return Array.from({ length: n }, (_, k) => {
-    const w = 960;
-    const h = 540;
-    const rgb = new Uint8Array(w * h * 3);
-    for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++) {
-        const i = (y * w + x) * 3;
-        rgb[i] = (x + k * 37) & 255;
-        rgb[i + 1] = (y * 2 + k * 11) & 255;
-        rgb[i + 2] = ((x >> 5) ^ (y >> 5)) & 1 ? 220 : 30;
-      }
-    return letterbox(rgb, w, h).data;
-  });
+  return Array.from({ length: n }, (_, k) => syntheticLetterboxed(k, 960, 540));
 }
 
 function pct(sorted: number[], p: number): number {

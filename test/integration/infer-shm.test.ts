@@ -17,7 +17,7 @@ import type { SystemSharedMemoryStatusResponse__Output } from '../../src/infer/g
 import { loadInferenceProto } from '../../src/infer/proto.js';
 import { startInferenceServer, type InferenceServer } from '../../src/infer/server.js';
 import { SHM_DIR } from '../../src/infer/shm.js';
-import { letterbox } from '../../src/infer/yolo.js';
+import { syntheticLetterboxed } from '../helpers/synthetic-frame.js';
 import { prepareModelRepo } from '../helpers/model-repo.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -52,19 +52,7 @@ async function code(p: Promise<unknown>): Promise<[grpc.status | undefined, stri
 }
 
 /** A letterboxed synthetic frame with structure (gradients and blocks). */
-function frame(k: number): Uint8Array {
-  const w = 800;
-  const h = 450;
-  const rgb = new Uint8Array(w * h * 3);
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++) {
-      const i = (y * w + x) * 3;
-      rgb[i] = (x + k * 37) & 255;
-      rgb[i + 1] = (y * 2 + k * 11) & 255;
-      rgb[i + 2] = ((x >> 5) ^ (y >> 5)) & 1 ? 220 : 30;
-    }
-  return letterbox(rgb, w, h).data;
-}
+const frame = (k: number): Uint8Array => syntheticLetterboxed(k, 800, 450);
 
 /** A temp dir with a model repository serving yolov8n (as set-up prepares it). */
 async function yoloRepository(prefix: string): Promise<{ dir: string; repo: string }> {
