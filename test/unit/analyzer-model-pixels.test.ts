@@ -129,7 +129,7 @@ describe('the stream runner and frames from ingest', () => {
       defineLazyModel(frame, new Uint8Array(layout.size).fill(128), layout, {
         matrix: 'bt601',
         fullRange: false,
-      } as never);
+      });
       made.push(frame);
       frames.next(frame);
     }
