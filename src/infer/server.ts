@@ -9,6 +9,8 @@ import type { Registry } from 'prom-client';
 import { ConfigError, InferenceError } from '../core/errors.js';
 import { BatcherClosedError, BatcherExpiredError, BatcherFullError, type BatcherStats } from './batcher.js';
 import { InferenceMetrics } from './metrics.js';
+import { modelConfigMessage } from './model-config-message.js';
+import { ModelStatisticsBook } from './model-statistics.js';
 import type { ModelInferRequest__Output } from './generated/inference/ModelInferRequest.js';
 import type { ModelInferResponse } from './generated/inference/ModelInferResponse.js';
 import type { ModelMetadataResponse } from './generated/inference/ModelMetadataResponse.js';
@@ -400,6 +402,7 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
       : undefined;
   const providers = options.executionProviders ?? ['cpu'];
   let models = new Map<string, LoadedModel>();
+  const statistics = new ModelStatisticsBook();
   const metrics = new InferenceMetrics(() =>
     [...models.values()].flatMap((m) =>
       [...m.versions.values()].map((v) => ({
@@ -415,8 +418,12 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
     ...(options.intraOpSpinning !== undefined ? { intraOpSpinning: options.intraOpSpinning } : {}),
     maxQueueSize: options.maxQueueSize ?? 64,
     logger,
-    onBatch: (model, version, info) => metrics.onBatch(model, version, info),
+    onBatch: (model, version, info) => {
+      metrics.onBatch(model, version, info);
+      statistics.batch(model, version, info);
+    },
   });
+  for (const m of models.values()) for (const v of m.versions.keys()) statistics.track(m.name, v);
   let closing = false;
 
   /** `deadline` on the performance.now() clock, from a grpc-js call deadline (Date or epoch ms). */
@@ -456,7 +463,9 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
         }
         return Buffer.alloc(0);
       });
-      metrics.requestDuration.observe(labels, (performance.now() - started) / 1000);
+      const tookMs = performance.now() - started;
+      metrics.requestDuration.observe(labels, tookMs / 1000);
+      statistics.request(labels.model, labels.version, true, tookMs);
       return {
         model_name: model.name,
         model_version: version.version,
@@ -467,6 +476,7 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
     } catch (e) {
       if (labels.model) {
         metrics.failures.inc(labels);
+        statistics.request(labels.model, labels.version, false, performance.now() - started);
         if (e instanceof BatcherFullError) metrics.rejected.inc(labels);
         if (e instanceof BatcherExpiredError) metrics.expired.inc(labels);
       }
@@ -502,8 +512,47 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
       cb(null, {
         name: SERVER_NAME,
         version: SERVER_VERSION,
-        extensions: ['model_stream_infer', ...(shm ? [SHM_EXTENSION] : [])],
+        extensions: [
+          'model_stream_infer',
+          'model_configuration',
+          'statistics',
+          'model_repository',
+          ...(shm ? [SHM_EXTENSION] : []),
+        ],
       }),
+    ModelConfig: (call, cb) => {
+      try {
+        const [model] = resolveVersion(models, call.request.name, call.request.version);
+        cb(null, { config: modelConfigMessage(model, providers) });
+      } catch (e) {
+        cb(toStatus(e));
+      }
+    },
+    ModelStatistics: (call, cb) => {
+      try {
+        const { name, version } = call.request;
+        // A named model (and version) must exist, as with every other per-model call.
+        if (name) resolveVersion(models, name, version);
+        else if (version) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'a version needs a model name');
+        cb(null, { model_stats: statistics.snapshot(name, version) });
+      } catch (e) {
+        cb(toStatus(e));
+      }
+    },
+    RepositoryIndex: (call, cb) => {
+      // One repository, every model loaded at start: each loaded version is READY until shutdown.
+      const state = closing ? 'UNAVAILABLE' : 'READY';
+      const reason = closing ? 'server is shutting down' : '';
+      const ready = call.request.ready;
+      cb(null, {
+        models:
+          ready && closing
+            ? []
+            : [...models.values()].flatMap((m) =>
+                [...m.versions.keys()].map((version) => ({ name: m.name, version, state, reason })),
+              ),
+      });
+    },
     SystemSharedMemoryStatus: (call, cb) => {
       try {
         if (!shm)

@@ -24,7 +24,10 @@ import type { InferenceError } from '../../src/core/errors.js';
 import { InferenceClient } from '../../src/infer/client.js';
 import { createDetector } from '../../src/infer/detector.js';
 import type { GRPCInferenceServiceClient } from '../../src/infer/generated/inference/GRPCInferenceService.js';
+import type { ModelConfigResponse__Output } from '../../src/infer/generated/inference/ModelConfigResponse.js';
 import type { ModelInferResponse__Output } from '../../src/infer/generated/inference/ModelInferResponse.js';
+import type { ModelStatisticsResponse__Output } from '../../src/infer/generated/inference/ModelStatisticsResponse.js';
+import type { RepositoryIndexResponse__Output } from '../../src/infer/generated/inference/RepositoryIndexResponse.js';
 import type { ModelStreamInferResponse__Output } from '../../src/infer/generated/inference/ModelStreamInferResponse.js';
 import { loadInferenceProto } from '../../src/infer/proto.js';
 import { startInferenceServer, type InferenceServer } from '../../src/infer/server.js';
@@ -462,6 +465,162 @@ describe.skipIf(!existsSync(rawModel))('inference server (real gRPC + onnxruntim
       ],
     });
     expect(Buffer.from(fp32.outputs[0]!.data as Uint8Array).equals(single[0]!)).toBe(true);
+  });
+
+  it("Triton's read-only extensions: ModelConfig, ModelStatistics, RepositoryIndex", async () => {
+    const call = <R>(f: (cb: (e: grpc.ServiceError | null, r?: R) => void) => unknown): Promise<R> =>
+      new Promise((res, rej) => f((e, r) => (e ? rej(e) : res(r!))));
+    const modelConfig = (name: string, version = '') =>
+      call<ModelConfigResponse__Output>((cb) => raw.ModelConfig({ name, version }, cb));
+    const modelStatistics = (name = '', version = '') =>
+      call<ModelStatisticsResponse__Output>((cb) => raw.ModelStatistics({ name, version }, cb));
+    const meta = await client.serverMetadata();
+    expect(meta.extensions).toEqual(
+      expect.arrayContaining(['model_configuration', 'statistics', 'model_repository']),
+    );
+    // ModelConfig: what the server runs (wire tensors after the declared transforms).
+    const { config } = await modelConfig('yolov8n');
+    expect(config).toMatchObject({
+      name: 'yolov8n',
+      platform: 'onnxruntime_onnx',
+      backend: 'onnxruntime',
+      max_batch_size: 4,
+      version_policy: { latest: { num_versions: 1 } },
+      input: [{ name: 'images', data_type: 'TYPE_UINT8', dims: ['640', '640', '3'] }],
+      dynamic_batching: { max_queue_delay_microseconds: '50000' },
+      instance_group: [{ count: 1, kind: 'KIND_CPU' }],
+    });
+    expect(config!.output.map((o) => [o.name, o.data_type])).toEqual([
+      ['output0', 'TYPE_FP32'],
+      ['candidates', 'TYPE_FP32'],
+    ]);
+    const echo = await modelConfig('echo', '2');
+    expect(echo.config).toMatchObject({
+      max_batch_size: 0,
+      input: [{ name: 'text_input', data_type: 'TYPE_STRING', dims: ['-1'] }],
+      version_policy: { latest: { num_versions: 2 } },
+      parameters: { vigil_text_template: { string_value: 'echo: {text_input}' } },
+    });
+    await expect(modelConfig('nope')).rejects.toMatchObject({
+      code: grpc.status.NOT_FOUND,
+    });
+    await expect(modelConfig('echo', '1')).rejects.toMatchObject({
+      code: grpc.status.NOT_FOUND,
+    });
+    // The field numbers on the wire are the published ones (model_config.proto), read from the
+    // raw bytes with a hand-encoded request: a Triton client decodes what it expects.
+    const wire = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
+    const name = Buffer.from('yolov8n');
+    const bytes = await new Promise<Buffer>((res, rej) =>
+      wire.makeUnaryRequest(
+        '/inference.GRPCInferenceService/ModelConfig',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.concat([Buffer.from([0x0a, name.length]), name]),
+        (e, r) => (e ? rej(e) : res(r!)),
+      ),
+    );
+    wire.close();
+    /** Protobuf wire fields by number (varint and length-delimited only: all this message uses). */
+    const fields = (buf: Buffer): Map<number, Buffer[]> => {
+      const out = new Map<number, Buffer[]>();
+      let i = 0;
+      const varint = (): number => {
+        let v = 0;
+        for (let shift = 0; ; shift += 7) {
+          const b = buf[i++]!;
+          v += (b & 0x7f) * 2 ** shift;
+          if (b < 0x80) return v;
+        }
+      };
+      while (i < buf.length) {
+        const key = varint();
+        const at = i;
+        let body: Buffer;
+        if ((key & 7) === 0) {
+          varint();
+          body = buf.subarray(at, i);
+        } else if ((key & 7) === 2) {
+          const len = varint();
+          body = buf.subarray(i, i + len);
+          i += len;
+        } else throw new Error(`unexpected wire type ${key & 7}`);
+        out.set(key >>> 3, [...(out.get(key >>> 3) ?? []), body]);
+      }
+      return out;
+    };
+    const cfg = fields(fields(bytes).get(1)![0]!); // ModelConfigResponse.config = 1
+    expect(cfg.get(1)![0]!.toString()).toBe('yolov8n'); // name
+    expect(cfg.get(2)![0]!.toString()).toBe('onnxruntime_onnx'); // platform
+    expect(cfg.get(17)![0]!.toString()).toBe('onnxruntime'); // backend
+    expect(cfg.get(4)![0]![0]).toBe(4); // max_batch_size (varint)
+    expect(fields(cfg.get(5)![0]!).get(1)![0]!.toString()).toBe('images'); // input[0].name
+    expect(cfg.get(6)).toHaveLength(2); // output
+    expect(cfg.get(7)).toHaveLength(1); // instance_group
+    expect(fields(cfg.get(11)![0]!).has(2)).toBe(true); // dynamic_batching.max_queue_delay_microseconds
+
+    // ModelStatistics: deltas over three concurrent requests and one refused one.
+    type Stats = Awaited<ReturnType<typeof statsOf>>;
+    const statsOf = async () => {
+      const r = await modelStatistics('yolov8n', '1');
+      expect(r.model_stats).toHaveLength(1);
+      return r.model_stats[0]!;
+    };
+    const n = (s: Stats, pick: (s: Stats) => string | undefined): number => Number(pick(s) ?? 0);
+    const before = await statsOf();
+    const t0 = Date.now();
+    const lb = letterbox(images['dog.jpg']!.data, images['dog.jpg']!.width, images['dog.jpg']!.height);
+    await Promise.all(
+      [0, 1, 2].map(() =>
+        client.infer({
+          model: 'yolov8n',
+          inputs: [{ name: 'images', datatype: 'UINT8', shape: [1, 640, 640, 3], data: lb.data }],
+        }),
+      ),
+    );
+    // Sent once, unary (the client repeats a call refused on its stream as a unary call).
+    await expect(
+      rawInfer(raw, {
+        model_name: 'yolov8n',
+        inputs: [{ name: 'images', datatype: 'UINT8', shape: [1, 640, 640, 2] }],
+        raw_input_contents: [Buffer.alloc(640 * 640 * 2)],
+      }),
+    ).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    const after = await statsOf();
+    const d = (pick: (s: Stats) => string | undefined): number => n(after, pick) - n(before, pick);
+    expect(d((s) => s.inference_count)).toBe(3);
+    expect(d((s) => s.inference_stats?.success?.count)).toBe(3);
+    expect(d((s) => s.inference_stats?.fail?.count)).toBe(1);
+    expect(d((s) => s.inference_stats?.queue?.count)).toBe(3);
+    expect(d((s) => s.inference_stats?.compute_infer?.count)).toBe(3);
+    expect(d((s) => s.inference_stats?.compute_infer?.ns)).toBeGreaterThan(0);
+    expect(d((s) => s.inference_stats?.success?.ns)).toBeGreaterThanOrEqual(
+      d((s) => s.inference_stats?.compute_infer?.ns) / 3,
+    );
+    const executions = d((s) => s.execution_count);
+    expect(executions).toBeGreaterThanOrEqual(1);
+    expect(executions).toBeLessThanOrEqual(3);
+    const perSize = (s: Stats) => s.batch_stats.reduce((k, b) => k + Number(b.compute_infer?.count ?? 0), 0);
+    const rows = (s: Stats) =>
+      s.batch_stats.reduce((k, b) => k + Number(b.batch_size) * Number(b.compute_infer?.count ?? 0), 0);
+    expect(perSize(after) - perSize(before)).toBe(executions);
+    expect(rows(after) - rows(before)).toBe(3);
+    expect(Number(after.last_inference)).toBeGreaterThanOrEqual(t0);
+    // Every model and version when no name is given; NOT_FOUND for an unknown one.
+    const all = await modelStatistics();
+    expect(all.model_stats.map((s) => `${s.name}:${s.version}`).sort()).toEqual(
+      ['echo:2', 'echo:3', 'yolov8n:1', 'yolov8n_fp32:1'].sort(),
+    );
+    await expect(modelStatistics('nope')).rejects.toMatchObject({
+      code: grpc.status.NOT_FOUND,
+    });
+    // RepositoryIndex: every served version, ready.
+    const index = await call<RepositoryIndexResponse__Output>((cb) =>
+      raw.RepositoryIndex({ ready: true }, cb),
+    );
+    expect(index.models.map((m) => `${m.name}:${m.version}:${m.state}`).sort()).toEqual(
+      ['echo:2:READY', 'echo:3:READY', 'yolov8n:1:READY', 'yolov8n_fp32:1:READY'].sort(),
+    );
   });
 
   it('accepts typed contents (uint_contents) as well as raw_input_contents', async () => {
