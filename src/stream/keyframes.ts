@@ -27,7 +27,7 @@
  *
  * Keyframe.motionScore is the PEAK whole-frame motion score since the previous keyframe (this frame
  * included); Keyframe.sceneScore is, for a scene cut, its cut score, otherwise this frame's
- * histogram distance to the previous keyframe. State held: a copy of the previous analysis image,
+ * histogram distance to the previous keyframe. State held: copies of the last two analysis images,
  * two frames' features (histogram, thumbnail, cells), the activity grid (O(cells)), all released
  * when the subscription ends. One pass over the pixels per frame (frameFeatures), no allocation.
  */
@@ -36,6 +36,7 @@ import type { Frame, Image, Keyframe, KeyframeReason } from '../core/contracts.j
 import { ConfigError } from '../core/errors.js';
 import { ActivityGrid } from './activity.js';
 import {
+  assertGray,
   DEFAULT_GRID,
   DEFAULT_HISTOGRAM_BINS,
   DEFAULT_NOISE_THRESHOLD,
@@ -223,6 +224,8 @@ export class KeyframeSelector {
   /** This frame's and the previous frame's features (swapped each frame, no allocation). */
   private features: FrameFeatures | null = null;
   private spare: FrameFeatures | null = null;
+  /** The copy before the previous frame's, reused for the next frame (no allocation). */
+  private spareImage: Image | null = null;
   private signals: KeyframeSignals = {
     motion: 0,
     cutScore: 0,
@@ -265,12 +268,18 @@ export class KeyframeSelector {
       frame.ptsNs < s.prevPtsNs ||
       s.prevImage.width !== img.width ||
       s.prevImage.height !== img.height;
+    // The frame's pixels are copied first (into the buffer of the frame before the previous one):
+    // ingest may recycle its buffers, and the selector's own copies start on a word boundary, which
+    // frameFeatures reads four pixels at a time.
+    assertGray(img, 'selectKeyframes');
+    const cur = snapshot(img, this.spareImage);
+    this.spareImage = s.prevImage;
     // One pass over the pixels: motion per cell and overall, thumbnail, histogram. Frames smaller
     // than the grid (tiny test images) fall back to one cell: whole-frame scores.
     const grid = img.width >= o.gridCols && img.height >= o.gridRows;
     const f = frameFeatures(
       restart ? null : s.prevImage,
-      img,
+      cur,
       grid ? o.gridCols : 1,
       grid ? o.gridRows : 1,
       o.histogramBins,
@@ -287,7 +296,7 @@ export class KeyframeSelector {
       const resized = s.prevImage !== null && frame.ptsNs >= s.prevPtsNs;
       this.s = {
         ...EMPTY_STATE(),
-        prevImage: snapshot(img, null),
+        prevImage: cur,
         prevPtsNs: frame.ptsNs,
         lastKeyPtsNs: frame.ptsNs,
         lastKeyHist: Float64Array.from(hist),
@@ -304,7 +313,7 @@ export class KeyframeSelector {
     const motion = f.motion;
     if (grid) this.cells.set(f.cells);
     else this.cells.fill(motion);
-    s.prevImage = snapshot(img, s.prevImage);
+    s.prevImage = cur;
     s.prevPtsNs = frame.ptsNs;
     if (motion > s.peakMotion) s.peakMotion = motion;
 
@@ -375,6 +384,7 @@ export class KeyframeSelector {
     this.grid.reset();
     this.features = null;
     this.spare = null;
+    this.spareImage = null;
   }
 
   private motionThreshold(): number {

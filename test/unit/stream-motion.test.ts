@@ -174,4 +174,39 @@ describe('frameFeatures', () => {
       }
     }
   });
+
+  /** The same pixels at a byte offset of 1: frameFeatures then reads them byte by byte. */
+  function unaligned(img: Image): Image {
+    const data = new Uint8Array(img.data.length + 1).subarray(1);
+    data.set(img.data);
+    return { ...img, data };
+  }
+
+  it('reads aligned planes four pixels at a time with exactly the byte-by-byte results', () => {
+    // Every pair of gray levels (prev = column, cur = row), at thresholds where the word test's
+    // lanes are at their limits.
+    const levels = (f: (x: number, y: number) => number): Image => {
+      const data = new Uint8Array(256 * 256);
+      for (let y = 0; y < 256; y++) for (let x = 0; x < 256; x++) data[y * 256 + x] = f(x, y);
+      return { width: 256, height: 256, format: 'GRAY8', data };
+    };
+    const pairs = [levels((x) => x), levels((_, y) => y)] as const;
+    const cases: [Image, Image, number, number, number][] = [];
+    for (const t of [0, 1, 25, 127, 128, 253, 254]) cases.push([...pairs, 16, 16, t], [...pairs, 7, 5, t]);
+    // Widths that are not a multiple of 4 and cells that split words.
+    for (const [w, h, cols, rows, t] of [
+      [160, 90, 16, 12, 25],
+      [161, 91, 16, 12, 25],
+      [37, 23, 5, 4, 0],
+      [6, 5, 3, 2, 3],
+    ] as const) {
+      cases.push([random(w, h, 3 * w), random(w, h, 5 * h), cols, rows, t]);
+    }
+    for (const [prev, cur, cols, rows, t] of cases) {
+      const words = frameFeatures(prev, cur, cols, rows, 32, t);
+      const bytes = frameFeatures(unaligned(prev), unaligned(cur), cols, rows, 32, t);
+      expect(words).toEqual(bytes);
+      expect(words.motion).toBe(motionScore(prev, cur, t));
+    }
+  });
 });
