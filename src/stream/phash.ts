@@ -18,18 +18,19 @@ export function dHash(img: Image): string {
   const w = img.width;
   const h = img.height;
   if (w === 0 || h === 0) return '0'.repeat(16);
+  const data = img.data;
   for (let r = 0; r < rows; r++) {
     const y0 = Math.floor((r * h) / rows);
-    const y1 = Math.max(y0 + 1, Math.floor(((r + 1) * h) / rows));
+    const y1 = Math.min(h, Math.max(y0 + 1, Math.floor(((r + 1) * h) / rows)));
     for (let c = 0; c < cols; c++) {
       const x0 = Math.floor((c * w) / cols);
-      const x1 = Math.max(x0 + 1, Math.floor(((c + 1) * w) / cols));
+      const x1 = Math.min(w, Math.max(x0 + 1, Math.floor(((c + 1) * w) / cols)));
       let sum = 0;
-      for (let y = y0; y < y1 && y < h; y++) {
-        const row = y * w;
-        for (let x = x0; x < x1 && x < w; x++) sum += img.data[row + x] as number;
+      for (let y = y0; y < y1; y++) {
+        const end = y * w + x1;
+        for (let i = y * w + x0; i < end; i++) sum += data[i] as number;
       }
-      cells[r * cols + c] = sum / ((Math.min(y1, h) - y0) * (Math.min(x1, w) - x0));
+      cells[r * cols + c] = sum / ((y1 - y0) * (x1 - x0));
     }
   }
   let hi = 0;
