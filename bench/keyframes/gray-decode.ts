@@ -9,7 +9,8 @@
  * box-filtered natively from the Y plane as each frame enters the appsink (on the streaming thread,
  * `watch(cb, grayWidth)`; as in the ingest's fast mode, a small bounded queue after the decoder
  * puts that on a thread of its own, so decoders without frame threading (MPEG-4 part 2, MJPEG) do
- * not decode and filter in turn), frames taken on the JS thread when the appsink signals them (`tryPull`),
+ * not decode and filter in turn), frames taken on the JS thread when the appsink signals them
+ * (`tryPull`; once per half appsink of frames, as in fast mode),
  * and each decoded frame given back to the decoder as soon as its gray frame is taken (what the
  * ingest's releaseFrame does for a frame whose model is not wanted).
  */
@@ -32,6 +33,10 @@ export interface GrayRun {
 
 /** Frames one wake takes before yielding (as the ingest's watch loop). */
 const DRAIN_BATCH = 32;
+/** The appsink's bound; JS is woken once per half of it (as the ingest's fast mode). */
+const MAX_BUFFERS = 8;
+/** How often leftovers of a batch are looked for (as the ingest's fast mode). */
+const SWEEP_MS = 50;
 
 /** Decodes `path` and selects keyframes on the fly from gray frames `analysisWidth` wide. */
 export function grayOnlySelect(
@@ -48,7 +53,7 @@ export function grayOnlySelect(
   const pipeline = new mod.Pipeline(
     'filesrc name=src ! decodebin ! video/x-raw ! queue max-size-buffers=4 max-size-bytes=0 max-size-time=0 ! ' +
       `${FRAME_CAPS} ! ` +
-      'appsink name=analysis sync=false max-buffers=8 drop=false emit-signals=false enable-last-sample=false',
+      `appsink name=analysis sync=false max-buffers=${MAX_BUFFERS} drop=false emit-signals=false enable-last-sample=false`,
   );
   const src = pipeline.findChild('src');
   const sink = pipeline.findChild('analysis') as GstAppSink | undefined;
@@ -69,9 +74,13 @@ export function grayOnlySelect(
   const cpu0 = process.cpuUsage();
   return new Promise<GrayRun>((resolve, reject) => {
     let done = false;
+    // Leftovers of a batch (see MAX_BUFFERS), looked for now and then.
+    const sweep = setInterval(() => wake(), SWEEP_MS);
+    sweep.unref();
     const finish = (err?: Error) => {
       if (done) return;
       done = true;
+      clearInterval(sweep);
       pipeline.release();
       appsink.unwatch();
       if (err) reject(err);
@@ -125,8 +134,9 @@ export function grayOnlySelect(
     pipeline.pollBus((msg) => {
       if (msg.type === 'error') finish(new Error(`gray pipeline: ${String(msg.message)}`));
     });
-    appsink.watch(() => {
+    const wake = () => {
       if (retry === undefined) drain();
-    }, width);
+    };
+    appsink.watch(wake, width, MAX_BUFFERS / 2);
   });
 }

@@ -61,6 +61,11 @@ export const DEFAULT_INGEST_OPTIONS: Omit<IngestOptions, 'streamId'> = {
 const PULL_TIMEOUT_MS = 100;
 /** Frames one wake of a watched appsink takes before yielding to other streams' callbacks. */
 const DRAIN_BATCH = 32;
+/**
+ * Fast mode: how often the pull loop looks for frames the appsink holds without having said so (it
+ * wakes JS once per batch of frames, see watchLoop): a source that pauses mid-file, say.
+ */
+const FAST_SWEEP_MS = 50;
 /** How often a paused (back-pressured) pull loop looks again. */
 const PAUSE_POLL_MS = 5;
 /** NTP (1900) to Unix (1970) epoch, ms. */
@@ -365,9 +370,11 @@ export function startPipeline(
   // Drop accounting: arrival index gaps (the appsink dropped) and PTS steps (lost upstream).
   let lastIndex = -1;
 
+  let sweep: ReturnType<typeof setInterval> | undefined;
   const finish = (outcome: { err?: SourceError } | null) => {
     if (closed) return;
     closed = true;
+    clearInterval(sweep);
     // Frees threads, sockets and fds now, not when the garbage collector finds the JS object.
     pipeline.release();
     frameSink.unwatch?.();
@@ -540,8 +547,20 @@ export function startPipeline(
       // More may be queued with no new arrival to wake us (a full appsink holds decoding back).
       retry = setImmediate(drainNow);
     };
-    // The gray frame is computed on the streaming thread as each frame enters the appsink.
-    sink.watch(drain, options.analysisWidth);
+    // The gray frame is computed on the streaming thread as each frame enters the appsink. Live
+    // streams wake JS for every frame (its latency counts). Fast mode, where only throughput does,
+    // wakes it once per half appsink of frames (and at the end): a wake-up costs the JS thread and the
+    // streaming thread a context switch each, and one wake now takes several frames. The batch stays
+    // below the appsink's bound (a full appsink holds decoding back: no frame would come to complete
+    // a larger one); a slow timer takes what a batch left waiting.
+    const batch = options.live ? 1 : Math.max(1, Math.floor(options.maxBuffers / 2));
+    sink.watch(drain, options.analysisWidth, batch);
+    if (batch > 1) {
+      sweep = setInterval(() => {
+        if (retry === undefined) drain();
+      }, FAST_SWEEP_MS);
+      sweep.unref?.();
+    }
   };
 
   const videoLoop = (sink: GstAppSink) => {

@@ -61,9 +61,11 @@ export interface GstAppSink extends GstElement {
    * coalesce, so a busy JS thread wakes once for many frames (Vigil's patch). Keeps the event loop
    * alive until `unwatch()`. With `grayWidth`, the gray frame (as `pull`'s) is computed on the
    * streaming thread as each buffer enters the appsink (one thread per stream, not the JS thread),
-   * and `tryPull` with the same width takes it over.
+   * and `tryPull` with the same width takes it over. With `batch` > 1, `cb` is called once per
+   * `batch` samples (and at EOS) instead of for each: it must not exceed the appsink's max-buffers,
+   * and the caller takes leftovers itself (e.g. on a timer).
    */
-  watch?(cb: () => void, grayWidth?: number): void;
+  watch?(cb: () => void, grayWidth?: number, batch?: number): void;
   /** Ends `watch` (idempotent). */
   unwatch?(): void;
   /**

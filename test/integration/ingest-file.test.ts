@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
+import { firstValueFrom, lastValueFrom, map, take, toArray } from 'rxjs';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
@@ -34,6 +34,24 @@ describe('ingest: real GStreamer decoding of a real clip', () => {
     expect([f.model.width, f.model.height, f.model.format]).toEqual([640, 480, 'RGB']);
     expect(f.model.data.length).toBe(640 * 480 * 3);
     expect(f.ptsNs).toBe(10_000_000_000);
+  });
+
+  it('fast mode: a frame never waits for the next to arrive (a short batch is swept up)', async () => {
+    // Fast mode wakes JS once per batch of frames (half the appsink); a source slower than that
+    // must still get each frame through before its next one (1 fps: a second apart).
+    const frames: { arrivalMs: number; deliveredMs: number }[] = await lastValueFrom(
+      openFrames(parseSource('test:ball?width=160&height=120&fps=1'), {
+        ...DEFAULT_INGEST_OPTIONS,
+        streamId: 'slow',
+        live: false,
+      }).pipe(
+        take(3),
+        map((f) => ({ arrivalMs: f.captureTimeMs, deliveredMs: performance.timeOrigin + performance.now() })),
+        toArray(),
+      ),
+    );
+    expect(frames).toHaveLength(3);
+    for (const f of frames) expect(f.deliveredMs - f.arrivalMs).toBeLessThan(1000);
   });
 
   it('paces a file at its own frame rate in live mode and stops on unsubscribe', async () => {
