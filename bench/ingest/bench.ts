@@ -3,7 +3,9 @@
  *    frame into JS with its gray analysis frame; the RGB model frame of every 15th frame, as the
  *    keyframe selector would ask) vs gst-launch-1.0 (a) decoding the same file into fakesink and
  *    (b) running the same post-decode elements as Vigil's pipeline (FRAME_CAPS: for this
- *    720p I420 clip videoscale and videoconvert pass the frames through) into fakesink.
+ *    720p I420 clip videoscale and videoconvert pass the frames through) into fakesink. Start-up is
+ *    excluded on both sides (gst-launch's process start and preroll, Vigil's pipeline start: see
+ *    Timed); whole runs are shown too.
  * 2. Capacity: most concurrent live 720p30 RTSP streams (test fixture, pre-encoded H.264, no
  *    re-encoding on the server) delivered at full rate (every stream ≥ 95 % of 30 fps) with no
  *    frame dropped by Vigil itself (appsink): Vigil vs gst-launch (a) raw decodes and (b) the same
@@ -68,16 +70,74 @@ function cpuMs(): number {
 interface Timed {
   seconds: number;
   cpuMs: number;
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<Timed> {
-  const t0 = performance.now();
-  const c0 = cpuMs();
-  await fn();
-  return { seconds: (performance.now() - t0) / 1000, cpuMs: cpuMs() - c0 };
+  /**
+   * Start-up excluded (process, pipeline, typefind, decoder open, first frame): wall seconds and CPU
+   * ms from the first frame to the end, and the frames in that span. gst-launch: its own "Execution
+   * ended after" (PLAYING, i.e. the first frame prerolled, to EOS) and its CPU less a start-up-only
+   * run's; Vigil: from the first frame delivered to JS to the last.
+   */
+  steadySeconds: number;
+  steadyCpuMs: number;
+  steadyFrames: number;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** "Execution ended after 0:00:00.812345678" (gst-launch without -q), in seconds. */
+function executionSeconds(out: string): number {
+  const m = /Execution ended after (\d+):(\d\d):(\d\d)\.(\d{9})/.exec(out);
+  if (!m) throw new Error('gst-launch printed no execution time');
+  return (Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3]) + Number(m[4]) / 1e9;
+}
+
+/**
+ * gst-launch running `args` over all `frames` of a file, timed whole and start-up excluded; the
+ * start-up CPU is that of the same pipeline ended after its first frame (`identity eos-after=1`).
+ */
+async function gstTimed(args: string, frames: number): Promise<Timed> {
+  const t0 = performance.now();
+  const c0 = cpuMs();
+  const { stdout } = await run('gst-launch-1.0', args.split(' '), { timeout: 300_000 });
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuMs() - c0;
+  const c1 = cpuMs();
+  await gstLaunch(args.replace(/ ! fakesink /, ' ! identity eos-after=1 ! fakesink '));
+  const startupCpu = cpuMs() - c1;
+  return {
+    seconds,
+    cpuMs: cpu,
+    steadySeconds: executionSeconds(stdout),
+    steadyCpuMs: cpu - startupCpu,
+    steadyFrames: frames - 1,
+  };
+}
+
+/** Vigil's ingest over a file in fast mode, timed whole and from the first frame delivered on. */
+async function vigilTimed(open: () => ReturnType<typeof openFrames>): Promise<Timed & { frames: number }> {
+  const t0 = performance.now();
+  const c0 = cpuMs();
+  let first: { t: number; c: number } | null = null;
+  const frames = await lastValueFrom(
+    open().pipe(
+      tap((frame) => {
+        first ??= { t: performance.now(), c: cpuMs() };
+        consume(frame);
+      }),
+      count(),
+    ),
+  );
+  const t1 = performance.now();
+  const c1 = cpuMs();
+  const f = first ?? { t: t1, c: c1 };
+  return {
+    frames,
+    seconds: (t1 - t0) / 1000,
+    cpuMs: c1 - c0,
+    steadySeconds: (t1 - f.t) / 1000,
+    steadyCpuMs: c1 - f.c,
+    steadyFrames: frames - 1,
+  };
+}
 
 function gstLaunch(args: string): Promise<unknown> {
   return run('gst-launch-1.0', ['-q', ...args.split(' ')], { timeout: 300_000 });
@@ -101,11 +161,29 @@ function consume(frame: Frame): void {
   if (RELEASE) releaseFrame(frame);
 }
 
+interface Figures {
+  /** Whole runs (gst-launch's process start-up included, Vigil's not): median fps, CPU ms/frame. */
+  fps: number;
+  cpu: number;
+  /** Start-up excluded on both sides (see Timed): median fps, CPU ms/frame. */
+  steadyFps: number;
+  steadyCpu: number;
+}
+
+function figures(ts: Timed[], frames: (t: Timed) => number): Figures {
+  return {
+    fps: median(ts.map((t) => frames(t) / t.seconds)),
+    cpu: median(ts.map((t) => t.cpuMs / frames(t))),
+    steadyFps: median(ts.map((t) => t.steadyFrames / t.steadySeconds)),
+    steadyCpu: median(ts.map((t) => t.steadyCpuMs / t.steadyFrames)),
+  };
+}
+
 /** Alternating rounds (the machine is shared): median fps and median CPU ms per frame. */
 async function throughput(clip: string, frames: number, rounds: number) {
   // Warm the page cache and the decoder once.
   await gstLaunch(`filesrc location=${clip} ! decodebin ! fakesink sync=false`);
-  const runs: Record<'decode' | 'same' | 'vigil' | 'before', Timed[]> = {
+  const runs: Record<'decode' | 'same' | 'vigil' | 'before', (Timed & { frames?: number })[]> = {
     decode: [],
     same: [],
     vigil: [],
@@ -114,53 +192,38 @@ async function throughput(clip: string, frames: number, rounds: number) {
   let got = 0;
   for (let r = 0; r < rounds; r++) {
     runs.decode.push(
-      await timed(() =>
-        gstLaunch(`filesrc location=${clip} ! decodebin ! video/x-raw ! fakesink sync=false`),
-      ),
+      await gstTimed(`filesrc location=${clip} ! decodebin ! video/x-raw ! fakesink sync=false`, frames),
     );
     runs.same.push(
-      await timed(() =>
-        gstLaunch(`filesrc location=${clip} ! decodebin ! video/x-raw ! ${SAME} ! fakesink sync=false`),
+      await gstTimed(
+        `filesrc location=${clip} ! decodebin ! video/x-raw ! ${SAME} ! fakesink sync=false`,
+        frames,
       ),
     );
-    runs.vigil.push(
-      await timed(async () => {
-        got = await lastValueFrom(
-          openFrames(parseSource(clip), { ...o, streamId: 'bench', live: false }).pipe(tap(consume), count()),
-        );
-      }),
-    );
+    const v = await vigilTimed(() => openFrames(parseSource(clip), { ...o, streamId: 'bench', live: false }));
+    got = v.frames;
+    runs.vigil.push(v);
     if (before) {
-      runs.before.push(
-        await timed(async () => {
-          const n = await lastValueFrom(
-            before
-              .openFrames(parseSource(clip), {
-                ...(o as IngestOptions),
-                maxUnpaired: 16,
-                streamId: 'before',
-                live: false,
-              } as IngestOptions)
-              .pipe(tap(consume), count()),
-          );
-          if (n !== frames) throw new Error(`before: ${n}/${frames} frames`);
-        }),
+      const b = await vigilTimed(() =>
+        before.openFrames(parseSource(clip), {
+          ...(o as IngestOptions),
+          maxUnpaired: 16,
+          streamId: 'before',
+          live: false,
+        } as IngestOptions),
       );
+      if (b.frames !== frames) throw new Error(`before: ${b.frames}/${frames} frames`);
+      runs.before.push(b);
     }
   }
-  const fps = (ts: Timed[], n: number) => median(ts.map((t) => n / t.seconds));
-  const cpu = (ts: Timed[], n: number) => median(ts.map((t) => t.cpuMs / n));
+  const all = (t: Timed & { frames?: number }) => t.frames ?? frames;
   return {
     frames,
     got,
-    decodeFps: fps(runs.decode, frames),
-    sameFps: fps(runs.same, frames),
-    vigilFps: fps(runs.vigil, got),
-    decodeCpu: cpu(runs.decode, frames),
-    sameCpu: cpu(runs.same, frames),
-    vigilCpu: cpu(runs.vigil, got),
-    beforeFps: before ? fps(runs.before, frames) : NaN,
-    beforeCpu: before ? cpu(runs.before, frames) : NaN,
+    decode: figures(runs.decode, all),
+    same: figures(runs.same, all),
+    vigil: figures(runs.vigil, all),
+    before: before ? figures(runs.before, all) : null,
   };
 }
 
@@ -451,18 +514,34 @@ if (only === undefined || only === 'throughput') {
   console.log('1. throughput, 720p H.264 file, fast mode');
   const rounds = Number(arg('rounds') ?? 3);
   const t = await throughput(clip, seconds * FPS, rounds);
-  const ms = (x: number) => `${x.toFixed(2)} CPU ms/frame`;
-  console.log(`  median of ${rounds} alternating rounds, ${t.got}/${t.frames} frames delivered to JS`);
-  console.log(`  gst-launch (a) decode → fakesink: ${t.decodeFps.toFixed(0)} fps, ${ms(t.decodeCpu)}`);
+  const line = (label: string, f: Figures) =>
+    console.log(
+      `  ${label}: ${f.steadyFps.toFixed(0)} fps, ${f.steadyCpu.toFixed(2)} CPU ms/frame ` +
+        `(whole runs: ${f.fps.toFixed(0)} fps, ${f.cpu.toFixed(2)} CPU ms/frame)`,
+    );
   console.log(
-    `  gst-launch (b) decode + Vigil's post-decode elements → fakesink: ${t.sameFps.toFixed(0)} fps, ${ms(t.sameCpu)}`,
+    `  median of ${rounds} alternating rounds, ${t.got}/${t.frames} frames delivered to JS; start-up ` +
+      `(process, pipeline, first frame) excluded on both sides: gst-launch's own PLAYING-to-EOS time and its ` +
+      `CPU less a start-up-only run's, Vigil from its first frame in JS; whole runs in brackets ` +
+      `(those include gst-launch's process start-up, not Vigil's)`,
   );
-  if (before)
-    console.log(`  Vigil before (${beforeDir}) → JS: ${t.beforeFps.toFixed(0)} fps, ${ms(t.beforeCpu)}`);
-  console.log(`  Vigil ingest → JS: ${t.vigilFps.toFixed(0)} fps, ${ms(t.vigilCpu)}`);
+  line('gst-launch (a) decode → fakesink', t.decode);
+  line("gst-launch (b) decode + Vigil's post-decode elements → fakesink", t.same);
+  if (t.before) line(`Vigil before (${beforeDir}) → JS`, t.before);
+  line('Vigil ingest → JS', t.vigil);
+  const v = t.vigil;
   console.log(
-    `  fps ratio vs (a) ${(t.vigilFps / t.decodeFps).toFixed(2)} (target ≥ 0.9), vs (b) ${(t.vigilFps / t.sameFps).toFixed(2)}; ` +
-      `CPU per frame ratio (a)/Vigil ${(t.decodeCpu / t.vigilCpu).toFixed(2)}, (b)/Vigil ${(t.sameCpu / t.vigilCpu).toFixed(2)}`,
+    `  fps ratio vs (a) ${(v.steadyFps / t.decode.steadyFps).toFixed(2)} (target ≥ 0.9), vs (b) ` +
+      `${(v.steadyFps / t.same.steadyFps).toFixed(2)}; CPU per frame ratio (a)/Vigil ` +
+      `${(t.decode.steadyCpu / v.steadyCpu).toFixed(2)}, (b)/Vigil ${(t.same.steadyCpu / v.steadyCpu).toFixed(2)}` +
+      (t.before
+        ? `; before: fps ratio vs (a) ${(t.before.steadyFps / t.decode.steadyFps).toFixed(2)}, CPU (a)/before ` +
+          `${(t.decode.steadyCpu / t.before.steadyCpu).toFixed(2)}`
+        : ''),
+  );
+  console.log(
+    `  whole runs: fps ratio vs (a) ${(v.fps / t.decode.fps).toFixed(2)}, CPU per frame ratio (a)/Vigil ` +
+      `${(t.decode.cpu / v.cpu).toFixed(2)}`,
   );
 }
 
