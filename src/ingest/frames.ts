@@ -240,10 +240,58 @@ export function modelSize(
   return { width: modelWidth, height: Math.max(1, Math.round((modelWidth * height) / width)) };
 }
 
-const PLACEHOLDER: Image = { width: 0, height: 0, format: 'RGB', data: new Uint8Array(0) };
+/** Where a frame from ingest keeps its model's makings (non-enumerable: spreading leaves it). */
+const LAZY = Symbol('vigil.lazyModel');
 
-/** Where a frame from ingest keeps its release (non-enumerable: spreading a frame leaves it). */
-const RELEASE = Symbol('vigil.releaseFrame');
+interface LazyModel {
+  /** The I420 pixels until the model frame is made or the frame released. */
+  pixels: Uint8Array | null;
+  layout: I420Layout;
+  colorimetry: Colorimetry;
+  size: { width: number; height: number };
+  owned: boolean;
+}
+
+type LazyFrame = Frame & { [LAZY]?: LazyModel };
+
+function letGo(lazy: LazyModel): void {
+  const p = lazy.pixels;
+  lazy.pixels = null;
+  if (p !== null && lazy.owned) gst().releaseBuffer?.(p);
+}
+
+function settleModel(frame: LazyFrame, value: Image): Image {
+  const lazy = frame[LAZY];
+  if (lazy) letGo(lazy);
+  Object.defineProperty(frame, 'model', { value, writable: true, enumerable: true, configurable: true });
+  return value;
+}
+
+// One getter and one setter for every frame: a frame that gains this accessor keeps V8's fast
+// properties and shares its hidden class with the others (per-frame closures, or turning an existing
+// data property into an accessor, would leave each frame a slow dictionary object, for every stage
+// that reads it).
+function lazyModelGet(this: LazyFrame): Image {
+  const lazy = this[LAZY]!;
+  const { pixels, layout, colorimetry, size } = lazy;
+  return settleModel(
+    this,
+    pixels !== null
+      ? convertI420ToRgbScaled(pixels, layout, colorimetry, size.width, size.height)
+      : { width: size.width, height: size.height, format: 'RGB', data: new Uint8Array(0) },
+  );
+}
+
+function lazyModelSet(this: LazyFrame, value: Image): void {
+  settleModel(this, value);
+}
+
+const LAZY_MODEL: PropertyDescriptor = {
+  get: lazyModelGet,
+  set: lazyModelSet,
+  enumerable: true,
+  configurable: true,
+};
 
 /**
  * Makes `frame.model` the RGB frame of the frame's I420 pixels at `size` (default: the I420 frame's
@@ -251,39 +299,20 @@ const RELEASE = Symbol('vigil.releaseFrame');
  * read: a few per second) and then an ordinary property; the I420 pixels are let go at that point.
  * Until then the frame holds them (the decoded frame, 1.5 bytes per pixel). Spreading or cloning
  * the frame reads it. `owned`: the pixels are the frame's alone (ingest's buffers), so letting go
- * detaches them and gives their memory back at once (see releaseFrame).
+ * detaches them and gives their memory back at once (see releaseFrame). Cheapest on a frame that
+ * has no `model` property yet (see LAZY_MODEL).
  */
 export function defineLazyModel(
-  frame: Frame,
+  frame: Frame | Omit<Frame, 'model'>,
   i420: Uint8Array,
   layout: I420Layout,
   colorimetry: Colorimetry,
   size: { width: number; height: number } = layout,
   owned = false,
-): void {
-  let pixels: Uint8Array | null = i420;
-  const letGo = () => {
-    const p = pixels;
-    pixels = null;
-    if (p !== null && owned) gst().releaseBuffer?.(p);
-  };
-  const settle = (value: Image) => {
-    letGo();
-    Object.defineProperty(frame, 'model', { value, writable: true, enumerable: true, configurable: true });
-    return value;
-  };
-  Object.defineProperty(frame, 'model', {
-    enumerable: true,
-    configurable: true,
-    get: () =>
-      settle(
-        pixels !== null
-          ? convertI420ToRgbScaled(pixels, layout, colorimetry, size.width, size.height)
-          : { width: size.width, height: size.height, format: 'RGB', data: new Uint8Array(0) },
-      ),
-    set: settle,
-  });
-  Object.defineProperty(frame, RELEASE, { value: letGo, configurable: true });
+): asserts frame is Frame {
+  const lazy: LazyModel = { pixels: i420, layout, colorimetry, size, owned };
+  Object.defineProperty(frame, LAZY, { value: lazy, writable: true, configurable: true });
+  Object.defineProperty(frame, 'model', LAZY_MODEL);
 }
 
 /**
@@ -294,7 +323,8 @@ export function defineLazyModel(
  * before stays. Idempotent; a no-op for frames not from ingest.
  */
 export function releaseFrame(frame: Frame): void {
-  (frame as Frame & { [RELEASE]?: () => void })[RELEASE]?.();
+  const lazy = (frame as LazyFrame)[LAZY];
+  if (lazy) letGo(lazy);
 }
 
 export interface RunHandlers {
@@ -473,7 +503,8 @@ export function startPipeline(
           }
         : grayFromI420(i420, layout, options.analysisWidth, analysisHeight);
     const t = captureTime(caps);
-    const frame: Frame = {
+    // `model` comes from defineLazyModel (an accessor added to a frame without one stays fast).
+    const frame: Omit<Frame, 'model'> = {
       streamId: options.streamId,
       seq: nextSeq(),
       ptsNs: caps.pts,
@@ -481,7 +512,6 @@ export function startPipeline(
       sourceWidth: sourceSize!.width,
       sourceHeight: sourceSize!.height,
       analysis,
-      model: PLACEHOLDER,
       captureClock: t.clock,
     };
     defineLazyModel(frame, i420, layout, color, model, true);
