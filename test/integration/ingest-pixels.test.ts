@@ -128,8 +128,10 @@ describe('ingest pixels against GStreamer conversions of the same frames', () =>
       { model: [1920, 1080], gray: 24 },
       { model: [1920, 1080], gray: 8 },
       { model: [328, 185], gray: 41 },
-      // Bins of equal width other than 8 (2, 4, 5 columns) and of alternating sizes (vtest: 4.8).
+      // Bins of equal width other than 8 (2, 4, 5 columns; 4 with an odd count) and of alternating
+      // sizes (vtest: 4.8).
       { model: [320, 240], gray: 160 },
+      { model: [324, 182], gray: 81 },
       { model: [800, 450], gray: 160 },
       { model: [768, 576], gray: 160 },
     ];
