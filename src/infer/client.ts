@@ -332,6 +332,19 @@ export class InferenceClient {
         { grpcCode: grpc.status.DEADLINE_EXCEEDED },
       );
     }
+    if (out.reason === 'status') {
+      // A final answer on the stream: the same error, and the same breaker accounting, as the
+      // unary call would have given (see call()).
+      if (isServerFailure(out.code)) breaker.failure();
+      else breaker.success();
+      throw new InferenceError(
+        codeFor(out.code),
+        `${what} on ${this.options.addresses[index]!}: ${out.details}`,
+        {
+          grpcCode: out.code,
+        },
+      );
+    }
     breaker.release();
     return undefined;
   }

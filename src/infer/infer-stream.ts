@@ -6,10 +6,12 @@
  * 0.5 ms more per round trip on loopback than a message on a stream that is already open. For a
  * frame in shared memory that is most of what the call costs beyond the model itself.
  *
- * The stream is a fast path only. Anything other than a response — an `error_message` (which carries
- * no status code), the stream breaking, a server without streams — reports `fallback`, and the
- * client makes the same request as a unary call, which gives the exact status, retries and circuit
- * breaker accounting. A deadline that passes while waiting reports `deadline`; the request carries
+ * The stream is a fast path only. An `error_message` carries no status field; Vigil's server leads
+ * it with the status name (`NOT_FOUND: ...`), and a final one (a wrong request, a full queue, see
+ * FINAL_CODES) reports `status` with that code, as the unary call would have. Anything else — an
+ * error message without a known lead (Triton's own), UNAVAILABLE, the stream breaking, a server
+ * without streams — reports `fallback`, and the client makes the same request as a unary call,
+ * which gives the exact status, retries and circuit breaker accounting. A deadline that passes while waiting reports `deadline`; the request carries
  * Triton's `timeout` parameter (microseconds) so that the server can drop it from its queue too.
  * An idle stream is half-closed after `idleMs`, so that a forgotten client does not keep the
  * process alive.
@@ -22,7 +24,32 @@ import type { ModelStreamInferResponse__Output } from './generated/inference/Mod
 export type InferDuplex = grpc.ClientDuplexStream<ModelInferRequest, ModelStreamInferResponse__Output>;
 
 export type StreamOutcome =
-  { ok: true; response: ModelInferResponse__Output } | { ok: false; reason: 'fallback' | 'deadline' };
+  | { ok: true; response: ModelInferResponse__Output }
+  | { ok: false; reason: 'fallback' | 'deadline' }
+  | { ok: false; reason: 'status'; code: grpc.status; details: string };
+
+/**
+ * Codes a repeated unary call would only confirm. UNAVAILABLE (retried on the next address) and
+ * codes a request cannot cause alone are left to the unary call.
+ */
+const FINAL_CODES: ReadonlySet<grpc.status> = new Set([
+  grpc.status.INVALID_ARGUMENT,
+  grpc.status.NOT_FOUND,
+  grpc.status.RESOURCE_EXHAUSTED,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.FAILED_PRECONDITION,
+  grpc.status.OUT_OF_RANGE,
+  grpc.status.ALREADY_EXISTS,
+  grpc.status.INTERNAL,
+]);
+
+/** The outcome of a stream's `error_message`: a final status when it leads with one (see above). */
+export function streamErrorOutcome(message: string): StreamOutcome {
+  const m = /^([A-Z_]+): /.exec(message);
+  const code = m ? (grpc.status as unknown as Record<string, grpc.status | undefined>)[m[1]!] : undefined;
+  if (code === undefined || !FINAL_CODES.has(code)) return { ok: false, reason: 'fallback' };
+  return { ok: false, reason: 'status', code, details: message.slice(m![0].length) };
+}
 
 interface Pending {
   resolve: (o: StreamOutcome) => void;
@@ -97,9 +124,11 @@ export class InferStream {
       this.pending.delete(id);
       clearTimeout(p.timer);
       p.resolve(
-        msg.error_message || !msg.infer_response
-          ? { ok: false, reason: 'fallback' }
-          : { ok: true, response: { ...msg.infer_response, id: p.callerId } },
+        msg.error_message
+          ? streamErrorOutcome(msg.error_message)
+          : !msg.infer_response
+            ? { ok: false, reason: 'fallback' }
+            : { ok: true, response: { ...msg.infer_response, id: p.callerId } },
       );
       this.settled();
     });

@@ -392,6 +392,15 @@ function toStatus(e: unknown): grpc.ServiceError | { code: grpc.status; details:
   return { code: grpc.status.INTERNAL, details: `inference failed: ${(e as Error)?.message ?? String(e)}` };
 }
 
+/**
+ * A stream error as Triton writes it (a message, no status field), led by the gRPC status name so
+ * that a client can tell a final answer (a wrong request, a full queue) from one worth repeating as
+ * a unary call: `RESOURCE_EXHAUSTED: queue of 'yolov8n' is full`.
+ */
+function streamErrorMessage(s: { code: grpc.status; details?: string }): string {
+  return `${grpc.status[s.code]}: ${s.details ?? ''}`;
+}
+
 export async function startInferenceServer(options: InferenceServerOptions): Promise<InferenceServer> {
   validateOptions(options);
   const host = options.host ?? '127.0.0.1';
@@ -620,7 +629,7 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
           .then(
             (res): ModelStreamInferResponse => ({ infer_response: res }),
             (e: unknown): ModelStreamInferResponse => ({
-              error_message: toStatus(e).details ?? String(e),
+              error_message: streamErrorMessage(toStatus(e)),
               infer_response: { id: req.id, model_name: req.model_name, model_version: req.model_version },
             }),
           )

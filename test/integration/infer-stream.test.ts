@@ -104,13 +104,23 @@ describe('ModelInfer over a stream', () => {
       expect(await echo(streamed, 'ünïcode — ok')).toBe(await echo(unary, 'ünïcode — ok'));
       expect(unary.streamedCalls).toBe(0);
       const before = streamed.streamedCalls;
-      // An error on the stream carries no status code: the call is made again as a unary call.
+      const failures = async (): Promise<number> =>
+        (await server.metricsRegistry.getSingleMetric('vigil_infer_request_failures_total')!.get()).values
+          .filter((v) => v.labels['model'] === 'echo')
+          .reduce((n, v) => n + v.value, 0);
+      const failed = await failures();
+      // Vigil's server leads a stream error with its status name: the code comes back as is, and
+      // the call is not made again (the server saw the bad request once).
       await expect(
         streamed.infer({ model: 'nope', inputs: [bytesTensor('text_input', ['a'])] }),
       ).rejects.toMatchObject({ code: 'VIGIL_ERR_INFER_NOT_FOUND' });
       await expect(
         streamed.infer({ model: 'echo', inputs: [bytesTensor('text_input', ['a', 'b'], [1, 2])] }),
-      ).rejects.toMatchObject({ code: 'VIGIL_ERR_INFER_INVALID_ARGUMENT' });
+      ).rejects.toMatchObject({
+        code: 'VIGIL_ERR_INFER_INVALID_ARGUMENT',
+        grpcCode: grpc.status.INVALID_ARGUMENT,
+      });
+      expect(await failures()).toBe(failed + 1);
       expect(streamed.streamedCalls).toBe(before);
       expect(streamed.health().state).toBe('closed');
       // The stream still serves after errors.
@@ -153,6 +163,45 @@ describe('ModelInfer over a stream', () => {
     } finally {
       client.close();
       silentServer.close();
+    }
+  });
+
+  it('a final status leading a stream error is the answer; other stream errors are repeated as unary calls', async () => {
+    const replies = [
+      'RESOURCE_EXHAUSTED: queue is full',
+      'busy',
+      'UNAVAILABLE: draining',
+      'NOT_FOUND: no model',
+    ];
+    let next = 0;
+    const srv = await startStreamServer((call) => {
+      call.on('data', (r: ModelInferRequest__Output) =>
+        call.write({
+          error_message: replies[next++]!,
+          infer_response: { id: r.id, model_name: r.model_name },
+        }),
+      );
+      call.on('error', () => undefined);
+    });
+    const client = new InferenceClient({ addresses: [srv.address], retries: 0 });
+    try {
+      // A full queue: the code as is, no unary call, and the breaker sees an answering server.
+      await expect(echo(client, 'a')).rejects.toMatchObject({
+        code: 'VIGIL_ERR_INFER_RESOURCE_EXHAUSTED',
+        grpcCode: grpc.status.RESOURCE_EXHAUSTED,
+        message: expect.stringMatching(/queue is full$/),
+      });
+      expect(srv.unaryCalls()).toBe(0);
+      // No status lead (Triton's own messages), or UNAVAILABLE: the unary call answers.
+      expect(await echo(client, 'b')).toBe('<b>');
+      expect(await echo(client, 'c')).toBe('<c>');
+      expect(srv.unaryCalls()).toBe(2);
+      await expect(echo(client, 'd')).rejects.toMatchObject({ code: 'VIGIL_ERR_INFER_NOT_FOUND' });
+      expect(srv.unaryCalls()).toBe(2);
+      expect(client.health().state).toBe('closed');
+    } finally {
+      client.close();
+      srv.close();
     }
   });
 

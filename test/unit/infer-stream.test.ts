@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { InferStream, type InferDuplex } from '../../src/infer/infer-stream.js';
+import * as grpc from '@grpc/grpc-js';
+import { InferStream, streamErrorOutcome, type InferDuplex } from '../../src/infer/infer-stream.js';
 
 /** A stand-in for grpc-js's duplex call whose write throws, as one written after it ended does. */
 class DeadDuplex extends EventEmitter {
@@ -44,5 +45,29 @@ describe('InferStream (pure logic)', () => {
     });
     expect(d.writes).toBe(0);
     stream.close();
+  });
+});
+
+describe('streamErrorOutcome', () => {
+  it('takes a final status from the lead of the message, and leaves everything else to a unary call', () => {
+    expect(streamErrorOutcome('INVALID_ARGUMENT: input "x": wrong shape')).toEqual({
+      ok: false,
+      reason: 'status',
+      code: grpc.status.INVALID_ARGUMENT,
+      details: 'input "x": wrong shape',
+    });
+    expect(streamErrorOutcome('INTERNAL: inference failed: boom')).toMatchObject({
+      code: grpc.status.INTERNAL,
+    });
+    for (const m of [
+      'UNAVAILABLE: draining',
+      'CANCELLED: gone',
+      'OK: ?',
+      'FOO: bar',
+      'busy',
+      'NOT_FOUND no colon',
+      '',
+    ])
+      expect(streamErrorOutcome(m)).toEqual({ ok: false, reason: 'fallback' });
   });
 });
