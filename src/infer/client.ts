@@ -63,8 +63,9 @@ export interface InferenceClientOptions {
   /**
    * ModelInfer calls with small messages (inputs in shared memory, or at most 64 KiB in the
    * message) go over one long-lived ModelStreamInfer stream per address, which saves a round of
-   * HTTP/2 stream setup per call; any error on the stream repeats the call as a unary one (exact
-   * status codes, retries). Default true.
+   * HTTP/2 stream setup per call. A final status on the stream (see infer-stream.ts) is the answer;
+   * any other error there repeats the call as a unary one (exact status codes, retries). Default
+   * true.
    */
   streamInfer?: boolean;
 }
@@ -232,6 +233,27 @@ function isServerFailure(code: grpc.status | undefined): boolean {
   return code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED;
 }
 
+/** A server's answer with status `code` as the breaker counts it: failure, neither, or success. */
+function recordAnswer(breaker: CircuitBreaker, code: grpc.status | undefined): void {
+  if (isServerFailure(code)) breaker.failure();
+  else if (code === grpc.status.CANCELLED) breaker.release();
+  else breaker.success(); // the server answered: it is up, the request was wrong
+}
+
+/** The typed error for a call that ended with status `code`, naming the call and the address. */
+function statusError(
+  what: string,
+  address: string,
+  code: grpc.status | undefined,
+  details: string,
+  cause?: unknown,
+): InferenceError {
+  return new InferenceError(codeFor(code), `${what} on ${address}: ${details}`, {
+    ...(cause !== undefined ? { cause } : {}),
+    grpcCode: code,
+  });
+}
+
 export class InferenceClient {
   readonly maxMessageBytes: number;
   private readonly clients: GRPCInferenceServiceClient[];
@@ -301,7 +323,8 @@ export class InferenceClient {
 
   /**
    * One infer over the stream of the next address. Undefined: make the unary call instead (streaming
-   * off, `build` declined the message, or the stream answered with anything but a response).
+   * off, `build` declined the message, or the stream answered with neither a response nor a final
+   * status).
    */
   private async viaStream(
     what: string,
@@ -333,17 +356,9 @@ export class InferenceClient {
       );
     }
     if (out.reason === 'status') {
-      // A final answer on the stream: the same error, and the same breaker accounting, as the
-      // unary call would have given (see call()).
-      if (isServerFailure(out.code)) breaker.failure();
-      else breaker.success();
-      throw new InferenceError(
-        codeFor(out.code),
-        `${what} on ${this.options.addresses[index]!}: ${out.details}`,
-        {
-          grpcCode: out.code,
-        },
-      );
+      // A final answer on the stream: the breaker accounting and the error of the unary call.
+      recordAnswer(breaker, out.code);
+      throw statusError(what, this.options.addresses[index]!, out.code, out.details);
     }
     breaker.release();
     return undefined;
@@ -470,9 +485,7 @@ export class InferenceClient {
         // A server that went away may come back without this client's regions.
         if (err.code === grpc.status.UNAVAILABLE && this.shmState[index] === 'ready')
           this.shmState[index] = undefined;
-        if (isServerFailure(err.code)) breaker.failure();
-        else if (err.code === grpc.status.CANCELLED) breaker.release();
-        else breaker.success(); // the server answered: it is up, the request was wrong
+        recordAnswer(breaker, err.code);
         const retryable =
           err.code === grpc.status.UNAVAILABLE && attempt < this.retries && !this.closed && this.available;
         if (retryable && Date.now() + backoff < deadline) {
@@ -480,10 +493,7 @@ export class InferenceClient {
           backoff = Math.min(backoff * 2, 1000);
           continue;
         }
-        throw new InferenceError(codeFor(err.code), `${what} on ${address}: ${err.details || err.message}`, {
-          cause: e,
-          grpcCode: err.code,
-        });
+        throw statusError(what, address, err.code, err.details || err.message, e);
       }
     }
   }

@@ -11,8 +11,9 @@
  * FINAL_CODES) reports `status` with that code, as the unary call would have. Anything else — an
  * error message without a known lead (Triton's own), UNAVAILABLE, the stream breaking, a server
  * without streams — reports `fallback`, and the client makes the same request as a unary call,
- * which gives the exact status, retries and circuit breaker accounting. A deadline that passes while waiting reports `deadline`; the request carries
- * Triton's `timeout` parameter (microseconds) so that the server can drop it from its queue too.
+ * which gives the exact status, retries and circuit breaker accounting. A deadline that passes
+ * while waiting reports `deadline`; the request carries Triton's `timeout` parameter
+ * (microseconds) so that the server can drop it from its queue too.
  * An idle stream is half-closed after `idleMs`, so that a forgotten client does not keep the
  * process alive.
  */
