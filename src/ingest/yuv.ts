@@ -174,7 +174,12 @@ const SHIFT = 16;
 const ONE = 1 << SHIFT;
 const tableCache = new Map<string, RgbTables>();
 
-/** Per-byte contributions in 16.16 fixed point (rounding offset folded into the Y table). */
+/**
+ * Per-byte contributions in 16.16 fixed point (rounding offset folded into the Y table). Each table
+ * is exactly linear in the byte, one rounded integer coefficient per term (code - offset) x
+ * coefficient: the native conversion checks that and then works them out with vector
+ * multiplications instead of table lookups, with the same integers.
+ */
 export function rgbTables(c: Colorimetry): RgbTables {
   const key = `${c.matrix}:${c.fullRange}`;
   const hit = tableCache.get(key);
@@ -184,6 +189,12 @@ export function rgbTables(c: Colorimetry): RgbTables {
   const yScale = c.fullRange ? 1 : 255 / 219;
   const cScale = c.fullRange ? 1 : 255 / 224;
   const yOff = c.fullRange ? 0 : 16;
+  const coefficient = (k: number) => Math.round(k * ONE);
+  const yc = coefficient(yScale);
+  const rv = coefficient(2 * (1 - kr) * cScale);
+  const bu = coefficient(2 * (1 - kb) * cScale);
+  const gu = coefficient(((2 * kb * (1 - kb)) / kg) * cScale);
+  const gv = coefficient(((2 * kr * (1 - kr)) / kg) * cScale);
   const t: RgbTables = {
     y: new Int32Array(256),
     rv: new Int32Array(256),
@@ -192,12 +203,12 @@ export function rgbTables(c: Colorimetry): RgbTables {
     bu: new Int32Array(256),
   };
   for (let i = 0; i < 256; i++) {
-    const d = (i - 128) * cScale;
-    t.y[i] = Math.round((i - yOff) * yScale * ONE) + ONE / 2;
-    t.rv[i] = Math.round(2 * (1 - kr) * d * ONE);
-    t.bu[i] = Math.round(2 * (1 - kb) * d * ONE);
-    t.gu[i] = Math.round(((2 * kb * (1 - kb)) / kg) * d * ONE);
-    t.gv[i] = Math.round(((2 * kr * (1 - kr)) / kg) * d * ONE);
+    const d = i - 128;
+    t.y[i] = (i - yOff) * yc + ONE / 2;
+    t.rv[i] = d * rv;
+    t.bu[i] = d * bu;
+    t.gu[i] = d * gu;
+    t.gv[i] = d * gv;
   }
   tableCache.set(key, t);
   return t;
@@ -401,6 +412,8 @@ export function rgbFromI420Scaled(
   c: Colorimetry,
   outWidth: number,
   outHeight: number,
+  /** The conversion tables (default: the colorimetry's); others only to test the native code's paths. */
+  tables: RgbTables = rgbTables(c),
 ): Image {
   const { width, yStride, uvStride, uOffset, vOffset } = layout;
   const s = scaleTables(layout, outWidth, outHeight);
@@ -408,7 +421,7 @@ export function rgbFromI420Scaled(
   const yp = resamplePlane(data, 0, yStride, width, s.yx, s.yy, outWidth, outHeight);
   const up = resamplePlane(data, uOffset, uvStride, cw, s.cx, s.cy, outWidth, outHeight);
   const vp = resamplePlane(data, vOffset, uvStride, cw, s.cx, s.cy, outWidth, outHeight);
-  const t = rgbTables(c);
+  const t = tables;
   const out = new Uint8ClampedArray(outWidth * outHeight * 3);
   for (let i = 0, o = 0; i < yp.length; i++, o += 3) {
     const l = t.y[yp[i]!]!;

@@ -26,6 +26,7 @@ import {
   rgbTables,
   scaleTables,
   type Colorimetry,
+  type RgbTables,
 } from '../../src/ingest/yuv.js';
 import { requireFile, VTEST } from '../helpers/paths.js';
 
@@ -264,6 +265,73 @@ describe('ingest pixels against GStreamer conversions of the same frames', () =>
         t.bu,
       ),
     ).toBe(false);
+  });
+
+  it('the native scaled conversion gives the table bytes on both of its paths: linear tables (vector code) and others', () => {
+    const convert = gst().i420ToRgbScaled!;
+    let seed = 5;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff;
+    const linear = (step: number, at0: number) => Int32Array.from({ length: 256 }, (_, i) => at0 + i * step);
+    // Coefficients as the colorimetries give them, and extreme ones (outputs far outside 0..255: the
+    // clamp); then the same tables with one entry off the line, which must take the table path.
+    const linearSets: RgbTables[] = [
+      ...(['bt601', 'bt709', 'bt2020', 'smpte240m', 'fcc'] as const).flatMap((matrix) =>
+        [false, true].map((fullRange) => rgbTables({ matrix, fullRange })),
+      ),
+      {
+        y: linear(200_000, -3_000_000),
+        rv: linear(-150_000, 19_000_000),
+        gu: linear(90_000, -11_000_000),
+        gv: linear(-70_000, 9_000_000),
+        bu: linear(160_000, -20_000_000),
+      },
+    ];
+    const bent = (t: RgbTables): RgbTables => {
+      const y = Int32Array.from(t.y);
+      y[200] = y[200]! + 40_000;
+      return { ...t, y };
+    };
+    const c: Colorimetry = { matrix: 'bt709', fullRange: false };
+    // Output widths around the 16-pixel vector step (tails of 0 to 15 pixels).
+    for (const [width, height, outWidth, outHeight] of [
+      [1280, 720, 640, 360],
+      [500, 280, 250, 140],
+      [34, 20, 17, 10],
+      [30, 18, 15, 9],
+      [32, 18, 16, 9],
+      [98, 40, 49, 20],
+    ] as const) {
+      const layout = i420Layout(width, height);
+      const data = Uint8Array.from({ length: layout.size }, random);
+      const s = scaleTables(layout, outWidth, outHeight);
+      for (const t of [...linearSets, ...linearSets.map(bent)]) {
+        const out = new Uint8Array(outWidth * outHeight * 3);
+        const ok = convert(
+          data,
+          out,
+          width,
+          height,
+          layout.yStride,
+          layout.uvStride,
+          layout.uOffset,
+          layout.vOffset,
+          outWidth,
+          outHeight,
+          s.yx,
+          s.yy,
+          s.cx,
+          s.cy,
+          t.y,
+          t.rv,
+          t.gu,
+          t.gv,
+          t.bu,
+        );
+        expect(ok).toBe(true);
+        const js = rgbFromI420Scaled(data, layout, c, outWidth, outHeight, t).data;
+        expect(Buffer.from(out).equals(Buffer.from(js))).toBe(true);
+      }
+    }
   });
 
   it('scales only sources larger than the bound in GStreamer; the model frame keeps its width and aspect', async () => {
