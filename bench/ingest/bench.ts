@@ -18,7 +18,8 @@
  * (default up to 56, above what the 2-core machine sustains for any contender, so no ratio is capped),
  * `--which=before,vigil,vigil-mb4,raw,same` the capacity contenders, `--rounds=3` the throughput
  * rounds, `--before=DIR` an earlier checkout to measure alongside (see `before` below),
- * `--no-release` leaves delivered frames to the garbage collector (see `consume`).
+ * `--no-release` leaves delivered frames to the garbage collector (see `consume`), `--nice=N` the
+ * niceness both sides' decoding runs at in the throughput part (default: Vigil's threadNice, see NICE).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -97,7 +98,7 @@ function executionSeconds(out: string): number {
 async function gstTimed(args: string, frames: number): Promise<Timed> {
   const t0 = performance.now();
   const c0 = cpuMs();
-  const { stdout } = await run('gst-launch-1.0', args.split(' '), { timeout: 300_000 });
+  const { stdout } = await run(...gstCommand(args.split(' ')), { timeout: 300_000 });
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuMs() - c0;
   const c1 = cpuMs();
@@ -140,11 +141,21 @@ async function vigilTimed(open: () => ReturnType<typeof openFrames>): Promise<Ti
 }
 
 function gstLaunch(args: string): Promise<unknown> {
-  return run('gst-launch-1.0', ['-q', ...args.split(' ')], { timeout: 300_000 });
+  return run(...gstCommand(['-q', ...args.split(' ')]), { timeout: 300_000 });
 }
 
 const arg = (name: string) => process.argv.find((x) => x.startsWith(`--${name}=`))?.split('=')[1];
 const o = DEFAULT_INGEST_OPTIONS;
+/**
+ * Throughput runs both sides at one niceness: Vigil's pipeline threads at `threadNice` (its default
+ * unless `--nice=N`), gst-launch under `nice -n` the same. On a shared machine a process at nice +5
+ * gets about a third of the CPU share of one at 0, so a difference in niceness would be measured as
+ * a difference in speed.
+ */
+const NICE = Math.max(0, Math.min(19, Math.trunc(Number(arg('nice') ?? o.threadNice ?? 0))));
+function gstCommand(args: string[]): [string, string[]] {
+  return NICE > 0 ? ['nice', ['-n', String(NICE), 'gst-launch-1.0', ...args]] : ['gst-launch-1.0', args];
+}
 /** What Vigil's pipeline does after decoding (see describePipeline), for gst-launch. */
 const SAME = FRAME_CAPS;
 /** Keyframes ask for the RGB model frame; a generous rate: every 15th frame (2 per second at 30 fps). */
@@ -200,7 +211,9 @@ async function throughput(clip: string, frames: number, rounds: number) {
         frames,
       ),
     );
-    const v = await vigilTimed(() => openFrames(parseSource(clip), { ...o, streamId: 'bench', live: false }));
+    const v = await vigilTimed(() =>
+      openFrames(parseSource(clip), { ...o, streamId: 'bench', live: false, threadNice: NICE }),
+    );
     got = v.frames;
     runs.vigil.push(v);
     if (before) {
@@ -210,6 +223,7 @@ async function throughput(clip: string, frames: number, rounds: number) {
           maxUnpaired: 16,
           streamId: 'before',
           live: false,
+          threadNice: NICE,
         } as IngestOptions),
       );
       if (b.frames !== frames) throw new Error(`before: ${b.frames}/${frames} frames`);
@@ -523,7 +537,8 @@ if (only === undefined || only === 'throughput') {
     `  median of ${rounds} alternating rounds, ${t.got}/${t.frames} frames delivered to JS; start-up ` +
       `(process, pipeline, first frame) excluded on both sides: gst-launch's own PLAYING-to-EOS time and its ` +
       `CPU less a start-up-only run's, Vigil from its first frame in JS; whole runs in brackets ` +
-      `(those include gst-launch's process start-up, not Vigil's)`,
+      `(those include gst-launch's process start-up, not Vigil's); gst-launch at nice +${NICE}, Vigil's ` +
+      `pipeline threads at threadNice ${NICE} (\`--nice=N\` sets both)`,
   );
   line('gst-launch (a) decode → fakesink', t.decode);
   line("gst-launch (b) decode + Vigil's post-decode elements → fakesink", t.same);
