@@ -20,6 +20,7 @@ import {
   scaleTables,
   type Colorimetry,
   type I420Layout,
+  type RgbTables,
 } from './yuv.js';
 import type { SourceSpec } from './source.js';
 
@@ -156,9 +157,10 @@ export function nativeI420ToRgb(
   colorimetry: Colorimetry,
   width = layout.width,
   height = layout.height,
+  /** The conversion tables (default: the colorimetry's); others only to test the native code's paths. */
+  t: RgbTables = rgbTables(colorimetry),
 ): Uint8Array | null {
   const mod = gst();
-  const t = rgbTables(colorimetry);
   const out = new Uint8Array(width * height * 3);
   const { yStride, uvStride, uOffset, vOffset } = layout;
   if (width === layout.width && height === layout.height) {
