@@ -25,8 +25,13 @@ export interface GrayRun {
   /** Frames decoded and selected from. */
   count: number;
   keyframes: Keyframe[];
-  /** Wall seconds: decode + scale + selection. */
+  /** Wall seconds: decode + scale + selection, from play() to the end of the stream. */
   seconds: number;
+  /**
+   * Wall seconds from the first frame delivered to the last: the pipeline's start (typefind, demuxer
+   * and decoder set-up, the first frame's decode) left out. Spans count - 1 frames.
+   */
+  steadySeconds: number;
   /** CPU seconds of this process over the run (GStreamer's threads and the selector together). */
   cpuSeconds: number;
 }
@@ -72,6 +77,8 @@ export function grayOnlySelect(
   let seq = 0;
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
+  let first: bigint | null = null;
+  let last = t0;
   return new Promise<GrayRun>((resolve, reject) => {
     let done = false;
     // Leftovers of a batch (see MAX_BUFFERS), looked for now and then.
@@ -86,8 +93,16 @@ export function grayOnlySelect(
       if (err) reject(err);
       else {
         const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+        const steadySeconds = first === null ? seconds : Number(last - first) / 1e9;
         const cpu = process.cpuUsage(cpu0);
-        resolve({ frames, count: seq, keyframes, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 });
+        resolve({
+          frames,
+          count: seq,
+          keyframes,
+          seconds,
+          steadySeconds,
+          cpuSeconds: (cpu.user + cpu.system) / 1e6,
+        });
       }
     };
     const onSample = (buf: Buffer, caps: GstCaps, gray: Buffer | undefined) => {
@@ -115,6 +130,8 @@ export function grayOnlySelect(
       const k = selectFrames ? selector.next(frame) : null;
       if (k !== null) keyframes.push(k);
       if (keepFrames) frames.push(frame);
+      last = process.hrtime.bigint();
+      first ??= last;
     };
     let retry: ReturnType<typeof setImmediate> | undefined;
     const drain = () => {

@@ -156,6 +156,91 @@ describe('ingest pixels against GStreamer conversions of the same frames', () =>
     }
   });
 
+  it('with a queue ahead of the appsink the gray frame is computed before it (decoding thread), the same bytes', async () => {
+    const stats = () => gst().grayStats!();
+    expect(gst().grayStats).toBeTypeOf('function');
+    const grayWidth = 160;
+    const width = 640;
+    const height = 360;
+    const frames = 12;
+    // Without a queue the appsink's own thread is the producing one: computed as frames enter it.
+    for (const queued of [true, false]) {
+      const pipeline = new (gst().Pipeline)(
+        `videotestsrc pattern=snow num-buffers=${frames} ! video/x-raw,format=I420,width=${width},height=${height} ` +
+          `${queued ? '! queue max-size-buffers=2 ' : ''}! videoscale ! videoconvert ! video/x-raw,format=I420 ` +
+          `! appsink name=out sync=false max-buffers=2 drop=false emit-signals=false`,
+      );
+      const sink = pipeline.findChild('out') as Required<GstAppSink>;
+      const before = stats();
+      const grays: [Buffer, Buffer][] = [];
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no end of stream')), 10_000);
+        const drain = () => {
+          for (;;) {
+            const s = sink.tryPull(grayWidth);
+            if (s === undefined) return;
+            if (s === null) {
+              clearTimeout(timer);
+              resolve();
+              return;
+            }
+            if (s.buffer && s.gray) grays.push([s.buffer, s.gray]);
+          }
+        };
+        sink.watch(drain, grayWidth, 1);
+        pipeline.play();
+      });
+      sink.unwatch();
+      pipeline.release();
+      const after = stats();
+      expect(grays).toHaveLength(frames);
+      for (const [buf, gray] of grays) {
+        const js = grayFromI420(new Uint8Array(buf), i420Layout(width, height), grayWidth, 90);
+        expect(gray.equals(Buffer.from(js.data))).toBe(true);
+      }
+      expect(after.beforeQueue - before.beforeQueue).toBe(queued ? frames : 0);
+      expect(after.atAppsink - before.atAppsink).toBe(queued ? 0 : frames);
+      expect(after.onPull - before.onPull).toBe(0);
+    }
+  });
+
+  it("fast mode's frames get their gray frame ahead of the hand-off queue; live mode's at the appsink", async () => {
+    const o = DEFAULT_INGEST_OPTIONS;
+    const stats = () => gst().grayStats!();
+    const s0 = stats();
+    const fast = await lastValueFrom(
+      openFrames(parseSource(requireFile(VTEST)), { ...o, streamId: 'early', live: false }).pipe(
+        take(40),
+        map((f) => {
+          releaseFrame(f);
+          return f.analysis;
+        }),
+        toArray(),
+      ),
+    );
+    const s1 = stats();
+    expect(fast).toHaveLength(40);
+    for (const a of fast) expect([a.width, a.height, a.data.length]).toEqual([160, 120, 160 * 120]);
+    // Every delivered frame's gray came from before the queue (a few more may have been decoded
+    // before the pipeline stopped).
+    expect(s1.beforeQueue - s0.beforeQueue).toBeGreaterThanOrEqual(40);
+    expect(s1.atAppsink - s0.atAppsink).toBe(0);
+    expect(s1.onPull - s0.onPull).toBe(0);
+    // Live (a paced test source): no queue, so computed as frames enter the appsink.
+    const live = await lastValueFrom(
+      openFrames(parseSource('test:snow?width=320&height=240&fps=30'), { ...o, streamId: 'early-live' }).pipe(
+        take(5),
+        map((f) => f.analysis),
+        toArray(),
+      ),
+    );
+    const s2 = stats();
+    expect(live.map((a) => [a.width, a.height])).toEqual(new Array(5).fill([160, 120]));
+    expect(s2.beforeQueue - s1.beforeQueue).toBe(0);
+    expect(s2.atAppsink - s1.atAppsink).toBeGreaterThanOrEqual(5);
+    expect(s2.onPull - s1.onPull).toBe(0);
+  });
+
   it('the native RGB conversion equals the JS one byte for byte (odd sizes, every matrix and range)', () => {
     expect(gst().i420ToRgb).toBeTypeOf('function');
     let seed = 7;
