@@ -121,12 +121,6 @@ interface GstModule {
    */
   releaseBuffer?(view: ArrayBufferView): boolean;
   /**
-   * Gray analysis frames computed so far in this process, by where (Vigil's patch): ahead of a queue
-   * that hands frames to an appsink (on the decoding thread, while the frame is still in that core's
-   * cache), as a frame enters an appsink, or when pulled.
-   */
-  grayStats?(): { beforeQueue: number; atAppsink: number; onPull: number };
-  /**
    * Fills `out` (RGB, `outWidth` x `outHeight`, tight rows) from an I420 frame of any size in one
    * pass with src/ingest/yuv.ts's resampling and conversion tables, exactly as `rgbFromI420Scaled`
    * does, natively (Vigil's patch); false when an argument does not fit.
