@@ -136,8 +136,10 @@ describe('cluster coordinator on NATS JetStream KV', () => {
     expect(c.host.running.size).toBe(0);
     await until('takeover after close', () => total([a.host, b.host]) === 6);
     expect(Date.now() - closedAt).toBeLessThan(LEASE_MS * 2);
-    expect(a.host.running.size).toBe(3);
-    expect(b.host.running.size).toBe(3);
+    // Each takes its share, 3/3. Waited for rather than read at once: all replicas share this test's
+    // event loop, and a loop starved for longer than the renewal margin (a loaded CI machine) makes a
+    // replica drop its streams on purpose (it cannot prove its leases); the rounds then even out.
+    await until('3/3 after the hand-over', () => a.host.running.size === 3 && b.host.running.size === 3);
 
     // A replica joins: the others release surplus one per round until it has its share.
     const d = await replica('r-d', log);
