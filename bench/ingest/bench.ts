@@ -3,9 +3,10 @@
  *    frame into JS with its gray analysis frame; the RGB model frame of every 15th frame, as the
  *    keyframe selector would ask) vs gst-launch-1.0 (a) decoding the same file into fakesink and
  *    (b) running the same post-decode elements as Vigil's pipeline (FRAME_CAPS: for this
- *    720p I420 clip videoscale and videoconvert pass the frames through) into fakesink. Start-up is
- *    excluded on both sides (gst-launch's process start and preroll, Vigil's pipeline start: see
- *    Timed); whole runs are shown too.
+ *    720p I420 clip videoscale and videoconvert pass the frames through) into fakesink, and for
+ *    reference (c) GStreamer's own elements making the gray analysis frame into fakesink (see
+ *    GRAY_IN_GSTREAMER). Start-up is excluded on both sides (gst-launch's process start and
+ *    preroll, Vigil's pipeline start: see Timed); whole runs are shown too.
  * 2. Capacity: most concurrent live 720p30 RTSP streams (test fixture, pre-encoded H.264, no
  *    re-encoding on the server) delivered at full rate (every stream ≥ 95 % of 30 fps) with no
  *    frame dropped by Vigil itself (appsink): Vigil vs gst-launch (a) raw decodes and (b) the same
@@ -158,6 +159,15 @@ function gstCommand(args: string[]): [string, string[]] {
 }
 /** What Vigil's pipeline does after decoding (see describePipeline), for gst-launch. */
 const SAME = FRAME_CAPS;
+/**
+ * The analysis frame made by GStreamer's own elements (for reference, not Vigil's way): the same
+ * hand-off queue as Vigil's fast mode, then videoscale (its default, bilinear) and videoconvert to
+ * gray at the analysis size (160 x 90 for this 1280 x 720 clip). What producing the gray frame
+ * costs inside GStreamer, with nothing delivered anywhere.
+ */
+const GRAY_IN_GSTREAMER =
+  `queue max-size-buffers=4 max-size-bytes=0 max-size-time=0 ! videoscale ! videoconvert ! ` +
+  `video/x-raw,format=GRAY8,width=${o.analysisWidth},height=${Math.round((o.analysisWidth * 720) / 1280)}`;
 /** Keyframes ask for the RGB model frame; a generous rate: every 15th frame (2 per second at 30 fps). */
 const MODEL_EVERY = 15;
 
@@ -194,9 +204,10 @@ function figures(ts: Timed[], frames: (t: Timed) => number): Figures {
 async function throughput(clip: string, frames: number, rounds: number) {
   // Warm the page cache and the decoder once.
   await gstLaunch(`filesrc location=${clip} ! decodebin ! fakesink sync=false`);
-  const runs: Record<'decode' | 'same' | 'vigil' | 'before', (Timed & { frames?: number })[]> = {
+  const runs: Record<'decode' | 'same' | 'gray' | 'vigil' | 'before', (Timed & { frames?: number })[]> = {
     decode: [],
     same: [],
+    gray: [],
     vigil: [],
     before: [],
   };
@@ -208,6 +219,12 @@ async function throughput(clip: string, frames: number, rounds: number) {
     runs.same.push(
       await gstTimed(
         `filesrc location=${clip} ! decodebin ! video/x-raw ! ${SAME} ! fakesink sync=false`,
+        frames,
+      ),
+    );
+    runs.gray.push(
+      await gstTimed(
+        `filesrc location=${clip} ! decodebin ! video/x-raw ! ${GRAY_IN_GSTREAMER} ! fakesink sync=false`,
         frames,
       ),
     );
@@ -236,6 +253,7 @@ async function throughput(clip: string, frames: number, rounds: number) {
     got,
     decode: figures(runs.decode, all),
     same: figures(runs.same, all),
+    gray: figures(runs.gray, all),
     vigil: figures(runs.vigil, all),
     before: before ? figures(runs.before, all) : null,
   };
@@ -542,12 +560,17 @@ if (only === undefined || only === 'throughput') {
   );
   line('gst-launch (a) decode → fakesink', t.decode);
   line("gst-launch (b) decode + Vigil's post-decode elements → fakesink", t.same);
+  line(
+    "gst-launch (c) decode + GStreamer's own gray analysis frame (queue, videoscale, videoconvert) → fakesink",
+    t.gray,
+  );
   if (t.before) line(`Vigil before (${beforeDir}) → JS`, t.before);
   line('Vigil ingest → JS', t.vigil);
   const v = t.vigil;
   console.log(
     `  fps ratio vs (a) ${(v.steadyFps / t.decode.steadyFps).toFixed(2)} (target ≥ 0.9), vs (b) ` +
-      `${(v.steadyFps / t.same.steadyFps).toFixed(2)}; CPU per frame ratio (a)/Vigil ` +
+      `${(v.steadyFps / t.same.steadyFps).toFixed(2)}, vs (c) ${(v.steadyFps / t.gray.steadyFps).toFixed(2)}; ` +
+      `(c) vs (a) ${(t.gray.steadyFps / t.decode.steadyFps).toFixed(2)}; CPU per frame ratio (a)/Vigil ` +
       `${(t.decode.steadyCpu / v.steadyCpu).toFixed(2)}, (b)/Vigil ${(t.same.steadyCpu / v.steadyCpu).toFixed(2)}` +
       (t.before
         ? `; before: fps ratio vs (a) ${(t.before.steadyFps / t.decode.steadyFps).toFixed(2)}, CPU (a)/before ` +
