@@ -41,6 +41,7 @@ import { decoderPreference } from '../../src/ingest/gst.js';
 import { parseSource } from '../../src/ingest/source.js';
 import { openStream, type StreamSource } from '../../src/ingest/stream-source.js';
 import { startRtspServer } from '../../test/helpers/rtsp-server.js';
+import { executionSeconds } from '../lib/gst-launch.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -84,13 +85,6 @@ interface Timed {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-/** "Execution ended after 0:00:00.812345678" (gst-launch without -q), in seconds. */
-function executionSeconds(out: string): number {
-  const m = /Execution ended after (\d+):(\d\d):(\d\d)\.(\d{9})/.exec(out);
-  if (!m) throw new Error('gst-launch printed no execution time');
-  return (Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3]) + Number(m[4]) / 1e9;
-}
 
 /**
  * gst-launch running `args` over all `frames` of a file, timed whole and start-up excluded; the

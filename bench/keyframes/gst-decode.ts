@@ -5,6 +5,7 @@
  * preroll, to the end of the stream), so it spans frames - 1 frames, as Vigil's steady figure does.
  */
 import { spawnSync } from 'node:child_process';
+import { executionSeconds } from '../lib/gst-launch.js';
 
 export interface GstDecodeRun {
   /** Wall seconds from PLAYING to the end of the stream. */
@@ -19,9 +20,5 @@ export function gstDecodeTimed(path: string): GstDecodeRun {
     { encoding: 'utf8', timeout: 300_000 },
   );
   if (res.status !== 0) throw new Error(`gst-launch failed: ${`${res.stdout}${res.stderr}`.slice(-500)}`);
-  const m = /Execution ended after (\d+):(\d\d):(\d\d)\.(\d{9})/.exec(res.stdout);
-  if (!m) throw new Error('gst-launch printed no execution time');
-  return {
-    seconds: (Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3]) + Number(m[4]) / 1e9,
-  };
+  return { seconds: executionSeconds(res.stdout) };
 }
