@@ -34,6 +34,8 @@ export interface GrayRun {
   steadySeconds: number;
   /** CPU seconds of this process over the run (GStreamer's threads and the selector together). */
   cpuSeconds: number;
+  /** The same from the first frame delivered on (the span of steadySeconds). */
+  steadyCpuSeconds: number;
 }
 
 /** Frames one wake takes before yielding (as the ingest's watch loop). */
@@ -79,6 +81,7 @@ export function grayOnlySelect(
   const cpu0 = process.cpuUsage();
   let first: bigint | null = null;
   let last = t0;
+  let firstCpu = cpu0;
   return new Promise<GrayRun>((resolve, reject) => {
     let done = false;
     // Leftovers of a batch (see MAX_BUFFERS), looked for now and then.
@@ -95,6 +98,7 @@ export function grayOnlySelect(
         const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
         const steadySeconds = first === null ? seconds : Number(last - first) / 1e9;
         const cpu = process.cpuUsage(cpu0);
+        const steadyCpu = process.cpuUsage(firstCpu);
         resolve({
           frames,
           count: seq,
@@ -102,6 +106,7 @@ export function grayOnlySelect(
           seconds,
           steadySeconds,
           cpuSeconds: (cpu.user + cpu.system) / 1e6,
+          steadyCpuSeconds: (steadyCpu.user + steadyCpu.system) / 1e6,
         });
       }
     };
@@ -131,7 +136,10 @@ export function grayOnlySelect(
       if (k !== null) keyframes.push(k);
       if (keepFrames) frames.push(frame);
       last = process.hrtime.bigint();
-      first ??= last;
+      if (first === null) {
+        first = last;
+        firstCpu = process.cpuUsage();
+      }
     };
     let retry: ReturnType<typeof setImmediate> | undefined;
     const drain = () => {

@@ -15,7 +15,8 @@
  * does (bench/keyframes/gray-decode.ts). Vigil's full ingest (the frames the analyzer gets; a model
  * frame is converted only when read) and the selection alone are reported too. The gray-only pipeline and ffmpeg run alternately RUNS times (same
  * machine load for both); the best wall time and the least CPU time of each are kept. CPU time is
- * the process's own (Vigil: GStreamer threads + selector; ffmpeg: its -benchmark utime + stime).
+ * the process's own over the same span as its fps (Vigil: GStreamer threads + selector, from its first
+ * frame on; ffmpeg: its -benchmark utime + stime).
  * Start-up is left out on both sides: Vigil's fps runs from its first frame to its last (typefind,
  * demuxer and decoder set-up and the first frame's decode left out: frames - 1 frames; the fps from
  * play() on is in the note), ffmpeg's is its -benchmark rtime (decoding and filtering, after its
@@ -167,7 +168,7 @@ async function benchClip(
   for (let r = 0; r < RUNS; r++) {
     const g = await grayOnlySelect(clip.path);
     if (gray === null || g.steadySeconds < gray.steadySeconds) gray = g;
-    grayCpu = Math.min(grayCpu, g.cpuSeconds);
+    grayCpu = Math.min(grayCpu, g.steadyCpuSeconds);
     const f = ffmpegSceneTimed(clip.path);
     if (ff === null || f.seconds < ff.seconds) ff = f;
     ffCpu = Math.min(ffCpu, f.cpuSeconds);
@@ -200,7 +201,7 @@ async function benchClip(
     ...cutCols(grayCuts),
     kfPerFrame: pct(gray.keyframes.length / gray.count),
     fps: vigilFps,
-    cpuMs: (grayCpu * 1000) / gray.count,
+    cpuMs: (grayCpu * 1000) / (gray.count - 1),
     note:
       `${gray.keyframes.length} keyframes (${byReason(gray.keyframes)}); ` +
       `${Math.round(gray.count / gray.seconds)} fps counting its pipeline's start`,
