@@ -48,12 +48,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CACHE = join(tmpdir(), 'vigil-bench-ingest');
 mkdirSync(CACHE, { recursive: true });
 const FPS = 30;
+/** The bench clip's size (makeClip encodes it; the gray contender scales from it). */
+const CLIP = { width: 1280, height: 720 } as const;
 
 async function makeClip(name: string, seconds: number): Promise<string> {
   const path = join(CACHE, name);
   if (existsSync(path)) return path;
   const desc =
-    `videotestsrc num-buffers=${seconds * FPS} pattern=ball ! video/x-raw,width=1280,height=720,framerate=${FPS}/1 ` +
+    `videotestsrc num-buffers=${seconds * FPS} pattern=ball ! video/x-raw,width=${CLIP.width},height=${CLIP.height},framerate=${FPS}/1 ` +
     `! x264enc speed-preset=veryfast key-int-max=${FPS} bitrate=3000 ! video/x-h264,profile=main ! h264parse ` +
     `! mp4mux faststart=true ! filesink`;
   await run('gst-launch-1.0', ['-q', ...desc.split(' '), `location=${path}.tmp`], { timeout: 300_000 });
@@ -156,12 +158,12 @@ const SAME = FRAME_CAPS;
 /**
  * The analysis frame made by GStreamer's own elements (for reference, not Vigil's way): the same
  * hand-off queue as Vigil's fast mode, then videoscale (its default, bilinear) and videoconvert to
- * gray at the analysis size (160 x 90 for this 1280 x 720 clip). What producing the gray frame
+ * gray at the analysis size (160 x 90 for the 1280 x 720 CLIP). What producing the gray frame
  * costs inside GStreamer, with nothing delivered anywhere.
  */
 const GRAY_IN_GSTREAMER =
   `queue max-size-buffers=4 max-size-bytes=0 max-size-time=0 ! videoscale ! videoconvert ! ` +
-  `video/x-raw,format=GRAY8,width=${o.analysisWidth},height=${Math.round((o.analysisWidth * 720) / 1280)}`;
+  `video/x-raw,format=GRAY8,width=${o.analysisWidth},height=${Math.round((o.analysisWidth * CLIP.height) / CLIP.width)}`;
 /** Keyframes ask for the RGB model frame; a generous rate: every 15th frame (2 per second at 30 fps). */
 const MODEL_EVERY = 15;
 
