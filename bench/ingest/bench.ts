@@ -111,7 +111,10 @@ async function gstTimed(args: string, frames: number): Promise<Timed> {
 }
 
 /** Vigil's ingest over a file in fast mode, timed whole and from the first frame delivered on. */
-async function vigilTimed(open: () => ReturnType<typeof openFrames>): Promise<Timed & { frames: number }> {
+async function vigilTimed(
+  open: () => ReturnType<typeof openFrames>,
+  modelEvery = MODEL_EVERY,
+): Promise<Timed & { frames: number }> {
   const t0 = performance.now();
   const c0 = cpuMs();
   let first: { t: number; c: number } | null = null;
@@ -119,7 +122,7 @@ async function vigilTimed(open: () => ReturnType<typeof openFrames>): Promise<Ti
     open().pipe(
       tap((frame) => {
         first ??= { t: performance.now(), c: cpuMs() };
-        consume(frame);
+        consume(frame, modelEvery);
       }),
       count(),
     ),
@@ -173,8 +176,9 @@ const MODEL_EVERY = 15;
  */
 const RELEASE = !process.argv.includes('--no-release');
 
-function consume(frame: Frame): void {
-  if (frame.seq % MODEL_EVERY === 0 && frame.model.data.length === 0) throw new Error('no model pixels');
+function consume(frame: Frame, modelEvery = MODEL_EVERY): void {
+  if (modelEvery > 0 && frame.seq % modelEvery === 0 && frame.model.data.length === 0)
+    throw new Error('no model pixels');
   if (RELEASE) releaseFrame(frame);
 }
 
@@ -200,11 +204,15 @@ function figures(ts: Timed[], frames: (t: Timed) => number): Figures {
 async function throughput(clip: string, frames: number, rounds: number) {
   // Warm the page cache and the decoder once.
   await gstLaunch(`filesrc location=${clip} ! decodebin ! fakesink sync=false`);
-  const runs: Record<'decode' | 'same' | 'gray' | 'vigil' | 'before', (Timed & { frames?: number })[]> = {
+  const runs: Record<
+    'decode' | 'same' | 'gray' | 'vigil' | 'noModel' | 'before',
+    (Timed & { frames?: number })[]
+  > = {
     decode: [],
     same: [],
     gray: [],
     vigil: [],
+    noModel: [],
     before: [],
   };
   let got = 0;
@@ -229,6 +237,14 @@ async function throughput(clip: string, frames: number, rounds: number) {
     );
     got = v.frames;
     runs.vigil.push(v);
+    // The same ingest with a consumer that never asks for a model frame: what the gray frame and
+    // the delivery to JS cost without the model frames' conversion.
+    runs.noModel.push(
+      await vigilTimed(
+        () => openFrames(parseSource(clip), { ...o, streamId: 'bench', live: false, threadNice: NICE }),
+        0,
+      ),
+    );
     if (before) {
       const b = await vigilTimed(() =>
         before.openFrames(parseSource(clip), {
@@ -251,6 +267,7 @@ async function throughput(clip: string, frames: number, rounds: number) {
     same: figures(runs.same, all),
     gray: figures(runs.gray, all),
     vigil: figures(runs.vigil, all),
+    noModel: figures(runs.noModel, all),
     before: before ? figures(runs.before, all) : null,
   };
 }
@@ -561,13 +578,16 @@ if (only === undefined || only === 'throughput') {
     t.gray,
   );
   if (t.before) line(`Vigil before (${beforeDir}) → JS`, t.before);
-  line('Vigil ingest → JS', t.vigil);
+  line(`Vigil ingest → JS, a model frame asked every ${MODEL_EVERY}th frame`, t.vigil);
+  line('Vigil ingest → JS, no model frame asked', t.noModel);
   const v = t.vigil;
   console.log(
     `  fps ratio vs (a) ${(v.steadyFps / t.decode.steadyFps).toFixed(2)} (target ≥ 0.9), vs (b) ` +
       `${(v.steadyFps / t.same.steadyFps).toFixed(2)}, vs (c) ${(v.steadyFps / t.gray.steadyFps).toFixed(2)}; ` +
       `(c) vs (a) ${(t.gray.steadyFps / t.decode.steadyFps).toFixed(2)}; CPU per frame ratio (a)/Vigil ` +
-      `${(t.decode.steadyCpu / v.steadyCpu).toFixed(2)}, (b)/Vigil ${(t.same.steadyCpu / v.steadyCpu).toFixed(2)}` +
+      `${(t.decode.steadyCpu / v.steadyCpu).toFixed(2)}, (b)/Vigil ${(t.same.steadyCpu / v.steadyCpu).toFixed(2)}; ` +
+      `no model frame asked: fps ratio vs (a) ${(t.noModel.steadyFps / t.decode.steadyFps).toFixed(2)}, vs (c) ` +
+      `${(t.noModel.steadyFps / t.gray.steadyFps).toFixed(2)}` +
       (t.before
         ? `; before: fps ratio vs (a) ${(t.before.steadyFps / t.decode.steadyFps).toFixed(2)}, CPU (a)/before ` +
           `${(t.decode.steadyCpu / t.before.steadyCpu).toFixed(2)}`
