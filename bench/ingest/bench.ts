@@ -215,6 +215,8 @@ async function throughput(clip: string, frames: number, rounds: number) {
     noModel: [],
     before: [],
   };
+  const openVigil = () =>
+    openFrames(parseSource(clip), { ...o, streamId: 'bench', live: false, threadNice: NICE });
   let got = 0;
   for (let r = 0; r < rounds; r++) {
     runs.decode.push(
@@ -232,19 +234,12 @@ async function throughput(clip: string, frames: number, rounds: number) {
         frames,
       ),
     );
-    const v = await vigilTimed(() =>
-      openFrames(parseSource(clip), { ...o, streamId: 'bench', live: false, threadNice: NICE }),
-    );
+    const v = await vigilTimed(openVigil);
     got = v.frames;
     runs.vigil.push(v);
     // The same ingest with a consumer that never asks for a model frame: what the gray frame and
     // the delivery to JS cost without the model frames' conversion.
-    runs.noModel.push(
-      await vigilTimed(
-        () => openFrames(parseSource(clip), { ...o, streamId: 'bench', live: false, threadNice: NICE }),
-        0,
-      ),
-    );
+    runs.noModel.push(await vigilTimed(openVigil, 0));
     if (before) {
       const b = await vigilTimed(() =>
         before.openFrames(parseSource(clip), {
