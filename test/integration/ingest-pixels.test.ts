@@ -26,6 +26,7 @@ import {
   rgbTables,
   scaleTables,
   type Colorimetry,
+  type I420Layout,
   type RgbTables,
 } from '../../src/ingest/yuv.js';
 import { requireFile, VTEST } from '../helpers/paths.js';
@@ -87,6 +88,27 @@ async function compare(uri: string, head: string, location?: string) {
   const rgbDiffs = frames.map((f, i) => meanAbsDiff(f.model, rgb[i]!));
   const grayDiffs = frames.map((f, i) => meanAbsDiff(f.analysis, gray[i]!)[0]!);
   return { frames, rgbDiffs, grayDiffs };
+}
+
+/** Seeded noise, one byte per call (the same sequence for the same seed). */
+function noiseBytes(seed: number): () => number {
+  return () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff;
+}
+
+/** The native scaled conversion's bytes, after checking they equal the JS conversion's. */
+function expectScaledNativeEqualsJs(
+  data: Uint8Array,
+  layout: I420Layout,
+  c: Colorimetry,
+  outWidth: number,
+  outHeight: number,
+  tables?: RgbTables,
+): Uint8Array {
+  const native = nativeI420ToRgb(data, layout, c, outWidth, outHeight, tables);
+  expect(native).not.toBeNull();
+  const js = rgbFromI420Scaled(data, layout, c, outWidth, outHeight, tables).data;
+  expect(Buffer.from(native!).equals(Buffer.from(js))).toBe(true);
+  return native!;
 }
 
 describe('ingest pixels against GStreamer conversions of the same frames', () => {
@@ -158,8 +180,7 @@ describe('ingest pixels against GStreamer conversions of the same frames', () =>
 
   it('the native RGB conversion equals the JS one byte for byte (odd sizes, every matrix and range)', () => {
     expect(gst().i420ToRgb).toBeTypeOf('function');
-    let seed = 7;
-    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff;
+    const random = noiseBytes(7);
     for (const [width, height] of [
       [64, 36],
       [33, 17],
@@ -208,8 +229,7 @@ describe('ingest pixels against GStreamer conversions of the same frames', () =>
 
   it('the native scaled RGB conversion equals the JS one byte for byte (odd sizes, aspect ratios, up and down)', () => {
     expect(gst().i420ToRgbScaled).toBeTypeOf('function');
-    let seed = 11;
-    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff;
+    const random = noiseBytes(11);
     const cases = [
       [1280, 720, 640, 360],
       [1920, 1080, 640, 360],
@@ -230,12 +250,9 @@ describe('ingest pixels against GStreamer conversions of the same frames', () =>
         { matrix: 'bt709', fullRange: false },
         { matrix: 'bt601', fullRange: true },
       ] as Colorimetry[]) {
-        const native = nativeI420ToRgb(data, layout, c, outWidth, outHeight);
-        expect(native).not.toBeNull();
-        const js = rgbFromI420Scaled(data, layout, c, outWidth, outHeight).data;
-        expect(Buffer.from(native!).equals(Buffer.from(js))).toBe(true);
+        const native = expectScaledNativeEqualsJs(data, layout, c, outWidth, outHeight);
         const chosen = convertI420ToRgbScaled(data, layout, c, outWidth, outHeight).data;
-        expect(Buffer.from(chosen).equals(Buffer.from(native!))).toBe(true);
+        expect(Buffer.from(chosen).equals(Buffer.from(native))).toBe(true);
       }
     }
     // Tables that do not fit the frame are refused, not read past.
@@ -268,8 +285,7 @@ describe('ingest pixels against GStreamer conversions of the same frames', () =>
   });
 
   it('the native scaled conversion gives the table bytes on both of its paths: linear tables (vector code) and others', () => {
-    let seed = 5;
-    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff;
+    const random = noiseBytes(5);
     const linear = (step: number, at0: number) => Int32Array.from({ length: 256 }, (_, i) => at0 + i * step);
     // Coefficients as the colorimetries give them, and extreme ones (outputs far outside 0..255: the
     // clamp); then the same tables with one entry off the line, which must take the table path.
@@ -303,10 +319,7 @@ describe('ingest pixels against GStreamer conversions of the same frames', () =>
       const layout = i420Layout(width, height);
       const data = Uint8Array.from({ length: layout.size }, random);
       for (const t of [...linearSets, ...linearSets.map(bent)]) {
-        const out = nativeI420ToRgb(data, layout, c, outWidth, outHeight, t);
-        expect(out).not.toBeNull();
-        const js = rgbFromI420Scaled(data, layout, c, outWidth, outHeight, t).data;
-        expect(Buffer.from(out!).equals(Buffer.from(js))).toBe(true);
+        expectScaledNativeEqualsJs(data, layout, c, outWidth, outHeight, t);
       }
     }
   });
