@@ -86,9 +86,9 @@ describe('docs/', () => {
 // ---- The configuration reference against the loader ----
 
 /** `| \`key.path\` | default | …` rows of docs/configuration.md. */
-const rows = [...configDoc.matchAll(/^\| `((?:nats|inference|control|web|analyzer|streams)[\w.[\]]*)` +\| ([^|]*)\|/gm)].map(
-  (m) => ({ key: m[1]!, defaultCell: m[2]!.trim() }),
-);
+const rows = [
+  ...configDoc.matchAll(/^\| `((?:nats|inference|control|web|analyzer|streams)[\w.[\]]*)` +\| ([^|]*)\|/gm),
+].map((m) => ({ key: m[1]!, defaultCell: m[2]!.trim() }));
 const documented = (key: string) =>
   rows.some((r) => r.key === key || r.key.startsWith(`${key}.`) || r.key.startsWith(`${key}[]`));
 
@@ -96,7 +96,13 @@ const documented = (key: string) =>
 const SEED: Record<string, Record<string, unknown>> = {
   streams: { id: 'door', url: 'test:ball' },
   rules: { name: 'r' },
-  zone: { points: [[0, 0], [1, 0], [0, 1]] },
+  zone: {
+    points: [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+    ],
+  },
 };
 
 /** A config object with `path` (e.g. `streams[].events.rules[].minDwellMs`) set to `value`. */
