@@ -22,7 +22,15 @@
  * Exit 0: all good; 1: problems (each printed on its own line); 2: the check itself failed.
  */
 import { execFile } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  statSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -49,7 +57,8 @@ export const IGNORE = {
     'test/integration/badinput-table.test.ts': 'gst-launch syntax as hostile user input, never run',
     'test/integration/ingest-rtsp.test.ts': 'its `!` strings are hostile URLs, never run as pipelines',
     'test/unit/check-deps.test.ts': "this check's own test fixtures",
-    'scripts/check-deps.mjs': 'this scanner: its shell keyword lists hold a lone "!" (its own commands: IMPLICIT)',
+    'scripts/check-deps.mjs':
+      'this scanner: its shell keyword lists hold a lone "!" (its own commands: IMPLICIT)',
   },
 };
 
@@ -138,14 +147,17 @@ export const KNOWN_PACKAGES = {
 
 /** The packages of setup.sh's `APT_PACKAGES=( ... )` array (comments and line breaks allowed). */
 export function parseAptPackages(setupText) {
-  const m = /^\s*APT_PACKAGES=\(([\s\S]*?)\)/m.exec(setupText);
-  if (!m) throw new Error('no APT_PACKAGES=( ... ) array in the set-up script');
-  return m[1]
-    .split('\n')
-    .map((l) => l.replace(/#.*$/, ''))
-    .join(' ')
-    .split(/\s+/)
-    .filter(Boolean);
+  const lines = setupText.split('\n').map((l) => l.replace(/(^|\s)#.*$/, ''));
+  const first = lines.findIndex((l) => /^\s*APT_PACKAGES=\(/.test(l));
+  if (first < 0) throw new Error('no APT_PACKAGES=( ... ) array in the set-up script');
+  const words = [];
+  lines[first] = lines[first].replace(/^\s*APT_PACKAGES=\(/, '');
+  for (let i = first; i < lines.length; i++) {
+    const close = lines[i].indexOf(')');
+    words.push(...(close < 0 ? lines[i] : lines[i].slice(0, close)).split(/\s+/).filter(Boolean));
+    if (close >= 0) return words;
+  }
+  throw new Error('APT_PACKAGES=( is never closed in the set-up script');
 }
 
 const FACTORY = /^[a-z][a-z0-9_-]*[a-z0-9]$/;
@@ -182,7 +194,9 @@ const SHELL_SKIP = new Set([
  * own functions. Array assignments `NAME=( ... )` are skipped whole; text in single quotes is data.
  */
 export function commandsInShell(text) {
-  const functions = new Set([...text.matchAll(/^\s*(?:function\s+)?([A-Za-z_][\w-]*)\s*\(\)\s*\{/gm)].map((m) => m[1]));
+  const functions = new Set(
+    [...text.matchAll(/^\s*(?:function\s+)?([A-Za-z_][\w-]*)\s*\(\)\s*\{/gm)].map((m) => m[1]),
+  );
   const found = [];
   let line = 1;
   let word = '';
@@ -311,7 +325,9 @@ export function scanPython(text) {
   const typelibs = [];
   const strings = []; // { text, line }
   const lineAt = (i) => text.slice(0, i).split('\n').length;
-  for (const m of text.matchAll(/^\s*(?:from\s+([A-Za-z_][\w]*)[\w.]*\s+import|import\s+([A-Za-z_][\w]*))/gm)) {
+  for (const m of text.matchAll(
+    /^\s*(?:from\s+([A-Za-z_][\w]*)[\w.]*\s+import|import\s+([A-Za-z_][\w]*))/gm,
+  )) {
     modules.push({ name: m[1] ?? m[2], line: lineAt(m.index) });
   }
   for (const m of text.matchAll(/require_version\(\s*["']([\w]+)["']\s*,\s*["']([\w.]+)["']\s*\)/g)) {
@@ -346,7 +362,8 @@ export function scanPython(text) {
   }
   if (current) strings.push(current);
   const elements = [];
-  for (const s of strings) for (const e of elementsInDescription(s.text)) elements.push({ name: e, line: s.line });
+  for (const s of strings)
+    for (const e of elementsInDescription(s.text)) elements.push({ name: e, line: s.line });
   const executables = [];
   const shebang = /^#!\s*(\S+)/.exec(text);
   if (shebang && shebang[1] !== '/usr/bin/env') executables.push({ name: shebang[1], line: 1 });
@@ -382,7 +399,8 @@ export function scanScript(fileName, text) {
 
   const textOf = (e) => {
     if (ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e)) return e.text;
-    if (ts.isTemplateExpression(e)) return e.head.text + e.templateSpans.map((s) => PH + s.literal.text).join('');
+    if (ts.isTemplateExpression(e))
+      return e.head.text + e.templateSpans.map((s) => PH + s.literal.text).join('');
     if (ts.isParenthesizedExpression(e)) return textOf(e.expression);
     if (ts.isBinaryExpression(e) && e.operatorToken.kind === ts.SyntaxKind.PlusToken)
       return textOf(e.left) + textOf(e.right);
@@ -398,14 +416,20 @@ export function scanScript(fileName, text) {
   walk(sf, (n) => {
     if (ts.isVariableDeclaration(n) && ts.isIdentifier(n.name) && n.initializer) {
       const init = n.initializer;
-      if (ts.isStringLiteral(init) || ts.isNoSubstitutionTemplateLiteral(init)) consts.set(n.name.text, init.text);
+      if (ts.isStringLiteral(init) || ts.isNoSubstitutionTemplateLiteral(init))
+        consts.set(n.name.text, init.text);
     }
   });
   for (let round = 0; round < 3; round++) {
     const before = spawners.size;
     walk(sf, (n) => {
       // const run = promisify(execFile)
-      if (ts.isVariableDeclaration(n) && ts.isIdentifier(n.name) && n.initializer && ts.isCallExpression(n.initializer)) {
+      if (
+        ts.isVariableDeclaration(n) &&
+        ts.isIdentifier(n.name) &&
+        n.initializer &&
+        ts.isCallExpression(n.initializer)
+      ) {
         const call = n.initializer;
         const arg = call.arguments[0];
         if (nameOfCallee(call.expression) === 'promisify' && arg && spawners.has(nameOfCallee(arg) ?? '')) {
@@ -427,7 +451,12 @@ export function scanScript(fileName, text) {
       if (name && p && ts.isIdentifier(p.name) && fn.body) {
         const param = p.name.text;
         walk(fn.body, (m) => {
-          if (isSpawnCall(m) && m.arguments[0] && ts.isIdentifier(m.arguments[0]) && m.arguments[0].text === param)
+          if (
+            isSpawnCall(m) &&
+            m.arguments[0] &&
+            ts.isIdentifier(m.arguments[0]) &&
+            m.arguments[0].text === param
+          )
             spawners.add(name);
         });
       }
@@ -443,9 +472,14 @@ export function scanScript(fileName, text) {
   walk(sf, (n) => {
     if (isSpawnCall(n) && n.arguments[0]) {
       const cmd = textOf(n.arguments[0]);
-      if (!cmd.includes(PH) && COMMAND.test(cmd.replace(/\//g, ''))) executables.push({ name: cmd, line: lineOf(n) });
+      if (!cmd.includes(PH) && COMMAND.test(cmd.replace(/\//g, '')))
+        executables.push({ name: cmd, line: lineOf(n) });
     }
-    if (ts.isCallExpression(n) && ts.isPropertyAccessExpression(n.expression) && n.expression.name.text === 'make') {
+    if (
+      ts.isCallExpression(n) &&
+      ts.isPropertyAccessExpression(n.expression) &&
+      n.expression.name.text === 'make'
+    ) {
       const owner = n.expression.expression;
       const arg = n.arguments[0];
       if (nameOfCallee(owner) === 'ElementFactory' && arg) {
@@ -589,7 +623,8 @@ export function scanTree(root) {
     if (IGNORE.files[rel]) continue;
     const text = readFileSync(file, 'utf8');
     const shebang = /^#!\s*(\S+)(?:\s+(\S+))?/.exec(text);
-    if (shebang) add('executable', shebang[1] === '/usr/bin/env' ? (shebang[2] ?? 'env') : shebang[1], `${rel}:1`);
+    if (shebang)
+      add('executable', shebang[1] === '/usr/bin/env' ? (shebang[2] ?? 'env') : shebang[1], `${rel}:1`);
     if (file.endsWith('.sh')) {
       for (const c of commandsInShell(text)) add('executable', c.name, `${rel}:${c.line}`);
     } else if (file.endsWith('.py')) {
@@ -751,10 +786,16 @@ export async function checkDeps({ root, setupPath, statusPath = '/var/lib/dpkg/s
 
   const problems = [];
   for (const u of located) {
-    const where = u.where.slice(0, 2).join(', ') + (u.where.length > 2 ? `, +${u.where.length - 2} more` : '');
+    const where =
+      u.where.slice(0, 2).join(', ') + (u.where.length > 2 ? `, +${u.where.length - 2} more` : '');
     if (!u.file) {
       const pkg = KNOWN_PACKAGES[u.kind]?.[u.name] ?? 'unknown';
-      const lists = pkg === 'unknown' ? '' : listed.includes(pkg) ? `; ${setupName} lists ${pkg}` : `; ${setupName} does not list ${pkg}`;
+      const lists =
+        pkg === 'unknown'
+          ? ''
+          : listed.includes(pkg)
+            ? `; ${setupName} lists ${pkg}`
+            : `; ${setupName} does not list ${pkg}`;
       problems.push(`${u.kind} ${u.name}: not installed; Debian package: ${pkg}${lists} (used at ${where})`);
       continue;
     }
@@ -779,8 +820,14 @@ export async function checkDeps({ root, setupPath, statusPath = '/var/lib/dpkg/s
 }
 
 async function main(argv) {
-  const root = resolve(argv.includes('--root') ? argv[argv.indexOf('--root') + 1] : join(dirname(fileURLToPath(import.meta.url)), '..'));
-  const setupPath = resolve(argv.includes('--setup') ? argv[argv.indexOf('--setup') + 1] : join(root, 'scripts/setup.sh'));
+  const root = resolve(
+    argv.includes('--root')
+      ? argv[argv.indexOf('--root') + 1]
+      : join(dirname(fileURLToPath(import.meta.url)), '..'),
+  );
+  const setupPath = resolve(
+    argv.includes('--setup') ? argv[argv.indexOf('--setup') + 1] : join(root, 'scripts/setup.sh'),
+  );
   const started = Date.now();
   const { uses, problems } = await checkDeps({ root, setupPath });
   if (argv.includes('--list')) {
@@ -790,10 +837,14 @@ async function main(argv) {
   if (problems.length > 0) {
     console.error(`[check-deps] ${problems.length} problem(s) with the system dependencies:`);
     for (const p of problems) console.error(`  ✗ ${p}`);
-    console.error('[check-deps] add the package to APT_PACKAGES in scripts/setup.sh and run it (or install it)');
+    console.error(
+      '[check-deps] add the package to APT_PACKAGES in scripts/setup.sh and run it (or install it)',
+    );
     return 1;
   }
-  console.error(`[check-deps] ${uses.length} elements, executables, Python modules and typelibs: all from set-up's packages (${ms} ms)`);
+  console.error(
+    `[check-deps] ${uses.length} elements, executables, Python modules and typelibs: all from set-up's packages (${ms} ms)`,
+  );
   return 0;
 }
 
