@@ -55,7 +55,6 @@ export const IGNORE = {
   /** Files whose strings are hostile input or examples, not pipelines or commands Vigil runs. */
   files: {
     'test/integration/badinput-table.test.ts': 'gst-launch syntax as hostile user input, never run',
-    'test/integration/ingest-rtsp.test.ts': 'its `!` strings are hostile URLs, never run as pipelines',
     'test/unit/check-deps.test.ts': "this check's own test fixtures",
     'scripts/check-deps.mjs':
       'this scanner: its shell keyword lists hold a lone "!" (its own commands: IMPLICIT)',

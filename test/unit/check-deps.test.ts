@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  IGNORE,
   PH,
   commandsInShell,
   dependsClosure,
@@ -18,7 +19,9 @@ import {
   parseDpkgStatus,
   scanPython,
   scanScript,
+  scanTree,
 } from '../../scripts/check-deps.mjs';
+import { existsSync } from 'node:fs';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const names = (found: { name: string }[]) => found.map((f) => f.name);
@@ -189,6 +192,34 @@ describe('dependsClosure', () => {
   });
 });
 
+describe('scanTree on this repository', () => {
+  it('sees the uses the issue named, each where it is', () => {
+    const uses = scanTree(ROOT);
+    const where = (kind: string, name: string) =>
+      uses.find((u) => u.kind === kind && u.name === name)?.where.join(' ') ?? '';
+    expect(where('element', 'textoverlay')).toContain('test/integration/wiring-ocr.test.ts');
+    expect(where('element', 'appsink')).toContain('src/ingest/describe.ts');
+    expect(where('element', 'x264enc')).toContain('test/fixtures/rtsp_server.py');
+    expect(where('executable', 'nats-server')).toContain('src/publish/nats-server.ts');
+    expect(where('executable', 'ffprobe')).toContain('src/cli/progress.ts');
+    expect(where('executable', 'promtool')).toContain('test/integration/');
+    expect(where('executable', 'prometheus')).toContain('test/integration/prometheus-dashboards.test.ts');
+    expect(where('executable', '/usr/bin/chromium')).toContain('test/integration/web-live-view.test.ts');
+    expect(where('executable', '/usr/bin/python3')).toContain('test/helpers/rtsp-server.ts');
+    expect(where('executable', 'espeak-ng')).not.toBe('');
+    expect(where('executable', 'openssl')).not.toBe('');
+    expect(where('executable', 'pgrep')).not.toBe('');
+    expect(where('python-module', 'gi')).toContain('test/fixtures/rtsp_server.py');
+    expect(where('typelib', 'GstRtspServer-1.0')).toContain('test/fixtures/rtsp_server.py');
+  });
+  it('ignores only files that exist, each for a stated reason', () => {
+    for (const [file, reason] of Object.entries(IGNORE.files)) {
+      expect(existsSync(join(ROOT, file)), file).toBe(true);
+      expect(reason.length).toBeGreaterThan(10);
+    }
+  });
+});
+
 describe('check-deps on this machine', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-check-deps-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -214,5 +245,5 @@ describe('check-deps on this machine', () => {
     );
     // Only the package taken out is missing: the rest of the list covers everything else.
     expect(err?.stderr).toMatch(/1 problem\(s\)/);
-  }, 60_000);
+  }, 180_000);
 });
