@@ -7,6 +7,9 @@ process.env.UV_THREADPOOL_SIZE ??= '64';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Marks every process of the run and fails it, naming each, when any outlives the tests.
+    globalSetup: ['test/global-setup.ts'],
+    setupFiles: ['test/global-file-marker.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Integration tests start real servers and GStreamer pipelines; two cores do not take more.

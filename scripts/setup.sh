@@ -7,12 +7,17 @@ cd "$(dirname "$0")/.."
 
 log() { echo "[vigil setup] $*" >&2; }
 
+# Every package the code, tests, benchmarks and scripts use, installed with --no-install-recommends:
+# scripts/check-deps.mjs (run first by `npm test`) fails when something used comes from a package
+# neither listed here nor pulled in by a listed package's Depends.
 APT_PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  gstreamer1.0-x # textoverlay (the Pango plugin): test clips with text
   gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi
   nats-server prometheus ffmpeg pkg-config g++ make python3 ca-certificates chromium espeak-ng openssl
+  procps # pgrep: tests find a CLI's child processes
 )
 
 if ! command -v node >/dev/null 2>&1; then

@@ -64,7 +64,29 @@ export interface CoordinatorOptions {
   /** Registers vigil_cluster_* metrics here (the analyzer's registry). */
   registry?: Registry;
   log?: (line: string) => void;
+  /**
+   * Time for rounds, renewals and lease deadlines (default: the system clock). Tests drive it by
+   * hand; the KV bucket's TTL still runs on the NATS server's own clock.
+   */
+  clock?: CoordinatorClock;
 }
+
+/** The coordinator's time source and timers. */
+export interface CoordinatorClock {
+  now(): number;
+  /**
+   * Calls `fn` after `ms` (the timer must not keep the process alive). `fn` returns the work it
+   * started, as a promise: a clock driven by a test awaits it before time moves on.
+   */
+  setTimeout(fn: () => unknown, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const SYSTEM_CLOCK: CoordinatorClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout> | undefined),
+};
 
 const OPTION_KEYS = [
   'nc',
@@ -76,6 +98,7 @@ const OPTION_KEYS = [
   'clusterBucket',
   'registry',
   'log',
+  'clock',
 ];
 
 export const DEFAULT_CLUSTER_BUCKET = 'vigil-cluster';
@@ -93,7 +116,7 @@ interface Owned {
   defRevision: number;
   /** When the last successful write was sent (the server's TTL runs from a later instant). */
   sentAt: number;
-  deadline: ReturnType<typeof setTimeout> | undefined;
+  deadline: unknown;
 }
 
 export interface CoordinatorStatus {
@@ -127,7 +150,8 @@ export class ClusterCoordinator {
   private roundNo = 0;
   private readonly owned = new Map<string, Owned>();
   private readonly changed = new Set<string>();
-  private roundTimer: ReturnType<typeof setTimeout> | undefined;
+  private roundTimer: unknown;
+  private readonly clock: CoordinatorClock;
   private round: Promise<void> = Promise.resolve();
   private closing: Promise<void> | undefined;
   private view = { liveReplicas: 1, desired: 0, share: 0 };
@@ -142,6 +166,7 @@ export class ClusterCoordinator {
     this.replicaId = o.replicaId!;
     this.leaseMs = o.leaseMs!;
     this.renewMs = o.renewMs!;
+    this.clock = o.clock ?? SYSTEM_CLOCK;
     this.safetyMs = Math.max(200, Math.round(this.leaseMs / 5));
     this.scanMs = Math.max(50, Math.round(this.renewMs / 2));
     this.metrics = o.registry
@@ -212,7 +237,7 @@ export class ClusterCoordinator {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      clearTimeout(this.roundTimer);
+      this.clock.clearTimeout(this.roundTimer);
       this.watcher?.stop();
       await this.round.catch(() => undefined);
       for (const id of [...this.owned.keys()]) await this.release(id, 'shutdown');
@@ -227,14 +252,14 @@ export class ClusterCoordinator {
 
   private schedule(delayMs: number): void {
     if (this.closing) return;
-    this.roundTimer = setTimeout(() => {
+    this.roundTimer = this.clock.setTimeout(() => {
       this.round = this.runRound()
         .catch((err: unknown) =>
           this.log(`round failed: ${err instanceof Error ? err.message : String(err)}`),
         )
         .finally(() => this.schedule(this.scanMs));
+      return this.round;
     }, delayMs);
-    this.roundTimer.unref?.();
   }
 
   private async watchDefinitions(): Promise<void> {
@@ -248,7 +273,11 @@ export class ClusterCoordinator {
   private async heartbeat(): Promise<void> {
     await this.cluster.put(
       `replica.${this.replicaId}`,
-      JSON.stringify({ replica: this.replicaId, owned: this.owned.size, at: new Date().toISOString() }),
+      JSON.stringify({
+        replica: this.replicaId,
+        owned: this.owned.size,
+        at: new Date(this.clock.now()).toISOString(),
+      }),
     );
   }
 
@@ -259,21 +288,20 @@ export class ClusterCoordinator {
   }
 
   private armDeadline(entry: Owned): void {
-    clearTimeout(entry.deadline);
-    const wait = entry.sentAt + this.leaseMs - this.safetyMs - Date.now();
-    entry.deadline = setTimeout(
+    this.clock.clearTimeout(entry.deadline);
+    const wait = entry.sentAt + this.leaseMs - this.safetyMs - this.clock.now();
+    entry.deadline = this.clock.setTimeout(
       () => {
         if (this.owned.get(entry.id) !== entry) return;
         this.log(`lease on ${entry.id} not renewed in time: stopping it`);
-        void this.release(entry.id, 'lease_expired', { keepLease: true });
+        return this.release(entry.id, 'lease_expired', { keepLease: true });
       },
       Math.max(0, wait),
     );
-    entry.deadline.unref?.();
   }
 
   private async renew(entry: Owned): Promise<void> {
-    const sentAt = Date.now();
+    const sentAt = this.clock.now();
     try {
       const revision = await this.cluster.update(
         `lease.${entry.id}`,
@@ -349,7 +377,7 @@ export class ClusterCoordinator {
       this.log(`skipping desired stream ${id}: ${(err as Error).message}`);
       return false;
     }
-    const sentAt = Date.now();
+    const sentAt = this.clock.now();
     let revision: number;
     try {
       revision = await this.cluster.create(
@@ -416,7 +444,7 @@ export class ClusterCoordinator {
     const entry = this.owned.get(id);
     if (!entry) return;
     this.owned.delete(id);
-    clearTimeout(entry.deadline);
+    this.clock.clearTimeout(entry.deadline);
     this.metrics?.releases.inc({ reason });
     if (!opts.skipDetach) {
       try {

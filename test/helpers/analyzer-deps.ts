@@ -25,7 +25,9 @@ export async function startAnalyzerDeps<T>(
   prepare: (dir: string) => Promise<T>,
 ): Promise<AnalyzerDeps<T>> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  const [prepared, nats, infer] = await Promise.all([
+  // Side by side, but settled one by one: when one step throws, what the others started is
+  // stopped before the error goes up (the caller never gets a handle to close).
+  const [prepared, nats, infer] = await Promise.allSettled([
     prepare(dir),
     startNatsServer(),
     startInferenceServer({
@@ -35,17 +37,22 @@ export async function startAnalyzerDeps<T>(
       logger: { info: () => undefined, warn: () => undefined },
     }),
   ]);
+  const stop = async () => {
+    if (infer.status === 'fulfilled') await infer.value.close();
+    if (nats.status === 'fulfilled') await nats.value.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  if (prepared.status === 'rejected' || nats.status === 'rejected' || infer.status === 'rejected') {
+    await stop();
+    const failed = [prepared, nats, infer].find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    throw failed.reason;
+  }
   let closed: Promise<void> | undefined;
   return {
     dir,
-    nats,
-    infer,
-    prepared,
-    close: () =>
-      (closed ??= (async () => {
-        await infer.close();
-        await nats.stop();
-        rmSync(dir, { recursive: true, force: true });
-      })()),
+    nats: nats.value,
+    infer: infer.value,
+    prepared: prepared.value,
+    close: () => (closed ??= stop()),
   };
 }

@@ -74,13 +74,22 @@ async function launch(repo: string, port: number, tls?: InferTlsFiles) {
       clearTimeout(timer);
       rej(new Error(`inference server exited (${code}) before serving: ${stderr}`));
     });
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      rej(err);
+    });
+  }).catch(async (err: unknown) => {
+    // Not serving (in time): killed before the error goes up, so no caller is left without a handle.
+    await killChild(child);
+    throw err;
   });
   child.removeAllListeners('exit');
   return { child, port: bound };
 }
 
 function killChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined)
+    return Promise.resolve();
   return new Promise((res) => {
     child.once('exit', () => res());
     child.kill('SIGKILL');

@@ -59,6 +59,7 @@ async function launch(o: RtspServerOptions, port: number): Promise<{ child: Chil
     if (stderr.length < 4000) stderr += d.toString();
   });
   const lines = createInterface({ input: child.stdout! });
+  // A server that never says it listens (or says something else) is killed before the error goes up.
   const bound = await new Promise<number>((resolvePort, reject) => {
     const timer = setTimeout(() => reject(new Error(`rtsp server did not start in 15 s: ${stderr}`)), 15_000);
     child.once('error', (err) => {
@@ -76,15 +77,26 @@ async function launch(o: RtspServerOptions, port: number): Promise<{ child: Chil
         resolvePort(Number(m[1]));
       }
     });
+  }).catch(async (err: unknown) => {
+    lines.close();
+    await waitExit(child, true);
+    throw err;
   });
   child.removeAllListeners('exit');
   lines.close();
   return { child, port: bound };
 }
 
-function waitExit(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((r) => child.once('exit', () => r()));
+/** Resolves once the child has exited; with `kill`, SIGKILLs it first (SIGCONT: it may be stopped). */
+function waitExit(child: ChildProcess, kill = false): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined)
+    return Promise.resolve();
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  if (kill) {
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+  }
+  return exited;
 }
 
 export async function startRtspServer(o: RtspServerOptions = {}): Promise<RtspServer> {

@@ -3,6 +3,12 @@
  * of a replica that vanished (its NATS connection cut, no goodbye), never two owners at once,
  * definition updates and removals. The stream host here records attach/detach times (pure
  * bookkeeping); the 3-process test with real pipelines is cluster-processes.test.ts.
+ *
+ * Where no lease has to expire on the server, the coordinators run on a clock the test moves by
+ * hand (test/helpers/manual-clock.ts) with a lease far longer than the test: rounds happen only
+ * when the test advances time, one after the other, so a loaded machine cannot make a replica miss
+ * a renewal and drop its streams (the flake "timed out waiting for rebalanced to 2/2/2"), and the
+ * assertions count rounds instead of milliseconds.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -14,8 +20,14 @@ import {
   type StreamHost,
 } from '../../src/cluster/index.js';
 import { startNatsServer, type LocalNatsServer } from '../../src/publish/nats-server.js';
+import type { CoordinatorClock } from '../../src/cluster/coordinator.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 const LEASE_MS = 1500;
+/** The lease with a hand-moved clock: longer than the whole test, so the server expires nothing. */
+const MANUAL_LEASE_MS = 120_000;
+/** Time between a coordinator's rounds: half its renew interval (leaseMs / 3). */
+const MANUAL_ROUND_MS = MANUAL_LEASE_MS / 6;
 
 interface Interval {
   host: string;
@@ -98,7 +110,7 @@ describe('cluster coordinator on NATS JetStream KV', () => {
     for (let i = 0; i < streams; i++) await desired.put({ id: `cam-${i}`, source: 'test:ball' });
   }
 
-  async function replica(name: string, log: Interval[], registry?: Registry) {
+  async function replica(name: string, log: Interval[], registry?: Registry, clock?: CoordinatorClock) {
     const nc = await connect({ servers: nats.url, name });
     conns.push(nc);
     const host = new RecordingHost(name, log);
@@ -106,9 +118,10 @@ describe('cluster coordinator on NATS JetStream KV', () => {
       nc,
       host,
       replicaId: name,
-      leaseMs: LEASE_MS,
+      leaseMs: clock ? MANUAL_LEASE_MS : LEASE_MS,
       ...buckets,
       ...(registry ? { registry } : {}),
+      ...(clock ? { clock } : {}),
     });
     coordinators.push(c);
     return { nc, host, c };
@@ -116,36 +129,82 @@ describe('cluster coordinator on NATS JetStream KV', () => {
 
   const total = (hosts: RecordingHost[]) => hosts.reduce((n, h) => n + h.running.size, 0);
 
+  /** Moves the clock one round at a time until `cond` holds; returns the rounds it took. */
+  async function roundsUntil(clock: ManualClock, what: string, cond: () => boolean, maxRounds = 20) {
+    for (let rounds = 0; rounds <= maxRounds; rounds++) {
+      if (cond()) return rounds;
+      await clock.advance(MANUAL_ROUND_MS);
+    }
+    throw new Error(`not ${what} after ${maxRounds} rounds`);
+  }
+
   it('splits 6 streams 2/2/2 across 3 replicas, hands over on close, rebalances when one joins', async () => {
     await fresh(6);
+    const clock = new ManualClock();
     const log: Interval[] = [];
     const reg = new Registry();
-    const [a, b, c] = await Promise.all([replica('r-a', log, reg), replica('r-b', log), replica('r-c', log)]);
+    const [a, b, c] = await Promise.all([
+      replica('r-a', log, reg, clock),
+      replica('r-b', log, undefined, clock),
+      replica('r-c', log, undefined, clock),
+    ]);
     const hosts = [a.host, b.host, c.host];
-    await until('6 streams running', () => total(hosts) === 6 && hosts.every((h) => h.running.size === 2));
+    // The first round waits a renew interval (two rounds) so that replicas starting together see
+    // each other; then each claims its share.
+    await roundsUntil(clock, 'split 2/2/2', () => hosts.every((h) => h.running.size === 2), 4);
     expect(new Set(hosts.flatMap((h) => [...h.running.keys()])).size).toBe(6);
     const text = await reg.metrics();
     expect(text).toMatch(/^vigil_cluster_owned_streams 2$/m);
     expect(text).toMatch(/^vigil_cluster_live_replicas 3$/m);
     expect(text).toMatch(/^vigil_cluster_desired_streams 6$/m);
+    // Nothing was dropped on the way: every attach is still running.
+    expect(log.every((iv) => iv.to === null)).toBe(true);
+    // A starved event loop (what a loaded machine does to replicas sharing it), longer than the
+    // real-clock lease, changes nothing: lease time moves only with the rounds.
+    const stalledUntil = Date.now() + LEASE_MS;
+    while (Date.now() < stalledUntil) {
+      // busy
+    }
+    await clock.advance(2 * MANUAL_ROUND_MS);
+    expect(hosts.map((h) => h.running.size)).toEqual([2, 2, 2]);
+    expect(log.every((iv) => iv.to === null)).toBe(true);
 
-    // A graceful stop gives the leases back: the others take over without waiting for expiry.
-    const closedAt = Date.now();
+    // A graceful stop gives the leases back: the others take over in their next rounds, while the
+    // server would keep an abandoned lease for MANUAL_LEASE_MS (far more than these rounds).
     await c.c.close();
     await c.c.close(); // idempotent
     expect(c.host.running.size).toBe(0);
-    await until('takeover after close', () => total([a.host, b.host]) === 6);
-    expect(Date.now() - closedAt).toBeLessThan(LEASE_MS * 2);
-    // Each takes its share, 3/3. Waited for rather than read at once: all replicas share this test's
-    // event loop, and a loop starved for longer than the renewal margin (a loaded CI machine) makes a
-    // replica drop its streams on purpose (it cannot prove its leases); the rounds then even out.
-    await until('3/3 after the hand-over', () => a.host.running.size === 3 && b.host.running.size === 3);
+    const handover = await roundsUntil(
+      clock,
+      'taken over after close',
+      () => total([a.host, b.host]) === 6,
+      4,
+    );
+    expect(handover * MANUAL_ROUND_MS).toBeLessThan(MANUAL_LEASE_MS);
+    await roundsUntil(
+      clock,
+      'split 3/3 after the hand-over',
+      () => a.host.running.size === 3 && b.host.running.size === 3,
+      4,
+    );
 
     // A replica joins: the others release surplus one per round until it has its share.
-    const d = await replica('r-d', log);
-    await until('rebalanced to 2/2/2', () => [a.host, b.host, d.host].every((h) => h.running.size === 2));
+    const d = await replica('r-d', log, undefined, clock);
+    await roundsUntil(
+      clock,
+      'rebalanced to 2/2/2',
+      () => [a.host, b.host, d.host].every((h) => h.running.size === 2),
+      8,
+    );
     expect(overlaps(log)).toEqual([]);
-  }, 30_000);
+    // Streams moved only where the test made them move: 2 from r-c's close, 2 to the newcomer.
+    expect(
+      log
+        .filter((iv) => iv.to !== null)
+        .map((iv) => iv.host)
+        .sort(),
+    ).toEqual(['r-a', 'r-b', 'r-c', 'r-c']);
+  }, 60_000);
 
   it('takes over the streams of a replica that vanished, within two lease periods, never doubled', async () => {
     await fresh(6);
