@@ -81,16 +81,17 @@ export class RetryBuffer<T> {
   private idle(timeoutMs: number): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
       if (this.pending === 0) return resolve(true);
-      const timer = setTimeout(() => {
-        this.idleWaiters.delete(done);
-        resolve(false);
-      }, timeoutMs);
+      const wait: { timer?: ReturnType<typeof setTimeout> } = {};
       const done = (): void => {
-        clearTimeout(timer);
+        clearTimeout(wait.timer);
         this.idleWaiters.delete(done);
         resolve(true);
       };
       this.idleWaiters.add(done);
+      wait.timer = setTimeout(() => {
+        this.idleWaiters.delete(done);
+        resolve(false);
+      }, timeoutMs);
     });
   }
 
