@@ -6,10 +6,32 @@ import type { ModelStreamInferResponse } from './generated/inference/ModelStream
 import type { InferService } from './infer-service.js';
 import { modelConfigMessage } from './model-config-message.js';
 import { resolveVersion, shmStatus, StatusError, streamErrorMessage, toStatus } from './server-status.js';
-import { SHM_EXTENSION } from './shm.js';
+import { SHM_EXTENSION, type SharedMemoryRegistry } from './shm.js';
 
 export const SERVER_NAME = 'vigil';
 export const SERVER_VERSION = '0.1.0';
+
+/** Answers a unary call with what `fn` returns, or with the status of what it throws. */
+function answer<T>(cb: (err: ReturnType<typeof toStatus> | null, value?: T) => void, fn: () => T): void {
+  let value: T;
+  try {
+    value = fn();
+  } catch (e) {
+    cb(toStatus(e));
+    return;
+  }
+  cb(null, value);
+}
+
+/** `fn` on the shared-memory registry: UNIMPLEMENTED when it is off, its errors as statuses. */
+function onRegistry<T>(shm: SharedMemoryRegistry | undefined, fn: (reg: SharedMemoryRegistry) => T): T {
+  if (!shm) throw new StatusError(grpc.status.UNIMPLEMENTED, 'shared memory is not enabled on this server');
+  try {
+    return fn(shm);
+  } catch (e) {
+    throw e instanceof StatusError ? e : shmStatus(e);
+  }
+}
 
 export function serviceHandlers(svc: InferService): GRPCInferenceServiceHandlers {
   const { models, shm, statistics } = svc;
@@ -33,25 +55,19 @@ export function serviceHandlers(svc: InferService): GRPCInferenceServiceHandlers
           ...(shm ? [SHM_EXTENSION] : []),
         ],
       }),
-    ModelConfig: (call, cb) => {
-      try {
+    ModelConfig: (call, cb) =>
+      answer(cb, () => {
         const [model] = resolveVersion(models, call.request.name, call.request.version);
-        cb(null, { config: modelConfigMessage(model, svc.providers) });
-      } catch (e) {
-        cb(toStatus(e));
-      }
-    },
-    ModelStatistics: (call, cb) => {
-      try {
+        return { config: modelConfigMessage(model, svc.providers) };
+      }),
+    ModelStatistics: (call, cb) =>
+      answer(cb, () => {
         const { name, version } = call.request;
         // A named model (and version) must exist, as with every other per-model call.
         if (name) resolveVersion(models, name, version);
         else if (version) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'a version needs a model name');
-        cb(null, { model_stats: statistics.snapshot(name, version) });
-      } catch (e) {
-        cb(toStatus(e));
-      }
-    },
+        return { model_stats: statistics.snapshot(name, version) };
+      }),
     RepositoryIndex: (call, cb) => {
       // One repository, every model loaded at start: each loaded version is READY until shutdown.
       const state = svc.closing ? 'UNAVAILABLE' : 'READY';
@@ -66,55 +82,28 @@ export function serviceHandlers(svc: InferService): GRPCInferenceServiceHandlers
               ),
       });
     },
-    SystemSharedMemoryStatus: (call, cb) => {
-      try {
-        if (!shm)
-          throw new StatusError(grpc.status.UNIMPLEMENTED, 'shared memory is not enabled on this server');
+    SystemSharedMemoryStatus: (call, cb) =>
+      answer(cb, () => {
         const regions: Record<string, { name: string; key: string; offset: number; byte_size: number }> = {};
-        try {
-          for (const r of shm.status(call.request.name))
-            regions[r.name] = { name: r.name, key: r.key, offset: r.offset, byte_size: r.byteSize };
-        } catch (e) {
-          throw shmStatus(e);
-        }
-        cb(null, { regions });
-      } catch (e) {
-        cb(toStatus(e));
-      }
-    },
-    SystemSharedMemoryRegister: (call, cb) => {
-      try {
-        if (!shm)
-          throw new StatusError(grpc.status.UNIMPLEMENTED, 'shared memory is not enabled on this server');
-        if (svc.closing) throw new StatusError(grpc.status.UNAVAILABLE, 'server is shutting down');
+        for (const r of onRegistry(shm, (reg) => reg.status(call.request.name)))
+          regions[r.name] = { name: r.name, key: r.key, offset: r.offset, byte_size: r.byteSize };
+        return { regions };
+      }),
+    SystemSharedMemoryRegister: (call, cb) =>
+      answer(cb, () => {
         const { name, key, offset, byte_size } = call.request;
-        try {
-          shm.register(name, key, Number(offset), Number(byte_size));
-        } catch (e) {
-          throw shmStatus(e);
-        }
-        cb(null, {});
-      } catch (e) {
-        cb(toStatus(e));
-      }
-    },
-    SystemSharedMemoryUnregister: (call, cb) => {
-      try {
-        if (!shm)
-          throw new StatusError(grpc.status.UNIMPLEMENTED, 'shared memory is not enabled on this server');
-        shm.unregister(call.request.name);
-        cb(null, {});
-      } catch (e) {
-        cb(toStatus(e));
-      }
-    },
-    ModelMetadata: (call, cb) => {
-      try {
-        cb(null, svc.metadata(call.request.name, call.request.version));
-      } catch (e) {
-        cb(toStatus(e));
-      }
-    },
+        onRegistry(shm, (reg) => {
+          if (svc.closing) throw new StatusError(grpc.status.UNAVAILABLE, 'server is shutting down');
+          reg.register(name, key, Number(offset), Number(byte_size));
+        });
+        return {};
+      }),
+    SystemSharedMemoryUnregister: (call, cb) =>
+      answer(cb, () => {
+        onRegistry(shm, (reg) => reg.unregister(call.request.name));
+        return {};
+      }),
+    ModelMetadata: (call, cb) => answer(cb, () => svc.metadata(call.request.name, call.request.version)),
     ModelInfer: (call, cb) => {
       svc.infer(call.request, call).then(
         (res) => cb(null, res),
