@@ -48,7 +48,9 @@ export type InferenceErrorCode =
   /** The client or server was closed. */
   | 'VIGIL_ERR_INFER_CLOSED'
   /** A model in the repository could not be loaded (bad config or ONNX file). */
-  | 'VIGIL_ERR_INFER_REPOSITORY';
+  | 'VIGIL_ERR_INFER_REPOSITORY'
+  /** The server refused a request whose inputs were in shared memory (the client resends the bytes). */
+  | 'VIGIL_ERR_INFER_SHM_REFUSED';
 
 export class InferenceError extends VigilError {
   /** The gRPC status code behind this error, when it came from (or maps to) a gRPC call. */

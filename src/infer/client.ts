@@ -6,15 +6,12 @@
  * typed errors (InferenceError), idempotent close().
  */
 import * as grpc from '@grpc/grpc-js';
-import { ConfigError, InferenceError, type InferenceErrorCode } from '../core/errors.js';
-import { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './breaker.js';
+import { ConfigError, InferenceError } from '../core/errors.js';
+import type { CircuitBreakerOptions } from './breaker.js';
+import { Channels, type ClientHealth, type ClientTlsOptions, type Unary } from './channels.js';
 import type { GRPCInferenceServiceClient } from './generated/inference/GRPCInferenceService.js';
-import type { ModelInferRequest } from './generated/inference/ModelInferRequest.js';
 import type { ModelInferResponse__Output } from './generated/inference/ModelInferResponse.js';
-import { InferStream } from './infer-stream.js';
-import { loadInferenceProto } from './proto.js';
 import { isLoopbackHost } from './shm.js';
-import { SharedMemoryPool } from './shm-pool.js';
 import {
   contentsField,
   deserializeBytes,
@@ -25,14 +22,15 @@ import {
   typedToBytes,
   type Datatype,
 } from './tensor.js';
+import type { InferCall, InferTransport } from './transport.js';
+import { registerRegions, SharedMemoryTransport } from './transport-shm.js';
+import { StreamTransport } from './transport-stream.js';
+import { UnaryTransport } from './transport-unary.js';
 
 export const DEFAULT_CLIENT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-/** Requests with fewer input bytes than this go in the message even when shared memory is on. */
-export const SHM_MIN_BYTES = 64 * 1024;
-/** Requests with more bytes in the message than this take a unary call even when streaming is on. */
-export const STREAM_MAX_BYTES = 64 * 1024;
-
-type ShmAddressState = 'registering' | 'ready' | 'unsupported';
+export { SHM_MIN_BYTES } from './transport-shm.js';
+export { STREAM_MAX_BYTES } from './transport-stream.js';
+export type { ClientHealth, ClientTlsOptions } from './channels.js';
 
 export interface InferenceClientOptions {
   /** `host:port` of each server; calls rotate over them. */
@@ -70,15 +68,6 @@ export interface InferenceClientOptions {
   streamInfer?: boolean;
 }
 
-export interface ClientTlsOptions {
-  /** CA bundle for the server certificate; default: the system's roots. */
-  rootCerts?: Buffer;
-  certChain?: Buffer;
-  privateKey?: Buffer;
-  /** Expected name in the server certificate when it differs from the address's host. */
-  serverName?: string;
-}
-
 const OPTION_KEYS: readonly (keyof InferenceClientOptions)[] = [
   'addresses',
   'deadlineMs',
@@ -92,13 +81,6 @@ const OPTION_KEYS: readonly (keyof InferenceClientOptions)[] = [
   'sharedMemorySlots',
   'streamInfer',
 ];
-
-/** What the client knows about its servers' health. */
-export interface ClientHealth {
-  /** closed: some address is healthy; half-open: none healthy but one may be probed; open: all open (calls fail at once). */
-  state: BreakerState;
-  addresses: { address: string; state: BreakerState; consecutiveFailures: number }[];
-}
 
 export interface TensorMetadata {
   name: string;
@@ -146,23 +128,6 @@ export interface InferResult {
   version: string;
   id: string;
   outputs: Tensor[];
-}
-
-function codeFor(status: grpc.status | undefined): InferenceErrorCode {
-  switch (status) {
-    case grpc.status.UNAVAILABLE:
-      return 'VIGIL_ERR_INFER_UNAVAILABLE';
-    case grpc.status.NOT_FOUND:
-      return 'VIGIL_ERR_INFER_NOT_FOUND';
-    case grpc.status.INVALID_ARGUMENT:
-      return 'VIGIL_ERR_INFER_INVALID_ARGUMENT';
-    case grpc.status.RESOURCE_EXHAUSTED:
-      return 'VIGIL_ERR_INFER_RESOURCE_EXHAUSTED';
-    case grpc.status.DEADLINE_EXCEEDED:
-      return 'VIGIL_ERR_INFER_DEADLINE';
-    default:
-      return 'VIGIL_ERR_INFER_MODEL';
-  }
 }
 
 function checkOptions(opts: InferenceClientOptions): void {
@@ -221,198 +186,63 @@ function checkOptions(opts: InferenceClientOptions): void {
   }
 }
 
-type Unary<Req, Res> = (
-  req: Req,
-  metadata: grpc.Metadata,
-  options: grpc.CallOptions,
-  cb: (err: grpc.ServiceError | null, res?: Res) => void,
-) => grpc.ClientUnaryCall;
-
-/** Errors that say the server (not the request) is in trouble: they count against the breaker. */
-function isServerFailure(code: grpc.status | undefined): boolean {
-  return code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED;
-}
-
-/** A server's answer with status `code` as the breaker counts it: failure, neither, or success. */
-function recordAnswer(breaker: CircuitBreaker, code: grpc.status | undefined): void {
-  if (isServerFailure(code)) breaker.failure();
-  else if (code === grpc.status.CANCELLED) breaker.release();
-  else breaker.success(); // the server answered: it is up, the request was wrong
-}
-
-/** The typed error for a call that ended with status `code`, naming the call and the address. */
-function statusError(
-  what: string,
-  address: string,
-  code: grpc.status | undefined,
-  details: string,
-  cause?: unknown,
-): InferenceError {
-  return new InferenceError(codeFor(code), `${what} on ${address}: ${details}`, {
-    ...(cause !== undefined ? { cause } : {}),
-    grpcCode: code,
-  });
-}
-
 export class InferenceClient {
   readonly maxMessageBytes: number;
-  private readonly clients: GRPCInferenceServiceClient[];
-  private readonly breakers: CircuitBreaker[];
-  private next = 0;
-  private closed = false;
   private readonly deadlineMs: number;
-  private readonly retries: number;
-  private readonly backoffMs: number;
-  /** Slots for inputs in shared memory; undefined when no address may use it. */
-  private readonly shm: SharedMemoryPool | undefined;
-  /** Per address: whether its server holds this pool's regions (undefined: not asked, or must ask again). */
-  private readonly shmState: (ShmAddressState | undefined)[];
-  private shmCalls = 0;
-  /** Per address: the stream infer calls share; undefined when streaming is off. */
-  private readonly streams: InferStream[] | undefined;
-  private streamCalls = 0;
+  private readonly channels: Channels;
+  /** Over one stream per address; undefined when streaming is off. */
+  private readonly stream: StreamTransport | undefined;
+  /** Inputs in shared memory; undefined when no address may use it. */
+  private readonly shm: SharedMemoryTransport | undefined;
+  /** What infer() sends through: the outermost of the transports above and the unary one. */
+  private readonly transport: InferTransport;
 
   constructor(private readonly options: InferenceClientOptions) {
     checkOptions(options);
     this.deadlineMs = options.deadlineMs ?? 5000;
-    this.retries = options.retries ?? 2;
-    this.backoffMs = options.retryBackoffMs ?? 50;
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_CLIENT_MAX_MESSAGE_BYTES;
-    const Ctor = loadInferenceProto().inference.GRPCInferenceService;
     const tls = options.tls;
-    const credentials = tls
-      ? grpc.credentials.createSsl(tls.rootCerts ?? null, tls.privateKey ?? null, tls.certChain ?? null)
-      : grpc.credentials.createInsecure();
-    const maxBackoff = options.reconnectBackoffMaxMs ?? 1000;
-    this.clients = options.addresses.map(
-      (a) =>
-        new Ctor(a, credentials, {
-          'grpc.max_send_message_length': this.maxMessageBytes,
-          'grpc.max_receive_message_length': this.maxMessageBytes,
-          'grpc.initial_reconnect_backoff_ms': Math.min(100, maxBackoff),
-          'grpc.max_reconnect_backoff_ms': maxBackoff,
-          ...(tls?.serverName
-            ? { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName }
-            : {}),
-        }),
-    );
-    this.breakers = options.addresses.map(() => new CircuitBreaker(options.breaker));
+    const channels = new Channels({
+      addresses: options.addresses,
+      maxMessageBytes: this.maxMessageBytes,
+      reconnectBackoffMaxMs: options.reconnectBackoffMaxMs ?? 1000,
+      retries: options.retries ?? 2,
+      retryBackoffMs: options.retryBackoffMs ?? 50,
+      breaker: options.breaker,
+      tls,
+    });
+    this.channels = channels;
+    const unary = new UnaryTransport(channels);
+    this.stream = options.streamInfer === false ? undefined : new StreamTransport(channels, unary);
+    const messages = this.stream ?? unary;
     const mode = options.sharedMemory ?? 'auto';
     const eligible = options.addresses.map(
       (a) => mode === 'on' || (mode === 'auto' && !tls && isLoopbackHost(a.slice(0, a.lastIndexOf(':')))),
     );
-    this.shmState = eligible.map((ok) => (ok ? undefined : 'unsupported'));
-    this.shm = eligible.some(Boolean)
-      ? new SharedMemoryPool({ slots: options.sharedMemorySlots ?? 16, slotBytes: this.maxMessageBytes })
+    const shm = eligible.some(Boolean)
+      ? new SharedMemoryTransport({
+          pool: { slots: options.sharedMemorySlots ?? 16, slotBytes: this.maxMessageBytes },
+          eligible,
+          register: (index, pool) => registerRegions(channels.client(index), pool),
+          inner: messages,
+          bytes: unary,
+          closed: () => channels.closed,
+        })
       : undefined;
-    this.streams =
-      options.streamInfer === false
-        ? undefined
-        : this.clients.map((c) => new InferStream(() => c.ModelStreamInfer()));
+    // A server that went away may come back without this client's regions.
+    if (shm) channels.onUnavailable((index) => shm.forget(index));
+    this.shm = shm;
+    this.transport = shm ?? messages;
   }
 
   /** Inference calls answered over a ModelStreamInfer stream so far. */
   get streamedCalls(): number {
-    return this.streamCalls;
+    return this.stream?.calls ?? 0;
   }
 
   /** Inference calls whose inputs went through shared memory so far. */
   get sharedMemoryCalls(): number {
-    return this.shmCalls;
-  }
-
-  /**
-   * One infer over the stream of the next address. Undefined: make the unary call instead (streaming
-   * off, `build` declined the message, or the stream answered with neither a response nor a final
-   * status).
-   */
-  private async viaStream(
-    what: string,
-    build: (index: number) => ModelInferRequest | undefined,
-    deadlineMs: number,
-  ): Promise<ModelInferResponse__Output | undefined> {
-    if (!this.streams || this.closed) return undefined;
-    const index = this.acquire();
-    if (index < 0) return undefined; // the unary call reports the open circuit
-    const breaker = this.breakers[index]!;
-    const stream = this.streams[index]!;
-    const message = stream.usable ? build(index) : undefined;
-    if (!message) {
-      breaker.release();
-      return undefined;
-    }
-    const out = await stream.infer(message, Date.now() + deadlineMs);
-    if (out.ok) {
-      breaker.success();
-      this.streamCalls++;
-      return out.response;
-    }
-    if (out.reason === 'deadline') {
-      breaker.failure();
-      throw new InferenceError(
-        'VIGIL_ERR_INFER_DEADLINE',
-        `${what} on ${this.options.addresses[index]!}: no answer within ${deadlineMs} ms`,
-        { grpcCode: grpc.status.DEADLINE_EXCEEDED },
-      );
-    }
-    if (out.reason === 'status') {
-      // A final answer on the stream: the breaker accounting and the error of the unary call.
-      recordAnswer(breaker, out.code);
-      throw statusError(what, this.options.addresses[index]!, out.code, out.details);
-    }
-    breaker.release();
-    return undefined;
-  }
-
-  /**
-   * Whether address `index` holds the pool's regions now. When not yet known, registers them in
-   * the background (this call then goes as bytes) so that no request waits on it.
-   */
-  private shmReady(index: number): boolean {
-    const state = this.shmState[index];
-    if (state === 'ready') return true;
-    if (state !== undefined || !this.shm || this.closed) return false;
-    this.shmState[index] = 'registering';
-    void this.registerRegions(index).then((next) => {
-      if (this.shmState[index] === 'registering') this.shmState[index] = next;
-    });
-    return false;
-  }
-
-  private async registerRegions(index: number): Promise<ShmAddressState | undefined> {
-    const client = this.clients[index]!;
-    const unary = <Req, Res>(fn: Unary<Req, Res>, req: Req): Promise<Res> =>
-      new Promise<Res>((resolve, reject) => {
-        fn.call(client, req, new grpc.Metadata(), { deadline: Date.now() + 2000 }, (err, res) =>
-          err ? reject(err) : resolve(res as Res),
-        );
-      });
-    try {
-      const meta = await unary(client.ServerMetadata as Unary<object, ServerMetadata>, {});
-      if (!meta.extensions.includes('system_shared_memory')) return 'unsupported';
-      // Every slot the pool may make, made now so that one registration covers them all.
-      const regions = this.shm!.makeAll();
-      if (regions.length === 0) return 'unsupported';
-      for (const r of regions) {
-        try {
-          await unary(client.SystemSharedMemoryRegister as Unary<object, object>, {
-            name: r.name,
-            key: r.key,
-            offset: 0,
-            byte_size: r.byteSize,
-          });
-        } catch (e) {
-          if ((e as grpc.ServiceError).code !== grpc.status.ALREADY_EXISTS) throw e;
-        }
-      }
-      return 'ready';
-    } catch (e) {
-      // Unreachable now: ask again on a later call. Refused (another host, extension off): bytes.
-      return (e as grpc.ServiceError).code === grpc.status.UNAVAILABLE ||
-        (e as grpc.ServiceError).code === grpc.status.DEADLINE_EXCEEDED
-        ? undefined
-        : 'unsupported';
-    }
+    return this.shm?.calls ?? 0;
   }
 
   get addresses(): readonly string[] {
@@ -421,81 +251,20 @@ export class InferenceClient {
 
   /** Breaker state over all addresses, and per address. */
   health(): ClientHealth {
-    const addresses = this.options.addresses.map((address, i) => ({
-      address,
-      state: this.breakers[i]!.state,
-      consecutiveFailures: this.breakers[i]!.consecutiveFailures,
-    }));
-    const states = addresses.map((a) => a.state);
-    const state: BreakerState = states.includes('closed')
-      ? 'closed'
-      : states.includes('half-open')
-        ? 'half-open'
-        : 'open';
-    return { state, addresses };
+    return this.channels.health();
   }
 
   /** False while every address's breaker is open: calls would fail at once. */
   get available(): boolean {
-    return this.health().state !== 'open';
+    return this.channels.available;
   }
 
-  /** Next address (round robin) whose breaker lets a call through, or -1. */
-  private acquire(): number {
-    const n = this.clients.length;
-    for (let k = 0; k < n; k++) {
-      const index = this.next++ % n;
-      if (this.breakers[index]!.tryAcquire()) return index;
-    }
-    return -1;
-  }
-
-  private async call<Req, Res>(
+  private call<Req, Res>(
     what: string,
     pick: (c: GRPCInferenceServiceClient) => Unary<Req, Res>,
-    req: Req | ((addressIndex: number) => Req),
-    deadlineMs = this.deadlineMs,
+    req: Req,
   ): Promise<Res> {
-    if (this.closed) throw new InferenceError('VIGIL_ERR_INFER_CLOSED', `${what}: client is closed`);
-    const deadline = Date.now() + deadlineMs;
-    let backoff = this.backoffMs;
-    for (let attempt = 0; ; attempt++) {
-      const index = this.acquire();
-      if (index < 0) {
-        throw new InferenceError(
-          'VIGIL_ERR_INFER_UNAVAILABLE',
-          `${what}: circuit open for ${this.options.addresses.join(', ')} (inference unavailable; probing again after ${this.breakers[0]!.resetTimeoutMs} ms)`,
-          { grpcCode: grpc.status.UNAVAILABLE },
-        );
-      }
-      const client = this.clients[index]!;
-      const breaker = this.breakers[index]!;
-      const address = this.options.addresses[index]!;
-      try {
-        const res = await new Promise<Res>((resolve, reject) => {
-          const message = typeof req === 'function' ? (req as (i: number) => Req)(index) : req;
-          pick(client).call(client, message, new grpc.Metadata(), { deadline }, (err, res) =>
-            err ? reject(err) : resolve(res as Res),
-          );
-        });
-        breaker.success();
-        return res;
-      } catch (e) {
-        const err = e as grpc.ServiceError;
-        // A server that went away may come back without this client's regions.
-        if (err.code === grpc.status.UNAVAILABLE && this.shmState[index] === 'ready')
-          this.shmState[index] = undefined;
-        recordAnswer(breaker, err.code);
-        const retryable =
-          err.code === grpc.status.UNAVAILABLE && attempt < this.retries && !this.closed && this.available;
-        if (retryable && Date.now() + backoff < deadline) {
-          await new Promise((r) => setTimeout(r, backoff).unref());
-          backoff = Math.min(backoff * 2, 1000);
-          continue;
-        }
-        throw statusError(what, address, err.code, err.details || err.message, e);
-      }
-    }
+    return this.channels.call(what, pick, req, this.deadlineMs);
   }
 
   async serverLive(): Promise<boolean> {
@@ -580,105 +349,15 @@ export class InferenceClient {
         `request of ${bytes} bytes exceeds maxMessageBytes ${this.maxMessageBytes}; raise the client's and the server's limit`,
       );
     }
-    const base = {
-      model_name: request.model,
-      model_version: request.version ?? '',
-      id: request.id ?? '',
-      outputs: (request.outputs ?? []).map((name) => ({ name })),
-    };
-    const inMessage: ModelInferRequest = {
-      ...base,
-      inputs: request.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
-      raw_input_contents: request.inputs.map((t) => typedToBytes(t.data)),
-    };
-    const what = `ModelInfer(${request.model})`;
-    const pick = (c: GRPCInferenceServiceClient) =>
-      c.ModelInfer as Unary<ModelInferRequest, ModelInferResponse__Output>;
-    // Shared memory only pays for large tensors; small ones go in the message.
-    const slot =
-      bytes >= SHM_MIN_BYTES && this.shmState.some((s) => s !== 'unsupported')
-        ? this.shm?.acquire(bytes)
-        : undefined;
-    // One deadline for the whole call: a stream attempt or a shared-memory attempt that is repeated
-    // another way gets only the time that is left.
     const deadlineMs = request.deadlineMs ?? this.deadlineMs;
-    const deadlineAt = Date.now() + deadlineMs;
-    const left = (): number => {
-      const ms = deadlineAt - Date.now();
-      if (ms <= 0) {
-        throw new InferenceError('VIGIL_ERR_INFER_DEADLINE', `${what}: deadline of ${deadlineMs} ms passed`, {
-          grpcCode: grpc.status.DEADLINE_EXCEEDED,
-        });
-      }
-      return ms;
-    };
-    if (!slot) {
-      const streamed = await this.viaStream(
-        what,
-        () => (bytes <= STREAM_MAX_BYTES ? inMessage : undefined),
-        deadlineMs,
-      );
-      return decodeResponse(streamed ?? (await this.call(what, pick, inMessage, left())));
-    }
-    try {
-      let offsets: number[] | undefined;
-      try {
-        offsets = this.shm!.write(
-          slot,
-          request.inputs.map((t) => t.data),
-        );
-      } catch {
-        // e.g. /dev/shm full: this call goes as bytes
-      }
-      const viaShm: ModelInferRequest | undefined = offsets && {
-        ...base,
-        inputs: request.inputs.map((t, k) => ({
-          name: t.name,
-          datatype: t.datatype,
-          shape: t.shape,
-          parameters: {
-            shared_memory_region: { string_param: slot.name },
-            shared_memory_offset: { int64_param: offsets![k]! },
-            shared_memory_byte_size: { int64_param: t.data.byteLength },
-          },
-        })),
-      };
-      const used = new Set<number>();
-      const build = (index: number): ModelInferRequest => {
-        if (!viaShm || !this.shmReady(index)) return inMessage;
-        used.add(index);
-        return viaShm;
-      };
-      try {
-        const res =
-          (await this.viaStream(
-            what,
-            (index) => {
-              const m = build(index);
-              return m !== inMessage || bytes <= STREAM_MAX_BYTES ? m : undefined;
-            },
-            deadlineMs,
-          )) ?? (await this.call(what, pick, build, left()));
-        if (used.size > 0) this.shmCalls++;
-        return decodeResponse(res);
-      } catch (e) {
-        // The server lost or refused our region (restarted, object gone): register again later,
-        // and send this call's bytes in the message.
-        if (!(e instanceof InferenceError) || used.size === 0 || !/shared memory/.test(e.message)) throw e;
-        for (const i of used) if (this.shmState[i] === 'ready') this.shmState[i] = undefined;
-        return decodeResponse(await this.call(what, pick, inMessage, left()));
-      }
-    } finally {
-      this.shm!.release(slot);
-    }
+    return decodeResponse(await this.transport.send(inferCall(request, bytes, deadlineMs)));
   }
 
   /** Closes every channel; later calls fail with VIGIL_ERR_INFER_CLOSED. Idempotent. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const s of this.streams ?? []) s.close();
-    for (const c of this.clients) c.close();
+    if (this.channels.closed) return;
+    this.stream?.close();
+    this.channels.close();
     // Removing the objects is enough: servers drop regions whose object is gone.
     this.shm?.close();
   }
@@ -686,6 +365,38 @@ export class InferenceClient {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/**
+ * The call infer() hands its transport. One deadline for the whole call: a stream attempt or a
+ * shared-memory attempt that is repeated another way gets only the time that is left.
+ */
+function inferCall(request: InferRequest, bytes: number, deadlineMs: number): InferCall {
+  const what = `ModelInfer(${request.model})`;
+  const deadlineAt = Date.now() + deadlineMs;
+  return {
+    what,
+    data: request.inputs.map((t) => t.data),
+    bytes,
+    inMessage: {
+      model_name: request.model,
+      model_version: request.version ?? '',
+      id: request.id ?? '',
+      outputs: (request.outputs ?? []).map((name) => ({ name })),
+      inputs: request.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
+      raw_input_contents: request.inputs.map((t) => typedToBytes(t.data)),
+    },
+    deadlineMs,
+    left: () => {
+      const ms = deadlineAt - Date.now();
+      if (ms <= 0) {
+        throw new InferenceError('VIGIL_ERR_INFER_DEADLINE', `${what}: deadline of ${deadlineMs} ms passed`, {
+          grpcCode: grpc.status.DEADLINE_EXCEEDED,
+        });
+      }
+      return ms;
+    },
+  };
 }
 
 /** Response → tensors with raw bytes (from raw_output_contents, or from typed contents when a server sends those). */

@@ -7,36 +7,20 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import { ConfigError, InferenceError } from '../core/errors.js';
-import { BatcherClosedError, BatcherExpiredError, BatcherFullError, type BatcherStats } from './batcher.js';
+import type { BatcherStats } from './batcher.js';
+import { InferService } from './infer-service.js';
 import { InferenceMetrics } from './metrics.js';
-import { modelConfigMessage } from './model-config-message.js';
 import { ModelStatisticsBook } from './model-statistics.js';
-import type { ModelInferRequest__Output } from './generated/inference/ModelInferRequest.js';
-import type { ModelInferResponse } from './generated/inference/ModelInferResponse.js';
-import type { ModelMetadataResponse } from './generated/inference/ModelMetadataResponse.js';
-import type { ModelStreamInferResponse } from './generated/inference/ModelStreamInferResponse.js';
-import type { GRPCInferenceServiceHandlers } from './generated/inference/GRPCInferenceService.js';
 import { loadInferenceProto } from './proto.js';
-import { isLoopbackHost, SharedMemoryRegistry, SHM_EXTENSION, ShmError } from './shm.js';
 import {
-  fullShape,
   loadRepository,
   unloadRepository,
   type ExecutionProvider,
-  type InferItem,
-  type InputTensor,
   type LoadedModel,
   type Logger,
-  type ModelVersion,
 } from './repository.js';
-import {
-  contentsLength,
-  contentsToTyped,
-  deserializeBytes,
-  elementCount,
-  elementSize,
-  rawToTyped,
-} from './tensor.js';
+import { serviceHandlers } from './server-handlers.js';
+import { isLoopbackHost, SharedMemoryRegistry } from './shm.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
@@ -118,17 +102,8 @@ export interface InferenceServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-export const SERVER_NAME = 'vigil';
-export const SERVER_VERSION = '0.1.0';
-
-class StatusError extends Error {
-  constructor(
-    readonly code: grpc.status,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { SERVER_NAME, SERVER_VERSION } from './server-handlers.js';
+export { decodeRequest, requestTimeout, type ShmRef } from './server-request.js';
 
 const defaultLogger: Logger = {
   info: (m) => console.error(`[vigil infer] ${m}`),
@@ -180,225 +155,43 @@ function validateOptions(opts: InferenceServerOptions): void {
   }
 }
 
-function resolveVersion(
-  models: Map<string, LoadedModel>,
-  name: string,
-  version: string,
-): [LoadedModel, ModelVersion] {
-  const model = models.get(name);
-  if (!model) throw new StatusError(grpc.status.NOT_FOUND, `unknown model '${name}'`);
-  const v = model.versions.get(version || model.latest);
-  if (!v) throw new StatusError(grpc.status.NOT_FOUND, `unknown version '${version}' of model '${name}'`);
-  return [model, v];
-}
-
-/** Where a tensor lives in shared memory (Triton's `shared_memory_*` tensor parameters). */
-export interface ShmRef {
-  region: string;
-  offset: number;
-  byteSize: number;
-}
-
-type TensorParameters = ModelInferRequest__Output['inputs'][number]['parameters'];
-
-/** The tensor's shared-memory reference, undefined when it has none; throws `bad` on a half-given one. */
-function shmRef(
-  params: TensorParameters | undefined,
-  what: string,
-  bad: (m: string) => never,
-): ShmRef | undefined {
-  const value = (key: string): string | number | undefined => {
-    const p = params?.[key];
-    if (!p) return undefined;
-    if (p.parameter_choice === 'string_param') return p.string_param;
-    if (p.parameter_choice === 'int64_param') return Number(p.int64_param);
-    if (p.parameter_choice === 'uint64_param') return Number(p.uint64_param);
-    return undefined;
-  };
-  const region = value('shared_memory_region');
-  const size = value('shared_memory_byte_size');
-  const offset = value('shared_memory_offset') ?? 0;
-  if (region === undefined && size === undefined) return undefined;
-  if (typeof region !== 'string' || region === '')
-    bad(`${what}: shared_memory_byte_size given without shared_memory_region`);
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
-    bad(`${what}: shared_memory_region needs an integer shared_memory_byte_size`);
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0)
-    bad(`${what}: shared_memory_offset must be an integer >= 0`);
-  return { region: region as string, offset: offset as number, byteSize: size as number };
-}
-
-/**
- * The deadline a request's own `timeout` parameter sets (Triton's: microseconds from receipt), on
- * the performance.now() clock; what a client on a stream, which has no per-message gRPC deadline,
- * sends instead.
- */
-export function requestTimeout(req: ModelInferRequest__Output, receivedAt: number): number | undefined {
-  const p = req.parameters?.['timeout'];
-  if (!p) return undefined;
-  const us =
-    p.parameter_choice === 'int64_param'
-      ? Number(p.int64_param)
-      : p.parameter_choice === 'uint64_param'
-        ? Number(p.uint64_param)
-        : NaN;
-  if (!Number.isFinite(us) || us <= 0) return undefined;
-  return receivedAt + us / 1000;
-}
-
-function earliest(a: number | undefined, b: number | undefined): number | undefined {
-  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
-}
-
-/** Validates a request against the model config and decodes its tensors (inputs in shared memory are read from `shm`). */
-export function decodeRequest(
-  model: LoadedModel,
-  req: ModelInferRequest__Output,
-  shm?: SharedMemoryRegistry,
-): InferItem & { shmOutputs: Map<string, ShmRef> } {
-  const { config } = model;
-  const bad = (m: string): never => {
-    throw new StatusError(grpc.status.INVALID_ARGUMENT, `model '${model.name}': ${m}`);
-  };
-  const fromShm = req.inputs.map((t) => {
-    const ref = shmRef(t.parameters, `input '${t.name}'`, bad);
-    if (ref && !shm) bad(`input '${t.name}': shared memory is not enabled on this server`);
-    return ref;
+/** Listens on `host:port` (0: a free port); the bound port. */
+function bind(
+  server: grpc.Server,
+  host: string,
+  port: number,
+  credentials: grpc.ServerCredentials,
+): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const addr = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+    server.bindAsync(`${addr}:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p)));
   });
-  // As in Triton: raw_input_contents holds one entry per input NOT in shared memory, in order.
-  const inMessage = fromShm.filter((r) => !r).length;
-  const raw = req.raw_input_contents;
-  if (raw.length > 0 && raw.length !== inMessage) {
-    bad(`raw_input_contents has ${raw.length} entries for ${inMessage} inputs not in shared memory`);
-  }
-  let rawIndex = 0;
-  const inputs = new Map<string, InputTensor>();
-  let batch: number | undefined;
-  req.inputs.forEach((t, i) => {
-    const ref = fromShm[i];
-    const ci = config.inputs.find((c) => c.name === t.name);
-    if (!ci) bad(`unknown input '${t.name}' (expected: ${config.inputs.map((c) => c.name).join(', ')})`);
-    if (inputs.has(t.name)) bad(`input '${t.name}' given twice`);
-    if (t.datatype !== ci!.datatype)
-      bad(`input '${t.name}': datatype ${t.datatype || '(none)'}, model expects ${ci!.datatype}`);
-    const shape = t.shape.map(Number);
-    const expected = fullShape(config, ci!);
-    const fits =
-      shape.length === expected.length &&
-      shape.every((d, k) => Number.isInteger(d) && d >= 1 && (expected[k] === -1 || expected[k] === d));
-    if (!fits) bad(`input '${t.name}': shape [${shape}] does not match [${expected}]`);
-    if (config.maxBatchSize > 0) {
-      const n = shape[0]!;
-      if (n > config.maxBatchSize)
-        bad(`input '${t.name}': batch ${n} exceeds max_batch_size ${config.maxBatchSize}`);
-      if (batch !== undefined && batch !== n)
-        bad(`input '${t.name}': batch ${n} differs from other inputs' ${batch}`);
-      batch = n;
-    }
-    const dt = ci!.datatype;
-    const count = elementCount(shape);
-    let bytes: Buffer | undefined;
-    if (ref) {
-      if (t.contents && contentsLength(dt, t.contents) > 0)
-        bad(`input '${t.name}': both contents and shared_memory_region`);
-      try {
-        bytes = shm!.read(ref.region, ref.offset, ref.byteSize, `input '${t.name}'`);
-      } catch (e) {
-        bad((e as Error).message);
-      }
-    } else if (raw.length > 0) {
-      bytes = raw[rawIndex++]!;
-    }
-    if (dt === 'BYTES') {
-      let elements: Buffer[];
-      if (bytes) {
-        try {
-          elements = deserializeBytes(bytes);
-        } catch (e) {
-          bad(`input '${t.name}': malformed BYTES raw_input_contents (${(e as Error).message})`);
-        }
-      } else {
-        elements = (t.contents?.bytes_contents ?? []).map((b) => Buffer.from(b));
-      }
-      if (elements!.length !== count)
-        bad(`input '${t.name}': ${elements!.length} BYTES elements, shape [${shape}] needs ${count}`);
-      inputs.set(t.name, { datatype: dt, shape, data: elements! });
+}
+
+/** Serves `registry` in the Prometheus text format at http://host:port/metrics; the bound port. */
+async function serveMetrics(
+  registry: Registry,
+  host: string,
+  port: number,
+): Promise<{ http: HttpServer; port: number }> {
+  const http = createHttpServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404).end('not found\n');
       return;
     }
-    let data;
-    if (bytes) {
-      if (!ref && t.contents && contentsLength(dt, t.contents) > 0)
-        bad(`input '${t.name}': both contents and raw_input_contents`);
-      const want = count * elementSize(dt);
-      if (bytes.byteLength !== want) {
-        bad(
-          `input '${t.name}': ${ref ? 'shared_memory_byte_size' : 'raw_input_contents'} has ${bytes.byteLength} bytes, shape [${shape}] ${dt} needs ${want}`,
-        );
-      }
-      data = rawToTyped(dt, bytes, ref !== undefined);
-    } else {
-      if (!t.contents) bad(`input '${t.name}': no data (neither contents nor raw_input_contents)`);
-      data = contentsToTyped(dt, t.contents!);
-      if (!data) bad(`input '${t.name}': ${dt} must be sent in raw_input_contents`);
-      if (data!.length !== count)
-        bad(`input '${t.name}': contents has ${data!.length} elements, shape [${shape}] needs ${count}`);
-    }
-    inputs.set(t.name, { datatype: dt, shape, data: data! });
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
   });
-  for (const ci of config.inputs) if (!inputs.has(ci.name)) bad(`missing input '${ci.name}'`);
-  const shmOutputs = new Map<string, ShmRef>();
-  const outputs =
-    req.outputs.length > 0
-      ? req.outputs.map((o) => {
-          if (!config.outputs.some((c) => c.name === o.name)) {
-            bad(
-              `unknown output '${o.name}' (model outputs: ${config.outputs.map((c) => c.name).join(', ')})`,
-            );
-          }
-          const ref = shmRef(o.parameters, `output '${o.name}'`, bad);
-          if (ref) {
-            if (!shm) bad(`output '${o.name}': shared memory is not enabled on this server`);
-            try {
-              shm!.status(ref.region);
-            } catch {
-              bad(`output '${o.name}': shared memory region '${ref.region}' is not registered`);
-            }
-            shmOutputs.set(o.name, ref);
-          }
-          return o.name;
-        })
-      : config.outputs.map((o) => o.name);
-  return { inputs, outputs, shmOutputs };
-}
-
-/** gRPC status for a shared-memory registry error. */
-function shmStatus(e: unknown): StatusError {
-  if (!(e instanceof ShmError)) return new StatusError(grpc.status.INTERNAL, (e as Error).message);
-  const code = {
-    invalid: grpc.status.INVALID_ARGUMENT,
-    'not-found': grpc.status.NOT_FOUND,
-    exists: grpc.status.ALREADY_EXISTS,
-    exhausted: grpc.status.RESOURCE_EXHAUSTED,
-  }[e.kind];
-  return new StatusError(code, e.message);
-}
-
-function toStatus(e: unknown): grpc.ServiceError | { code: grpc.status; details: string } {
-  if (e instanceof StatusError) return { code: e.code, details: e.message };
-  if (e instanceof BatcherFullError) return { code: grpc.status.RESOURCE_EXHAUSTED, details: e.message };
-  if (e instanceof BatcherExpiredError) return { code: grpc.status.DEADLINE_EXCEEDED, details: e.message };
-  if (e instanceof BatcherClosedError)
-    return { code: grpc.status.UNAVAILABLE, details: 'server is shutting down' };
-  return { code: grpc.status.INTERNAL, details: `inference failed: ${(e as Error)?.message ?? String(e)}` };
-}
-
-/**
- * A stream error as Triton writes it (a message, no status field), led by the gRPC status name so
- * that a client can tell a final answer (a wrong request, a full queue) from one worth repeating as
- * a unary call: `RESOURCE_EXHAUSTED: queue of 'yolov8n' is full`.
- */
-function streamErrorMessage(s: { code: grpc.status; details?: string }): string {
-  return `${grpc.status[s.code]}: ${s.details ?? ''}`;
+  const bound = await new Promise<number>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(port, host, () => {
+      const a = http.address();
+      resolve(typeof a === 'object' && a ? a.port : 0);
+    });
+  });
+  return { http, port: bound };
 }
 
 export async function startInferenceServer(options: InferenceServerOptions): Promise<InferenceServer> {
@@ -410,8 +203,8 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
       ? new SharedMemoryRegistry()
       : undefined;
   const providers = options.executionProviders ?? ['cpu'];
-  let models = new Map<string, LoadedModel>();
   const statistics = new ModelStatisticsBook();
+  let models = new Map<string, LoadedModel>();
   const metrics = new InferenceMetrics(() =>
     [...models.values()].flatMap((m) =>
       [...m.versions.values()].map((v) => ({
@@ -433,227 +226,13 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
     },
   });
   for (const m of models.values()) for (const v of m.versions.keys()) statistics.track(m.name, v);
-  let closing = false;
-
-  /** `deadline` on the performance.now() clock, from a grpc-js call deadline (Date or epoch ms). */
-  const toPerfDeadline = (d: grpc.Deadline | undefined): number | undefined => {
-    if (d === undefined) return undefined;
-    const ms = d instanceof Date ? d.getTime() : d;
-    if (!Number.isFinite(ms)) return undefined;
-    return performance.now() + (ms - Date.now());
-  };
-
-  const infer = async (
-    req: ModelInferRequest__Output,
-    call?: { getDeadline(): grpc.Deadline; cancelled: boolean },
-  ): Promise<ModelInferResponse> => {
-    const started = performance.now();
-    // Label only known models: request-chosen names must not grow the metric's label set.
-    let labels = { model: '', version: '' };
-    try {
-      if (closing) throw new StatusError(grpc.status.UNAVAILABLE, 'server is shutting down');
-      const [model, version] = resolveVersion(models, req.model_name, req.model_version);
-      labels = { model: model.name, version: version.version };
-      metrics.requests.inc(labels);
-      const item = decodeRequest(model, req, shm);
-      const deadline = earliest(toPerfDeadline(call?.getDeadline()), requestTimeout(req, started));
-      if (deadline !== undefined) item.deadline = deadline;
-      if (call) item.cancelled = () => call.cancelled;
-      const outputs = await version.batcher.submit(item);
-      // Outputs asked for in shared memory are written there; their message entry stays empty so
-      // that raw_output_contents keeps one entry per output.
-      const raw = outputs.map((o) => {
-        const ref = item.shmOutputs.get(o.name);
-        if (!ref) return o.data;
-        try {
-          shm!.write(ref.region, ref.offset, ref.byteSize, o.data, `output '${o.name}'`);
-        } catch (e) {
-          throw shmStatus(e);
-        }
-        return Buffer.alloc(0);
-      });
-      const tookMs = performance.now() - started;
-      metrics.requestDuration.observe(labels, tookMs / 1000);
-      statistics.request(labels.model, labels.version, true, tookMs);
-      return {
-        model_name: model.name,
-        model_version: version.version,
-        id: req.id,
-        outputs: outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape })),
-        raw_output_contents: raw,
-      };
-    } catch (e) {
-      if (labels.model) {
-        metrics.failures.inc(labels);
-        statistics.request(labels.model, labels.version, false, performance.now() - started);
-        if (e instanceof BatcherFullError) metrics.rejected.inc(labels);
-        if (e instanceof BatcherExpiredError) metrics.expired.inc(labels);
-      }
-      throw e;
-    }
-  };
-
-  const metadata = (name: string, version: string): ModelMetadataResponse => {
-    const [model] = resolveVersion(models, name, version);
-    const tensor = (t: LoadedModel['config']['inputs'][number]) => ({
-      name: t.name,
-      datatype: t.datatype,
-      shape: fullShape(model.config, t),
-    });
-    return {
-      name: model.name,
-      versions: [...model.versions.keys()],
-      platform: model.platform,
-      inputs: model.config.inputs.map(tensor),
-      outputs: model.config.outputs.map(tensor),
-    };
-  };
-
-  const handlers: GRPCInferenceServiceHandlers = {
-    ServerLive: (_call, cb) => cb(null, { live: true }),
-    ServerReady: (_call, cb) => cb(null, { ready: !closing }),
-    ModelReady: (call, cb) => {
-      const model = models.get(call.request.name);
-      const ready = !closing && !!model && model.versions.has(call.request.version || model.latest);
-      cb(null, { ready });
-    },
-    ServerMetadata: (_call, cb) =>
-      cb(null, {
-        name: SERVER_NAME,
-        version: SERVER_VERSION,
-        extensions: [
-          'model_stream_infer',
-          'model_configuration',
-          'statistics',
-          'model_repository',
-          ...(shm ? [SHM_EXTENSION] : []),
-        ],
-      }),
-    ModelConfig: (call, cb) => {
-      try {
-        const [model] = resolveVersion(models, call.request.name, call.request.version);
-        cb(null, { config: modelConfigMessage(model, providers) });
-      } catch (e) {
-        cb(toStatus(e));
-      }
-    },
-    ModelStatistics: (call, cb) => {
-      try {
-        const { name, version } = call.request;
-        // A named model (and version) must exist, as with every other per-model call.
-        if (name) resolveVersion(models, name, version);
-        else if (version) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'a version needs a model name');
-        cb(null, { model_stats: statistics.snapshot(name, version) });
-      } catch (e) {
-        cb(toStatus(e));
-      }
-    },
-    RepositoryIndex: (call, cb) => {
-      // One repository, every model loaded at start: each loaded version is READY until shutdown.
-      const state = closing ? 'UNAVAILABLE' : 'READY';
-      const reason = closing ? 'server is shutting down' : '';
-      const ready = call.request.ready;
-      cb(null, {
-        models:
-          ready && closing
-            ? []
-            : [...models.values()].flatMap((m) =>
-                [...m.versions.keys()].map((version) => ({ name: m.name, version, state, reason })),
-              ),
-      });
-    },
-    SystemSharedMemoryStatus: (call, cb) => {
-      try {
-        if (!shm)
-          throw new StatusError(grpc.status.UNIMPLEMENTED, 'shared memory is not enabled on this server');
-        const regions: Record<string, { name: string; key: string; offset: number; byte_size: number }> = {};
-        try {
-          for (const r of shm.status(call.request.name))
-            regions[r.name] = { name: r.name, key: r.key, offset: r.offset, byte_size: r.byteSize };
-        } catch (e) {
-          throw shmStatus(e);
-        }
-        cb(null, { regions });
-      } catch (e) {
-        cb(toStatus(e));
-      }
-    },
-    SystemSharedMemoryRegister: (call, cb) => {
-      try {
-        if (!shm)
-          throw new StatusError(grpc.status.UNIMPLEMENTED, 'shared memory is not enabled on this server');
-        if (closing) throw new StatusError(grpc.status.UNAVAILABLE, 'server is shutting down');
-        const { name, key, offset, byte_size } = call.request;
-        try {
-          shm.register(name, key, Number(offset), Number(byte_size));
-        } catch (e) {
-          throw shmStatus(e);
-        }
-        cb(null, {});
-      } catch (e) {
-        cb(toStatus(e));
-      }
-    },
-    SystemSharedMemoryUnregister: (call, cb) => {
-      try {
-        if (!shm)
-          throw new StatusError(grpc.status.UNIMPLEMENTED, 'shared memory is not enabled on this server');
-        shm.unregister(call.request.name);
-        cb(null, {});
-      } catch (e) {
-        cb(toStatus(e));
-      }
-    },
-    ModelMetadata: (call, cb) => {
-      try {
-        cb(null, metadata(call.request.name, call.request.version));
-      } catch (e) {
-        cb(toStatus(e));
-      }
-    },
-    ModelInfer: (call, cb) => {
-      infer(call.request, call).then(
-        (res) => cb(null, res),
-        (e: unknown) => cb(toStatus(e)),
-      );
-    },
-    ModelStreamInfer: (call) => {
-      let pending = 0;
-      let ended = false;
-      const maybeEnd = (): void => {
-        if (ended && pending === 0) call.end();
-      };
-      call.on('data', (req: ModelInferRequest__Output) => {
-        pending++;
-        infer(req, call)
-          .then(
-            (res): ModelStreamInferResponse => ({ infer_response: res }),
-            (e: unknown): ModelStreamInferResponse => ({
-              error_message: streamErrorMessage(toStatus(e)),
-              infer_response: { id: req.id, model_name: req.model_name, model_version: req.model_version },
-            }),
-          )
-          .then((msg) => {
-            if (!call.cancelled && call.writable) call.write(msg);
-          })
-          .finally(() => {
-            pending--;
-            maybeEnd();
-          });
-      });
-      call.on('end', () => {
-        ended = true;
-        maybeEnd();
-      });
-      call.on('error', () => undefined);
-    },
-  };
+  const service = new InferService(models, providers, metrics, statistics, shm);
 
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': options.maxSendMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
   });
-  server.addService(loadInferenceProto().inference.GRPCInferenceService.service, handlers);
+  server.addService(loadInferenceProto().inference.GRPCInferenceService.service, serviceHandlers(service));
 
   const tls = options.tls;
   const credentials = tls
@@ -663,109 +242,99 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
         tls.requireClientCert ?? false,
       )
     : grpc.ServerCredentials.createInsecure();
-  let port: number;
+  let listening: { port: number; metrics?: { http: HttpServer; port: number } };
+  let failing = `cannot listen on ${host}:${options.port ?? 8001}`;
   try {
-    port = await new Promise<number>((resolve, reject) => {
-      const addr = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-      server.bindAsync(`${addr}:${options.port ?? 8001}`, credentials, (err, p) =>
-        err ? reject(err) : resolve(p),
-      );
-    });
+    listening = { port: await bind(server, host, options.port ?? 8001, credentials) };
+    if (options.metricsPort !== undefined) {
+      failing = `cannot serve metrics on ${host}:${options.metricsPort}`;
+      listening.metrics = await serveMetrics(metrics.registry, host, options.metricsPort);
+    }
   } catch (e) {
     server.forceShutdown();
     await unloadRepository(models);
-    throw new InferenceError(
-      'VIGIL_ERR_INFER_UNAVAILABLE',
-      `cannot listen on ${host}:${options.port ?? 8001}: ${(e as Error).message}`,
-      {
-        cause: e,
-      },
-    );
-  }
-  let http: HttpServer | undefined;
-  let metricsPort: number | undefined;
-  if (options.metricsPort !== undefined) {
-    const h = createHttpServer((req, res) => {
-      if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
-        res.writeHead(404).end('not found\n');
-        return;
-      }
-      metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-        () => res.writeHead(500).end(),
-      );
+    throw new InferenceError('VIGIL_ERR_INFER_UNAVAILABLE', `${failing}: ${(e as Error).message}`, {
+      cause: e,
     });
-    http = h;
-    try {
-      metricsPort = await new Promise<number>((resolve, reject) => {
-        h.once('error', reject);
-        h.listen(options.metricsPort, host, () => {
-          const a = h.address();
-          resolve(typeof a === 'object' && a ? a.port : 0);
-        });
-      });
-    } catch (e) {
-      server.forceShutdown();
-      await unloadRepository(models);
-      throw new InferenceError(
-        'VIGIL_ERR_INFER_UNAVAILABLE',
-        `cannot serve metrics on ${host}:${options.metricsPort}: ${(e as Error).message}`,
-        { cause: e },
-      );
-    }
   }
+  const { port } = listening;
+  const metricsPort = listening.metrics?.port;
   logger.info(
     `serving ${[...models.keys()].join(', ')} on ${host}:${port}${tls ? ` (TLS${tls.requireClientCert ? ', client certificates required' : ''})` : ''}` +
       `${metricsPort !== undefined ? `, metrics on http://${host}:${metricsPort}/metrics` : ''}`,
   );
-
-  let closed: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    if (!closed) {
-      closing = true;
-      closed = (async () => {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            server.forceShutdown();
-            resolve();
-          }, options.shutdownGraceMs ?? 5000);
-          timer.unref();
-          server.tryShutdown(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-        await unloadRepository(models);
-        shm?.close();
-        if (http) {
-          const h = http;
-          await new Promise<void>((resolve) => {
-            h.close(() => resolve());
-            h.closeAllConnections();
-          });
-        }
-        logger.info(`closed ${host}:${port}`);
-      })();
-    }
-    return closed;
-  };
-
-  const stats = (): Record<string, BatcherStats> => {
-    const out: Record<string, BatcherStats> = {};
-    for (const m of models.values()) {
-      for (const v of m.versions.values()) out[`${m.name}:${v.version}`] = v.batcher.getStats();
-    }
-    return out;
-  };
-
-  return {
-    port,
+  return new RunningInferenceServer(service, server, listening.metrics?.http, {
     host,
-    models: [...models.keys()],
-    metricsRegistry: metrics.registry,
+    port,
     metricsPort,
-    stats,
-    close,
-    [Symbol.asyncDispose]: close,
+    shutdownGraceMs: options.shutdownGraceMs ?? 5000,
+    logger,
+  });
+}
+
+/** A started server: what it serves, and its idempotent close. */
+class RunningInferenceServer implements InferenceServer {
+  readonly host: string;
+  readonly port: number;
+  readonly models: string[];
+  readonly metricsRegistry: Registry;
+  readonly metricsPort: number | undefined;
+  private closed: Promise<void> | undefined;
+
+  constructor(
+    private readonly service: InferService,
+    private readonly server: grpc.Server,
+    private readonly http: HttpServer | undefined,
+    private readonly options: {
+      host: string;
+      port: number;
+      metricsPort: number | undefined;
+      shutdownGraceMs: number;
+      logger: Logger;
+    },
+  ) {
+    this.host = options.host;
+    this.port = options.port;
+    this.models = [...service.models.keys()];
+    this.metricsRegistry = service.metrics.registry;
+    this.metricsPort = options.metricsPort;
+  }
+
+  // Arrow properties, as the object startInferenceServer returned before: callers pass them on.
+  readonly stats = (): Record<string, BatcherStats> => this.service.stats();
+
+  readonly close = (): Promise<void> => {
+    if (!this.closed) {
+      this.service.closing = true;
+      this.closed = this.shutDown();
+    }
+    return this.closed;
   };
+
+  readonly [Symbol.asyncDispose] = this.close;
+
+  private async shutDown(): Promise<void> {
+    const { server } = this;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, this.options.shutdownGraceMs);
+      timer.unref();
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    await unloadRepository(this.service.models);
+    this.service.shm?.close();
+    const h = this.http;
+    if (h) {
+      await new Promise<void>((resolve) => {
+        h.close(() => resolve());
+        h.closeAllConnections();
+      });
+    }
+    this.options.logger.info(`closed ${this.host}:${this.port}`);
+  }
 }

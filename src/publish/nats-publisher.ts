@@ -12,24 +12,19 @@
  * - Detections, keyframe records and stream status are core publishes (high rate or ephemeral),
  *   each with a `Nats-Msg-Id` too.
  */
-import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { Analysis, Keyframe, Summary, VigilEvent } from '../core/contracts.js';
 import { PublishError } from '../core/errors.js';
-import { envelope, type CloudEvent, type MessageKind } from './cloudevents.js';
+import { envelope, type CloudEvent } from './cloudevents.js';
 import { connectNats, type NatsClientOptions } from './connection.js';
 import { JpegCache } from './evidence.js';
+import { EvidenceStore, type EvidenceItem, type EvidenceOptions } from './evidence-store.js';
+import { JetStreamResources } from './jetstream-resources.js';
+import { RetryBuffer } from './retry-buffer.js';
 import { subjects } from './subjects.js';
 
-export interface EvidenceOptions {
-  /** Object-store bucket for keyframe JPEGs (default `vigil-evidence`). */
-  bucket: string;
-  /** Size cap of the bucket, bytes (default 256 MiB); the oldest objects go first. */
-  maxBytes: number;
-  /** Objects older than this are removed, ms (default 24 h). */
-  maxAgeMs: number;
-}
+export type { EvidenceOptions } from './evidence-store.js';
 
 export interface PublisherOptions extends NatsClientOptions {
   /** JetStream stream that captures events and summaries; created or updated at start. */
@@ -111,12 +106,8 @@ export interface Publisher {
   readonly connection: NatsConnection;
 }
 
-type Item = { seq: number; droppedInFlight?: boolean } & (
-  | { kind: 'js'; subject: string; payload: string; msgId: string }
-  | { kind: 'obj'; name: string; data: Uint8Array; streamId: string; keyframeId: string }
-);
-
-const MAX_BACKOFF_MS = 2_000;
+type Item =
+  { kind: 'js'; subject: string; payload: string; msgId: string } | ({ kind: 'obj' } & EvidenceItem);
 
 function validateOptions(o: PublisherOptions): void {
   const positive = (name: keyof PublisherOptions) => {
@@ -134,386 +125,232 @@ export async function createPublisher(
   const options: PublisherOptions = { ...DEFAULT_PUBLISHER_OPTIONS, ...input };
   validateOptions(options);
   const nc = await connectNats({ ...options, name: options.name ?? 'vigil-analyzer' });
-  const jsm = await jetstreamManager(nc);
-  const js: JetStreamClient = jetstream(nc, { timeout: options.ackTimeoutMs });
-  const streamConfig = {
-    name: options.jetstreamName,
-    subjects: ['vigil.*.event.>', 'vigil.*.summary.>'],
-    max_age: options.maxAgeMs * 1_000_000,
-    max_bytes: options.maxBytes,
-    duplicate_window: 120 * 1_000_000_000,
-  };
-  const evidence = options.evidence;
-  let objectStore: ObjectStore | undefined;
-  const ensure = async () => {
-    try {
-      await jsm.streams.info(options.jetstreamName);
-      await jsm.streams.update(options.jetstreamName, streamConfig);
-    } catch {
-      await jsm.streams.add(streamConfig);
-    }
-    if (evidence) {
-      objectStore = await new Objm(nc).create(evidence.bucket, {
-        max_bytes: evidence.maxBytes,
-        ttl: evidence.maxAgeMs * 1_000_000,
-      });
-    }
-  };
+  const resources = new JetStreamResources(nc, await jetstreamManager(nc), options);
   try {
-    await ensure();
+    await resources.ensure();
   } catch (cause) {
     await nc.close().catch(() => undefined);
     throw new PublishError(`cannot set up JetStream stream ${options.jetstreamName}`, { cause });
   }
+  return new NatsPublisher(nc, resources, options);
+}
 
-  const jpegCache = options.jpegCache ?? new JpegCache();
-  const stats: PublisherStats = {
-    acked: 0,
-    pending: 0,
-    dropped: 0,
-    retries: 0,
-    evidenceStored: 0,
-    evidenceEvicted: 0,
-    evidenceMissing: 0,
-    core: 0,
-    coreDropped: 0,
-    abandoned: 0,
-  };
-  const queue: Item[] = [];
-  /** In flight and still wanted (not dropped by the bound). */
-  const flying = new Set<Item>();
-  let inFlight = 0;
-  let nextSeq = 0;
-  let backoffMs = 0;
-  let blockedUntil = 0;
-  let wake: NodeJS.Timeout | undefined;
-  let needsEnsure = false;
-  let ensuring: Promise<void> | undefined;
-  let closed = false;
-  let closing: Promise<void> | undefined;
-  const idleWaiters = new Set<() => void>();
+/** The Publisher over one connection: durable messages through a RetryBuffer, core ones direct. */
+class NatsPublisher implements Publisher {
+  readonly jpegCache: JpegCache;
+  readonly evidenceBucket: string | null;
+  private readonly js: JetStreamClient;
+  private readonly buffer: RetryBuffer<Item>;
+  private readonly evidence: EvidenceStore;
+  private readonly counts = { evidenceMissing: 0, core: 0, coreDropped: 0 };
   /** Evidence objects already stored (bounded), so several events on one keyframe store it once. */
-  const stored = new Map<string, true>();
-
+  private readonly stored = new Map<string, true>();
+  /** Durable messages acked by JetStream. */
+  private acked = 0;
+  private closed = false;
+  private closing: Promise<void> | undefined;
   /**
    * While the connection is down, nats.js keeps every publish in its own buffer, without a bound,
    * until it reconnects. So durable messages wait in this publisher's bounded buffer instead (no
    * attempt while disconnected), and core messages, which are ephemeral, are dropped and counted.
    */
-  let connected = true;
+  private connected = true;
 
-  const updatePending = () => {
-    stats.pending = queue.length + flying.size;
-    if (stats.pending === 0) for (const w of [...idleWaiters]) w();
-  };
+  constructor(
+    readonly connection: NatsConnection,
+    private readonly resources: JetStreamResources,
+    private readonly options: PublisherOptions,
+  ) {
+    this.jpegCache = options.jpegCache ?? new JpegCache();
+    this.evidenceBucket = options.evidence ? options.evidence.bucket : null;
+    this.js = jetstream(connection, { timeout: options.ackTimeoutMs });
+    this.evidence = new EvidenceStore(
+      () => resources.objectStore,
+      options.evidence ? options.evidence.maxBytes : 0,
+    );
+    this.buffer = new RetryBuffer<Item>({
+      maxPending: options.maxPending,
+      maxInFlight: options.maxInFlight,
+      attempt: (item) => this.attempt(item),
+      onRetry: (err) => {
+        const text = String((err as Error)?.message ?? err);
+        if (/no responders|not found|503/i.test(text)) resources.stale();
+      },
+    });
+    void this.watchConnection();
+  }
 
-  const attempt = async (item: Item) => {
-    if (needsEnsure) {
-      ensuring ??= ensure().finally(() => (ensuring = undefined));
-      await ensuring;
-      needsEnsure = false;
-    }
-    if (item.kind === 'js') {
-      const h = headers();
-      for (const [k, v] of Object.entries(options.headers ?? {})) h.set(k, v);
-      h.set('Nats-Msg-Id', item.msgId);
-      h.set('Content-Type', 'application/cloudevents+json');
-      await js.publish(item.subject, item.payload, { msgID: item.msgId, headers: h });
-      stats.acked++;
-    } else {
-      const os = objectStore;
-      if (!os) throw new PublishError('object store not ready');
-      const put = () =>
-        os.putBlob(
-          {
-            name: item.name,
-            description: `keyframe ${item.keyframeId}`,
-            headers: undefined,
-            metadata: { streamId: item.streamId, keyframeId: item.keyframeId, contentType: 'image/jpeg' },
-          },
-          item.data,
-        );
-      // One evidence put at a time: at the cap, each eviction makes room for the put that needs it.
-      const turn = evidenceTurn.then(async () => {
-        for (let tries = 0; ; tries++) {
-          try {
-            return await put();
-          } catch (err) {
-            // The bucket refuses new objects at its cap (object stores discard new): evict the oldest.
-            const full = /maximum bytes|insufficient resources/i.test(String((err as Error)?.message));
-            if (!evidence || !full || tries >= 3) throw err;
-            await evictOldest(os, item.data.length + Math.floor(evidence.maxBytes / 4));
-          }
-        }
-      });
-      evidenceTurn = turn.catch(() => undefined);
-      await turn;
-      stats.evidenceStored++;
-    }
-  };
-
-  /** Evidence puts run one after another (see attempt). */
-  let evidenceTurn: Promise<unknown> = Promise.resolve();
-  /** Deletes the oldest evidence objects until at least `bytes` are freed. */
-  const evictOldest = async (os: ObjectStore, bytes: number) => {
-    const all = (await os.list()).sort((a, b) => Date.parse(a.mtime) - Date.parse(b.mtime));
-    let freed = 0;
-    for (const o of all) {
-      if (freed >= bytes) break;
-      await os.delete(o.name);
-      freed += o.size;
-      stats.evidenceEvicted++;
-    }
-  };
-
-  const pump = () => {
-    if (closed && closing === undefined) return;
-    if (!connected) return updatePending();
-    const now = Date.now();
-    if (now < blockedUntil) {
-      if (!wake) {
-        wake = setTimeout(() => {
-          wake = undefined;
-          pump();
-        }, blockedUntil - now);
-      }
-      return;
-    }
-    while (inFlight < options.maxInFlight && queue.length > 0) {
-      const item = queue.shift()!;
-      inFlight++;
-      flying.add(item);
-      attempt(item).then(
-        () => {
-          inFlight--;
-          flying.delete(item);
-          // Dropped by the bound while in flight, but it made it after all.
-          if (item.droppedInFlight) stats.dropped--;
-          backoffMs = 0;
-          updatePending();
-          pump();
-        },
-        (err: unknown) => {
-          inFlight--;
-          flying.delete(item);
-          if (item.droppedInFlight) {
-            updatePending();
-            return pump();
-          }
-          stats.retries++;
-          const text = String((err as Error)?.message ?? err);
-          if (/no responders|not found|503/i.test(text)) needsEnsure = true;
-          // Retried with the same message id: JetStream drops a duplicate.
-          // Back in seq order, so retried messages keep their original order on the wire.
-          let at = 0;
-          while (at < queue.length && queue[at]!.seq < item.seq) at++;
-          queue.splice(at, 0, item);
-          backoffMs = Math.min(MAX_BACKOFF_MS, backoffMs === 0 ? 100 : backoffMs * 2);
-          blockedUntil = Date.now() + backoffMs;
-          trim();
-          updatePending();
-          pump();
-        },
-      );
-    }
-    updatePending();
-  };
-
-  /** Drop-oldest over waiting and in-flight messages until the bound holds; every drop counted. */
-  const trim = () => {
-    while (queue.length + flying.size > options.maxPending) {
-      let oldestFlying: Item | undefined;
-      for (const f of flying) if (!oldestFlying || f.seq < oldestFlying.seq) oldestFlying = f;
-      const head = queue[0];
-      if (head && (!oldestFlying || head.seq < oldestFlying.seq)) queue.shift();
-      else if (oldestFlying) {
-        oldestFlying.droppedInFlight = true;
-        flying.delete(oldestFlying);
-      } else break;
-      stats.dropped++;
-    }
-  };
-
-  type NewItem =
-    | { kind: 'js'; subject: string; payload: string; msgId: string }
-    | { kind: 'obj'; name: string; data: Uint8Array; streamId: string; keyframeId: string };
-  const enqueue = (fields: NewItem) => {
-    if (closed) throw new PublishError('publisher is closed');
-    const item: Item = { ...fields, seq: nextSeq++ };
-    queue.push(item);
-    trim();
-    pump();
-  };
-
-  const durable = <T>(subject: string, ce: CloudEvent<T>) =>
-    enqueue({ kind: 'js', subject, payload: JSON.stringify(ce), msgId: ce.id });
-
-  const core = <T>(subject: string, ce: CloudEvent<T>) => {
-    if (closed) return;
-    if (!connected) {
-      stats.coreDropped++;
-      return;
-    }
-    const h = headers();
-    for (const [k, v] of Object.entries(options.headers ?? {})) h.set(k, v);
-    h.set('Nats-Msg-Id', ce.id);
-    h.set('Content-Type', 'application/cloudevents+json');
+  /** Connection state (see `connected`); a reconnect resumes the durable buffer at once. */
+  private async watchConnection(): Promise<void> {
     try {
-      nc.publish(subject, JSON.stringify(ce), { headers: h });
-      stats.core++;
+      for await (const s of this.connection.status()) {
+        if (s.type === 'disconnect') {
+          this.connected = false;
+          this.buffer.setConnected(false);
+        } else if (s.type === 'reconnect') {
+          this.connected = true;
+          this.buffer.setConnected(true);
+        }
+      }
+    } catch {
+      // the connection closed
+    }
+  }
+
+  /** One delivery attempt (retried with the same message id: JetStream drops a duplicate). */
+  private async attempt(item: Item): Promise<void> {
+    await this.resources.ready();
+    if (item.kind === 'js') {
+      await this.js.publish(item.subject, item.payload, {
+        msgID: item.msgId,
+        headers: this.headers(item.msgId),
+      });
+      this.acked++;
+    } else {
+      await this.evidence.put(item);
+    }
+  }
+
+  private headers(msgId: string): MsgHdrs {
+    const h = headers();
+    for (const [k, v] of Object.entries(this.options.headers ?? {})) h.set(k, v);
+    h.set('Nats-Msg-Id', msgId);
+    h.set('Content-Type', 'application/cloudevents+json');
+    return h;
+  }
+
+  private enqueue(item: Item): void {
+    if (this.closed) throw new PublishError('publisher is closed');
+    this.buffer.push(item);
+  }
+
+  private durable<T>(subject: string, ce: CloudEvent<T>): void {
+    this.enqueue({ kind: 'js', subject, payload: JSON.stringify(ce), msgId: ce.id });
+  }
+
+  private core<T>(subject: string, ce: CloudEvent<T>): void {
+    if (this.closed) return;
+    if (!this.connected) {
+      this.counts.coreDropped++;
+      return;
+    }
+    try {
+      this.connection.publish(subject, JSON.stringify(ce), { headers: this.headers(ce.id) });
+      this.counts.core++;
     } catch (cause) {
       throw new PublishError(`publish to ${subject} failed`, { cause });
     }
-  };
+  }
 
   /** Stores the keyframe's JPEG (once) and returns its reference, or null when not available. */
-  const evidenceRef = (streamId: string, keyframeId: string | null) => {
+  private evidenceRef(streamId: string, keyframeId: string | null) {
+    const evidence = this.options.evidence;
     if (!evidence || keyframeId === null) return null;
     const name = `${streamId}/${keyframeId}.jpg`;
-    if (!stored.has(name)) {
-      const jpg = jpegCache.get(keyframeId);
+    if (!this.stored.has(name)) {
+      const jpg = this.jpegCache.get(keyframeId);
       if (!jpg) {
-        stats.evidenceMissing++;
+        this.counts.evidenceMissing++;
         return null;
       }
-      enqueue({ kind: 'obj', name, data: jpg.data, streamId, keyframeId });
-      stored.set(name, true);
-      while (stored.size > 4096) stored.delete(stored.keys().next().value as string);
+      this.enqueue({ kind: 'obj', name, data: jpg.data, streamId, keyframeId });
+      this.stored.set(name, true);
+      while (this.stored.size > 4096) this.stored.delete(this.stored.keys().next().value as string);
     }
     return { bucket: evidence.bucket, name, contentType: 'image/jpeg' };
+  }
+
+  // Arrow properties, as the object createPublisher returned before: callers may pass them on.
+  readonly summary = async (s: Summary): Promise<void> =>
+    this.durable(
+      subjects.summary(s.streamId, s.level),
+      envelope('summary', s.streamId, s.id, s.endTimeMs, s, s.level),
+    );
+
+  readonly event = async (e: VigilEvent): Promise<void> => {
+    const image = this.evidenceRef(e.streamId, e.evidence.keyframeId);
+    const data = image ? { ...e, evidence: { ...e.evidence, image } } : e;
+    this.durable(
+      subjects.event(e.streamId, e.type),
+      envelope('event', e.streamId, e.id, e.timeMs, data, e.type),
+    );
   };
 
-  // Connection state (see `connected`); a reconnect resumes the durable buffer at once.
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === 'disconnect') connected = false;
-      else if (s.type === 'reconnect') {
-        connected = true;
-        pump();
-      }
-    }
-  })().catch(() => undefined);
-
-  const kindEnvelope = <T>(
-    kind: MessageKind,
-    streamId: string,
-    id: string,
-    t: number,
-    data: T,
-    sub?: string,
-  ) => envelope(kind, streamId, id, t, data, sub);
-
-  return {
-    connection: nc,
-    jpegCache,
-    evidenceBucket: evidence ? evidence.bucket : null,
-    summary: async (s) =>
-      durable(
-        subjects.summary(s.streamId, s.level),
-        kindEnvelope('summary', s.streamId, s.id, s.endTimeMs, s, s.level),
-      ),
-    event: async (e) => {
-      const image = evidenceRef(e.streamId, e.evidence.keyframeId);
-      const data = image ? { ...e, evidence: { ...e.evidence, image } } : e;
-      durable(
-        subjects.event(e.streamId, e.type),
-        kindEnvelope('event', e.streamId, e.id, e.timeMs, data, e.type),
-      );
-    },
-    detections: async (a, kf) => {
-      const data = {
-        streamId: a.streamId,
-        keyframeId: a.keyframeId,
-        ptsNs: a.ptsNs,
-        captureTimeMs: a.captureTimeMs,
-        reason: kf.reason,
-        sourceWidth: kf.frame.sourceWidth,
-        sourceHeight: kf.frame.sourceHeight,
-        available: a.available,
-        detections: a.detections,
-        model: a.model,
-        inferenceMs: a.inferenceMs,
-      };
-      core(
-        subjects.detections(a.streamId),
-        kindEnvelope('detections', a.streamId, `${a.keyframeId}:detections`, a.captureTimeMs, data),
-      );
-    },
-    keyframe: async (kf, analysis) => {
-      const jpg = evidence ? jpegCache.put(kf) : undefined;
-      const data = {
-        streamId: kf.frame.streamId,
-        keyframeId: kf.id,
-        seq: kf.frame.seq,
-        ptsNs: kf.frame.ptsNs,
-        captureTimeMs: kf.frame.captureTimeMs,
-        reason: kf.reason,
-        motionScore: kf.motionScore,
-        sceneScore: kf.sceneScore,
-        phash: kf.phash ?? null,
-        sourceWidth: kf.frame.sourceWidth,
-        sourceHeight: kf.frame.sourceHeight,
-        detections: analysis.detections.length,
-        available: analysis.available,
-        image: jpg ? { width: jpg.width, height: jpg.height, bytes: jpg.data.length } : null,
-      };
-      core(
-        subjects.keyframe(kf.frame.streamId),
-        kindEnvelope('keyframe', kf.frame.streamId, `${kf.id}:keyframe`, kf.frame.captureTimeMs, data),
-      );
-    },
-    status: async (streamId, info) => {
-      const data = { ...info, streamId } as Record<string, unknown>;
-      const state = typeof data.state === 'string' ? data.state : 'unknown';
-      core(
-        subjects.status(streamId),
-        kindEnvelope(
-          'status',
-          streamId,
-          `${streamId}:status:${Date.now()}:${state}`,
-          Date.now(),
-          data,
-          state,
-        ),
-      );
-    },
-    flush: (timeoutMs = 30_000) =>
-      new Promise<void>((resolve, reject) => {
-        if (queue.length === 0 && flying.size === 0) return resolve();
-        const timer = setTimeout(() => {
-          idleWaiters.delete(done);
-          reject(
-            new PublishError(
-              `${queue.length + flying.size} messages still unacknowledged after ${timeoutMs} ms`,
-            ),
-          );
-        }, timeoutMs);
-        const done = () => {
-          clearTimeout(timer);
-          idleWaiters.delete(done);
-          resolve();
-        };
-        idleWaiters.add(done);
-      }),
-    stats: () => ({ ...stats, pending: queue.length + flying.size }),
-    close: () => {
-      closing ??= (async () => {
-        closed = true;
-        const wait = new Promise<void>((resolve) => {
-          if (queue.length + flying.size === 0) return resolve();
-          const timer = setTimeout(resolve, options.closeTimeoutMs);
-          idleWaiters.add(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-        await wait;
-        if (wake) clearTimeout(wake);
-        stats.abandoned += queue.length + flying.size;
-        queue.length = 0;
-        await nc.drain().catch(() => nc.close().catch(() => undefined));
-      })();
-      return closing;
-    },
+  readonly detections = async (a: Analysis, kf: Keyframe): Promise<void> => {
+    const data = {
+      streamId: a.streamId,
+      keyframeId: a.keyframeId,
+      ptsNs: a.ptsNs,
+      captureTimeMs: a.captureTimeMs,
+      reason: kf.reason,
+      sourceWidth: kf.frame.sourceWidth,
+      sourceHeight: kf.frame.sourceHeight,
+      available: a.available,
+      detections: a.detections,
+      model: a.model,
+      inferenceMs: a.inferenceMs,
+    };
+    this.core(
+      subjects.detections(a.streamId),
+      envelope('detections', a.streamId, `${a.keyframeId}:detections`, a.captureTimeMs, data),
+    );
   };
+
+  readonly keyframe = async (kf: Keyframe, analysis: Analysis): Promise<void> => {
+    const jpg = this.options.evidence ? this.jpegCache.put(kf) : undefined;
+    const data = {
+      streamId: kf.frame.streamId,
+      keyframeId: kf.id,
+      seq: kf.frame.seq,
+      ptsNs: kf.frame.ptsNs,
+      captureTimeMs: kf.frame.captureTimeMs,
+      reason: kf.reason,
+      motionScore: kf.motionScore,
+      sceneScore: kf.sceneScore,
+      phash: kf.phash ?? null,
+      sourceWidth: kf.frame.sourceWidth,
+      sourceHeight: kf.frame.sourceHeight,
+      detections: analysis.detections.length,
+      available: analysis.available,
+      image: jpg ? { width: jpg.width, height: jpg.height, bytes: jpg.data.length } : null,
+    };
+    this.core(
+      subjects.keyframe(kf.frame.streamId),
+      envelope('keyframe', kf.frame.streamId, `${kf.id}:keyframe`, kf.frame.captureTimeMs, data),
+    );
+  };
+
+  readonly status = async (streamId: string, info: object): Promise<void> => {
+    const data = { ...info, streamId } as Record<string, unknown>;
+    const state = typeof data.state === 'string' ? data.state : 'unknown';
+    this.core(
+      subjects.status(streamId),
+      envelope('status', streamId, `${streamId}:status:${Date.now()}:${state}`, Date.now(), data, state),
+    );
+  };
+
+  readonly flush = (timeoutMs = 30_000): Promise<void> => this.buffer.flush(timeoutMs);
+
+  readonly stats = (): PublisherStats => ({
+    acked: this.acked,
+    pending: this.buffer.pending,
+    dropped: this.buffer.dropped,
+    retries: this.buffer.retries,
+    evidenceStored: this.evidence.stored,
+    evidenceEvicted: this.evidence.evicted,
+    ...this.counts,
+    abandoned: this.buffer.abandoned,
+  });
+
+  readonly close = (): Promise<void> => {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  };
+
+  private async shutDown(): Promise<void> {
+    this.closed = true;
+    await this.buffer.drain(this.options.closeTimeoutMs);
+    const nc = this.connection;
+    await nc.drain().catch(() => nc.close().catch(() => undefined));
+  }
 }

@@ -24,22 +24,15 @@
  * maxTextsPerWindow texts of at most maxTextLength characters, maxLabelsPerWindow labels. No pixel
  * data is kept. `onStats` reports what is retained.
  */
-import {
-  Observable,
-  asyncScheduler,
-  type OperatorFunction,
-  type SchedulerLike,
-  type Subscription,
-} from 'rxjs';
-import type { Analysis, Keyframe, WindowDigest } from '../core/contracts.js';
+import { Observable, asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import type { Keyframe, WindowDigest } from '../core/contracts.js';
 import { ConfigError } from '../core/errors.js';
 import { checkNumber, rejectUnknownKeys } from './options.js';
+import type { AnalysedKeyframe } from './window-accumulator.js';
+import { WindowSet, type ResolvedWindowOptions, type WindowStats } from './window-set.js';
 
-/** A keyframe with its analysis; null when inference gave nothing (timed out, dropped). */
-export interface AnalysedKeyframe {
-  keyframe: Keyframe;
-  analysis: Analysis | null;
-}
+export { countByLabel, type AnalysedKeyframe } from './window-accumulator.js';
+export type { ResolvedWindowOptions, WindowStats } from './window-set.js';
 
 export interface WindowOptions {
   /** Window length in ms of stream time (required). */
@@ -72,38 +65,6 @@ export interface WindowOptions {
   onStats?: (stats: WindowStats) => void;
   /** Scheduler for the wall-time timeouts (default asyncScheduler; tests inject a TestScheduler). */
   scheduler?: SchedulerLike;
-}
-
-export interface ResolvedWindowOptions {
-  windowMs: number;
-  hopMs: number;
-  maxKeyframesPerWindow: number;
-  idleCloseMs: number;
-  maxOpenMs: number;
-  maxOpenWindows: number;
-  maxTextsPerWindow: number;
-  maxTextLength: number;
-  maxLabelsPerWindow: number;
-  maxMissingListed: number;
-  ptsResetToleranceMs: number;
-  emitEmpty: boolean;
-  pending: Observable<Keyframe> | undefined;
-  onStats: ((stats: WindowStats) => void) | undefined;
-  scheduler: SchedulerLike;
-}
-
-export interface WindowStats {
-  openWindows: number;
-  /** Keyframe entries held (listed + pending) across open windows. */
-  keyframes: number;
-  texts: number;
-  labels: number;
-  /** Estimated bytes held by open windows. */
-  bytes: number;
-  emitted: number;
-  late: number;
-  dropped: number;
-  ptsResets: number;
 }
 
 const C = 'slidingWindows';
@@ -181,162 +142,6 @@ export function parseWindowOptions(options: WindowOptions, component = C): Resol
   };
 }
 
-type KeyframeEntry = WindowDigest['keyframes'][number];
-
-/** Accumulator for one open window; O(maxKeyframesPerWindow + maxTextsPerWindow + labels). */
-class WindowAccumulator {
-  readonly entries: KeyframeEntry[] = [];
-  /** Selected keyframes still waiting for their analysis: id → entry (also in `entries`). */
-  readonly pending = new Map<string, KeyframeEntry>();
-  private readonly peak = new Map<string, number>();
-  private last: Record<string, number> = {};
-  readonly texts = new Set<string>();
-  private analysed = 0;
-  private missing = 0;
-  private dropped = 0;
-  private motionSum = 0;
-  items = 0;
-  private firstPtsNs = 0;
-  private firstTimeMs = 0;
-  private lastPtsNs = 0;
-  private lastTimeMs = 0;
-  textBytes = 0;
-
-  constructor(
-    readonly streamId: string,
-    readonly index: number,
-    readonly openedAtMs: number,
-    private readonly o: ResolvedWindowOptions,
-  ) {}
-
-  get labels(): number {
-    return this.peak.size;
-  }
-
-  /** Registers a keyframe sent to the model; it counts as missing unless its analysis arrives. */
-  expect(kf: Keyframe, ptsNs: number): void {
-    if (this.pending.has(kf.id)) return;
-    this.time(ptsNs, kf.frame.captureTimeMs);
-    if (this.entries.length >= this.o.maxKeyframesPerWindow) {
-      return; // counted when (if) its analysis arrives, or not at all: bounded either way
-    }
-    const entry: KeyframeEntry = { id: kf.id, ptsNs: kf.frame.ptsNs, reason: kf.reason };
-    this.entries.push(entry);
-    this.pending.set(kf.id, entry);
-  }
-
-  add(item: AnalysedKeyframe, ptsNs: number): void {
-    const { keyframe, analysis } = item;
-    this.time(ptsNs, keyframe.frame.captureTimeMs);
-    this.items++;
-    this.motionSum += Number.isFinite(keyframe.motionScore) ? keyframe.motionScore : 0;
-
-    const ok = analysis !== null && analysis.available;
-    let entry = this.pending.get(keyframe.id);
-    if (entry !== undefined) {
-      this.pending.delete(keyframe.id);
-    } else if (this.entries.length < this.o.maxKeyframesPerWindow) {
-      entry = { id: keyframe.id, ptsNs: keyframe.frame.ptsNs, reason: keyframe.reason };
-      this.entries.push(entry);
-    } else {
-      this.dropped++;
-    }
-    if (ok && entry !== undefined) entry.detections = analysis.detections.length;
-
-    if (!ok) {
-      this.missing++;
-      return;
-    }
-    this.analysed++;
-    const counts = countByLabel(analysis);
-    for (const [label, n] of Object.entries(counts)) {
-      const had = this.peak.get(label);
-      if (had === undefined && this.peak.size >= this.o.maxLabelsPerWindow) continue;
-      if (n > (had ?? 0)) this.peak.set(label, n);
-    }
-    this.last = counts;
-    for (const t of analysis.text) {
-      if (this.texts.size >= this.o.maxTextsPerWindow) break;
-      const s = t.trim().slice(0, this.o.maxTextLength);
-      if (s !== '' && !this.texts.has(s)) {
-        this.texts.add(s);
-        this.textBytes += 32 + s.length * 2;
-      }
-    }
-  }
-
-  private time(ptsNs: number, timeMs: number): void {
-    if (this.items === 0 && this.pending.size === 0 && this.entries.length === 0) {
-      this.firstPtsNs = ptsNs;
-      this.firstTimeMs = timeMs;
-      this.lastPtsNs = ptsNs;
-      this.lastTimeMs = timeMs;
-      return;
-    }
-    if (ptsNs < this.firstPtsNs) {
-      this.firstPtsNs = ptsNs;
-      this.firstTimeMs = timeMs;
-    }
-    if (ptsNs >= this.lastPtsNs) {
-      this.lastPtsNs = ptsNs;
-      this.lastTimeMs = timeMs;
-    }
-  }
-
-  bytes(): number {
-    let b = 256 + this.peak.size * 64 + this.textBytes;
-    for (const e of this.entries) b += 96 + e.id.length * 2;
-    return b + this.pending.size * 48;
-  }
-
-  get empty(): boolean {
-    return this.items === 0 && this.entries.length === 0;
-  }
-
-  digest(extra: {
-    late: number;
-    resets: number;
-    closedBy: NonNullable<WindowDigest['closedBy']>;
-  }): WindowDigest {
-    const { windowMs, hopMs } = this.o;
-    const startPtsNs = this.index * hopMs * 1e6;
-    const endPtsNs = startPtsNs + windowMs * 1e6;
-    const empty = this.empty;
-    const keyframes = [...this.entries].sort((a, b) => a.ptsNs - b.ptsNs);
-    const d: WindowDigest = {
-      streamId: this.streamId,
-      index: this.index,
-      startPtsNs,
-      endPtsNs,
-      // Wall times extrapolated from the first/last item along stream time.
-      startTimeMs: empty ? 0 : Math.round(this.firstTimeMs - (this.firstPtsNs - startPtsNs) / 1e6),
-      endTimeMs: empty ? 0 : Math.round(this.lastTimeMs + (endPtsNs - this.lastPtsNs) / 1e6),
-      keyframes,
-      peakCounts: Object.fromEntries([...this.peak.entries()].sort(([a], [b]) => a.localeCompare(b))),
-      lastCounts: this.last,
-      analysed: this.analysed,
-      missing: this.missing + this.pending.size,
-      meanMotion: this.items === 0 ? 0 : this.motionSum / this.items,
-      text: [...this.texts],
-      closedBy: extra.closedBy,
-    };
-    if (this.dropped > 0) d.dropped = this.dropped;
-    if (extra.late > 0) d.late = extra.late;
-    if (extra.resets > 0) d.ptsResets = extra.resets;
-    if (this.pending.size > 0) {
-      d.missingKeyframes = [...this.pending.keys()].slice(0, this.o.maxMissingListed);
-    }
-    return d;
-  }
-}
-
-/** Count of detections per label in one analysis, labels sorted. */
-export function countByLabel(analysis: Analysis): Record<string, number> {
-  const m = new Map<string, number>();
-  for (const d of analysis.detections) m.set(d.label, (m.get(d.label) ?? 0) + 1);
-  return Object.fromEntries([...m.entries()].sort(([a], [b]) => a.localeCompare(b)));
-}
-
 /**
  * Operator: analysed keyframes in, one WindowDigest per closed window out (see the module doc).
  * Options are validated when called.
@@ -352,232 +157,34 @@ export function tumblingWindows(options: WindowOptions): OperatorFunction<Analys
 }
 
 function windowsOperator(o: ResolvedWindowOptions): OperatorFunction<AnalysedKeyframe, WindowDigest> {
-  const hopNs = o.hopMs * 1e6;
-  const windowNs = o.windowMs * 1e6;
-  const toleranceNs = o.ptsResetToleranceMs * 1e6;
   return (source) =>
     new Observable<WindowDigest>((subscriber) => {
-      /** Open windows by index (ascending insertion is not guaranteed: sorted on close). */
-      const open = new Map<number, WindowAccumulator>();
-      let lastClosedIndex = -1;
-      let watermarkNs = -Infinity;
-      let lastRawPtsNs: number | null = null;
-      let offsetNs = 0;
-      let late = 0;
-      let resets = 0;
-      let emitted = 0;
-      let lateTotal = 0;
-      let droppedTotal = 0;
-      let resetsTotal = 0;
-      let lastItemAtMs: number | null = null;
-      let timer: Subscription | null = null;
-      let streamId = '';
-
-      const stats = (): WindowStats => {
-        let keyframes = 0;
-        let texts = 0;
-        let labels = 0;
-        let bytes = 0;
-        for (const w of open.values()) {
-          keyframes += w.entries.length;
-          texts += w.texts.size;
-          labels += w.labels;
-          bytes += w.bytes();
-        }
-        return {
-          openWindows: open.size,
-          keyframes,
-          texts,
-          labels,
-          bytes,
-          emitted,
-          late: lateTotal,
-          dropped: droppedTotal,
-          ptsResets: resetsTotal,
-        };
-      };
-      const report = (): void => {
-        if (o.onStats !== undefined) o.onStats(stats());
-      };
-
-      const emit = (w: WindowAccumulator, closedBy: NonNullable<WindowDigest['closedBy']>): void => {
-        open.delete(w.index);
-        if (w.index <= lastClosedIndex) return; // cannot happen: windows close in index order
-        // Empty windows between the last closed and this one are skipped (or emitted empty).
-        if (o.emitEmpty) {
-          for (let i = lastClosedIndex + 1; i < w.index; i++) {
-            emitted++;
-            subscriber.next(
-              new WindowAccumulator(streamId, i, 0, o).digest({ late: 0, resets: 0, closedBy }),
-            );
-          }
-        }
-        lastClosedIndex = w.index;
-        if (w.empty && !o.emitEmpty) return;
-        const d = w.digest({ late, resets, closedBy });
-        droppedTotal += d.dropped ?? 0;
-        late = 0;
-        resets = 0;
-        emitted++;
-        subscriber.next(d);
-      };
-
-      /** Closes every open window with index <= upTo, in index order. */
-      const closeUpTo = (upTo: number, closedBy: NonNullable<WindowDigest['closedBy']>): void => {
-        const due = [...open.keys()].filter((i) => i <= upTo).sort((a, b) => a - b);
-        for (const i of due) emit(open.get(i) as WindowAccumulator, closedBy);
-      };
-
-      const cancelTimer = (): void => {
-        timer?.unsubscribe();
-        timer = null;
-      };
-      const arm = (): void => {
-        cancelTimer();
-        const now = o.scheduler.now();
-        let wake = Infinity;
-        if (lastItemAtMs !== null && open.size > 0) wake = lastItemAtMs + o.idleCloseMs;
-        if (o.maxOpenMs > 0) for (const w of open.values()) wake = Math.min(wake, w.openedAtMs + o.maxOpenMs);
-        if (!Number.isFinite(wake)) return;
-        timer = o.scheduler.schedule(onTimer, Math.max(0, wake - now));
-      };
-      const onTimer = (): void => {
-        timer = null;
-        const now = o.scheduler.now();
-        if (lastItemAtMs !== null && now >= lastItemAtMs + o.idleCloseMs) {
-          closeUpTo(Infinity, 'timeout');
-        } else if (o.maxOpenMs > 0) {
-          let upTo = -1;
-          for (const w of open.values())
-            if (now >= w.openedAtMs + o.maxOpenMs) upTo = Math.max(upTo, w.index);
-          if (upTo >= 0) closeUpTo(upTo, 'timeout');
-        }
-        arm();
-        report();
-      };
-
-      /** Maps a raw PTS onto the continuous timeline, handling resets; null when the item is unusable. */
-      const timeline = (rawPtsNs: number): number => {
-        if (lastRawPtsNs !== null && rawPtsNs < lastRawPtsNs - toleranceNs) {
-          // A new timeline (reconnect): close what is open and continue after the watermark.
-          closeUpTo(Infinity, 'reset');
-          resets++;
-          resetsTotal++;
-          const next = Math.max(lastClosedIndex + 1, Math.floor(watermarkNs / hopNs) + 1) * hopNs;
-          offsetNs = next - rawPtsNs;
-          lastRawPtsNs = rawPtsNs;
-          return rawPtsNs + offsetNs;
-        }
-        if (lastRawPtsNs === null || rawPtsNs > lastRawPtsNs) lastRawPtsNs = rawPtsNs;
-        return rawPtsNs + offsetNs;
-      };
-
-      /** Indexes of the windows containing `ptsNs`. */
-      const indexes = (ptsNs: number): number[] => {
-        const hi = Math.floor(ptsNs / hopNs);
-        const lo = Math.max(0, Math.floor((ptsNs - windowNs) / hopNs) + 1);
-        const out: number[] = [];
-        for (let i = lo; i <= hi; i++) out.push(i);
-        return out;
-      };
-
-      const windowFor = (i: number, kf: Keyframe): WindowAccumulator => {
-        let w = open.get(i);
-        if (w === undefined) {
-          w = new WindowAccumulator(kf.frame.streamId, i, o.scheduler.now(), o);
-          open.set(i, w);
-          // Bound: too many open windows (e.g. pending keyframes far ahead) closes the oldest early.
-          while (open.size > o.maxOpenWindows) closeUpTo(Math.min(...open.keys()), 'timeout');
-        }
-        return w;
-      };
-
-      /**
-       * Timeline positions of keyframes seen as pending, by id, so their analyses land on the same
-       * position: pending keyframes run ahead of their analyses, and judging a PTS reset from the
-       * two inputs mixed would mistake that lead for a new timeline. Bounded like the windows.
-       */
-      const pendingPts = new Map<string, number>();
-      const MAX_PENDING_PTS = 4096;
-
-      const onPending = (kf: Keyframe): void => {
-        streamId = kf.frame.streamId;
-        const ptsNs = timeline(kf.frame.ptsNs);
-        pendingPts.set(kf.id, ptsNs);
-        if (pendingPts.size > MAX_PENDING_PTS) pendingPts.delete(pendingPts.keys().next().value as string);
-        for (const i of indexes(ptsNs)) {
-          if (i <= lastClosedIndex) continue;
-          // Listing a keyframe far ahead must not close windows still waiting for analyses.
-          if (!open.has(i) && open.size >= o.maxOpenWindows) continue;
-          windowFor(i, kf).expect(kf, ptsNs);
-        }
-        arm();
-        report();
-      };
-
-      const onItem = (item: AnalysedKeyframe): void => {
-        const kf = item.keyframe;
-        streamId = kf.frame.streamId;
-        const known = pendingPts.get(kf.id);
-        if (known !== undefined) pendingPts.delete(kf.id);
-        // With a pending input, that input is the leading edge and alone detects PTS resets.
-        const ptsNs = known ?? (o.pending ? kf.frame.ptsNs + offsetNs : timeline(kf.frame.ptsNs));
-        lastItemAtMs = o.scheduler.now();
-        let counted = false;
-        let wasLate = false;
-        for (const i of indexes(ptsNs)) {
-          if (i <= lastClosedIndex) {
-            wasLate = true;
-            continue;
-          }
-          windowFor(i, kf).add(item, ptsNs);
-          counted = true;
-        }
-        if (!counted && wasLate) {
-          late++;
-          lateTotal++;
-        }
-        if (ptsNs > watermarkNs) {
-          watermarkNs = ptsNs;
-          // Windows whose end is at or before the watermark are complete.
-          const lastComplete = Math.floor((watermarkNs - windowNs) / hopNs);
-          closeUpTo(lastComplete, 'watermark');
-        }
-        arm();
-        report();
-      };
-
+      const windows = new WindowSet(o, (d) => subscriber.next(d));
       const pendingSub = o.pending?.subscribe({
-        next: onPending,
+        next: (kf) => windows.expect(kf),
         error: (err: unknown) => subscriber.error(err),
       });
       const sub = source.subscribe({
         next(item) {
           try {
-            onItem(item);
+            windows.add(item);
           } catch (err) {
             subscriber.error(err);
           }
         },
         error(err: unknown) {
-          cancelTimer();
-          open.clear();
+          windows.clear();
           subscriber.error(err);
         },
         complete() {
-          cancelTimer();
-          closeUpTo(Infinity, 'flush');
-          report();
+          windows.flush();
           subscriber.complete();
         },
       });
-
       return () => {
         sub.unsubscribe();
         pendingSub?.unsubscribe();
-        cancelTimer();
-        open.clear();
-        pendingPts.clear();
+        windows.clear();
       };
     });
 }

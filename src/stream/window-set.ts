@@ -1,0 +1,274 @@
+/**
+ * The state of the window operator (see windows.ts): open windows by index, the watermark, the
+ * continuous timeline across PTS resets, the wall-time timer that closes idle or overdue windows,
+ * and the totals `onStats` reports. Digests go to `emit` in index order.
+ */
+import type { Observable, SchedulerLike, Subscription } from 'rxjs';
+import type { Keyframe, WindowDigest } from '../core/contracts.js';
+import { WindowAccumulator, type AnalysedKeyframe } from './window-accumulator.js';
+
+export interface ResolvedWindowOptions {
+  windowMs: number;
+  hopMs: number;
+  maxKeyframesPerWindow: number;
+  idleCloseMs: number;
+  maxOpenMs: number;
+  maxOpenWindows: number;
+  maxTextsPerWindow: number;
+  maxTextLength: number;
+  maxLabelsPerWindow: number;
+  maxMissingListed: number;
+  ptsResetToleranceMs: number;
+  emitEmpty: boolean;
+  pending: Observable<Keyframe> | undefined;
+  onStats: ((stats: WindowStats) => void) | undefined;
+  scheduler: SchedulerLike;
+}
+
+export interface WindowStats {
+  openWindows: number;
+  /** Keyframe entries held (listed + pending) across open windows. */
+  keyframes: number;
+  texts: number;
+  labels: number;
+  /** Estimated bytes held by open windows. */
+  bytes: number;
+  emitted: number;
+  late: number;
+  dropped: number;
+  ptsResets: number;
+}
+
+type ClosedBy = NonNullable<WindowDigest['closedBy']>;
+
+/** Timeline positions of pending keyframes kept at most (see `pendingPts`). */
+const MAX_PENDING_PTS = 4096;
+
+export class WindowSet {
+  /** Open windows by index (ascending insertion is not guaranteed: sorted on close). */
+  private readonly open = new Map<number, WindowAccumulator>();
+  /**
+   * Timeline positions of keyframes seen as pending, by id, so their analyses land on the same
+   * position: pending keyframes run ahead of their analyses, and judging a PTS reset from the
+   * two inputs mixed would mistake that lead for a new timeline. Bounded like the windows.
+   */
+  private readonly pendingPts = new Map<string, number>();
+  private readonly hopNs: number;
+  private readonly windowNs: number;
+  private readonly toleranceNs: number;
+  private lastClosedIndex = -1;
+  private watermarkNs = -Infinity;
+  private lastRawPtsNs: number | null = null;
+  private offsetNs = 0;
+  /** Late items and resets since the last digest (reported in the next one). */
+  private late = 0;
+  private resets = 0;
+  private emitted = 0;
+  private lateTotal = 0;
+  private droppedTotal = 0;
+  private resetsTotal = 0;
+  private lastItemAtMs: number | null = null;
+  private timer: Subscription | null = null;
+  private streamId = '';
+
+  constructor(
+    private readonly o: ResolvedWindowOptions,
+    private readonly emit: (digest: WindowDigest) => void,
+  ) {
+    this.hopNs = o.hopMs * 1e6;
+    this.windowNs = o.windowMs * 1e6;
+    this.toleranceNs = o.ptsResetToleranceMs * 1e6;
+  }
+
+  /** A keyframe sent to the model: listed as missing in its windows unless its analysis arrives. */
+  expect(kf: Keyframe): void {
+    const { o, open } = this;
+    this.streamId = kf.frame.streamId;
+    const ptsNs = this.timeline(kf.frame.ptsNs);
+    this.pendingPts.set(kf.id, ptsNs);
+    if (this.pendingPts.size > MAX_PENDING_PTS)
+      this.pendingPts.delete(this.pendingPts.keys().next().value as string);
+    for (const i of this.indexes(ptsNs)) {
+      if (i <= this.lastClosedIndex) continue;
+      // Listing a keyframe far ahead must not close windows still waiting for analyses.
+      if (!open.has(i) && open.size >= o.maxOpenWindows) continue;
+      this.windowFor(i, kf).expect(kf, ptsNs);
+    }
+    this.arm();
+    this.report();
+  }
+
+  /** An analysed keyframe: counted in every open window containing it; closes complete windows. */
+  add(item: AnalysedKeyframe): void {
+    const { o } = this;
+    const kf = item.keyframe;
+    this.streamId = kf.frame.streamId;
+    const known = this.pendingPts.get(kf.id);
+    if (known !== undefined) this.pendingPts.delete(kf.id);
+    // With a pending input, that input is the leading edge and alone detects PTS resets.
+    const ptsNs = known ?? (o.pending ? kf.frame.ptsNs + this.offsetNs : this.timeline(kf.frame.ptsNs));
+    this.lastItemAtMs = o.scheduler.now();
+    let counted = false;
+    let wasLate = false;
+    for (const i of this.indexes(ptsNs)) {
+      if (i <= this.lastClosedIndex) {
+        wasLate = true;
+        continue;
+      }
+      this.windowFor(i, kf).add(item, ptsNs);
+      counted = true;
+    }
+    if (!counted && wasLate) {
+      this.late++;
+      this.lateTotal++;
+    }
+    if (ptsNs > this.watermarkNs) {
+      this.watermarkNs = ptsNs;
+      // Windows whose end is at or before the watermark are complete.
+      const lastComplete = Math.floor((this.watermarkNs - this.windowNs) / this.hopNs);
+      this.closeUpTo(lastComplete, 'watermark');
+    }
+    this.arm();
+    this.report();
+  }
+
+  /** The source completed: every open window closes ('flush'). */
+  flush(): void {
+    this.cancelTimer();
+    this.closeUpTo(Infinity, 'flush');
+    this.report();
+  }
+
+  /** Drops every open window and the timer (error or unsubscribe). Idempotent. */
+  clear(): void {
+    this.cancelTimer();
+    this.open.clear();
+    this.pendingPts.clear();
+  }
+
+  stats(): WindowStats {
+    let keyframes = 0;
+    let texts = 0;
+    let labels = 0;
+    let bytes = 0;
+    for (const w of this.open.values()) {
+      keyframes += w.entries.length;
+      texts += w.texts.size;
+      labels += w.labels;
+      bytes += w.bytes();
+    }
+    return {
+      openWindows: this.open.size,
+      keyframes,
+      texts,
+      labels,
+      bytes,
+      emitted: this.emitted,
+      late: this.lateTotal,
+      dropped: this.droppedTotal,
+      ptsResets: this.resetsTotal,
+    };
+  }
+
+  private report(): void {
+    if (this.o.onStats !== undefined) this.o.onStats(this.stats());
+  }
+
+  private close(w: WindowAccumulator, closedBy: ClosedBy): void {
+    const { o } = this;
+    this.open.delete(w.index);
+    if (w.index <= this.lastClosedIndex) return; // cannot happen: windows close in index order
+    // Empty windows between the last closed and this one are skipped (or emitted empty).
+    if (o.emitEmpty) {
+      for (let i = this.lastClosedIndex + 1; i < w.index; i++) {
+        this.emitted++;
+        this.emit(new WindowAccumulator(this.streamId, i, 0, o).digest({ late: 0, resets: 0, closedBy }));
+      }
+    }
+    this.lastClosedIndex = w.index;
+    if (w.empty && !o.emitEmpty) return;
+    const d = w.digest({ late: this.late, resets: this.resets, closedBy });
+    this.droppedTotal += d.dropped ?? 0;
+    this.late = 0;
+    this.resets = 0;
+    this.emitted++;
+    this.emit(d);
+  }
+
+  /** Closes every open window with index <= upTo, in index order. */
+  private closeUpTo(upTo: number, closedBy: ClosedBy): void {
+    const due = [...this.open.keys()].filter((i) => i <= upTo).sort((a, b) => a - b);
+    for (const i of due) this.close(this.open.get(i) as WindowAccumulator, closedBy);
+  }
+
+  private cancelTimer(): void {
+    this.timer?.unsubscribe();
+    this.timer = null;
+  }
+
+  /** Schedules the next wall-time check: the idle close, or the earliest maxOpenMs. */
+  private arm(): void {
+    const { o } = this;
+    this.cancelTimer();
+    const now = o.scheduler.now();
+    let wake = Infinity;
+    if (this.lastItemAtMs !== null && this.open.size > 0) wake = this.lastItemAtMs + o.idleCloseMs;
+    if (o.maxOpenMs > 0)
+      for (const w of this.open.values()) wake = Math.min(wake, w.openedAtMs + o.maxOpenMs);
+    if (!Number.isFinite(wake)) return;
+    this.timer = o.scheduler.schedule(() => this.onTimer(), Math.max(0, wake - now));
+  }
+
+  private onTimer(): void {
+    const { o } = this;
+    this.timer = null;
+    const now = o.scheduler.now();
+    if (this.lastItemAtMs !== null && now >= this.lastItemAtMs + o.idleCloseMs) {
+      this.closeUpTo(Infinity, 'timeout');
+    } else if (o.maxOpenMs > 0) {
+      let upTo = -1;
+      for (const w of this.open.values())
+        if (now >= w.openedAtMs + o.maxOpenMs) upTo = Math.max(upTo, w.index);
+      if (upTo >= 0) this.closeUpTo(upTo, 'timeout');
+    }
+    this.arm();
+    this.report();
+  }
+
+  /** Maps a raw PTS onto the continuous timeline, handling resets. */
+  private timeline(rawPtsNs: number): number {
+    if (this.lastRawPtsNs !== null && rawPtsNs < this.lastRawPtsNs - this.toleranceNs) {
+      // A new timeline (reconnect): close what is open and continue after the watermark.
+      this.closeUpTo(Infinity, 'reset');
+      this.resets++;
+      this.resetsTotal++;
+      const next =
+        Math.max(this.lastClosedIndex + 1, Math.floor(this.watermarkNs / this.hopNs) + 1) * this.hopNs;
+      this.offsetNs = next - rawPtsNs;
+      this.lastRawPtsNs = rawPtsNs;
+      return rawPtsNs + this.offsetNs;
+    }
+    if (this.lastRawPtsNs === null || rawPtsNs > this.lastRawPtsNs) this.lastRawPtsNs = rawPtsNs;
+    return rawPtsNs + this.offsetNs;
+  }
+
+  /** Indexes of the windows containing `ptsNs`. */
+  private indexes(ptsNs: number): number[] {
+    const hi = Math.floor(ptsNs / this.hopNs);
+    const lo = Math.max(0, Math.floor((ptsNs - this.windowNs) / this.hopNs) + 1);
+    const out: number[] = [];
+    for (let i = lo; i <= hi; i++) out.push(i);
+    return out;
+  }
+
+  private windowFor(i: number, kf: Keyframe): WindowAccumulator {
+    let w = this.open.get(i);
+    if (w === undefined) {
+      w = new WindowAccumulator(kf.frame.streamId, i, this.o.scheduler.now(), this.o);
+      this.open.set(i, w);
+      // Bound: too many open windows (e.g. pending keyframes far ahead) closes the oldest early.
+      while (this.open.size > this.o.maxOpenWindows) this.closeUpTo(Math.min(...this.open.keys()), 'timeout');
+    }
+    return w;
+  }
+}
