@@ -10,7 +10,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
-import { VigilError } from '../core/errors.js';
+import { EXIT, exitCodeOf, VigilError } from '../core/errors.js';
 import { runAnalysis, type RunAnalysisOptions } from '../analyzer/session.js';
 import { parseSource } from '../ingest/source.js';
 import { validateStreamId } from '../publish/subjects.js';
@@ -21,15 +21,8 @@ import { connectNats, type NatsClientOptions } from '../publish/connection.js';
 import { formatStreams, remote, type RemoteOptions } from './remote.js';
 import { tail, tailSubjects, TAIL_TYPES } from './tail.js';
 
-export const EXIT = {
-  ok: 0,
-  failure: 1,
-  usage: 2,
-  notFound: 3,
-  conflict: 4,
-  unauthorized: 5,
-  interrupted: 130,
-} as const;
+// Exit codes and the code → exit status map live with the error registry.
+export { EXIT, exitCodeOf };
 
 interface Command {
   summary: string;
@@ -418,27 +411,4 @@ export function reportError(err: unknown): number {
   }
   console.error(`vigil: unexpected failure: ${err instanceof Error ? err.message : String(err)}`);
   return EXIT.failure;
-}
-
-/** The exit code for an error code (see the header of this file). */
-export function exitCodeOf(code: string): number {
-  switch (code) {
-    case 'VIGIL_ERR_USAGE':
-    case 'VIGIL_ERR_CONFIG':
-    case 'VIGIL_ERR_BAD_REQUEST':
-    case 'VIGIL_ERR_INVALID_ARGUMENT':
-    case 'VIGIL_ERR_METHOD':
-    case 'VIGIL_ERR_TOO_LARGE':
-      return EXIT.usage;
-    case 'VIGIL_ERR_STREAM_NOT_FOUND':
-      return EXIT.notFound;
-    case 'VIGIL_ERR_STREAM_EXISTS':
-    case 'VIGIL_ERR_STREAM_LIMIT':
-      return EXIT.conflict;
-    case 'VIGIL_ERR_UNAUTHORIZED':
-    case 'VIGIL_ERR_NATS_AUTH':
-      return EXIT.unauthorized;
-    default:
-      return code.startsWith('VIGIL_ERR_SOURCE') ? EXIT.usage : EXIT.failure;
-  }
 }
