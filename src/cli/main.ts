@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { EXIT, exitCodeOf, VigilError } from '../core/errors.js';
 import { runAnalysis, type RunAnalysisOptions } from '../analyzer/session.js';
 import { parseSource } from '../ingest/source.js';
-import { validateStreamId } from '../publish/subjects.js';
+import { validateStreamId } from '../core/stream-id.js';
 import { startInferenceServer } from '../infer/index.js';
 import { loadConfig } from '../config/index.js';
 import { startService } from '../analyzer/session.js';

@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Summary, VigilEvent } from '../core/contracts.js';
 import { VigilError } from '../core/errors.js';
 import type { MessageKind } from '../publish/cloudevents.js';
-import { validateStreamId } from '../publish/subjects.js';
+import { subscription } from '../core/subjects.js';
 import { kindOfSubject } from '../publish/schemas.js';
 import { clock, formatEvent, formatSummary } from './format.js';
 
@@ -11,16 +11,13 @@ export const TAIL_TYPES: readonly MessageKind[] = ['event', 'summary', 'detectio
 
 /** Subjects for a stream (or all) and a set of kinds (or the default: events and summaries). */
 export function tailSubjects(stream: string | undefined, types: readonly string[]): string[] {
-  const s = stream === undefined ? '*' : validateStreamId(stream);
   const kinds = types.length > 0 ? types : ['event', 'summary', 'status'];
   for (const k of kinds) {
     if (!(TAIL_TYPES as readonly string[]).includes(k)) {
       throw new VigilError('VIGIL_ERR_USAGE', `--type ${k}: expected one of ${TAIL_TYPES.join(', ')}`);
     }
   }
-  return [...new Set(kinds)].map((k) =>
-    k === 'event' || k === 'summary' ? `vigil.${s}.${k}.>` : `vigil.${s}.${k}`,
-  );
+  return [...new Set(kinds)].map((k) => subscription(k as MessageKind, stream));
 }
 
 interface Envelope {

@@ -14,9 +14,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../core/errors.js';
-import { AnalysisCache, parseEventOptions, parseKeyframeOptions } from '../stream/index.js';
-import type { StreamDefinition } from '../analyzer/manager.js';
+import { NATS_NAME } from '../core/stream-id.js';
+import { STREAM_FIELDS, STREAM_SPEC, type StreamDefinition } from './stream-spec.js';
 import { isMapping, validate, type Spec } from './validate.js';
+
+export type { StreamDefinition };
 
 export interface VigilConfig {
   nats: {
@@ -77,28 +79,6 @@ export interface VigilConfig {
 const HOURS = 3600 * 1000;
 const MAX_STREAMS = 256;
 
-const streamSpec: Spec = {
-  kind: 'object',
-  fields: {
-    id: {
-      kind: 'string',
-      pattern: /^[A-Za-z0-9_-]{1,64}$/,
-      hint: "a NATS-safe name (1-64 letters, digits, '_' or '-')",
-      required: true,
-    },
-    url: { kind: 'string', min: 1, required: true },
-    live: { kind: 'bool' },
-    windowMs: { kind: 'int', min: 100, max: 24 * HOURS },
-    keyframes: { kind: 'map' },
-    events: { kind: 'map' },
-    inferConcurrency: { kind: 'int', min: 1, max: 64 },
-    inferQueue: { kind: 'int', min: 0, max: 10_000 },
-    maxKeyframeAgeMs: { kind: 'int', min: 0, max: 3_600_000 },
-    cache: { kind: 'off-or', spec: { kind: 'map' } },
-    audio: { kind: 'object', fields: { vad: { kind: 'bool' } } },
-  },
-};
-
 /** TLS files (CA to trust; certificate + key to present), shared by NATS and the inference client. */
 const TLS_FILE_FIELDS = {
   caFile: { kind: 'string', min: 1 },
@@ -121,7 +101,7 @@ const fileSpec: Spec = {
         jetstream: {
           kind: 'object',
           fields: {
-            stream: { kind: 'string', pattern: /^[A-Za-z0-9_-]{1,64}$/, hint: 'a stream name' },
+            stream: { kind: 'string', pattern: NATS_NAME, hint: 'a stream name' },
             maxAgeMs: { kind: 'int', min: 1000, max: 3650 * 24 * HOURS },
             maxBytes: { kind: 'int', min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER },
           },
@@ -131,7 +111,7 @@ const fileSpec: Spec = {
           spec: {
             kind: 'object',
             fields: {
-              bucket: { kind: 'string', pattern: /^[A-Za-z0-9_-]{1,64}$/, hint: 'a bucket name' },
+              bucket: { kind: 'string', pattern: NATS_NAME, hint: 'a bucket name' },
               maxBytes: { kind: 'int', min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER },
               maxAgeMs: { kind: 'int', min: 1000, max: 3650 * 24 * HOURS },
             },
@@ -179,12 +159,13 @@ const fileSpec: Spec = {
       kind: 'object',
       fields: {
         maxStreams: { kind: 'int', min: 1, max: MAX_STREAMS },
-        windowMs: { kind: 'int', min: 100, max: 24 * HOURS },
-        maxKeyframeAgeMs: { kind: 'int', min: 0, max: 3_600_000 },
+        // Defaults for every stream: the same ranges as the stream definition's own keys.
+        windowMs: STREAM_FIELDS.windowMs,
+        maxKeyframeAgeMs: STREAM_FIELDS.maxKeyframeAgeMs,
         maxInferInFlight: { kind: 'int', min: 1, max: 4096 },
       },
     },
-    streams: { kind: 'array', items: streamSpec, max: MAX_STREAMS },
+    streams: { kind: 'array', items: STREAM_SPEC, max: MAX_STREAMS },
   },
 };
 
@@ -207,26 +188,12 @@ export function parseConfig(
   const errors = validate(raw, fileSpec);
   if (!isMapping(raw)) throw new ConfigError(`${origin}: ${errors[0] ?? 'expected a mapping'}`);
   const r = raw as Raw;
-  // Per-stream options go through the stream stage's own parsers (which know every key).
+  // Each stream was checked against the stream spec (src/config/stream-spec.ts); ids are unique.
   const ids = new Set<string>();
   (Array.isArray(r.streams) ? r.streams : []).forEach((s, i) => {
-    if (!isMapping(s)) return;
-    if (typeof s.id === 'string') {
-      if (ids.has(s.id)) errors.push(`streams[${i}].id: duplicate stream id "${s.id}"`);
-      ids.add(s.id);
-    }
-    for (const [key, parse] of [
-      ['keyframes', parseKeyframeOptions],
-      ['events', parseEventOptions],
-      ['cache', (v: never) => new AnalysisCache(v)],
-    ] as const) {
-      if (!isMapping(s[key])) continue;
-      try {
-        parse(s[key] as never);
-      } catch (err) {
-        errors.push(`streams[${i}].${key}: ${(err as Error).message}`);
-      }
-    }
+    if (!isMapping(s) || typeof s.id !== 'string') return;
+    if (ids.has(s.id)) errors.push(`streams[${i}].id: duplicate stream id "${s.id}"`);
+    ids.add(s.id);
   });
   if (errors.length > 0) {
     throw new ConfigError(

@@ -20,7 +20,7 @@ import { PublishError } from '../core/errors.js';
 import { envelope, type CloudEvent, type MessageKind } from './cloudevents.js';
 import { connectNats, type NatsClientOptions } from './connection.js';
 import { JpegCache } from './evidence.js';
-import { subjects } from './subjects.js';
+import { durableSubjects, subjects } from '../core/subjects.js';
 
 export interface EvidenceOptions {
   /** Object-store bucket for keyframe JPEGs (default `vigil-evidence`). */
@@ -138,7 +138,7 @@ export async function createPublisher(
   const js: JetStreamClient = jetstream(nc, { timeout: options.ackTimeoutMs });
   const streamConfig = {
     name: options.jetstreamName,
-    subjects: ['vigil.*.event.>', 'vigil.*.summary.>'],
+    subjects: durableSubjects(),
     max_age: options.maxAgeMs * 1_000_000,
     max_bytes: options.maxBytes,
     duplicate_window: 120 * 1_000_000_000,

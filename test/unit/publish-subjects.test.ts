@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { subjects, validateStreamId } from '../../src/publish/subjects.js';
+import { subjects } from '../../src/core/subjects.js';
+import { validateStreamId } from '../../src/core/stream-id.js';
 import { envelope } from '../../src/publish/cloudevents.js';
 import { ConfigError } from '../../src/core/errors.js';
 
