@@ -16,13 +16,15 @@ import { parseDefinition } from '../../src/cluster/desired.js';
 import { VigilError } from '../../src/core/errors.js';
 
 /** Runs a definition through the three entry points; returns [code, message] of each failure. */
-function viaAll(def: Record<string, unknown>): [string, string][] {
+type Outcome = [code: string, message: string];
+
+function viaAll(def: Record<string, unknown>): [Outcome, Outcome, Outcome] {
   const tries: (() => unknown)[] = [
     () => parseConfig(`streams:\n  - ${JSON.stringify(def)}\n`, 'vigil.yaml'),
     () => parseStreamDefinition(def),
     () => parseDefinition(String(def.id), new TextEncoder().encode(JSON.stringify(def))),
   ];
-  return tries.map((t) => {
+  const [config, api, kv] = tries.map((t): Outcome => {
     try {
       t();
       return ['(accepted)', ''];
@@ -30,6 +32,7 @@ function viaAll(def: Record<string, unknown>): [string, string][] {
       return [(err as VigilError).code, (err as Error).message];
     }
   });
+  return [config!, api!, kv!];
 }
 
 describe('the stream spec', () => {
