@@ -16,6 +16,7 @@ import { parseSource } from '../ingest/source.js';
 import { validateStreamId } from '../core/stream-id.js';
 import { startInferenceServer } from '../infer/index.js';
 import { loadConfig } from '../config/index.js';
+import { STREAM_FIELDS } from '../config/stream-spec.js';
 import { startService } from '../analyzer/session.js';
 import { connectNats, type NatsClientOptions } from '../publish/connection.js';
 import { formatStreams, remote, type RemoteOptions } from './remote.js';
@@ -91,12 +92,20 @@ function untilSignal(): Promise<void> {
   });
 }
 
-function intOption(values: Record<string, unknown>, key: string, fallback: number): number {
+/** A decimal integer flag within its range (the stream spec's, for stream options). */
+function intOption(
+  values: Record<string, unknown>,
+  key: string,
+  fallback: number,
+  range: { min: number; max: number },
+): number {
   const raw = values[key];
   if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new UsageError(`--${key} must be a positive integer, got ${String(raw)}`);
+  const n = typeof raw === 'string' && /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= range.min && n <= range.max))
+    throw new UsageError(
+      `--${key}: expected an integer from ${range.min} to ${range.max}, got ${String(raw)}`,
+    );
   return n;
 }
 
@@ -123,7 +132,7 @@ function analysisRunOptions(
     source: spec,
     streamId: name,
     live,
-    windowMs: intOption(values, 'window-ms', defaults.windowMs),
+    windowMs: intOption(values, 'window-ms', defaults.windowMs, STREAM_FIELDS.windowMs),
     natsUrl: typeof values.nats === 'string' ? values.nats : undefined,
     inferAddress: typeof values.infer === 'string' ? values.infer : undefined,
     modelRepository: resolve(typeof values.models === 'string' ? values.models : 'models/repo'),
@@ -226,7 +235,9 @@ const commands: Record<string, Command> = {
         id,
         url: source,
         ...(values.live || values.fast ? { live: values.live === true } : {}),
-        ...(values['window-ms'] !== undefined ? { windowMs: intOption(values, 'window-ms', 10_000) } : {}),
+        ...(values['window-ms'] !== undefined
+          ? { windowMs: intOption(values, 'window-ms', 10_000, STREAM_FIELDS.windowMs) }
+          : {}),
       };
       const info = await remote.attach(remoteFrom(values), def);
       console.log(values.json ? JSON.stringify(info) : `attached ${info.id} (${info.source}): ${info.state}`);
@@ -283,7 +294,10 @@ const commands: Record<string, Command> = {
       if (positionals.length > 1) throw new UsageError('tail takes at most one stream name');
       const types = (values.type as unknown as string[] | undefined) ?? [];
       const subjects = tailSubjects(positionals[0], types);
-      const max = values.max === undefined ? undefined : intOption(values, 'max', 1);
+      const max =
+        values.max === undefined
+          ? undefined
+          : intOption(values, 'max', 1, { min: 1, max: Number.MAX_SAFE_INTEGER });
       const nc = await connectNats(natsFrom(values, 'vigil-tail'));
       const t = tail(nc, subjects, (l) => console.log(l), {
         json: values.json === true,
