@@ -1,5 +1,5 @@
 /** `vigil tail`: subscribes to live messages and pretty-prints them, filtered by stream and type. */
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Summary, VigilEvent } from '../core/contracts.js';
 import { VigilError } from '../core/errors.js';
 import type { MessageKind } from '../publish/cloudevents.js';
@@ -73,24 +73,7 @@ export function tail(
   let seen = 0;
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
-  const subs = subjects.map((subject) =>
-    nc.subscribe(subject, {
-      callback: (err, msg) => {
-        if (err) return;
-        if (options.max !== undefined && seen >= options.max) return;
-        seen++;
-        if (options.json) print(msg.string());
-        else {
-          try {
-            print(formatMessage(msg.subject, msg.json<Envelope>()));
-          } catch {
-            print(`${msg.subject} ${msg.string()}`);
-          }
-        }
-        if (options.max !== undefined && seen >= options.max) void close();
-      },
-    }),
-  );
+  const subs: Subscription[] = [];
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
@@ -99,6 +82,26 @@ export function tail(
     })();
     return closing;
   };
+  for (const subject of subjects) {
+    subs.push(
+      nc.subscribe(subject, {
+        callback: (err, msg) => {
+          if (err) return;
+          if (options.max !== undefined && seen >= options.max) return;
+          seen++;
+          if (options.json) print(msg.string());
+          else {
+            try {
+              print(formatMessage(msg.subject, msg.json<Envelope>()));
+            } catch {
+              print(`${msg.subject} ${msg.string()}`);
+            }
+          }
+          if (options.max !== undefined && seen >= options.max) void close();
+        },
+      }),
+    );
+  }
   void nc.closed().then(() => close());
   return { done, close };
 }

@@ -13,7 +13,7 @@ import {
 } from '../../src/config/stream-spec.js';
 import { parseStreamDefinition } from '../../src/analyzer/manager.js';
 import { parseDefinition } from '../../src/cluster/desired.js';
-import { VigilError } from '../../src/core/errors.js';
+import type { VigilError } from '../../src/core/errors.js';
 
 /** Runs a definition through the three entry points; returns [code, message] of each failure. */
 type Outcome = [code: string, message: string];
