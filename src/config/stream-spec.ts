@@ -150,7 +150,7 @@ export const STREAM_SPEC: Spec = { kind: 'object', fields: STREAM_FIELDS };
 export function checkStreamDefinition(input: unknown, path = ''): string[] {
   if (!isMapping(input)) {
     return [
-      `${path ? `${path}: ` : ''}expected a stream definition (a mapping with id and url), got ${describeValue(input)}`,
+      `${path ? `${path}: ` : ''}expected a stream definition (an object with id and url), got ${describeValue(input)}`,
     ];
   }
   return validate(input, STREAM_SPEC, path);

@@ -135,7 +135,7 @@ describe('the stream spec', () => {
       'streams[3].live: expected true or false, got number 1',
     ]);
     expect(checkStreamDefinition([1, 2])).toEqual([
-      'expected a stream definition (a mapping with id and url), got a list',
+      'expected a stream definition (an object with id and url), got a list',
     ]);
   });
 
