@@ -17,6 +17,7 @@ import { of, type ObservableInput, type OperatorFunction } from 'rxjs';
 import type { Keyframe } from '../core/contracts.js';
 import { boundedMergeMap } from '../core/bounded-merge-map.js';
 import { ConfigError } from '../core/errors.js';
+import { STREAM_FIELDS } from '../config/stream-spec.js';
 
 /** Default deadline for live keyframes, ms of wall time from capture to the model call. */
 export const DEFAULT_MAX_KEYFRAME_AGE_MS = 2000;
@@ -34,9 +35,10 @@ export function isStale(kf: Keyframe, nowMs: number, maxAgeMs: number | undefine
 /** Checks a deadline option (an integer of ms, 0 = off). */
 export function checkMaxKeyframeAgeMs(v: unknown, name = 'maxKeyframeAgeMs'): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 3_600_000) {
+  const { min, max } = STREAM_FIELDS.maxKeyframeAgeMs;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     throw new ConfigError(
-      `${name}: expected an integer of ms from 0 (off) to 3600000, got ${JSON.stringify(v)}`,
+      `${name}: expected an integer of ms from ${min} (off) to ${max}, got ${JSON.stringify(v)}`,
     );
   }
   return v;

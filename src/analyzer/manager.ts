@@ -28,16 +28,12 @@ import { VigilError } from '../core/errors.js';
 import { DEFAULT_INGEST_OPTIONS, type IngestCounters, type IngestOptions } from '../ingest/frames.js';
 import { openStream } from '../ingest/stream-source.js';
 import { parseSource, type SourceSpec } from '../ingest/source.js';
-import { validateStreamId } from '../publish/subjects.js';
 import {
-  AnalysisCache,
-  parseEventOptions,
-  parseKeyframeOptions,
-  type CacheOptions,
-  type EventOptions,
-  type KeyframeOptions,
-  type Summarizer,
-} from '../stream/index.js';
+  parseStreamDefinition as parseSpec,
+  STREAM_DEFAULTS,
+  type StreamDefinition,
+} from '../config/stream-spec.js';
+import type { Summarizer } from '../stream/index.js';
 import {
   newCounters,
   newRunId,
@@ -62,51 +58,8 @@ export class ManagerError extends VigilError {
   }
 }
 
-/** What a user asks for when attaching a stream (HTTP body, NATS request, config file entry). */
-export interface StreamDefinition {
-  /** NATS-safe token (1-64 of `A-Z a-z 0-9 _ -`): the `<stream>` in `vigil.<stream>.…`. */
-  id: string;
-  /** File path, file:, rtsp(s)://, http(s):// (HLS) or test:<pattern>. Credentials stay out of logs. */
-  url: string;
-  /** true: at the stream's own pace, drop when behind; false: as fast as possible, never drop (default: true). */
-  live?: boolean;
-  /** Summary window length, ms (default from the manager, 10000). */
-  windowMs?: number;
-  keyframes?: KeyframeOptions;
-  events?: EventOptions;
-  /** Keyframes analysed at once for this stream (default 1). */
-  inferConcurrency?: number;
-  /** Keyframes waiting for inference (default 4); live streams drop the oldest beyond it. */
-  inferQueue?: number;
-  /**
-   * Live streams: a keyframe older than this (ms of wall time since capture) when its turn for the
-   * model comes is not analysed but counted as dropped (`stale`) and listed as missing in its
-   * window (default from the manager, 2000; 0 = no deadline). Ignored by files in fast mode.
-   */
-  maxKeyframeAgeMs?: number;
-  /** Near-duplicate cache in front of the model: false turns it off, an object tunes it (default on). */
-  cache?: CacheOptions | false;
-  /**
-   * The audio branch. `vad` (default true, but false for RTSP, where it must be asked for): voice
-   * activity (Silero VAD) on the source's audio, for speech.started / speech.stopped, when the
-   * service has a VAD (the `silero_vad` model is served); false: no audio branch at all.
-   */
-  audio?: { vad?: boolean };
-}
-
-const DEFINITION_KEYS = [
-  'id',
-  'url',
-  'live',
-  'windowMs',
-  'keyframes',
-  'events',
-  'inferConcurrency',
-  'inferQueue',
-  'maxKeyframeAgeMs',
-  'cache',
-  'audio',
-] as const;
+// The stream definition is declared once, in src/config/stream-spec.ts.
+export type { StreamDefinition };
 
 /**
  * Lifecycle: `connecting` → `live` (frames arrive) → `completed` (a file ended) or `failed`
@@ -289,71 +242,16 @@ export const defaultFrameSource: FrameSource = (spec, options, counters) => {
   return options.audio ? { frames, status: details, audio } : { frames, status: details };
 };
 
-/** Checks a definition's shape (unknown keys are errors) and returns it typed. */
+/**
+ * Checks a definition against the stream spec (unknown keys and bad values are errors naming the
+ * key) and returns it typed; a bad one is the caller's fault: VIGIL_ERR_INVALID_ARGUMENT.
+ */
 export function parseStreamDefinition(input: unknown): StreamDefinition {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new ManagerError(
-      'VIGIL_ERR_INVALID_ARGUMENT',
-      'stream definition must be an object with id and url',
-    );
-  }
-  const o = input as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!(DEFINITION_KEYS as readonly string[]).includes(key)) {
-      throw new ManagerError(
-        'VIGIL_ERR_INVALID_ARGUMENT',
-        `unknown stream option '${key}' (known: ${DEFINITION_KEYS.join(', ')})`,
-      );
-    }
-  }
-  if (typeof o.id !== 'string') throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', 'id: expected a string');
-  if (typeof o.url !== 'string' || o.url === '')
-    throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', 'url: expected a non-empty string');
-  if (o.live !== undefined && typeof o.live !== 'boolean')
-    throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', 'live: expected true or false');
-  const int = (key: 'windowMs' | 'inferConcurrency' | 'inferQueue', min: number, max: number) => {
-    const v = o[key];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)) {
-      throw new ManagerError(
-        'VIGIL_ERR_INVALID_ARGUMENT',
-        `${key}: expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`,
-      );
-    }
-  };
-  int('windowMs', 100, 24 * 3600 * 1000);
-  int('inferConcurrency', 1, 64);
-  int('inferQueue', 0, 10_000);
   try {
-    checkMaxKeyframeAgeMs(o.maxKeyframeAgeMs);
+    return parseSpec(input);
   } catch (cause) {
     throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', (cause as Error).message, { cause });
   }
-  if (
-    o.cache !== undefined &&
-    o.cache !== false &&
-    (typeof o.cache !== 'object' || o.cache === null || Array.isArray(o.cache))
-  ) {
-    throw new ManagerError(
-      'VIGIL_ERR_INVALID_ARGUMENT',
-      'cache: expected false or an object of cache options',
-    );
-  }
-  for (const key of ['keyframes', 'events', 'audio'] as const) {
-    const v = o[key];
-    if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))) {
-      throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', `${key}: expected an object`);
-    }
-  }
-  if (o.audio !== undefined) {
-    const a = o.audio as Record<string, unknown>;
-    for (const key of Object.keys(a)) {
-      if (key !== 'vad')
-        throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', `unknown audio option '${key}' (known: vad)`);
-    }
-    if (a.vad !== undefined && typeof a.vad !== 'boolean')
-      throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', 'audio.vad: expected true or false');
-  }
-  return o as unknown as StreamDefinition;
 }
 
 function errorInfo(err: unknown): { code: string; message: string } {
@@ -466,7 +364,7 @@ export function createManager(deps: ManagerDeps): Manager {
 
   const start = (e: Entry, def: StreamDefinition, spec: SourceSpec) => {
     const live = e.info.live;
-    const inferQueue = def.inferQueue ?? 4;
+    const inferQueue = def.inferQueue ?? STREAM_DEFAULTS.inferQueue;
     const pressure = { pending: 0 };
     // RTSP audio is opt-in (`audio: { vad: true }`): requesting the audio stream of a camera that has
     // none keeps rtspsrc from delivering video at all (an ingest limitation, see the README).
@@ -571,7 +469,7 @@ export function createManager(deps: ManagerDeps): Manager {
             }
           : {}),
         ...(deps.summarizer ? { summarizer: deps.summarizer() } : {}),
-        inferConcurrency: def.inferConcurrency ?? 1,
+        inferConcurrency: def.inferConcurrency ?? STREAM_DEFAULTS.inferConcurrency,
         // Files in fast mode pause decoding at the bound; leave room for frames already in flight.
         inferQueue: live ? inferQueue : inferQueue + 16,
         ...(live ? {} : { pressure }),
@@ -618,16 +516,8 @@ export function createManager(deps: ManagerDeps): Manager {
     },
     attach: async (input) => {
       if (closed) throw new ManagerError('VIGIL_ERR_CLOSED', 'the analyzer is shutting down');
+      // Bad options (per-stream stage options included) fail the attach, not the stream later.
       const def = parseStreamDefinition(input);
-      try {
-        validateStreamId(def.id);
-        // Bad per-stream options fail the attach (with the option named), not the stream later.
-        parseKeyframeOptions(def.keyframes ?? {});
-        parseEventOptions(def.events ?? {});
-        if (def.cache) new AnalysisCache(def.cache);
-      } catch (cause) {
-        throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', (cause as Error).message, { cause });
-      }
       if (streams.has(def.id)) {
         throw new ManagerError(
           'VIGIL_ERR_STREAM_EXISTS',
@@ -648,7 +538,7 @@ export function createManager(deps: ManagerDeps): Manager {
           id: def.id,
           source: spec.display,
           state: 'connecting',
-          live: def.live ?? true,
+          live: def.live ?? STREAM_DEFAULTS.live,
           windowMs: def.windowMs ?? deps.windowMs ?? 10_000,
           runId: newRunId(),
           attachedAtMs: now,

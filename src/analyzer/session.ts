@@ -12,6 +12,7 @@ import type { AudioChunk, Frame, Keyframe, Summary, VigilEvent } from '../core/c
 import { probeDurationSeconds, ProgressBar } from '../cli/progress.js';
 import { ReportBuilder } from '../cli/report.js';
 import { VigilError } from '../core/errors.js';
+import { subscription } from '../core/subjects.js';
 import { DEFAULT_INGEST_OPTIONS, openFrames, type IngestOptions } from '../ingest/frames.js';
 import type { SourceSpec } from '../ingest/source.js';
 import {
@@ -326,23 +327,24 @@ async function startPrinter(
   print: (line: string) => void,
 ): Promise<Printer> {
   const nc: NatsConnection = await connect({ servers: url, name: 'vigil-cli-printer' });
-  const subs: Subscription[] = [`vigil.${streamId}.summary.>`, `vigil.${streamId}.event.>`].map((subject) =>
-    nc.subscribe(subject, {
-      callback: (err, msg) => {
-        if (err) return;
-        if (json) return print(msg.string());
-        try {
-          const ce = msg.json<CloudEvent<Summary | VigilEvent>>();
-          print(
-            ce.type.startsWith('io.vigil.summary')
-              ? formatSummary(ce.data as Summary)
-              : formatEvent(ce.data as VigilEvent),
-          );
-        } catch {
-          print(msg.string());
-        }
-      },
-    }),
+  const subs: Subscription[] = [subscription('summary', streamId), subscription('event', streamId)].map(
+    (subject) =>
+      nc.subscribe(subject, {
+        callback: (err, msg) => {
+          if (err) return;
+          if (json) return print(msg.string());
+          try {
+            const ce = msg.json<CloudEvent<Summary | VigilEvent>>();
+            print(
+              ce.type.startsWith('io.vigil.summary')
+                ? formatSummary(ce.data as Summary)
+                : formatEvent(ce.data as VigilEvent),
+            );
+          } catch {
+            print(msg.string());
+          }
+        },
+      }),
   );
   let closing: Promise<void> | undefined;
   return {

@@ -10,26 +10,20 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
-import { VigilError } from '../core/errors.js';
+import { EXIT, exitCodeOf, VigilError } from '../core/errors.js';
 import { runAnalysis, type RunAnalysisOptions } from '../analyzer/session.js';
 import { parseSource } from '../ingest/source.js';
-import { validateStreamId } from '../publish/subjects.js';
+import { validateStreamId } from '../core/stream-id.js';
 import { startInferenceServer } from '../infer/index.js';
 import { loadConfig } from '../config/index.js';
+import { STREAM_FIELDS } from '../config/stream-spec.js';
 import { startService } from '../analyzer/session.js';
 import { connectNats, type NatsClientOptions } from '../publish/connection.js';
 import { formatStreams, remote, type RemoteOptions } from './remote.js';
 import { tail, tailSubjects, TAIL_TYPES } from './tail.js';
 
-export const EXIT = {
-  ok: 0,
-  failure: 1,
-  usage: 2,
-  notFound: 3,
-  conflict: 4,
-  unauthorized: 5,
-  interrupted: 130,
-} as const;
+// Exit codes and the code → exit status map live with the error registry.
+export { EXIT, exitCodeOf };
 
 interface Command {
   summary: string;
@@ -98,12 +92,20 @@ function untilSignal(): Promise<void> {
   });
 }
 
-function intOption(values: Record<string, unknown>, key: string, fallback: number): number {
+/** A decimal integer flag within its range (the stream spec's, for stream options). */
+function intOption(
+  values: Record<string, unknown>,
+  key: string,
+  fallback: number,
+  range: { min: number; max: number },
+): number {
   const raw = values[key];
   if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new UsageError(`--${key} must be a positive integer, got ${String(raw)}`);
+  const n = typeof raw === 'string' && /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= range.min && n <= range.max))
+    throw new UsageError(
+      `--${key}: expected an integer from ${range.min} to ${range.max}, got ${String(raw)}`,
+    );
   return n;
 }
 
@@ -130,7 +132,7 @@ function analysisRunOptions(
     source: spec,
     streamId: name,
     live,
-    windowMs: intOption(values, 'window-ms', defaults.windowMs),
+    windowMs: intOption(values, 'window-ms', defaults.windowMs, STREAM_FIELDS.windowMs),
     natsUrl: typeof values.nats === 'string' ? values.nats : undefined,
     inferAddress: typeof values.infer === 'string' ? values.infer : undefined,
     modelRepository: resolve(typeof values.models === 'string' ? values.models : 'models/repo'),
@@ -233,7 +235,9 @@ const commands: Record<string, Command> = {
         id,
         url: source,
         ...(values.live || values.fast ? { live: values.live === true } : {}),
-        ...(values['window-ms'] !== undefined ? { windowMs: intOption(values, 'window-ms', 10_000) } : {}),
+        ...(values['window-ms'] !== undefined
+          ? { windowMs: intOption(values, 'window-ms', 10_000, STREAM_FIELDS.windowMs) }
+          : {}),
       };
       const info = await remote.attach(remoteFrom(values), def);
       console.log(values.json ? JSON.stringify(info) : `attached ${info.id} (${info.source}): ${info.state}`);
@@ -290,7 +294,10 @@ const commands: Record<string, Command> = {
       if (positionals.length > 1) throw new UsageError('tail takes at most one stream name');
       const types = (values.type as unknown as string[] | undefined) ?? [];
       const subjects = tailSubjects(positionals[0], types);
-      const max = values.max === undefined ? undefined : intOption(values, 'max', 1);
+      const max =
+        values.max === undefined
+          ? undefined
+          : intOption(values, 'max', 1, { min: 1, max: Number.MAX_SAFE_INTEGER });
       const nc = await connectNats(natsFrom(values, 'vigil-tail'));
       const t = tail(nc, subjects, (l) => console.log(l), {
         json: values.json === true,
@@ -418,27 +425,4 @@ export function reportError(err: unknown): number {
   }
   console.error(`vigil: unexpected failure: ${err instanceof Error ? err.message : String(err)}`);
   return EXIT.failure;
-}
-
-/** The exit code for an error code (see the header of this file). */
-export function exitCodeOf(code: string): number {
-  switch (code) {
-    case 'VIGIL_ERR_USAGE':
-    case 'VIGIL_ERR_CONFIG':
-    case 'VIGIL_ERR_BAD_REQUEST':
-    case 'VIGIL_ERR_INVALID_ARGUMENT':
-    case 'VIGIL_ERR_METHOD':
-    case 'VIGIL_ERR_TOO_LARGE':
-      return EXIT.usage;
-    case 'VIGIL_ERR_STREAM_NOT_FOUND':
-      return EXIT.notFound;
-    case 'VIGIL_ERR_STREAM_EXISTS':
-    case 'VIGIL_ERR_STREAM_LIMIT':
-      return EXIT.conflict;
-    case 'VIGIL_ERR_UNAUTHORIZED':
-    case 'VIGIL_ERR_NATS_AUTH':
-      return EXIT.unauthorized;
-    default:
-      return code.startsWith('VIGIL_ERR_SOURCE') ? EXIT.usage : EXIT.failure;
-  }
 }

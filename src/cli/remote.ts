@@ -1,5 +1,5 @@
 /** `vigil attach / detach / ls`: a small client of a running analyzer's HTTP control API. */
-import { VigilError } from '../core/errors.js';
+import { isErrorCode, VigilError } from '../core/errors.js';
 import type { StreamDefinition, StreamInfo } from '../analyzer/manager.js';
 
 export interface RemoteOptions {
@@ -38,9 +38,12 @@ async function call<T>(o: RemoteOptions, method: string, path: string, body?: un
   }
   const err = (json as { error?: { code?: unknown; message?: unknown } } | null)?.error;
   if (!res.ok || err) {
+    const message = typeof err?.message === 'string' ? err.message : `HTTP ${res.status}`;
+    // A code this CLI does not know (a newer analyzer) is kept in the message.
+    if (isErrorCode(err?.code)) throw new VigilError(err.code, message);
     throw new VigilError(
-      typeof err?.code === 'string' ? err.code : 'VIGIL_ERR_REMOTE',
-      typeof err?.message === 'string' ? err.message : `HTTP ${res.status}`,
+      'VIGIL_ERR_REMOTE',
+      typeof err?.code === 'string' ? `${message} [${err.code}]` : message,
     );
   }
   return json as T;

@@ -1,9 +1,9 @@
 /** `vigil tail`: subscribes to live messages and pretty-prints them, filtered by stream and type. */
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Summary, VigilEvent } from '../core/contracts.js';
 import { VigilError } from '../core/errors.js';
 import type { MessageKind } from '../publish/cloudevents.js';
-import { validateStreamId } from '../publish/subjects.js';
+import { subscription } from '../core/subjects.js';
 import { kindOfSubject } from '../publish/schemas.js';
 import { clock, formatEvent, formatSummary } from './format.js';
 
@@ -11,16 +11,13 @@ export const TAIL_TYPES: readonly MessageKind[] = ['event', 'summary', 'detectio
 
 /** Subjects for a stream (or all) and a set of kinds (or the default: events and summaries). */
 export function tailSubjects(stream: string | undefined, types: readonly string[]): string[] {
-  const s = stream === undefined ? '*' : validateStreamId(stream);
   const kinds = types.length > 0 ? types : ['event', 'summary', 'status'];
   for (const k of kinds) {
     if (!(TAIL_TYPES as readonly string[]).includes(k)) {
       throw new VigilError('VIGIL_ERR_USAGE', `--type ${k}: expected one of ${TAIL_TYPES.join(', ')}`);
     }
   }
-  return [...new Set(kinds)].map((k) =>
-    k === 'event' || k === 'summary' ? `vigil.${s}.${k}.>` : `vigil.${s}.${k}`,
-  );
+  return [...new Set(kinds)].map((k) => subscription(k as MessageKind, stream));
 }
 
 interface Envelope {
@@ -76,24 +73,7 @@ export function tail(
   let seen = 0;
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
-  const subs = subjects.map((subject) =>
-    nc.subscribe(subject, {
-      callback: (err, msg) => {
-        if (err) return;
-        if (options.max !== undefined && seen >= options.max) return;
-        seen++;
-        if (options.json) print(msg.string());
-        else {
-          try {
-            print(formatMessage(msg.subject, msg.json<Envelope>()));
-          } catch {
-            print(`${msg.subject} ${msg.string()}`);
-          }
-        }
-        if (options.max !== undefined && seen >= options.max) void close();
-      },
-    }),
-  );
+  const subs: Subscription[] = [];
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
@@ -102,6 +82,26 @@ export function tail(
     })();
     return closing;
   };
+  for (const subject of subjects) {
+    subs.push(
+      nc.subscribe(subject, {
+        callback: (err, msg) => {
+          if (err) return;
+          if (options.max !== undefined && seen >= options.max) return;
+          seen++;
+          if (options.json) print(msg.string());
+          else {
+            try {
+              print(formatMessage(msg.subject, msg.json<Envelope>()));
+            } catch {
+              print(`${msg.subject} ${msg.string()}`);
+            }
+          }
+          if (options.max !== undefined && seen >= options.max) void close();
+        },
+      }),
+    );
+  }
   void nc.closed().then(() => close());
   return { done, close };
 }

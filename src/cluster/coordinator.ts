@@ -24,6 +24,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { ConfigError, VigilError } from '../core/errors.js';
+import { NATS_NAME } from '../core/stream-id.js';
 import {
   checkBucketName,
   DEFAULT_DESIRED_BUCKET,
@@ -103,7 +104,6 @@ const OPTION_KEYS = [
 
 export const DEFAULT_CLUSTER_BUCKET = 'vigil-cluster';
 export const DEFAULT_LEASE_MS = 10_000;
-const REPLICA_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export type ReleaseReason =
   'removed' | 'rebalance' | 'lease_lost' | 'lease_expired' | 'attach_failed' | 'stream_ended' | 'shutdown';
@@ -184,7 +184,7 @@ export class ClusterCoordinator {
         throw new ConfigError(`cluster: unknown option '${key}' (known: ${OPTION_KEYS.join(', ')})`);
     }
     const replicaId = options.replicaId ?? defaultReplicaId();
-    if (!REPLICA_ID.test(replicaId))
+    if (!NATS_NAME.test(replicaId))
       throw new ConfigError(`cluster: replicaId ${JSON.stringify(replicaId)} must be 1-64 of [A-Za-z0-9_-]`);
     const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     if (!Number.isInteger(leaseMs) || leaseMs < 1000)

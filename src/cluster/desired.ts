@@ -6,20 +6,16 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { ConfigError } from '../core/errors.js';
-import { validateStreamId } from '../publish/subjects.js';
+import { NATS_NAME, validateStreamId } from '../core/stream-id.js';
+import { parseStreamDefinition, type StreamDefinition } from '../config/stream-spec.js';
 
-/** What a replica needs to run a stream; everything but `id` is the stream host's business. */
-export interface StreamDefinition {
-  id: string;
-  [key: string]: unknown;
-}
+/** A desired stream is a stream definition (src/config/stream-spec.ts), checked on the way in and out. */
+export type { StreamDefinition };
 
 export const DEFAULT_DESIRED_BUCKET = 'vigil-streams';
 
-const BUCKET = /^[A-Za-z0-9_-]{1,64}$/;
-
 export function checkBucketName(name: string, what: string): string {
-  if (typeof name !== 'string' || !BUCKET.test(name))
+  if (typeof name !== 'string' || !NATS_NAME.test(name))
     throw new ConfigError(
       `${what} ${JSON.stringify(name)} is not a valid KV bucket name (letters, digits, _ -)`,
     );
@@ -32,17 +28,17 @@ export async function openDesiredBucket(nc: NatsConnection, bucket = DEFAULT_DES
   return new Kvm(nc).create(bucket, { history: 1 });
 }
 
+/** Reads a KV entry: JSON, a valid stream definition (typed config error naming the key), id = key. */
 export function parseDefinition(id: string, value: Uint8Array): StreamDefinition {
+  const origin = `desired stream ${id}`;
   let def: unknown;
   try {
     def = JSON.parse(new TextDecoder().decode(value));
   } catch (cause) {
-    throw new ConfigError(`desired stream ${id}: value is not JSON`, { cause });
+    throw new ConfigError(`${origin}: value is not JSON`, { cause });
   }
-  if (typeof def !== 'object' || def === null || Array.isArray(def))
-    throw new ConfigError(`desired stream ${id}: value must be a JSON object`);
-  const d = def as StreamDefinition;
-  if (d.id !== id) throw new ConfigError(`desired stream ${id}: its id field says ${JSON.stringify(d.id)}`);
+  const d = parseStreamDefinition(def, origin);
+  if (d.id !== id) throw new ConfigError(`${origin}: its id field says ${JSON.stringify(d.id)}`);
   return d;
 }
 
@@ -56,8 +52,8 @@ export class DesiredStreams {
 
   /** Adds or replaces a stream; the owning replica restarts it with the new definition. */
   async put(def: StreamDefinition): Promise<number> {
-    validateStreamId(def.id);
-    return this.kv.put(def.id, JSON.stringify(def));
+    const d = parseStreamDefinition(def, 'desired stream');
+    return this.kv.put(d.id, JSON.stringify(d));
   }
 
   async remove(id: string): Promise<void> {

@@ -10,13 +10,15 @@
  *   VIGIL_NATS_NKEY_SEED  nats.nkeySeed
  *   VIGIL_CONTROL_TOKEN   control.token (bearer token of the HTTP and NATS control API)
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { isNode, isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { ConfigError } from '../core/errors.js';
-import { AnalysisCache, parseEventOptions, parseKeyframeOptions } from '../stream/index.js';
-import type { StreamDefinition } from '../analyzer/manager.js';
+import { NATS_NAME } from '../core/stream-id.js';
+import { STREAM_FIELDS, STREAM_SPEC, type StreamDefinition } from './stream-spec.js';
 import { isMapping, validate, type Spec } from './validate.js';
+
+export type { StreamDefinition };
 
 export interface VigilConfig {
   nats: {
@@ -77,28 +79,6 @@ export interface VigilConfig {
 const HOURS = 3600 * 1000;
 const MAX_STREAMS = 256;
 
-const streamSpec: Spec = {
-  kind: 'object',
-  fields: {
-    id: {
-      kind: 'string',
-      pattern: /^[A-Za-z0-9_-]{1,64}$/,
-      hint: "a NATS-safe name (1-64 letters, digits, '_' or '-')",
-      required: true,
-    },
-    url: { kind: 'string', min: 1, required: true },
-    live: { kind: 'bool' },
-    windowMs: { kind: 'int', min: 100, max: 24 * HOURS },
-    keyframes: { kind: 'map' },
-    events: { kind: 'map' },
-    inferConcurrency: { kind: 'int', min: 1, max: 64 },
-    inferQueue: { kind: 'int', min: 0, max: 10_000 },
-    maxKeyframeAgeMs: { kind: 'int', min: 0, max: 3_600_000 },
-    cache: { kind: 'off-or', spec: { kind: 'map' } },
-    audio: { kind: 'object', fields: { vad: { kind: 'bool' } } },
-  },
-};
-
 /** TLS files (CA to trust; certificate + key to present), shared by NATS and the inference client. */
 const TLS_FILE_FIELDS = {
   caFile: { kind: 'string', min: 1 },
@@ -121,7 +101,7 @@ const fileSpec: Spec = {
         jetstream: {
           kind: 'object',
           fields: {
-            stream: { kind: 'string', pattern: /^[A-Za-z0-9_-]{1,64}$/, hint: 'a stream name' },
+            stream: { kind: 'string', pattern: NATS_NAME, hint: 'a stream name' },
             maxAgeMs: { kind: 'int', min: 1000, max: 3650 * 24 * HOURS },
             maxBytes: { kind: 'int', min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER },
           },
@@ -131,7 +111,7 @@ const fileSpec: Spec = {
           spec: {
             kind: 'object',
             fields: {
-              bucket: { kind: 'string', pattern: /^[A-Za-z0-9_-]{1,64}$/, hint: 'a bucket name' },
+              bucket: { kind: 'string', pattern: NATS_NAME, hint: 'a bucket name' },
               maxBytes: { kind: 'int', min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER },
               maxAgeMs: { kind: 'int', min: 1000, max: 3650 * 24 * HOURS },
             },
@@ -179,16 +159,101 @@ const fileSpec: Spec = {
       kind: 'object',
       fields: {
         maxStreams: { kind: 'int', min: 1, max: MAX_STREAMS },
-        windowMs: { kind: 'int', min: 100, max: 24 * HOURS },
-        maxKeyframeAgeMs: { kind: 'int', min: 0, max: 3_600_000 },
+        // Defaults for every stream: the same ranges as the stream definition's own keys.
+        windowMs: STREAM_FIELDS.windowMs,
+        maxKeyframeAgeMs: STREAM_FIELDS.maxKeyframeAgeMs,
         maxInferInFlight: { kind: 'int', min: 1, max: 4096 },
       },
     },
-    streams: { kind: 'array', items: streamSpec, max: MAX_STREAMS },
+    streams: { kind: 'array', items: STREAM_SPEC, max: MAX_STREAMS },
   },
 };
 
 type Raw = Record<string, Record<string, unknown> | undefined> & { streams?: Record<string, unknown>[] };
+
+/**
+ * A config file is a few KiB (256 streams take about 40 KiB); this bounds what is read, and so the
+ * memory and the parser's time, whatever the path names.
+ */
+export const MAX_CONFIG_BYTES = 256 * 1024;
+/** YAML aliases resolved at most while reading a config (an alias bomb needs thousands). */
+export const MAX_YAML_ALIASES = 100;
+/** Nesting levels allowed (a config needs 5; the YAML parser is slow and recursive on deep input). */
+export const MAX_YAML_DEPTH = 64;
+
+/**
+ * A cheap upper bound on the nesting of YAML text, checked before parsing: flow brackets open
+ * at once, or sequence dashes in a row at the start of a line (`- - - x`). Brackets inside strings
+ * count too, which only overestimates.
+ */
+function yamlDepth(text: string): number {
+  let max = 0;
+  let flow = 0;
+  for (const line of text.split('\n')) {
+    const dashes = /^(?:\s*-(?=\s|$))*/.exec(line)![0].split('-').length - 1;
+    max = Math.max(max, flow + dashes);
+    for (const c of line) {
+      if (c === '[' || c === '{') max = Math.max(max, ++flow);
+      else if ((c === ']' || c === '}') && flow > 0) flow--;
+    }
+  }
+  return max;
+}
+
+/** The YAML text as plain data; every parser failure (alias bomb included) is a ConfigError. */
+function parseYaml(text: string, origin: string): unknown {
+  if (text.length > MAX_CONFIG_BYTES) {
+    throw new ConfigError(
+      `${origin}: ${text.length} characters, over the ${MAX_CONFIG_BYTES} allowed in a config`,
+    );
+  }
+  if (yamlDepth(text) > MAX_YAML_DEPTH) {
+    throw new ConfigError(`${origin}: invalid YAML: nested more than ${MAX_YAML_DEPTH} levels deep`);
+  }
+  const lines = new LineCounter();
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    // Duplicate keys are checked below in one pass (the parser's own check is quadratic).
+    doc = parseDocument(text, { prettyErrors: true, uniqueKeys: false, lineCounter: lines });
+  } catch (cause) {
+    throw new ConfigError(`${origin}: invalid YAML: ${(cause as Error).message}`, { cause });
+  }
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const where = e.linePos?.[0] ? `:${e.linePos[0].line}:${e.linePos[0].col}` : '';
+    throw new ConfigError(`${origin}${where}: invalid YAML: ${e.message.split('\n')[0]}`);
+  }
+  // An empty file (or one of comments only) is almost always a mistake: a failed mount, a
+  // truncated write, the wrong path. Starting silently on the defaults would hide it.
+  if (doc.contents === null) {
+    throw new ConfigError(
+      `${origin}: the config is empty; write the settings, or "{}" to run on the defaults (local nats-server and inference server, no streams)`,
+    );
+  }
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const { key } of map.items) {
+        // Keys become object keys, so `1` and `"1"` are the same key.
+        const k = isScalar(key) ? String(key.value) : key;
+        if (!seen.has(k)) {
+          seen.add(k);
+          continue;
+        }
+        const at = isNode(key) && key.range ? lines.linePos(key.range[0]) : undefined;
+        throw new ConfigError(
+          `${origin}${at ? `:${at.line}:${at.col}` : ''}: invalid YAML: duplicate key ${JSON.stringify(String(k))}`,
+        );
+      }
+    },
+  });
+  try {
+    return doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) as unknown;
+  } catch (cause) {
+    // yaml throws a ReferenceError on an alias bomb ("Excessive alias count …") and on bad aliases.
+    throw new ConfigError(`${origin}: invalid YAML: ${(cause as Error).message}`, { cause });
+  }
+}
 
 /** Parses and validates YAML text; `origin` (the file name) prefixes every error. */
 export function parseConfig(
@@ -197,36 +262,16 @@ export function parseConfig(
   env: NodeJS.ProcessEnv = {},
   baseDir = '.',
 ): VigilConfig {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const where = e.linePos?.[0] ? `:${e.linePos[0].line}:${e.linePos[0].col}` : '';
-    throw new ConfigError(`${origin}${where}: invalid YAML: ${e.message.split('\n')[0]}`);
-  }
-  const raw = (doc.toJS() ?? {}) as unknown;
+  const raw = parseYaml(text, origin);
   const errors = validate(raw, fileSpec);
   if (!isMapping(raw)) throw new ConfigError(`${origin}: ${errors[0] ?? 'expected a mapping'}`);
   const r = raw as Raw;
-  // Per-stream options go through the stream stage's own parsers (which know every key).
+  // Each stream was checked against the stream spec (src/config/stream-spec.ts); ids are unique.
   const ids = new Set<string>();
   (Array.isArray(r.streams) ? r.streams : []).forEach((s, i) => {
-    if (!isMapping(s)) return;
-    if (typeof s.id === 'string') {
-      if (ids.has(s.id)) errors.push(`streams[${i}].id: duplicate stream id "${s.id}"`);
-      ids.add(s.id);
-    }
-    for (const [key, parse] of [
-      ['keyframes', parseKeyframeOptions],
-      ['events', parseEventOptions],
-      ['cache', (v: never) => new AnalysisCache(v)],
-    ] as const) {
-      if (!isMapping(s[key])) continue;
-      try {
-        parse(s[key] as never);
-      } catch (err) {
-        errors.push(`streams[${i}].${key}: ${(err as Error).message}`);
-      }
-    }
+    if (!isMapping(s) || typeof s.id !== 'string') return;
+    if (ids.has(s.id)) errors.push(`streams[${i}].id: duplicate stream id "${s.id}"`);
+    ids.add(s.id);
   });
   if (errors.length > 0) {
     throw new ConfigError(
@@ -338,18 +383,50 @@ export function parseConfig(
   return config;
 }
 
+/** Reads a config file: a regular file of at most MAX_CONFIG_BYTES of UTF-8 text, else a ConfigError. */
+export function readConfigFile(file: string): string {
+  const fail = (why: string, cause?: unknown): never => {
+    throw new ConfigError(`cannot read config file ${file}: ${why}`, cause === undefined ? {} : { cause });
+  };
+  const check = (st: Stats) => {
+    if (!st.isFile()) fail(`not a regular file (${fileKind(st)})`);
+    if (st.size > MAX_CONFIG_BYTES) fail(`${st.size} bytes, over the limit of ${MAX_CONFIG_BYTES}`);
+  };
+  let fd: number | undefined;
+  try {
+    // Check before opening (opening a FIFO would block), then again on the open file (it may
+    // have been swapped); O_NONBLOCK keeps even that open from waiting.
+    check(statSync(file));
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    check(fstatSync(fd));
+    // Read at most one byte past the limit, so a file that grows meanwhile is still refused.
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let n = 0;
+    for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, null);
+    if (n > MAX_CONFIG_BYTES) fail(`over the limit of ${MAX_CONFIG_BYTES} bytes`);
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(0, n));
+    } catch (cause) {
+      return fail('not UTF-8 text', cause);
+    }
+  } catch (cause) {
+    if (cause instanceof ConfigError) throw cause;
+    return fail((cause as NodeJS.ErrnoException).code ?? 'error', cause);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function fileKind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isFIFO()) return 'a pipe';
+  if (st.isSocket()) return 'a socket';
+  return 'not a file';
+}
+
 /** Reads and validates a config file (relative paths in it resolve against its directory). */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): VigilConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (cause) {
-    throw new ConfigError(
-      `cannot read config file ${file}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`,
-      {
-        cause,
-      },
-    );
-  }
-  return parseConfig(text, file, env, dirname(resolve(file)));
+  return parseConfig(readConfigFile(file), file, env, dirname(resolve(file)));
 }

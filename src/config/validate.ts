@@ -4,7 +4,22 @@
  * errors. Pure functions, no I/O.
  */
 
-export type Spec =
+export type Spec = SpecKind & {
+  /** What the option does, for the configuration reference (docs/). */
+  doc?: string;
+  /** The default when the key is absent (a value, or a sentence such as "analyzer.windowMs"). */
+  default?: unknown;
+  /**
+   * A further check once the shape is right (e.g. the stream stage's own option parser): throws
+   * an Error whose message is reported under this key's path.
+   */
+  check?: (value: never) => unknown;
+};
+
+/** A field of an object: a spec that may be required. */
+export type Field = Spec & { required?: boolean };
+
+type SpecKind =
   | { kind: 'string'; min?: number; pattern?: RegExp; hint?: string }
   | { kind: 'int'; min: number; max: number }
   | { kind: 'number'; min: number; max: number }
@@ -13,9 +28,9 @@ export type Spec =
   | { kind: 'array'; items: Spec; max: number }
   /** A string or a list of strings (e.g. NATS servers). */
   | { kind: 'strings'; max: number }
-  /** A plain object whose keys are checked elsewhere (the stream stage's option parsers). */
+  /** A plain object whose keys are checked by `check` (the stream stage's option parsers). */
   | { kind: 'map' }
-  | { kind: 'object'; fields: Record<string, Spec & { required?: boolean }> }
+  | { kind: 'object'; fields: Record<string, Field> }
   /** false, or an object matching `spec`. */
   | { kind: 'off-or'; spec: Spec };
 
@@ -55,6 +70,17 @@ const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
 
 /** Returns a list of `path: expected X, got Y` messages (empty when valid). */
 export function validate(value: unknown, spec: Spec, path = ''): string[] {
+  const errors = validateShape(value, spec, path);
+  if (errors.length > 0 || !spec.check) return errors;
+  try {
+    spec.check(value as never);
+    return [];
+  } catch (err) {
+    return [`${path || '(top level)'}: ${err instanceof Error ? err.message : String(err)}`];
+  }
+}
+
+function validateShape(value: unknown, spec: Spec, path: string): string[] {
   const fail = (what = expectedOf(spec)) => [
     `${path || '(top level)'}: expected ${what}, got ${describeValue(value)}`,
   ];
@@ -91,7 +117,10 @@ export function validate(value: unknown, spec: Spec, path = ''): string[] {
     case 'map':
       return isMapping(value) ? [] : fail();
     case 'off-or':
-      return value === false ? [] : validate(value, spec.spec, path);
+      if (value === false) return [];
+      // Neither false nor the right shape: say that both would do.
+      if (!isMapping(value) && (spec.spec.kind === 'map' || spec.spec.kind === 'object')) return fail();
+      return validate(value, spec.spec, path);
     case 'object': {
       if (!isMapping(value)) return fail();
       const errors: string[] = [];

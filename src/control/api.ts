@@ -4,7 +4,7 @@
  * status and a JSON body; errors are always `{ "error": { "code", "message" } }` with a stable code.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { VigilError } from '../core/errors.js';
+import { httpStatusOf, VigilError } from '../core/errors.js';
 import type { Manager } from '../analyzer/manager.js';
 
 export type ControlOp = 'attach' | 'detach' | 'list' | 'status' | 'health' | 'ready';
@@ -40,27 +40,12 @@ export class ControlError extends VigilError {
   }
 }
 
-const STATUS_BY_CODE: Record<string, number> = {
-  VIGIL_ERR_BAD_REQUEST: 400,
-  VIGIL_ERR_INVALID_ARGUMENT: 400,
-  VIGIL_ERR_CONFIG: 400,
-  VIGIL_ERR_UNAUTHORIZED: 401,
-  VIGIL_ERR_STREAM_NOT_FOUND: 404,
-  VIGIL_ERR_UNKNOWN_OP: 404,
-  VIGIL_ERR_METHOD: 405,
-  VIGIL_ERR_STREAM_EXISTS: 409,
-  VIGIL_ERR_TOO_LARGE: 413,
-  VIGIL_ERR_STREAM_LIMIT: 429,
-  VIGIL_ERR_CLOSED: 503,
-};
-
-export function statusOf(code: string): number {
-  return STATUS_BY_CODE[code] ?? (code.startsWith('VIGIL_ERR_SOURCE') ? 400 : 500);
-}
+/** The HTTP status of a reply carrying `code` (from the registry in src/core/errors.ts). */
+export const statusOf = httpStatusOf;
 
 export function errorReply(err: unknown): ControlReply {
   if (err instanceof VigilError) {
-    return { status: statusOf(err.code), body: { error: { code: err.code, message: err.message } } };
+    return { status: httpStatusOf(err.code), body: { error: { code: err.code, message: err.message } } };
   }
   return {
     status: 500,

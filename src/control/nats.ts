@@ -12,6 +12,7 @@
  * queue group `vigil-ctl`.
  */
 import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { CONTROL_PREFIX, CONTROL_SUBSCRIPTION, controlSubject } from '../core/subjects.js';
 import {
   authorized,
   ControlError,
@@ -20,8 +21,6 @@ import {
   type ControlContext,
   type ControlReply,
 } from './api.js';
-
-export const CONTROL_SUBJECT_PREFIX = 'vigil.ctl';
 
 export interface NatsControlOptions extends ControlContext {
   connection: NatsConnection;
@@ -46,7 +45,7 @@ export function serveControlOverNats(o: NatsControlOptions): NatsControlService 
     if (!authorized(o.token, msg.headers?.get('Authorization'))) {
       return errorReply(new ControlError('VIGIL_ERR_UNAUTHORIZED', 'missing or wrong bearer token'));
     }
-    const op = msg.subject.slice(CONTROL_SUBJECT_PREFIX.length + 1);
+    const op = msg.subject.slice(CONTROL_PREFIX.length + 1);
     let args: unknown;
     if (msg.data.length > 0) {
       try {
@@ -59,7 +58,7 @@ export function serveControlOverNats(o: NatsControlOptions): NatsControlService 
     }
     return handleControl(o, op, args);
   };
-  const sub: Subscription = o.connection.subscribe(`${CONTROL_SUBJECT_PREFIX}.>`, {
+  const sub: Subscription = o.connection.subscribe(CONTROL_SUBSCRIPTION, {
     queue: o.queue ?? 'vigil-ctl',
     callback: (err, msg) => {
       if (err || !msg.reply) return;
@@ -90,10 +89,9 @@ export async function controlRequest(
 ): Promise<ControlReply> {
   const h = headers();
   if (options.token) h.set('Authorization', `Bearer ${options.token}`);
-  const m = await nc.request(
-    `${CONTROL_SUBJECT_PREFIX}.${op}`,
-    args === undefined ? '' : JSON.stringify(args),
-    { timeout: options.timeoutMs ?? 5_000, headers: h },
-  );
+  const m = await nc.request(controlSubject(op), args === undefined ? '' : JSON.stringify(args), {
+    timeout: options.timeoutMs ?? 5_000,
+    headers: h,
+  });
   return { status: Number(m.headers?.get('Vigil-Status') ?? 200), body: m.json<unknown>() };
 }

@@ -4,7 +4,7 @@
  * `sourceProperties`), and the few words that do go in (test pattern, transport) come from
  * validated closed sets; numbers are truncated integers.
  */
-import type { SourceSpec } from './source.js';
+import { isTestPattern, type SourceSpec } from './source.js';
 
 export interface DescribeOptions {
   /**
@@ -61,40 +61,6 @@ export const FRAME_CAPS =
   `width=[1,${MAX_FRAME_SIDE}],height=[1,${MAX_FRAME_SIDE}],pixel-aspect-ratio=1/1`;
 
 export const AUDIO_RATE = 16_000;
-
-const PATTERNS = new Set([
-  'smpte',
-  'snow',
-  'black',
-  'white',
-  'red',
-  'green',
-  'blue',
-  'checkers-1',
-  'checkers-2',
-  'checkers-4',
-  'checkers-8',
-  'circular',
-  'blink',
-  'smpte75',
-  'zone-plate',
-  'gamut',
-  'chroma-zone-plate',
-  'solid-color',
-  'ball',
-  'smpte100',
-  'bar',
-  'pinwheel',
-  'spokes',
-  'gradient',
-  'colors',
-  'smpte-rp-219',
-]);
-
-/** Whether a `test:` pattern names one of videotestsrc's patterns. */
-export function isTestPattern(name: string): boolean {
-  return PATTERNS.has(name);
-}
 
 const int = (n: number) => Math.max(0, Math.trunc(n));
 

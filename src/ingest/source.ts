@@ -6,7 +6,41 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SourceError } from '../core/errors.js';
-import { isTestPattern } from './describe.js';
+
+/** videotestsrc's patterns (`test:<pattern>`), the closed set allowed into a pipeline description. */
+const PATTERNS = new Set([
+  'smpte',
+  'snow',
+  'black',
+  'white',
+  'red',
+  'green',
+  'blue',
+  'checkers-1',
+  'checkers-2',
+  'checkers-4',
+  'checkers-8',
+  'circular',
+  'blink',
+  'smpte75',
+  'zone-plate',
+  'gamut',
+  'chroma-zone-plate',
+  'solid-color',
+  'ball',
+  'smpte100',
+  'bar',
+  'pinwheel',
+  'spokes',
+  'gradient',
+  'colors',
+  'smpte-rp-219',
+]);
+
+/** Whether a `test:` pattern names one of videotestsrc's patterns. */
+export function isTestPattern(name: string): boolean {
+  return PATTERNS.has(name);
+}
 
 export type SourceKind = 'file' | 'rtsp' | 'http' | 'v4l2' | 'test';
 

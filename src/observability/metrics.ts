@@ -7,7 +7,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ConfigError } from '../core/errors.js';
-import { validateStreamId } from '../publish/subjects.js';
+import { validateStreamId } from '../core/stream-id.js';
 
 /** Pipeline stages timed per stream (see DESIGN.md, Observability). */
 export const STAGES = [

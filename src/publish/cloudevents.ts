@@ -12,7 +12,9 @@ export interface CloudEvent<T> {
   data: T;
 }
 
-export type MessageKind = 'summary' | 'event' | 'detections' | 'keyframe' | 'status';
+/** The kinds published today, each with a JSON Schema in schemas/ (a subset of the subject kinds). */
+export const MESSAGE_KINDS = ['summary', 'event', 'detections', 'keyframe', 'status'] as const;
+export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
 export function envelope<T>(
   kind: MessageKind,

@@ -7,6 +7,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { EvidenceOptions } from './evidence-store.js';
+import { durableSubjects } from '../core/subjects.js';
 
 export interface JetStreamResourcesOptions {
   jetstreamName: string;
@@ -36,7 +37,7 @@ export class JetStreamResources {
     const o = this.options;
     const streamConfig = {
       name: o.jetstreamName,
-      subjects: ['vigil.*.event.>', 'vigil.*.summary.>'],
+      subjects: durableSubjects(),
       max_age: o.maxAgeMs * 1_000_000,
       max_bytes: o.maxBytes,
       duplicate_window: 120 * 1_000_000_000,

@@ -22,7 +22,7 @@ import { JpegCache } from './evidence.js';
 import { EvidenceStore, type EvidenceItem, type EvidenceOptions } from './evidence-store.js';
 import { JetStreamResources } from './jetstream-resources.js';
 import { RetryBuffer } from './retry-buffer.js';
-import { subjects } from './subjects.js';
+import { subjects } from '../core/subjects.js';
 
 export type { EvidenceOptions } from './evidence-store.js';
 

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import type { MessageKind } from './cloudevents.js';
+import { parseSubject } from '../core/subjects.js';
+import { MESSAGE_KINDS, type MessageKind } from './cloudevents.js';
 
 const SCHEMA_DIR = fileURLToPath(new URL('../../schemas/', import.meta.url));
 const validators = new Map<string, ValidateFunction>();
@@ -34,12 +35,8 @@ export function validateMessage(kind: MessageKind, message: unknown): string | n
 
 /** The message kind a subject carries (`vigil.<stream>.<kind>[.…]`), or null for other subjects. */
 export function kindOfSubject(subject: string): MessageKind | null {
-  const kind = subject.split('.')[2];
-  return kind === 'summary' ||
-    kind === 'event' ||
-    kind === 'detections' ||
-    kind === 'keyframe' ||
-    kind === 'status'
-    ? kind
+  const kind = parseSubject(subject)?.kind;
+  return kind !== undefined && (MESSAGE_KINDS as readonly string[]).includes(kind)
+    ? (kind as MessageKind)
     : null;
 }

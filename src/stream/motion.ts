@@ -5,6 +5,9 @@
 import type { Image } from '../core/contracts.js';
 import { VigilError } from '../core/errors.js';
 
+/** The empty word view of a frame that cannot be read word by word (see diffPass). */
+const NO_WORDS = new Int32Array(0);
+
 /** Default per-pixel difference (0..255) below which a change is treated as sensor noise. */
 export const DEFAULT_NOISE_THRESHOLD = 25;
 /** Default number of histogram bins for the scene-cut score. */
@@ -278,8 +281,6 @@ function diffPass(
   }
   return changed;
 }
-
-const NO_WORDS = new Int32Array(0);
 
 /** The pixel pass without a previous frame: cell sums and gray levels only (see diffPass). */
 function levelPass(b: Uint8Array, w: number, xb: Int32Array, yb: Int32Array, sums: Float64Array): void {

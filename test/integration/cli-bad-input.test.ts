@@ -43,3 +43,57 @@ describe('vigil analyze on bad input: a clear error naming the source, exit 2, n
     }
   });
 });
+
+describe('issue 22 #5: vigil run --config /dev/zero reached 7 GB of RSS', () => {
+  const bomb = join(dir, 'bomb.yaml');
+  const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i < 9; i++) {
+    const [name, prev] = [String.fromCharCode(97 + i), String.fromCharCode(96 + i)];
+    levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+  }
+  writeFileSync(bomb, `${levels.join('\n')}\n`);
+
+  it.each([
+    ['/dev/zero', '/dev/zero', /\/dev\/zero: not a regular file \(a character device\)/],
+    ['a YAML alias bomb', bomb, /bomb\.yaml: invalid YAML: Excessive alias count/],
+  ])(
+    '%s: a typed VIGIL_ERR_CONFIG and exit 2, not a runaway read or "unexpected failure"',
+    async (_what, file, message) => {
+      const r = await runCli(['run', '--config', file], { timeoutMs: 30_000 }).result;
+      expect(r.timedOut).toBe(false);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toContain('[VIGIL_ERR_CONFIG]');
+      expect(r.stderr).not.toMatch(/unexpected failure/);
+      expect(r.stderr).not.toMatch(STACK_LINE);
+    },
+  );
+});
+
+describe('issue 22 #14: an empty config file started silently; --window-ms 1e99 printed 1e+99', () => {
+  it('vigil run --config on an empty file exits 2 saying the config is empty', async () => {
+    const empty = join(dir, 'empty.yaml');
+    writeFileSync(empty, '# nothing here yet\n');
+    const r = await runCli(['run', '--config', empty], { timeoutMs: 30_000 }).result;
+    expect(r.timedOut).toBe(false);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /empty\.yaml: the config is empty; .*"\{\}" to run on the defaults .*\[VIGIL_ERR_CONFIG\]/,
+    );
+  });
+
+  it.each([
+    ['analyze', 'test:ball', ['1e99', '99', '86400001', '1.5', '0x10']],
+    ['attach', 'test:ball', ['1e99']],
+    ['demo', '--source=test:ball', ['1e99']],
+  ])('vigil %s --window-ms 1e99 is a usage error giving the range', async (command, source, values) => {
+    for (const bad of values) {
+      const r = await runCli([command, source, `--window-ms=${bad}`], { timeoutMs: 30_000 }).result;
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr, bad).toContain(
+        `--window-ms: expected an integer from 100 to 86400000, got ${bad} [VIGIL_ERR_USAGE]`,
+      );
+      expect(r.stderr, bad).not.toContain('1e+99');
+    }
+  });
+});

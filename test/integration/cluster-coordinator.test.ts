@@ -107,7 +107,7 @@ describe('cluster coordinator on NATS JetStream KV', () => {
     bucketN++;
     buckets = { desiredBucket: `desired-${bucketN}`, clusterBucket: `cluster-${bucketN}` };
     desired = await DesiredStreams.open(admin, buckets.desiredBucket);
-    for (let i = 0; i < streams; i++) await desired.put({ id: `cam-${i}`, source: 'test:ball' });
+    for (let i = 0; i < streams; i++) await desired.put({ id: `cam-${i}`, url: 'test:ball' });
   }
 
   async function replica(name: string, log: Interval[], registry?: Registry, clock?: CoordinatorClock) {
@@ -230,8 +230,8 @@ describe('cluster coordinator on NATS JetStream KV', () => {
     const log: Interval[] = [];
     const a = await replica('r-a', log);
     await until('2 streams', () => a.host.running.size === 2);
-    await desired.put({ id: 'cam-0', source: 'test:smpte' });
-    await until('cam-0 restarted', () => a.host.running.get('cam-0')?.def.source === 'test:smpte');
+    await desired.put({ id: 'cam-0', url: 'test:smpte' });
+    await until('cam-0 restarted', () => a.host.running.get('cam-0')?.def.url === 'test:smpte');
     await desired.remove('cam-1');
     await until('cam-1 stopped', () => !a.host.running.has('cam-1'));
     expect(a.c.status().owned).toEqual(['cam-0']);
@@ -250,6 +250,16 @@ describe('cluster coordinator on NATS JetStream KV', () => {
     await expect(
       ClusterCoordinator.start({ nc, host, replicaId: 'r-b', leaseMs: LEASE_MS * 2, ...buckets }),
     ).rejects.toThrow(/same lease/);
-    await expect(desired.put({ id: 'bad id' })).rejects.toThrow(/NATS-safe/);
+    await expect(desired.put({ id: 'bad id', url: 'test:ball' })).rejects.toThrow(
+      /id: expected a NATS-safe name/,
+    );
+    // One stream spec for the config file, the control API and the KV entry: bad keys are named.
+    await expect(desired.put({ id: 'cam-9', url: 'test:ball', windowMs: 5 } as never)).rejects.toMatchObject({
+      code: 'VIGIL_ERR_CONFIG',
+      message: /windowMs: expected an integer from 100/,
+    });
+    await expect(desired.put({ id: 'cam-9', url: 'test:ball', colour: 'red' } as never)).rejects.toThrow(
+      /colour: unknown key/,
+    );
   }, 20_000);
 });

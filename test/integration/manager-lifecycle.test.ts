@@ -111,7 +111,7 @@ describe('stream manager', () => {
       manager.attach({ id: 'x', url: 'test:ball', colour: 'red' } as unknown as { id: string; url: string }),
     ).rejects.toMatchObject({
       code: 'VIGIL_ERR_INVALID_ARGUMENT',
-      message: /unknown stream option 'colour'/,
+      message: /colour: unknown key/,
     });
     await expect(
       manager.attach({ id: 'x', url: 'test:ball', keyframes: { maxIntervalMs: -1 } }),

@@ -1,8 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseConfig } from '../../src/config/index.js';
+import { loadConfig, MAX_CONFIG_BYTES, parseConfig } from '../../src/config/index.js';
 
 const bad = (yaml: string) => {
   try {
@@ -43,8 +44,8 @@ streams:
     expect(c.web.enabled).toBe(true);
   });
 
-  it('an empty file means all defaults (local NATS and inference server)', () => {
-    const c = parseConfig('', 'empty.yaml');
+  it('"{}" means all defaults (local NATS and inference server)', () => {
+    const c = parseConfig('{}', 'defaults.yaml');
     expect(c.nats.servers).toBeNull();
     expect(c.inference.address).toBeNull();
     expect(c.streams).toEqual([]);
@@ -104,7 +105,7 @@ streams:
     expect(c.nats.nkeySeed).toBe('SUAEXAMPLE');
     expect(c.nats.servers).toEqual(['nats://a:1', 'nats://b:2']);
     expect(c.control.token).toBe('env-token-456');
-    expect(parseConfig('', 'x', { VIGIL_NATS_TOKEN: 't' }).nats.token).toBe('t');
+    expect(parseConfig('{}', 'x', { VIGIL_NATS_TOKEN: 't' }).nats.token).toBe('t');
     expect(() => parseConfig('nats: { user: a }\n', 'x')).toThrow(
       /nats\.user and nats\.password go together/,
     );
@@ -122,5 +123,103 @@ streams:
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/** Loads a config and returns its error (code and message), or fails when it is accepted. */
+function loadError(file: string): { code: string; message: string } {
+  try {
+    loadConfig(file, {});
+  } catch (err) {
+    return { code: (err as { code: string }).code, message: (err as Error).message };
+  }
+  throw new Error(`${file} was accepted`);
+}
+
+describe('issue 22 #5: vigil run --config /dev/zero reached 7 GB of RSS', () => {
+  it('refuses /dev/zero, a directory and a FIFO as not regular files, without reading (or blocking on) them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-config-'));
+    try {
+      expect(loadError('/dev/zero')).toEqual({
+        code: 'VIGIL_ERR_CONFIG',
+        message: 'cannot read config file /dev/zero: not a regular file (a character device)',
+      });
+      expect(loadError(dir).message).toMatch(/not a regular file \(a directory\)/);
+      const fifo = join(dir, 'pipe.yaml');
+      execFileSync('mkfifo', [fifo]);
+      expect(loadError(fifo).message).toMatch(/pipe\.yaml: not a regular file \(a pipe\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('caps the size of a config file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-config-'));
+    try {
+      const big = join(dir, 'big.yaml');
+      writeFileSync(big, `# ${'x'.repeat(MAX_CONFIG_BYTES)}\n{}\n`);
+      expect(loadError(big)).toMatchObject({
+        code: 'VIGIL_ERR_CONFIG',
+        message: /big\.yaml: \d+ bytes, over the limit/,
+      });
+      const fits = join(dir, 'fits.yaml');
+      writeFileSync(fits, `# ${'x'.repeat(MAX_CONFIG_BYTES - 100)}\n{}\n`);
+      expect(loadConfig(fits, {}).streams).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives a YAML alias bomb and other parser failures a typed VIGIL_ERR_CONFIG', () => {
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i++) {
+      const p = String.fromCharCode(97 + i - 1);
+      levels.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${p}`).join(',')}]`,
+      );
+    }
+    const bomb = bad(`${levels.join('\n')}\n`);
+    expect(bomb.code).toBe('VIGIL_ERR_CONFIG');
+    expect(bomb.message).toMatch(/^vigil\.yaml: invalid YAML: .*alias/i);
+    expect(bad('a: *nothing\n')).toMatchObject({ code: 'VIGIL_ERR_CONFIG', message: /invalid YAML/ });
+    expect(bad('--- {}\n--- {}\n')).toMatchObject({ code: 'VIGIL_ERR_CONFIG', message: /invalid YAML/ });
+    // Deep nesting is refused before the (recursive, slow) parser sees it.
+    for (const deep of [
+      `${'['.repeat(60_000)}${']'.repeat(60_000)}`,
+      `${'- '.repeat(60_000)}x`,
+      '{a: '.repeat(65),
+    ]) {
+      expect(bad(deep)).toMatchObject({ code: 'VIGIL_ERR_CONFIG', message: /nested more than 64 levels/ });
+    }
+    expect(
+      parseConfig('streams:\n  - { id: a, url: "test:ball", keyframes: { maxIntervalMs: 1000 } }\n').streams,
+    ).toHaveLength(1);
+    // Duplicate keys, checked in one pass (thousands of keys stay fast), with their line.
+    expect(bad('analyzer:\n  windowMs: 5000\n  windowMs: 6000\n')).toMatchObject({
+      code: 'VIGIL_ERR_CONFIG',
+      message: 'vigil.yaml:3:3: invalid YAML: duplicate key "windowMs"',
+    });
+    const manyKeys = Array.from({ length: 20_000 }, (_, i) => `k${i}: 1`).join('\n');
+    expect(bad(manyKeys).message).toMatch(/k0: unknown key/);
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-config-'));
+    try {
+      const binary = join(dir, 'binary.yaml');
+      writeFileSync(binary, Buffer.from([0x61, 0x3a, 0x20, 0xff, 0xfe, 0x0a]));
+      expect(loadError(binary).message).toMatch(/binary\.yaml: not UTF-8 text/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('issue 22 #14: an empty config file started silently', () => {
+  it.each([
+    ['an empty file', ''],
+    ['blank lines', '\n\n  \n'],
+    ['comments only', '# vigil.yaml\n# streams: []\n'],
+  ])('%s is a config error saying how to ask for the defaults', (_what, text) => {
+    const e = bad(text);
+    expect(e.code).toBe('VIGIL_ERR_CONFIG');
+    expect(e.message).toMatch(/^vigil\.yaml: the config is empty; .*"\{\}" to run on the defaults/);
   });
 });

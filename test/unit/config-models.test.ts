@@ -45,7 +45,7 @@ describe('config: OCR and VAD switches', () => {
       /audio\.vad: expected true or false/,
     );
     expect(() => parseStreamDefinition({ id: 'a', url: 'test:ball', audio: { level: 1 } })).toThrow(
-      /unknown audio option 'level'/,
+      /audio\.level: unknown key/,
     );
   });
 });

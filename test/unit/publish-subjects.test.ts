@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { subjects, validateStreamId } from '../../src/publish/subjects.js';
+import {
+  CONTROL_SUBSCRIPTION,
+  controlSubject,
+  durableSubjects,
+  parseSubject,
+  SUBJECT_KINDS,
+  subjects,
+  subscription,
+} from '../../src/core/subjects.js';
+import { kindOfSubject } from '../../src/publish/schemas.js';
+import { validateStreamId } from '../../src/core/stream-id.js';
 import { envelope } from '../../src/publish/cloudevents.js';
 import { ConfigError } from '../../src/core/errors.js';
 
@@ -10,8 +20,44 @@ describe('subjects', () => {
     expect(subjects.status('a')).toBe('vigil.a.status');
   });
 
-  it.each(['', 'a.b', 'a b', 'a*', 'a>', 'x'.repeat(65), 'ü'])('rejects the stream id %j', (id) => {
+  it.each(['', 'a.b', 'a b', 'a*', 'a>', 'x'.repeat(65), 'ü', 'ctl'])('rejects the stream id %j', (id) => {
     expect(() => validateStreamId(id)).toThrow(ConfigError);
+  });
+
+  it('builds the subjects of later stages: object, shot, caption, transcript', () => {
+    expect(subjects.object('door')).toBe('vigil.door.object');
+    expect(subjects.shot('door')).toBe('vigil.door.shot');
+    expect(subjects.caption('door')).toBe('vigil.door.caption');
+    expect(subjects.transcript('door')).toBe('vigil.door.transcript');
+    expect(subjects.keyframe('door')).toBe('vigil.door.keyframe');
+    expect(subjects.detections('door')).toBe('vigil.door.detections');
+    expect(() => subjects.object('a.b')).toThrow(ConfigError);
+    expect(() => subjects.event('door', 'Bad Type')).toThrow(ConfigError);
+  });
+
+  it('writes subscription patterns with the same grammar, and reads every subject back', () => {
+    expect(subscription('event')).toBe('vigil.*.event.>');
+    expect(subscription('summary', 'door')).toBe('vigil.door.summary.>');
+    expect(subscription('status', 'door')).toBe('vigil.door.status');
+    expect(() => subscription('status', '>')).toThrow(ConfigError);
+    expect(durableSubjects()).toEqual(['vigil.*.event.>', 'vigil.*.summary.>']);
+    expect(controlSubject('attach')).toBe('vigil.ctl.attach');
+    expect(CONTROL_SUBSCRIPTION).toBe('vigil.ctl.>');
+    for (const kind of SUBJECT_KINDS) {
+      const s =
+        kind === 'event' || kind === 'summary' ? subjects[kind]('door', 'a.b') : subjects[kind]('door');
+      expect(parseSubject(s), s).toEqual(
+        kind === 'event' || kind === 'summary'
+          ? { stream: 'door', kind, suffix: 'a.b' }
+          : { stream: 'door', kind },
+      );
+    }
+    expect(parseSubject('vigil.ctl.attach')).toBeNull();
+    expect(parseSubject('vigil.door.event')).toBeNull();
+    expect(parseSubject('vigil.door.status.x')).toBeNull();
+    expect(parseSubject('other.door.status')).toBeNull();
+    expect(kindOfSubject('vigil.door.summary.window')).toBe('summary');
+    expect(kindOfSubject('vigil.door.object')).toBeNull(); // no schema (no publisher) yet
   });
 });
 
