@@ -36,6 +36,11 @@ export interface IngestOptions extends DescribeOptions {
    */
   shouldPause?: () => boolean;
   /**
+   * Fast (non-live) mode only: while this returns true, taking audio chunks pauses (the audio
+   * appsink fills and the demuxer waits), so a slow VAD slows the file down instead of losing audio.
+   */
+  shouldPauseAudio?: () => boolean;
+  /**
    * Nice value, above the process's own, of the pipeline's threads (GStreamer's streaming threads and
    * the decoder threads they start): with the CPU saturated by decoding many streams, the JS thread
    * that takes their frames then still gets the CPU when it needs it, instead of an equal share among
@@ -621,12 +626,20 @@ export function startPipeline(
   };
 
   const audioLoop = (sink: GstAppSink) => {
+    const pullNext = () => {
+      if (closed) return;
+      if (!options.live && options.shouldPauseAudio?.()) {
+        setTimeout(pullNext, PAUSE_POLL_MS);
+        return;
+      }
+      sink.pull(onSample, PULL_TIMEOUT_MS);
+    };
     const onSample = (buf: Buffer | null | undefined, caps: GstCaps) => {
       if (closed || buf === null) return;
       if (buf !== undefined && buf.length >= 2) deliverAudio(buf, caps);
-      sink.pull(onSample, PULL_TIMEOUT_MS);
+      pullNext();
     };
-    sink.pull(onSample, PULL_TIMEOUT_MS);
+    pullNext();
   };
 
   pipeline.play();
