@@ -35,7 +35,10 @@ export class StreamFlow {
   ) {
     this.inferQueue = live ? pauseAtKeyframes : pauseAtKeyframes + IN_FLIGHT_ROOM;
     this.vadQueue = live ? liveVadQueue : FILE_VAD_QUEUE;
-    this.pacer = audio && !live ? new AudioPacer() : undefined;
+    this.pacer =
+      audio && !live
+        ? new AudioPacer(undefined, undefined, undefined, () => this.audioPressure.pending > 0)
+        : undefined;
   }
 
   /** Fast mode: decoding waits while this is true (live mode never asks). */
