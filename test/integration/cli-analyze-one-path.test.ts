@@ -88,7 +88,10 @@ describe('vigil analyze: one path with vigil run', () => {
     let firstSummary!: () => void;
     const summarized = new Promise<void>((resolve) => (firstSummary = resolve));
     const run = runCli(
-      ['analyze', rtsp!.url, '--name', 'cam', '--infer', inferAddress, '--window-ms', '1000'],
+      [
+        ...['analyze', rtsp!.url, '--name', 'cam', '--infer', inferAddress, '--window-ms', '1000'],
+        ...['--report', join(dir, 'rtsp-report')],
+      ],
       {
         timeoutMs: 90_000,
         onStdout: (chunk) => {
@@ -179,7 +182,10 @@ describe('vigil analyze: one path with vigil run', () => {
     });
     await new Promise<void>((resolve) => tail.child.stderr!.once('data', () => resolve()));
     const r = await runCli(
-      ['analyze', clip, '--name', 'walk2', '--nats', nats!.url, '--infer', inferAddress, '--quiet'],
+      [
+        ...['analyze', clip, '--name', 'walk2', '--nats', nats!.url, '--infer', inferAddress, '--quiet'],
+        ...['--report', join(dir, 'walk2-report')],
+      ],
       { timeoutMs: 120_000, env },
     ).result;
     expect(r.code, r.stderr).toBe(0);
@@ -187,10 +193,16 @@ describe('vigil analyze: one path with vigil run', () => {
     expect(t.code, t.stderr).toBe(0);
     expect(t.stdout).toMatch(/^walk2 \[summary/);
 
-    const wrong = await runCli(['analyze', clip, '--nats', nats!.url, '--infer', inferAddress, '--quiet'], {
-      timeoutMs: 60_000,
-      env: { ...env, VIGIL_NATS_PASSWORD: 'wrong-pw' },
-    }).result;
+    const wrong = await runCli(
+      [
+        ...['analyze', clip, '--nats', nats!.url, '--infer', inferAddress, '--quiet'],
+        ...['--report', join(dir, 'wrong-report')],
+      ],
+      {
+        timeoutMs: 60_000,
+        env: { ...env, VIGIL_NATS_PASSWORD: 'wrong-pw' },
+      },
+    ).result;
     expect(wrong.code).toBe(5);
     expect(wrong.stderr).toContain('VIGIL_ERR_NATS_AUTH');
     expect(wrong.stderr).not.toContain('wrong-pw');
