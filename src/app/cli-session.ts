@@ -151,8 +151,9 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
     const started = Date.now();
     await manager.attach(def);
     const outcome = await Promise.race([ended, stop.promise.then(() => null)]);
-    const interrupted = outcome === null;
-    const info = interrupted ? await manager.detach(o.streamId) : outcome;
+    const info = outcome ?? (await manager.detach(o.streamId));
+    // Stopped by the signal (a stream that ended meanwhile counts as ended).
+    const interrupted = info.state === 'stopped';
     view.finish(info.state === 'completed');
     if (info.state === 'failed') throw streamError(info);
     // Every durable publish acked before the summary line (nothing published is lost on exit).
