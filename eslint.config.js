@@ -60,23 +60,13 @@ function layerRule(folder, extraAllowed = []) {
 }
 
 /** Files that break a layer rule today, each with the reason and who removes the exception. */
-const LAYER_EXCEPTIONS = {
-  // TEMPORARY (issue 17 §2): the CLI's separate stream path, which imports cli/, control/, web/
-  // and observability/; the "root" work moves it to src/app and deletes this file.
-  'src/analyzer/session.ts': ['cli', 'control', 'web', 'observability'],
-};
+const LAYER_EXCEPTIONS = {};
 
 /**
  * Files whose closures use names declared below them, in functions being split into classes
  * (issue 17 §3, "refactor" and "root" work): TEMPORARY, remove each entry with its split.
  */
-const USE_BEFORE_DEFINE_EXCEPTIONS = [
-  'src/analyzer/manager.ts',
-  'src/analyzer/session.ts',
-  'src/ingest/frames.ts',
-  'src/publish/nats-publisher.ts',
-  'src/stream/windows.ts',
-];
+const USE_BEFORE_DEFINE_EXCEPTIONS = [];
 
 export default tseslint.config(
   {

@@ -34,7 +34,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import * as ort from 'onnxruntime-node';
-import { startService } from '../../src/analyzer/session.js';
+import { startService } from '../../src/app/service.js';
 import type { StreamInfo } from '../../src/analyzer/manager.js';
 import { parseConfig } from '../../src/config/index.js';
 

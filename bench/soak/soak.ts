@@ -24,7 +24,7 @@ const { readdirSync, readFileSync } = await import('node:fs');
 const { cpus, totalmem } = await import('node:os');
 const { resolve } = await import('node:path');
 const { parseArgs } = await import('node:util');
-const { startService } = await import('../../src/analyzer/session.js');
+const { startService } = await import('../../src/app/service.js');
 const { parseConfig } = await import('../../src/config/index.js');
 const { startRtspServer } = await import('../../test/helpers/rtsp-server.js');
 

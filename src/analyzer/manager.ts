@@ -22,119 +22,24 @@
  * await manager.close();
  * ```
  */
-import { Observable, Subject, tap, type Subscription } from 'rxjs';
-import type { Analysis, AudioChunk, Frame, Keyframe, Summary, VigilEvent } from '../core/contracts.js';
-import { VigilError } from '../core/errors.js';
-import { DEFAULT_INGEST_OPTIONS, type IngestCounters, type IngestOptions } from '../ingest/frames.js';
-import { openStream } from '../ingest/stream-source.js';
-import { parseSource, type SourceSpec } from '../ingest/source.js';
-import {
-  parseStreamDefinition as parseSpec,
-  STREAM_DEFAULTS,
-  type StreamDefinition,
-} from '../config/stream-spec.js';
-import type { Summarizer } from '../stream/index.js';
-import {
-  newCounters,
-  newRunId,
-  streamPipeline,
-  type AnalyzeKeyframe,
-  type StreamCounters,
-  type StreamSink,
-} from './stream-runner.js';
+import { parseSource } from '../ingest/source.js';
+import { validateStreamId } from '../core/stream-id.js';
+import { AnalysisCache, parseEventOptions, parseKeyframeOptions, type Summarizer } from '../stream/index.js';
 import { checkMaxKeyframeAgeMs, DEFAULT_MAX_KEYFRAME_AGE_MS, InferenceSlots } from './admission.js';
-import { AudioPacer, vadSamples, type VadProvider } from './speech.js';
+import { ManagerError, parseStreamDefinition, type StreamDefinition } from './definition.js';
+import { defaultFrameSource, type FrameSource } from './frame-source.js';
+import type { VadProvider } from './speech.js';
+import type { AnalyzeKeyframe } from './stream-runner.js';
+import { StreamRun, type ManagerSink, type StreamRunShared } from './stream-run.js';
+import type { ManagerUpdate, StreamInfo } from './stream-state.js';
 
-export type ManagerErrorCode =
-  | 'VIGIL_ERR_STREAM_EXISTS'
-  | 'VIGIL_ERR_STREAM_NOT_FOUND'
-  | 'VIGIL_ERR_STREAM_LIMIT'
-  | 'VIGIL_ERR_INVALID_ARGUMENT'
-  | 'VIGIL_ERR_CLOSED';
-
-export class ManagerError extends VigilError {
-  constructor(code: ManagerErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
-  }
-}
-
-// The stream definition is declared once, in src/config/stream-spec.ts.
-export type { StreamDefinition };
-
-/**
- * Lifecycle: `connecting` → `live` (frames arrive) → `completed` (a file ended) or `failed`
- * (error) or `stopped` (detached). With a reconnecting ingest, `stalled` / `down` / `recovered`
- * come in between.
- */
-export type StreamState =
-  'connecting' | 'live' | 'stalled' | 'down' | 'recovered' | 'completed' | 'failed' | 'stopped';
-
-/** Ingest-level status as the reconnecting ingest reports it (see `FrameSource`). */
-export type IngestState = 'connecting' | 'live' | 'stalled' | 'down' | 'recovered';
-
-export interface IngestStatus {
-  state: IngestState;
-  /** Why it is down or stalled (redacted). */
-  error?: { code: string; message: string };
-  /** How long the outage lasted (recovered). */
-  outageMs?: number;
-  /** Consecutive failed attempts so far (0 when live). */
-  attempt?: number;
-}
-
-export interface StreamInfo {
-  id: string;
-  /** Redacted source (never carries a password). */
-  source: string;
-  state: StreamState;
-  live: boolean;
-  windowMs: number;
-  /** Unique per attach: part of keyframe and event ids, so re-attaching never collides. */
-  runId: string;
-  attachedAtMs: number;
-  /** Wall time of the latest frame, or null before the first. */
-  lastFrameAtMs: number | null;
-  endedAtMs: number | null;
-  counters: StreamCounters & { ingestDropped: number; sinkFailed: number };
-  /** Frames per second over the last couple of seconds. */
-  fps: number;
-  /** Capture → analysis done for the latest keyframe, ms (null before the first). */
-  latencyMs: number | null;
-  /** The latest error (kept after recovery, replaced by the next one). */
-  error: { code: string; message: string } | null;
-  /** Consecutive failed connection attempts of the current outage (0 when frames flow). */
-  attempt: number;
-}
-
-/** Updates for live views (the web page): typed, delivered synchronously, listener errors isolated. */
-export type ManagerUpdate =
-  | { type: 'attached'; info: StreamInfo }
-  | { type: 'detached'; info: StreamInfo }
-  | { type: 'state'; info: StreamInfo }
-  | { type: 'stats'; streams: StreamInfo[] }
-  /** The keyframe still carries its model-size RGB pixels here (use them before returning). */
-  | { type: 'keyframe'; streamId: string; keyframe: Keyframe; analysis: Analysis }
-  | { type: 'summary'; streamId: string; summary: Summary }
-  | { type: 'event'; streamId: string; event: VigilEvent };
-
-/** The sink gains optional hooks for status and analysed keyframes (with pixels). */
-export interface ManagerSink extends StreamSink {
-  status?(streamId: string, info: StreamInfo): Promise<void>;
-  keyframe?(keyframe: Keyframe, analysis: Analysis): Promise<void>;
-}
-
-/** Opens a stream's frames; `status` (optional) reports reconnect states of a resilient ingest. */
-export type FrameSource = (
-  spec: SourceSpec,
-  options: IngestOptions,
-  counters: IngestCounters,
-) => {
-  frames: Observable<Frame>;
-  /** A bare state, or a state with details (the error of `down`, the outage of `recovered`). */
-  status?: Observable<IngestState | IngestStatus>;
-  /** Audio chunks (16 kHz mono S16) when `options.audio` is set and the source has audio. */
-  audio?: Observable<AudioChunk>;
-};
+export { ManagerError, parseStreamDefinition } from './definition.js';
+export type { ManagerErrorCode, StreamDefinition } from './definition.js';
+export { defaultFrameSource } from './frame-source.js';
+export type { FrameSource, FrameSourceOptions, OpenedFrames } from './frame-source.js';
+export { nextState } from './stream-state.js';
+export type { IngestState, IngestStatus, ManagerUpdate, StreamInfo, StreamState } from './stream-state.js';
+export type { ManagerSink } from './stream-run.js';
 
 export interface ManagerDeps {
   analyze: AnalyzeKeyframe;
@@ -181,418 +86,142 @@ export interface Manager {
   close(): Promise<void>;
 }
 
-interface Entry {
-  info: StreamInfo;
-  sub: Subscription | undefined;
-  statusSub: Subscription | undefined;
-  fpsSample: { atMs: number; frames: number };
-  ingest: IngestCounters;
-}
+/** The manager: a map of StreamRuns, the listeners, the stats tick. */
+class StreamManager implements Manager {
+  readonly maxStreams: number;
+  private readonly shared: StreamRunShared;
+  private readonly streams = new Map<string, StreamRun>();
+  private readonly listeners = new Set<(u: ManagerUpdate) => void>();
+  private readonly statsTimer: ReturnType<typeof setInterval>;
+  private isClosed = false;
+  private closing: Promise<void> | undefined;
 
-/**
- * The default: src/ingest's reconnecting StreamSource (backoff, frame watchdog), opened on
- * subscribe and closed on unsubscribe; its transitions become the stream's state.
- */
-export const defaultFrameSource: FrameSource = (spec, options, counters) => {
-  const details = new Subject<IngestStatus>();
-  // Relayed from the source opened by the frames' subscription (the audio's lifetime is the frames').
-  const audio = new Subject<AudioChunk>();
-  const frames = new Observable<Frame>((subscriber) => {
-    const source = openStream(spec, options);
-    counters.dropped = source.counters.dropped;
-    const audioSub = options.audio ? source.audio.subscribe(audio) : undefined;
-    const statusSub = source.status.subscribe((s) => {
-      switch (s.state) {
-        case 'connecting':
-          // A retry carries the failure of the attempt before it.
-          return details.next({
-            state: 'connecting',
-            attempt: s.attempt,
-            ...(s.lastError ? { error: s.lastError } : {}),
-          });
-        case 'live':
-          return details.next({ state: s.state, attempt: 0 });
-        case 'stalled':
-          // A hung source sends nothing at all: as much an outage as a dropped one.
-          return details.next({
-            state: 'stalled',
-            attempt: s.attempt,
-            error: {
-              code: 'VIGIL_ERR_SOURCE_STALLED',
-              message: `source ${s.source}: no frame for ${s.silentMs} ms, reconnecting`,
-            },
-          });
-        case 'down':
-          return details.next({ state: 'down', error: s.error, attempt: s.attempt });
-        case 'recovered':
-          return details.next({ state: 'recovered', outageMs: s.outageMs });
-        default:
-          // ended / failed / closed arrive as the frames' completion or error.
-          return undefined;
-      }
+  constructor(deps: ManagerDeps) {
+    this.maxStreams = deps.maxStreams ?? 16;
+    if (!Number.isInteger(this.maxStreams) || this.maxStreams < 1)
+      throw new RangeError('maxStreams must be >= 1');
+    this.shared = {
+      analyze: deps.analyze,
+      sink: deps.sink,
+      frameSource: deps.frameSource ?? defaultFrameSource,
+      ...(deps.summarizer ? { summarizer: deps.summarizer } : {}),
+      ...(deps.vad ? { vad: deps.vad } : {}),
+      liveVadQueue: deps.vadQueue ?? 64,
+      defaultWindowMs: deps.windowMs ?? 10_000,
+      maxKeyframeAgeMs: checkMaxKeyframeAgeMs(deps.maxKeyframeAgeMs) ?? DEFAULT_MAX_KEYFRAME_AGE_MS,
+      // One bound for every live stream of this process (files in fast mode do not take slots).
+      ...(deps.maxInferInFlight === undefined
+        ? {}
+        : { inferenceSlots: new InferenceSlots({ maxInFlight: deps.maxInferInFlight }) }),
+    };
+    this.statsTimer = setInterval(() => this.tick(), deps.statsIntervalMs ?? 1000);
+    this.statsTimer.unref();
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  async attach(input: StreamDefinition): Promise<StreamInfo> {
+    if (this.isClosed) throw new ManagerError('VIGIL_ERR_CLOSED', 'the analyzer is shutting down');
+    const def = parseStreamDefinition(input);
+    try {
+      validateStreamId(def.id);
+      // Bad per-stream options fail the attach (with the option named), not the stream later.
+      parseKeyframeOptions(def.keyframes ?? {});
+      parseEventOptions(def.events ?? {});
+      if (def.cache) new AnalysisCache(def.cache);
+    } catch (cause) {
+      throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', (cause as Error).message, { cause });
+    }
+    if (this.streams.has(def.id)) {
+      throw new ManagerError(
+        'VIGIL_ERR_STREAM_EXISTS',
+        `a stream named ${JSON.stringify(def.id)} is already attached: detach it first or pick another name`,
+      );
+    }
+    if (this.streams.size >= this.maxStreams) {
+      throw new ManagerError(
+        'VIGIL_ERR_STREAM_LIMIT',
+        `at most ${this.maxStreams} streams can be attached (detach one first)`,
+      );
+    }
+    // Source errors keep their own codes (VIGIL_ERR_SOURCE_*) and carry only the redacted source.
+    const spec = parseSource(def.url);
+    // Updates of a detached run (its pipeline winding down) must not bring it back in a listener's
+    // view; the sink still gets them (nothing published is lost).
+    const run: StreamRun = new StreamRun(def, spec, this.shared, (u) => {
+      if (this.streams.get(def.id) === run) this.emit(u);
     });
-    const frameSub = source.frames.subscribe(subscriber);
-    return () => {
-      statusSub.unsubscribe();
-      audioSub?.unsubscribe();
-      frameSub.unsubscribe();
-      void source.close();
-    };
-  });
-  return options.audio ? { frames, status: details, audio } : { frames, status: details };
-};
-
-/**
- * Checks a definition against the stream spec (unknown keys and bad values are errors naming the
- * key) and returns it typed; a bad one is the caller's fault: VIGIL_ERR_INVALID_ARGUMENT.
- */
-export function parseStreamDefinition(input: unknown): StreamDefinition {
-  try {
-    return parseSpec(input);
-  } catch (cause) {
-    throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', (cause as Error).message, { cause });
+    this.streams.set(def.id, run);
+    this.emit({ type: 'attached', info: run.snapshot() });
+    run.announce();
+    run.start();
+    return run.snapshot();
   }
-}
 
-function errorInfo(err: unknown): { code: string; message: string } {
-  if (err instanceof VigilError) return { code: err.code, message: err.message };
-  const o = err as { code?: unknown; message?: unknown } | null;
-  if (typeof o?.code === 'string' && typeof o.message === 'string')
-    return { code: o.code, message: o.message };
-  return { code: 'VIGIL_ERR_STREAM', message: err instanceof Error ? err.message : String(err) };
-}
-
-const ENDED: readonly StreamState[] = ['completed', 'failed', 'stopped'];
-
-/**
- * The stream state an ingest status leads to (null: ignore it). `connecting` is only the state
- * before the first frame and the first failure: a source retrying after an outage stays `down`
- * (`stalled` while a hung source's retry has not failed yet) with the latest error and attempt
- * until frames return (`recovered`).
- */
-export function nextState(
-  current: Pick<StreamInfo, 'state' | 'lastFrameAtMs'>,
-  s: IngestStatus,
-): { state: StreamState; error?: { code: string; message: string }; attempt?: number } | null {
-  if (ENDED.includes(current.state)) return null;
-  const outage = s.state === 'down' || s.state === 'stalled';
-  if (s.state === 'connecting') {
-    const retrying = current.state !== 'connecting' || current.lastFrameAtMs !== null;
-    if (!retrying) return { state: 'connecting', ...(s.attempt !== undefined ? { attempt: s.attempt } : {}) };
-    // A retry. It failed before (an error): down. A hung source's first retry has no error yet: still stalled.
-    const state: StreamState = s.error !== undefined || current.state !== 'stalled' ? 'down' : 'stalled';
-    return {
-      state,
-      ...(s.error !== undefined ? { error: s.error } : {}),
-      ...(s.attempt !== undefined ? { attempt: s.attempt } : {}),
-    };
+  async detach(id: string): Promise<StreamInfo> {
+    const run = this.get(id);
+    const stopped = run.stop();
+    this.streams.delete(id);
+    const info = run.snapshot();
+    this.emit({ type: 'detached', info });
+    await stopped;
+    return info;
   }
-  const attempt = s.state === 'live' || s.state === 'recovered' ? 0 : s.attempt;
-  return {
-    state: s.state,
-    ...(outage && s.error !== undefined ? { error: s.error } : {}),
-    ...(attempt !== undefined ? { attempt } : {}),
-  };
-}
 
-export function createManager(deps: ManagerDeps): Manager {
-  const maxStreams = deps.maxStreams ?? 16;
-  if (!Number.isInteger(maxStreams) || maxStreams < 1) throw new RangeError('maxStreams must be >= 1');
-  const frameSource = deps.frameSource ?? defaultFrameSource;
-  const maxKeyframeAgeMs = checkMaxKeyframeAgeMs(deps.maxKeyframeAgeMs) ?? DEFAULT_MAX_KEYFRAME_AGE_MS;
-  // One bound for every live stream of this process (files in fast mode do not take slots).
-  const inferenceSlots =
-    deps.maxInferInFlight === undefined
-      ? undefined
-      : new InferenceSlots({ maxInFlight: deps.maxInferInFlight });
-  const streams = new Map<string, Entry>();
-  const listeners = new Set<(u: ManagerUpdate) => void>();
-  let closed = false;
-  let closing: Promise<void> | undefined;
+  list(): StreamInfo[] {
+    return [...this.streams.values()].map((r) => r.snapshot());
+  }
 
-  const emit = (u: ManagerUpdate) => {
-    for (const l of listeners) {
+  status(id: string): StreamInfo {
+    return this.get(id).snapshot();
+  }
+
+  onUpdate(listener: (u: ManagerUpdate) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.isClosed = true;
+      clearInterval(this.statsTimer);
+      const stopping: Promise<void>[] = [];
+      for (const [id, run] of [...this.streams]) {
+        stopping.push(run.stop());
+        this.streams.delete(id);
+        this.emit({ type: 'detached', info: run.snapshot() });
+      }
+      this.listeners.clear();
+      await Promise.all(stopping);
+    })();
+    return this.closing;
+  }
+
+  private get(id: string): StreamRun {
+    const run = typeof id === 'string' ? this.streams.get(id) : undefined;
+    if (!run) throw new ManagerError('VIGIL_ERR_STREAM_NOT_FOUND', `no stream named ${JSON.stringify(id)}`);
+    return run;
+  }
+
+  private emit(u: ManagerUpdate): void {
+    for (const l of this.listeners) {
       try {
         l(u);
       } catch {
         // A bad listener must not break a stream (mediasoup's safeEmit).
       }
     }
-  };
-  /**
-   * An update about entry `e`, only while it is attached: a detached stream's last keyframe,
-   * summary or state (its pipeline winding down) must not bring it back in a listener's view. The
-   * sink still gets them (nothing published is lost).
-   */
-  const emitFor = (e: Entry, u: ManagerUpdate) => {
-    if (streams.get(e.info.id) === e) emit(u);
-  };
-  const snapshot = (e: Entry): StreamInfo => ({
-    ...e.info,
-    counters: { ...e.info.counters },
-    error: e.info.error ? { ...e.info.error } : null,
-  });
-  const sinkCall = (e: Entry, p: Promise<void> | undefined) => {
-    // The sink (publisher) buffers and retries itself; a failure here is counted, never fatal.
-    void p?.catch(() => {
-      e.info.counters.sinkFailed++;
-    });
-  };
-  const setState = (e: Entry, state: StreamState, err?: unknown) => {
-    if (e.info.state === state && err === undefined) return;
-    if (ENDED.includes(e.info.state)) return;
-    e.info.state = state;
-    if (err !== undefined) e.info.error = errorInfo(err);
-    if (ENDED.includes(state)) e.info.endedAtMs = Date.now();
-    const info = snapshot(e);
-    sinkCall(e, deps.sink.status?.(e.info.id, info));
-    emitFor(e, { type: 'state', info });
-  };
+  }
 
-  const statsTimer = setInterval(() => {
+  private tick(): void {
     const now = Date.now();
-    for (const e of streams.values()) {
-      const dt = now - e.fpsSample.atMs;
-      if (dt <= 0) continue;
-      e.info.fps = Math.round(((e.info.counters.frames - e.fpsSample.frames) * 10000) / dt) / 10;
-      e.fpsSample = { atMs: now, frames: e.info.counters.frames };
-      e.info.counters.ingestDropped = Object.values(e.ingest.dropped).reduce((a, b) => a + b, 0);
-    }
-    if (streams.size > 0) emit({ type: 'stats', streams: [...streams.values()].map(snapshot) });
-  }, deps.statsIntervalMs ?? 1000);
-  statsTimer.unref();
+    for (const run of this.streams.values()) run.sample(now);
+    if (this.streams.size > 0) this.emit({ type: 'stats', streams: this.list() });
+  }
+}
 
-  const start = (e: Entry, def: StreamDefinition, spec: SourceSpec) => {
-    const live = e.info.live;
-    const inferQueue = def.inferQueue ?? STREAM_DEFAULTS.inferQueue;
-    const pressure = { pending: 0 };
-    // RTSP audio is opt-in (`audio: { vad: true }`): requesting the audio stream of a camera that has
-    // none keeps rtspsrc from delivering video at all (an ingest limitation, see the README).
-    const audioWanted = def.audio?.vad ?? spec.kind !== 'rtsp';
-    const vad = audioWanted ? deps.vad : undefined;
-    // Fast mode: a file's audio waits for the VAD (decoding pauses) instead of being dropped.
-    const vadQueue = live ? (deps.vadQueue ?? 64) : 256;
-    const audioPressure = { pending: 0 };
-    const pacer = vad && !live ? new AudioPacer() : undefined;
-    const opened = frameSource(
-      spec,
-      {
-        ...DEFAULT_INGEST_OPTIONS,
-        streamId: e.info.id,
-        live,
-        ...(vad ? { audio: true } : {}),
-        shouldPause: () =>
-          pressure.pending >= inferQueue || audioPressure.pending >= vadQueue / 2 || pacer?.ahead === true,
-      },
-      e.ingest,
-    );
-    const frames = opened.frames.pipe(
-      tap((f) => {
-        lastPtsNs = f.ptsNs;
-        pacer?.video(f.ptsNs);
-        e.info.lastFrameAtMs = Date.now();
-        if (e.info.state === 'connecting') setState(e, 'live');
-      }),
-    );
-    e.statusSub = opened.status?.subscribe({
-      next: (raw) => {
-        const s: IngestStatus = typeof raw === 'string' ? { state: raw } : raw;
-        const next = nextState(e.info, s);
-        if (next === null) return;
-        const outage = s.state === 'down' || s.state === 'stalled';
-        // One stream.down per outage, whether the source dropped or hung (stalled), then one recovered.
-        if (outage || s.state === 'recovered') streamEvent(e, s);
-        if (next.attempt !== undefined) e.info.attempt = next.attempt;
-        if (next.state === e.info.state) {
-          // A retry within the same outage: the attempt and error are updated in place (status(),
-          // stats updates), with no new status message; one transition, one message.
-          if (next.error !== undefined) e.info.error = errorInfo(next.error);
-          return;
-        }
-        setState(e, next.state, next.error);
-      },
-      error: () => undefined,
-    });
-    const sink: StreamSink = {
-      summary: async (s) => sinkCall(e, deps.sink.summary(s)),
-      event: async (ev) => sinkCall(e, deps.sink.event(ev)),
-      detections: async (a, kf) => sinkCall(e, deps.sink.detections?.(a, kf)),
-    };
-    let lastPtsNs = 0;
-    let outages = 0;
-    /** stream.down / stream.recovered as events (published and shown like any other). */
-    const streamEvent = (en: Entry, s: IngestStatus) => {
-      const down = s.state !== 'recovered';
-      const n = down ? ++outages : outages;
-      const type = down ? 'stream.down' : 'stream.recovered';
-      const event: VigilEvent = {
-        id: `${en.info.id}:${en.info.runId}:${type}:${n}`,
-        type,
-        streamId: en.info.id,
-        timeMs: Date.now(),
-        ptsNs: lastPtsNs,
-        severity: down ? 'warning' : 'info',
-        data: down
-          ? {
-              code:
-                s.error?.code ??
-                (s.state === 'stalled' ? 'VIGIL_ERR_SOURCE_STALLED' : 'VIGIL_ERR_SOURCE_PIPELINE'),
-              message: s.error?.message ?? (s.state === 'stalled' ? 'stream stalled' : 'stream down'),
-            }
-          : { outageMs: s.outageMs ?? 0 },
-        evidence: { streamId: en.info.id, keyframeId: null, ptsNs: lastPtsNs, timeMs: Date.now(), boxes: [] },
-      };
-      en.info.counters.events++;
-      sinkCall(en, deps.sink.event(event));
-      emitFor(en, { type: 'event', streamId: en.info.id, event });
-    };
-    e.sub = streamPipeline(
-      {
-        streamId: e.info.id,
-        frames,
-        analyze: deps.analyze,
-        sink,
-        windowMs: e.info.windowMs,
-        runId: e.info.runId,
-        live,
-        ...(def.keyframes ? { keyframes: def.keyframes } : {}),
-        ...(def.events ? { events: def.events } : {}),
-        ...(vad && opened.audio
-          ? {
-              vad: vadSamples(opened.audio, {
-                provider: vad,
-                streamId: e.info.id,
-                counters: e.info.counters,
-                maxQueue: vadQueue,
-                ...(pacer ? { pressure: audioPressure, pacer } : {}),
-              }),
-            }
-          : {}),
-        ...(deps.summarizer ? { summarizer: deps.summarizer() } : {}),
-        inferConcurrency: def.inferConcurrency ?? STREAM_DEFAULTS.inferConcurrency,
-        // Files in fast mode pause decoding at the bound; leave room for frames already in flight.
-        inferQueue: live ? inferQueue : inferQueue + 16,
-        ...(live ? {} : { pressure }),
-        maxKeyframeAgeMs: def.maxKeyframeAgeMs ?? maxKeyframeAgeMs,
-        ...(inferenceSlots ? { inferenceSlots } : {}),
-        ...(def.cache !== undefined ? { cache: def.cache } : {}),
-        onAnalysed: (kf, analysis) => {
-          e.info.latencyMs = Math.max(0, Date.now() - kf.frame.captureTimeMs);
-          sinkCall(e, deps.sink.keyframe?.(kf, analysis));
-          emitFor(e, { type: 'keyframe', streamId: e.info.id, keyframe: kf, analysis });
-        },
-        onSummary: (summary) => emitFor(e, { type: 'summary', streamId: e.info.id, summary }),
-        onEvent: (event) => emitFor(e, { type: 'event', streamId: e.info.id, event }),
-      },
-      e.info.counters,
-    ).subscribe({
-      error: (err: unknown) => {
-        e.statusSub?.unsubscribe();
-        setState(e, 'failed', err);
-      },
-      complete: () => {
-        e.statusSub?.unsubscribe();
-        setState(e, 'completed');
-      },
-    });
-  };
-
-  const get = (id: string): Entry => {
-    const e = typeof id === 'string' ? streams.get(id) : undefined;
-    if (!e) throw new ManagerError('VIGIL_ERR_STREAM_NOT_FOUND', `no stream named ${JSON.stringify(id)}`);
-    return e;
-  };
-
-  const stop = (e: Entry) => {
-    e.statusSub?.unsubscribe();
-    e.sub?.unsubscribe();
-    setState(e, 'stopped');
-  };
-
-  return {
-    maxStreams,
-    get closed() {
-      return closed;
-    },
-    attach: async (input) => {
-      if (closed) throw new ManagerError('VIGIL_ERR_CLOSED', 'the analyzer is shutting down');
-      // Bad options (per-stream stage options included) fail the attach, not the stream later.
-      const def = parseStreamDefinition(input);
-      if (streams.has(def.id)) {
-        throw new ManagerError(
-          'VIGIL_ERR_STREAM_EXISTS',
-          `a stream named ${JSON.stringify(def.id)} is already attached: detach it first or pick another name`,
-        );
-      }
-      if (streams.size >= maxStreams) {
-        throw new ManagerError(
-          'VIGIL_ERR_STREAM_LIMIT',
-          `at most ${maxStreams} streams can be attached (detach one first)`,
-        );
-      }
-      // Source errors keep their own codes (VIGIL_ERR_SOURCE_*) and carry only the redacted source.
-      const spec = parseSource(def.url);
-      const now = Date.now();
-      const e: Entry = {
-        info: {
-          id: def.id,
-          source: spec.display,
-          state: 'connecting',
-          live: def.live ?? STREAM_DEFAULTS.live,
-          windowMs: def.windowMs ?? deps.windowMs ?? 10_000,
-          runId: newRunId(),
-          attachedAtMs: now,
-          lastFrameAtMs: null,
-          endedAtMs: null,
-          counters: { ...newCounters(), ingestDropped: 0, sinkFailed: 0 },
-          fps: 0,
-          latencyMs: null,
-          error: null,
-          attempt: 0,
-        },
-        sub: undefined,
-        statusSub: undefined,
-        fpsSample: { atMs: now, frames: 0 },
-        ingest: { framesIn: 0, dropped: {} },
-      };
-      streams.set(def.id, e);
-      const info = snapshot(e);
-      emit({ type: 'attached', info });
-      sinkCall(e, deps.sink.status?.(e.info.id, info));
-      try {
-        start(e, def, spec);
-      } catch (err) {
-        // A synchronous failure (bad options) fails this stream only.
-        setState(e, 'failed', err);
-      }
-      return snapshot(e);
-    },
-    detach: async (id) => {
-      const e = get(id);
-      stop(e);
-      streams.delete(id);
-      const info = snapshot(e);
-      emit({ type: 'detached', info });
-      return info;
-    },
-    list: () => [...streams.values()].map(snapshot),
-    status: (id) => snapshot(get(id)),
-    onUpdate: (listener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    close: () => {
-      closing ??= (async () => {
-        closed = true;
-        clearInterval(statsTimer);
-        for (const [id, e] of [...streams]) {
-          stop(e);
-          streams.delete(id);
-          emit({ type: 'detached', info: snapshot(e) });
-        }
-        listeners.clear();
-      })();
-      return closing;
-    },
-  };
+export function createManager(deps: ManagerDeps): Manager {
+  return new StreamManager(deps);
 }

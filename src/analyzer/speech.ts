@@ -86,8 +86,9 @@ export function vadProvider(
  * file's audio at its own pace, and the run ends at the video's end of stream, so audio that lags
  * the video is cut off there. `ahead` is true while audio is flowing (a chunk in the last `idleMs`
  * of wall time) and the latest frame is more than `maxLeadMs` of stream time past the latest audio:
- * the ingest's `shouldPause` then pauses the video. A source without audio, or whose audio ended,
- * never pauses the video for longer than `idleMs`.
+ * the ingest's `shouldPause` then pauses the video. Audio held back for the VAD (`held`) counts as
+ * flowing. A source without audio, or whose audio ended, never pauses the video for longer than
+ * `idleMs` once nothing is held.
  */
 export class AudioPacer {
   private audioEndNs = -Infinity;
@@ -98,6 +99,11 @@ export class AudioPacer {
     private readonly maxLeadMs = 300,
     private readonly idleMs = 250,
     private readonly now: () => number = Date.now,
+    /**
+     * True while audio is held back on its way to the VAD (chunks waiting; taking more from the
+     * pipeline paused): the audio is not idle then, however long since its last chunk.
+     */
+    private readonly held: () => boolean = () => false,
   ) {}
 
   audio(chunk: AudioChunk): void {
@@ -110,9 +116,8 @@ export class AudioPacer {
   }
 
   get ahead(): boolean {
-    return (
-      this.now() - this.audioAtMs < this.idleMs && (this.videoPtsNs - this.audioEndNs) / 1e6 > this.maxLeadMs
-    );
+    const flowing = this.held() || this.now() - this.audioAtMs < this.idleMs;
+    return flowing && (this.videoPtsNs - this.audioEndNs) / 1e6 > this.maxLeadMs;
   }
 }
 

@@ -11,14 +11,14 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
 import { EXIT, exitCodeOf, VigilError } from '../core/errors.js';
-import { runAnalysis, type RunAnalysisOptions } from '../analyzer/session.js';
+import { runAnalysis, type RunAnalysisOptions, type SessionNats } from '../app/cli-session.js';
+import { natsClientOptions, startService } from '../app/service.js';
 import { parseSource } from '../ingest/source.js';
 import { validateStreamId } from '../core/stream-id.js';
 import { startInferenceServer } from '../infer/index.js';
-import { loadConfig } from '../config/index.js';
+import { loadConfig, parseConfig, type VigilConfig } from '../config/index.js';
 import { STREAM_FIELDS } from '../config/stream-spec.js';
-import { startService } from '../analyzer/session.js';
-import { connectNats, type NatsClientOptions } from '../publish/connection.js';
+import { connectNats } from '../publish/connection.js';
 import { formatStreams, remote, type RemoteOptions } from './remote.js';
 import { tail, tailSubjects, TAIL_TYPES } from './tail.js';
 
@@ -33,9 +33,21 @@ interface Command {
   run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
 }
 
-const analysisOptions = {
-  name: { type: 'string' },
+/**
+ * NATS options every command that talks to NATS shares with `vigil run`: a config file (its `nats:`
+ * and `inference:` sections), the VIGIL_NATS_* environment (secrets only from there or the file),
+ * and these flags over them.
+ */
+const natsOptions = {
+  config: { type: 'string', short: 'c' },
   nats: { type: 'string' },
+  'nkey-seed-file': { type: 'string' },
+  'tls-ca': { type: 'string' },
+} as const;
+
+const analysisOptions = {
+  ...natsOptions,
+  name: { type: 'string' },
   infer: { type: 'string' },
   models: { type: 'string' },
   'window-ms': { type: 'string' },
@@ -64,19 +76,23 @@ function remoteFrom(values: Record<string, unknown>): RemoteOptions {
   return { server, ...(token ? { token } : {}) };
 }
 
-/** NATS client options from flags and the environment (secrets only from the environment). */
-function natsFrom(values: Record<string, unknown>, name: string): NatsClientOptions {
-  const env = process.env;
-  const servers =
-    typeof values.nats === 'string' ? values.nats : (env.VIGIL_NATS_URL ?? 'nats://127.0.0.1:4222');
-  const o: NatsClientOptions = { servers: servers.split(',').map((s) => s.trim()), name };
-  if (env.VIGIL_NATS_USER) o.user = env.VIGIL_NATS_USER;
-  if (env.VIGIL_NATS_PASSWORD) o.pass = env.VIGIL_NATS_PASSWORD;
-  if (env.VIGIL_NATS_TOKEN) o.token = env.VIGIL_NATS_TOKEN;
-  if (env.VIGIL_NATS_NKEY_SEED) o.nkeySeed = env.VIGIL_NATS_NKEY_SEED;
-  if (typeof values['nkey-seed-file'] === 'string') o.nkeySeedFile = values['nkey-seed-file'];
-  if (typeof values['tls-ca'] === 'string') o.tls = { caFile: values['tls-ca'] };
-  return o;
+/** The config of --config (validated), or the defaults with the environment's VIGIL_NATS_* and tokens. */
+function configFrom(values: Record<string, unknown>): VigilConfig {
+  return typeof values.config === 'string'
+    ? loadConfig(values.config)
+    : parseConfig('', 'command line', process.env);
+}
+
+/**
+ * The NATS settings of a command: the config's (file and environment), then --nats URL[,URL]
+ * (credentials may be written in the URL), --nkey-seed-file and --tls-ca over them.
+ */
+function natsFrom(values: Record<string, unknown>, config: VigilConfig): SessionNats {
+  const nats: SessionNats = { ...config.nats };
+  if (typeof values.nats === 'string') nats.servers = values.nats.split(',').map((s) => s.trim());
+  if (typeof values['nkey-seed-file'] === 'string') nats.nkeySeedFile = resolve(values['nkey-seed-file']);
+  if (typeof values['tls-ca'] === 'string') nats.tls = { ...nats.tls, caFile: resolve(values['tls-ca']) };
+  return nats;
 }
 
 /** Resolves on SIGINT or SIGTERM (handlers removed afterwards). */
@@ -128,17 +144,19 @@ function analysisRunOptions(
       ? values.name
       : defaultStreamName(spec.kind === 'file' ? spec.location : 'stream'),
   );
+  const config = configFrom(values);
   return {
-    source: spec,
+    source,
     streamId: name,
     live,
     windowMs: intOption(values, 'window-ms', defaults.windowMs, STREAM_FIELDS.windowMs),
-    natsUrl: typeof values.nats === 'string' ? values.nats : undefined,
-    inferAddress: typeof values.infer === 'string' ? values.infer : undefined,
-    modelRepository: resolve(typeof values.models === 'string' ? values.models : 'models/repo'),
+    config,
+    nats: natsFrom(values, config),
+    ...(typeof values.infer === 'string' ? { inferAddress: values.infer } : {}),
+    ...(typeof values.models === 'string' ? { modelRepository: resolve(values.models) } : {}),
     json: values.json === true,
-    ocr: values.ocr === true,
-    vad: values['no-vad'] !== true,
+    ...(values.ocr === true ? { ocr: true } : {}),
+    ...(values['no-vad'] === true ? { vad: false } : {}),
   };
 }
 
@@ -154,7 +172,8 @@ function defaultStreamName(path: string): string {
 const commands: Record<string, Command> = {
   demo: {
     summary: 'Run the embedded default: local NATS, local inference server, the sample clip as a live stream',
-    usage: 'vigil demo [--source PATH] [--window-ms N] [--ocr] [--no-vad] [--json]',
+    usage:
+      'vigil demo [--source PATH] [--window-ms N] [--config FILE] [--nats URL] [--ocr] [--no-vad] [--json]',
     examples: ['vigil demo', 'vigil demo --window-ms 5000', 'vigil demo --source samples/vtest.avi --fast'],
     options: { ...analysisOptions, source: { type: 'string' } },
     run: (values) => {
@@ -168,13 +187,14 @@ const commands: Record<string, Command> = {
     summary:
       'Analyze one file as fast as the machine allows: progress bar, summaries and events, a JSON + Markdown report',
     usage:
-      'vigil analyze <file|url> [--report DIR] [--name ID] [--nats URL] [--infer HOST:PORT] [--live|--fast] [--window-ms N] [--ocr] [--no-vad] [--json] [--quiet]',
+      'vigil analyze <file|url> [--report DIR] [--name ID] [--config FILE] [--nats URL] [--nkey-seed-file FILE] [--tls-ca FILE] [--infer HOST:PORT] [--live|--fast] [--window-ms N] [--ocr] [--no-vad] [--json] [--quiet]',
     examples: [
       'vigil analyze samples/vtest.avi                      # report in ./vigil-report-vtest/',
       'vigil analyze clip.mp4 --report out/ --window-ms 5000 --quiet',
       'vigil analyze scoreboard.mp4 --ocr                   # on-screen text: text.appeared events',
       'vigil analyze rtsp://user:pass@camera.local/stream1 --name door --live',
       'vigil analyze clip.mp4 --nats nats://127.0.0.1:4222 --infer 127.0.0.1:8001 --json',
+      'VIGIL_NATS_USER=vigil VIGIL_NATS_PASSWORD=... vigil analyze clip.mp4 --nats nats://10.0.0.5:4222',
     ],
     options: { ...analysisOptions, report: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } },
     run: (values, positionals) => {
@@ -191,15 +211,16 @@ const commands: Record<string, Command> = {
   },
   run: {
     summary: 'Run the analyzer as a service: streams from the config, control API, live web view, NATS',
-    usage: 'vigil run --config vigil.yaml',
+    usage: 'vigil run --config vigil.yaml [--nats URL] [--nkey-seed-file FILE] [--tls-ca FILE]',
     examples: [
       'vigil run --config vigil.yaml',
       'VIGIL_CONTROL_TOKEN=s3cret VIGIL_NATS_PASSWORD=... vigil run --config /etc/vigil/vigil.yaml',
     ],
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    options: { ...natsOptions, help: { type: 'boolean', short: 'h' } },
     run: async (values) => {
       if (typeof values.config !== 'string') throw new UsageError('run needs --config FILE');
-      const config = loadConfig(values.config);
+      const config = configFrom(values);
+      config.nats = { ...config.nats, ...natsFrom(values, config) };
       const service = await startService(config);
       console.error(`vigil: running; live view at ${service.controlUrl}/ (Ctrl-C to stop)`);
       await untilSignal();
@@ -274,7 +295,7 @@ const commands: Record<string, Command> = {
   },
   tail: {
     summary: 'Pretty-print live messages from NATS, filtered by stream and type',
-    usage: `vigil tail [stream] [--type ${TAIL_TYPES.join('|')}]... [--nats URL] [--json] [--max N]`,
+    usage: `vigil tail [stream] [--type ${TAIL_TYPES.join('|')}]... [--config FILE] [--nats URL] [--nkey-seed-file FILE] [--tls-ca FILE] [--json] [--max N]`,
     examples: [
       'vigil tail                          # events, summaries and status of every stream',
       "vigil tail door --type event        # only door's events",
@@ -282,12 +303,10 @@ const commands: Record<string, Command> = {
       'VIGIL_NATS_TOKEN=... vigil tail --json | jq .data.text',
     ],
     options: {
+      ...natsOptions,
       type: { type: 'string', multiple: true, short: 't' },
-      nats: { type: 'string' },
       json: { type: 'boolean' },
       max: { type: 'string' },
-      'nkey-seed-file': { type: 'string' },
-      'tls-ca': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     run: async (values, positionals) => {
@@ -298,7 +317,11 @@ const commands: Record<string, Command> = {
         values.max === undefined
           ? undefined
           : intOption(values, 'max', 1, { min: 1, max: Number.MAX_SAFE_INTEGER });
-      const nc = await connectNats(natsFrom(values, 'vigil-tail'));
+      const nats = natsFrom(values, configFrom(values));
+      const nc = await connectNats({
+        ...natsClientOptions(nats, nats.servers ?? ['nats://127.0.0.1:4222']),
+        name: 'vigil-tail',
+      });
       const t = tail(nc, subjects, (l) => console.log(l), {
         json: values.json === true,
         ...(max ? { max } : {}),

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Summary, VigilEvent } from '../core/contracts.js';
+import type { Analysis, Keyframe, KeyframeReason, Summary, VigilEvent } from '../core/contracts.js';
 import type { EncodedJpeg } from '../publish/evidence.js';
 import { clock } from './format.js';
 
@@ -16,6 +16,20 @@ export interface ReportMeta {
   wallSeconds: number;
   mediaSeconds: number | null;
   counters: Record<string, number>;
+}
+
+/** One keyframe as the report lists it: when it was taken and why. */
+export interface ReportKeyframe {
+  id: string;
+  /** Stream time, mm:ss (h:mm:ss past an hour). */
+  time: string;
+  ptsNs: number;
+  reason: KeyframeReason;
+  motionScore: number;
+  sceneScore: number;
+  /** false: the model's analysis was unavailable for it (inference down). */
+  analysed: boolean;
+  detections: number;
 }
 
 export interface AnalysisReport extends ReportMeta {
@@ -32,6 +46,8 @@ export interface AnalysisReport extends ReportMeta {
   }[];
   events: (VigilEvent & { evidenceImage: string | null })[];
   summaries: Summary[];
+  /** Every keyframe the stream took, in order, with its time and reason. */
+  keyframes: ReportKeyframe[];
   evidence: { keyframeId: string; file: string; width: number; height: number }[];
 }
 
@@ -39,6 +55,7 @@ export interface AnalysisReport extends ReportMeta {
 export class ReportBuilder {
   private readonly summaries: Summary[] = [];
   private readonly events: (VigilEvent & { evidenceImage: string | null })[] = [];
+  private readonly keyframes: ReportKeyframe[] = [];
   private readonly images = new Map<string, EncodedJpeg>();
   droppedEvents = 0;
 
@@ -46,6 +63,20 @@ export class ReportBuilder {
 
   addSummary(s: Summary): void {
     if (this.summaries.length < this.maxItems) this.summaries.push(s);
+  }
+
+  addKeyframe(kf: Keyframe, analysis: Analysis | null): void {
+    if (this.keyframes.length >= this.maxItems) return;
+    this.keyframes.push({
+      id: kf.id,
+      time: clock(kf.frame.ptsNs),
+      ptsNs: kf.frame.ptsNs,
+      reason: kf.reason,
+      motionScore: kf.motionScore,
+      sceneScore: kf.sceneScore,
+      analysed: analysis?.available === true,
+      detections: analysis?.detections.length ?? 0,
+    });
   }
 
   addEvent(e: VigilEvent, jpeg: EncodedJpeg | undefined): void {
@@ -78,6 +109,7 @@ export class ReportBuilder {
       })),
       events: this.events,
       summaries: this.summaries,
+      keyframes: this.keyframes,
       evidence: [...this.images].map(([file, j]) => ({
         keyframeId: this.events.find((e) => e.evidenceImage === file)?.evidence.keyframeId ?? '',
         file,
@@ -133,6 +165,14 @@ export function renderMarkdown(r: AnalysisReport): string {
         : (e.evidence.keyframeId ?? '');
       return `| ${clock(e.ptsNs)} | ${e.type} | ${cell(details)} | ${ev} |`;
     }),
+    '',
+    '## Keyframes',
+    '',
+    '| Time | Keyframe | Reason | Detections |',
+    '| --- | --- | --- | --- |',
+    ...r.keyframes.map(
+      (k) => `| ${k.time} | ${cell(k.id)} | ${k.reason} | ${k.analysed ? k.detections : 'not analysed'} |`,
+    ),
     '',
     '## Summaries',
     '',

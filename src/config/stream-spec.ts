@@ -52,6 +52,12 @@ export interface StreamDefinition {
    * service has a VAD (the `silero_vad` model is served); false: no audio branch at all.
    */
   audio?: { vad?: boolean };
+  /**
+   * One run of the source, no reconnect (`vigil analyze` / `demo`): the stream ends (`completed`)
+   * at the source's end of stream, in live mode too, and fails at the first source error instead of
+   * retrying (default false: live sources reconnect forever).
+   */
+  oneShot?: boolean;
 }
 
 const HOURS = 3600 * 1000;
@@ -138,6 +144,11 @@ export const STREAM_FIELDS = {
       },
     },
     doc: 'The audio branch',
+  },
+  oneShot: {
+    kind: 'bool',
+    default: 'false',
+    doc: 'One run of the source, no reconnect: the stream ends with its source (analyze, demo)',
   },
 } as const satisfies Record<keyof StreamDefinition, Field>;
 

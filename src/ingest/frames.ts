@@ -36,6 +36,11 @@ export interface IngestOptions extends DescribeOptions {
    */
   shouldPause?: () => boolean;
   /**
+   * Fast (non-live) mode only: while this returns true, taking audio chunks pauses (the audio
+   * appsink fills and the demuxer waits), so a slow VAD slows the file down instead of losing audio.
+   */
+  shouldPauseAudio?: () => boolean;
+  /**
    * Nice value, above the process's own, of the pipeline's threads (GStreamer's streaming threads and
    * the decoder threads they start): with the CPU saturated by decoding many streams, the JS thread
    * that takes their frames then still gets the CPU when it needs it, instead of an equal share among

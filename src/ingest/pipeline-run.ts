@@ -46,6 +46,8 @@ export interface PipelineRun {
 export interface RunnerOptions extends Pick<DescribeOptions, 'analysisWidth' | 'live' | 'maxBuffers'> {
   /** Fast mode: pulling pauses while this returns true (see IngestOptions.shouldPause). */
   shouldPause?: () => boolean;
+  /** Fast mode: taking audio pauses while this returns true (see IngestOptions.shouldPauseAudio). */
+  shouldPauseAudio?: () => boolean;
 }
 
 export interface RunnerParts {
@@ -175,6 +177,11 @@ export class PipelineRunner implements PipelineRun {
   }
 
   private pullAudio(sink: GstAppSink): void {
+    if (this.closed) return;
+    if (!this.options.live && this.options.shouldPauseAudio?.() === true) {
+      setTimeout(() => this.pullAudio(sink), PAUSE_POLL_MS);
+      return;
+    }
     sink.pull((buf, caps) => {
       if (this.closed || buf === null) return;
       if (buf !== undefined && buf.length >= 2) this.handlers.audio?.(this.parts.assembler.audio(buf, caps));

@@ -82,7 +82,12 @@ export function instrumentManagerDeps(deps: ManagerDeps, metrics: AnalyzerMetric
         if (up) wasDown = false;
       }),
     );
-    return { frames, ...(status ? { status } : {}), ...(opened.audio ? { audio: opened.audio } : {}) };
+    return {
+      frames,
+      ...(status ? { status } : {}),
+      ...(opened.audio ? { audio: opened.audio } : {}),
+      ...(opened.close ? { close: opened.close } : {}),
+    };
   };
 
   const analyze = async (kf: Keyframe): Promise<Analysis> => {

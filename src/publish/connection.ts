@@ -48,11 +48,55 @@ export function displayServers(servers: string | string[]): string {
   return list.map((s) => s.replace(/\/\/[^@/]*@/, '//***@')).join(',');
 }
 
+/**
+ * Credentials written into server URLs (`nats://user:pass@host:4222`, or `nats://token@host`) split
+ * out of them: the client does not read them there, and the URLs must not carry them into logs.
+ * The first URL with credentials gives them; URLs without any are kept as they are.
+ */
+export function splitUrlCredentials(servers: string | string[]): {
+  servers: string[];
+  user?: string;
+  pass?: string;
+  token?: string;
+} {
+  const list = (Array.isArray(servers) ? servers : [servers])
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim());
+  let found: { user?: string; pass?: string; token?: string } | undefined;
+  const clean = list.map((server) => {
+    const m = /^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@(.*)$/i.exec(server);
+    if (!m) return server;
+    const [, scheme, userinfo, rest] = m as unknown as [string, string, string, string];
+    if (!found && userinfo !== '') {
+      const colon = userinfo.indexOf(':');
+      const decode = (v: string) => {
+        try {
+          return decodeURIComponent(v);
+        } catch {
+          return v;
+        }
+      };
+      found =
+        colon < 0
+          ? { token: decode(userinfo) }
+          : { user: decode(userinfo.slice(0, colon)), pass: decode(userinfo.slice(colon + 1)) };
+    }
+    return `${scheme}${rest}`;
+  });
+  return { servers: clean, ...found };
+}
+
 export function natsConnectionOptions(o: NatsClientOptions): ConnectionOptions {
-  const opts: ConnectionOptions = { servers: o.servers, name: o.name ?? 'vigil' };
-  if (o.user !== undefined) opts.user = o.user;
-  if (o.pass !== undefined) opts.pass = o.pass;
-  if (o.token !== undefined) opts.token = o.token;
+  // Options given explicitly win over credentials in the URLs.
+  const fromUrls = splitUrlCredentials(o.servers);
+  const opts: ConnectionOptions = { servers: fromUrls.servers, name: o.name ?? 'vigil' };
+  const explicit = o.user !== undefined || o.pass !== undefined || o.token !== undefined;
+  const user = explicit ? o.user : fromUrls.user;
+  const pass = explicit ? o.pass : fromUrls.pass;
+  const token = explicit ? o.token : fromUrls.token;
+  if (user !== undefined) opts.user = user;
+  if (pass !== undefined) opts.pass = pass;
+  if (token !== undefined) opts.token = token;
   const seed = o.nkeySeed ?? (o.nkeySeedFile ? readFileSync(o.nkeySeedFile, 'utf8').trim() : undefined);
   if (seed !== undefined) opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
   if (o.tls) {

@@ -15,7 +15,7 @@ import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { startService, type Service } from '../../src/analyzer/session.js';
+import { startService, type Service } from '../../src/app/service.js';
 import type { StreamInfo } from '../../src/analyzer/manager.js';
 import { loadConfig, parseConfig } from '../../src/config/index.js';
 import { controlRequest } from '../../src/control/nats.js';

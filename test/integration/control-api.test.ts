@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { parseConfig } from '../../src/config/index.js';
-import { startService, type Service } from '../../src/analyzer/session.js';
+import { startService, type Service } from '../../src/app/service.js';
 import { connectNats } from '../../src/publish/connection.js';
 import { controlRequest } from '../../src/control/nats.js';
 import { kindOfSubject, validateMessage } from '../../src/publish/schemas.js';

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { parseConfig } from '../../src/config/index.js';
-import { startService, type Service } from '../../src/analyzer/session.js';
+import { startService, type Service } from '../../src/app/service.js';
 import { MODEL_REPO, requireFile, ROOT, VTEST } from '../helpers/paths.js';
 
 const TOKEN = 'web-token-12345';

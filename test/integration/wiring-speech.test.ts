@@ -9,10 +9,10 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAnalysis, startService, type Service } from '../../src/analyzer/session.js';
+import { runAnalysis } from '../../src/app/cli-session.js';
+import { startService, type Service } from '../../src/app/service.js';
 import { parseConfig } from '../../src/config/index.js';
 import type { InferenceServer } from '../../src/infer/index.js';
-import { parseSource } from '../../src/ingest/source.js';
 import type { LocalNatsServer } from '../../src/publish/nats-server.js';
 import { validateMessage } from '../../src/publish/schemas.js';
 import type { VigilEvent } from '../../src/core/contracts.js';
@@ -142,11 +142,11 @@ streams:
       const collector = await collect(nats.url, `vigil.${id}.event.>`);
       try {
         const code = await runAnalysis({
-          source: parseSource(clip.file),
+          source: clip.file,
           streamId: id,
           live: false,
           windowMs: 2000,
-          natsUrl: nats.url,
+          nats: { servers: [nats.url] },
           inferAddress: `127.0.0.1:${infer.port}`,
           modelRepository: MODEL_REPO,
           json: true,

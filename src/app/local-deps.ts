@@ -1,0 +1,54 @@
+/**
+ * The local dependencies of an analyzer: a nats-server when no NATS is configured, and an inference
+ * server on the model repository when no inference address is. Each is registered on the caller's
+ * cleanup stack as soon as it runs.
+ */
+import { existsSync } from 'node:fs';
+import { VigilError } from '../core/errors.js';
+import { startInferenceServer } from '../infer/index.js';
+import { startNatsServer } from '../publish/nats-server.js';
+import type { CleanupStack } from './cleanup.js';
+
+export interface LocalDepsOptions {
+  /** Configured NATS servers; null or empty: start a local nats-server. */
+  natsServers: string[] | null;
+  /** Configured inference server (host:port); null: start one on `modelRepository`. */
+  inferAddress: string | null;
+  modelRepository: string;
+  /** How to tell the user to configure a server instead (a flag or a config key). */
+  inferHint: string;
+  log: (line: string) => void;
+}
+
+export interface LocalDeps {
+  natsServers: string[];
+  inferAddress: string;
+}
+
+export async function startLocalDeps(o: LocalDepsOptions, stack: CleanupStack): Promise<LocalDeps> {
+  let natsServers = o.natsServers;
+  if (!natsServers || natsServers.length === 0) {
+    const nats = await startNatsServer();
+    stack.push('nats-server', () => nats.stop());
+    natsServers = [nats.url];
+    o.log(`vigil: started nats-server at ${nats.url}`);
+  }
+  let inferAddress = o.inferAddress;
+  if (!inferAddress) {
+    if (!existsSync(o.modelRepository)) {
+      throw new VigilError(
+        'VIGIL_ERR_CONFIG',
+        `model repository ${o.modelRepository} not found: run 'bash scripts/setup.sh' first, or ${o.inferHint}`,
+      );
+    }
+    const server = await startInferenceServer({
+      modelRepository: o.modelRepository,
+      host: '127.0.0.1',
+      port: 0,
+    });
+    stack.push('inference server', () => server.close());
+    inferAddress = `127.0.0.1:${server.port}`;
+    o.log(`vigil: started inference server at ${inferAddress}`);
+  }
+  return { natsServers, inferAddress };
+}
