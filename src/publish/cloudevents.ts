@@ -12,7 +12,7 @@ export interface CloudEvent<T> {
   data: T;
 }
 
-export type MessageKind = 'summary' | 'event' | 'detections' | 'keyframe' | 'status';
+export type MessageKind = 'summary' | 'event' | 'detections' | 'keyframe' | 'status' | 'object';
 
 export function envelope<T>(
   kind: MessageKind,

@@ -15,7 +15,7 @@
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import type { Analysis, Keyframe, Summary, VigilEvent } from '../core/contracts.js';
+import type { Analysis, Keyframe, ObjectRecord, Summary, VigilEvent } from '../core/contracts.js';
 import { PublishError } from '../core/errors.js';
 import { envelope, type CloudEvent, type MessageKind } from './cloudevents.js';
 import { connectNats, type NatsClientOptions } from './connection.js';
@@ -99,6 +99,8 @@ export interface Publisher {
   detections(a: Analysis, keyframe: Keyframe): Promise<void>;
   /** An analysed keyframe with its pixels: caches its JPEG (for evidence) and publishes its record. */
   keyframe(keyframe: Keyframe, analysis: Analysis): Promise<void>;
+  /** A tracked object's record on `vigil.<stream>.object` (core publish: updates supersede). */
+  object(r: ObjectRecord): Promise<void>;
   /** Stream status (the analyzer's StreamInfo) on `vigil.<stream>.status`. */
   status(streamId: string, info: object): Promise<void>;
   /** Resolves when the retry buffer is empty; rejects with VIGIL_ERR_PUBLISH after timeoutMs. */
@@ -460,6 +462,12 @@ export async function createPublisher(
       core(
         subjects.keyframe(kf.frame.streamId),
         kindEnvelope('keyframe', kf.frame.streamId, `${kf.id}:keyframe`, kf.frame.captureTimeMs, data),
+      );
+    },
+    object: async (r) => {
+      core(
+        subjects.object(r.streamId),
+        kindEnvelope('object', r.streamId, `${r.id}:${r.revision}`, r.endTimeMs, r),
       );
     },
     status: async (streamId, info) => {

@@ -39,7 +39,8 @@ export function kindOfSubject(subject: string): MessageKind | null {
     kind === 'event' ||
     kind === 'detections' ||
     kind === 'keyframe' ||
-    kind === 'status'
+    kind === 'status' ||
+    kind === 'object'
     ? kind
     : null;
 }

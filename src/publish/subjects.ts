@@ -17,6 +17,7 @@ export const subjects = {
   keyframe: (stream: string) => `vigil.${validateStreamId(stream)}.keyframe`,
   detections: (stream: string) => `vigil.${validateStreamId(stream)}.detections`,
   status: (stream: string) => `vigil.${validateStreamId(stream)}.status`,
+  object: (stream: string) => `vigil.${validateStreamId(stream)}.object`,
   summary: (stream: string, level: string) => `vigil.${validateStreamId(stream)}.summary.${checkType(level)}`,
   event: (stream: string, type: string) => `vigil.${validateStreamId(stream)}.event.${checkType(type)}`,
 };
