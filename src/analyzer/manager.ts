@@ -47,6 +47,9 @@ import {
   type StreamSink,
 } from './stream-runner.js';
 import { checkMaxKeyframeAgeMs, DEFAULT_MAX_KEYFRAME_AGE_MS, InferenceSlots } from './admission.js';
+import { COCO_LABELS } from '../infer/index.js';
+import { validateTrackOptions, type TrackStreamOptions } from '../stream/track-options.js';
+import { DetectScheduler } from './detect-scheduler.js';
 import { AudioPacer, vadSamples, type VadProvider } from './speech.js';
 
 export type ManagerErrorCode =
@@ -92,6 +95,10 @@ export interface StreamDefinition {
    * service has a VAD (the `silero_vad` model is served); false: no audio branch at all.
    */
   audio?: { vad?: boolean };
+  /** Detection cadence between keyframes, tracked classes, track settings (stream/track-options.ts). */
+  detect?: TrackStreamOptions['detect'];
+  objects?: TrackStreamOptions['objects'];
+  track?: TrackStreamOptions['track'];
 }
 
 const DEFINITION_KEYS = [
@@ -106,6 +113,9 @@ const DEFINITION_KEYS = [
   'maxKeyframeAgeMs',
   'cache',
   'audio',
+  'detect',
+  'objects',
+  'track',
 ] as const;
 
 /**
@@ -210,6 +220,8 @@ export interface ManagerDeps {
   vad?: VadProvider;
   /** Audio chunks waiting for the VAD per live stream (default 64, about 2 s); oldest dropped. */
   vadQueue?: number;
+  /** Detections per second between keyframes, all live streams together, shared fairly (default 10). */
+  detectBudgetPerS?: number;
 }
 
 export interface Manager {
@@ -407,6 +419,7 @@ export function createManager(deps: ManagerDeps): Manager {
     deps.maxInferInFlight === undefined
       ? undefined
       : new InferenceSlots({ maxInFlight: deps.maxInferInFlight });
+  const detectScheduler = new DetectScheduler({ ratePerS: deps.detectBudgetPerS ?? 10 });
   const streams = new Map<string, Entry>();
   const listeners = new Set<(u: ManagerUpdate) => void>();
   let closed = false;
@@ -519,6 +532,7 @@ export function createManager(deps: ManagerDeps): Manager {
       summary: async (s) => sinkCall(e, deps.sink.summary(s)),
       event: async (ev) => sinkCall(e, deps.sink.event(ev)),
       detections: async (a, kf) => sinkCall(e, deps.sink.detections?.(a, kf)),
+      object: async (r) => sinkCall(e, deps.sink.object?.(r)),
     };
     let lastPtsNs = 0;
     let outages = 0;
@@ -559,6 +573,9 @@ export function createManager(deps: ManagerDeps): Manager {
         live,
         ...(def.keyframes ? { keyframes: def.keyframes } : {}),
         ...(def.events ? { events: def.events } : {}),
+        tracking: { detect: def.detect, objects: def.objects, track: def.track },
+        knownLabels: COCO_LABELS,
+        ...(live ? { detectScheduler } : {}),
         ...(vad && opened.audio
           ? {
               vad: vadSamples(opened.audio, {
@@ -624,6 +641,7 @@ export function createManager(deps: ManagerDeps): Manager {
         // Bad per-stream options fail the attach (with the option named), not the stream later.
         parseKeyframeOptions(def.keyframes ?? {});
         parseEventOptions(def.events ?? {});
+        validateTrackOptions(def, { knownLabels: COCO_LABELS });
         if (def.cache) new AnalysisCache(def.cache);
       } catch (cause) {
         throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', (cause as Error).message, { cause });
@@ -700,6 +718,7 @@ export function createManager(deps: ManagerDeps): Manager {
           streams.delete(id);
           emit({ type: 'detached', info: snapshot(e) });
         }
+        detectScheduler.close();
         listeners.clear();
       })();
       return closing;

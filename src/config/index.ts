@@ -15,6 +15,8 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../core/errors.js';
 import { AnalysisCache, parseEventOptions, parseKeyframeOptions } from '../stream/index.js';
+import { validateTrackOptions, type TrackStreamOptions } from '../stream/track-options.js';
+import { COCO_LABELS } from '../infer/yolo.js';
 import type { StreamDefinition } from '../analyzer/manager.js';
 import { isMapping, validate, type Spec } from './validate.js';
 
@@ -96,6 +98,9 @@ const streamSpec: Spec = {
     maxKeyframeAgeMs: { kind: 'int', min: 0, max: 3_600_000 },
     cache: { kind: 'off-or', spec: { kind: 'map' } },
     audio: { kind: 'object', fields: { vad: { kind: 'bool' } } },
+    detect: { kind: 'map' },
+    objects: { kind: 'map', orList: true },
+    track: { kind: 'map' },
   },
 };
 
@@ -214,6 +219,11 @@ export function parseConfig(
     if (typeof s.id === 'string') {
       if (ids.has(s.id)) errors.push(`streams[${i}].id: duplicate stream id "${s.id}"`);
       ids.add(s.id);
+    }
+    try {
+      validateTrackOptions(s as TrackStreamOptions, { knownLabels: COCO_LABELS });
+    } catch (err) {
+      errors.push(`streams[${i}].${(err as Error).message}`);
     }
     for (const [key, parse] of [
       ['keyframes', parseKeyframeOptions],

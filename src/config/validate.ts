@@ -14,7 +14,7 @@ export type Spec =
   /** A string or a list of strings (e.g. NATS servers). */
   | { kind: 'strings'; max: number }
   /** A plain object whose keys are checked elsewhere (the stream stage's option parsers). */
-  | { kind: 'map' }
+  | { kind: 'map'; orList?: boolean }
   | { kind: 'object'; fields: Record<string, Spec & { required?: boolean }> }
   /** false, or an object matching `spec`. */
   | { kind: 'off-or'; spec: Spec };
@@ -89,7 +89,7 @@ export function validate(value: unknown, spec: Spec, path = ''): string[] {
       if (!Array.isArray(value) || value.length > spec.max) return fail();
       return value.flatMap((v, i) => validate(v, spec.items, `${path}[${i}]`));
     case 'map':
-      return isMapping(value) ? [] : fail();
+      return isMapping(value) || (spec.orList === true && Array.isArray(value)) ? [] : fail();
     case 'off-or':
       return value === false ? [] : validate(value, spec.spec, path);
     case 'object': {
