@@ -127,7 +127,8 @@ export function personEntries(
     labels: ['person'],
     minScore,
     minHits: 3,
-    maxLostKeyframes: 5,
+    threshold: 0,
+    tentativeMaxMisses: 5,
     maxLostMs: 700,
   });
   const first = new Map<number, { t: number; box: Detection['box'] }>();

@@ -30,6 +30,7 @@ import { ManagerError, parseStreamDefinition, type StreamDefinition } from './de
 import { defaultFrameSource, type FrameSource } from './frame-source.js';
 import type { VadProvider } from './speech.js';
 import type { AnalyzeKeyframe } from './stream-runner.js';
+import { DetectScheduler } from './detect-scheduler.js';
 import { StreamRun, type ManagerSink, type StreamRunShared } from './stream-run.js';
 import type { ManagerUpdate, StreamInfo } from './stream-state.js';
 
@@ -68,6 +69,8 @@ export interface ManagerDeps {
   vad?: VadProvider;
   /** Audio chunks waiting for the VAD per live stream (default 64, about 2 s); oldest dropped. */
   vadQueue?: number;
+  /** Detections per second between keyframes, all live streams together, shared fairly (default 10). */
+  detectBudgetPerS?: number;
 }
 
 export interface Manager {
@@ -113,6 +116,7 @@ class StreamManager implements Manager {
       ...(deps.maxInferInFlight === undefined
         ? {}
         : { inferenceSlots: new InferenceSlots({ maxInFlight: deps.maxInferInFlight }) }),
+      detectScheduler: new DetectScheduler({ ratePerS: deps.detectBudgetPerS ?? 10 }),
     };
     this.statsTimer = setInterval(() => this.tick(), deps.statsIntervalMs ?? 1000);
     this.statsTimer.unref();
@@ -195,6 +199,7 @@ class StreamManager implements Manager {
       }
       this.listeners.clear();
       await Promise.all(stopping);
+      this.shared.detectScheduler.close();
     })();
     return this.closing;
   }

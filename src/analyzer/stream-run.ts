@@ -31,6 +31,8 @@ import {
   type StreamInfo,
   type StreamState,
 } from './stream-state.js';
+import { COCO_LABELS } from '../infer/index.js';
+import type { DetectScheduler } from './detect-scheduler.js';
 
 /** The sink gains optional hooks for status and analysed keyframes (with pixels). */
 export interface ManagerSink extends StreamSink {
@@ -50,6 +52,8 @@ export interface StreamRunShared {
   defaultWindowMs: number;
   maxKeyframeAgeMs: number;
   inferenceSlots?: InferenceSlots;
+  /** The detection budget between keyframes that every live stream shares. */
+  detectScheduler: DetectScheduler;
 }
 
 export class StreamRun {
@@ -207,6 +211,7 @@ export class StreamRun {
       summary: async (s) => this.sinkCall(shared.sink.summary(s)),
       event: async (ev) => this.sinkCall(shared.sink.event(ev)),
       detections: async (a, kf) => this.sinkCall(shared.sink.detections?.(a, kf)),
+      object: async (r) => this.sinkCall(shared.sink.object?.(r)),
     };
     const pipeline = streamPipeline(
       {
@@ -219,6 +224,13 @@ export class StreamRun {
         live,
         ...(def.keyframes ? { keyframes: def.keyframes } : {}),
         ...(def.events ? { events: def.events } : {}),
+        tracking: {
+          ...(def.detect ? { detect: def.detect } : {}),
+          ...(def.objects ? { objects: def.objects } : {}),
+          ...(def.track ? { track: def.track } : {}),
+        },
+        knownLabels: COCO_LABELS,
+        ...(live ? { detectScheduler: shared.detectScheduler } : {}),
         ...(vad && opened.audio
           ? {
               vad: vadSamples(opened.audio, {

@@ -16,7 +16,16 @@ import {
   Subject,
   tap,
 } from 'rxjs';
-import type { Analysis, Frame, Image, Keyframe, Summary, VadSample, VigilEvent } from '../core/contracts.js';
+import type {
+  Analysis,
+  Frame,
+  Image,
+  Keyframe,
+  ObjectRecord,
+  Summary,
+  VadSample,
+  VigilEvent,
+} from '../core/contracts.js';
 import {
   admitKeyframes,
   DEFAULT_MAX_KEYFRAME_AGE_MS,
@@ -42,6 +51,11 @@ import {
 } from '../stream/index.js';
 import { newSpeechCounters, type SpeechCounters } from './speech.js';
 import { releaseFrame } from '../ingest/frames.js';
+import { parseRules } from '../stream/rules.js';
+import { validateTrackOptions, type TrackStreamOptions } from '../stream/track-options.js';
+import { DetectScheduler } from './detect-scheduler.js';
+import { rebaseStreamTime } from './stream-time.js';
+import { TrackingStage, type DetectFrame, type TrackingCounters } from './tracking-stage.js';
 
 export type AnalyzeKeyframe = (keyframe: Keyframe) => Promise<Analysis>;
 
@@ -49,10 +63,12 @@ export interface StreamSink {
   summary(s: Summary): Promise<void>;
   event(e: VigilEvent): Promise<void>;
   detections?(a: Analysis, keyframe: Keyframe): Promise<void>;
+  /** Tracked objects' records (vigil.<stream>.object). */
+  object?(r: ObjectRecord): Promise<void>;
 }
 
 /** Includes the audio branch's counters (audio chunks, VAD windows, drops, failures, skips). */
-export interface StreamCounters extends SpeechCounters {
+export interface StreamCounters extends SpeechCounters, TrackingCounters {
   frames: number;
   keyframes: number;
   analysed: number;
@@ -65,6 +81,8 @@ export interface StreamCounters extends SpeechCounters {
   events: number;
   /** Keyframes answered from the near-duplicate cache instead of the model. */
   cacheHits: number;
+  /** Object records published. */
+  objectRecords: number;
 }
 
 export interface StreamRunnerOptions {
@@ -109,7 +127,23 @@ export interface StreamRunnerOptions {
    * The runner keeps it current; ingest pauses decoding while it is at the queue bound.
    */
   pressure?: { pending: number };
+  /**
+   * Tracking: detection cadence between keyframes (`detect`), the classes tracked (`objects`) and
+   * the track confirmation and exit settings (`track`); see stream/track-options.ts. Ignored when
+   * `events.tracker` is false.
+   */
+  tracking?: TrackStreamOptions;
+  /** The model's class names: `objects` naming another is a config error. */
+  knownLabels?: readonly string[];
+  /**
+   * Process-wide detection budget for the cadence, shared fairly by streams. Default: one of the
+   * stream's own (live: `detect.fps` per second; fast mode: no rate limit, one at a time).
+   */
+  detectScheduler?: DetectScheduler;
+  /** Detection of a frame between keyframes (default: `analyze` on the frame, its detections). */
+  detect?: DetectFrame;
   onSummary?: (s: Summary) => void;
+  onObject?: (r: ObjectRecord) => void;
   onEvent?: (e: VigilEvent) => void;
   /**
    * Called once per analysed keyframe while it still carries its model-size RGB pixels (evidence
@@ -146,6 +180,11 @@ export function newCounters(): StreamCounters {
     summaries: 0,
     events: 0,
     cacheHits: 0,
+    objectRecords: 0,
+    cadenceDetections: 0,
+    detectDropped: 0,
+    detectFailed: 0,
+    detectStale: 0,
     ...newSpeechCounters(),
   };
 }
@@ -169,9 +208,10 @@ export function streamPipeline(
   // Built per subscription, and the shared stages are connected only once every consumer is
   // subscribed: no stage runs twice, whatever the timing of the source.
   return new Observable<unknown>((subscriber) => {
-    const { keyframes$, analysed$, output$, abort } = buildStages(o, counters, stats);
+    const { keyframes$, analysed$, output$, abort, close } = buildStages(o, counters, stats);
     const sub = output$.subscribe(subscriber);
     sub.add(() => abort.abort());
+    sub.add(close);
     sub.add(analysed$.connect());
     sub.add(keyframes$.connect());
     return sub;
@@ -183,12 +223,28 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
   const cache = o.cache === false ? null : new AnalysisCache(o.cache ?? {});
   if (cache && stats) stats.cache = () => cache.stats();
   const model = cache ? cachedAnalyze(cache, o.analyze) : o.analyze;
+  const live = o.live !== false;
+  const maxAgeMs = live ? (o.maxKeyframeAgeMs ?? DEFAULT_MAX_KEYFRAME_AGE_MS) : 0;
+  const now = o.now ?? Date.now;
+  const tracking =
+    o.events?.tracker === false ? null : trackingStage(o, counters, runId, live, maxAgeMs, now);
   const keyframeSource$ = o.frames.pipe(
+    // Stream time starts at the first frame (a player's 0.000), whatever the container's first PTS.
+    rebaseStreamTime(),
     tap(() => counters.frames++),
     // Frames the selector passes over (most of them) give their decoded pixels back at once
-    // instead of when the garbage collector finds them.
-    selectKeyframes({ ...o.keyframes, runId }, { passedOver: releaseFrame }),
-    tap(() => {
+    // instead of when the garbage collector finds them; the detection cadence may pick one first.
+    selectKeyframes(
+      { ...o.keyframes, runId },
+      {
+        passedOver: (frame) => {
+          tracking?.stage.passedOver(frame);
+          releaseFrame(frame);
+        },
+      },
+    ),
+    tap((kf) => {
+      tracking?.stage.keyframeSelected(kf);
       counters.keyframes++;
       if (o.pressure) o.pressure.pending++;
     }),
@@ -197,9 +253,6 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
     connector: () => new Subject<Keyframe>(),
     resetOnDisconnect: false,
   });
-  const live = o.live !== false;
-  const maxAgeMs = live ? (o.maxKeyframeAgeMs ?? DEFAULT_MAX_KEYFRAME_AGE_MS) : 0;
-  const now = o.now ?? Date.now;
   const slots = live ? o.inferenceSlots : undefined;
   // Waiting for a shared slot ends when the stream is unsubscribed.
   const abort = new AbortController();
@@ -219,6 +272,7 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
         if (slot === null) {
           // A newer keyframe of this stream took its place (or the stream stopped).
           if (!abort.signal.aborted) counters.inferDropped++;
+          tracking?.stage.keyframeSkipped(kf);
           return null;
         }
         if (isStale(kf, now(), maxAgeMs)) return stale(kf);
@@ -251,6 +305,7 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
       concurrency: o.inferConcurrency ?? 1,
       maxQueue: o.inferQueue ?? 4,
       onDrop: (kf) => {
+        tracking?.stage.keyframeSkipped(kf);
         releaseFrame(kf.frame);
         counters.inferDropped++;
         if (o.pressure) o.pressure.pending--;
@@ -261,12 +316,19 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
       },
     }),
     filter((x): x is AnalysedKeyframe => x !== null),
+    tap({
+      next: (item) => tracking?.stage.analysed(item),
+      complete: () => tracking?.stage.keyframesComplete(),
+      error: (err: unknown) => tracking?.stage.error(err),
+    }),
   );
   const analysed$ = connectable(analysedSource$, {
     connector: () => new Subject<AnalysedKeyframe>(),
     resetOnDisconnect: false,
   });
-  const summaries$ = analysed$.pipe(
+  // With tracking, windows and events see keyframes whose detections are the confirmed tracks'.
+  const keyframeView$: Observable<AnalysedKeyframe> = tracking ? tracking.stage.tracked$ : analysed$;
+  const summaries$ = keyframeView$.pipe(
     slidingWindows({
       windowMs: o.windowMs,
       hopMs: o.hopMs ?? o.windowMs,
@@ -288,7 +350,8 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
     }),
   );
   const events$ = merge(
-    analysed$.pipe(detectEvents({ ...o.events, runId })),
+    keyframeView$.pipe(detectEvents({ ...o.events, runId })),
+    tracking ? tracking.stage.events$.asObservable() : (EMPTY as Observable<VigilEvent>),
     o.vad ? o.vad.pipe(detectSpeech({ runId })) : EMPTY,
   ).pipe(
     mergeMap(async (e) => {
@@ -298,7 +361,73 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
       return e;
     }, 8),
   );
-  return { keyframes$, analysed$, output$: merge(summaries$, events$), abort };
+  const records$ = tracking
+    ? tracking.stage.records$.pipe(
+        mergeMap(async (r) => {
+          if (o.sink.object) await o.sink.object(r);
+          counters.objectRecords++;
+          o.onObject?.(r);
+          return r;
+        }, 8),
+      )
+    : EMPTY;
+  const close = (): void => {
+    tracking?.stage.close();
+    tracking?.ownScheduler?.close();
+  };
+  return { keyframes$, analysed$, output$: merge(summaries$, events$, records$), abort, close };
+}
+
+/** The stream's tracking stage, its cadence lane and (without a shared one) its own scheduler. */
+function trackingStage(
+  o: StreamRunnerOptions,
+  counters: StreamCounters,
+  runId: string,
+  live: boolean,
+  maxAgeMs: number,
+  now: () => number,
+): { stage: TrackingStage; ownScheduler: DetectScheduler | null } {
+  const resolved = validateTrackOptions(
+    o.tracking ?? {},
+    o.knownLabels ? { knownLabels: o.knownLabels } : {},
+  );
+  const base = o.events?.tracker === false ? {} : (o.events?.tracker ?? {});
+  const ownScheduler = o.detectScheduler
+    ? null
+    : new DetectScheduler(
+        live ? { ratePerS: resolved.detect.fps, burst: 1 } : { ratePerS: 0, maxInFlight: 1 },
+      );
+  const scheduler = o.detectScheduler ?? ownScheduler!;
+  // Fast mode applies back-pressure instead of dropping: room for what ingest sends before it pauses.
+  const maxQueue = live
+    ? resolved.detect.maxQueue
+    : Math.max(resolved.detect.maxQueue, (o.inferQueue ?? 4) * 2 + 4);
+  const lane = scheduler.open(o.streamId, maxQueue);
+  const detect: DetectFrame =
+    o.detect ??
+    (async (frame) => {
+      const a = await o.analyze({
+        id: `${o.streamId}:${frame.seq}`,
+        frame,
+        reason: 'motion',
+        motionScore: 0,
+        sceneScore: 0,
+        sincePreviousMs: 0,
+      });
+      return a.available ? a.detections : null;
+    });
+  const stage = new TrackingStage({
+    streamId: o.streamId,
+    runId,
+    tracker: { ...base, ...resolved.tracker },
+    cadence: { options: resolved.detect, lane, detect },
+    zones: parseRules(o.events?.rules, 'events.rules'),
+    counters,
+    ...(live ? {} : o.pressure ? { pressure: o.pressure } : {}),
+    maxAgeMs,
+    now,
+  });
+  return { stage, ownScheduler };
 }
 
 export async function runStreamToEnd(o: StreamRunnerOptions, counters?: StreamCounters): Promise<void> {

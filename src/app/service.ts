@@ -173,6 +173,9 @@ export async function startService(
           ...(config.analyzer.maxInferInFlight !== undefined
             ? { maxInferInFlight: config.analyzer.maxInferInFlight }
             : {}),
+          ...(config.analyzer.detectBudgetPerS !== undefined
+            ? { detectBudgetPerS: config.analyzer.detectBudgetPerS }
+            : {}),
         },
         metrics,
       ),

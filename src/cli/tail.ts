@@ -7,7 +7,14 @@ import { subscription } from '../core/subjects.js';
 import { kindOfSubject } from '../publish/schemas.js';
 import { clock, formatEvent, formatSummary } from './format.js';
 
-export const TAIL_TYPES: readonly MessageKind[] = ['event', 'summary', 'detections', 'keyframe', 'status'];
+export const TAIL_TYPES: readonly MessageKind[] = [
+  'event',
+  'summary',
+  'detections',
+  'keyframe',
+  'status',
+  'object',
+];
 
 /** Subjects for a stream (or all) and a set of kinds (or the default: events and summaries). */
 export function tailSubjects(stream: string | undefined, types: readonly string[]): string[] {

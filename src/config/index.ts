@@ -72,6 +72,8 @@ export interface VigilConfig {
     maxKeyframeAgeMs?: number;
     /** Keyframes in flight to the model across all live streams, shared fairly; absent = per-stream bounds only. */
     maxInferInFlight?: number;
+    /** Detections per second between keyframes, all live streams together (default 10). */
+    detectBudgetPerS?: number;
   };
   streams: StreamDefinition[];
 }
@@ -163,6 +165,7 @@ const fileSpec: Spec = {
         windowMs: STREAM_FIELDS.windowMs,
         maxKeyframeAgeMs: STREAM_FIELDS.maxKeyframeAgeMs,
         maxInferInFlight: { kind: 'int', min: 1, max: 4096 },
+        detectBudgetPerS: { kind: 'number', min: 0.1, max: 10_000 },
       },
     },
     streams: { kind: 'array', items: STREAM_SPEC, max: MAX_STREAMS },
@@ -341,6 +344,9 @@ export function parseConfig(
         : {}),
       ...(analyzer.maxInferInFlight !== undefined
         ? { maxInferInFlight: analyzer.maxInferInFlight as number }
+        : {}),
+      ...(analyzer.detectBudgetPerS !== undefined
+        ? { detectBudgetPerS: analyzer.detectBudgetPerS as number }
         : {}),
     },
     streams: (r.streams ?? []) as unknown as StreamDefinition[],

@@ -20,6 +20,8 @@ import {
   type EventOptions,
   type KeyframeOptions,
 } from '../stream/index.js';
+import { COCO_LABELS } from '../infer/yolo.js';
+import { validateTrackOptions, type TrackStreamOptions } from '../stream/track-options.js';
 import { describeValue, isMapping, validate, type Field, type Spec } from './validate.js';
 
 /** What a user asks for when attaching a stream (HTTP body, NATS request, config entry, KV entry). */
@@ -58,9 +60,14 @@ export interface StreamDefinition {
    * retrying (default false: live sources reconnect forever).
    */
   oneShot?: boolean;
+  /** Detection cadence between keyframes, tracked classes, track settings (stream/track-options.ts). */
+  detect?: TrackStreamOptions['detect'];
+  objects?: TrackStreamOptions['objects'];
+  track?: TrackStreamOptions['track'];
 }
 
 const HOURS = 3600 * 1000;
+const TRACK_CONTEXT = { knownLabels: COCO_LABELS };
 
 /** Defaults of the optional fields that do not come from the analyzer's own settings. */
 export const STREAM_DEFAULTS = {
@@ -144,6 +151,22 @@ export const STREAM_FIELDS = {
       },
     },
     doc: 'The audio branch',
+  },
+  detect: {
+    kind: 'map',
+    check: (v: TrackStreamOptions['detect']) => validateTrackOptions({ detect: v }, TRACK_CONTEXT),
+    doc: 'Detection cadence while something moves: fps (default 5), maxQueue, motionThreshold',
+  },
+  objects: {
+    kind: 'map',
+    orList: true,
+    check: (v: TrackStreamOptions['objects']) => validateTrackOptions({ objects: v }, TRACK_CONTEXT),
+    doc: 'Classes to track: a list, or per class { minScore, threshold } (default: all)',
+  },
+  track: {
+    kind: 'map',
+    check: (v: TrackStreamOptions['track']) => validateTrackOptions({ track: v }, TRACK_CONTEXT),
+    doc: 'Tracker: maxLostMs (1500), minHits (3), minScore (0.4), threshold (0.5)',
   },
   oneShot: {
     kind: 'bool',

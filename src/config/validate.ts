@@ -29,7 +29,7 @@ type SpecKind =
   /** A string or a list of strings (e.g. NATS servers). */
   | { kind: 'strings'; max: number }
   /** A plain object whose keys are checked by `check` (the stream stage's option parsers). */
-  | { kind: 'map' }
+  | { kind: 'map'; orList?: boolean }
   | { kind: 'object'; fields: Record<string, Field> }
   /** false, or an object matching `spec`. */
   | { kind: 'off-or'; spec: Spec };
@@ -115,7 +115,7 @@ function validateShape(value: unknown, spec: Spec, path: string): string[] {
       if (!Array.isArray(value) || value.length > spec.max) return fail();
       return value.flatMap((v, i) => validate(v, spec.items, `${path}[${i}]`));
     case 'map':
-      return isMapping(value) ? [] : fail();
+      return isMapping(value) || (spec.orList === true && Array.isArray(value)) ? [] : fail();
     case 'off-or':
       if (value === false) return [];
       // Neither false nor the right shape: say that both would do.

@@ -201,3 +201,42 @@ export interface VigilEvent {
   data: Record<string, unknown>;
   evidence: Evidence;
 }
+
+/** Frame edge an object entered or left by. */
+export type FrameEdge = 'left' | 'right' | 'top' | 'bottom' | 'none';
+
+/**
+ * One tracked (confirmed) object, on `vigil.<stream>.object`: a record when it is confirmed,
+ * updates while it lives, and a final one when it leaves (`final: true`). Times are stream time
+ * (PTS, ns) and capture time (ms); boxes in source pixels.
+ */
+export interface ObjectRecord {
+  /** `<streamId>[:<runId>]:object:<trackId>` (the same for every message of one object). */
+  id: string;
+  streamId: string;
+  trackId: number;
+  label: string;
+  /** Message number for this object, from 0. */
+  revision: number;
+  final: boolean;
+  /** Why it ended (final records only): unseen past maxLost, a timeline reset, or the stream's end. */
+  reason?: 'lost' | 'reset' | 'end';
+  startPtsNs: number;
+  endPtsNs: number;
+  startTimeMs: number;
+  endTimeMs: number;
+  dwellMs: number;
+  /** Sightings (detected frames matched). */
+  hits: number;
+  peakScore: number;
+  medianScore: number;
+  /** The best-scoring keyframe the object was seen in, with its box there. */
+  best: { keyframeId: string; ptsNs: number; box: Box; score: number } | null;
+  entryEdge: FrameEdge;
+  /** Null while the object is still there. */
+  exitEdge: FrameEdge | null;
+  /** Names of the configured zones (rules) the object's anchor was in. */
+  zones: string[];
+  /** Sampled centre points: [ptsNs, x, y] (bounded). */
+  path: [number, number, number][];
+}

@@ -14,7 +14,7 @@
  */
 import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import type { Analysis, Keyframe, Summary, VigilEvent } from '../core/contracts.js';
+import type { Analysis, Keyframe, ObjectRecord, Summary, VigilEvent } from '../core/contracts.js';
 import { PublishError } from '../core/errors.js';
 import { envelope, type CloudEvent } from './cloudevents.js';
 import { connectNats, type NatsClientOptions } from './connection.js';
@@ -94,6 +94,8 @@ export interface Publisher {
   detections(a: Analysis, keyframe: Keyframe): Promise<void>;
   /** An analysed keyframe with its pixels: caches its JPEG (for evidence) and publishes its record. */
   keyframe(keyframe: Keyframe, analysis: Analysis): Promise<void>;
+  /** A tracked object's record on `vigil.<stream>.object` (core publish: updates supersede). */
+  object(r: ObjectRecord): Promise<void>;
   /** Stream status (the analyzer's StreamInfo) on `vigil.<stream>.status`. */
   status(streamId: string, info: object): Promise<void>;
   /** Resolves when the retry buffer is empty; rejects with VIGIL_ERR_PUBLISH after timeoutMs. */
@@ -317,6 +319,13 @@ class NatsPublisher implements Publisher {
     this.core(
       subjects.keyframe(kf.frame.streamId),
       envelope('keyframe', kf.frame.streamId, `${kf.id}:keyframe`, kf.frame.captureTimeMs, data),
+    );
+  };
+
+  readonly object = async (r: ObjectRecord): Promise<void> => {
+    this.core(
+      subjects.object(r.streamId),
+      envelope('object', r.streamId, `${r.id}:${r.revision}`, r.endTimeMs, r),
     );
   };
 

@@ -225,11 +225,12 @@ export class EventDetector {
     const out: VigilEvent[] = [];
     this.motion(item, out);
     this.sceneCut(item, out);
-    this.counts(item, out);
     this.text(item, out);
-    // A tracking step computed upstream (trackObjects) is used as is; otherwise our own tracker runs.
+    // A tracking step computed upstream (trackObjects, the stream runner) is used as is; otherwise
+    // our own tracker runs.
     let tracking: TrackStep | null = 'tracking' in item ? item.tracking : null;
     if (tracking === null && this.tracker !== null) tracking = this.tracker.update(item);
+    this.counts(tracking === null ? item : { ...item, tracking }, out);
     if (tracking !== null) {
       this.trackEvents(item, tracking, out);
       if (this.rules !== null) {
@@ -303,45 +304,14 @@ export class EventDetector {
   }
 
   private trackEvents(item: AnalysedKeyframe, step: TrackStep, out: VigilEvent[]): void {
-    const boxOf = (t: TrackView): Detection[] => {
-      const d = item.analysis?.detections.find(
-        (x) => x.label === t.label && x.box.x === t.box.x && x.box.y === t.box.y && x.box.w === t.box.w,
-      );
-      return [d ?? { label: t.label, classId: t.classId, score: t.score, box: t.box }];
+    const { keyframe } = item;
+    const at: ObjectEventAt = {
+      streamId: keyframe.frame.streamId,
+      ptsNs: keyframe.frame.ptsNs,
+      timeMs: keyframe.frame.captureTimeMs,
+      keyframeId: keyframe.id,
     };
-    for (const t of step.left) {
-      const data = {
-        trackId: t.id,
-        label: t.label,
-        enteredPtsNs: t.firstPtsNs,
-        lastSeenPtsNs: t.lastPtsNs,
-        dwellMs: t.dwellMs,
-        reason: t.reason,
-      };
-      const { streamId, ptsNs, captureTimeMs } = item.keyframe.frame;
-      out.push(
-        this.ids.create(
-          'object.left',
-          { streamId, ptsNs, timeMs: captureTimeMs, keyframeId: item.keyframe.id },
-          [{ label: t.label, classId: t.classId, score: t.score, box: t.box }],
-          data,
-          'info',
-          // Evidence: the last keyframe the object was seen in.
-          { keyframeId: t.lastKeyframeId, ptsNs: t.lastPtsNs, timeMs: t.lastTimeMs },
-        ),
-      );
-    }
-    for (const t of step.entered) {
-      out.push(
-        this.event('object.entered', item, boxOf(t), {
-          trackId: t.id,
-          label: t.label,
-          firstSeenPtsNs: t.firstPtsNs,
-          firstKeyframeId: t.firstKeyframeId,
-          count: step.counts[t.label] ?? 0,
-        }),
-      );
-    }
+    out.push(...objectEvents(this.ids, at, step));
   }
 
   private motion(item: AnalysedKeyframe, out: VigilEvent[]): void {
@@ -370,11 +340,22 @@ export class EventDetector {
     }
   }
 
-  private counts(item: AnalysedKeyframe, out: VigilEvent[]): void {
+  private counts(item: AnalysedKeyframe | TrackedKeyframe, out: VigilEvent[]): void {
     const analysis = item.analysis;
     if (analysis === null || !analysis.available) return;
     const byLabel = new Map<string, Detection[]>();
-    for (const d of analysis.detections) {
+    // With tracking, only confirmed tracks count (a detection that never made a confirmed track is
+    // no object); occluded ones still count, at their last box.
+    const counted: readonly Detection[] =
+      'tracking' in item
+        ? item.tracking.tracks.map((t) => ({
+            label: t.label,
+            classId: t.classId,
+            score: t.score,
+            box: t.box,
+          }))
+        : analysis.detections;
+    for (const d of counted) {
       if (this.o.labels !== null && !this.o.labels.has(d.label)) continue;
       const list = byLabel.get(d.label);
       if (list === undefined) byLabel.set(d.label, [d]);
@@ -427,6 +408,68 @@ export class EventDetector {
       severity,
     );
   }
+}
+
+/** Where an object event is decided: the detection step (a keyframe or a cadence frame). */
+export interface ObjectEventAt {
+  streamId: string;
+  ptsNs: number;
+  timeMs: number;
+  /** The step's keyframe, or null for a frame detected between keyframes. */
+  keyframeId: string | null;
+}
+
+/**
+ * `object.left` then `object.entered` events for one tracking step. Entered: the track's first
+ * sighting, entry edge and the live count of its label. Left: dwell, entry and exit edges, peak and
+ * median score, with the last keyframe it was seen in as evidence.
+ */
+export function objectEvents(ids: EventFactory, at: ObjectEventAt, step: TrackStep): VigilEvent[] {
+  const out: VigilEvent[] = [];
+  const det = (t: TrackView): Detection[] => [
+    { label: t.label, classId: t.classId, score: t.score, box: t.box },
+  ];
+  for (const t of step.left) {
+    out.push(
+      ids.create(
+        'object.left',
+        at,
+        det(t),
+        {
+          trackId: t.id,
+          label: t.label,
+          enteredPtsNs: t.firstPtsNs,
+          lastSeenPtsNs: t.lastPtsNs,
+          dwellMs: t.dwellMs,
+          reason: t.reason,
+          entryEdge: t.entryEdge,
+          exitEdge: t.exitEdge,
+          peakScore: t.peakScore,
+          medianScore: t.medianScore,
+        },
+        'info',
+        // Evidence: the last keyframe the object was seen in.
+        {
+          keyframeId: t.lastKeyframeId === '' ? null : t.lastKeyframeId,
+          ptsNs: t.lastPtsNs,
+          timeMs: t.lastTimeMs,
+        },
+      ),
+    );
+  }
+  for (const t of step.entered) {
+    out.push(
+      ids.create('object.entered', at, det(t), {
+        trackId: t.id,
+        label: t.label,
+        firstSeenPtsNs: t.firstPtsNs,
+        firstKeyframeId: t.firstKeyframeId === '' ? null : t.firstKeyframeId,
+        entryEdge: t.entryEdge,
+        count: step.counts[t.label] ?? 0,
+      }),
+    );
+  }
+  return out;
 }
 
 /** Operator: analysed keyframes in, events out, in keyframe order. Options validated up front. */

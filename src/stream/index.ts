@@ -53,6 +53,11 @@ export {
   type TrackedKeyframe,
   type TrackerStats,
   type LeaveReason,
+  type Edge,
+  type Observation,
+  type ClassTrackOptions,
+  median,
+  edgeOf,
 } from './tracker.js';
 export {
   RuleEngine,
@@ -93,6 +98,8 @@ export {
   parseEventOptions,
   EventDetector,
   EventFactory,
+  objectEvents,
+  type ObjectEventAt,
   type EventOptions,
   type ResolvedEventOptions,
   type EventStats,

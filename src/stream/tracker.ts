@@ -1,49 +1,78 @@
 /**
- * Multi-object tracking across analysed keyframes: persistent ids from IoU matching against each
- * track's motion-predicted box (constant velocity), with a centroid-distance fallback for small or
- * fast objects, greedy lowest-cost-first per class. A track is confirmed ("entered") after
- * `minHits` sightings, survives occlusion gaps of up to `maxLostKeyframes` analysed keyframes and
- * `maxLostMs` of stream time, then "leaves" with its dwell time. Keyframes whose analysis is
- * missing or unavailable neither confirm nor age tracks (the model being down is not an exit),
- * but the time gap still counts.
+ * Multi-object tracking over detection steps (every detected frame: keyframes and the frames the
+ * detection cadence picks between them). Each track carries a constant-velocity Kalman filter on
+ * centre, aspect and height (kalman.ts), so its box is predicted to the time of each detection.
+ * Association is in two stages, per class, greedy lowest cost first:
+ *  1. detections scoring at least the class's `minScore` against every track (IoU with the
+ *     predicted box, then a centroid-distance fallback for small or fast objects);
+ *  2. the remaining low-score detections (below `minScore`) against the tracks still unmatched,
+ *     by IoU only (`lowIouThreshold`): an object partly hidden keeps its id through the dip.
+ * Only high-score detections start tracks. A track is confirmed ("entered") once it has `minHits`
+ * sightings AND the median of its score history reaches the class's `threshold`; a track never
+ * confirmed appears nowhere (no events, counts or records). A confirmed track "leaves" as soon as
+ * it has gone unseen for `maxLostMs` of stream time, with the frame edge it left by; a tentative
+ * one is dropped after `tentativeMaxMisses` unmatched steps. Steps whose detections are missing
+ * (model unavailable) neither confirm nor age tracks.
  *
- * State: at most maxTracks tracks (new detections beyond are counted as `dropped`), O(1) each;
- * released by `reset()` (the operator does it when the subscription ends).
+ * State: at most maxTracks tracks (new detections beyond are counted as `dropped`), each O(1)
+ * (bounded score history and path); released by `reset()`.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Box, Detection } from '../core/contracts.js';
 import { ConfigError } from '../core/errors.js';
+import { BoxKalman } from './kalman.js';
 import { checkNumber, checkStringArray, rejectUnknownKeys } from './options.js';
 import type { AnalysedKeyframe } from './windows.js';
 
+export type Edge = 'left' | 'right' | 'top' | 'bottom' | 'none';
+
+export interface ClassTrackOptions {
+  /** Least score of a detection that can start or feed a track in the first stage (0..1). */
+  minScore?: number;
+  /** Least median score of a track's history for it to be confirmed (0..1). */
+  threshold?: number;
+}
+
 export interface TrackerOptions {
-  /** Least IoU between a predicted track box and a detection for a match (default 0.2). */
+  /** Least IoU between a predicted track box and a high-score detection (default 0.2). */
   iouThreshold?: number;
+  /** Least IoU for the second stage (low-score detections to unmatched tracks; default 0.3). */
+  lowIouThreshold?: number;
   /** Fallback: match by centroid distance up to this many box diagonals (default 0.75; 0 = IoU only). */
   maxCentroidDistance?: number;
-  /** Sightings (analysed keyframes) that confirm a track, i.e. object.entered (default 2). */
+  /** Sightings that confirm a track, with the median score (default 3). */
   minHits?: number;
-  /** Analysed keyframes a confirmed track may go unseen (occlusion) before it leaves (default 3). */
-  maxLostKeyframes?: number;
-  /** Stream time a confirmed track may go unseen before it leaves, ms (default 3000). */
+  /** Stream time a confirmed track may go unseen before it leaves, ms (default 1500). */
   maxLostMs?: number;
+  /** Unmatched detection steps after which a tentative track is dropped (default 2). */
+  tentativeMaxMisses?: number;
   /** Tracks held at once (default 256). */
   maxTracks?: number;
-  /** Detections below this score are ignored (default 0). */
+  /** Default per-detection minimum score (default 0.4). */
   minScore?: number;
+  /** Default confirmation threshold on the median score (default 0.5). */
+  threshold?: number;
+  /** Per-class overrides of minScore and threshold. */
+  classes?: Record<string, ClassTrackOptions>;
   /** Only these labels are tracked (default: all). */
   labels?: readonly string[];
+  /** Distance from a frame edge, as a fraction of the frame, within which a box touches it (default 0.04). */
+  edgeMargin?: number;
 }
 
 export interface ResolvedTrackerOptions {
   iouThreshold: number;
+  lowIouThreshold: number;
   maxCentroidDistance: number;
   minHits: number;
-  maxLostKeyframes: number;
   maxLostMs: number;
+  tentativeMaxMisses: number;
   maxTracks: number;
   minScore: number;
+  threshold: number;
+  classes: ReadonlyMap<string, { minScore: number; threshold: number }>;
   labels: ReadonlySet<string> | null;
+  edgeMargin: number;
 }
 
 /** A track as the outside world sees it. */
@@ -54,33 +83,64 @@ export interface TrackView {
   classId: number;
   /** Last observed box (source pixels). */
   box: Box;
+  /** Last observed score. */
   score: number;
   confirmed: boolean;
-  /** True when the track was not seen in the current keyframe (coasting through an occlusion). */
+  /** True when the track was not seen in the current step (coasting through an occlusion). */
   occluded: boolean;
   firstPtsNs: number;
   firstTimeMs: number;
+  /** The keyframe of the first sighting, or the first keyframe after it (null before any). */
   firstKeyframeId: string;
   lastPtsNs: number;
   lastTimeMs: number;
+  /** The last keyframe the track was seen in ('' before any). */
   lastKeyframeId: string;
   /** lastPtsNs - firstPtsNs, ms. */
   dwellMs: number;
+  /** Sightings so far. */
+  hits: number;
+  peakScore: number;
+  medianScore: number;
+  /** Edge of the frame the first box touched. */
+  entryEdge: Edge;
+  /** Edge the last box touched, taken in the direction of motion ('none' while alive or inside). */
+  exitEdge: Edge;
+  /** The best-scoring keyframe sighting: its id and box. */
+  best: { keyframeId: string; ptsNs: number; box: Box; score: number } | null;
+  /** Sampled centre points [ptsNs, x, y] (bounded). */
+  path: [number, number, number][];
 }
 
 export type LeaveReason = 'lost' | 'reset' | 'end';
 
 export interface TrackStep {
-  /** Tracks confirmed at this keyframe. */
+  /** Tracks confirmed at this step. */
   entered: TrackView[];
-  /** Confirmed tracks that left at this keyframe. */
+  /** Confirmed tracks that left at this step. */
   left: (TrackView & { reason: LeaveReason })[];
-  /** Confirmed tracks alive after this keyframe (seen or occluded). */
+  /** Confirmed tracks alive after this step (seen or occluded). */
   tracks: TrackView[];
   /** Confirmed live tracks per label, labels sorted. */
   counts: Record<string, number>;
-  /** False when this keyframe's analysis was missing (tracks unchanged). */
+  /** False when this step's detections were missing (tracks unchanged). */
   analysed: boolean;
+  /** Detections matched to confirmed tracks in this step (what counts and summaries may use). */
+  confirmedDetections: Detection[];
+}
+
+/** One detection step: a detected frame (a keyframe or a cadence frame). */
+export interface Observation {
+  streamId: string;
+  ptsNs: number;
+  timeMs: number;
+  /** The keyframe id when the frame is a keyframe, else null. */
+  keyframeId: string | null;
+  /** Source frame size, for the edges. */
+  width: number;
+  height: number;
+  /** null: detection missing or unavailable for this frame. */
+  detections: readonly Detection[] | null;
 }
 
 /** An analysed keyframe with the tracker's view of it. */
@@ -99,15 +159,19 @@ export interface TrackerStats {
   bytes: number;
 }
 
+const SCORE_HISTORY = 32;
+const PATH_POINTS = 32;
+const PATH_MIN_GAP_NS = 200e6;
+
 interface Track {
   id: number;
   label: string;
   classId: number;
+  kf: BoxKalman;
   box: Box;
   score: number;
-  /** Centroid velocity, px per ms. */
-  vx: number;
-  vy: number;
+  scores: number[];
+  peak: number;
   hits: number;
   misses: number;
   confirmed: boolean;
@@ -117,24 +181,61 @@ interface Track {
   lastPtsNs: number;
   lastTimeMs: number;
   lastKeyframeId: string;
+  /** PTS the filter's state stands for. */
+  statePtsNs: number;
+  entryEdge: Edge;
+  best: TrackView['best'];
+  path: [number, number, number][];
+  pathGapNs: number;
+  frame: { width: number; height: number };
 }
 
 const C = 'trackObjects';
+const CLASS_NAME = /^[a-z][a-z0-9 _-]{0,47}$/;
 
 export function parseTrackerOptions(options: TrackerOptions = {}): ResolvedTrackerOptions {
   rejectUnknownKeys(C, options, [
     'iouThreshold',
+    'lowIouThreshold',
     'maxCentroidDistance',
     'minHits',
-    'maxLostKeyframes',
     'maxLostMs',
+    'tentativeMaxMisses',
     'maxTracks',
     'minScore',
+    'threshold',
+    'classes',
     'labels',
+    'edgeMargin',
   ]);
   const labels = checkStringArray(C, 'labels', options.labels);
+  const minScore = checkNumber(C, 'minScore', options.minScore ?? 0.4, { min: 0, max: 1 });
+  const threshold = checkNumber(C, 'threshold', options.threshold ?? 0.5, { min: 0, max: 1 });
+  const classes = new Map<string, { minScore: number; threshold: number }>();
+  if (options.classes !== undefined) {
+    if (options.classes === null || typeof options.classes !== 'object' || Array.isArray(options.classes)) {
+      throw new ConfigError(`${C}: classes must be a mapping of class name to { minScore, threshold }`);
+    }
+    for (const [name, c] of Object.entries(options.classes)) {
+      if (!CLASS_NAME.test(name))
+        throw new ConfigError(`${C}: classes: bad class name ${JSON.stringify(name)}`);
+      if (c === null || typeof c !== 'object' || Array.isArray(c)) {
+        throw new ConfigError(`${C}: classes.${name} must be a mapping with minScore and/or threshold`);
+      }
+      rejectUnknownKeys(`${C}: classes.${name}`, c, ['minScore', 'threshold']);
+      classes.set(name, {
+        minScore: checkNumber(C, `classes.${name}.minScore`, c.minScore ?? minScore, { min: 0, max: 1 }),
+        threshold: checkNumber(C, `classes.${name}.threshold`, c.threshold ?? threshold, { min: 0, max: 1 }),
+      });
+    }
+  }
   return {
     iouThreshold: checkNumber(C, 'iouThreshold', options.iouThreshold ?? 0.2, {
+      min: 0,
+      max: 1,
+      exclusiveMin: true,
+    }),
+    lowIouThreshold: checkNumber(C, 'lowIouThreshold', options.lowIouThreshold ?? 0.3, {
       min: 0,
       max: 1,
       exclusiveMin: true,
@@ -143,15 +244,19 @@ export function parseTrackerOptions(options: TrackerOptions = {}): ResolvedTrack
       min: 0,
       max: 10,
     }),
-    minHits: checkNumber(C, 'minHits', options.minHits ?? 2, { min: 1, integer: true }),
-    maxLostKeyframes: checkNumber(C, 'maxLostKeyframes', options.maxLostKeyframes ?? 3, {
-      min: 0,
+    minHits: checkNumber(C, 'minHits', options.minHits ?? 3, { min: 1, max: 1000, integer: true }),
+    maxLostMs: checkNumber(C, 'maxLostMs', options.maxLostMs ?? 1500, { min: 0, max: 600_000 }),
+    tentativeMaxMisses: checkNumber(C, 'tentativeMaxMisses', options.tentativeMaxMisses ?? 2, {
+      min: 1,
+      max: 1000,
       integer: true,
     }),
-    maxLostMs: checkNumber(C, 'maxLostMs', options.maxLostMs ?? 3000, { min: 0 }),
     maxTracks: checkNumber(C, 'maxTracks', options.maxTracks ?? 256, { min: 1, integer: true }),
-    minScore: checkNumber(C, 'minScore', options.minScore ?? 0, { min: 0, max: 1 }),
+    minScore,
+    threshold,
+    classes,
     labels: labels === undefined ? null : new Set(labels),
+    edgeMargin: checkNumber(C, 'edgeMargin', options.edgeMargin ?? 0.04, { min: 0, max: 0.5 }),
   };
 }
 
@@ -164,26 +269,40 @@ export function iou(a: Box, b: Box): number {
   return union <= 0 ? 0 : inter / union;
 }
 
+/** Median of a non-empty list (the mean of the two middle values for an even length). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 const cx = (b: Box): number => b.x + b.w / 2;
 const cy = (b: Box): number => b.y + b.h / 2;
 
-function view(t: Track, occluded: boolean): TrackView {
-  return {
-    id: t.id,
-    label: t.label,
-    classId: t.classId,
-    box: { ...t.box },
-    score: t.score,
-    confirmed: t.confirmed,
-    occluded,
-    firstPtsNs: t.firstPtsNs,
-    firstTimeMs: t.firstTimeMs,
-    firstKeyframeId: t.firstKeyframeId,
-    lastPtsNs: t.lastPtsNs,
-    lastTimeMs: t.lastTimeMs,
-    lastKeyframeId: t.lastKeyframeId,
-    dwellMs: (t.lastPtsNs - t.firstPtsNs) / 1e6,
-  };
+/**
+ * The frame edges a box touches (within `margin` of the frame size); with a velocity, the one the
+ * object moves towards wins, otherwise the nearest.
+ */
+export function edgeOf(
+  box: Box,
+  frame: { width: number; height: number },
+  margin: number,
+  velocity: { vx: number; vy: number } = { vx: 0, vy: 0 },
+): Edge {
+  if (frame.width <= 0 || frame.height <= 0) return 'none';
+  const mx = margin * frame.width;
+  const my = margin * frame.height;
+  const gaps: { edge: Edge; gap: number; toward: number }[] = [
+    { edge: 'left', gap: box.x, toward: -velocity.vx },
+    { edge: 'right', gap: frame.width - (box.x + box.w), toward: velocity.vx },
+    { edge: 'top', gap: box.y, toward: -velocity.vy },
+    { edge: 'bottom', gap: frame.height - (box.y + box.h), toward: velocity.vy },
+  ];
+  const touching = gaps.filter((g) => g.gap <= (g.edge === 'left' || g.edge === 'right' ? mx : my));
+  if (touching.length === 0) return 'none';
+  touching.sort((a, b) => b.toward - a.toward || a.gap - b.gap);
+  return touching[0]!.edge;
 }
 
 export class Tracker {
@@ -198,100 +317,99 @@ export class Tracker {
     this.o = parseTrackerOptions(options);
   }
 
+  get options(): ResolvedTrackerOptions {
+    return this.o;
+  }
+
+  /** True while some live track is unmatched (an exit may be due): detection should go on. */
+  get pendingLoss(): boolean {
+    return this.tracks.some((t) => t.misses > 0);
+  }
+
+  /** A keyframe as a detection step (its analysis' detections). */
   update(item: AnalysedKeyframe): TrackStep {
     const { keyframe, analysis } = item;
-    const ptsNs = keyframe.frame.ptsNs;
-    const timeMs = keyframe.frame.captureTimeMs;
+    return this.observe({
+      streamId: keyframe.frame.streamId,
+      ptsNs: keyframe.frame.ptsNs,
+      timeMs: keyframe.frame.captureTimeMs,
+      keyframeId: keyframe.id,
+      width: keyframe.frame.sourceWidth,
+      height: keyframe.frame.sourceHeight,
+      detections: analysis === null || !analysis.available ? null : analysis.detections,
+    });
+  }
+
+  observe(obs: Observation): TrackStep {
+    const ptsNs = obs.ptsNs;
     const left: TrackStep['left'] = [];
     const entered: TrackView[] = [];
     this.seenThisStep = new Set();
 
     // PTS went back (a new timeline after a reconnect): everyone leaves, ids keep counting.
     if (this.lastPtsNs !== null && ptsNs < this.lastPtsNs - 1e9) {
-      for (const t of this.tracks) if (t.confirmed) left.push({ ...view(t, true), reason: 'reset' });
+      for (const t of this.tracks) if (t.confirmed) left.push({ ...this.view(t, true), reason: 'reset' });
       this.tracks = [];
     }
-    this.lastPtsNs = ptsNs;
+    if (this.lastPtsNs === null || ptsNs > this.lastPtsNs) this.lastPtsNs = ptsNs;
 
-    if (analysis === null || !analysis.available) {
-      // No sighting possible; only the time gap ages tracks.
-      this.expire(ptsNs, left, false);
-      return this.step(entered, left, false);
+    if (obs.detections === null) return this.step(entered, left, false, []);
+
+    // Every track's filter moves to this step's time.
+    for (const t of this.tracks) {
+      t.kf.predict((ptsNs - t.statePtsNs) / 1e9);
+      t.statePtsNs = Math.max(t.statePtsNs, ptsNs);
     }
-
-    const dets = analysis.detections.filter(
-      (d) => d.score >= this.o.minScore && (this.o.labels === null || this.o.labels.has(d.label)),
-    );
-    const matched = this.match(dets, ptsNs);
-    const usedDet = new Set<number>();
-    for (const [ti, di] of matched) {
-      const t = this.tracks[ti] as Track;
-      const d = dets[di] as Detection;
-      usedDet.add(di);
-      const dt = (ptsNs - t.lastPtsNs) / 1e6;
-      if (dt > 0) {
-        const vx = (cx(d.box) - cx(t.box)) / dt;
-        const vy = (cy(d.box) - cy(t.box)) / dt;
-        // Smooth the velocity; the first measurement replaces the zero prior.
-        t.vx = t.hits === 1 ? vx : 0.5 * t.vx + 0.5 * vx;
-        t.vy = t.hits === 1 ? vy : 0.5 * t.vy + 0.5 * vy;
-      }
-      t.box = { ...d.box };
-      t.score = d.score;
-      t.hits++;
-      t.misses = 0;
-      t.lastPtsNs = ptsNs;
-      t.lastTimeMs = timeMs;
-      t.lastKeyframeId = keyframe.id;
-      this.seenThisStep.add(t.id);
-      if (!t.confirmed && t.hits >= this.o.minHits) {
+    const wanted = obs.detections.filter((d) => this.o.labels === null || this.o.labels.has(d.label));
+    const high = wanted.filter((d) => d.score >= this.classOf(d.label).minScore);
+    const low = wanted.filter((d) => d.score < this.classOf(d.label).minScore);
+    const matchedT = new Set<number>();
+    const usedHigh = new Set<number>();
+    const confirmedDetections: Detection[] = [];
+    const apply = (ti: number, d: Detection): void => {
+      const t = this.tracks[ti]!;
+      matchedT.add(ti);
+      this.hit(t, d, obs);
+      if (!t.confirmed && this.confirms(t)) {
         t.confirmed = true;
-        entered.push(view(t, false));
+        entered.push(this.view(t, false));
       }
+      if (t.confirmed) confirmedDetections.push(d);
+    };
+    for (const [ti, di] of this.match(high, [...this.tracks.keys()], this.o.iouThreshold, true)) {
+      usedHigh.add(di);
+      apply(ti, high[di]!);
     }
-    // Unmatched tracks: a miss (tentative ones vanish at once).
-    const unmatchedTracks = new Set(this.tracks.map((_, i) => i));
-    for (const [ti] of matched) unmatchedTracks.delete(ti);
-    for (const ti of unmatchedTracks) (this.tracks[ti] as Track).misses++;
-    this.expire(ptsNs, left, true);
-    // New tracks for unmatched detections.
-    dets.forEach((d, di) => {
-      if (usedDet.has(di)) return;
+    const rest = [...this.tracks.keys()].filter((ti) => !matchedT.has(ti));
+    for (const [ti, di] of this.match(low, rest, this.o.lowIouThreshold, false)) apply(ti, low[di]!);
+
+    // Unmatched tracks: a miss.
+    this.tracks.forEach((t, ti) => {
+      if (!matchedT.has(ti)) t.misses++;
+    });
+    this.expire(ptsNs, left);
+    // New tracks for unmatched high-score detections.
+    high.forEach((d, di) => {
+      if (usedHigh.has(di)) return;
       if (this.tracks.length >= this.o.maxTracks) {
         this.dropped++;
         return;
       }
-      const t: Track = {
-        id: this.nextId++,
-        label: d.label,
-        classId: d.classId,
-        box: { ...d.box },
-        score: d.score,
-        vx: 0,
-        vy: 0,
-        hits: 1,
-        misses: 0,
-        confirmed: false,
-        firstPtsNs: ptsNs,
-        firstTimeMs: timeMs,
-        firstKeyframeId: keyframe.id,
-        lastPtsNs: ptsNs,
-        lastTimeMs: timeMs,
-        lastKeyframeId: keyframe.id,
-      };
+      const t = this.create(d, obs);
       this.tracks.push(t);
       this.seenThisStep.add(t.id);
-      if (this.o.minHits <= 1) {
+      if (this.confirms(t)) {
         t.confirmed = true;
-        entered.push(view(t, false));
+        entered.push(this.view(t, false));
+        confirmedDetections.push(d);
       }
     });
-    return this.step(entered, left, true);
+    return this.step(entered, left, true, confirmedDetections);
   }
 
   /** Ends every confirmed track (e.g. when the stream ends); returns them. */
   flush(): TrackView[] {
-    const out = this.tracks.filter((t) => t.confirmed).map((t) => view(t, true));
+    const out = this.tracks.filter((t) => t.confirmed).map((t) => this.view(t, true));
     this.tracks = [];
     return out;
   }
@@ -302,7 +420,10 @@ export class Tracker {
       confirmed: this.tracks.filter((t) => t.confirmed).length,
       created: this.nextId - 1,
       dropped: this.dropped,
-      bytes: this.tracks.reduce((n, t) => n + 320 + t.label.length * 2 + t.lastKeyframeId.length * 4, 0),
+      bytes: this.tracks.reduce(
+        (n, t) => n + 900 + t.label.length * 2 + t.lastKeyframeId.length * 4 + t.path.length * 40,
+        0,
+      ),
     };
   }
 
@@ -312,39 +433,146 @@ export class Tracker {
     this.seenThisStep = new Set();
   }
 
-  private expire(ptsNs: number, left: TrackStep['left'], analysed: boolean): void {
+  private classOf(label: string): { minScore: number; threshold: number } {
+    return this.o.classes.get(label) ?? this.o;
+  }
+
+  private confirms(t: Track): boolean {
+    return t.hits >= this.o.minHits && median(t.scores) >= this.classOf(t.label).threshold;
+  }
+
+  private create(d: Detection, obs: Observation): Track {
+    const frame = { width: obs.width, height: obs.height };
+    const t: Track = {
+      id: this.nextId++,
+      label: d.label,
+      classId: d.classId,
+      kf: new BoxKalman(d.box),
+      box: { ...d.box },
+      score: d.score,
+      scores: [d.score],
+      peak: d.score,
+      hits: 1,
+      misses: 0,
+      confirmed: false,
+      firstPtsNs: obs.ptsNs,
+      firstTimeMs: obs.timeMs,
+      firstKeyframeId: obs.keyframeId ?? '',
+      lastPtsNs: obs.ptsNs,
+      lastTimeMs: obs.timeMs,
+      lastKeyframeId: obs.keyframeId ?? '',
+      statePtsNs: obs.ptsNs,
+      entryEdge: edgeOf(d.box, frame, this.o.edgeMargin),
+      best:
+        obs.keyframeId === null
+          ? null
+          : { keyframeId: obs.keyframeId, ptsNs: obs.ptsNs, box: { ...d.box }, score: d.score },
+      path: [[obs.ptsNs, Math.round(cx(d.box)), Math.round(cy(d.box))]],
+      pathGapNs: PATH_MIN_GAP_NS,
+      frame,
+    };
+    return t;
+  }
+
+  private hit(t: Track, d: Detection, obs: Observation): void {
+    t.kf.update(d.box);
+    t.box = { ...d.box };
+    t.score = d.score;
+    t.scores.push(d.score);
+    if (t.scores.length > SCORE_HISTORY) t.scores.shift();
+    t.peak = Math.max(t.peak, d.score);
+    t.hits++;
+    t.misses = 0;
+    t.lastPtsNs = obs.ptsNs;
+    t.lastTimeMs = obs.timeMs;
+    t.frame = { width: obs.width, height: obs.height };
+    if (obs.keyframeId !== null) {
+      t.lastKeyframeId = obs.keyframeId;
+      if (t.firstKeyframeId === '') t.firstKeyframeId = obs.keyframeId;
+      if (t.best === null || d.score > t.best.score) {
+        t.best = { keyframeId: obs.keyframeId, ptsNs: obs.ptsNs, box: { ...d.box }, score: d.score };
+      }
+    }
+    const lastPoint = t.path[t.path.length - 1]!;
+    if (obs.ptsNs - lastPoint[0] >= t.pathGapNs) {
+      t.path.push([obs.ptsNs, Math.round(cx(d.box)), Math.round(cy(d.box))]);
+      if (t.path.length > PATH_POINTS) {
+        // Keep every other point and sample half as often from now on: bounded, evenly spread.
+        t.path = t.path.filter((_, i) => i % 2 === 0 || i === t.path.length - 1);
+        t.pathGapNs *= 2;
+      }
+    }
+    this.seenThisStep.add(t.id);
+  }
+
+  private view(t: Track, occluded: boolean, leaving = false): TrackView {
+    return {
+      id: t.id,
+      label: t.label,
+      classId: t.classId,
+      box: { ...t.box },
+      score: t.score,
+      confirmed: t.confirmed,
+      occluded,
+      firstPtsNs: t.firstPtsNs,
+      firstTimeMs: t.firstTimeMs,
+      firstKeyframeId: t.firstKeyframeId,
+      lastPtsNs: t.lastPtsNs,
+      lastTimeMs: t.lastTimeMs,
+      lastKeyframeId: t.lastKeyframeId,
+      dwellMs: (t.lastPtsNs - t.firstPtsNs) / 1e6,
+      hits: t.hits,
+      peakScore: t.peak,
+      medianScore: median(t.scores),
+      entryEdge: t.entryEdge,
+      exitEdge: leaving ? edgeOf(t.box, t.frame, this.o.edgeMargin, t.kf.velocity()) : 'none',
+      best: t.best === null ? null : { ...t.best, box: { ...t.best.box } },
+      path: t.path.map((p) => [...p] as [number, number, number]),
+    };
+  }
+
+  private expire(ptsNs: number, left: TrackStep['left']): void {
     const keep: Track[] = [];
     for (const t of this.tracks) {
       const goneMs = (ptsNs - t.lastPtsNs) / 1e6;
-      const lost = t.confirmed
-        ? t.misses > this.o.maxLostKeyframes || goneMs > this.o.maxLostMs
-        : analysed && t.misses > 0;
+      const lost = t.confirmed ? goneMs > this.o.maxLostMs : t.misses >= this.o.tentativeMaxMisses;
       if (!lost) keep.push(t);
-      else if (t.confirmed) left.push({ ...view(t, true), reason: 'lost' });
+      else if (t.confirmed) left.push({ ...this.view(t, true, true), reason: 'lost' });
     }
     this.tracks = keep;
   }
 
-  /** Greedy assignment, lowest cost first: IoU matches (cost 1 - IoU) before centroid ones (cost > 1). */
-  private match(dets: Detection[], ptsNs: number): [number, number][] {
+  /**
+   * Greedy assignment of `dets` to the tracks `candidates`, lowest cost first: IoU matches
+   * (cost 1 - IoU) before centroid ones (cost > 1, only when `centroid`).
+   */
+  private match(
+    dets: readonly Detection[],
+    candidates: readonly number[],
+    minIou: number,
+    centroid: boolean,
+  ): [number, number][] {
     const pairs: { ti: number; di: number; cost: number }[] = [];
-    this.tracks.forEach((t, ti) => {
-      const dt = (ptsNs - t.lastPtsNs) / 1e6;
-      const pred: Box = { x: t.box.x + t.vx * dt, y: t.box.y + t.vy * dt, w: t.box.w, h: t.box.h };
+    for (const ti of candidates) {
+      const t = this.tracks[ti]!;
+      const pred = t.kf.box();
       dets.forEach((d, di) => {
         if (d.label !== t.label) return;
         const overlap = iou(pred, d.box);
-        if (overlap >= this.o.iouThreshold) {
+        if (overlap >= minIou) {
           pairs.push({ ti, di, cost: 1 - overlap });
           return;
         }
-        if (this.o.maxCentroidDistance <= 0) return;
-        const diag = (Math.hypot(t.box.w, t.box.h) + Math.hypot(d.box.w, d.box.h)) / 2;
+        if (!centroid || this.o.maxCentroidDistance <= 0) return;
+        const diag = (Math.hypot(pred.w, pred.h) + Math.hypot(d.box.w, d.box.h)) / 2;
         if (diag <= 0) return;
+        // Sizes must agree roughly too: a far small object is not the near big one.
+        const ratio = Math.max(pred.h, d.box.h) / Math.max(1, Math.min(pred.h, d.box.h));
+        if (ratio > 2) return;
         const dist = Math.hypot(cx(pred) - cx(d.box), cy(pred) - cy(d.box)) / diag;
         if (dist <= this.o.maxCentroidDistance) pairs.push({ ti, di, cost: 1 + dist });
       });
-    });
+    }
     pairs.sort((a, b) => a.cost - b.cost || a.ti - b.ti || a.di - b.di);
     const usedT = new Set<number>();
     const usedD = new Set<number>();
@@ -358,8 +586,15 @@ export class Tracker {
     return out;
   }
 
-  private step(entered: TrackView[], left: TrackStep['left'], analysed: boolean): TrackStep {
-    const tracks = this.tracks.filter((t) => t.confirmed).map((t) => view(t, !this.seenThisStep.has(t.id)));
+  private step(
+    entered: TrackView[],
+    left: TrackStep['left'],
+    analysed: boolean,
+    confirmedDetections: Detection[],
+  ): TrackStep {
+    const tracks = this.tracks
+      .filter((t) => t.confirmed)
+      .map((t) => this.view(t, !this.seenThisStep.has(t.id)));
     const counts = new Map<string, number>();
     for (const t of tracks) counts.set(t.label, (counts.get(t.label) ?? 0) + 1);
     return {
@@ -368,6 +603,7 @@ export class Tracker {
       tracks,
       counts: Object.fromEntries([...counts.entries()].sort(([a], [b]) => a.localeCompare(b))),
       analysed,
+      confirmedDetections,
     };
   }
 }

@@ -75,10 +75,10 @@ describe('Tracker', () => {
     expect(b.at(-1)).toBe(100);
   });
 
-  it('bridges an occlusion gap: same id after 2 keyframes unseen, left after more than maxLostKeyframes', () => {
+  it('bridges an occlusion gap: same id after 2 steps unseen, left once unseen longer than maxLostMs', () => {
     const walk = (i: number): Obj[] => [['person', 100 + i * 20, 100]];
     const items = seq([walk(0), walk(1), walk(2), [], [], walk(5), walk(6), [], [], [], [], []]);
-    const t = new Tracker({ maxLostKeyframes: 3, maxLostMs: 10_000 });
+    const t = new Tracker({ minHits: 2, maxLostMs: 700 });
     const steps = items.map((i) => t.update(i));
     expect(steps.map((s) => s.tracks.map((v) => `${v.id}${v.occluded ? '?' : ''}`).join())).toEqual([
       '', // tentative
@@ -91,16 +91,16 @@ describe('Tracker', () => {
       '1?',
       '1?',
       '1?',
-      '', // 4th miss > maxLostKeyframes: left
+      '', // unseen 800 ms > maxLostMs: left
       '',
     ]);
     expect(steps[10]?.left.map((v) => [v.id, v.reason, v.dwellMs])).toEqual([[1, 'lost', 1200]]);
     expect(t.stats()).toMatchObject({ tracks: 0, created: 1 });
   });
 
-  it('missing analyses do not age tracks, but the time gap (maxLostMs) does', () => {
+  it('missing analyses neither age nor end tracks; the next analysed step does', () => {
     const p: Obj[] = [['person', 100, 100]];
-    const t = new Tracker({ maxLostKeyframes: 1, maxLostMs: 1000 });
+    const t = new Tracker({ minHits: 2, maxLostMs: 1000 });
     const steps = [
       kf(0, 0, p),
       kf(1, 100, p),
@@ -108,9 +108,10 @@ describe('Tracker', () => {
       kf(3, 300, 'null'),
       kf(4, 400, p),
       kf(5, 2000, 'null'),
+      kf(6, 2100, []),
     ].map((i) => t.update(i));
-    expect(steps.map((s) => s.tracks.length)).toEqual([0, 1, 1, 1, 1, 0]);
-    expect(steps[5]?.left.map((v) => v.reason)).toEqual(['lost']);
+    expect(steps.map((s) => s.tracks.length)).toEqual([0, 1, 1, 1, 1, 1, 0]);
+    expect(steps[6]?.left.map((v) => [v.reason, v.lastPtsNs])).toEqual([['lost', 400e6]]);
   });
 
   it('matches per class and counts confirmed tracks per class', () => {
@@ -146,7 +147,91 @@ describe('Tracker', () => {
     expect(() => new Tracker({ maxLost: 1 } as unknown as TrackerOptions)).toThrow(
       /unknown option 'maxLost'/,
     );
+    expect(() => new Tracker({ threshold: 1.5 })).toThrow(/threshold/);
+    expect(() => new Tracker({ classes: { person: { minScore: -0.1 } } })).toThrow(/classes.person.minScore/);
+    expect(() => new Tracker({ classes: { person: { floor: 1 } } as never })).toThrow(
+      /unknown option 'floor'/,
+    );
     expect(idsByX({}, seq([[['x', 0, 0]]]))).toEqual([[]]);
+  });
+
+  it('confirms a track on the median of its scores, per class; a track never confirmed shows nowhere', () => {
+    const scored = (seqNo: number, score: number, label = 'person'): AnalysedKeyframe => {
+      const item = kf(seqNo, seqNo * 200, [[label, 100 + seqNo * 5, 100]]);
+      for (const d of item.analysis?.detections ?? []) d.score = score;
+      return item;
+    };
+    // Scores 0.45, 0.45, 0.45: high enough to track (minScore 0.4), median below 0.5: never confirmed.
+    const t = new Tracker();
+    const weak = [0, 1, 2, 3, 4].map((i) => t.update(scored(i, 0.45)));
+    expect(weak.flatMap((s) => [...s.entered, ...s.tracks, ...s.left, ...s.confirmedDetections])).toEqual([]);
+    expect(weak.at(-1)?.counts).toEqual({});
+    // The same scores confirm a class whose threshold is 0.4, at the third sighting.
+    const t2 = new Tracker({ classes: { dog: { threshold: 0.4 } } });
+    const dogs = [0, 1, 2].map((i) => t2.update(scored(i, 0.45, 'dog')));
+    expect(dogs.map((s) => s.entered.length)).toEqual([0, 0, 1]);
+    expect(dogs[2]?.entered[0]).toMatchObject({ hits: 3, medianScore: 0.45, peakScore: 0.45 });
+    expect(dogs[2]?.confirmedDetections.length).toBe(1);
+  });
+
+  it('second stage: low-score detections keep an unmatched track alive but start none', () => {
+    const at = (i: number, score: number, x = 100 + i * 10): AnalysedKeyframe => {
+      const item = kf(i, i * 200, [['person', x, 100]]);
+      for (const d of item.analysis?.detections ?? []) d.score = score;
+      return item;
+    };
+    const t = new Tracker({ minHits: 2, maxLostMs: 300 });
+    const steps = [at(0, 0.9), at(1, 0.9), at(2, 0.3), at(3, 0.3), at(4, 0.3), at(5, 0.9)].map((i) =>
+      t.update(i),
+    );
+    // Partly hidden (0.3 < minScore 0.4) for 600 ms > maxLostMs, yet the same id all along.
+    expect(steps.map((s) => s.tracks.map((v) => `${v.id}${v.occluded ? '?' : ''}`).join())).toEqual([
+      '',
+      '1',
+      '1',
+      '1',
+      '1',
+      '1',
+    ]);
+    expect(steps.flatMap((s) => s.left)).toEqual([]);
+    // Alone, low-score detections start nothing.
+    const t2 = new Tracker({ minHits: 1 });
+    expect([at(0, 0.3), at(1, 0.3)].map((i) => t2.update(i).tracks.length)).toEqual([0, 0]);
+    expect(t2.stats().created).toBe(0);
+  });
+
+  it('keeps ids through a crossing with an occlusion at 5 fps (Kalman prediction)', () => {
+    // A walks right, B walks left, 30 px per 200 ms; around the crossing B is hidden behind A for 3 steps.
+    const items = Array.from({ length: 16 }, (_, i) => {
+      const objs: Obj[] = [['person', 100 + i * 30, 100]];
+      if (i < 6 || i > 8) objs.push(['person', 550 - i * 30, 102]);
+      return kf(i, i * 200, objs);
+    });
+    const t = new Tracker({ minHits: 2, maxLostMs: 1000 });
+    const trail = new Map<number, number[]>();
+    for (const item of items) {
+      for (const v of t.update(item).tracks)
+        if (!v.occluded) trail.set(v.id, [...(trail.get(v.id) ?? []), v.box.x]);
+    }
+    expect([...trail.keys()]).toEqual([1, 2]);
+    const [a, b] = [trail.get(1) ?? [], trail.get(2) ?? []];
+    expect(a.every((x, i) => i === 0 || x > (a[i - 1] as number))).toBe(true);
+    expect(b.every((x, i) => i === 0 || x < (b[i - 1] as number))).toBe(true);
+    expect(t.stats().created).toBe(2);
+  });
+
+  it('says which edge a track entered and left by', () => {
+    // Frame 1000 x 500; a person walks in from the left edge and out at the right.
+    const t = new Tracker({ minHits: 2, maxLostMs: 300 });
+    const steps = Array.from({ length: 14 }, (_, i) =>
+      t.update(kf(i, i * 200, i < 10 ? [['person', i * 97, 200, 120, 80]] : [])),
+    );
+    const left = steps.flatMap((s) => s.left);
+    expect(left.map((v) => [v.entryEdge, v.exitEdge, v.reason])).toEqual([['left', 'right', 'lost']]);
+    // Within maxLostMs (+ one step) of the last sighting.
+    expect(steps.findIndex((s) => s.left.length > 0)).toBe(11);
+    expect(left[0]?.path.length).toBeGreaterThan(3);
+    expect(left[0]?.best).toMatchObject({ keyframeId: 'cam:0' });
   });
 });
 
@@ -172,12 +257,12 @@ describe('object.entered / object.left events', () => {
       [['person', 660, 100]],
       [['person', 650, 100]],
     ]);
-    const d = new EventDetector({ tracker: { maxLostKeyframes: 2 }, confirmKeyframes: 100 });
+    const d = new EventDetector({ tracker: { minHits: 2, maxLostMs: 500 }, confirmKeyframes: 100 });
     const events = items.flatMap((i) => d.next(i)).filter((e) => e.type.startsWith('object.'));
     expect(events.map(brief)).toEqual([
       'object.entered#1@cam:1',
       'object.entered#2@cam:3',
-      // Person 1 last seen in cam:3 (600 ms), entered at 0: dwell 600 ms; decided at cam:6 (third miss > maxLostKeyframes 2).
+      // Person 1 last seen in cam:3 (600 ms), entered at 0: dwell 600 ms; decided at cam:6 (unseen 600 ms > maxLostMs 500).
       'object.left#1@cam:3/dwell=600',
     ]);
     const left = events[2] as VigilEvent;

@@ -1,0 +1,255 @@
+/**
+ * The tracking stage of one stream: the tracker runs on every detected frame, in frame order —
+ * keyframes (their analyses) and the frames the detection cadence picks between them (detected
+ * through the shared detection budget, see detect-scheduler.ts). Out come:
+ *  - object.entered / object.left events, decided at the detection step (so an exit goes out
+ *    `maxLostMs` after the last sighting, not at the next keyframe);
+ *  - object records (confirmed, updates, final);
+ *  - each keyframe with the tracker's view, its detections cut down to those of confirmed tracks:
+ *    windows, summaries and count events see confirmed objects only.
+ *
+ * Frame order: each detected frame takes a ticket when it is picked; results wait in a bounded
+ * map until every earlier ticket is settled (filled, skipped or dropped).
+ */
+import { Subject } from 'rxjs';
+import type { Detection, Frame, Keyframe, ObjectRecord, VigilEvent } from '../core/contracts.js';
+import { CadenceGate } from '../stream/cadence.js';
+import { EventFactory, objectEvents } from '../stream/events.js';
+import { ObjectRecords } from '../stream/object-records.js';
+import type { ResolvedRule } from '../stream/rules.js';
+import type { ResolvedDetectCadence } from '../stream/track-options.js';
+import { Tracker, type Observation, type TrackedKeyframe, type TrackerOptions } from '../stream/tracker.js';
+import type { AnalysedKeyframe } from '../stream/windows.js';
+import type { DetectLane } from './detect-scheduler.js';
+
+/** Detects one frame (model pixels already read); null when the model was unavailable. */
+export type DetectFrame = (frame: Frame) => Promise<Detection[] | null>;
+
+export interface TrackingCounters {
+  /** Frames detected between keyframes (the cadence). */
+  cadenceDetections: number;
+  /** Cadence detection requests dropped (the stream's lane was full, oldest first). */
+  detectDropped: number;
+  /** Cadence detections that failed or came back unavailable. */
+  detectFailed: number;
+  /** Live cadence frames past their deadline when their turn came: not detected. */
+  detectStale: number;
+}
+
+export interface TrackingStageOptions {
+  streamId: string;
+  runId: string;
+  tracker: TrackerOptions;
+  /** Null: no detections between keyframes (tracking on keyframes only). */
+  cadence: { options: ResolvedDetectCadence; lane: DetectLane; detect: DetectFrame } | null;
+  zones?: readonly Pick<ResolvedRule, 'name' | 'zone'>[];
+  counters: TrackingCounters;
+  /** Fast mode: cadence requests waiting count as pending work (ingest pauses at its bound). */
+  pressure?: { pending: number };
+  /** Live streams: a cadence frame older than this (wall ms since capture) is not detected (0 = off). */
+  maxAgeMs?: number;
+  now?: () => number;
+  /** Results held waiting for an earlier frame (default 256); past it the oldest ticket is given up. */
+  maxWaiting?: number;
+}
+
+type Slot = { obs: Observation; item: AnalysedKeyframe | null } | null;
+
+export class TrackingStage {
+  readonly tracked$ = new Subject<TrackedKeyframe>();
+  readonly events$ = new Subject<VigilEvent>();
+  readonly records$ = new Subject<ObjectRecord>();
+  private readonly tracker: Tracker;
+  private readonly gate: CadenceGate | null;
+  private readonly ids: EventFactory;
+  private readonly records: ObjectRecords;
+  private readonly waiting = new Map<number, Slot>();
+  private readonly keyframeTickets = new Map<number, number>();
+  private nextTicket = 0;
+  private head = 0;
+  private keyframesDone = false;
+  private closed = false;
+  private outstanding = 0;
+
+  constructor(private readonly o: TrackingStageOptions) {
+    this.tracker = new Tracker(o.tracker);
+    this.gate = o.cadence ? new CadenceGate(o.cadence.options) : null;
+    this.ids = new EventFactory(o.runId);
+    this.records = new ObjectRecords(o.streamId, { runId: o.runId, ...(o.zones ? { zones: o.zones } : {}) });
+  }
+
+  /** A keyframe was selected (before its analysis): it takes its place in the order. */
+  keyframeSelected(kf: Keyframe): void {
+    if (this.closed) return;
+    this.gate?.keyframe(kf.frame);
+    this.keyframeTickets.set(kf.frame.seq, this.take());
+  }
+
+  /** A frame the keyframe selector passed over: the cadence may detect it. Does not release it. */
+  passedOver(frame: Frame): void {
+    if (this.closed || this.gate === null || this.o.cadence === null) return;
+    if (!this.gate.pick(frame, this.tracker.pendingLoss)) return;
+    // Read the model pixels now (the caller releases the frame's decoded pixels right after).
+    const copy: Frame = { ...frame };
+    const ticket = this.take();
+    const { lane, detect } = this.o.cadence;
+    const pressure = this.o.pressure;
+    if (pressure) pressure.pending++;
+    let settled = false;
+    const settle = (slot: Slot): void => {
+      if (settled) return;
+      settled = true;
+      if (pressure) pressure.pending--;
+      this.fill(ticket, slot);
+    };
+    lane.push({
+      run: async () => {
+        const now = this.o.now ?? Date.now;
+        if ((this.o.maxAgeMs ?? 0) > 0 && now() - copy.captureTimeMs > (this.o.maxAgeMs ?? 0)) {
+          this.o.counters.detectStale++;
+          settle(null);
+          return;
+        }
+        let dets: Detection[] | null = null;
+        try {
+          dets = await detect(copy);
+        } catch {
+          dets = null;
+        }
+        if (dets === null) this.o.counters.detectFailed++;
+        else this.o.counters.cadenceDetections++;
+        settle({ obs: observation(copy, null, dets), item: null });
+      },
+      drop: () => {
+        this.o.counters.detectDropped++;
+        settle(null);
+      },
+    });
+  }
+
+  /** A keyframe's analysis (or its missing analysis). */
+  analysed(item: AnalysedKeyframe): void {
+    const ticket = this.keyframeTickets.get(item.keyframe.frame.seq);
+    if (ticket === undefined) return;
+    this.keyframeTickets.delete(item.keyframe.frame.seq);
+    const a = item.analysis;
+    this.fill(ticket, {
+      obs: observation(
+        item.keyframe.frame,
+        item.keyframe.id,
+        a === null || !a.available ? null : a.detections,
+      ),
+      item,
+    });
+  }
+
+  /** A keyframe that will never be analysed (dropped before the model). */
+  keyframeSkipped(kf: Keyframe): void {
+    const ticket = this.keyframeTickets.get(kf.frame.seq);
+    if (ticket === undefined) return;
+    this.keyframeTickets.delete(kf.frame.seq);
+    this.fill(ticket, null);
+  }
+
+  /** Every keyframe was analysed or skipped: complete once the cadence detections settle. */
+  keyframesComplete(): void {
+    this.keyframesDone = true;
+    this.maybeComplete();
+  }
+
+  error(err: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.tracked$.error(err);
+    this.events$.error(err);
+    this.records$.error(err);
+  }
+
+  /** Drops waiting cadence work and state. Idempotent. */
+  close(): void {
+    this.o.cadence?.lane.close();
+    this.closed = true;
+    this.waiting.clear();
+    this.keyframeTickets.clear();
+    this.tracker.reset();
+    this.records.reset();
+    this.gate?.reset();
+  }
+
+  get stats(): { waiting: number; tracks: number; records: number } {
+    return { waiting: this.waiting.size, tracks: this.tracker.stats().tracks, records: this.records.size };
+  }
+
+  private take(): number {
+    this.outstanding++;
+    return this.nextTicket++;
+  }
+
+  private fill(ticket: number, slot: Slot): void {
+    if (this.closed || ticket < this.head) return;
+    this.waiting.set(ticket, slot);
+    const max = this.o.maxWaiting ?? 256;
+    // A ticket never settled would hold everything behind it: past the bound, give it up.
+    while (this.waiting.size > max && !this.waiting.has(this.head)) {
+      this.head++;
+      this.outstanding--;
+    }
+    while (this.waiting.has(this.head)) {
+      const s = this.waiting.get(this.head)!;
+      this.waiting.delete(this.head);
+      this.head++;
+      this.outstanding--;
+      if (s !== null) {
+        try {
+          this.step(s.obs, s.item);
+        } catch (err) {
+          this.error(err);
+          return;
+        }
+      }
+    }
+    this.maybeComplete();
+  }
+
+  private step(obs: Observation, item: AnalysedKeyframe | null): void {
+    const step = this.tracker.observe(obs);
+    const at = { streamId: obs.streamId, ptsNs: obs.ptsNs, timeMs: obs.timeMs, keyframeId: obs.keyframeId };
+    for (const e of objectEvents(this.ids, at, step)) this.events$.next(e);
+    for (const r of this.records.step(step, { width: obs.width, height: obs.height }, obs.ptsNs)) {
+      this.records$.next(r);
+    }
+    if (item !== null) {
+      const a = item.analysis;
+      this.tracked$.next({
+        keyframe: item.keyframe,
+        analysis: a === null ? null : { ...a, detections: a.available ? step.confirmedDetections : [] },
+        // Entries and exits already went out at their step.
+        tracking: { ...step, entered: [], left: [] },
+      });
+    }
+  }
+
+  private maybeComplete(): void {
+    if (this.closed || !this.keyframesDone || this.outstanding > 0) return;
+    this.closed = true;
+    this.tracked$.complete();
+    this.events$.complete();
+    this.records$.complete();
+  }
+}
+
+function observation(
+  frame: Frame,
+  keyframeId: string | null,
+  detections: readonly Detection[] | null,
+): Observation {
+  return {
+    streamId: frame.streamId,
+    ptsNs: frame.ptsNs,
+    timeMs: frame.captureTimeMs,
+    keyframeId,
+    width: frame.sourceWidth,
+    height: frame.sourceHeight,
+    detections,
+  };
+}

@@ -1,0 +1,212 @@
+import { firstValueFrom, from, toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { DetectScheduler } from '../../src/analyzer/detect-scheduler.js';
+import { rebaseStreamTime } from '../../src/analyzer/stream-time.js';
+import { TrackingStage, type TrackingCounters } from '../../src/analyzer/tracking-stage.js';
+import type { Detection, Frame, Keyframe, ObjectRecord, VigilEvent } from '../../src/core/contracts.js';
+import { ConfigError } from '../../src/core/errors.js';
+import { CadenceGate } from '../../src/stream/cadence.js';
+import { validateTrackOptions } from '../../src/stream/track-options.js';
+import type { TrackedKeyframe } from '../../src/stream/tracker.js';
+import { schemaValidator } from '../../src/publish/schemas.js';
+import { envelope } from '../../src/publish/cloudevents.js';
+import { analysedKeyframe } from '../helpers/analysed.js';
+
+/** A frame at ptsMs whose 8x8 gray picture is `level` everywhere (motion = a change of level). */
+function frame(seq: number, ptsMs: number, level = 0): Frame {
+  const gray = { width: 8, height: 8, format: 'GRAY8' as const, data: new Uint8Array(64).fill(level) };
+  return {
+    streamId: 'cam',
+    seq,
+    ptsNs: ptsMs * 1e6,
+    captureTimeMs: 1_700_000_000_000 + ptsMs,
+    sourceWidth: 1000,
+    sourceHeight: 500,
+    analysis: gray,
+    model: { width: 1, height: 1, format: 'RGB', data: new Uint8Array(3) },
+  };
+}
+
+describe('track options', () => {
+  const labels = ['person', 'car', 'dog'];
+  it('resolves defaults and per-class settings', () => {
+    const r = validateTrackOptions(
+      { detect: { fps: 4 }, objects: { person: { threshold: 0.6 }, car: null }, track: { maxLostMs: 1000 } },
+      { knownLabels: labels, sourceFps: 25 },
+    );
+    expect(r.detect).toEqual({ fps: 4, maxQueue: 2, motionThreshold: 0.004 });
+    expect(r.tracker).toMatchObject({
+      maxLostMs: 1000,
+      minHits: 3,
+      labels: ['person', 'car'],
+      classes: { person: { threshold: 0.6 }, car: {} },
+    });
+    expect(validateTrackOptions({ objects: ['dog'] }, { knownLabels: labels }).tracker.labels).toEqual([
+      'dog',
+    ]);
+  });
+
+  it('names the key in a typed config error', () => {
+    const bad: [unknown, RegExp][] = [
+      [{ detect: { fps: 0 } }, /^detect\.fps/],
+      [{ detect: { fps: -2 } }, /^detect\.fps/],
+      [{ detect: { fps: 30 } }, /^detect\.fps must be .*<= 25 \(the source frame rate\)/],
+      [{ objects: ['unicorn'] }, /^objects\.unicorn: unknown class name/],
+      [{ objects: { person: { threshold: 1.2 } } }, /objects\.person: threshold/],
+      [{ objects: { person: { minScore: -0.1 } } }, /objects\.person: minScore/],
+      [{ track: { threshold: 2 } }, /track: threshold/],
+      [{ track: { maxLost: 5 } }, /track: unknown option 'maxLost'/],
+      [{ objects: [] }, /objects: must name/],
+    ];
+    for (const [input, re] of bad) {
+      expect(() => validateTrackOptions(input as never, { knownLabels: labels, sourceFps: 25 })).toThrow(
+        ConfigError,
+      );
+      expect(() => validateTrackOptions(input as never, { knownLabels: labels, sourceFps: 25 })).toThrow(re);
+    }
+  });
+});
+
+describe('CadenceGate', () => {
+  it('detects at fps while there is motion, and nothing in a static scene', () => {
+    const gate = new CadenceGate({ fps: 5, motionThreshold: 0.01 });
+    gate.keyframe(frame(0, 0, 0));
+    // 25 fps: a static second, then a moving second (the level changes every frame).
+    const picked: number[] = [];
+    for (let i = 1; i < 50; i++) {
+      const f = frame(i, i * 40, i < 25 ? 0 : (i * 37) % 256);
+      if (gate.pick(f, false)) picked.push(i);
+    }
+    expect(picked.filter((i) => i < 25)).toEqual([]);
+    expect(picked).toEqual([25, 30, 35, 40, 45]);
+  });
+
+  it('keeps detecting while the tracker waits for an exit, even without motion', () => {
+    const gate = new CadenceGate({ fps: 5, motionThreshold: 0.01 });
+    gate.keyframe(frame(0, 0));
+    const picked = [5, 10, 15].filter((i) => gate.pick(frame(i, i * 40), true));
+    expect(picked).toEqual([5, 10, 15]);
+  });
+});
+
+describe('player time', () => {
+  it('the first frame is 0, later ones keep their spacing; a new run rebases again', async () => {
+    const frames = [frame(0, 80), frame(1, 120), frame(2, 160)];
+    const again = { ...frame(3, 5000), runId: 1 };
+    const out = await firstValueFrom(from([...frames, again]).pipe(rebaseStreamTime(), toArray()));
+    expect(out.map((f) => f.ptsNs / 1e6)).toEqual([0, 40, 80, 0]);
+  });
+});
+
+describe('TrackingStage', () => {
+  const person = (x: number, score = 0.9): Detection => ({
+    label: 'person',
+    classId: 0,
+    score,
+    box: { x, y: 100, w: 60, h: 120 },
+  });
+  const counters = (): TrackingCounters => ({
+    cadenceDetections: 0,
+    detectDropped: 0,
+    detectFailed: 0,
+    detectStale: 0,
+  });
+
+  it('tracks on keyframes and cadence frames in frame order; unconfirmed objects appear nowhere', async () => {
+    const scheduler = new DetectScheduler({ ratePerS: 0, maxInFlight: 4 });
+    const c = counters();
+    // Cadence detections answer out of order (later frames first): the stage restores the order.
+    const pending: { at: number; resolve: () => void }[] = [];
+    const stage = new TrackingStage({
+      streamId: 'cam',
+      runId: 'r1',
+      tracker: { maxLostMs: 600 },
+      cadence: {
+        options: { fps: 5, maxQueue: 10, motionThreshold: 0 },
+        lane: scheduler.open('cam', 10),
+        detect: (f) =>
+          new Promise<Detection[]>((resolve) => {
+            const t = f.ptsNs / 1e6;
+            // A person walking right until 1.4 s; a one-off "dog" at 0.25 at 0.4 s.
+            const dets = t <= 1400 ? [person(100 + t / 4)] : [];
+            if (t === 400)
+              dets.push({ label: 'dog', classId: 16, score: 0.3, box: { x: 800, y: 50, w: 40, h: 40 } });
+            pending.push({ at: t, resolve: () => resolve(dets) });
+          }),
+      },
+      counters: c,
+    });
+    const tracked: TrackedKeyframe[] = [];
+    const events: VigilEvent[] = [];
+    const records: ObjectRecord[] = [];
+    stage.tracked$.subscribe((k) => tracked.push(k));
+    stage.events$.subscribe((e) => events.push(e));
+    stage.records$.subscribe((r) => records.push(r));
+    let done = false;
+    stage.tracked$.subscribe({ complete: () => (done = true) });
+    // 25 fps for 3 s; keyframes at 0 and 2 s.
+    const keyframes: Keyframe[] = [];
+    for (let i = 0; i < 75; i++) {
+      const f = frame(i, i * 40, (i * 31) % 256);
+      if (i === 0 || i === 50) {
+        const kf = analysedKeyframe(i, i * 40, {
+          detections:
+            i === 0
+              ? [person(100), { label: 'dog', classId: 16, score: 0.3, box: { x: 800, y: 50, w: 40, h: 40 } }]
+              : [],
+          sourceWidth: 1000,
+          sourceHeight: 500,
+        });
+        keyframes.push(kf.keyframe);
+        stage.keyframeSelected(kf.keyframe);
+        stage.analysed(kf);
+      } else stage.passedOver(f);
+    }
+    stage.keyframesComplete();
+    await new Promise((r) => setImmediate(r));
+    expect(done).toBe(false);
+    // Answer in reverse order, as they come (at most 4 in flight).
+    let answered = 0;
+    for (let round = 0; round < 20 && !done; round++) {
+      const batch = pending.slice(answered);
+      answered = pending.length;
+      for (const p of batch.reverse()) p.resolve();
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    }
+    expect(done).toBe(true);
+    expect(c.cadenceDetections).toBe(pending.length);
+    expect(pending.length).toBe(13); // every 200 ms over 3 s, less the two keyframes
+    // One person, entered at its third sighting (0.4 s), left 600+ ms after its last one (1.4 s).
+    expect(events.map((e) => `${e.type}@${e.ptsNs / 1e6}`)).toEqual([
+      'object.entered@400',
+      'object.left@2200',
+    ]);
+    expect(events[1]?.data).toMatchObject({
+      trackId: 1,
+      label: 'person',
+      lastSeenPtsNs: 1400e6,
+      exitEdge: 'none',
+    });
+    // Keyframes: the first before confirmation (no detections counted), the dog never counts.
+    expect(tracked.map((k) => k.analysis?.detections.map((d) => d.label))).toEqual([[], []]);
+    expect(JSON.stringify(events)).not.toContain('dog');
+    expect(JSON.stringify(records)).not.toContain('dog');
+    // Records: the first at confirmation, the final one with the best keyframe (the first keyframe).
+    expect(records.map((r) => [r.revision, r.final])).toEqual([
+      [0, false],
+      [1, true],
+    ]);
+    const final = records[1]!;
+    expect(final).toMatchObject({
+      label: 'person',
+      reason: 'lost',
+      best: { keyframeId: 'cam:0' },
+      exitEdge: 'none',
+    });
+    const valid = schemaValidator('object');
+    expect(valid(envelope('object', 'cam', final.id, final.endTimeMs, final))).toBe(true);
+    stage.close();
+    stage.close();
+    scheduler.close();
+  });
+});
