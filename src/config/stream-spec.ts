@@ -19,9 +19,11 @@ import {
   type CacheOptions,
   type EventOptions,
   type KeyframeOptions,
+  type TrackStreamOptions,
+  validateTrackOptions,
 } from '../stream/index.js';
-import { COCO_LABELS } from '../infer/yolo.js';
-import { validateTrackOptions, type TrackStreamOptions } from '../stream/track-options.js';
+import { COCO_LABELS } from '../infer/index.js';
+
 import { describeValue, isMapping, validate, type Field, type Spec } from './validate.js';
 
 /** What a user asks for when attaching a stream (HTTP body, NATS request, config entry, KV entry). */

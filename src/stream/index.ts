@@ -105,3 +105,4 @@ export {
   type EventStats,
 } from './events.js';
 export { detectSpeech, SpeechDetector, type SpeechOptions } from './speech.js';
+export { validateTrackOptions, TRACK_DEFAULTS, type TrackStreamOptions } from './track-options.js';
