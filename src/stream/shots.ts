@@ -37,7 +37,7 @@
  * `minShotMs` are one. Memory: a ring of `historyFrames` frames' thumbnails (bounded, allocated once).
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import type { Frame } from '../core/contracts.js';
+import type { Frame, TransitionKind } from '../core/contracts.js';
 import { ConfigError } from '../core/errors.js';
 import {
   assertGray,
@@ -48,7 +48,7 @@ import {
 } from './motion.js';
 import { checkNumber, rejectUnknownKeys, stripUndefined } from './options.js';
 
-export type TransitionKind = 'cut' | 'dissolve' | 'fade-in' | 'fade-out' | 'fade' | 'wipe';
+export type { TransitionKind };
 
 /** One shot boundary: the transition from the previous shot to the next. */
 export interface ShotBoundary {
