@@ -7,6 +7,7 @@ export default tseslint.config(
       'dist/**',
       'node_modules/**',
       'models/**',
+      '.vigil/**',
       'samples/**',
       'coverage/**',
       'src/infer/generated/**',

@@ -140,6 +140,8 @@ const RETURN_RATIO = 0.5;
 const LAG_STEPS = 7;
 /** Mean betweenness excess (0 = every cell between the ends) above which a window is not a transition. */
 const MAX_EXCESS = 0.35;
+/** The change just before and just after a gradual transition stays under this share of it. */
+const STANDOUT = 0.5;
 /** Largest share of a window's change one frame step may carry for it to be gradual. */
 const MAX_STEP_SHARE = 0.6;
 /** Largest shift tried for camera motion, as a fraction of the grid's width and height. */
@@ -183,6 +185,9 @@ export class ShotDetector {
   private readonly thumbs: Float32Array;
   private readonly zs: Float32Array;
   private readonly qs: Float32Array;
+  /** Scratch column + row profiles for the camera-motion test. */
+  private readonly profA: Float64Array;
+  private readonly profB: Float64Array;
   /** Frames pushed in this run (index of the next frame). */
   private n = 0;
   private frameMs = 40;
@@ -203,6 +208,8 @@ export class ShotDetector {
     this.thumbs = new Float32Array(this.cap * this.cells);
     this.zs = new Float32Array(this.cap * this.cells);
     this.qs = new Float32Array(this.cap * NQ);
+    this.profA = new Float64Array(grid.cols + grid.rows);
+    this.profB = new Float64Array(grid.cols + grid.rows);
     this.k = this.o.flashMaxFrames + 1;
   }
 
@@ -362,7 +369,9 @@ export class ShotDetector {
     const maxLag = Math.min(this.cap - this.k - HOLD_FRAMES - 2, e);
     const minFrames = Math.max(3, Math.round(o.gradualMinMs / this.frameMs));
     const maxFrames = Math.min(maxLag, Math.round(o.gradualMaxMs / this.frameMs) + 2);
-    let passed = false;
+    // The best window ending at e (cheap tests), then the camera-motion test on it alone.
+    let best = 0;
+    let bestS = -1;
     if (maxFrames >= minFrames) {
       const ratio = LAG_STEPS > 1 ? Math.pow(maxFrames / minFrames, 1 / (LAG_STEPS - 1)) : 1;
       let prevLag = 0;
@@ -370,29 +379,39 @@ export class ShotDetector {
         const lag = Math.round(minFrames * Math.pow(ratio, i));
         if (lag === prevLag || lag > maxFrames) continue;
         prevLag = lag;
-        const s = e - lag;
-        const score = this.window(s, e);
-        if (score > 0) {
-          passed = true;
-          const c = this.cand;
-          if (c !== null && s <= c.e + 1) {
-            c.s = Math.min(c.s, s);
-            c.e = Math.max(c.e, e);
-            c.last = e;
-            if (score > c.score) {
-              c.score = score;
-              c.bs = s;
-              c.be = e;
-            }
-          } else {
-            if (c !== null) this.finish(c);
-            this.cand = { s, e, last: e, score, bs: s, be: e };
-          }
+        const score = this.window(e - lag, e);
+        if (score > best) {
+          best = score;
+          bestS = e - lag;
         }
       }
     }
-    const c = this.cand;
-    if (!passed && c !== null && e - c.last > HOLD_FRAMES) {
+    let passed = false;
+    if (bestS >= 0) {
+      const ss = this.slotOf(bestS);
+      const se = this.slotOf(e);
+      const mid = this.slotOf(bestS + Math.round((e - bestS) / 2));
+      // Camera motion: a pan or a tilt moves content across cells, so a shifted thumbnail explains
+      // the window (or one of its halves) better than the unshifted one; a mix or a wipe does not.
+      passed = !(this.shifted(ss, se) || this.shifted(ss, mid) || this.shifted(mid, se));
+    }
+    let c = this.cand;
+    if (passed) {
+      if (c !== null && bestS <= c.e + 1) {
+        c.s = Math.min(c.s, bestS);
+        c.e = Math.max(c.e, e);
+        c.last = e;
+        if (best > c.score) {
+          c.score = best;
+          c.bs = bestS;
+          c.be = e;
+        }
+      } else {
+        if (c !== null) this.finish(c);
+        c = { s: bestS, e, last: e, score: best, bs: bestS, be: e };
+        this.cand = c;
+      }
+    } else if (c !== null && e - c.last > HOLD_FRAMES) {
       this.finish(c);
       this.cand = null;
     }
@@ -404,6 +423,12 @@ export class ShotDetector {
     const se = this.slotOf(e);
     const d = this.dist(ss, se);
     if (d < this.o.gradualThreshold) return 0;
+    // Twin comparison: the change across the window stands out from the change just before it
+    // and just after it (a shot in steady motion changes as much over any stretch).
+    const len0 = e - s;
+    const back = Math.min(Math.max(this.k, Math.round(len0 / 2)), s - Math.max(0, this.n - this.cap));
+    if (back > 0 && this.dist(this.slotOf(s - back), ss) > STANDOUT * d) return 0;
+    if (this.dist(se, this.slotOf(e + this.k)) > STANDOUT * d) return 0;
     // Gradual: no single step carries most of the change (a cut inside the window does).
     let maxStep = 0;
     for (let i = s + 1; i <= e; i++) maxStep = Math.max(maxStep, this.step[this.slotOf(i)]!);
@@ -420,54 +445,65 @@ export class ShotDetector {
         this.excess(ss, se, this.slotOf(s + Math.round((3 * len) / 4)))) /
       3;
     if (ex > MAX_EXCESS) return 0;
-    // Camera motion: a pan or a tilt moves content across cells, so a shifted thumbnail explains
-    // each half of the window better than the unshifted one; a mix or a wipe is not a shift.
-    const mid = this.slotOf(s + Math.round(len / 2));
-    if (this.shifted(ss, se) || this.shifted(ss, mid) || this.shifted(mid, se)) return 0;
     return d * (1 - ex);
   }
 
   /**
-   * True when frame b is frame a moved by a few cells (a pan or tilt): the best shift other than
-   * none matches the overlapping cells of the normalised thumbnails clearly better than no shift.
+   * True when frame b is frame a moved by a few cells (a pan or tilt): the best shift found on the
+   * column and row profiles (cheap: 1-D), checked on the whole normalised thumbnails, matches the
+   * overlap clearly better than no shift.
    */
   private shifted(a: number, b: number): boolean {
     if (this.flat(a) || this.flat(b)) return false;
     const cols = this.cols;
     const rows = this.cells / cols;
+    if (cols < 4 || rows < 3) return false;
+    const z = this.zs;
     const za = a * this.cells;
     const zb = b * this.cells;
-    const z = this.zs;
-    const maxDx = Math.max(1, Math.floor(cols * SHIFT_MAX));
-    const maxDy = Math.max(1, Math.floor(rows * SHIFT_MAX));
-    let none = Infinity;
-    let best = Infinity;
-    for (let dy = -maxDy; dy <= maxDy; dy++) {
-      for (let dx = -maxDx; dx <= maxDx; dx++) {
-        let sum = 0;
-        let count = 0;
-        const y0 = Math.max(0, -dy);
-        const y1 = Math.min(rows, rows - dy);
-        const x0 = Math.max(0, -dx);
-        const x1 = Math.min(cols, cols - dx);
-        for (let y = y0; y < y1; y++) {
-          const ra = za + (y + dy) * cols + dx;
-          const rb = zb + y * cols;
-          for (let x = x0; x < x1; x++) sum += Math.abs(z[ra + x]! - z[rb + x]!);
-          count += x1 - x0;
-        }
-        const m = count > 0 ? sum / count : Infinity;
-        if (dx === 0 && dy === 0) none = m;
-        else if (m < best) best = m;
+    const pa = this.profA;
+    const pb = this.profB;
+    pa.fill(0);
+    pb.fill(0);
+    for (let y = 0; y < rows; y++) {
+      for (let xx = 0; xx < cols; xx++) {
+        const va = z[za + y * cols + xx]!;
+        const vb = z[zb + y * cols + xx]!;
+        pa[xx] = pa[xx]! + va;
+        pb[xx] = pb[xx]! + vb;
+        pa[cols + y] = pa[cols + y]! + va;
+        pb[cols + y] = pb[cols + y]! + vb;
       }
     }
-    return best < SHIFT_MATCH && best < SHIFT_GAIN * none;
+    const dx = bestShift(pa, pb, 0, cols, Math.max(1, Math.floor(cols * SHIFT_MAX)));
+    const dy = bestShift(pa, pb, cols, rows, Math.max(1, Math.floor(rows * SHIFT_MAX)));
+    if (dx === 0 && dy === 0) return false;
+    const moved = this.match(za, zb, dx, dy, cols, rows);
+    return moved < SHIFT_MATCH && moved < SHIFT_GAIN * this.match(za, zb, 0, 0, cols, rows);
+  }
+
+  /** Mean |za(x + dx, y + dy) - zb(x, y)| over the overlap. */
+  private match(za: number, zb: number, dx: number, dy: number, cols: number, rows: number): number {
+    const z = this.zs;
+    let sum = 0;
+    let count = 0;
+    const y0 = Math.max(0, -dy);
+    const y1 = Math.min(rows, rows - dy);
+    const x0 = Math.max(0, -dx);
+    const x1 = Math.min(cols, cols - dx);
+    for (let y = y0; y < y1; y++) {
+      const ra = za + (y + dy) * cols + dx;
+      const rb = zb + y * cols;
+      for (let xx = x0; xx < x1; xx++) sum += Math.abs(z[ra + xx]! - z[rb + xx]!);
+      count += x1 - x0;
+    }
+    return count > 0 ? sum / count : Infinity;
   }
 
   /**
    * The planes a window is judged on: the normalised thumbnails (brightness and exposure out), or
-   * the raw ones where an end is flat (a fade: the normalised thumbnail does not change while it
-   * darkens).
+   * the raw ones where an end is flat or far less contrasted (a fade: the normalised thumbnail does
+   * not change while it darkens).
    */
   private plane(a: number, b: number): Float32Array {
     return this.faded(a, b) || this.faded(b, a) ? this.thumbs : this.zs;
@@ -641,6 +677,24 @@ export class ShotDetector {
     this.lastEndPtsNs = p.b.endPtsNs;
     return p.b;
   }
+}
+
+/** The shift (-max..max) of profile a[off..off+n) that best matches b over their overlap. */
+function bestShift(a: Float64Array, b: Float64Array, off: number, n: number, max: number): number {
+  let best = 0;
+  let bestErr = Infinity;
+  for (let d = -max; d <= max; d++) {
+    let sum = 0;
+    const i0 = Math.max(0, -d);
+    const i1 = Math.min(n, n - d);
+    for (let i = i0; i < i1; i++) sum += Math.abs(a[off + i + d]! - b[off + i]!);
+    const err = sum / (i1 - i0);
+    if (err < bestErr - 1e-9 || (err <= bestErr + 1e-9 && Math.abs(d) < Math.abs(best))) {
+      bestErr = err;
+      best = d;
+    }
+  }
+  return best;
 }
 
 function clamp01(x: number): number {
