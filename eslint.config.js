@@ -74,6 +74,7 @@ export default tseslint.config(
       'dist/**',
       'node_modules/**',
       'models/**',
+      '.vigil/**',
       'samples/**',
       'coverage/**',
       'src/infer/generated/**',

@@ -56,6 +56,20 @@ export interface AudioChunk {
 
 export type KeyframeReason = 'first' | 'motion' | 'scene-cut' | 'max-interval';
 
+/** How one shot gave way to the next. */
+export type TransitionKind = 'cut' | 'dissolve' | 'fade-in' | 'fade-out' | 'fade' | 'wipe';
+
+/** A shot boundary: the transition into the shot a keyframe opens (see stream/shots.ts). */
+export interface ShotTransition {
+  kind: TransitionKind;
+  /** First frame of the transition, ns of stream time (for a cut: the new shot's first frame). */
+  startPtsNs: number;
+  /** First clean frame of the new shot, ns (for a cut: = startPtsNs). */
+  endPtsNs: number;
+  /** 0..1. */
+  confidence: number;
+}
+
 export interface Keyframe {
   /** `<streamId>:<seq>`: stable, unique within a run. */
   id: string;
@@ -67,6 +81,8 @@ export interface Keyframe {
   sincePreviousMs: number;
   /** 64-bit perceptual hash (dHash of the gray analysis frame) as 16 hex digits, when computed. */
   phash?: string;
+  /** For a 'scene-cut' keyframe: the transition into the shot it opens (after the transition's end). */
+  shot?: ShotTransition;
 }
 
 /** Box in source pixels: x, y of the top-left corner, width, height. */
@@ -138,6 +154,44 @@ export interface WindowDigest {
   speech?: SpeechSegment[];
   /** Confirmed object tracks seen in the window (from the tracker), bounded. */
   tracks?: { id: number; label: string; firstPtsNs: number; lastPtsNs: number }[];
+  /** Shot boundaries (scene-cut keyframes) in the window: counted whether or not listed (the one count every level shares). */
+  sceneCuts?: number;
+  /** Shots that start in the window (bounded): their opening keyframe and what its analysis saw. */
+  shots?: DigestShot[];
+}
+
+/** A shot as a digest lists it. */
+export interface DigestShot {
+  keyframeId: string;
+  /** Start of the shot (its opening keyframe's PTS), ns. */
+  ptsNs: number;
+  /** How it began ('first' for the stream's first shot). */
+  transition: TransitionKind | 'first';
+  /** Detections in the opening keyframe, as counts per label (empty when the analysis was missing). */
+  counts: Record<string, number>;
+}
+
+/** A finished shot (published on `vigil.<stream>.shot`). */
+export interface ShotRecord {
+  id: string;
+  streamId: string;
+  /** 0, 1, 2, ... per run. */
+  index: number;
+  startPtsNs: number;
+  endPtsNs: number;
+  startTimeMs: number;
+  endTimeMs: number;
+  /** How it began ('first' for the stream's first shot) and, for a transition, its span. */
+  transition: TransitionKind | 'first';
+  transitionStartPtsNs: number;
+  confidence: number;
+  /** The representative keyframe: the one that opened the shot, after its transition ended. */
+  keyframeId: string;
+  keyframePtsNs: number;
+  /** What its analysis saw: counts per label, text (empty when the analysis was missing). */
+  counts: Record<string, number>;
+  text: string[];
+  caption?: string;
 }
 
 /** Voice-activity probability for one audio chunk (audio/VAD branch → stream). */

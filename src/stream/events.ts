@@ -276,7 +276,20 @@ export class EventDetector {
     }
     this.lastCutPtsNs = pts;
     const all = item.analysis?.available === true ? item.analysis.detections : [];
-    out.push(this.event('scene.cut', item, all, { sceneScore: keyframe.sceneScore }));
+    const shot = keyframe.shot;
+    out.push(
+      this.event('scene.cut', item, all, {
+        sceneScore: keyframe.sceneScore,
+        ...(shot !== undefined
+          ? {
+              kind: shot.kind,
+              startPtsNs: shot.startPtsNs,
+              endPtsNs: shot.endPtsNs,
+              confidence: shot.confidence,
+            }
+          : {}),
+      }),
+    );
   }
 
   private text(item: AnalysedKeyframe, out: VigilEvent[]): void {

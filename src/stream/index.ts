@@ -25,6 +25,16 @@ export {
   type ResolvedKeyframeOptions,
 } from './keyframes.js';
 export {
+  detectShots,
+  parseShotOptions,
+  SHOT_DEFAULTS,
+  ShotDetector,
+  type DetectedShotBoundary,
+  type ResolvedShotOptions,
+  type ShotBoundary,
+  type ShotOptions,
+} from './shots.js';
+export {
   AnalysisCache,
   cachedAnalyze,
   estimateAnalysisBytes,

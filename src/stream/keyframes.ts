@@ -4,15 +4,14 @@
  *
  * Policy, evaluated per frame in this order:
  *  1. the first frame (or the first after PTS went backwards: a new run) → 'first';
- *  2. scene cut: an ABRUPT change between two consecutive frames that stands out from the change
- *     just before AND just after it (one frame of look-ahead): cut score = layout excess +
- *     histogram excess >= sceneCutThreshold, where excess = this step's distance - max(previous
- *     step's, next step's). The layout distance compares thumbnails (cell means on the grid: where
- *     brightness is), the histogram distance the tones. Fast pans, camera shake and walking people
- *     change several consecutive frames alike (no excess); a one-frame flash changes two steps
- *     alike (no excess either); a cut changes one step. The keyframe is the frame after the cut
- *     frame (the new scene, one frame later). Cuts bypass minIntervalMs but not
- *     sceneCutMinIntervalMs (held back, they stay pending) → 'scene-cut';
+ *  2. shot start: a shot boundary found by the ShotDetector (shots.ts: hard cuts, dissolves,
+ *     fades, wipes; not flashes, brightness steps or pans) on this frame's thumbnail and histogram
+ *     (no extra pass over the pixels). The boundary is final a few frames after the transition
+ *     ends (look-ahead), and the keyframe is the frame at which it became final: the new shot's
+ *     first clean frames, never the middle of a dissolve. It carries the transition
+ *     (Keyframe.shot). Shot starts bypass minIntervalMs but not sceneCutMinIntervalMs (held back,
+ *     they stay pending) → 'scene-cut'. A resolution change alone is not one (the thumbnail is
+ *     cell means, the same scene gives the same thumbnail at any size);
  *  3. motion, spent on NEW activity (see ActivityGrid): motion in a cell of the grid
  *     (gridCols x gridRows) whose cell and neighbours were quiet — someone entering at the border or
  *     starting to move in a still part of the scene; at the frame's edge the neighbours further in
@@ -26,13 +25,14 @@
  *  4. maxIntervalMs elapsed since the previous keyframe → 'max-interval'.
  *
  * Keyframe.motionScore is the PEAK whole-frame motion score since the previous keyframe (this frame
- * included); Keyframe.sceneScore is, for a scene cut, its cut score, otherwise this frame's
+ * included); Keyframe.sceneScore is, for a shot start, the boundary's score, otherwise this frame's
  * histogram distance to the previous keyframe. State held: copies of the last two analysis images,
- * two frames' features (histogram, thumbnail, cells), the activity grid (O(cells)), all released
- * when the subscription ends. One pass over the pixels per frame (frameFeatures), no allocation.
+ * two frames' features (histogram, thumbnail, cells), the activity grid (O(cells)), the shot
+ * detector's bounded history of thumbnails, all released when the subscription ends. One pass over
+ * the pixels per frame (frameFeatures), no allocation.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import type { Frame, Image, Keyframe, KeyframeReason } from '../core/contracts.js';
+import type { Frame, Image, Keyframe, KeyframeReason, ShotTransition } from '../core/contracts.js';
 import { ConfigError } from '../core/errors.js';
 import { ActivityGrid } from './activity.js';
 import {
@@ -42,11 +42,18 @@ import {
   DEFAULT_NOISE_THRESHOLD,
   frameFeatures,
   histogramDistance,
-  layoutDistance,
   type FrameFeatures,
 } from './motion.js';
 import { checkNumber, checkRunId, idPrefix, rejectUnknownKeys, stripUndefined } from './options.js';
 import { dHash } from './phash.js';
+import {
+  parseShotOptions,
+  SHOT_DEFAULTS,
+  ShotDetector,
+  type ResolvedShotOptions,
+  type ShotBoundary,
+  type ShotOptions,
+} from './shots.js';
 
 export interface KeyframeOptions {
   /** Minimum stream time between motion keyframes, ms (default 500). */
@@ -59,12 +66,17 @@ export interface KeyframeOptions {
    */
   motionThreshold?: number;
   /**
-   * Cut score (layout excess + histogram excess of one frame step over its neighbouring steps, see
-   * the policy) that counts as a scene cut, 0..2 (default 0.25).
+   * Least structural change of one frame step that can be a hard cut (the shot detector's
+   * cutThreshold, 0.05..2, default 0.45; `shots.cutThreshold` wins where both are given).
    */
   sceneCutThreshold?: number;
-  /** Scene cuts bypass minIntervalMs but not this shorter guard, ms (default 200). */
+  /** Shot starts bypass minIntervalMs but not this shorter guard, ms (default 200). */
   sceneCutMinIntervalMs?: number;
+  /**
+   * The shot detector (shots.ts): cutAdaptiveRatio, gradualThreshold, gradualMinMs, gradualMaxMs,
+   * flashMaxFrames, minShotMs, flatLevel, historyFrames, cutThreshold; each with its range.
+   */
+  shots?: ShotOptions;
   /** Per-pixel gray difference (0..255) ignored as noise by the motion score (default 25). */
   noiseThreshold?: number;
   /** Histogram bins for the scene-cut score (default 32). */
@@ -100,15 +112,16 @@ export interface KeyframeOptions {
   runId?: string;
 }
 
-export interface ResolvedKeyframeOptions extends Required<Omit<KeyframeOptions, 'runId'>> {
+export interface ResolvedKeyframeOptions extends Required<Omit<KeyframeOptions, 'runId' | 'shots'>> {
   runId: string | undefined;
+  shots: ResolvedShotOptions;
 }
 
 export const KEYFRAME_DEFAULTS: Readonly<ResolvedKeyframeOptions> = Object.freeze({
   minIntervalMs: 500,
   maxIntervalMs: 5000,
   motionThreshold: 0.02,
-  sceneCutThreshold: 0.25,
+  sceneCutThreshold: SHOT_DEFAULTS.cutThreshold,
   sceneCutMinIntervalMs: 200,
   noiseThreshold: DEFAULT_NOISE_THRESHOLD,
   histogramBins: DEFAULT_HISTOGRAM_BINS,
@@ -122,6 +135,7 @@ export const KEYFRAME_DEFAULTS: Readonly<ResolvedKeyframeOptions> = Object.freez
   edgeNeighbourQuietMs: 200,
   phash: true,
   runId: undefined,
+  shots: SHOT_DEFAULTS,
 });
 
 const C = 'selectKeyframes';
@@ -129,7 +143,12 @@ const C = 'selectKeyframes';
 /** Validates and fills defaults; throws ConfigError with the fix in the message. */
 export function parseKeyframeOptions(options: KeyframeOptions = {}): ResolvedKeyframeOptions {
   rejectUnknownKeys(C, options, Object.keys(KEYFRAME_DEFAULTS));
-  const o: ResolvedKeyframeOptions = { ...KEYFRAME_DEFAULTS, ...stripUndefined(options) };
+  const { shots, ...rest } = options;
+  const o: ResolvedKeyframeOptions = {
+    ...KEYFRAME_DEFAULTS,
+    ...stripUndefined(rest),
+    shots: SHOT_DEFAULTS,
+  };
   o.runId = checkRunId(C, o.runId);
   checkNumber(C, 'busyFactor', o.busyFactor, { min: 0, max: 100 });
   checkNumber(C, 'activityWindowMs', o.activityWindowMs, { min: 0, exclusiveMin: true });
@@ -137,7 +156,12 @@ export function parseKeyframeOptions(options: KeyframeOptions = {}): ResolvedKey
   checkNumber(C, 'minIntervalMs', o.minIntervalMs, { min: 0 });
   checkNumber(C, 'maxIntervalMs', o.maxIntervalMs, { min: 0, exclusiveMin: true });
   checkNumber(C, 'motionThreshold', o.motionThreshold, { min: 0, max: 1, exclusiveMin: true });
-  checkNumber(C, 'sceneCutThreshold', o.sceneCutThreshold, { min: 0, max: 2, exclusiveMin: true });
+  checkNumber(C, 'sceneCutThreshold', o.sceneCutThreshold, { min: 0.05, max: 2 });
+  // The shot detector's options; its hard-cut threshold is sceneCutThreshold unless shots names one.
+  o.shots = parseShotOptions(
+    { cutThreshold: o.sceneCutThreshold, ...stripUndefined(shots ?? {}) },
+    `${C}: shots`,
+  );
   checkNumber(C, 'sceneCutMinIntervalMs', o.sceneCutMinIntervalMs, { min: 0 });
   checkNumber(C, 'noiseThreshold', o.noiseThreshold, { min: 0, max: 254, integer: true });
   checkNumber(C, 'histogramBins', o.histogramBins, { min: 2, max: 256, integer: true });
@@ -165,11 +189,8 @@ interface SelectorState {
   prevPtsNs: number;
   lastKeyPtsNs: number;
   lastKeyHist: Float64Array | null;
-  /** Layout and histogram distances of the last two frame steps (older, newer): the look-ahead. */
-  stepL: [number, number];
-  stepH: [number, number];
-  /** Cut score of a detected cut not yet emitted (held back by sceneCutMinIntervalMs), else 0. */
-  pendingCut: number;
+  /** A shot boundary found and not yet spent on a keyframe (held back by sceneCutMinIntervalMs). */
+  pendingShot: ShotBoundary | null;
   /** Peak motion score since the last keyframe. */
   peakMotion: number;
   /** New activity (or a surge) seen since the last keyframe and not yet spent on one. */
@@ -189,9 +210,7 @@ const EMPTY_STATE = (): SelectorState => ({
   prevPtsNs: 0,
   lastKeyPtsNs: 0,
   lastKeyHist: null,
-  stepL: [0, 0],
-  stepH: [0, 0],
-  pendingCut: 0,
+  pendingShot: null,
   peakMotion: 0,
   pendingMotion: false,
   activity: 0,
@@ -204,7 +223,7 @@ const EMPTY_STATE = (): SelectorState => ({
 export interface KeyframeSignals {
   /** Whole-frame motion score vs the previous frame. */
   motion: number;
-  /** Cut score of the previous frame step (known one frame later). */
+  /** Score of the shot boundary that became final at this frame (0 when none). */
   cutScore: number;
   /** Active cells, new regions started and confirmed in this frame. */
   activeCells: number;
@@ -226,6 +245,9 @@ export class KeyframeSelector {
   private spare: FrameFeatures | null = null;
   /** The copy before the previous frame's, reused for the next frame (no allocation). */
   private spareImage: Image | null = null;
+  /** The shot detector, for the grid in use (frames smaller than the grid use one cell). */
+  private shots: ShotDetector | null = null;
+  private shotCells = 0;
   private signals: KeyframeSignals = {
     motion: 0,
     cutScore: 0,
@@ -262,12 +284,13 @@ export class KeyframeSelector {
     const o = this.o;
     const s = this.s;
     const img = frame.analysis;
-    const restart =
-      s.prevImage === null ||
-      s.lastKeyHist === null ||
-      frame.ptsNs < s.prevPtsNs ||
-      s.prevImage.width !== img.width ||
-      s.prevImage.height !== img.height;
+    const restart = s.prevImage === null || s.lastKeyHist === null || frame.ptsNs < s.prevPtsNs;
+    // A resolution change within a run (an HLS variant switch): motion starts afresh, the shot
+    // detector carries on (its thumbnails are cell means, comparable at any size).
+    const resized =
+      !restart &&
+      s.prevImage !== null &&
+      (s.prevImage.width !== img.width || s.prevImage.height !== img.height);
     // The frame's pixels are copied first (into the buffer of the frame before the previous one):
     // ingest may recycle its buffers, and the selector's own copies start on a word boundary, which
     // frameFeatures reads four pixels at a time.
@@ -278,7 +301,7 @@ export class KeyframeSelector {
     // than the grid (tiny test images) fall back to one cell: whole-frame scores.
     const grid = img.width >= o.gridCols && img.height >= o.gridRows;
     const f = frameFeatures(
-      restart ? null : s.prevImage,
+      restart || resized ? null : s.prevImage,
       cur,
       grid ? o.gridCols : 1,
       grid ? o.gridRows : 1,
@@ -290,10 +313,18 @@ export class KeyframeSelector {
     this.spare = this.features;
     this.features = f;
     const hist = f.hist;
-    const thumb = f.thumb;
+    const cells = grid ? o.gridCols * o.gridRows : 1;
+    if (this.shots === null || this.shotCells !== cells) {
+      this.shots = new ShotDetector(
+        o.shots,
+        grid ? { cols: o.gridCols, rows: o.gridRows } : { cols: 1, rows: 1 },
+      );
+      this.shotCells = cells;
+    }
+    if (restart) this.shots.reset();
+    const boundary = this.shots.push(frame.ptsNs, f.thumb, hist);
 
     if (restart) {
-      const resized = s.prevImage !== null && frame.ptsNs >= s.prevPtsNs;
       this.s = {
         ...EMPTY_STATE(),
         prevImage: cur,
@@ -302,11 +333,13 @@ export class KeyframeSelector {
         lastKeyHist: Float64Array.from(hist),
       };
       this.grid.reset();
-      // A resolution change mid-run (a reconnect to a different stream) is a new scene.
-      if (resized) return this.keyframe(frame, 'scene-cut', 1, 1, (frame.ptsNs - s.lastKeyPtsNs) / 1e6);
       return this.keyframe(frame, 'first', 0, 0, Infinity);
     }
-    const prev = this.spare as FrameFeatures;
+    if (resized) {
+      this.grid.reset();
+      s.activity = 0;
+      s.activityMs = 0;
+    }
 
     const tMs = frame.ptsNs / 1e6;
     const dtMs = (frame.ptsNs - s.prevPtsNs) / 1e6;
@@ -317,20 +350,10 @@ export class KeyframeSelector {
     s.prevPtsNs = frame.ptsNs;
     if (motion > s.peakMotion) s.peakMotion = motion;
 
-    // Scene cut with one frame of look-ahead: the step before this one is a cut when it stands out
-    // from the step before it and from this step.
-    const stepH = histogramDistance(prev.hist, hist);
-    const stepL = layoutDistance(prev.thumb, thumb);
-    const [olderL, midL] = s.stepL;
-    const [olderH, midH] = s.stepH;
-    const cutScore =
-      Math.max(0, midL - Math.max(olderL, stepL)) + Math.max(0, midH - Math.max(olderH, stepH));
-    s.stepL = [midL, stepL];
-    s.stepH = [midH, stepH];
     const step = this.grid.update(this.cells, tMs);
-    if (cutScore >= o.sceneCutThreshold) {
-      if (cutScore > s.pendingCut) s.pendingCut = cutScore;
-      // Everything changed at once: nothing in the new scene is new activity yet.
+    if (boundary !== null) {
+      if (s.pendingShot === null || boundary.score > s.pendingShot.score) s.pendingShot = boundary;
+      // A new shot: nothing in it is new activity yet.
       this.grid.markAllActive(tMs);
     }
     // A surge only on a busy scene (where the activity average, not the fixed threshold, rules),
@@ -345,7 +368,7 @@ export class KeyframeSelector {
     if (step.confirmed > 0 || surge) s.pendingMotion = true;
     this.signals = {
       motion,
-      cutScore,
+      cutScore: boundary?.score ?? 0,
       activeCells: step.active,
       newRegions: step.started,
       confirmedRegions: step.confirmed,
@@ -353,7 +376,7 @@ export class KeyframeSelector {
 
     const sinceMs = (frame.ptsNs - s.lastKeyPtsNs) / 1e6;
     let reason: KeyframeReason | null = null;
-    if (s.pendingCut > 0 && sinceMs >= o.sceneCutMinIntervalMs) reason = 'scene-cut';
+    if (s.pendingShot !== null && sinceMs >= o.sceneCutMinIntervalMs) reason = 'scene-cut';
     else if (s.pendingMotion && sinceMs >= o.minIntervalMs) reason = 'motion';
     else if (sinceMs >= o.maxIntervalMs) reason = 'max-interval';
     // The activity average is updated after the decision, so a sudden change is judged against the
@@ -368,12 +391,22 @@ export class KeyframeSelector {
     }
     if (reason === null) return null;
 
-    const sceneScore = reason === 'scene-cut' ? s.pendingCut : histogramDistance(s.lastKeyHist ?? hist, hist);
+    const shot = reason === 'scene-cut' ? s.pendingShot : null;
+    const sceneScore = shot !== null ? shot.score : histogramDistance(s.lastKeyHist ?? hist, hist);
     const kf = this.keyframe(frame, reason, s.peakMotion, sceneScore, sinceMs);
+    if (shot !== null) {
+      const t: ShotTransition = {
+        kind: shot.kind,
+        startPtsNs: shot.startPtsNs,
+        endPtsNs: shot.endPtsNs,
+        confidence: shot.confidence,
+      };
+      kf.shot = t;
+    }
     s.lastKeyPtsNs = frame.ptsNs;
     s.lastKeyHist = Float64Array.from(hist);
     s.peakMotion = 0;
-    s.pendingCut = 0;
+    if (reason === 'scene-cut') s.pendingShot = null;
     s.pendingMotion = false;
     return kf;
   }
@@ -385,6 +418,7 @@ export class KeyframeSelector {
     this.features = null;
     this.spare = null;
     this.spareImage = null;
+    this.shots = null;
   }
 
   private motionThreshold(): number {

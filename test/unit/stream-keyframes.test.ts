@@ -173,17 +173,16 @@ describe('selectKeyframes', () => {
   });
 
   it('emits a scene cut before the min interval, but not within sceneCutMinIntervalMs', () => {
-    const list: [number, Image][] = [
-      [0, flat(20)], // first
-      [100, flat(230)], // cut, but only 100 ms after the keyframe: held back
-      [200, flat(230)], // 200 ms: scene-cut (bypasses minIntervalMs 500)
-      [300, flat(230)], // same scene, no motion
-    ];
-    const kfs = runSelector(list, { minIntervalMs: 500, sceneCutMinIntervalMs: 200 });
-    expect(kfs.map(tag)).toEqual(['cam:0/first', 'cam:2/scene-cut']);
-    // Layout excess (210/255) + histogram excess (1): the step stands out from its neighbours.
-    expect(kfs[1]?.sceneScore).toBeCloseTo(210 / 255 + 1, 10);
-    expect(kfs[1]?.sincePreviousMs).toBe(200);
+    // 20 ms frames: the cut at 60 ms is final 7 frames later (look-ahead for flashes and gradual
+    // transitions), at 200 ms, and held back to 300 ms by sceneCutMinIntervalMs.
+    const list: [number, Image][] = Array.from({ length: 20 }, (_, i) => [i * 20, flat(i < 3 ? 20 : 230)]);
+    const kfs = runSelector(list, { minIntervalMs: 500, sceneCutMinIntervalMs: 300 });
+    expect(kfs.map(tag)).toEqual(['cam:0/first', 'cam:15/scene-cut']);
+    expect(kfs[1]?.shot).toEqual({ kind: 'cut', startPtsNs: 60e6, endPtsNs: 60e6, confidence: 1 });
+    expect(kfs[1]?.sceneScore).toBe(1);
+    expect(kfs[1]?.sincePreviousMs).toBe(300);
+    const early = runSelector(list, { minIntervalMs: 500, sceneCutMinIntervalMs: 0 });
+    expect(early.map(tag)).toEqual(['cam:0/first', 'cam:10/scene-cut']);
   });
 
   it('a fast pan or shake (several large steps alike) and a one-frame flash are not cuts', () => {
@@ -201,18 +200,30 @@ describe('selectKeyframes', () => {
     expect(runSelector(flash, { minIntervalMs: 5000 }).map((k) => k.reason)).toEqual(['first']);
   });
 
-  it('emits the cut one frame after it (look-ahead) and does not spend a motion keyframe on it', () => {
-    const list: [number, Image][] = [
-      [0, block(0)],
-      [400, block(0)],
-      [800, block(0)],
-      [1200, flat(230)], // the cut
-      [1600, flat(230)], // confirmed here: this frame is the keyframe
-      [2000, flat(230)],
-      [2400, flat(230)],
-    ];
-    const kfs = runSelector(list);
-    expect(kfs.map(tag)).toEqual(['cam:0/first', 'cam:4/scene-cut']);
+  it('emits the cut once final (look-ahead), with its transition, and does not spend a motion keyframe on it', () => {
+    const list: [number, Image][] = Array.from({ length: 14 }, (_, i) => [
+      i * 400,
+      i < 3 ? block(0) : flat(230), // the cut at frame 3
+    ]);
+    const kfs = runSelector(list, { maxIntervalMs: 60_000 });
+    expect(kfs.map(tag)).toEqual(['cam:0/first', 'cam:10/scene-cut']);
+    expect(kfs[1]?.shot?.kind).toBe('cut');
+    expect(kfs[1]?.shot?.startPtsNs).toBe(1200e6);
+  });
+
+  it('a resolution change alone (an HLS variant switch) is not a shot change', () => {
+    const at = (w: number, h: number, v: (x: number, y: number) => number): Image => {
+      const data = new Uint8Array(w * h);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[y * w + x] = v(x / w, y / h);
+      return { width: w, height: h, format: 'GRAY8', data };
+    };
+    const scene = (x: number, y: number): number => (x < 0.5 ? 60 : 200) + (y < 0.5 ? 20 : 0);
+    const list: [number, Image][] = Array.from({ length: 30 }, (_, i) => [
+      i * 40,
+      i < 15 ? at(64, 48, scene) : at(96, 72, scene),
+    ]);
+    const kfs = runSelector(list, { maxIntervalMs: 60_000 });
+    expect(kfs.map(tag)).toEqual(['cam:0/first']);
   });
 
   it('ignores sensor noise (no motion keyframes)', () => {
@@ -254,7 +265,13 @@ describe('selectKeyframes', () => {
     };
     const list: [number, Image][] = Array.from({ length: 30 }, (_, i) => [i * 100, people(i * 100)]);
     // Surges off: A's jumps from cell to cell are whole-frame motion peaks on this tiny frame.
-    const grid = { gridCols: 4, gridRows: 3, busyFactor: 0 };
+    // Shot detection off in effect: on a 12-cell thumbnail A's jumps are large structural changes.
+    const grid = {
+      gridCols: 4,
+      gridRows: 3,
+      busyFactor: 0,
+      shots: { cutThreshold: 2, gradualThreshold: 2 },
+    };
     const times = (kfs: Keyframe[]) => kfs.map((k) => [k.reason, k.frame.ptsNs / 1e6]);
     // B's onset at 1900 ms, confirmed confirmMs (400 ms) later.
     expect(times(runSelector(list, grid))).toEqual([
