@@ -13,6 +13,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
   gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi
   nats-server prometheus ffmpeg pkg-config g++ make python3 ca-certificates chromium espeak-ng openssl
+  postgresql
 )
 
 if ! command -v node >/dev/null 2>&1; then
