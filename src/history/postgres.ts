@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS vigil_records (
   labels TEXT[] NOT NULL,
   zones TEXT[] NOT NULL,
   count INTEGER,
+  counts JSONB NOT NULL,
   dwell_ms DOUBLE PRECISION,
   text TEXT NOT NULL,
   keyframes TEXT[] NOT NULL,
@@ -140,13 +141,13 @@ class PostgresIndex implements HistoryIndex {
         // One statement per batch: arrays in, unnest out. Label lists travel as JSON (text[][] would need equal lengths).
         const col = <T>(f: (r: (typeof records)[number]) => T) => records.map(f);
         const res = await c.query(
-          `INSERT INTO vigil_records (id, stream, kind, type, start_ms, end_ms, wall_start, wall_end, labels, zones, count, dwell_ms, text, keyframes, evidence)
+          `INSERT INTO vigil_records (id, stream, kind, type, start_ms, end_ms, wall_start, wall_end, labels, zones, count, counts, dwell_ms, text, keyframes, evidence)
            SELECT u.id, u.stream, u.kind, u.type, u.start_ms, u.end_ms, u.wall_start, u.wall_end,
              ARRAY(SELECT json_array_elements_text(u.labels::json)), ARRAY(SELECT json_array_elements_text(u.zones::json)),
-             u.count, u.dwell_ms, u.text, ARRAY(SELECT json_array_elements_text(u.keyframes::json)), u.evidence
+             u.count, u.counts::jsonb, u.dwell_ms, u.text, ARRAY(SELECT json_array_elements_text(u.keyframes::json)), u.evidence
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::int8[], $8::int8[],
-             $9::text[], $10::text[], $11::int4[], $12::float8[], $13::text[], $14::text[], $15::text[])
-             AS u(id, stream, kind, type, start_ms, end_ms, wall_start, wall_end, labels, zones, count, dwell_ms, text, keyframes, evidence)
+             $9::text[], $10::text[], $11::int4[], $12::text[], $13::float8[], $14::text[], $15::text[], $16::text[])
+             AS u(id, stream, kind, type, start_ms, end_ms, wall_start, wall_end, labels, zones, count, counts, dwell_ms, text, keyframes, evidence)
            ON CONFLICT (id) DO NOTHING`,
           [
             col((r) => r.id),
@@ -160,6 +161,7 @@ class PostgresIndex implements HistoryIndex {
             col((r) => JSON.stringify(r.labels)),
             col((r) => JSON.stringify(r.zones)),
             col((r) => (r.count === null ? null : Math.round(r.count))),
+            col((r) => JSON.stringify(r.counts)),
             col((r) => r.dwellMs),
             col((r) => r.text.replace(/\0/g, '')),
             col((r) => JSON.stringify(r.keyframeIds)),

@@ -22,7 +22,7 @@ export class HistoryError extends VigilError {
   }
 }
 
-export type SearchOrder = 'newest' | 'oldest' | 'best';
+export type SearchOrder = 'newest' | 'oldest' | 'best' | 'longest';
 export type SearchClock = 'stream' | 'wall';
 
 export interface SearchQuery {
@@ -219,8 +219,8 @@ export function parseSearchQuery(input: unknown): SearchQuery {
   if (from && to && to.ms < from.ms)
     throw new HistoryError('VIGIL_ERR_HISTORY_RANGE', 'the time range runs backwards (to < from)');
   const order = o['order'] ?? null;
-  if (order !== null && order !== 'newest' && order !== 'oldest' && order !== 'best') {
-    throw bad('order must be newest, oldest or best');
+  if (order !== null && order !== 'newest' && order !== 'oldest' && order !== 'best' && order !== 'longest') {
+    throw bad('order must be newest, oldest, best or longest');
   }
   const text = o['text'] === undefined || o['text'] === null ? [] : tokenize(String(o['text']));
   const limit = number(o['limit'], 'limit', 1, SEARCH_LIMITS.maxLimit) ?? SEARCH_LIMITS.defaultLimit;
@@ -284,6 +284,7 @@ export interface SearchHit {
   labels: string[];
   zones: string[];
   count: number | null;
+  counts: Record<string, number>;
   dwellMs: number | null;
   text: string;
   keyframes: HitKeyframe[];

@@ -25,6 +25,8 @@ export interface HistoryRecord {
   zones: string[];
   /** How many objects (count events, alerts, summaries' peak counts); null when not a count. */
   count: number | null;
+  /** Count per label where the message says (summaries' peak counts, count events); bounded. */
+  counts: Record<string, number>;
   /** How long an object stayed, ms; null when unknown. */
   dwellMs: number | null;
   /** Searchable text: captions, OCR text, transcripts, summaries (bounded). */
@@ -144,6 +146,28 @@ function keyframesOf(d: Obj): string[] {
   return out;
 }
 
+/** Count per label: peak counts of a summary, `{label, to}` of count.changed, `{label, count}` of entries and alerts. */
+function countsOf(d: Obj, inner: Obj, facts: Obj | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  let n = 0;
+  const put = (label: unknown, v: unknown) => {
+    const l = str(label);
+    const c = num(v);
+    if (l === null || c === null || n >= RECORD_LIMITS.labels) return;
+    const key = l.toLowerCase();
+    if (!(key in out)) n++;
+    out[key] = Math.max(out[key] ?? 0, c);
+  };
+  const peak =
+    facts && isObj(facts['peakCounts']) ? facts['peakCounts'] : isObj(d['counts']) ? d['counts'] : null;
+  if (peak) for (const [l, c] of Object.entries(peak)) put(l, c);
+  for (const o of [d, inner]) {
+    if (o['label'] !== undefined) put(o['label'], o['to'] ?? o['count']);
+    if (Array.isArray(o['labels']) && o['labels'].length === 1) put(o['labels'][0], o['count']);
+  }
+  return out;
+}
+
 function evidenceOf(d: Obj): string | null {
   for (const k of ['evidence', 'snapshot', 'best']) {
     const o = d[k];
@@ -212,6 +236,11 @@ export function recordFromMessage(subject: string, body: unknown, msgId?: string
     const values = Object.values(facts['peakCounts']).filter((n): n is number => num(n) !== null);
     if (values.length > 0) count = Math.max(...values);
   }
+  const counts = countsOf(d, inner, facts);
+  if (count === null) {
+    const values = Object.values(counts);
+    if (values.length > 0) count = Math.max(...values);
+  }
   let dwellMs = firstNum(d, ['dwellMs']) ?? firstNum(inner, ['dwellMs']);
   if (dwellMs === null && s.kind === 'object') dwellMs = range[1] - range[0];
   return {
@@ -226,6 +255,7 @@ export function recordFromMessage(subject: string, body: unknown, msgId?: string
     labels: labelsOf(d),
     zones: zonesOf(d),
     count,
+    counts,
     dwellMs,
     text: textOf(s.kind, d),
     keyframeIds: keyframesOf(d),

@@ -72,7 +72,7 @@ export function buildSearchSql(q: SearchQuery, dialect: Dialect): BuiltSql {
   // One row more than the page tells whether there is a next page.
   const sql =
     `SELECT r.rid, r.id, r.stream, r.kind, r.type, r.start_ms, r.end_ms, r.wall_start, r.wall_end, ` +
-    `r.labels, r.zones, r.count, r.dwell_ms, r.text, r.keyframes, r.evidence, ${score} AS score ` +
+    `r.labels, r.zones, r.count, r.counts, r.dwell_ms, r.text, r.keyframes, r.evidence, ${score} AS score ` +
     `FROM ${from}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ` +
     `ORDER BY ${order} LIMIT ${p(q.limit + 1)} OFFSET ${p(q.offset)}`;
   return { sql, params };

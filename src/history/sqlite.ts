@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS records (
   labels TEXT NOT NULL,
   zones TEXT NOT NULL,
   count INTEGER,
+  counts TEXT NOT NULL,
   dwell_ms REAL,
   text TEXT NOT NULL,
   keyframes TEXT NOT NULL,
@@ -108,8 +109,8 @@ class SqliteIndex implements HistoryIndex {
     const prepare = (sql: string) =>
       o.readonly ? (undefined as unknown as Database.Statement) : db.prepare(sql);
     this.insertRecord = prepare(
-      `INSERT OR IGNORE INTO records (id, stream, kind, type, start_ms, end_ms, wall_start, wall_end, labels, zones, count, dwell_ms, text, keyframes, evidence)
-       VALUES (@id, @stream, @kind, @type, @startMs, @endMs, @wallStartMs, @wallEndMs, @labels, @zones, @count, @dwellMs, @text, @keyframes, @evidence)`,
+      `INSERT OR IGNORE INTO records (id, stream, kind, type, start_ms, end_ms, wall_start, wall_end, labels, zones, count, counts, dwell_ms, text, keyframes, evidence)
+       VALUES (@id, @stream, @kind, @type, @startMs, @endMs, @wallStartMs, @wallEndMs, @labels, @zones, @count, @counts, @dwellMs, @text, @keyframes, @evidence)`,
     );
     this.insertTag = prepare('INSERT OR IGNORE INTO record_tags (tag, rid) VALUES (?, ?)');
     this.insertFts = prepare('INSERT INTO records_fts (rowid, text) VALUES (?, ?)');
@@ -145,6 +146,7 @@ class SqliteIndex implements HistoryIndex {
       ...r,
       labels: JSON.stringify(r.labels),
       zones: JSON.stringify(r.zones),
+      counts: JSON.stringify(r.counts),
       keyframes: JSON.stringify(r.keyframeIds),
     });
     if (info.changes === 0) return false;

@@ -50,6 +50,7 @@ export interface SearchRow {
   labels: string | string[];
   zones: string | string[];
   count: number | string | null;
+  counts: string | Record<string, number>;
   dwell_ms: number | string | null;
   text: string;
   keyframes: string | string[];
@@ -94,6 +95,7 @@ export function toResult(
       labels: arr(r.labels),
       zones: arr(r.zones),
       count: nOrNull(r.count),
+      counts: typeof r.counts === 'string' ? (JSON.parse(r.counts) as Record<string, number>) : r.counts,
       dwellMs: nOrNull(r.dwell_ms),
       text: r.text,
       keyframes: kfs,
