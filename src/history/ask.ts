@@ -152,6 +152,28 @@ const NOT_ZONE = new Set([
   'bottom',
 ]);
 
+/** Words before or after "zone" that are not its name ("in zone door", "the door zone"). */
+const ZONE_STOP = new Set([
+  'the',
+  'a',
+  'an',
+  'that',
+  'this',
+  'which',
+  'what',
+  'any',
+  'each',
+  'in',
+  'at',
+  'on',
+  'of',
+  'to',
+  'into',
+  'same',
+  'one',
+  'no',
+]);
+
 function midnight(now: number, daysBack = 0): number {
   const d = new Date(now);
   d.setHours(0, 0, 0, 0);
@@ -352,18 +374,25 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
       what: 'cut',
     });
   }
+  if (p.text.length > 0 && p.labels.length === 0) {
+    // "when did "EXIT" appear": the verb is about the text, not about objects.
+    p.types = p.types.filter((t) => !t.startsWith('object'));
+  }
   if (p.anchors.length > 0) {
     // "after the first cut" is a time, not a question about cuts.
     p.types = p.types.filter((t) => t !== 'scene.cut' && t !== 'shot');
   }
 
   // Zones: "in zone gate", "the gate zone" (firm); "at/near/by the gate" (soft).
-  for (const m of q.matchAll(
-    /\bzone\s+([\p{L}\p{N}_-]{1,48})|\b([\p{L}\p{N}_-]{1,48})\s+(?:zone|area|region)\b/gu,
-  )) {
-    const z = (m[1] ?? m[2])!;
-    if (!['the', 'a', 'that', 'this', 'which', 'what', 'any', 'each'].includes(z) && !p.zones.includes(z))
-      p.zones.push(z);
+  for (const re of [
+    /\bzone\s+([\p{L}\p{N}_-]{1,48})/gu,
+    /\b([\p{L}\p{N}_-]{1,48})\s+(?:zone|area|region)\b/gu,
+  ]) {
+    for (const m of q.matchAll(re)) {
+      const z = m[1]!;
+      if (!ZONE_STOP.has(z) && !p.zones.includes(z)) p.zones.push(z);
+    }
+    if (p.zones.length > 0) break;
   }
   if (p.zones.length === 0) {
     for (const m of q.matchAll(
