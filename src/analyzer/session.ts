@@ -11,6 +11,7 @@ import { Observable, Subject, tap } from 'rxjs';
 import type { AudioChunk, Frame, Keyframe, Summary, VigilEvent } from '../core/contracts.js';
 import { probeDurationSeconds, ProgressBar } from '../cli/progress.js';
 import { ReportBuilder } from '../cli/report.js';
+import { writeReportHistory } from '../history/index.js';
 import { VigilError } from '../core/errors.js';
 import { DEFAULT_INGEST_OPTIONS, openFrames, type IngestOptions } from '../ingest/frames.js';
 import type { SourceSpec } from '../ingest/source.js';
@@ -290,7 +291,10 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
         mediaSeconds: mediaSeconds ?? lastPtsNs / 1e9,
         counters: { ...counters },
       });
+      const { events, summaries } = report.contents();
+      const history = await writeReportHistory(o.reportDir, events, summaries);
       console.error(`vigil: report written to ${written.json} and ${written.markdown}`);
+      console.error(`vigil: history index written to ${history} (vigil ask --history ${o.reportDir} "…")`);
     }
     // Ctrl-C is how a live stream ends (0); a file cut short is reported as interrupted (130).
     return interrupted && !o.live ? 130 : 0;

@@ -20,6 +20,9 @@ import { startService } from '../analyzer/session.js';
 import { connectNats, type NatsClientOptions } from '../publish/connection.js';
 import { formatStreams, remote, type RemoteOptions } from './remote.js';
 import { tail, tailSubjects, TAIL_TYPES } from './tail.js';
+import { askCommand } from './ask.js';
+import { historyCommand } from './history.js';
+import { searchCommand } from './search.js';
 
 export const EXIT = {
   ok: 0,
@@ -303,6 +306,9 @@ const commands: Record<string, Command> = {
       return EXIT.ok;
     },
   },
+  search: searchCommand,
+  ask: askCommand,
+  history: historyCommand,
   'infer-server': {
     summary: 'Run the KServe v2 / Triton-compatible gRPC inference server alone',
     usage:
@@ -429,6 +435,8 @@ export function exitCodeOf(code: string): number {
     case 'VIGIL_ERR_INVALID_ARGUMENT':
     case 'VIGIL_ERR_METHOD':
     case 'VIGIL_ERR_TOO_LARGE':
+    case 'VIGIL_ERR_HISTORY_QUERY':
+    case 'VIGIL_ERR_HISTORY_RANGE':
       return EXIT.usage;
     case 'VIGIL_ERR_STREAM_NOT_FOUND':
       return EXIT.notFound;

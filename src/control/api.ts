@@ -6,6 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { VigilError } from '../core/errors.js';
 import type { Manager } from '../analyzer/manager.js';
+import type { HistoryIndex } from '../history/index.js';
 
 export type ControlOp = 'attach' | 'detach' | 'list' | 'status' | 'health' | 'ready';
 export const CONTROL_OPS: readonly ControlOp[] = ['attach', 'detach', 'list', 'status', 'health', 'ready'];
@@ -24,6 +25,8 @@ export interface ControlContext {
   manager: Manager;
   /** Readiness of the dependencies (NATS connected, inference reachable); default: ready. */
   ready?: () => Readiness | Promise<Readiness>;
+  /** The history index behind search and ask (src/control/history.ts); absent: 503. */
+  history?: HistoryIndex;
 }
 
 /** Error codes of the control API (besides the stream and source codes passed through). */
@@ -52,6 +55,10 @@ const STATUS_BY_CODE: Record<string, number> = {
   VIGIL_ERR_TOO_LARGE: 413,
   VIGIL_ERR_STREAM_LIMIT: 429,
   VIGIL_ERR_CLOSED: 503,
+  VIGIL_ERR_HISTORY_QUERY: 400,
+  VIGIL_ERR_HISTORY_RANGE: 400,
+  VIGIL_ERR_HISTORY_TIMEOUT: 503,
+  VIGIL_ERR_HISTORY_DISABLED: 503,
 };
 
 export function statusOf(code: string): number {
