@@ -190,11 +190,11 @@ function readTime(raw: string, now: number, streamHint: boolean): TimeToken | nu
   const s = raw.trim().toLowerCase();
   const unit = new RegExp(`^${NUM}\\s*${UNIT}$`).exec(s);
   if (unit) return { ms: toNum(unit[1]!) * UNIT_MS[unit[2]!]!, clock: 'stream' };
-  const c = /^(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?\s*(am|pm)?$/.exec(s);
-  if (!c) return null;
+  const c = /^(\d{1,2})(?::(\d{2}))?(?::(\d{2}(?:\.\d+)?))?\s*(am|pm)?$/.exec(s);
+  if (!c || (c[2] === undefined && c[4] === undefined)) return null;
   const [, hs, ms, ss, ampm] = c;
   let h = Number(hs);
-  const m = Number(ms);
+  const m = Number(ms ?? 0);
   const sec = ss === undefined ? 0 : Number(ss);
   if (m > 59 || sec >= 60) return null;
   if (ampm === undefined && (streamHint || /^0{1,2}$/.test(hs!))) {
@@ -211,7 +211,7 @@ function readTime(raw: string, now: number, streamHint: boolean): TimeToken | nu
   return { ms: wall, clock: 'wall' };
 }
 
-const TIME = `(\\d{1,2}:\\d{2}(?::\\d{2}(?:\\.\\d+)?)?(?:\\s*[ap]m)?|${NUM}\\s*${UNIT}\\b)`;
+const TIME = `(\\d{1,2}:\\d{2}(?::\\d{2}(?:\\.\\d+)?)?(?:\\s*[ap]m)?|\\d{1,2}\\s*[ap]m\\b|${NUM}\\s*${UNIT}\\b)`;
 
 /** Parses a question; never throws except for a question over MAX_QUESTION_CHARS. */
 export function parseQuestion(question: string, options: ParseOptions = {}): ParsedQuestion {
@@ -260,10 +260,20 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
     p.intent = 'which';
   else if (/\bwhat happened\b|\bwhat('s| is| was) going on\b|\bsummar|\bdescribe\b|\bwhat went on\b/.test(q))
     p.intent = 'what';
-  if (/\b(first|earliest)\b(?! (\d|minute|second|hour|cut|shot|scene|half|few))/.test(q)) p.pick = 'first';
+  // "first"/"last" of the answer, not of a time anchor ("after the first cut") or span ("last hour").
+  const unanchored = q.replace(
+    /\b(after|before|since|until) the (first|last) (scene )?(cut|shot change|scene change|transition)\b/g,
+    ' ',
+  );
+  if (
+    /\b(first|earliest)\b(?! (\d|minute|second|hour|half|few|\w+ (minutes?|seconds?|hours?)))/.test(
+      unanchored,
+    )
+  )
+    p.pick = 'first';
   else if (
-    /\b(last|latest|most recent)\b(?! (\d|minute|second|hour|day|cut|shot|scene|half|few|\w+ (minutes?|seconds?|hours?|days?)))/.test(
-      q,
+    /\b(last|latest|most recent)\b(?! (\d|minute|second|hour|day|half|few|\w+ (minutes?|seconds?|hours?|days?)))/.test(
+      unanchored,
     )
   )
     p.pick = 'last';
