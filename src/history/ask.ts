@@ -110,11 +110,11 @@ const UNIT = '(ms|secs?|seconds?|s|mins?|minutes?|m|hrs?|hours?|h|days?)';
 const VERBS: { re: RegExp; types: string[]; dwell?: number }[] = [
   {
     re: /\b(enter(s|ed|ing)?|arriv(e|es|ed|ing)|appear(s|ed|ing)?|c[oa]me in|show(s|ed)? up|walk(s|ed)? in)\b/,
-    types: ['object.entered', 'object'],
+    types: ['object.entered'],
   },
   {
     re: /\b(leave|leaves|left|leaving|depart(s|ed)?|disappear(s|ed)?|went away|walk(s|ed)? out)\b/,
-    types: ['object.left', 'object'],
+    types: ['object.left'],
   },
   {
     re: /\b(stop(s|ped)?|park(s|ed)?|wait(s|ed)?|stand(s|ing)?|stood|stay(s|ed)?|linger(s|ed)?|loiter(s|ed|ing)?|idle)\b/,
@@ -621,7 +621,10 @@ export async function answerQuestion(
           : (h.count ?? 0);
       const ranked = hits
         .filter((h) => countOf(h) > 0)
-        .sort((a, b) => countOf(b) - countOf(a) || a.startMs - b.startMs);
+        .sort(
+          (a, b) =>
+            countOf(b) - countOf(a) || a.endMs - a.startMs - (b.endMs - b.startMs) || a.startMs - b.startMs,
+        );
       if (ranked.length === 0) return nothing(p, q, queries, knownStreams);
       const top = countOf(ranked[0]!);
       const peaks = ranked.filter((h) => countOf(h) === top);
@@ -688,7 +691,8 @@ export async function answerQuestion(
       let hits = await search(q);
       if (hits.length === 0) hits = await search({ ...q, types: [] });
       if (hits.length === 0) return nothing(p, q, queries, knownStreams);
-      const texts = hits
+      const texts = [...hits]
+        .sort((a, b) => a.endMs - a.startMs - (b.endMs - b.startMs) || a.startMs - b.startMs)
         .filter((h) => h.text !== '')
         .slice(0, 3)
         .map((h) => `${range(h)}: ${h.text}`);

@@ -65,6 +65,7 @@ export function buildSearchSql(q: SearchQuery, dialect: Dialect): BuiltSql {
   let order: string;
   if (q.order === 'oldest') order = 'r.wall_start ASC, r.start_ms ASC, r.rid ASC';
   else if (q.order === 'best' && q.text.length > 0) order = 'score DESC, r.wall_start DESC, r.rid DESC';
+  else if (q.order === 'longest') order = 'COALESCE(r.dwell_ms, 0) DESC, r.wall_start DESC, r.rid DESC';
   else if (q.order === 'best')
     order = 'COALESCE(r.count, 0) DESC, COALESCE(r.dwell_ms, 0) DESC, r.wall_start DESC, r.rid DESC';
   else order = 'r.wall_start DESC, r.start_ms DESC, r.rid DESC';

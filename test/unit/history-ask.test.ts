@@ -45,7 +45,7 @@ describe('question parser', () => {
     ['what happened?', { intent: 'what' }],
     [
       'When did the first person enter?',
-      { intent: 'when', pick: 'first', types: ['object.entered', 'object'] },
+      { intent: 'when', pick: 'first', types: ['object.entered'] },
     ],
     ['when was the last cut', { intent: 'when', pick: 'last', types: ['scene.cut', 'shot'] }],
     ['cars', { intent: 'find', labels: ['car'] }],
