@@ -39,7 +39,7 @@ export interface HistoryConsumerOptions {
   keyframeStreamMaxBytes?: number;
   /** Messages per fetch and per index transaction (default 256). */
   batchSize?: number;
-  /** How long one fetch waits for messages, ms (default 1000). */
+  /** How long one fetch waits for messages, ms (default and least 1000). */
   fetchExpiresMs?: number;
   /** How often retention runs, ms (default 10 minutes). */
   retentionEveryMs?: number;
@@ -102,7 +102,7 @@ export async function startHistoryConsumer(o: HistoryConsumerOptions): Promise<H
   const durable = o.durable ?? 'vigil-history';
   const kfStream = o.keyframeStream === undefined ? 'VIGIL_KEYFRAMES' : o.keyframeStream;
   const batchSize = o.batchSize ?? 256;
-  const expires = o.fetchExpiresMs ?? 1_000;
+  const expires = Math.max(1_000, o.fetchExpiresMs ?? 1_000);
   const nc = o.connection;
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);

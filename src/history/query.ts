@@ -153,6 +153,8 @@ export function parseTimeBound(v: unknown, name: string): { ms: number; clock: S
   const clock = /^(?:(\d{1,6}):)?(\d{1,2}):(\d{1,2}(?:\.\d{1,3})?)$/.exec(s);
   if (clock) {
     const [, h, m, sec] = clock;
+    if (Number(m) > 59 || Number(sec) >= 60)
+      throw bad(`${name}: ${JSON.stringify(s)} has minutes or seconds over 59`);
     return { ms: ((Number(h ?? 0) * 60 + Number(m)) * 60 + Number(sec)) * 1000, clock: 'stream' };
   }
   if (/^\d{4}-\d{2}-\d{2}([T ][0-9:.]+)?(Z|[+-]\d{2}:?\d{2})?$/.test(s)) {
