@@ -45,7 +45,7 @@ export function buildSearchSql(q: SearchQuery, dialect: Dialect): BuiltSql {
     if (pg) where.push(`r.${column} && ${p(values)}::text[]`);
     else {
       where.push(
-        `r.rid IN (SELECT rid FROM record_tags WHERE tag IN (${values.map((v) => p(prefix + v)).join(', ')}))`,
+        `EXISTS (SELECT 1 FROM record_tags t WHERE t.rid = r.rid AND t.tag IN (${values.map((v) => p(prefix + v)).join(', ')}))`,
       );
     }
   };
