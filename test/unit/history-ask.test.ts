@@ -43,10 +43,7 @@ describe('question parser', () => {
     ['how long did the car stay?', { intent: 'duration', labels: ['car'] }],
     ['Which objects did you see?', { intent: 'which' }],
     ['what happened?', { intent: 'what' }],
-    [
-      'When did the first person enter?',
-      { intent: 'when', pick: 'first', types: ['object.entered'] },
-    ],
+    ['When did the first person enter?', { intent: 'when', pick: 'first', types: ['object.entered'] }],
     ['when was the last cut', { intent: 'when', pick: 'last', types: ['scene.cut', 'shot'] }],
     ['cars', { intent: 'find', labels: ['car'] }],
   ])('%s', (q, expected) => expect(parse(q)).toMatchObject(expected));
