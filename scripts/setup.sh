@@ -18,6 +18,7 @@ APT_PACKAGES=(
   gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi
   nats-server prometheus ffmpeg pkg-config g++ make python3 ca-certificates chromium espeak-ng openssl
   procps # pgrep: tests find a CLI's child processes
+  postgresql # history: the PostgreSQL backend and its tests
 )
 
 if ! command -v node >/dev/null 2>&1; then

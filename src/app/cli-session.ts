@@ -16,6 +16,7 @@ import { AnalysisView, sessionLine } from '../cli/analysis-view.js';
 import { probeDurationSeconds } from '../cli/progress.js';
 import { CleanupStack } from './cleanup.js';
 import { startService, type NatsSettings } from './service.js';
+import { writeReportHistory } from '../history/index.js';
 
 /** The NATS settings of a session, as `nats:` in the config (servers null: a local nats-server). */
 export type SessionNats = NatsSettings;
@@ -166,6 +167,11 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
         mediaSeconds,
       });
       if (written) log(`vigil: report written to ${written.json} and ${written.markdown}`);
+      const contents = view.reportContents();
+      if (contents) {
+        const history = await writeReportHistory(o.reportDir, contents.events, contents.summaries);
+        log(`vigil: history index written to ${history} (vigil ask --history ${o.reportDir} "…")`);
+      }
     }
     // Ctrl-C is how a live stream ends (0); a file cut short is reported as interrupted (130).
     return interrupted && !o.live ? 130 : 0;

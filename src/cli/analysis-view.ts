@@ -101,6 +101,11 @@ export class AnalysisView {
     });
   }
 
+  /** The events and summaries collected for the report (for its history index). */
+  reportContents(): ReturnType<ReportBuilder['contents']> | undefined {
+    return this.report?.contents();
+  }
+
   private drawProgress(seconds = this.mediaSeconds, force = false): void {
     this.bar?.update(seconds, `${this.keyframes} keyframes, ${this.events} events`, force);
   }

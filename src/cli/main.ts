@@ -21,6 +21,9 @@ import { STREAM_FIELDS } from '../config/stream-spec.js';
 import { connectNats } from '../publish/connection.js';
 import { formatStreams, remote, type RemoteOptions } from './remote.js';
 import { tail, tailSubjects, TAIL_TYPES } from './tail.js';
+import { askCommand } from './ask.js';
+import { historyCommand } from './history.js';
+import { searchCommand } from './search.js';
 
 // Exit codes and the code → exit status map live with the error registry.
 export { EXIT, exitCodeOf };
@@ -333,6 +336,9 @@ const commands: Record<string, Command> = {
       return EXIT.ok;
     },
   },
+  search: searchCommand,
+  ask: askCommand,
+  history: historyCommand,
   'infer-server': {
     summary: 'Run the KServe v2 / Triton-compatible gRPC inference server alone',
     usage:

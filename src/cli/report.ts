@@ -61,6 +61,14 @@ export class ReportBuilder {
 
   constructor(private readonly maxItems = 10_000) {}
 
+  /** What was kept so far (for the report's history.sqlite). */
+  contents(): {
+    events: readonly (VigilEvent & { evidenceImage: string | null })[];
+    summaries: readonly Summary[];
+  } {
+    return { events: this.events, summaries: this.summaries };
+  }
+
   addSummary(s: Summary): void {
     if (this.summaries.length < this.maxItems) this.summaries.push(s);
   }

@@ -7,6 +7,8 @@
  *   POST   /v1/streams            201 StreamInfo       body: StreamDefinition {id, url, …}
  *   GET    /v1/streams/{id}       200 StreamInfo
  *   DELETE /v1/streams/{id}       200 StreamInfo (final)
+ *   GET    /v1/search?…           200 {hits, next, query}      (src/control/history.ts)
+ *   POST   /v1/ask                200 {answer, evidence, …}    body: {question}
  *
  * With a token, /v1/* needs `Authorization: Bearer <token>` (401 otherwise); health and readiness
  * stay open for probes. Errors: `{error:{code,message}}` with the status from `statusOf`.
@@ -22,6 +24,7 @@ import {
   type ControlContext,
   type ControlReply,
 } from './api.js';
+import { handleHistory, searchArgsFromUrl } from './history.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -87,6 +90,22 @@ async function route(o: ControlServerOptions, req: IncomingMessage, url: URL): P
   const method = req.method ?? 'GET';
   if (path === '/healthz') return handleControl(o, 'health', undefined);
   if (path === '/readyz') return handleControl(o, 'ready', undefined);
+  if (path === '/v1/search' || path === '/v1/ask') {
+    if (!authorized(o.token, req.headers.authorization)) {
+      return errorReply(new ControlError('VIGIL_ERR_UNAUTHORIZED', 'missing or wrong bearer token'));
+    }
+    if (path === '/v1/search') {
+      return method === 'GET'
+        ? handleHistory(o.history, 'search', searchArgsFromUrl(url))
+        : methodNotAllowed('GET');
+    }
+    if (method !== 'POST') return methodNotAllowed('POST');
+    try {
+      return await handleHistory(o.history, 'ask', await readJson(req));
+    } catch (err) {
+      return errorReply(err);
+    }
+  }
   if (path === '/v1/streams' || path.startsWith('/v1/streams/')) {
     if (!authorized(o.token, req.headers.authorization)) {
       return errorReply(new ControlError('VIGIL_ERR_UNAUTHORIZED', 'missing or wrong bearer token'));

@@ -6,6 +6,8 @@
  *   vigil.ctl.list     (empty)        → {streams, maxStreams}
  *   vigil.ctl.status   {id}           → StreamInfo
  *   vigil.ctl.health / vigil.ctl.ready
+ *   vigil.ctl.search   {label, text, from, to, …} → {hits, next, query}   (src/control/history.ts)
+ *   vigil.ctl.ask      {question}     → {answer, evidence, searched}
  *
  * The reply body is the same JSON as over HTTP; its `Vigil-Status` header carries the HTTP-style
  * status. With a token, requests need an `Authorization: Bearer <token>` header. Replicas share the
@@ -21,6 +23,7 @@ import {
   type ControlContext,
   type ControlReply,
 } from './api.js';
+import { handleHistory } from './history.js';
 
 export interface NatsControlOptions extends ControlContext {
   connection: NatsConnection;
@@ -56,6 +59,7 @@ export function serveControlOverNats(o: NatsControlOptions): NatsControlService 
     } else if (op === 'attach') {
       return errorReply(new ControlError('VIGIL_ERR_BAD_REQUEST', 'request body is empty: send JSON'));
     }
+    if (op === 'search' || op === 'ask') return handleHistory(o.history, op, args);
     return handleControl(o, op, args);
   };
   const sub: Subscription = o.connection.subscribe(CONTROL_SUBSCRIPTION, {

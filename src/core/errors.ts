@@ -95,6 +95,12 @@ export const ERROR_CODES = {
   VIGIL_ERR_INFER_SHM_REFUSED: failure(
     'the server refused inputs in shared memory (the client resends the bytes)',
   ),
+  // History (search and ask)
+  VIGIL_ERR_HISTORY_QUERY: usage(400, 'a search or question the history cannot take (bad filter or text)'),
+  VIGIL_ERR_HISTORY_RANGE: usage(400, 'a time range that is backwards or out of range'),
+  VIGIL_ERR_HISTORY_TIMEOUT: failure('a history query ran past its time bound', 503),
+  VIGIL_ERR_HISTORY_DISABLED: failure('this analyzer keeps no history index', 503),
+  VIGIL_ERR_HISTORY_BACKEND: failure('the history index (SQLite or PostgreSQL) failed'),
   // NATS and publishing
   VIGIL_ERR_NATS_UNREACHABLE: failure('no NATS server could be reached'),
   VIGIL_ERR_NATS_AUTH: { http: 500, exit: EXIT.unauthorized, summary: 'NATS refused the credentials' },

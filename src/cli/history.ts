@@ -1,0 +1,182 @@
+/**
+ * `vigil history`: the history consumer alone (JetStream → index), and what `vigil search` and
+ * `vigil ask` share: a local index (`--history PATH`: a history.sqlite file or a report directory)
+ * or a running analyzer's control API (`--server URL`).
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { isErrorCode, VigilError } from '../core/errors.js';
+import {
+  openHistoryIndex,
+  openSqliteIndex,
+  parseHistoryConfig,
+  reportThumbnail,
+  startHistoryConsumer,
+  type HistoryIndex,
+} from '../history/index.js';
+import { connectNats, type NatsClientOptions } from '../publish/connection.js';
+
+export interface CliCommand {
+  summary: string;
+  usage: string;
+  examples: string[];
+  options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
+  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
+}
+
+export const historySourceOptions = {
+  history: { type: 'string' },
+  server: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export class CliUsageError extends VigilError {
+  constructor(message: string) {
+    super('VIGIL_ERR_USAGE', message);
+  }
+}
+
+/** Opens `--history PATH` read-only: a .sqlite file, or a report directory holding history.sqlite. */
+export async function openLocalHistory(path: string): Promise<HistoryIndex> {
+  const p = resolve(path);
+  const isDir = existsSync(p) && statSync(p).isDirectory();
+  const file = isDir ? join(p, 'history.sqlite') : p;
+  if (!existsSync(file)) throw new CliUsageError(`no history index at ${file}`);
+  return openSqliteIndex({
+    path: file,
+    readonly: true,
+    ...(isDir ? { thumbnailUrl: reportThumbnail(p) } : {}),
+  });
+}
+
+export type HistorySource = { local: HistoryIndex } | { server: string; token?: string };
+
+/** `--history` (or VIGIL_HISTORY) → local; otherwise `--server` (or VIGIL_SERVER, or the default). */
+export async function historySource(values: Record<string, unknown>): Promise<HistorySource> {
+  if (typeof values.history === 'string' && typeof values.server === 'string') {
+    throw new CliUsageError('--history and --server exclude each other');
+  }
+  const local = typeof values.history === 'string' ? values.history : process.env.VIGIL_HISTORY;
+  if (typeof values.server !== 'string' && local) return { local: await openLocalHistory(local) };
+  const server =
+    typeof values.server === 'string' ? values.server : (process.env.VIGIL_SERVER ?? 'http://127.0.0.1:8080');
+  const token = typeof values.token === 'string' ? values.token : process.env.VIGIL_CONTROL_TOKEN;
+  return { server, ...(token ? { token } : {}) };
+}
+
+/** One control-API call; an error reply becomes a VigilError with its code. */
+export async function callServer(
+  source: { server: string; token?: string },
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
+  const url = new URL(path, source.server.endsWith('/') ? source.server : `${source.server}/`);
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      headers: {
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(source.token ? { authorization: `Bearer ${source.token}` } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (cause) {
+    throw new VigilError('VIGIL_ERR_UNREACHABLE', `cannot reach the analyzer at ${url.origin}`, { cause });
+  }
+  const json = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
+  if (!res.ok) {
+    const e = json?.error;
+    const code = isErrorCode(e?.code) ? e.code : 'VIGIL_ERR_REMOTE';
+    throw new VigilError(code, e?.message ?? `the analyzer answered ${res.status} (${e?.code ?? 'no code'})`);
+  }
+  return json;
+}
+
+function natsOptions(values: Record<string, unknown>): NatsClientOptions {
+  const env = process.env;
+  const servers =
+    typeof values.nats === 'string' ? values.nats : (env.VIGIL_NATS_URL ?? 'nats://127.0.0.1:4222');
+  const o: NatsClientOptions = { servers: servers.split(',').map((s) => s.trim()), name: 'vigil-history' };
+  if (env.VIGIL_NATS_USER) o.user = env.VIGIL_NATS_USER;
+  if (env.VIGIL_NATS_PASSWORD) o.pass = env.VIGIL_NATS_PASSWORD;
+  if (env.VIGIL_NATS_TOKEN) o.token = env.VIGIL_NATS_TOKEN;
+  if (env.VIGIL_NATS_NKEY_SEED) o.nkeySeed = env.VIGIL_NATS_NKEY_SEED;
+  return o;
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise<void>((done) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      done();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+export const historyCommand: CliCommand = {
+  summary: 'Run the history consumer alone: JetStream events, summaries and keyframes into the search index',
+  usage: 'vigil history [--nats URL] [--history FILE] [--durable NAME] [--rebuild] [--json]',
+  examples: [
+    'vigil history --nats nats://127.0.0.1:4222 --history vigil-data/history.sqlite',
+    'VIGIL_HISTORY_POSTGRES_URL=postgres://vigil@db/vigil vigil history   # shared PostgreSQL index',
+    'vigil history --rebuild        # start over from the first message JetStream still holds',
+  ],
+  options: {
+    nats: { type: 'string' },
+    history: { type: 'string' },
+    durable: { type: 'string' },
+    rebuild: { type: 'boolean' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  run: async (values, positionals) => {
+    if (positionals.length > 0) throw new CliUsageError('history takes no arguments');
+    const config = parseHistoryConfig(
+      {
+        ...(typeof values.history === 'string' ? { path: values.history } : {}),
+        ...(typeof values.durable === 'string' ? { durable: values.durable } : {}),
+      },
+      process.env,
+      'flags',
+    );
+    const index = await openHistoryIndex(config);
+    try {
+      const nc = await connectNats(natsOptions(values));
+      try {
+        const consumer = await startHistoryConsumer({
+          connection: nc,
+          index,
+          durable: config.durable,
+          keyframeStream: config.keyframeStream,
+          rebuild: values.rebuild === true,
+          onError: (err) =>
+            console.error(`vigil history: ${err instanceof Error ? err.message : String(err)}`),
+        });
+        console.error(
+          `vigil history: ${index.backend === 'sqlite' ? config.path : 'PostgreSQL'} from JetStream (Ctrl-C to stop)`,
+        );
+        await untilSignal();
+        await consumer.close();
+        const s = consumer.stats();
+        console.log(
+          values.json
+            ? JSON.stringify(s)
+            : `vigil history: ${s.received} messages, ${s.inserted} stored, ${s.duplicates} duplicates, ${s.skipped} skipped`,
+        );
+      } finally {
+        await nc.drain().catch(() => nc.close());
+      }
+    } finally {
+      await index.close();
+    }
+    return 0;
+  },
+};

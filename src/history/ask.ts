@@ -1,0 +1,785 @@
+/**
+ * Questions in plain words, answered from the history index without a language model.
+ *
+ * `parseQuestion` (pure) reads: what is asked (how many, when, how long, which objects, what
+ * happened, or a plain find), object words (labels with synonyms and plurals), event verbs
+ * (entered, left, stopped, cut, text, speech, motion, alert), counts ("at least 3 people"),
+ * dwell ("longer than 10 seconds"), time expressions ("last hour", "between 10:00 and 10:05",
+ * "in the first minute", "after 0:30", "after the first cut"), quoted text, zones ("in zone
+ * gate", "at the gate") and stream names. `answer` turns that into one or two searches and
+ * answers with a sentence and the evidence; "Nothing found" is an answer, with what was searched.
+ *
+ * Times: `m:ss` written with a 0 hour (`0:30`, `00:30`), units (`30 s`, `2 minutes`) or near a
+ * word such as video/clip/into are stream time; `h:mm` otherwise (and am/pm) is a wall-clock time
+ * of the day of `now`, in the process's time zone.
+ */
+import { findLabels, labelNoun } from './labels.js';
+import {
+  emptyQuery,
+  HistoryError,
+  SEARCH_LIMITS,
+  tokenize,
+  type SearchHit,
+  type SearchQuery,
+} from './query.js';
+import type { HistoryIndex } from './store.js';
+
+export type Intent = 'count' | 'when' | 'duration' | 'which' | 'what' | 'find';
+
+export interface TimeAnchor {
+  side: 'after' | 'before';
+  which: 'first' | 'last';
+  what: 'cut';
+}
+
+export interface ParsedQuestion {
+  question: string;
+  intent: Intent;
+  labels: string[];
+  /** The object words as written ("people"), for the answer. */
+  labelWords: string[];
+  text: string[][];
+  zones: string[];
+  /** Zones read loosely ("at the gate"): dropped, with a note, when they match nothing. */
+  softZones: string[];
+  streams: string[];
+  types: string[];
+  minCount: number | null;
+  minDwellMs: number | null;
+  clock: 'stream' | 'wall';
+  from: number | null;
+  to: number | null;
+  anchors: TimeAnchor[];
+  /** 'first' / 'last' occurrence asked for. */
+  pick: 'first' | 'last' | null;
+}
+
+export interface ParseOptions {
+  /** Wall-clock now, ms (default Date.now()). */
+  now?: number;
+  /** Stream names known to the index: a question naming one searches only it. */
+  knownStreams?: readonly string[];
+}
+
+export const MAX_QUESTION_CHARS = 2_000;
+
+const NUMBER_WORDS: Record<string, number> = {
+  a: 1,
+  an: 1,
+  one: 1,
+  two: 2,
+  three: 3,
+  four: 4,
+  five: 5,
+  six: 6,
+  seven: 7,
+  eight: 8,
+  nine: 9,
+  ten: 10,
+  eleven: 11,
+  twelve: 12,
+  twenty: 20,
+};
+const NUM = `(\\d+(?:\\.\\d+)?|${Object.keys(NUMBER_WORDS)
+  .filter((w) => w.length > 2)
+  .join('|')})`;
+const toNum = (s: string): number => NUMBER_WORDS[s.toLowerCase()] ?? Number(s);
+
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  sec: 1000,
+  secs: 1000,
+  second: 1000,
+  seconds: 1000,
+  m: 60_000,
+  min: 60_000,
+  mins: 60_000,
+  minute: 60_000,
+  minutes: 60_000,
+  h: 3_600_000,
+  hr: 3_600_000,
+  hrs: 3_600_000,
+  hour: 3_600_000,
+  hours: 3_600_000,
+  day: 86_400_000,
+  days: 86_400_000,
+};
+const UNIT = '(ms|secs?|seconds?|s|mins?|minutes?|m|hrs?|hours?|h|days?)';
+
+const VERBS: { re: RegExp; types: string[]; dwell?: number }[] = [
+  {
+    re: /\b(enter(s|ed|ing)?|arriv(e|es|ed|ing)|appear(s|ed|ing)?|c[oa]me in|show(s|ed)? up|walk(s|ed)? in)\b/,
+    types: ['object.entered'],
+  },
+  {
+    re: /\b(leave|leaves|left|leaving|depart(s|ed)?|disappear(s|ed)?|went away|walk(s|ed)? out)\b/,
+    types: ['object.left'],
+  },
+  {
+    re: /\b(stop(s|ped)?|park(s|ed)?|wait(s|ed)?|stand(s|ing)?|stood|stay(s|ed)?|linger(s|ed)?|loiter(s|ed|ing)?|idle)\b/,
+    types: ['object.left', 'object', 'alert'],
+    dwell: 3_000,
+  },
+  { re: /\b(cuts?|scene changes?|shots?|transitions?)\b/, types: ['scene.cut', 'shot'] },
+  { re: /\b(texts?|written|writing|sign|reads?|captions?|ocr|words?)\b/, types: [] },
+  {
+    re: /\b(speech|speak(s|ing)?|talk(s|ed|ing)?|said|says?|spoken|voice|transcripts?)\b/,
+    types: ['speech', 'transcript'],
+  },
+  { re: /\b(motion|movement|moving|moves?|moved)\b/, types: ['motion.started', 'motion'] },
+  { re: /\b(alerts?|alarms?)\b/, types: ['alert'] },
+];
+
+/** Words that never name a zone in "at the X" (time words, articles, objects are checked apart). */
+const NOT_ZONE = new Set([
+  'start',
+  'beginning',
+  'end',
+  'same',
+  'moment',
+  'time',
+  'first',
+  'last',
+  'video',
+  'clip',
+  'stream',
+  'camera',
+  'scene',
+  'frame',
+  'screen',
+  'top',
+  'bottom',
+]);
+
+/** Words before or after "zone" that are not its name ("in zone door", "the door zone"). */
+const ZONE_STOP = new Set([
+  'the',
+  'a',
+  'an',
+  'that',
+  'this',
+  'which',
+  'what',
+  'any',
+  'each',
+  'in',
+  'at',
+  'on',
+  'of',
+  'to',
+  'into',
+  'same',
+  'one',
+  'no',
+]);
+
+function midnight(now: number, daysBack = 0): number {
+  const d = new Date(now);
+  d.setHours(0, 0, 0, 0);
+  return d.getTime() - daysBack * 86_400_000;
+}
+
+interface TimeToken {
+  ms: number;
+  clock: 'stream' | 'wall';
+}
+
+/** One time written in a question, or null. */
+function readTime(raw: string, now: number, streamHint: boolean): TimeToken | null {
+  const s = raw.trim().toLowerCase();
+  const unit = new RegExp(`^${NUM}\\s*${UNIT}$`).exec(s);
+  if (unit) return { ms: toNum(unit[1]!) * UNIT_MS[unit[2]!]!, clock: 'stream' };
+  const c = /^(\d{1,2})(?::(\d{2}))?(?::(\d{2}(?:\.\d+)?))?\s*(am|pm)?$/.exec(s);
+  if (!c || (c[2] === undefined && c[4] === undefined)) return null;
+  const [, hs, ms, ss, ampm] = c;
+  let h = Number(hs);
+  const m = Number(ms ?? 0);
+  const sec = ss === undefined ? 0 : Number(ss);
+  if (m > 59 || sec >= 60) return null;
+  if (ampm === undefined && (streamHint || /^0{1,2}$/.test(hs!))) {
+    // m:ss or h:mm:ss of stream time.
+    return ss === undefined
+      ? { ms: (h * 60 + m) * 1000, clock: 'stream' }
+      : { ms: ((h * 60 + m) * 60 + sec) * 1000, clock: 'stream' };
+  }
+  if (ampm === 'pm' && h < 12) h += 12;
+  if (ampm === 'am' && h === 12) h = 0;
+  if (h > 23) return null;
+  let wall = midnight(now) + ((h * 60 + m) * 60 + sec) * 1000;
+  if (wall > now + 60_000) wall -= 86_400_000; // a time later than now means yesterday's
+  return { ms: wall, clock: 'wall' };
+}
+
+const TIME = `(\\d{1,2}:\\d{2}(?::\\d{2}(?:\\.\\d+)?)?(?:\\s*[ap]m)?|\\d{1,2}\\s*[ap]m\\b|${NUM}\\s*${UNIT}\\b)`;
+
+/** Parses a question; never throws except for a question over MAX_QUESTION_CHARS. */
+export function parseQuestion(question: string, options: ParseOptions = {}): ParsedQuestion {
+  if (typeof question !== 'string')
+    throw new HistoryError('VIGIL_ERR_HISTORY_QUERY', 'the question must be text');
+  if (question.length > MAX_QUESTION_CHARS) {
+    throw new HistoryError(
+      'VIGIL_ERR_HISTORY_QUERY',
+      `the question is ${question.length} characters; at most ${MAX_QUESTION_CHARS}`,
+    );
+  }
+  const now = options.now ?? Date.now();
+  const p: ParsedQuestion = {
+    question,
+    intent: 'find',
+    labels: [],
+    labelWords: [],
+    text: [],
+    zones: [],
+    softZones: [],
+    streams: [],
+    types: [],
+    minCount: null,
+    minDwellMs: null,
+    clock: 'stream',
+    from: null,
+    to: null,
+    anchors: [],
+    pick: null,
+  };
+  // Quoted text is searched as written; the rest is read for meaning.
+  const quoted = [...question.matchAll(/["“”«»]([^"“”«»]{1,500})["“”«»]/g)].map((m) => m[1]!);
+  if (quoted.length > 0) p.text = tokenize(quoted.map((q) => `"${q.replace(/"/g, ' ')}"`).join(' '));
+  const bare = question.replace(/["“”«»][^"“”«»]{0,500}["“”«»]/g, ' ');
+  const q = bare.toLowerCase().replace(/\s+/g, ' ');
+
+  // Intent.
+  if (/\bhow many\b|\bnumber of\b|\bcount\b/.test(q)) p.intent = 'count';
+  else if (/\bhow long\b|\bduration\b|\bfor how much time\b/.test(q)) p.intent = 'duration';
+  else if (/\bwhen\b|\bwhat time\b|\bat what point\b|\bat which (time|point)\b/.test(q)) p.intent = 'when';
+  else if (
+    /\b(which|what) (kinds? of )?(objects?|things?|labels?|classes|animals?|vehicles?)\b|\bwhat (did you |do you |can you |could you )?(see|saw|was seen|were seen|is visible|was visible)\b|\bwho\b/.test(
+      q,
+    )
+  )
+    p.intent = 'which';
+  else if (/\bwhat happened\b|\bwhat('s| is| was) going on\b|\bsummar|\bdescribe\b|\bwhat went on\b/.test(q))
+    p.intent = 'what';
+  // "first"/"last" of the answer, not of a time anchor ("after the first cut") or span ("last hour").
+  const unanchored = q.replace(
+    /\b(after|before|since|until) the (first|last) (scene )?(cut|shot change|scene change|transition)\b/g,
+    ' ',
+  );
+  if (
+    /\b(first|earliest)\b(?! (\d|minute|second|hour|half|few|\w+ (minutes?|seconds?|hours?)))/.test(
+      unanchored,
+    )
+  )
+    p.pick = 'first';
+  else if (
+    /\b(last|latest|most recent)\b(?! (\d|minute|second|hour|day|half|few|\w+ (minutes?|seconds?|hours?|days?)))/.test(
+      unanchored,
+    )
+  )
+    p.pick = 'last';
+
+  // Objects.
+  for (const f of findLabels(q)) {
+    for (const l of f.labels) if (!p.labels.includes(l)) p.labels.push(l);
+    p.labelWords.push(f.words);
+  }
+
+  // Event verbs.
+  for (const v of VERBS) {
+    if (!v.re.test(q)) continue;
+    for (const t of v.types) if (!p.types.includes(t)) p.types.push(t);
+    if (v.dwell !== undefined && p.intent !== 'duration') p.minDwellMs ??= v.dwell;
+  }
+  if (/\b(texts?|written|sign|reads?|ocr|words?)\b/.test(q) && p.text.length === 0 && p.intent !== 'count') {
+    p.types.push('text.appeared');
+  }
+
+  // Counts: "at least 3 people", "more than two cars", "3 people".
+  const countRe = new RegExp(
+    `\\b(at least|more than|over|no fewer than|>=?)?\\s*${NUM}\\s+(?:or more\\s+)?([\\p{L}]+)`,
+    'gu',
+  );
+  for (const m of q.matchAll(countRe)) {
+    const word = m[3]!;
+    const labels = findLabels(word);
+    if (labels.length === 0) continue;
+    const n = toNum(m[2]!);
+    if (!Number.isFinite(n)) continue;
+    const min = m[1] === 'more than' || m[1] === 'over' || m[1] === '>' ? Math.floor(n) + 1 : Math.ceil(n);
+    if (min > 1 || m[1] !== undefined) p.minCount = Math.max(p.minCount ?? 0, min);
+  }
+
+  // Dwell: "longer than 10 seconds", "for at least 2 minutes", "more than 30 s".
+  const dwell = new RegExp(
+    `\\b(?:longer than|more than|at least|over|for at least|for more than)\\s+${NUM}\\s*${UNIT}\\b`,
+  ).exec(q);
+  if (dwell && /\b(stay|stayed|stop|stopped|wait|waited|long|linger|loiter|remain|dwell|park)/.test(q)) {
+    p.minDwellMs = toNum(dwell[1]!) * UNIT_MS[dwell[2]!]!;
+  }
+
+  // Time expressions.
+  const streamHint = /\b(video|clip|film|footage|recording|into|stream time|mark)\b/.test(q);
+  const setRange = (a: TimeToken | null, b: TimeToken | null) => {
+    if (a && b && a.clock !== b.clock) {
+      // Mixed clocks: read both as stream time when one was.
+      if (a.clock === 'wall') a = readTime(String(a.ms), now, true);
+    }
+    if (a) {
+      p.from = a.ms;
+      p.clock = a.clock;
+    }
+    if (b) {
+      p.to = b.ms;
+      p.clock = b.clock;
+    }
+  };
+  const rel = new RegExp(
+    `\\b(?:in |during |within |over )?(?:the )?(?:last|past|previous)\\s+(?:${NUM}\\s+)?${UNIT}\\b`,
+  ).exec(q);
+  const first = new RegExp(`\\b(?:in |during |within )?the first\\s+(?:${NUM}\\s+)?${UNIT}\\b`).exec(q);
+  const between = new RegExp(`\\b(?:between|from)\\s+${TIME}\\s+(?:and|to|until|till|-)\\s+${TIME}`).exec(q);
+  const after = new RegExp(`\\b(?:after|since|from|later than)\\s+${TIME}`).exec(q);
+  const before = new RegExp(`\\b(?:before|until|till|up to|earlier than|by)\\s+${TIME}`).exec(q);
+  const at = new RegExp(`\\b(?:at|around|near|about)\\s+${TIME}`).exec(q);
+  if (between) {
+    const a = readTime(between[1]!, now, streamHint);
+    const b = readTime(between[4]!, now, streamHint);
+    setRange(a, b);
+  } else if (first) {
+    const n = first[1] === undefined ? 1 : toNum(first[1]);
+    p.clock = 'stream';
+    p.from = 0;
+    p.to = n * UNIT_MS[first[2]!]!;
+  } else if (rel) {
+    const n = rel[1] === undefined ? 1 : toNum(rel[1]);
+    p.clock = 'wall';
+    p.from = now - n * UNIT_MS[rel[2]!]!;
+    p.to = now;
+  } else {
+    if (after) setRange(readTime(after[1]!, now, streamHint), null);
+    if (before) setRange(null, readTime(before[1]!, now, streamHint));
+    if (!after && !before && at) {
+      const t = readTime(at[1]!, now, streamHint);
+      if (t) {
+        const slack = t.clock === 'stream' ? 5_000 : 60_000;
+        setRange({ ...t, ms: Math.max(0, t.ms - slack) }, { ...t, ms: t.ms + slack });
+      }
+    }
+  }
+  if (/\btoday\b/.test(q) && p.from === null) {
+    p.clock = 'wall';
+    p.from = midnight(now);
+    p.to = now;
+  } else if (/\byesterday\b/.test(q) && p.from === null) {
+    p.clock = 'wall';
+    p.from = midnight(now, 1);
+    p.to = midnight(now) - 1;
+  }
+  for (const m of q.matchAll(
+    /\b(after|before|since|until)\s+the\s+(first|last)\s+(?:scene\s+)?(cut|shot change|scene change|transition)\b/g,
+  )) {
+    p.anchors.push({
+      side: m[1] === 'after' || m[1] === 'since' ? 'after' : 'before',
+      which: m[2] as 'first' | 'last',
+      what: 'cut',
+    });
+  }
+  if (p.text.length > 0 && p.labels.length === 0) {
+    // "when did "EXIT" appear": the verb is about the text, not about objects.
+    p.types = p.types.filter((t) => !t.startsWith('object'));
+  }
+  if (p.anchors.length > 0) {
+    // "after the first cut" is a time, not a question about cuts.
+    p.types = p.types.filter((t) => t !== 'scene.cut' && t !== 'shot');
+  }
+
+  // Zones: "in zone gate", "the gate zone" (firm); "at/near/by the gate" (soft).
+  for (const re of [
+    /\bzone\s+([\p{L}\p{N}_-]{1,48})/gu,
+    /\b([\p{L}\p{N}_-]{1,48})\s+(?:zone|area|region)\b/gu,
+  ]) {
+    for (const m of q.matchAll(re)) {
+      const z = m[1]!;
+      if (!ZONE_STOP.has(z) && !p.zones.includes(z)) p.zones.push(z);
+    }
+    if (p.zones.length > 0) break;
+  }
+  if (p.zones.length === 0) {
+    for (const m of q.matchAll(
+      /\b(?:at|near|by|through|in front of|inside|outside) the ([\p{L}_-]{2,48})\b/gu,
+    )) {
+      const z = m[1]!;
+      if (NOT_ZONE.has(z) || findLabels(z).length > 0) continue;
+      if (!p.softZones.includes(z)) p.softZones.push(z);
+    }
+  }
+
+  // Streams: a known stream named as a word, or "camera 3" → camera3 / camera-3 / camera_3.
+  const known = options.knownStreams ?? [];
+  const norm = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
+  const words: string[] = q.match(/[\p{L}\p{N}_-]+/gu) ?? [];
+  const camera = /\b(?:camera|cam|stream|feed|channel)\s*#?\s*(\d+)\b/.exec(q)?.[1];
+  for (const s of known) {
+    const n = norm(s);
+    const byNumber =
+      camera !== undefined &&
+      /^(camera|cam|stream|feed|channel|c)?\d+$/.test(n) &&
+      n.replace(/\D/g, '') === String(Number(camera));
+    if ((words.includes(s.toLowerCase()) || byNumber) && !p.streams.includes(s)) p.streams.push(s);
+  }
+  return p;
+}
+
+export interface AnswerEvidence {
+  stream: string;
+  /** Stream time range, ms. */
+  startMs: number;
+  endMs: number;
+  wallStart: string;
+  wallEnd: string;
+  kind: string;
+  type: string;
+  keyframeIds: string[];
+  thumbnails: string[];
+  text: string;
+}
+
+export interface Answer {
+  question: string;
+  answer: string;
+  /** True when nothing matched. */
+  empty: boolean;
+  evidence: AnswerEvidence[];
+  /** What was searched, in words and as the queries run. */
+  searched: { description: string; queries: SearchQuery[]; streams: string[] };
+  parsed: ParsedQuestion;
+}
+
+export interface AnswerOptions extends ParseOptions {
+  /** Evidence items returned (default 5). */
+  maxEvidence?: number;
+}
+
+/** Stream time as [h:]mm:ss(.s). */
+export function formatStreamTime(ms: number): string {
+  const total = Math.max(0, ms) / 1000;
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const ss = (Math.round(s * 10) / 10)
+    .toFixed(s % 1 === 0 ? 0 : 1)
+    .padStart(s < 10 ? (s % 1 === 0 ? 2 : 4) : 0, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+function range(h: { startMs: number; endMs: number }): string {
+  const a = formatStreamTime(h.startMs);
+  const b = formatStreamTime(h.endMs);
+  return a === b ? a : `${a}–${b}`;
+}
+
+function toEvidence(h: SearchHit): AnswerEvidence {
+  return {
+    stream: h.stream,
+    startMs: h.startMs,
+    endMs: h.endMs,
+    wallStart: h.wallStart,
+    wallEnd: h.wallEnd,
+    kind: h.kind,
+    type: h.type,
+    keyframeIds: h.keyframes.map((k) => k.id),
+    thumbnails: h.keyframes.flatMap((k) => (k.thumbnail ? [k.thumbnail] : [])),
+    text: h.text,
+  };
+}
+
+/** Hits close in time on one stream, merged into ranges (for "when" answers). */
+function mergeRanges(hits: SearchHit[], gapMs: number): SearchHit[][] {
+  const sorted = [...hits].sort((a, b) => a.stream.localeCompare(b.stream) || a.startMs - b.startMs);
+  const groups: SearchHit[][] = [];
+  for (const h of sorted) {
+    const g = groups[groups.length - 1];
+    const last = g?.[g.length - 1];
+    if (g && last && last.stream === h.stream && h.startMs <= Math.max(...g.map((x) => x.endMs)) + gapMs)
+      g.push(h);
+    else groups.push([h]);
+  }
+  return groups;
+}
+
+function describe(p: ParsedQuestion, q: SearchQuery, zonesDropped: boolean): string {
+  const parts: string[] = [];
+  parts.push(p.labels.length > 0 ? `objects ${p.labels.join('/')}` : 'anything');
+  if (q.types.length > 0) parts.push(`of type ${q.types.join('/')}`);
+  if (q.text.length > 0) parts.push(`with text ${q.text.map((g) => `"${g.join(' ')}"`).join(' and ')}`);
+  if (q.zones.length > 0) parts.push(`in zone ${q.zones.join('/')}`);
+  if (zonesDropped) parts.push(`(no zone named ${p.softZones.join('/')}; searched everywhere)`);
+  if (q.minCount !== null) parts.push(`at least ${q.minCount} at once`);
+  if (q.minDwellMs !== null) parts.push(`staying at least ${q.minDwellMs / 1000} s`);
+  if (q.from !== null || q.to !== null) {
+    const f = (v: number) => (q.clock === 'stream' ? formatStreamTime(v) : new Date(v).toISOString());
+    parts.push(
+      `${q.clock === 'stream' ? 'stream time' : 'wall clock'} ${q.from !== null ? f(q.from) : 'start'} to ${q.to !== null ? f(q.to) : 'now'}`,
+    );
+  }
+  parts.push(q.streams.length > 0 ? `on ${q.streams.join(', ')}` : 'on every stream');
+  return parts.join(', ');
+}
+
+/** Answers a question from the index (no language model). */
+export async function answerQuestion(
+  index: HistoryIndex,
+  question: string,
+  o: AnswerOptions = {},
+): Promise<Answer> {
+  const knownStreams = [...(o.knownStreams ?? (await index.streams()))];
+  const p = parseQuestion(question, { ...o, knownStreams });
+  const maxEvidence = o.maxEvidence ?? 5;
+  const queries: SearchQuery[] = [];
+  const base = emptyQuery({
+    streams: p.streams,
+    labels: p.intent === 'which' ? [] : p.labels,
+    zones: p.zones.length > 0 ? p.zones : p.softZones,
+    text: p.text,
+    minCount: p.intent === 'count' ? null : p.minCount,
+    minDwellMs: p.minDwellMs,
+    types: p.types,
+    clock: p.clock,
+    from: p.from,
+    to: p.to,
+  });
+  const run = async (q: SearchQuery) => {
+    queries.push(q);
+    return (await index.search(q)).hits;
+  };
+
+  // "after the first cut": find the cut, then bound the range by it.
+  for (const a of p.anchors) {
+    const cuts = await run(
+      emptyQuery({
+        streams: p.streams,
+        types: ['scene.cut', 'shot'],
+        order: a.which === 'first' ? 'oldest' : 'newest',
+        limit: 5,
+      }),
+    );
+    const cut = cuts.find((h) => h.kind !== 'shot' || h.startMs > 0);
+    if (!cut) {
+      return nothing(
+        p,
+        base,
+        queries,
+        knownStreams,
+        'no scene cut in the history to anchor "the ' + a.which + ' cut"',
+      );
+    }
+    base.clock = 'stream';
+    if (a.side === 'after') base.from = Math.max(base.from ?? 0, cut.startMs);
+    else base.to = Math.min(base.to ?? SEARCH_LIMITS.maxStreamMs, cut.startMs);
+    if (base.streams.length === 0) base.streams = [cut.stream];
+  }
+  if (base.from !== null && base.to !== null && base.to < base.from) {
+    return nothing(p, base, queries, knownStreams, 'the time range is empty');
+  }
+
+  let zonesDropped = false;
+  const search = async (q: SearchQuery): Promise<SearchHit[]> => {
+    let hits = await run(q);
+    if (hits.length === 0 && p.zones.length === 0 && p.softZones.length > 0) {
+      zonesDropped = true;
+      hits = await run({ ...q, zones: [] });
+      if (hits.length === 0) zonesDropped = false;
+    }
+    return hits;
+  };
+  const labelPhrase = p.labelWords[0] ?? (p.labels[0] ? labelNoun(p.labels[0], 2) : 'matches');
+  const finish = (sentence: string, hits: SearchHit[], q: SearchQuery): Answer => ({
+    question,
+    answer: sentence,
+    empty: false,
+    evidence: hits.slice(0, maxEvidence).map(toEvidence),
+    searched: {
+      description: describe(p, q, zonesDropped),
+      queries,
+      streams: q.streams.length > 0 ? q.streams : knownStreams,
+    },
+    parsed: p,
+  });
+
+  switch (p.intent) {
+    case 'count': {
+      const q = { ...base, order: 'best' as const, limit: 100 };
+      const hits = (await search(q)).filter((h) => h.count !== null || Object.keys(h.counts).length > 0);
+      const countOf = (h: SearchHit) =>
+        p.labels.length > 0
+          ? Math.max(
+              0,
+              ...p.labels.map(
+                (l) => h.counts[l] ?? (h.labels.includes(l) && h.labels.length === 1 ? (h.count ?? 0) : 0),
+              ),
+            )
+          : (h.count ?? 0);
+      const ranked = hits
+        .filter((h) => countOf(h) > 0)
+        .sort(
+          (a, b) =>
+            countOf(b) - countOf(a) || a.endMs - a.startMs - (b.endMs - b.startMs) || a.startMs - b.startMs,
+        );
+      if (ranked.length === 0) return nothing(p, q, queries, knownStreams);
+      const top = countOf(ranked[0]!);
+      const peaks = ranked.filter((h) => countOf(h) === top);
+      const noun = p.labels.length === 1 ? labelNoun(p.labels[0]!, top) : top === 1 ? 'object' : 'objects';
+      const where = peaks
+        .slice(0, 3)
+        .map((h) => `${range(h)} on ${h.stream}`)
+        .join(', ');
+      const entered =
+        p.labels.length > 0
+          ? await run({ ...base, types: ['object.entered'], order: 'oldest', limit: SEARCH_LIMITS.maxLimit })
+          : [];
+      const total =
+        entered.length > 0
+          ? ` ${entered.length >= SEARCH_LIMITS.maxLimit ? `At least ${entered.length}` : entered.length} entered in all.`
+          : '';
+      return finish(`At most ${top} ${noun} at once (${where}).${total}`, ranked, q);
+    }
+    case 'duration': {
+      const q = {
+        ...base,
+        types: base.types.length > 0 ? base.types : ['object', 'object.left', 'alert'],
+        order: 'longest' as const,
+        limit: 20,
+      };
+      const hits = (await search(q)).filter((h) => (h.dwellMs ?? 0) > 0);
+      if (hits.length === 0) return nothing(p, q, queries, knownStreams);
+      const h = hits[0]!;
+      const who = h.labels[0] ? `a ${labelNoun(h.labels[0], 1)}` : 'an object';
+      return finish(
+        `The longest stay: ${who} for ${((h.dwellMs ?? 0) / 1000).toFixed(1)} s (${range(h)} on ${h.stream})${hits.length > 1 ? `; ${hits.length - 1} more stayed at least ${((hits[hits.length - 1]!.dwellMs ?? 0) / 1000).toFixed(1)} s` : ''}.`,
+        hits,
+        q,
+      );
+    }
+    case 'which': {
+      const q = { ...base, order: 'best' as const, limit: SEARCH_LIMITS.maxLimit };
+      const hits = await search(q);
+      const best = new Map<string, { n: number; hit: SearchHit }>();
+      for (const h of hits) {
+        for (const l of h.labels) {
+          if (p.labels.length > 0 && !p.labels.includes(l)) continue;
+          const n = h.counts[l] ?? (h.labels.length === 1 ? (h.count ?? 1) : 1);
+          const cur = best.get(l);
+          if (!cur || n > cur.n) best.set(l, { n, hit: h });
+        }
+      }
+      if (best.size === 0) return nothing(p, q, queries, knownStreams);
+      const sorted = [...best.entries()].sort((a, b) => b[1].n - a[1].n);
+      const list = sorted.map(([l, { n }]) => `${labelNoun(l, n)} (up to ${n} at once)`).join(', ');
+      return finish(
+        `Seen: ${list}.`,
+        sorted.map(([, v]) => v.hit),
+        q,
+      );
+    }
+    case 'what': {
+      const q = {
+        ...base,
+        types: base.types.length > 0 ? base.types : ['summary', 'caption', 'transcript'],
+        order: 'oldest' as const,
+        limit: 50,
+      };
+      let hits = await search(q);
+      if (hits.length === 0) hits = await search({ ...q, types: [] });
+      if (hits.length === 0) return nothing(p, q, queries, knownStreams);
+      const texts = [...hits]
+        .sort((a, b) => a.endMs - a.startMs - (b.endMs - b.startMs) || a.startMs - b.startMs)
+        .filter((h) => h.text !== '')
+        .slice(0, 3)
+        .map((h) => `${range(h)}: ${h.text}`);
+      const sentence =
+        texts.length > 0
+          ? texts.join(' ')
+          : `${hits.length} records: ${[...new Set(hits.map((h) => h.type))].slice(0, 6).join(', ')}.`;
+      return finish(
+        sentence + (hits.length > 3 ? ` (${hits.length > 49 ? '50+' : hits.length} records in all.)` : ''),
+        hits,
+        q,
+      );
+    }
+    case 'when': {
+      // Events and object records first (tight ranges); summaries only when nothing else matched.
+      const q = { ...base, order: p.pick === 'last' ? ('newest' as const) : ('oldest' as const), limit: 100 };
+      const precise =
+        base.types.length > 0 || p.text.length > 0
+          ? q
+          : { ...q, types: ['event', 'object', 'shot', 'caption', 'transcript', 'ocr'] };
+      let hits = await search(precise);
+      if (hits.length === 0 && precise !== q) hits = await search(q);
+      if (hits.length === 0) return nothing(p, q, queries, knownStreams);
+      let groups = mergeRanges(hits, 2_000);
+      if (p.pick === 'last') groups = groups.reverse();
+      const ranges = groups.map((g) => ({
+        ...g[0]!,
+        startMs: Math.min(...g.map((h) => h.startMs)),
+        endMs: Math.max(...g.map((h) => h.endMs)),
+      }));
+      const shown = ranges.slice(0, 4).map((r) => `${range(r)}${r.stream ? ` on ${r.stream}` : ''}`);
+      const more =
+        ranges.length > 4 ? ` and ${ranges.length - 4} more time${ranges.length - 4 === 1 ? '' : 's'}` : '';
+      const head = p.pick
+        ? `${p.pick === 'first' ? 'First' : 'Last'} at ${shown[0]}`
+        : `${capitalise(labelPhrase)}: ${shown.join(', ')}${more}`;
+      return finish(
+        `${head}.`,
+        ranges.map((r, i) => ({ ...r, keyframes: groups[i]!.flatMap((h) => h.keyframes).slice(0, 8) })),
+        q,
+      );
+    }
+    default: {
+      const q = {
+        ...base,
+        order:
+          p.text.length > 0
+            ? ('best' as const)
+            : p.pick === 'first'
+              ? ('oldest' as const)
+              : ('newest' as const),
+        limit: 50,
+      };
+      const hits = await search(q);
+      if (hits.length === 0) return nothing(p, q, queries, knownStreams);
+      const h = hits[0]!;
+      const what =
+        h.text !== ''
+          ? `: ${h.text.slice(0, 200)}`
+          : ` (${h.type}${h.labels.length > 0 ? `, ${h.labels.join(', ')}` : ''})`;
+      return finish(
+        `${hits.length >= 50 ? '50+' : hits.length} match${hits.length === 1 ? '' : 'es'}; ${p.text.length > 0 ? 'best' : p.pick === 'first' ? 'first' : 'latest'} at ${range(h)} on ${h.stream}${what}.`,
+        hits,
+        q,
+      );
+    }
+  }
+}
+
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function nothing(
+  p: ParsedQuestion,
+  q: SearchQuery,
+  queries: SearchQuery[],
+  streams: string[],
+  why?: string,
+): Answer {
+  const description = describe(p, q, false);
+  return {
+    question: p.question,
+    answer: `Nothing found${why ? ` (${why})` : ''}. Searched ${description}.`,
+    empty: true,
+    evidence: [],
+    searched: { description, queries, streams: q.streams.length > 0 ? q.streams : streams },
+    parsed: p,
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * One search query → one parameterised SELECT, for SQLite (FTS5) or PostgreSQL (tsvector). Every
+ * value from the query is a bound parameter; the only text put into the SQL itself is the dialect's
+ * fixed vocabulary and placeholders. Pure; tested without a database.
+ */
+import { fts5Match, type SearchQuery } from './query.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface BuiltSql {
+  sql: string;
+  params: unknown[];
+}
+
+export function buildSearchSql(q: SearchQuery, dialect: Dialect): BuiltSql {
+  const params: unknown[] = [];
+  const p = (v: unknown) => {
+    params.push(v);
+    return dialect === 'sqlite' ? '?' : `$${params.length}`;
+  };
+  const where: string[] = [];
+  const pg = dialect === 'postgres';
+  let from = 'records r';
+  let score = 'NULL';
+
+  if (q.text.length > 0) {
+    if (pg) {
+      const tsq = q.text.map((g) => `phraseto_tsquery('simple', ${p(g.join(' '))})`).join(' && ');
+      where.push(`r.tsv @@ (${tsq})`);
+      score = `ts_rank(r.tsv, ${tsq})`;
+    } else {
+      from = `records_fts f JOIN records r ON r.rid = f.rowid`;
+      where.push(`records_fts MATCH ${p(fts5Match(q.text))}`);
+      // bm25: lower is better; the result reports higher-is-better.
+      score = '-f.rank';
+    }
+  }
+  if (q.streams.length > 0) where.push(`r.stream IN (${q.streams.map(p).join(', ')})`);
+  if (q.from !== null)
+    where.push(q.clock === 'stream' ? `r.end_ms >= ${p(q.from)}` : `r.wall_end >= ${p(q.from)}`);
+  if (q.to !== null)
+    where.push(q.clock === 'stream' ? `r.start_ms <= ${p(q.to)}` : `r.wall_start <= ${p(q.to)}`);
+  const tags = (prefix: string, values: string[], column: string) => {
+    if (values.length === 0) return;
+    if (pg) where.push(`r.${column} && ${p(values)}::text[]`);
+    else {
+      where.push(
+        `EXISTS (SELECT 1 FROM record_tags t WHERE t.rid = r.rid AND t.tag IN (${values.map((v) => p(prefix + v)).join(', ')}))`,
+      );
+    }
+  };
+  tags('l:', q.labels, 'labels');
+  tags('z:', q.zones, 'zones');
+  if (q.minCount !== null) where.push(`r.count >= ${p(q.minCount)}`);
+  if (q.minDwellMs !== null) where.push(`r.dwell_ms >= ${p(q.minDwellMs)}`);
+  if (q.types.length > 0) {
+    // A type matches itself, its kind, and its sub-types (`object` → `object.entered`): the range
+    // ['t.', 't/') holds exactly the strings that start with 't.' ('/' follows '.' in ASCII).
+    const any = q.types.map(
+      (t) => `r.type = ${p(t)} OR r.kind = ${p(t)} OR (r.type >= ${p(`${t}.`)} AND r.type < ${p(`${t}/`)})`,
+    );
+    where.push(`(${any.join(' OR ')})`);
+  }
+
+  let order: string;
+  if (q.order === 'oldest') order = 'r.wall_start ASC, r.start_ms ASC, r.rid ASC';
+  else if (q.order === 'best' && q.text.length > 0) order = 'score DESC, r.wall_start DESC, r.rid DESC';
+  else if (q.order === 'longest') order = 'COALESCE(r.dwell_ms, 0) DESC, r.wall_start DESC, r.rid DESC';
+  else if (q.order === 'best')
+    order = 'COALESCE(r.count, 0) DESC, COALESCE(r.dwell_ms, 0) DESC, r.wall_start DESC, r.rid DESC';
+  else order = 'r.wall_start DESC, r.start_ms DESC, r.rid DESC';
+
+  // One row more than the page tells whether there is a next page.
+  const sql =
+    `SELECT r.rid, r.id, r.stream, r.kind, r.type, r.start_ms, r.end_ms, r.wall_start, r.wall_end, ` +
+    `r.labels, r.zones, r.count, r.counts, r.dwell_ms, r.text, r.keyframes, r.evidence, ${score} AS score ` +
+    `FROM ${from}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ` +
+    `ORDER BY ${order} LIMIT ${p(q.limit + 1)} OFFSET ${p(q.offset)}`;
+  return { sql, params };
+}

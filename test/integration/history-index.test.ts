@@ -1,0 +1,224 @@
+/**
+ * History end to end on real components: CloudEvents published by Vigil's publisher to a real
+ * nats-server's JetStream, consumed by the durable history consumer into SQLite, then searched and
+ * asked; the same records in a real PostgreSQL 15; the HTTP control API's search and ask with bad input.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Summary, VigilEvent } from '../../src/core/contracts.js';
+import { startNatsServer, type LocalNatsServer } from '../../src/publish/nats-server.js';
+import { createPublisher } from '../../src/publish/nats-publisher.js';
+import { connectNats } from '../../src/publish/connection.js';
+import {
+  answerQuestion,
+  itemsFromAnalysis,
+  openPostgresIndex,
+  openSqliteIndex,
+  parseSearchQuery,
+  startHistoryConsumer,
+  type HistoryIndex,
+} from '../../src/history/index.js';
+import { handleHistory } from '../../src/control/history.js';
+import { startPostgres, type LocalPostgres } from '../helpers/postgres.js';
+
+const T0 = Date.UTC(2026, 11, 5, 10, 0, 0);
+const S = 'gate';
+
+function event(n: number, type: string, sec: number, data: Record<string, unknown>): VigilEvent {
+  return {
+    id: `${S}:${type}:${n}`,
+    type,
+    streamId: S,
+    timeMs: T0 + sec * 1000,
+    ptsNs: sec * 1e9,
+    severity: 'info',
+    data,
+    evidence: {
+      streamId: S,
+      keyframeId: `${S}:${sec * 10}`,
+      ptsNs: sec * 1e9,
+      timeMs: T0 + sec * 1000,
+      boxes: [],
+    },
+  };
+}
+
+function summary(i: number, text: string, peak: Record<string, number>): Summary {
+  return {
+    id: `${S}:window:${i}`,
+    level: 'window',
+    streamId: S,
+    index: i,
+    startPtsNs: i * 10e9,
+    endPtsNs: (i + 1) * 10e9,
+    startTimeMs: T0 + i * 10_000,
+    endTimeMs: T0 + (i + 1) * 10_000,
+    previousId: null,
+    facts: { peakCounts: peak },
+    text,
+    evidence: [`${S}:${i * 100}`],
+  };
+}
+
+const EVENTS: VigilEvent[] = [
+  event(0, 'object.entered', 5, { label: 'truck', trackId: 1, count: 1 }),
+  event(0, 'object.left', 40, {
+    label: 'truck',
+    trackId: 1,
+    enteredPtsNs: 5e9,
+    lastSeenPtsNs: 39e9,
+    dwellMs: 34_000,
+  }),
+  event(1, 'object.entered', 12, { label: 'person', trackId: 2, count: 1 }),
+  event(0, 'count.changed', 14, { label: 'person', from: 1, to: 3 }),
+  event(0, 'scene.cut', 20, { sceneScore: 0.9 }),
+  event(0, 'text.appeared', 25, { text: 'EXIT 12' }),
+];
+const SUMMARIES: Summary[] = [
+  summary(0, 'A truck arrives; up to 1 truck in view.', { truck: 1 }),
+  summary(1, 'Up to 3 persons and 1 truck in view.', { person: 3, truck: 1 }),
+  summary(2, 'Text: "EXIT 12". 1 truck waiting.', { truck: 1 }),
+];
+
+/** The same checks for every backend. */
+async function checkIndex(index: HistoryIndex): Promise<void> {
+  const trucks = await index.search(parseSearchQuery({ label: 'truck', type: 'event' }));
+  expect(trucks.hits.map((h) => h.type).sort()).toEqual(['object.entered', 'object.left']);
+  const exit = await index.search(parseSearchQuery({ text: 'exit 12' }));
+  expect(exit.hits.map((h) => h.id).sort()).toEqual([`${S}:text.appeared:0`, `${S}:window:2`]);
+  const ranged = await index.search(
+    parseSearchQuery({ label: 'person', from: '0:10', to: '0:15', clock: 'stream' }),
+  );
+  expect(ranged.hits.map((h) => h.id).sort()).toEqual([
+    `${S}:count.changed:0`,
+    `${S}:object.entered:1`,
+    `${S}:window:1`,
+  ]);
+  const many = await index.search(parseSearchQuery({ minCount: 3 }));
+  expect(many.hits.every((h) => (h.count ?? 0) >= 3)).toBe(true);
+  const long = await index.search(parseSearchQuery({ minDwellMs: 30_000 }));
+  expect(long.hits.map((h) => h.id)).toEqual([`${S}:object.left:0`]);
+  const page1 = await index.search(parseSearchQuery({ limit: 5 }));
+  const page2 = await index.search(parseSearchQuery({ limit: 5, offset: page1.next }));
+  expect(page1.next).toBe(5);
+  expect(new Set([...page1.hits, ...page2.hits].map((h) => h.id)).size).toBe(9);
+  expect(page2.next).toBeNull();
+  expect((await index.search(parseSearchQuery({ stream: 'nosuch' }))).hits).toEqual([]);
+  for (const text of [`'; DROP TABLE records; --`, `" OR 1=1`, 'NEAR(exit*', "exit') UNION SELECT 1 --"]) {
+    await expect(index.search(parseSearchQuery({ text }))).resolves.toMatchObject({ hits: [] });
+  }
+
+  const count = await answerQuestion(index, 'How many people were there?');
+  expect(count.answer).toMatch(/^At most 3 people at once/);
+  expect(count.evidence[0]).toMatchObject({ stream: S, startMs: 14_000 });
+  const when = await answerQuestion(index, 'When did a truck stop?');
+  expect(when.evidence[0]).toMatchObject({ startMs: 5_000, endMs: 40_000 });
+  const text = await answerQuestion(index, 'when did "EXIT 12" appear?');
+  expect(text.evidence.some((e) => e.startMs <= 25_000 && e.endMs >= 25_000)).toBe(true);
+  const after = await answerQuestion(index, 'which objects after the first cut?');
+  expect(after.parsed.anchors).toHaveLength(1);
+  expect(after.answer).toMatch(/truck/);
+  expect(after.searched.queries.at(-1)).toMatchObject({ clock: 'stream', from: 20_000, streams: [S] });
+  const none = await answerQuestion(index, 'when did a giraffe enter?');
+  expect(none).toMatchObject({ empty: true, evidence: [] });
+  expect(none.answer).toMatch(/^Nothing found\. Searched objects giraffe/);
+}
+
+describe('history index', () => {
+  let nats: LocalNatsServer | undefined;
+  let pg: LocalPostgres | undefined;
+  let dir: string | undefined;
+  const closers: (() => Promise<unknown>)[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vigil-history-'));
+    [nats, pg] = await Promise.all([startNatsServer(), startPostgres()]);
+  });
+  afterAll(async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+    await nats?.stop();
+    await pg?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('consumes published CloudEvents from JetStream into SQLite, idempotently, and answers from them', async () => {
+    const publisher = await createPublisher({ servers: nats!.url, evidence: false });
+    closers.push(() => publisher.close());
+    for (const s of SUMMARIES) await publisher.summary(s);
+    for (const e of EVENTS) await publisher.event(e);
+    await publisher.flush(10_000);
+
+    const index = await openSqliteIndex({ path: join(dir!, 'history.sqlite') });
+    closers.push(() => index.close());
+    const nc = await connectNats({ servers: nats!.url });
+    closers.push(() => nc.close());
+    const consumer = await startHistoryConsumer({
+      connection: nc,
+      index,
+      fetchExpiresMs: 1000,
+      onError: (e) => console.error('consumer', e),
+    });
+    closers.push(() => consumer.close());
+    await consumer.caughtUp(20_000);
+    expect(await index.stats()).toMatchObject({ records: 9 });
+    await checkIndex(index);
+
+    // A rebuild replays everything from the first sequence: nothing doubles.
+    await consumer.close();
+    await consumer.close();
+    const again = await startHistoryConsumer({ connection: nc, index, rebuild: true, fetchExpiresMs: 1000 });
+    closers.push(() => again.close());
+    await again.caughtUp(20_000);
+    await again.close();
+    expect(again.stats()).toMatchObject({ received: 9, inserted: 0, duplicates: 9 });
+    expect(await index.stats()).toMatchObject({ records: 9 });
+  });
+
+  it('PostgreSQL backend: the same records, searches and answers', async () => {
+    const index = await openPostgresIndex({ connectionString: pg!.url });
+    closers.push(() => index.close());
+    const items = itemsFromAnalysis(EVENTS, SUMMARIES);
+    expect(await index.write(items)).toEqual({ inserted: 9, duplicates: 0 });
+    expect(await index.write(items)).toEqual({ inserted: 0, duplicates: 9 });
+    await checkIndex(index);
+    await index.close();
+    await index.close();
+  });
+
+  it('control API: bad input gets a typed 400-class error or an empty answer, never a stack trace', async () => {
+    const index = await openSqliteIndex({ path: ':memory:' });
+    closers.push(() => index.close());
+    await index.write(itemsFromAnalysis(EVENTS, SUMMARIES));
+    const cases: [unknown, number, string | null][] = [
+      [{ from: '0:20', to: '0:10' }, 400, 'VIGIL_ERR_HISTORY_RANGE'],
+      [{ from: '0:99' }, 400, 'VIGIL_ERR_HISTORY_QUERY'],
+      [{ to: 1e15 }, 400, 'VIGIL_ERR_HISTORY_RANGE'],
+      [{ text: 'x'.repeat(5000) }, 400, 'VIGIL_ERR_HISTORY_QUERY'],
+      [{ label: "a'; DROP TABLE records; --" }, 400, 'VIGIL_ERR_HISTORY_QUERY'],
+      [{ stream: 'unknown' }, 200, null],
+      [{ text: '") OR 1=1 --' }, 200, null],
+      ['not an object', 400, 'VIGIL_ERR_HISTORY_QUERY'],
+    ];
+    for (const [args, status, code] of cases) {
+      const r = await handleHistory(index, 'search', args);
+      expect(r.status).toBe(status);
+      if (code) expect(r.body).toMatchObject({ error: { code } });
+      expect(JSON.stringify(r.body)).not.toMatch(/at .*\.(ts|js):\d+/);
+    }
+    const asks: [unknown, number][] = [
+      [{ question: 'x'.repeat(10_000) }, 400],
+      [{ question: '' }, 400],
+      [{}, 400],
+      [{ question: '¿Cuántas personas había? 人は何人' }, 200],
+      [{ question: `"'; DROP TABLE records; --" NEAR(a*` }, 200],
+      [{ question: 'people between 0:20 and 0:10' }, 200],
+    ];
+    for (const [args, status] of asks) {
+      const r = await handleHistory(index, 'ask', args);
+      expect(r.status).toBe(status);
+    }
+    expect((await handleHistory(undefined, 'search', {})).status).toBe(503);
+  });
+});

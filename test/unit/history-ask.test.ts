@@ -1,0 +1,230 @@
+import { describe, expect, it } from 'vitest';
+import { formatStreamTime, parseQuestion, MAX_QUESTION_CHARS } from '../../src/history/ask.js';
+import { findLabels, labelNoun, labelsForWord } from '../../src/history/labels.js';
+import { HistoryError } from '../../src/history/query.js';
+import { recordFromMessage, keyframeFromMessage } from '../../src/history/records.js';
+
+const NOW = new Date(2026, 11, 5, 12, 0, 0).getTime();
+const at = (h: number, m: number) => new Date(2026, 11, 5, h, m, 0).getTime();
+const parse = (q: string) => parseQuestion(q, { now: NOW, knownStreams: ['camera3', 'door', 'vtest'] });
+
+describe('labels', () => {
+  it.each([
+    ['people', ['person']],
+    ['pedestrians', ['person']],
+    ['someone', ['person']],
+    ['cars', ['car']],
+    ['vehicles', ['car', 'truck', 'bus', 'motorcycle']],
+    ['buses', ['bus']],
+    ['bikes', ['bicycle', 'motorcycle']],
+    ['dogs', ['dog']],
+    ['lorries', ['truck']],
+    ['tables', ['dining table']],
+    ['umbrellas', ['umbrella']],
+    ['cloud', []],
+  ])('%s → %j', (word, labels) => expect(labelsForWord(word)).toEqual(labels));
+
+  it('finds multi-word classes before single words', () => {
+    expect(
+      findLabels('two stop signs and a traffic light near a cell phone').map((f) => f.labels[0]),
+    ).toEqual(['stop sign', 'traffic light', 'cell phone']);
+    expect(labelNoun('person', 3)).toBe('people');
+    expect(labelNoun('bus', 2)).toBe('buses');
+  });
+});
+
+describe('question parser', () => {
+  it.each([
+    ['How many people were there?', { intent: 'count', labels: ['person'] }],
+    [
+      'When did a truck stop at the gate?',
+      { intent: 'when', labels: ['truck'], softZones: ['gate'], minDwellMs: 3000 },
+    ],
+    ['how long did the car stay?', { intent: 'duration', labels: ['car'] }],
+    ['Which objects did you see?', { intent: 'which' }],
+    ['what happened?', { intent: 'what' }],
+    ['When did the first person enter?', { intent: 'when', pick: 'first', types: ['object.entered'] }],
+    ['when was the last cut', { intent: 'when', pick: 'last', types: ['scene.cut', 'shot'] }],
+    ['cars', { intent: 'find', labels: ['car'] }],
+  ])('%s', (q, expected) => expect(parse(q)).toMatchObject(expected));
+
+  it('reads time expressions', () => {
+    expect(parse('people in the last hour')).toMatchObject({ clock: 'wall', from: NOW - 3_600_000, to: NOW });
+    expect(parse('cars in the past 10 minutes')).toMatchObject({
+      clock: 'wall',
+      from: NOW - 600_000,
+      to: NOW,
+    });
+    expect(parse('what happened between 10:00 and 10:05?')).toMatchObject({
+      clock: 'wall',
+      from: at(10, 0),
+      to: at(10, 5),
+    });
+    expect(parse('what happened between 2pm and 3 pm')).toMatchObject({
+      clock: 'wall',
+      from: at(14, 0) - 86_400_000,
+      to: at(15, 0) - 86_400_000,
+    });
+    expect(parse('people between 0:10 and 0:20')).toMatchObject({
+      clock: 'stream',
+      from: 10_000,
+      to: 20_000,
+    });
+    expect(parse('people between 1:10 and 1:20 in the video')).toMatchObject({
+      clock: 'stream',
+      from: 70_000,
+      to: 80_000,
+    });
+    expect(parse('which objects in the first minute')).toMatchObject({
+      clock: 'stream',
+      from: 0,
+      to: 60_000,
+    });
+    expect(parse('people in the first 30 seconds')).toMatchObject({ clock: 'stream', from: 0, to: 30_000 });
+    expect(parse('cars after 30 seconds')).toMatchObject({ clock: 'stream', from: 30_000, to: null });
+    expect(parse('cars before 0:45')).toMatchObject({ clock: 'stream', from: null, to: 45_000 });
+    expect(parse('who was there at 0:30')).toMatchObject({ clock: 'stream', from: 25_000, to: 35_000 });
+    // A time of day later than now is yesterday's.
+    expect(parse('people after 23:00')).toMatchObject({ clock: 'wall', from: at(23, 0) - 86_400_000 });
+    expect(parse('people today')).toMatchObject({ clock: 'wall', from: at(0, 0), to: NOW });
+  });
+
+  it('reads anchors, counts, dwell, quoted text, zones and streams', () => {
+    expect(parse('people after the first cut')).toMatchObject({
+      anchors: [{ side: 'after', which: 'first', what: 'cut' }],
+      types: [],
+    });
+    expect(parse('when were at least 3 people visible')).toMatchObject({ minCount: 3 });
+    expect(parse('when were more than two cars there')).toMatchObject({ minCount: 3 });
+    expect(parse('when did someone stay longer than 10 seconds in zone door')).toMatchObject({
+      minDwellMs: 10_000,
+      zones: ['door'],
+    });
+    expect(parse('anything in the loading area?')).toMatchObject({ zones: ['loading'] });
+    expect(parse('when did "EXIT 12" appear?')).toMatchObject({ text: [['exit', '12']], types: [] });
+    expect(parse('what happened on camera 3?').streams).toEqual(['camera3']);
+    expect(parse('cars at the door').streams).toEqual(['door']);
+    expect(parse('what happened on camera 4?').streams).toEqual([]);
+  });
+
+  it('takes any language and any bytes without throwing, up to the bound', () => {
+    for (const q of [
+      '¿Cuántas personas?',
+      '人は何人いましたか',
+      '\u0000\u202e"\'; DROP TABLE',
+      '"'.repeat(1999),
+      '😀'.repeat(500),
+    ]) {
+      expect(() => parse(q)).not.toThrow();
+    }
+    expect(() => parse('x'.repeat(MAX_QUESTION_CHARS + 1))).toThrow(HistoryError);
+  });
+
+  it('formats stream time', () => {
+    expect(formatStreamTime(0)).toBe('0:00');
+    expect(formatStreamTime(65_000)).toBe('1:05');
+    expect(formatStreamTime(3_725_500)).toBe('1:02:05.5');
+  });
+});
+
+describe('records from published messages', () => {
+  const ce = (data: Record<string, unknown>) => ({
+    specversion: '1.0',
+    id: data.id,
+    time: '2026-12-05T10:00:00Z',
+    data,
+  });
+
+  it('reads an object.left event: range from entry to exit, dwell, label, evidence', () => {
+    const r = recordFromMessage(
+      'vigil.door.event.object.left',
+      ce({
+        id: 'door:object.left:0',
+        type: 'object.left',
+        streamId: 'door',
+        timeMs: 1_000,
+        ptsNs: 9e9,
+        severity: 'info',
+        data: { trackId: 1, label: 'person', enteredPtsNs: 2e9, lastSeenPtsNs: 8e9, dwellMs: 6000 },
+        evidence: {
+          streamId: 'door',
+          keyframeId: 'door:40',
+          ptsNs: 8e9,
+          timeMs: 1,
+          boxes: [],
+          image: { name: 'door/door:40.jpg' },
+        },
+      }),
+    );
+    expect(r).toMatchObject({
+      kind: 'event',
+      type: 'object.left',
+      startMs: 2000,
+      endMs: 9000,
+      dwellMs: 6000,
+      labels: ['person'],
+    });
+    expect(r).toMatchObject({ keyframeIds: ['door:40'], evidence: 'door/door:40.jpg' });
+  });
+
+  it('reads kinds it has never seen by field names (object, shot, caption, transcript)', () => {
+    const obj = recordFromMessage(
+      'vigil.a.object',
+      ce({
+        id: 'o1',
+        label: 'Car',
+        startPtsNs: 1e9,
+        endPtsNs: 5e9,
+        startTimeMs: 5,
+        zones: ['Gate'],
+        best: { keyframeId: 'a:3' },
+      }),
+    );
+    expect(obj).toMatchObject({
+      kind: 'object',
+      type: 'object',
+      labels: ['car'],
+      zones: ['gate'],
+      dwellMs: 4000,
+      keyframeIds: ['a:3'],
+    });
+    const cap = recordFromMessage(
+      'vigil.a.caption',
+      ce({ id: 'c1', caption: 'A red truck at the gate', ptsNs: 3e9, captureTimeMs: 5, keyframeId: 'a:7' }),
+    );
+    expect(cap).toMatchObject({
+      kind: 'caption',
+      text: 'A red truck at the gate',
+      startMs: 3000,
+      keyframeIds: ['a:7'],
+    });
+    const tr = recordFromMessage(
+      'vigil.a.transcript',
+      ce({ id: 't1', startPtsNs: 0, endPtsNs: 2e9, segments: [{ text: 'hello' }, { text: 'there' }] }),
+    );
+    expect(tr).toMatchObject({ kind: 'transcript', text: 'hello \u2022 there', endMs: 2000 });
+  });
+
+  it('skips what is not history and never throws on odd input', () => {
+    for (const [s, b] of [
+      ['vigil.a.status', ce({ id: 'x', state: 'running' })],
+      ['vigil.ctl.search', ce({ id: 'x' })],
+      ['other.a.event.x', ce({ id: 'x' })],
+      ['vigil.a.event.x', null],
+      ['vigil.a.event.x', 'text'],
+      ['vigil.a.event.x', { data: { type: 'x' } }],
+      ['vigil.a.event.x', { data: [] }],
+    ] as const) {
+      expect(recordFromMessage(s, b)).toBeNull();
+    }
+    expect(
+      keyframeFromMessage('vigil.a.detections', {
+        data: { keyframeId: 'a:1', ptsNs: 1e9, captureTimeMs: 1, detections: [{ label: 'Dog' }] },
+      }),
+    ).toMatchObject({
+      id: 'a:1',
+      labels: ['dog'],
+      timeMs: 1000,
+    });
+  });
+});
