@@ -32,7 +32,9 @@ export type ControlErrorCode =
   | 'VIGIL_ERR_UNAUTHORIZED'
   | 'VIGIL_ERR_UNKNOWN_OP'
   | 'VIGIL_ERR_METHOD'
-  | 'VIGIL_ERR_TOO_LARGE';
+  | 'VIGIL_ERR_TOO_LARGE'
+  | 'VIGIL_ERR_FORBIDDEN'
+  | 'VIGIL_ERR_MEDIA_TYPE';
 
 export class ControlError extends VigilError {
   constructor(code: ControlErrorCode, message: string) {
@@ -49,7 +51,9 @@ const STATUS_BY_CODE: Record<string, number> = {
   VIGIL_ERR_UNKNOWN_OP: 404,
   VIGIL_ERR_METHOD: 405,
   VIGIL_ERR_STREAM_EXISTS: 409,
+  VIGIL_ERR_FORBIDDEN: 403,
   VIGIL_ERR_TOO_LARGE: 413,
+  VIGIL_ERR_MEDIA_TYPE: 415,
   VIGIL_ERR_STREAM_LIMIT: 429,
   VIGIL_ERR_CLOSED: 503,
 };
