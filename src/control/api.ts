@@ -35,7 +35,9 @@ export type ControlErrorCode =
   | 'VIGIL_ERR_UNAUTHORIZED'
   | 'VIGIL_ERR_UNKNOWN_OP'
   | 'VIGIL_ERR_METHOD'
-  | 'VIGIL_ERR_TOO_LARGE';
+  | 'VIGIL_ERR_TOO_LARGE'
+  | 'VIGIL_ERR_FORBIDDEN'
+  | 'VIGIL_ERR_MEDIA_TYPE';
 
 export class ControlError extends VigilError {
   constructor(code: ControlErrorCode, message: string) {

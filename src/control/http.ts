@@ -10,7 +10,8 @@
  *   GET    /v1/search?…           200 {hits, next, query}      (src/control/history.ts)
  *   POST   /v1/ask                200 {answer, evidence, …}    body: {question}
  *
- * With a token, /v1/* needs `Authorization: Bearer <token>` (401 otherwise); health and readiness
+ * Every request passes the cross-site guard first (request-guard.ts: Host, Origin, JSON writes;
+ * 403 / 415). With a token, /v1/* needs `Authorization: Bearer <token>` (401 otherwise); health and readiness
  * stay open for probes. Errors: `{error:{code,message}}` with the status from `statusOf`.
  * Bodies are capped at 64 KiB.
  */
@@ -25,6 +26,7 @@ import {
   type ControlReply,
 } from './api.js';
 import { handleHistory, searchArgsFromUrl } from './history.js';
+import { guardRequest, normalizeGuardOptions, type RequestGuardOptions } from './request-guard.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -42,6 +44,10 @@ export interface ControlServerOptions extends ControlContext {
   port: number;
   token?: string;
   mounts?: HttpMount[];
+  /** Extra `Host` values accepted (`control.allowedHosts`); see request-guard.ts. */
+  allowedHosts?: readonly string[];
+  /** Extra origins allowed to call the API (`control.allowedOrigins`). */
+  allowedOrigins?: readonly string[];
 }
 
 export interface ControlServer {
@@ -135,8 +141,16 @@ async function route(o: ControlServerOptions, req: IncomingMessage, url: URL): P
 }
 
 export async function startControlServer(o: ControlServerOptions): Promise<ControlServer> {
+  const guard: RequestGuardOptions = normalizeGuardOptions({
+    listenHost: o.host,
+    ...(o.allowedHosts ? { allowedHosts: o.allowedHosts } : {}),
+    ...(o.allowedOrigins ? { allowedOrigins: o.allowedOrigins } : {}),
+  });
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    // Before any route or mount: a cross-site request never reaches a handler.
+    const refused = guardRequest(guard, req.method ?? 'GET', req.headers);
+    if (refused) return send(res, errorReply(refused));
     for (const m of o.mounts ?? []) if (m.handle(req, res, url)) return;
     route(o, req, url).then(
       (reply) => send(res, reply),
@@ -145,6 +159,12 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    // Cross-site WebSocket hijacking: the socket's page must be this server's own.
+    const refused = guardRequest(guard, 'GET', req.headers);
+    if (refused) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+      return;
+    }
     for (const m of o.mounts ?? []) if (m.upgrade?.(req, socket, head, url)) return;
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
   });

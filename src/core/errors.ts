@@ -46,6 +46,12 @@ export const ERROR_CODES = {
   VIGIL_ERR_INVALID_ARGUMENT: usage(400, 'a control request or stream definition with a bad value'),
   VIGIL_ERR_METHOD: usage(405, 'HTTP method not allowed on this path'),
   VIGIL_ERR_TOO_LARGE: usage(413, 'request body over the size limit'),
+  VIGIL_ERR_FORBIDDEN: {
+    http: 403,
+    exit: EXIT.unauthorized,
+    summary: 'a cross-site request (foreign Host or Origin) refused',
+  },
+  VIGIL_ERR_MEDIA_TYPE: usage(415, 'a write that is not Content-Type: application/json'),
   VIGIL_ERR_UNKNOWN_OP: failure('unknown control operation or path', 404),
   VIGIL_ERR_UNAUTHORIZED: { http: 401, exit: EXIT.unauthorized, summary: 'missing or wrong control token' },
   // Streams (the manager)

@@ -3,14 +3,19 @@
  * it with exponential backoff and jitter (forever by default) when it errors, ends (live sources),
  * delivers nothing for its first frame, or goes silent (the frame watchdog: a hung server sends no
  * bus message at all). Frames of every run flow on one Observable with `seq` continuing and `runId`
- * telling the runs apart (PTS restarts with each run). Status transitions are values.
+ * telling the runs apart. Stream time is monotonic across runs: each run's PTS (which restarts at
+ * every pipeline start) is offset so that its first frame lands where the last run ended plus the
+ * wall-clock length of the outage, so windows keyed on stream time keep closing through outages.
+ * Status transitions are values.
  *
  *   connecting ─first frame─▶ live ─error/EOS─▶ down ─retry─▶ connecting ─first frame─▶ recovered
- *                              └──no frame for stallTimeoutMs──▶ stalled ─retry─▶ …
+ *                              └──no frame for stallTimeoutMs──▶ stalled ─retry─▶ …   │
+ *                   live ◀── frames steady for reconnect.resetAfterMs ───────────────┘
  *
  * One outage produces exactly one `down` or `stalled` and, when frames come back, one `recovered`
- * (the live state after an outage). Files end (`ended`) instead of reconnecting; a file that
- * fails, or any source after `maxAttempts`, ends in `failed`.
+ * (the live state after an outage), then `live` again once the stream has stayed up. Files end
+ * (`ended`) instead of reconnecting; a file that fails, or any source after `maxAttempts`, ends in
+ * `failed`.
  */
 import type { Observable } from 'rxjs';
 import { ReplaySubject, Subject } from 'rxjs';
@@ -166,6 +171,11 @@ export class StreamSource {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private watchdog: ReturnType<typeof setInterval> | undefined;
   private closedPromise: Promise<void> | undefined;
+  /** Stream time: the offset of the current run's PTS, and the last stream time handed out. */
+  private ptsOffsetNs = 0;
+  private offsetRunId = 0;
+  private lastStreamPtsNs = -1;
+  private lastStreamPtsAt = 0;
 
   constructor(
     readonly spec: SourceSpec,
@@ -247,11 +257,14 @@ export class StreamSource {
             if (!isCurrent()) return;
             this.lastFrameAt = Date.now();
             if (!this.runLive) this.onLive();
+            frame.ptsNs = this.streamTime(runId, frame.ptsNs);
             this.frames$.next(frame);
           },
           audio: this.options.audio
             ? (chunk) => {
-                if (isCurrent()) this.audio$.next(chunk);
+                if (!isCurrent()) return;
+                chunk.ptsNs = this.streamTime(runId, chunk.ptsNs);
+                this.audio$.next(chunk);
               }
             : undefined,
           end: () => {
@@ -268,6 +281,26 @@ export class StreamSource {
       this.run = undefined;
       this.onFailure(err);
     }
+  }
+
+  /**
+   * Maps a run's PTS to stream time. The first buffer (video or audio) of a later run fixes that
+   * run's offset: it lands after the last stream time handed out by the outage's wall-clock length
+   * (at least 1 ms), so stream time never goes back and keeps pace with the clock through outages.
+   */
+  private streamTime(runId: number, ptsNs: number): number {
+    const now = Date.now();
+    if (runId !== this.offsetRunId) {
+      this.offsetRunId = runId;
+      const gapNs = Math.max(1_000_000, (now - this.lastStreamPtsAt) * 1_000_000);
+      this.ptsOffsetNs = this.lastStreamPtsNs < 0 ? 0 : this.lastStreamPtsNs + gapNs - ptsNs;
+    }
+    const t = ptsNs + this.ptsOffsetNs;
+    if (t > this.lastStreamPtsNs) {
+      this.lastStreamPtsNs = t;
+      this.lastStreamPtsAt = now;
+    }
+    return t;
   }
 
   private onLive(): void {
@@ -287,6 +320,15 @@ export class StreamSource {
   private checkWatchdog(): void {
     if (this.done || this.retryTimer !== undefined || this.run === undefined) return;
     const now = Date.now();
+    // Recovered, and up long enough to count as healthy again: back to live (no stale outage).
+    if (
+      this.runLive &&
+      this.current?.state === 'recovered' &&
+      now - this.liveSince >= this.options.reconnect.resetAfterMs &&
+      now - this.lastFrameAt < this.options.stallTimeoutMs
+    ) {
+      this.emit({ state: 'live' });
+    }
     if (this.runLive) {
       const silentMs = now - this.lastFrameAt;
       if (silentMs >= this.options.stallTimeoutMs) {

@@ -27,6 +27,10 @@ export interface LocalNatsServerOptions {
   auth?: { user: string; pass: string } | { token: string } | { nkeys: string[] };
   /** Server TLS (PEM files); `verify` asks clients for a certificate signed by caFile. */
   tls?: { certFile: string; keyFile: string; caFile?: string; verify?: boolean };
+  /** A nats-server config file of your own (e.g. deploy/nats/nats.conf); the command line still sets address, port and store. */
+  configFile?: string;
+  /** Extra environment for the server (variables its config file refers to). */
+  env?: Record<string, string>;
 }
 
 /** nats-server configuration for the options the command line cannot express (auth, TLS). */
@@ -56,6 +60,8 @@ export async function startNatsServer(options: LocalNatsServerOptions = {}): Pro
     const conf = join(portsDir, 'server.conf');
     writeFileSync(conf, configText(options), { mode: 0o600 });
     extraArgs.push('-c', conf);
+  } else if (options.configFile) {
+    extraArgs.push('-c', options.configFile);
   }
   const child = spawn(
     'nats-server',
@@ -72,7 +78,10 @@ export async function startNatsServer(options: LocalNatsServerOptions = {}): Pro
       portsDir,
       ...extraArgs,
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
+    },
   );
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {

@@ -103,11 +103,40 @@ describe.each(['tcp', 'udp'] as const)('RTSP over %s: the server dies and comes 
     expect(down.state === 'down' && down.error.code).toBe('VIGIL_ERR_SOURCE_UNREACHABLE');
     const recovered = w.statuses.at(-1)!;
     expect(recovered.state === 'recovered' && recovered.outageMs).toBeGreaterThan(1000);
-    // One continuous sequence across runs; PTS restarts, runId says so.
+    // One continuous sequence across runs; runId tells the runs apart.
     w.frames.forEach((f, i) => expect(f.seq).toBe(w.frames[0]!.seq + i));
+    // Regression, issue 22 "stream time restarts at each reconnect": stream time only grows, and the
+    // new run starts after the old one by about the outage (not near 0, where windows stop closing).
+    for (let i = 1; i < w.frames.length; i++) {
+      expect(w.frames[i]!.ptsNs, `frame ${i}`).toBeGreaterThan(w.frames[i - 1]!.ptsNs);
+    }
+    const firstNew = w.frames.findIndex((f) => f.runId! > lastRun);
+    const jumpMs = (w.frames[firstNew]!.ptsNs - w.frames[firstNew - 1]!.ptsNs) / 1e6;
+    expect(jumpMs).toBeGreaterThan(1000);
+    expect(jumpMs).toBeLessThan(recovered.state === 'recovered' ? recovered.outageMs + 2000 : 0);
     expect(w.source.counters.reconnects).toBeGreaterThanOrEqual(1);
     await w.source.close();
     expect(w.statuses.at(-1)!.state).toBe('closed');
+  });
+});
+
+describe('RTSP: a recovered stream returns to live', () => {
+  it('regression, issue 22 "a recovered stream never returns to live": recovered, then live once steady', async () => {
+    const srv = await server();
+    const w = watch(srv.url, {
+      streamId: 'settle',
+      reconnect: { ...FAST.reconnect!, resetAfterMs: 1500 },
+    });
+    await until('first frames', () => w.frames.length >= 5, 10_000);
+    await srv.kill();
+    await until('down', () => w.statuses.some((s) => s.state === 'down'), 8_000);
+    await srv.restart();
+    await until('recovered', () => w.statuses.at(-1)?.state === 'recovered', 8_000);
+    await until('live again', () => w.statuses.at(-1)?.state === 'live', 6_000);
+    const states = w.statuses.map((s) => s.state);
+    expect(states.slice(-3)).toEqual(['connecting', 'recovered', 'live']);
+    expect(states.filter((s) => s === 'live')).toHaveLength(2);
+    await w.source.close();
   });
 });
 
