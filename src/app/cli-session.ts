@@ -61,7 +61,7 @@ export interface RunAnalysisOptions {
 
 /** The analyzer's config for a session: the given (or default) config with the session's overrides. */
 export function sessionConfig(o: RunAnalysisOptions): VigilConfig {
-  const base = o.config ?? parseConfig('', 'command line', process.env);
+  const base = o.config ?? parseConfig('{}', 'command line', process.env);
   const nats = { ...base.nats };
   if (o.nats) {
     for (const [key, value] of Object.entries(o.nats)) {

@@ -201,6 +201,8 @@ export async function startService(
         port: config.control.port,
         ...(token ? { token } : {}),
         mounts,
+        ...(config.control.allowedHosts ? { allowedHosts: config.control.allowedHosts } : {}),
+        ...(config.control.allowedOrigins ? { allowedOrigins: config.control.allowedOrigins } : {}),
       });
       stack.push('control server', () => control.close());
       controlUrl = control.url;

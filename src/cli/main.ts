@@ -83,7 +83,7 @@ function remoteFrom(values: Record<string, unknown>): RemoteOptions {
 function configFrom(values: Record<string, unknown>): VigilConfig {
   return typeof values.config === 'string'
     ? loadConfig(values.config)
-    : parseConfig('', 'command line', process.env);
+    : parseConfig('{}', 'command line', process.env);
 }
 
 /**

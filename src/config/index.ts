@@ -63,6 +63,10 @@ export interface VigilConfig {
     token?: string;
     /** Serve the control API over NATS request-reply under vigil.ctl.> as well. */
     nats: boolean;
+    /** Extra Host header values the HTTP API accepts (names behind a proxy); see control/request-guard.ts. */
+    allowedHosts?: string[];
+    /** Other origins (scheme://host[:port]) whose pages may call the HTTP API. */
+    allowedOrigins?: string[];
   };
   web: { enabled: boolean };
   analyzer: {
@@ -154,6 +158,8 @@ const fileSpec: Spec = {
         port: { kind: 'int', min: 0, max: 65535 },
         token: { kind: 'string', min: 8, hint: 'a token of at least 8 characters' },
         nats: { kind: 'bool' },
+        allowedHosts: { kind: 'array', items: { kind: 'string', min: 1 }, max: 64 },
+        allowedOrigins: { kind: 'array', items: { kind: 'string', min: 1 }, max: 64 },
       },
     },
     web: { kind: 'object', fields: { enabled: { kind: 'bool' } } },
@@ -334,6 +340,8 @@ export function parseConfig(
       host: (control.host as string | undefined) ?? '127.0.0.1',
       port: (control.port as number | undefined) ?? 8080,
       nats: (control.nats as boolean | undefined) ?? true,
+      ...(control.allowedHosts !== undefined ? { allowedHosts: control.allowedHosts as string[] } : {}),
+      ...(control.allowedOrigins !== undefined ? { allowedOrigins: control.allowedOrigins as string[] } : {}),
     },
     web: { enabled: (web.enabled as boolean | undefined) ?? true },
     analyzer: {
