@@ -19,6 +19,7 @@ APT_PACKAGES=(
   nats-server prometheus ffmpeg pkg-config g++ make python3 ca-certificates chromium espeak-ng openssl
   procps # pgrep: tests find a CLI's child processes
   postgresql # history: the PostgreSQL backend and its tests
+  git # bench/keyframes/shots.ts extracts the base revision to time it side by side
 )
 
 if ! command -v node >/dev/null 2>&1; then
