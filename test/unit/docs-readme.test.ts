@@ -144,7 +144,7 @@ function codeDefault(key: string): unknown {
   if (key.startsWith('streams[].events.rules[].')) return pick(parseRules([{ name: 'r' }])[0]!);
   if (key.startsWith('streams[].events.')) return pick(parseEventOptions({}));
   if (key.startsWith('streams')) return undefined;
-  let v: unknown = parseConfig('', 'empty.yaml', {}, ROOT);
+  let v: unknown = parseConfig('{}', 'empty.yaml', {}, ROOT);
   for (const segment of key.split('.')) v = (v as Record<string, unknown> | undefined)?.[segment];
   return v;
 }
