@@ -14,7 +14,9 @@ import {
   startHistoryConsumer,
   type HistoryIndex,
 } from '../history/index.js';
-import { connectNats, type NatsClientOptions } from '../publish/connection.js';
+import { connectNats } from '../publish/connection.js';
+import { natsClientOptions } from '../app/service.js';
+import { configFrom, natsFrom, untilSignal } from './command-options.js';
 
 export interface CliCommand {
   summary: string;
@@ -97,40 +99,20 @@ export async function callServer(
   return json;
 }
 
-function natsOptions(values: Record<string, unknown>): NatsClientOptions {
-  const env = process.env;
-  const servers =
-    typeof values.nats === 'string' ? values.nats : (env.VIGIL_NATS_URL ?? 'nats://127.0.0.1:4222');
-  const o: NatsClientOptions = { servers: servers.split(',').map((s) => s.trim()), name: 'vigil-history' };
-  if (env.VIGIL_NATS_USER) o.user = env.VIGIL_NATS_USER;
-  if (env.VIGIL_NATS_PASSWORD) o.pass = env.VIGIL_NATS_PASSWORD;
-  if (env.VIGIL_NATS_TOKEN) o.token = env.VIGIL_NATS_TOKEN;
-  if (env.VIGIL_NATS_NKEY_SEED) o.nkeySeed = env.VIGIL_NATS_NKEY_SEED;
-  return o;
-}
-
-function untilSignal(): Promise<void> {
-  return new Promise<void>((done) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      done();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-}
-
 export const historyCommand: CliCommand = {
   summary: 'Run the history consumer alone: JetStream events, summaries and keyframes into the search index',
-  usage: 'vigil history [--nats URL] [--history FILE] [--durable NAME] [--rebuild] [--json]',
+  usage:
+    'vigil history [--config FILE] [--nats URL] [--nkey-seed-file FILE] [--tls-ca FILE] [--history FILE] [--durable NAME] [--rebuild] [--json]',
   examples: [
     'vigil history --nats nats://127.0.0.1:4222 --history vigil-data/history.sqlite',
     'VIGIL_HISTORY_POSTGRES_URL=postgres://vigil@db/vigil vigil history   # shared PostgreSQL index',
     'vigil history --rebuild        # start over from the first message JetStream still holds',
   ],
   options: {
+    config: { type: 'string', short: 'c' },
     nats: { type: 'string' },
+    'nkey-seed-file': { type: 'string' },
+    'tls-ca': { type: 'string' },
     history: { type: 'string' },
     durable: { type: 'string' },
     rebuild: { type: 'boolean' },
@@ -149,7 +131,11 @@ export const historyCommand: CliCommand = {
     );
     const index = await openHistoryIndex(config);
     try {
-      const nc = await connectNats(natsOptions(values));
+      const nats = natsFrom(values, configFrom(values));
+      const nc = await connectNats({
+        ...natsClientOptions(nats, nats.servers ?? ['nats://127.0.0.1:4222']),
+        name: 'vigil-history',
+      });
       try {
         const consumer = await startHistoryConsumer({
           connection: nc,

@@ -11,16 +11,16 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
 import { EXIT, exitCodeOf, VigilError } from '../core/errors.js';
-import { runAnalysis, type RunAnalysisOptions, type SessionNats } from '../app/cli-session.js';
+import { runAnalysis, type RunAnalysisOptions } from '../app/cli-session.js';
 import { natsClientOptions, startService } from '../app/service.js';
 import { parseSource } from '../ingest/source.js';
 import { validateStreamId } from '../core/stream-id.js';
 import { startInferenceServer } from '../infer/index.js';
-import { loadConfig, parseConfig, type VigilConfig } from '../config/index.js';
 import { STREAM_FIELDS } from '../config/stream-spec.js';
 import { connectNats } from '../publish/connection.js';
 import { formatStreams, remote, type RemoteOptions } from './remote.js';
 import { tail, tailSubjects, TAIL_TYPES } from './tail.js';
+import { configFrom, natsFrom, untilSignal } from './command-options.js';
 import { askCommand } from './ask.js';
 import { historyCommand } from './history.js';
 import { searchCommand } from './search.js';
@@ -77,38 +77,6 @@ function remoteFrom(values: Record<string, unknown>): RemoteOptions {
     typeof values.server === 'string' ? values.server : (process.env.VIGIL_SERVER ?? 'http://127.0.0.1:8080');
   const token = typeof values.token === 'string' ? values.token : process.env.VIGIL_CONTROL_TOKEN;
   return { server, ...(token ? { token } : {}) };
-}
-
-/** The config of --config (validated), or the defaults with the environment's VIGIL_NATS_* and tokens. */
-function configFrom(values: Record<string, unknown>): VigilConfig {
-  return typeof values.config === 'string'
-    ? loadConfig(values.config)
-    : parseConfig('{}', 'command line', process.env);
-}
-
-/**
- * The NATS settings of a command: the config's (file and environment), then --nats URL[,URL]
- * (credentials may be written in the URL), --nkey-seed-file and --tls-ca over them.
- */
-function natsFrom(values: Record<string, unknown>, config: VigilConfig): SessionNats {
-  const nats: SessionNats = { ...config.nats };
-  if (typeof values.nats === 'string') nats.servers = values.nats.split(',').map((s) => s.trim());
-  if (typeof values['nkey-seed-file'] === 'string') nats.nkeySeedFile = resolve(values['nkey-seed-file']);
-  if (typeof values['tls-ca'] === 'string') nats.tls = { ...nats.tls, caFile: resolve(values['tls-ca']) };
-  return nats;
-}
-
-/** Resolves on SIGINT or SIGTERM (handlers removed afterwards). */
-function untilSignal(): Promise<void> {
-  return new Promise<void>((done) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      done();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
 }
 
 /** A decimal integer flag within its range (the stream spec's, for stream options). */
