@@ -76,7 +76,11 @@ export function validate(value: unknown, spec: Spec, path = ''): string[] {
     spec.check(value as never);
     return [];
   } catch (err) {
-    return [`${path || '(top level)'}: ${err instanceof Error ? err.message : String(err)}`];
+    const message = err instanceof Error ? err.message : String(err);
+    // A stage parser that names its own key (`detect.fps must be …`) continues the path, not repeats it.
+    const key = path.slice(path.lastIndexOf('.') + 1);
+    if (key !== '' && message.startsWith(`${key}.`)) return [`${path}${message.slice(key.length)}`];
+    return [`${path || '(top level)'}: ${message}`];
   }
 }
 

@@ -57,7 +57,7 @@ describe('subjects', () => {
     expect(parseSubject('vigil.door.status.x')).toBeNull();
     expect(parseSubject('other.door.status')).toBeNull();
     expect(kindOfSubject('vigil.door.summary.window')).toBe('summary');
-    expect(kindOfSubject('vigil.door.object')).toBeNull(); // no schema (no publisher) yet
+    expect(kindOfSubject('vigil.door.object')).toBe('object'); // published, with schemas/object.schema.json
   });
 });
 
