@@ -82,6 +82,11 @@ export function mapBusError(spec: SourceSpec, msg: GstBusMessage): SourceError {
   if (spec.kind === 'http' && from === ELEMENT.source && /internal data stream/.test(lower)) {
     return new SourceError('VIGIL_ERR_SOURCE_UNREACHABLE', spec.display, `${where}: unreachable (${text})`);
   }
+  // rtspsrc reports a server gone mid-stream as a failed read or write on its connection (over UDP
+  // often from the RTCP or keep-alive path), not as a refused connection.
+  if (spec.kind === 'rtsp' && /could not (read from|write to) resource|unhandled error/.test(lower)) {
+    return new SourceError('VIGIL_ERR_SOURCE_UNREACHABLE', spec.display, `${where}: unreachable (${text})`);
+  }
   if (
     /could not determine type|appears to be a text file|no playable streams|no suitable plugins|missing.*plug-?in|decode|demux|codec|not-negotiated|internal data stream/.test(
       lower,

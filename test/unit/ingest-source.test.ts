@@ -126,5 +126,15 @@ describe('mapBusError', () => {
     expect(mapBusError(spec, { type: 'error', message: 'Could not determine type of stream.' }).code).toBe(
       'VIGIL_ERR_SOURCE_DECODE',
     );
+    // A camera gone mid-stream over UDP: rtspsrc fails a read or write on its connection.
+    for (const message of ['Could not write to resource.', 'Could not read from resource.']) {
+      expect(mapBusError(spec, { type: 'error', message }).code, message).toBe(
+        'VIGIL_ERR_SOURCE_UNREACHABLE',
+      );
+    }
+    const file = parseSource('test:ball');
+    expect(mapBusError(file, { type: 'error', message: 'Could not write to resource.' }).code).toBe(
+      'VIGIL_ERR_SOURCE_PIPELINE',
+    );
   });
 });
