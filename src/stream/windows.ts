@@ -31,9 +31,16 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
-import type { Analysis, Keyframe, WindowDigest } from '../core/contracts.js';
+import type { Analysis, Caption, Keyframe, Transcript, WindowDigest } from '../core/contracts.js';
 import { ConfigError } from '../core/errors.js';
 import { checkNumber, rejectUnknownKeys } from './options.js';
+
+/**
+ * What the language stages add to a window after the fact: a caption (placed at its keyframe's
+ * time) or a transcript (placed at its segment's end). One whose window already closed is counted
+ * in the next digest's `late`.
+ */
+export type WindowAnnotation = { caption: Caption } | { transcript: Transcript };
 
 /** A keyframe with its analysis; null when inference gave nothing (timed out, dropped). */
 export interface AnalysedKeyframe {
@@ -68,6 +75,10 @@ export interface WindowOptions {
   emitEmpty?: boolean;
   /** Keyframes selected for analysis (before the model call), to report those whose analysis never came. */
   pending?: Observable<Keyframe>;
+  /** Captions and transcripts (language stages), listed in the window holding their time. */
+  annotations?: Observable<WindowAnnotation>;
+  /** Captions and transcripts kept per window, each (default 16); characters kept of each (500). */
+  maxAnnotationsPerWindow?: number;
   /** Called with the retained state after each change (metrics and memory tests; must not throw). */
   onStats?: (stats: WindowStats) => void;
   /** Scheduler for the wall-time timeouts (default asyncScheduler; tests inject a TestScheduler). */
@@ -88,6 +99,8 @@ export interface ResolvedWindowOptions {
   ptsResetToleranceMs: number;
   emitEmpty: boolean;
   pending: Observable<Keyframe> | undefined;
+  annotations: Observable<WindowAnnotation> | undefined;
+  maxAnnotationsPerWindow: number;
   onStats: ((stats: WindowStats) => void) | undefined;
   scheduler: SchedulerLike;
 }
@@ -121,6 +134,8 @@ const KNOWN = [
   'ptsResetToleranceMs',
   'emitEmpty',
   'pending',
+  'annotations',
+  'maxAnnotationsPerWindow',
   'onStats',
   'scheduler',
 ] as const;
@@ -176,6 +191,11 @@ export function parseWindowOptions(options: WindowOptions, component = C): Resol
     ptsResetToleranceMs: n('ptsResetToleranceMs', options.ptsResetToleranceMs ?? 1000, { min: 0 }),
     emitEmpty: options.emitEmpty ?? false,
     pending: options.pending,
+    annotations: options.annotations,
+    maxAnnotationsPerWindow: n('maxAnnotationsPerWindow', options.maxAnnotationsPerWindow ?? 16, {
+      min: 0,
+      integer: true,
+    }),
     onStats: options.onStats,
     scheduler: options.scheduler ?? asyncScheduler,
   };
@@ -191,6 +211,9 @@ class WindowAccumulator {
   private readonly peak = new Map<string, number>();
   private last: Record<string, number> = {};
   readonly texts = new Set<string>();
+  readonly textAt: NonNullable<WindowDigest['textAt']> = [];
+  readonly captions: NonNullable<WindowDigest['captions']> = [];
+  readonly transcripts: NonNullable<WindowDigest['transcripts']> = [];
   private analysed = 0;
   private missing = 0;
   private dropped = 0;
@@ -260,9 +283,34 @@ class WindowAccumulator {
       const s = t.trim().slice(0, this.o.maxTextLength);
       if (s !== '' && !this.texts.has(s)) {
         this.texts.add(s);
-        this.textBytes += 32 + s.length * 2;
+        this.textAt.push({ text: s, keyframeId: keyframe.id, ptsNs: keyframe.frame.ptsNs });
+        this.textBytes += 96 + s.length * 2;
       }
     }
+  }
+
+  /** A caption or transcript; false when the window's list is full. */
+  annotate(a: WindowAnnotation): boolean {
+    const max = this.o.maxAnnotationsPerWindow;
+    if ('caption' in a) {
+      if (this.captions.length >= max) return false;
+      const c = a.caption;
+      const text = c.text.slice(0, 500);
+      this.captions.push({ keyframeId: c.keyframeId, ptsNs: c.ptsNs, text, model: c.model });
+      this.textBytes += 128 + text.length * 2;
+      return true;
+    }
+    if (this.transcripts.length >= max) return false;
+    const t = a.transcript;
+    const text = t.text.slice(0, 500);
+    this.transcripts.push({
+      startPtsNs: t.startPtsNs,
+      endPtsNs: t.endPtsNs,
+      text,
+      ...(t.language !== undefined ? { language: t.language } : {}),
+    });
+    this.textBytes += 128 + text.length * 2;
+    return true;
   }
 
   private time(ptsNs: number, timeMs: number): void {
@@ -323,6 +371,10 @@ class WindowAccumulator {
     if (this.dropped > 0) d.dropped = this.dropped;
     if (extra.late > 0) d.late = extra.late;
     if (extra.resets > 0) d.ptsResets = extra.resets;
+    if (this.textAt.length > 0) d.textAt = [...this.textAt];
+    if (this.captions.length > 0) d.captions = [...this.captions].sort((a, b) => a.ptsNs - b.ptsNs);
+    if (this.transcripts.length > 0)
+      d.transcripts = [...this.transcripts].sort((a, b) => a.startPtsNs - b.startPtsNs);
     if (this.pending.size > 0) {
       d.missingKeyframes = [...this.pending.keys()].slice(0, this.o.maxMissingListed);
     }
@@ -547,6 +599,33 @@ function windowsOperator(o: ResolvedWindowOptions): OperatorFunction<AnalysedKey
         report();
       };
 
+      /** A caption or transcript: into the open windows holding its time, else late. */
+      const onAnnotation = (a: WindowAnnotation): void => {
+        const id = 'caption' in a ? a.caption.keyframeId : null;
+        const raw = 'caption' in a ? a.caption.ptsNs : a.transcript.endPtsNs;
+        const ptsNs = (id !== null ? pendingPts.get(id) : undefined) ?? raw + offsetNs;
+        let placed = false;
+        for (const i of indexes(ptsNs)) {
+          const w = open.get(i);
+          if (w !== undefined && w.annotate(a)) placed = true;
+        }
+        if (!placed) {
+          late++;
+          lateTotal++;
+        }
+        report();
+      };
+
+      const annotationSub = o.annotations?.subscribe({
+        next: (a) => {
+          try {
+            onAnnotation(a);
+          } catch (err) {
+            subscriber.error(err);
+          }
+        },
+        error: (err: unknown) => subscriber.error(err),
+      });
       const pendingSub = o.pending?.subscribe({
         next: onPending,
         error: (err: unknown) => subscriber.error(err),
@@ -575,6 +654,7 @@ function windowsOperator(o: ResolvedWindowOptions): OperatorFunction<AnalysedKey
       return () => {
         sub.unsubscribe();
         pendingSub?.unsubscribe();
+        annotationSub?.unsubscribe();
         cancelTimer();
         open.clear();
         pendingPts.clear();
