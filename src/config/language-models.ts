@@ -144,7 +144,7 @@ export function validateLanguageModel(raw: unknown, role: LanguageRole, where: s
     if (role !== 'captioner') throw new ConfigError(`${where}.prompt applies to the captioner only`);
     out.prompt = prompt;
   }
-  const language = str(where, 'language', r['language'], 2);
+  const language = str(where, 'language', r['language'], 16);
   if (language !== undefined) {
     if (role !== 'asr' || !/^[a-z]{2}$/.test(language))
       throw new ConfigError(`${where}.language: an ISO-639-1 code (two lowercase letters), asr only`);

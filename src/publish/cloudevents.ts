@@ -12,7 +12,8 @@ export interface CloudEvent<T> {
   data: T;
 }
 
-export type MessageKind = 'summary' | 'event' | 'detections' | 'keyframe' | 'status';
+export type MessageKind =
+  'summary' | 'event' | 'detections' | 'keyframe' | 'status' | 'caption' | 'transcript';
 
 export function envelope<T>(
   kind: MessageKind,

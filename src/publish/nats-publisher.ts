@@ -15,7 +15,7 @@
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import type { Analysis, Keyframe, Summary, VigilEvent } from '../core/contracts.js';
+import type { Analysis, Caption, Keyframe, Summary, Transcript, VigilEvent } from '../core/contracts.js';
 import { PublishError } from '../core/errors.js';
 import { envelope, type CloudEvent, type MessageKind } from './cloudevents.js';
 import { connectNats, type NatsClientOptions } from './connection.js';
@@ -101,6 +101,10 @@ export interface Publisher {
   keyframe(keyframe: Keyframe, analysis: Analysis): Promise<void>;
   /** Stream status (the analyzer's StreamInfo) on `vigil.<stream>.status`. */
   status(streamId: string, info: object): Promise<void>;
+  /** A keyframe's caption by the vision-language model (JetStream, acked). */
+  caption(c: Caption): Promise<void>;
+  /** Transcribed speech (JetStream, acked). */
+  transcript(t: Transcript): Promise<void>;
   /** Resolves when the retry buffer is empty; rejects with VIGIL_ERR_PUBLISH after timeoutMs. */
   flush(timeoutMs?: number): Promise<void>;
   stats(): PublisherStats;
@@ -138,7 +142,7 @@ export async function createPublisher(
   const js: JetStreamClient = jetstream(nc, { timeout: options.ackTimeoutMs });
   const streamConfig = {
     name: options.jetstreamName,
-    subjects: ['vigil.*.event.>', 'vigil.*.summary.>'],
+    subjects: ['vigil.*.event.>', 'vigil.*.summary.>', 'vigil.*.caption', 'vigil.*.transcript'],
     max_age: options.maxAgeMs * 1_000_000,
     max_bytes: options.maxBytes,
     duplicate_window: 120 * 1_000_000_000,
@@ -420,6 +424,10 @@ export async function createPublisher(
         kindEnvelope('event', e.streamId, e.id, e.timeMs, data, e.type),
       );
     },
+    caption: async (c) =>
+      durable(subjects.caption(c.streamId), kindEnvelope('caption', c.streamId, c.id, c.timeMs, c)),
+    transcript: async (t) =>
+      durable(subjects.transcript(t.streamId), kindEnvelope('transcript', t.streamId, t.id, t.timeMs, t)),
     detections: async (a, kf) => {
       const data = {
         streamId: a.streamId,

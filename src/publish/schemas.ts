@@ -39,7 +39,9 @@ export function kindOfSubject(subject: string): MessageKind | null {
     kind === 'event' ||
     kind === 'detections' ||
     kind === 'keyframe' ||
-    kind === 'status'
+    kind === 'status' ||
+    kind === 'caption' ||
+    kind === 'transcript'
     ? kind
     : null;
 }

@@ -17,6 +17,8 @@ export const subjects = {
   keyframe: (stream: string) => `vigil.${validateStreamId(stream)}.keyframe`,
   detections: (stream: string) => `vigil.${validateStreamId(stream)}.detections`,
   status: (stream: string) => `vigil.${validateStreamId(stream)}.status`,
+  caption: (stream: string) => `vigil.${validateStreamId(stream)}.caption`,
+  transcript: (stream: string) => `vigil.${validateStreamId(stream)}.transcript`,
   summary: (stream: string, level: string) => `vigil.${validateStreamId(stream)}.summary.${checkType(level)}`,
   event: (stream: string, type: string) => `vigil.${validateStreamId(stream)}.event.${checkType(type)}`,
 };
