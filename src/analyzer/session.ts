@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Subscription as RxSubscription } from 'rxjs';
 import { Observable, Subject, tap } from 'rxjs';
-import type { AudioChunk, Frame, Keyframe, Summary, VigilEvent } from '../core/contracts.js';
+import type {
+  AudioChunk,
+  Caption,
+  Frame,
+  Keyframe,
+  Summary,
+  Transcript,
+  VigilEvent,
+} from '../core/contracts.js';
 import { probeDurationSeconds, ProgressBar } from '../cli/progress.js';
 import { ReportBuilder } from '../cli/report.js';
 import { VigilError } from '../core/errors.js';
@@ -42,6 +50,8 @@ import { analyzeWith, type OcrLike } from './analyze.js';
 import { createManager, type Manager } from './manager.js';
 import { AudioPacer, vadProvider, vadSamples } from './speech.js';
 import { newCounters, streamPipeline } from './stream-runner.js';
+import { createLanguageStages } from './language.js';
+import type { LanguageModelsConfig } from '../config/language-models.js';
 
 export interface RunAnalysisOptions {
   source: SourceSpec;
@@ -68,6 +78,8 @@ export interface RunAnalysisOptions {
   ocrDictionary?: string;
   /** Voice activity on the source's audio when `silero_vad` is served (default true; RTSP: false). */
   vad?: boolean;
+  /** Language stages (captions, model summaries, speech to text); absent or empty: none. */
+  language?: LanguageModelsConfig;
 }
 
 /** Where the OCR dictionary lives in a model repository made by scripts/prepare-model-repo.mjs. */
@@ -191,6 +203,13 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
     }
 
     const counters = newCounters();
+    // --- language stages (issue 20) ---
+    const language = o.language ? createLanguageStages(o.language) : null;
+    if (language) {
+      cleanups.push(() => language.close());
+      for (const line of language.describe()) console.error(`vigil: ${line}`);
+    }
+    // --- end language stages ---
     // Live sources drop the oldest keyframe when inference is behind; files wait for it instead.
     const inferQueue = 4;
     const pressure = { pending: 0 };
@@ -245,6 +264,13 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
           inferQueue: o.live ? inferQueue : inferQueue + 16,
           pressure,
           live: o.live,
+          ...(language ? { ...language.forStream(o.streamId), ...(vad ? { audio: opened.audio } : {}) } : {}),
+          ...(language && report
+            ? {
+                onCaption: (c: Caption) => report.addCaption(c),
+                onTranscript: (t: Transcript) => report.addTranscript(t),
+              }
+            : {}),
           ...(jpegs && report
             ? {
                 onAnalysed: (kf: Keyframe) => void jpegs.put(kf),

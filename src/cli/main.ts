@@ -20,6 +20,7 @@ import { startService } from '../analyzer/session.js';
 import { connectNats, type NatsClientOptions } from '../publish/connection.js';
 import { formatStreams, remote, type RemoteOptions } from './remote.js';
 import { tail, tailSubjects, TAIL_TYPES } from './tail.js';
+import { languageModelsFromFlags, type LanguageModelFlags } from '../config/language-models.js';
 
 export const EXIT = {
   ok: 0,
@@ -52,6 +53,13 @@ const analysisOptions = {
   ocr: { type: 'boolean' },
   /** No voice activity detection on the source's audio (no speech events). */
   'no-vad': { type: 'boolean' },
+  // Language stages (docs/language-models.md): URL = OpenAI-compatible, host:port = KServe v2.
+  captioner: { type: 'string' },
+  'captioner-model': { type: 'string' },
+  summarizer: { type: 'string' },
+  'summarizer-model': { type: 'string' },
+  asr: { type: 'string' },
+  'asr-model': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -113,6 +121,21 @@ class UsageError extends VigilError {
   }
 }
 
+/** The language-model flags (--captioner URL --captioner-model NAME, likewise summarizer, asr). */
+function languageFlags(values: Record<string, string | boolean | undefined>): LanguageModelFlags {
+  const out: LanguageModelFlags = {};
+  const pairs = [
+    ['captioner', 'captioner'],
+    ['captionerModel', 'captioner-model'],
+    ['summarizer', 'summarizer'],
+    ['summarizerModel', 'summarizer-model'],
+    ['asr', 'asr'],
+    ['asrModel', 'asr-model'],
+  ] as const;
+  for (const [key, flag] of pairs) if (typeof values[flag] === 'string') out[key] = values[flag];
+  return out;
+}
+
 function analysisRunOptions(
   values: Record<string, string | boolean | undefined>,
   source: string,
@@ -137,6 +160,7 @@ function analysisRunOptions(
     json: values.json === true,
     ocr: values.ocr === true,
     vad: values['no-vad'] !== true,
+    language: languageModelsFromFlags(languageFlags(values)),
   };
 }
 
@@ -166,7 +190,7 @@ const commands: Record<string, Command> = {
     summary:
       'Analyze one file as fast as the machine allows: progress bar, summaries and events, a JSON + Markdown report',
     usage:
-      'vigil analyze <file|url> [--report DIR] [--name ID] [--nats URL] [--infer HOST:PORT] [--live|--fast] [--window-ms N] [--ocr] [--no-vad] [--json] [--quiet]',
+      'vigil analyze <file|url> [--report DIR] [--name ID] [--nats URL] [--infer HOST:PORT] [--live|--fast] [--window-ms N] [--ocr] [--no-vad] [--captioner URL --captioner-model M] [--summarizer URL --summarizer-model M] [--asr URL --asr-model M] [--json] [--quiet]',
     examples: [
       'vigil analyze samples/vtest.avi                      # report in ./vigil-report-vtest/',
       'vigil analyze clip.mp4 --report out/ --window-ms 5000 --quiet',

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Summary, VigilEvent } from '../core/contracts.js';
+import type { Caption, Summary, Transcript, VigilEvent } from '../core/contracts.js';
 import type { EncodedJpeg } from '../publish/evidence.js';
 import { clock } from './format.js';
 
@@ -32,6 +32,9 @@ export interface AnalysisReport extends ReportMeta {
   }[];
   events: (VigilEvent & { evidenceImage: string | null })[];
   summaries: Summary[];
+  /** Language stages (absent without them): keyframe captions and transcribed speech. */
+  captions?: Caption[];
+  transcripts?: Transcript[];
   evidence: { keyframeId: string; file: string; width: number; height: number }[];
 }
 
@@ -41,6 +44,16 @@ export class ReportBuilder {
   private readonly events: (VigilEvent & { evidenceImage: string | null })[] = [];
   private readonly images = new Map<string, EncodedJpeg>();
   droppedEvents = 0;
+  private readonly captions: Caption[] = [];
+  private readonly transcripts: Transcript[] = [];
+
+  addCaption(c: Caption): void {
+    if (this.captions.length < this.maxItems) this.captions.push(c);
+  }
+
+  addTranscript(t: Transcript): void {
+    if (this.transcripts.length < this.maxItems) this.transcripts.push(t);
+  }
 
   constructor(private readonly maxItems = 10_000) {}
 
@@ -78,6 +91,8 @@ export class ReportBuilder {
       })),
       events: this.events,
       summaries: this.summaries,
+      ...(this.captions.length > 0 ? { captions: this.captions } : {}),
+      ...(this.transcripts.length > 0 ? { transcripts: this.transcripts } : {}),
       evidence: [...this.images].map(([file, j]) => ({
         keyframeId: this.events.find((e) => e.evidenceImage === file)?.evidence.keyframeId ?? '',
         file,
@@ -140,6 +155,22 @@ export function renderMarkdown(r: AnalysisReport): string {
       (s) => `- **${s.level} #${s.index}** ${clock(s.startPtsNs)}–${clock(s.endPtsNs)}: ${s.text}`,
     ),
     '',
+    ...(r.captions
+      ? [
+          '## Captions',
+          '',
+          ...r.captions.map((c) => `- ${clock(c.ptsNs)} \`${c.keyframeId}\` (${c.model}): ${c.text}`),
+          '',
+        ]
+      : []),
+    ...(r.transcripts
+      ? [
+          '## Transcripts',
+          '',
+          ...r.transcripts.map((t) => `- ${clock(t.startPtsNs)}–${clock(t.endPtsNs)}: ${t.text}`),
+          '',
+        ]
+      : []),
   ];
   return lines.join('\n');
 }
