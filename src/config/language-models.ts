@@ -9,40 +9,21 @@
  * (`resolveApiKey`) when the stage is built; errors name the variable, never its value.
  */
 import { ConfigError } from '../core/errors.js';
+import {
+  LANGUAGE_ROLES,
+  type LanguageModelConfig,
+  type LanguageModelsConfig,
+  type LanguageRole,
+} from '../core/language-model.js';
 
-export const LANGUAGE_ROLES = ['captioner', 'summarizer', 'asr'] as const;
-export type LanguageRole = (typeof LANGUAGE_ROLES)[number];
-export type LanguageModelKind = 'openai' | 'kserve';
-
-export interface LanguageModelConfig {
-  kind: LanguageModelKind;
-  /** OpenAI-compatible base URL including the API prefix, e.g. `http://127.0.0.1:8000/v1` (kind 'openai'). */
-  url?: string;
-  /** KServe v2 gRPC `host:port` (kind 'kserve'). */
-  address?: string;
-  /** Model name on the server. */
-  model: string;
-  /** One call's deadline, ms. */
-  timeoutMs: number;
-  /** Most tokens the model may write per call. */
-  maxTokens: number;
-  /** Calls in flight at once to this model, all streams together; more are dropped and counted. */
-  maxInFlight: number;
-  /** Calls per minute per stream; more are dropped and counted. */
-  perMinute: number;
-  /** Name of the environment variable holding the API key (sent as a Bearer token). */
-  apiKeyEnv?: string;
-  /** captioner: the instruction sent with each keyframe. */
-  prompt?: string;
-  /** asr: the spoken language, ISO-639-1 (default: the model detects it). */
-  language?: string;
-  /** asr: padding around each VAD speech segment, ms. */
-  paddingMs?: number;
-  /** asr: longest audio sent in one call, ms (longer segments are cut). */
-  maxSegmentMs?: number;
-}
-
-export type LanguageModelsConfig = Partial<Record<LanguageRole, LanguageModelConfig>>;
+export {
+  DEFAULT_CAPTION_PROMPT,
+  LANGUAGE_ROLES,
+  type LanguageModelConfig,
+  type LanguageModelKind,
+  type LanguageModelsConfig,
+  type LanguageRole,
+} from '../core/language-model.js';
 
 const DEFAULTS: Record<
   LanguageRole,
@@ -52,9 +33,6 @@ const DEFAULTS: Record<
   summarizer: { timeoutMs: 20_000, maxTokens: 300, maxInFlight: 2, perMinute: 30 },
   asr: { timeoutMs: 30_000, maxTokens: 448, maxInFlight: 2, perMinute: 30 },
 };
-
-export const DEFAULT_CAPTION_PROMPT =
-  'Describe this video keyframe in one short factual sentence: who or what is visible and what is happening.';
 
 const KNOWN = [
   'kind',

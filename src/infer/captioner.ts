@@ -8,8 +8,8 @@
  * answer's first word decides (yes → confirmed, no → rejected, anything else → unclear).
  */
 import type { Caption, Image } from '../core/contracts.js';
-import type { LanguageModelConfig } from '../config/language-models.js';
-import { DEFAULT_CAPTION_PROMPT } from '../config/language-models.js';
+import type { LanguageModelConfig } from '../core/language-model.js';
+import { DEFAULT_CAPTION_PROMPT } from '../core/language-model.js';
 import { createChatModel, type ChatModel } from './language-transport.js';
 import { encodeJpeg } from './llm.js';
 import { guardedCall, isRefusal, ModelGate, type ModelCallObserver } from './model-call.js';

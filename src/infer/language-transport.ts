@@ -14,7 +14,7 @@
  * endpoint without credentials and never carry the API key.
  */
 import { InferenceError } from '../core/errors.js';
-import type { LanguageModelConfig } from '../config/language-models.js';
+import type { LanguageModelConfig } from '../core/language-model.js';
 import { asStrings, bytesTensor, InferenceClient, type Tensor } from './client.js';
 import type { ModelUsage } from './model-call.js';
 
