@@ -163,7 +163,8 @@ export async function startService(
       : undefined;
     // Speech events for streams with audio; asked once whether the VAD model is served (lazily, per stream).
     const vad = config.inference.vad ? vadProvider(client) : undefined;
-    const language = options.language ? createLanguageStages(options.language) : null;
+    const languageConfig = options.language ?? config.inference.language;
+    const language = languageConfig ? createLanguageStages(languageConfig) : null;
     if (language) {
       stack.push('language stages', () => language.close());
       for (const line of language.describe()) log(`vigil: ${line}`);

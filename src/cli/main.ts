@@ -159,10 +159,14 @@ function languageFlags(values: Record<string, string | boolean | undefined>): La
 }
 
 /** `language` for the run when any language flag is given (none: the stream runs without the stages). */
-function languageOption(values: Record<string, string | boolean | undefined>): {
+function languageOption(
+  values: Record<string, string | boolean | undefined>,
+  config: VigilConfig | undefined,
+): {
   language?: LanguageModelsConfig;
 } {
-  const language = languageModelsFromFlags(languageFlags(values));
+  // Flags override the config file's roles (inference.captioner etc.); the rest of the file's stay.
+  const language = languageModelsFromFlags(languageFlags(values), config?.inference.language ?? {});
   return Object.keys(language).length > 0 ? { language } : {};
 }
 
@@ -192,7 +196,7 @@ function analysisRunOptions(
     json: values.json === true,
     ...(values.ocr === true ? { ocr: true } : {}),
     ...(values['no-vad'] === true ? { vad: false } : {}),
-    ...languageOption(values),
+    ...languageOption(values, config),
   };
 }
 
