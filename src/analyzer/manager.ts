@@ -32,6 +32,7 @@ import type { VadProvider } from './speech.js';
 import type { AnalyzeKeyframe } from './stream-runner.js';
 import { DetectScheduler } from './detect-scheduler.js';
 import { StreamRun, type ManagerSink, type StreamRunShared } from './stream-run.js';
+import type { StreamLanguage } from './language.js';
 import type { ManagerUpdate, StreamInfo } from './stream-state.js';
 
 export { ManagerError, parseStreamDefinition } from './definition.js';
@@ -71,6 +72,8 @@ export interface ManagerDeps {
   vadQueue?: number;
   /** Detections per second between keyframes, all live streams together, shared fairly (default 10). */
   detectBudgetPerS?: number;
+  /** Language stages (captions, model summaries, speech to text) for every stream; absent: none. */
+  language?: StreamLanguage;
 }
 
 export interface Manager {
@@ -109,6 +112,7 @@ class StreamManager implements Manager {
       frameSource: deps.frameSource ?? defaultFrameSource,
       ...(deps.summarizer ? { summarizer: deps.summarizer } : {}),
       ...(deps.vad ? { vad: deps.vad } : {}),
+      ...(deps.language ? { language: deps.language } : {}),
       liveVadQueue: deps.vadQueue ?? 64,
       defaultWindowMs: deps.windowMs ?? 10_000,
       maxKeyframeAgeMs: checkMaxKeyframeAgeMs(deps.maxKeyframeAgeMs) ?? DEFAULT_MAX_KEYFRAME_AGE_MS,

@@ -33,6 +33,7 @@ import {
 } from './stream-state.js';
 import { COCO_LABELS } from '../infer/index.js';
 import type { DetectScheduler } from './detect-scheduler.js';
+import type { StreamLanguage } from './language.js';
 
 /** The sink gains optional hooks for status and analysed keyframes (with pixels). */
 export interface ManagerSink extends StreamSink {
@@ -54,6 +55,8 @@ export interface StreamRunShared {
   inferenceSlots?: InferenceSlots;
   /** The detection budget between keyframes that every live stream shares. */
   detectScheduler: DetectScheduler;
+  /** Language stages (captions, model summaries, speech to text) per stream; absent: none. */
+  language?: StreamLanguage;
 }
 
 export class StreamRun {
@@ -212,6 +215,8 @@ export class StreamRun {
       event: async (ev) => this.sinkCall(shared.sink.event(ev)),
       detections: async (a, kf) => this.sinkCall(shared.sink.detections?.(a, kf)),
       object: async (r) => this.sinkCall(shared.sink.object?.(r)),
+      caption: async (c) => this.sinkCall(shared.sink.caption?.(c)),
+      transcript: async (t) => this.sinkCall(shared.sink.transcript?.(t)),
     };
     const pipeline = streamPipeline(
       {
@@ -243,6 +248,15 @@ export class StreamRun {
             }
           : {}),
         ...(shared.summarizer ? { summarizer: shared.summarizer() } : {}),
+        // The language stages' summarizer (if any) replaces the default one; the transcriber needs the audio.
+        ...(shared.language
+          ? {
+              ...shared.language.forStream(info.id),
+              ...(vad && opened.audio ? { audio: opened.audio } : {}),
+              onCaption: (caption) => this.emit({ type: 'caption', streamId: info.id, caption }),
+              onTranscript: (transcript) => this.emit({ type: 'transcript', streamId: info.id, transcript }),
+            }
+          : {}),
         inferConcurrency: def.inferConcurrency ?? 1,
         inferQueue: flow.inferQueue,
         ...(live ? {} : { pressure: flow.inferPressure }),

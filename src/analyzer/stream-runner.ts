@@ -13,16 +13,20 @@ import {
   merge,
   mergeMap,
   Observable,
+  share,
   Subject,
   tap,
 } from 'rxjs';
 import type {
   Analysis,
+  AudioChunk,
+  Caption,
   Frame,
   Image,
   Keyframe,
   ObjectRecord,
   Summary,
+  Transcript,
   VadSample,
   VigilEvent,
 } from '../core/contracts.js';
@@ -50,6 +54,10 @@ import {
   type Summarizer,
 } from '../stream/index.js';
 import { newSpeechCounters, type SpeechCounters } from './speech.js';
+import { CaptionSelector } from '../stream/caption-select.js';
+import type { WindowAnnotation } from '../stream/windows.js';
+import type { Captioner } from '../infer/captioner.js';
+import { transcribeSpeech, type Transcriber } from './transcriber.js';
 import { releaseFrame } from '../ingest/frames.js';
 import { parseRules } from '../stream/rules.js';
 import { validateTrackOptions, type TrackStreamOptions } from '../stream/track-options.js';
@@ -65,6 +73,10 @@ export interface StreamSink {
   detections?(a: Analysis, keyframe: Keyframe): Promise<void>;
   /** Tracked objects' records (vigil.<stream>.object). */
   object?(r: ObjectRecord): Promise<void>;
+  /** `vigil.<stream>.caption` (language stages). */
+  caption?(c: Caption): Promise<void>;
+  /** `vigil.<stream>.transcript` (language stages). */
+  transcript?(t: Transcript): Promise<void>;
 }
 
 /** Includes the audio branch's counters (audio chunks, VAD windows, drops, failures, skips). */
@@ -150,6 +162,17 @@ export interface StreamRunnerOptions {
    * images, live view); must not keep the pixels past the call. Throwing here is ignored.
    */
   onAnalysed?: (keyframe: Keyframe, analysis: Analysis) => void;
+  // --- Language stages (src/analyzer/language.ts); all absent: the stream runs as without them. ---
+  /** Captions selected keyframes (and answers the `verify` prompts of alert rules). */
+  captioner?: Captioner;
+  /** Captions per window at most (default 3). */
+  captionsPerWindow?: number;
+  /** Speech to text of the VAD's speech segments; needs `vad` and `audio`. */
+  transcriber?: Transcriber;
+  /** The source's audio chunks (16 kHz mono S16), for the transcriber. */
+  audio?: Observable<AudioChunk>;
+  onCaption?: (c: Caption) => void;
+  onTranscript?: (t: Transcript) => void;
 }
 
 /**
@@ -256,6 +279,7 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
   const slots = live ? o.inferenceSlots : undefined;
   // Waiting for a shared slot ends when the stream is unsubscribed.
   const abort = new AbortController();
+  const lang = languageStages(o, live);
   const stale = (kf: Keyframe): AnalysedKeyframe => {
     counters.inferStale++;
     // Passed on with a missing analysis: its window lists it, motion and scene cuts still count.
@@ -292,9 +316,13 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
         // A hook must not break the stream.
       }
     }
+    // Reads the model-size pixels now (JPEG encoded before the first await); files wait for the
+    // caption so it lands in its window, live streams do not wait.
+    const captioned = lang.afterAnalysis(kf, analysis);
     const light = withoutModelPixels(kf);
     // Done with the pixels (a cache hit never read them).
     releaseFrame(kf.frame);
+    if (captioned !== null && !live) await captioned;
     if (o.sink.detections) await o.sink.detections(analysis, light);
     return { keyframe: light, analysis };
   };
@@ -337,6 +365,7 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
       pending: keyframes$,
       // In fast mode analyses arrive in order as fast as the model allows: no wall-clock deadline.
       ...(o.live === false ? { maxOpenMs: 0 } : {}),
+      ...(lang.annotations ? { annotations: lang.annotations } : {}),
     }),
     chainSummaries(o.summarizer ?? createStructuredSummarizer(), {
       runId,
@@ -349,12 +378,14 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
       return s;
     }),
   );
+  const speech$ = o.vad ? o.vad.pipe(detectSpeech({ runId }), share()) : EMPTY;
   const events$ = merge(
     keyframeView$.pipe(detectEvents({ ...o.events, runId })),
     tracking ? tracking.stage.events$.asObservable() : (EMPTY as Observable<VigilEvent>),
-    o.vad ? o.vad.pipe(detectSpeech({ runId })) : EMPTY,
+    speech$,
   ).pipe(
-    mergeMap(async (e) => {
+    mergeMap(async (raw) => {
+      const e = await lang.verify(raw);
       await o.sink.event(e);
       counters.events++;
       o.onEvent?.(e);
@@ -375,7 +406,24 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
     tracking?.stage.close();
     tracking?.ownScheduler?.close();
   };
-  return { keyframes$, analysed$, output$: merge(summaries$, events$, records$), abort, close };
+  const transcripts$ =
+    o.transcriber && o.audio && o.vad
+      ? transcribeSpeech(o.audio, speech$, { streamId: o.streamId, transcriber: o.transcriber }).pipe(
+          concatMap(async (t) => {
+            lang.annotate({ transcript: t });
+            await o.sink.transcript?.(t);
+            o.onTranscript?.(t);
+            return t;
+          }),
+        )
+      : EMPTY;
+  return {
+    keyframes$,
+    analysed$,
+    output$: merge(summaries$, events$, records$, transcripts$),
+    abort,
+    close,
+  };
 }
 
 /** The stream's tracking stage, its cadence lane and (without a shared one) its own scheduler. */
@@ -428,6 +476,75 @@ function trackingStage(
     now,
   });
   return { stage, ownScheduler };
+}
+
+const EMPTY_LANGUAGE = {
+  annotations: undefined,
+  afterAnalysis: (): null => null,
+  annotate: (): void => undefined,
+  verify: (e: VigilEvent): Promise<VigilEvent> => Promise.resolve(e),
+};
+
+/**
+ * The per-stream part of the language stages: which keyframes to caption, the captions and
+ * transcripts going into the windows, the alert checks. Without a captioner or transcriber it is
+ * inert (no subject, no copies, no awaits): the stream runs exactly as before.
+ */
+function languageStages(o: StreamRunnerOptions, live: boolean) {
+  const captioner = o.captioner;
+  const verifyPrompts = new Map<string, string>();
+  for (const r of (o.events?.rules ?? []) as { name?: string; verify?: { prompt?: string } }[])
+    if (r.name && r.verify?.prompt) verifyPrompts.set(`alert.${r.name}`, r.verify.prompt);
+  if (captioner === undefined && o.transcriber === undefined) return EMPTY_LANGUAGE;
+  const annotations = new Subject<WindowAnnotation>();
+  const annotate = (a: WindowAnnotation): void => annotations.next(a);
+  const selector = captioner
+    ? new CaptionSelector({ windowMs: o.windowMs, maxPerWindow: o.captionsPerWindow ?? 3 })
+    : null;
+  /** Model-size images of the latest analysed keyframes, for alert checks (only with verify rules). */
+  const recent = new Map<string, Image>();
+  const publish = async (c: Caption): Promise<void> => {
+    annotate({ caption: c });
+    try {
+      await o.sink.caption?.(c);
+    } catch {
+      // The publisher counts its own failures; a caption never breaks the stream.
+    }
+    o.onCaption?.(c);
+  };
+  const afterAnalysis = (kf: Keyframe, analysis: Analysis): Promise<void> | null => {
+    if (captioner === undefined || selector === null) return null;
+    if (verifyPrompts.size > 0) {
+      const m = kf.frame.model;
+      recent.set(kf.id, { ...m, data: Uint8Array.from(m.data) });
+      while (recent.size > 8) recent.delete(recent.keys().next().value as string);
+    }
+    const labels = analysis.available ? [...new Set(analysis.detections.map((d) => d.label))] : [];
+    const why = selector.consider({ ptsNs: kf.frame.ptsNs, reason: kf.reason }, labels);
+    if (why === null) return null;
+    const p = captioner
+      .caption(
+        { id: kf.id, streamId: o.streamId, ptsNs: kf.frame.ptsNs, captureTimeMs: kf.frame.captureTimeMs },
+        kf.frame.model,
+        why,
+      )
+      .then((r) => (r.ok ? publish(r.caption) : undefined))
+      .catch(() => undefined);
+    return live ? (void p, null) : p;
+  };
+  const verify = async (e: VigilEvent): Promise<VigilEvent> => {
+    const prompt = verifyPrompts.get(e.type);
+    if (prompt === undefined || captioner === undefined) return e;
+    const image = e.evidence.keyframeId === null ? undefined : recent.get(e.evidence.keyframeId);
+    const verification = image
+      ? await captioner.verify(o.streamId, prompt, image)
+      : { verdict: 'unverified' as const, answer: '', model: captioner.model, reason: 'no-image' };
+    const data = { ...e.data, verification };
+    if (verification.verdict === 'rejected')
+      return { ...e, id: `${e.id}:rejected`, type: `${e.type}.rejected`, data };
+    return { ...e, data };
+  };
+  return { annotations: annotations.asObservable(), afterAnalysis, annotate, verify };
 }
 
 export async function runStreamToEnd(o: StreamRunnerOptions, counters?: StreamCounters): Promise<void> {

@@ -2,7 +2,7 @@
  * A stream's state as the manager reports it (StreamInfo, updates), and the pure transition from
  * an ingest status to the next stream state.
  */
-import type { Analysis, Keyframe, Summary, VigilEvent } from '../core/contracts.js';
+import type { Analysis, Caption, Keyframe, Summary, Transcript, VigilEvent } from '../core/contracts.js';
 import { VigilError } from '../core/errors.js';
 import type { StreamCounters } from './stream-runner.js';
 
@@ -60,7 +60,10 @@ export type ManagerUpdate =
   /** The keyframe still carries its model-size RGB pixels here (use them before returning). */
   | { type: 'keyframe'; streamId: string; keyframe: Keyframe; analysis: Analysis }
   | { type: 'summary'; streamId: string; summary: Summary }
-  | { type: 'event'; streamId: string; event: VigilEvent };
+  | { type: 'event'; streamId: string; event: VigilEvent }
+  /** Language stages (absent without a captioner / transcriber). */
+  | { type: 'caption'; streamId: string; caption: Caption }
+  | { type: 'transcript'; streamId: string; transcript: Transcript };
 
 export function errorInfo(err: unknown): { code: string; message: string } {
   if (err instanceof VigilError) return { code: err.code, message: err.message };

@@ -17,6 +17,7 @@ import { probeDurationSeconds } from '../cli/progress.js';
 import { CleanupStack } from './cleanup.js';
 import { startService, type NatsSettings } from './service.js';
 import { writeReportHistory } from '../history/index.js';
+import type { LanguageModelsConfig } from '../config/language-models.js';
 
 /** The NATS settings of a session, as `nats:` in the config (servers null: a local nats-server). */
 export type SessionNats = NatsSettings;
@@ -57,6 +58,8 @@ export interface RunAnalysisOptions {
   ocrDictionary?: string;
   /** Voice activity on the source's audio (absent: on, except RTSP where it must be asked for). */
   vad?: boolean;
+  /** Language stages (captions, model summaries, speech to text); absent or empty: none. */
+  language?: LanguageModelsConfig;
 }
 
 /** The analyzer's config for a session: the given (or default) config with the session's overrides. */
@@ -117,6 +120,7 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
     const service = await startService(sessionConfig(o), log, {
       serve: false,
       inferHint: 'pass --infer HOST:PORT',
+      ...(o.language ? { language: o.language } : {}),
     });
     stack.push('analyzer', () => service.close());
     const manager = service.manager;

@@ -26,6 +26,8 @@ import { createPublisher, type Publisher } from '../publish/nats-publisher.js';
 import { createWebView } from '../web/server.js';
 import { analyzeWith, type OcrLike } from '../analyzer/analyze.js';
 import { createManager, type Manager } from '../analyzer/manager.js';
+import { createLanguageStages } from '../analyzer/language.js';
+import type { LanguageModelsConfig } from '../config/language-models.js';
 import { vadProvider } from '../analyzer/speech.js';
 import { CleanupStack } from './cleanup.js';
 import { startLocalDeps } from './local-deps.js';
@@ -98,6 +100,11 @@ export interface ServiceOptions {
   serve?: boolean;
   /** Names the setting that points at an inference server, for the "model repository not found" hint. */
   inferHint?: string;
+  /**
+   * Language stages (captions, model summaries, speech to text) for every stream; absent or empty:
+   * none. Built here and closed with the service.
+   */
+  language?: LanguageModelsConfig;
 }
 
 /**
@@ -156,6 +163,12 @@ export async function startService(
       : undefined;
     // Speech events for streams with audio; asked once whether the VAD model is served (lazily, per stream).
     const vad = config.inference.vad ? vadProvider(client) : undefined;
+    const languageConfig = options.language ?? config.inference.language;
+    const language = languageConfig ? createLanguageStages(languageConfig) : null;
+    if (language) {
+      stack.push('language stages', () => language.close());
+      for (const line of language.describe()) log(`vigil: ${line}`);
+    }
     const manager = createManager(
       instrumentManagerDeps(
         {
@@ -164,6 +177,7 @@ export async function startService(
             ...(ocr ? { ocr } : {}),
           }),
           ...(vad ? { vad } : {}),
+          ...(language ? { language } : {}),
           sink: publisher,
           maxStreams: config.analyzer.maxStreams,
           windowMs: config.analyzer.windowMs,

@@ -73,6 +73,12 @@ export class AnalysisView {
         );
         return;
       }
+      case 'caption':
+        if (u.streamId === this.o.streamId) this.report?.addCaption(u.caption);
+        return;
+      case 'transcript':
+        if (u.streamId === this.o.streamId) this.report?.addTranscript(u.transcript);
+        return;
       default:
         return;
     }

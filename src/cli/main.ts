@@ -20,10 +20,16 @@ import { STREAM_FIELDS } from '../config/stream-spec.js';
 import { connectNats } from '../publish/connection.js';
 import { formatStreams, remote, type RemoteOptions } from './remote.js';
 import { tail, tailSubjects, TAIL_TYPES } from './tail.js';
+import type { VigilConfig } from '../config/index.js';
 import { configFrom, natsFrom, untilSignal } from './command-options.js';
 import { askCommand } from './ask.js';
 import { historyCommand } from './history.js';
 import { searchCommand } from './search.js';
+import {
+  languageModelsFromFlags,
+  type LanguageModelFlags,
+  type LanguageModelsConfig,
+} from '../config/language-models.js';
 
 // Exit codes and the code → exit status map live with the error registry.
 export { EXIT, exitCodeOf };
@@ -61,6 +67,13 @@ const analysisOptions = {
   ocr: { type: 'boolean' },
   /** No voice activity detection on the source's audio (no speech events). */
   'no-vad': { type: 'boolean' },
+  // Language stages (docs/language-models.md): URL = OpenAI-compatible, host:port = KServe v2.
+  captioner: { type: 'string' },
+  'captioner-model': { type: 'string' },
+  summarizer: { type: 'string' },
+  'summarizer-model': { type: 'string' },
+  asr: { type: 'string' },
+  'asr-model': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -102,6 +115,33 @@ class UsageError extends VigilError {
   }
 }
 
+/** The language-model flags (--captioner URL --captioner-model NAME, likewise summarizer, asr). */
+function languageFlags(values: Record<string, string | boolean | undefined>): LanguageModelFlags {
+  const out: LanguageModelFlags = {};
+  const pairs = [
+    ['captioner', 'captioner'],
+    ['captionerModel', 'captioner-model'],
+    ['summarizer', 'summarizer'],
+    ['summarizerModel', 'summarizer-model'],
+    ['asr', 'asr'],
+    ['asrModel', 'asr-model'],
+  ] as const;
+  for (const [key, flag] of pairs) if (typeof values[flag] === 'string') out[key] = values[flag];
+  return out;
+}
+
+/** `language` for the run when any language flag is given (none: the stream runs without the stages). */
+function languageOption(
+  values: Record<string, string | boolean | undefined>,
+  config: VigilConfig | undefined,
+): {
+  language?: LanguageModelsConfig;
+} {
+  // Flags override the config file's roles (inference.captioner etc.); the rest of the file's stay.
+  const language = languageModelsFromFlags(languageFlags(values), config?.inference.language ?? {});
+  return Object.keys(language).length > 0 ? { language } : {};
+}
+
 function analysisRunOptions(
   values: Record<string, string | boolean | undefined>,
   source: string,
@@ -128,6 +168,7 @@ function analysisRunOptions(
     json: values.json === true,
     ...(values.ocr === true ? { ocr: true } : {}),
     ...(values['no-vad'] === true ? { vad: false } : {}),
+    ...languageOption(values, config),
   };
 }
 
@@ -144,7 +185,7 @@ const commands: Record<string, Command> = {
   demo: {
     summary: 'Run the embedded default: local NATS, local inference server, the sample clip as a live stream',
     usage:
-      'vigil demo [--source PATH] [--window-ms N] [--config FILE] [--nats URL] [--ocr] [--no-vad] [--json]',
+      'vigil demo [--source PATH] [--window-ms N] [--config FILE] [--nats URL] [--ocr] [--no-vad] [--captioner URL --captioner-model M] [--summarizer URL --summarizer-model M] [--asr URL --asr-model M] [--json]',
     examples: ['vigil demo', 'vigil demo --window-ms 5000', 'vigil demo --source samples/vtest.avi --fast'],
     options: { ...analysisOptions, source: { type: 'string' } },
     run: (values) => {
@@ -158,7 +199,7 @@ const commands: Record<string, Command> = {
     summary:
       'Analyze one file as fast as the machine allows: progress bar, summaries and events, a JSON + Markdown report',
     usage:
-      'vigil analyze <file|url> [--report DIR] [--name ID] [--config FILE] [--nats URL] [--nkey-seed-file FILE] [--tls-ca FILE] [--infer HOST:PORT] [--live|--fast] [--window-ms N] [--ocr] [--no-vad] [--json] [--quiet]',
+      'vigil analyze <file|url> [--report DIR] [--name ID] [--config FILE] [--nats URL] [--nkey-seed-file FILE] [--tls-ca FILE] [--infer HOST:PORT] [--live|--fast] [--window-ms N] [--ocr] [--no-vad] [--captioner URL --captioner-model M] [--summarizer URL --summarizer-model M] [--asr URL --asr-model M] [--json] [--quiet]',
     examples: [
       'vigil analyze samples/vtest.avi                      # report in ./vigil-report-vtest/',
       'vigil analyze clip.mp4 --report out/ --window-ms 5000 --quiet',

@@ -5,7 +5,15 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Analysis, Keyframe, KeyframeReason, Summary, VigilEvent } from '../core/contracts.js';
+import type {
+  Analysis,
+  Caption,
+  Keyframe,
+  KeyframeReason,
+  Summary,
+  Transcript,
+  VigilEvent,
+} from '../core/contracts.js';
 import type { EncodedJpeg } from '../publish/evidence.js';
 import { clock } from './format.js';
 
@@ -48,6 +56,9 @@ export interface AnalysisReport extends ReportMeta {
   summaries: Summary[];
   /** Every keyframe the stream took, in order, with its time and reason. */
   keyframes: ReportKeyframe[];
+  /** Language stages (absent without them): keyframe captions and transcribed speech. */
+  captions?: Caption[];
+  transcripts?: Transcript[];
   evidence: { keyframeId: string; file: string; width: number; height: number }[];
 }
 
@@ -58,6 +69,16 @@ export class ReportBuilder {
   private readonly keyframes: ReportKeyframe[] = [];
   private readonly images = new Map<string, EncodedJpeg>();
   droppedEvents = 0;
+  private readonly captions: Caption[] = [];
+  private readonly transcripts: Transcript[] = [];
+
+  addCaption(c: Caption): void {
+    if (this.captions.length < this.maxItems) this.captions.push(c);
+  }
+
+  addTranscript(t: Transcript): void {
+    if (this.transcripts.length < this.maxItems) this.transcripts.push(t);
+  }
 
   constructor(private readonly maxItems = 10_000) {}
 
@@ -118,6 +139,8 @@ export class ReportBuilder {
       events: this.events,
       summaries: this.summaries,
       keyframes: this.keyframes,
+      ...(this.captions.length > 0 ? { captions: this.captions } : {}),
+      ...(this.transcripts.length > 0 ? { transcripts: this.transcripts } : {}),
       evidence: [...this.images].map(([file, j]) => ({
         keyframeId: this.events.find((e) => e.evidenceImage === file)?.evidence.keyframeId ?? '',
         file,
@@ -188,6 +211,22 @@ export function renderMarkdown(r: AnalysisReport): string {
       (s) => `- **${s.level} #${s.index}** ${clock(s.startPtsNs)}–${clock(s.endPtsNs)}: ${s.text}`,
     ),
     '',
+    ...(r.captions
+      ? [
+          '## Captions',
+          '',
+          ...r.captions.map((c) => `- ${clock(c.ptsNs)} \`${c.keyframeId}\` (${c.model}): ${c.text}`),
+          '',
+        ]
+      : []),
+    ...(r.transcripts
+      ? [
+          '## Transcripts',
+          '',
+          ...r.transcripts.map((t) => `- ${clock(t.startPtsNs)}–${clock(t.endPtsNs)}: ${t.text}`),
+          '',
+        ]
+      : []),
   ];
   return lines.join('\n');
 }

@@ -16,7 +16,14 @@ import { isNode, isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { ConfigError } from '../core/errors.js';
 import { NATS_NAME } from '../core/stream-id.js';
 import { STREAM_FIELDS, STREAM_SPEC, type StreamDefinition } from './stream-spec.js';
-import { isMapping, validate, type Spec } from './validate.js';
+import { isMapping, validate, type Field, type Spec } from './validate.js';
+import {
+  LANGUAGE_ROLES,
+  pickLanguageKeys,
+  validateLanguageModel,
+  validateLanguageModels,
+  type LanguageModelsConfig,
+} from './language-models.js';
 
 export type { StreamDefinition };
 
@@ -56,6 +63,11 @@ export interface VigilConfig {
     sharedMemory: 'auto' | 'on' | 'off';
     /** Small inference calls over one long-lived ModelStreamInfer stream per server (errors repeat as unary calls). Default true. */
     streamInfer: boolean;
+    /**
+     * Language stages (docs/language-models.md): `captioner`, `summarizer`, `asr` from the file;
+     * absent: none.
+     */
+    language?: LanguageModelsConfig;
   };
   control: {
     host: string;
@@ -149,6 +161,13 @@ const fileSpec: Spec = {
         tls: { kind: 'object', fields: { ...TLS_FILE_FIELDS, serverName: { kind: 'string', min: 1 } } },
         sharedMemory: { kind: 'enum', values: ['auto', 'on', 'off'] },
         streamInfer: { kind: 'bool' },
+        // Language stages: each role's own validator (src/config/language-models.ts).
+        ...Object.fromEntries(
+          LANGUAGE_ROLES.map((role) => [
+            role,
+            { kind: 'map', check: (v: unknown) => validateLanguageModel(v, role, role) } as Field,
+          ]),
+        ),
       },
     },
     control: {
@@ -380,6 +399,8 @@ export function parseConfig(
   };
   if (nats.tls !== undefined) config.nats.tls = tlsFiles(nats.tls as Record<string, string | undefined>);
   if (inference.ocrDictionary !== undefined) config.inference.ocrDictionary = path(inference.ocrDictionary)!;
+  const language = validateLanguageModels(pickLanguageKeys(inference).language, 'inference');
+  if (Object.keys(language).length > 0) config.inference.language = language;
   if (inference.tls !== undefined) {
     const t = inference.tls as Record<string, string | undefined>;
     if ((t.certFile === undefined) !== (t.keyFile === undefined)) {

@@ -158,6 +158,12 @@ export interface WindowDigest {
   sceneCuts?: number;
   /** Shots that start in the window (bounded): their opening keyframe and what its analysis saw. */
   shots?: DigestShot[];
+  /** Recognised text with where it was first seen in the window (bounded; same strings as `text`). */
+  textAt?: { text: string; keyframeId: string; ptsNs: number }[];
+  /** Captions of the window's keyframes by a vision-language model (bounded). */
+  captions?: { keyframeId: string; ptsNs: number; text: string; model: string }[];
+  /** Speech transcribed in the window (by its end time; bounded). */
+  transcripts?: { startPtsNs: number; endPtsNs: number; text: string; language?: string }[];
 }
 
 /** A shot as a digest lists it. */
@@ -192,6 +198,37 @@ export interface ShotRecord {
   counts: Record<string, number>;
   text: string[];
   caption?: string;
+}
+
+/** A keyframe described by a vision-language model (`vigil.<stream>.caption`). Data, never instructions. */
+export interface Caption {
+  id: string;
+  streamId: string;
+  keyframeId: string;
+  /** Stream time of the keyframe, ns. */
+  ptsNs: number;
+  /** Wall-clock capture time of the keyframe, Unix ms. */
+  timeMs: number;
+  text: string;
+  model: string;
+  latencyMs: number;
+  /** Why this keyframe was picked (shot start, new object, max interval). */
+  why: string;
+}
+
+/** Speech turned into text (`vigil.<stream>.transcript`); times from the VAD's speech segment. */
+export interface Transcript {
+  id: string;
+  streamId: string;
+  /** Stream time of the speech segment, ns (padding not included). */
+  startPtsNs: number;
+  endPtsNs: number;
+  /** Wall-clock time of the segment's start, Unix ms. */
+  timeMs: number;
+  text: string;
+  language?: string;
+  model: string;
+  latencyMs: number;
 }
 
 /** Voice-activity probability for one audio chunk (audio/VAD branch → stream). */

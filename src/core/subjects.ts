@@ -70,8 +70,8 @@ export function subscription(kind: SubjectKind, stream?: string): string {
   return `${SUBJECT_ROOT}.${s}.${kind}${SUFFIXED.has(kind) ? '.>' : ''}`;
 }
 
-/** What the JetStream stream captures (durable, de-duplicated): events and summaries. */
-export const DURABLE_KINDS: readonly SubjectKind[] = ['event', 'summary'];
+/** What the JetStream stream captures (durable, de-duplicated): events, summaries, captions, transcripts. */
+export const DURABLE_KINDS: readonly SubjectKind[] = ['event', 'summary', 'caption', 'transcript'];
 
 export function durableSubjects(): string[] {
   return DURABLE_KINDS.map((k) => subscription(k));

@@ -529,3 +529,69 @@ export class StreamMetrics {
     m.queueDepth.set({ ...s, queue: 'inference' }, depth);
   }
 }
+
+// --- Language models (captioner, summarizer, speech to text, alert checks) ---
+
+/** Outcomes of a language-model call; the same closed set as src/infer/model-call.ts. */
+export const MODEL_OUTCOMES = [
+  'ok',
+  'refusal',
+  'empty',
+  'timeout',
+  'error',
+  'dropped_in_flight',
+  'dropped_budget',
+] as const;
+export const MODEL_ROLES = ['captioner', 'summarizer', 'asr', 'verifier'] as const;
+
+/**
+ * Per model: calls by outcome (refusals, failures and drops included), latency, tokens. Labels:
+ * `role` (closed set), `model` (a configured model name: at most one per role, never a URL or key).
+ * Registered on the analyzer's registry; implements the stages' ModelCallObserver.
+ */
+export class LanguageModelMetrics {
+  private readonly calls: Counter<'role' | 'model' | 'outcome'>;
+  private readonly latency: Histogram<'role' | 'model'>;
+  private readonly tokens: Counter<'role' | 'model' | 'kind'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.calls = new Counter({
+      name: 'vigil_model_calls_total',
+      help: 'Language-model calls by outcome (ok, refusal, empty, timeout, error, dropped_in_flight, dropped_budget)',
+      labelNames: ['role', 'model', 'outcome'],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'vigil_model_latency_seconds',
+      help: 'Latency of answered language-model calls',
+      labelNames: ['role', 'model'],
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 60],
+      registers,
+    });
+    this.tokens = new Counter({
+      name: 'vigil_model_tokens_total',
+      help: 'Tokens reported by language models (prompt, completion)',
+      labelNames: ['role', 'model', 'kind'],
+      registers,
+    });
+  }
+
+  observe(call: {
+    role: string;
+    model: string;
+    outcome: string;
+    latencyMs?: number;
+    usage?: { promptTokens?: number; completionTokens?: number };
+  }): void {
+    const role = (MODEL_ROLES as readonly string[]).includes(call.role) ? call.role : 'other';
+    const outcome = (MODEL_OUTCOMES as readonly string[]).includes(call.outcome) ? call.outcome : 'error';
+    const model = call.model.slice(0, 128);
+    this.calls.inc({ role, model, outcome });
+    if (call.latencyMs !== undefined && outcome !== 'dropped_in_flight' && outcome !== 'dropped_budget')
+      this.latency.observe({ role, model }, call.latencyMs / 1000);
+    if (call.usage?.promptTokens) this.tokens.inc({ role, model, kind: 'prompt' }, call.usage.promptTokens);
+    if (call.usage?.completionTokens)
+      this.tokens.inc({ role, model, kind: 'completion' }, call.usage.completionTokens);
+  }
+}

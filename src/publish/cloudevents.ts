@@ -13,7 +13,16 @@ export interface CloudEvent<T> {
 }
 
 /** The kinds published today, each with a JSON Schema in schemas/ (a subset of the subject kinds). */
-export const MESSAGE_KINDS = ['summary', 'event', 'detections', 'keyframe', 'status', 'object'] as const;
+export const MESSAGE_KINDS = [
+  'summary',
+  'event',
+  'detections',
+  'keyframe',
+  'status',
+  'object',
+  'caption',
+  'transcript',
+] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
 export function envelope<T>(

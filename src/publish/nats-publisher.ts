@@ -14,7 +14,15 @@
  */
 import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import type { Analysis, Keyframe, ObjectRecord, Summary, VigilEvent } from '../core/contracts.js';
+import type {
+  Analysis,
+  Caption,
+  Keyframe,
+  ObjectRecord,
+  Summary,
+  Transcript,
+  VigilEvent,
+} from '../core/contracts.js';
 import { PublishError } from '../core/errors.js';
 import { envelope, type CloudEvent } from './cloudevents.js';
 import { connectNats, type NatsClientOptions } from './connection.js';
@@ -98,6 +106,10 @@ export interface Publisher {
   object(r: ObjectRecord): Promise<void>;
   /** Stream status (the analyzer's StreamInfo) on `vigil.<stream>.status`. */
   status(streamId: string, info: object): Promise<void>;
+  /** A keyframe's caption by the vision-language model (JetStream, acked). */
+  caption(c: Caption): Promise<void>;
+  /** Transcribed speech (JetStream, acked). */
+  transcript(t: Transcript): Promise<void>;
   /** Resolves when the retry buffer is empty; rejects with VIGIL_ERR_PUBLISH after timeoutMs. */
   flush(timeoutMs?: number): Promise<void>;
   stats(): PublisherStats;
@@ -277,6 +289,12 @@ class NatsPublisher implements Publisher {
       envelope('event', e.streamId, e.id, e.timeMs, data, e.type),
     );
   };
+
+  readonly caption = async (c: Caption): Promise<void> =>
+    this.durable(subjects.caption(c.streamId), envelope('caption', c.streamId, c.id, c.timeMs, c));
+
+  readonly transcript = async (t: Transcript): Promise<void> =>
+    this.durable(subjects.transcript(t.streamId), envelope('transcript', t.streamId, t.id, t.timeMs, t));
 
   readonly detections = async (a: Analysis, kf: Keyframe): Promise<void> => {
     const data = {

@@ -63,6 +63,7 @@ export function mergeDigests(
       d.missingKeyframes = next.missingKeyframes.slice(-bounds.maxListed);
     if (next.tracks !== undefined) d.tracks = next.tracks.slice(-bounds.maxListed).map((t) => ({ ...t }));
     if (next.speech !== undefined) d.speech = next.speech.slice(-bounds.maxListed).map((s) => ({ ...s }));
+    mergeLanguage(d, null, next, bounds);
     return d;
   }
   const peak: Record<string, number> = { ...acc.peakCounts };
@@ -118,7 +119,24 @@ export function mergeDigests(
       .slice(-bounds.maxListed)
       .map((s) => ({ ...s }));
   }
+  mergeLanguage(d, acc, next, bounds);
   return d;
+}
+
+/** Text positions, captions and transcripts: appended, the newest `maxListed` kept. */
+function mergeLanguage(
+  d: WindowDigest,
+  acc: WindowDigest | null,
+  next: WindowDigest,
+  bounds: MergeBounds,
+): void {
+  for (const key of ['textAt', 'captions', 'transcripts'] as const) {
+    const a = acc?.[key];
+    const b = next[key];
+    if (a === undefined && b === undefined) continue;
+    const merged = [...(a ?? []), ...(b ?? [])].slice(-bounds.maxListed).map((x) => ({ ...x }));
+    (d as unknown as Record<string, unknown>)[key] = merged;
+  }
 }
 
 /** Rough retained size of a digest (for memory stats). */
@@ -127,5 +145,7 @@ export function estimateDigestBytes(d: WindowDigest): number {
   for (const k of d.keyframes) n += 96 + k.id.length * 2;
   for (const t of d.text) n += 32 + t.length * 2;
   n += (d.missingKeyframes?.length ?? 0) * 64 + (d.tracks?.length ?? 0) * 96 + (d.speech?.length ?? 0) * 96;
+  for (const x of [...(d.textAt ?? []), ...(d.captions ?? []), ...(d.transcripts ?? [])])
+    n += 128 + x.text.length * 2;
   return n;
 }

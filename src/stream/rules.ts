@@ -39,6 +39,11 @@ export interface RuleConfig {
   cooldownMs?: number;
   /** Severity of the alert event (default 'warning'). */
   severity?: Severity;
+  /**
+   * Ask the captioner's model this question about the alert's keyframe before publishing; the
+   * alert carries the verdict and the answer, and one answered "no" goes to `alert.<name>.rejected`.
+   */
+  verify?: { prompt: string };
 }
 
 export interface ResolvedRule {
@@ -51,6 +56,7 @@ export interface ResolvedRule {
   minCount: number;
   cooldownMs: number;
   severity: Severity;
+  verify: { prompt: string } | null;
 }
 
 /** What a rule decided on one keyframe; the event detector turns it into a VigilEvent. */
@@ -84,6 +90,7 @@ export function parseRules(rules: unknown, component = 'rules'): ResolvedRule[] 
       'minCount',
       'cooldownMs',
       'severity',
+      'verify',
     ]);
     if (typeof r.name !== 'string' || !NAME.test(r.name)) {
       throw new ConfigError(
@@ -110,8 +117,19 @@ export function parseRules(rules: unknown, component = 'rules'): ResolvedRule[] 
       minCount: checkNumber(where, 'minCount', r.minCount ?? 1, { min: 1, integer: true }),
       cooldownMs: checkNumber(where, 'cooldownMs', r.cooldownMs ?? 60_000, { min: 0 }),
       severity,
+      verify: parseVerify(`${where}.verify`, r.verify),
     };
   });
+}
+
+function parseVerify(where: string, v: unknown): ResolvedRule['verify'] {
+  if (v === undefined) return null;
+  if (typeof v !== 'object' || v === null) throw new ConfigError(`${where}: must be { prompt }`);
+  rejectUnknownKeys(where, v, ['prompt']);
+  const prompt = (v as { prompt?: unknown }).prompt;
+  if (typeof prompt !== 'string' || prompt.trim() === '' || prompt.length > 1000)
+    throw new ConfigError(`${where}.prompt must be a non-empty string of at most 1000 characters`);
+  return { prompt };
 }
 
 function parseZone(where: string, z: ZoneConfig): ResolvedRule['zone'] {

@@ -1,5 +1,12 @@
 /** One open window's accumulator: keyframe entries, label peaks, texts, all within their bounds. */
-import type { Analysis, Keyframe, WindowDigest } from '../core/contracts.js';
+import type { Analysis, Caption, Keyframe, Transcript, WindowDigest } from '../core/contracts.js';
+
+/**
+ * What the language stages add to a window after the fact: a caption (placed at its keyframe's
+ * time) or a transcript (placed at its segment's end). One whose window already closed is counted
+ * in the next digest's `late`.
+ */
+export type WindowAnnotation = { caption: Caption } | { transcript: Transcript };
 
 /** A keyframe with its analysis; null when inference gave nothing (timed out, dropped). */
 export interface AnalysedKeyframe {
@@ -16,6 +23,8 @@ export interface WindowLimits {
   maxTextLength: number;
   maxLabelsPerWindow: number;
   maxMissingListed: number;
+  /** Captions and transcripts kept per window, each. */
+  maxAnnotationsPerWindow: number;
 }
 
 type KeyframeEntry = WindowDigest['keyframes'][number];
@@ -28,6 +37,9 @@ export class WindowAccumulator {
   private readonly peak = new Map<string, number>();
   private last: Record<string, number> = {};
   readonly texts = new Set<string>();
+  readonly textAt: NonNullable<WindowDigest['textAt']> = [];
+  readonly captions: NonNullable<WindowDigest['captions']> = [];
+  readonly transcripts: NonNullable<WindowDigest['transcripts']> = [];
   private analysed = 0;
   private missing = 0;
   private dropped = 0;
@@ -97,9 +109,34 @@ export class WindowAccumulator {
       const s = t.trim().slice(0, this.o.maxTextLength);
       if (s !== '' && !this.texts.has(s)) {
         this.texts.add(s);
-        this.textBytes += 32 + s.length * 2;
+        this.textAt.push({ text: s, keyframeId: keyframe.id, ptsNs: keyframe.frame.ptsNs });
+        this.textBytes += 96 + s.length * 2;
       }
     }
+  }
+
+  /** A caption or transcript; false when the window's list is full. */
+  annotate(a: WindowAnnotation): boolean {
+    const max = this.o.maxAnnotationsPerWindow;
+    if ('caption' in a) {
+      if (this.captions.length >= max) return false;
+      const c = a.caption;
+      const text = c.text.slice(0, 500);
+      this.captions.push({ keyframeId: c.keyframeId, ptsNs: c.ptsNs, text, model: c.model });
+      this.textBytes += 128 + text.length * 2;
+      return true;
+    }
+    if (this.transcripts.length >= max) return false;
+    const t = a.transcript;
+    const text = t.text.slice(0, 500);
+    this.transcripts.push({
+      startPtsNs: t.startPtsNs,
+      endPtsNs: t.endPtsNs,
+      text,
+      ...(t.language !== undefined ? { language: t.language } : {}),
+    });
+    this.textBytes += 128 + text.length * 2;
+    return true;
   }
 
   private time(ptsNs: number, timeMs: number): void {
@@ -160,6 +197,10 @@ export class WindowAccumulator {
     if (this.dropped > 0) d.dropped = this.dropped;
     if (extra.late > 0) d.late = extra.late;
     if (extra.resets > 0) d.ptsResets = extra.resets;
+    if (this.textAt.length > 0) d.textAt = [...this.textAt];
+    if (this.captions.length > 0) d.captions = [...this.captions].sort((a, b) => a.ptsNs - b.ptsNs);
+    if (this.transcripts.length > 0)
+      d.transcripts = [...this.transcripts].sort((a, b) => a.startPtsNs - b.startPtsNs);
     if (this.pending.size > 0) {
       d.missingKeyframes = [...this.pending.keys()].slice(0, this.o.maxMissingListed);
     }

@@ -5,7 +5,7 @@
  */
 import type { Observable, SchedulerLike, Subscription } from 'rxjs';
 import type { Keyframe, WindowDigest } from '../core/contracts.js';
-import { WindowAccumulator, type AnalysedKeyframe } from './window-accumulator.js';
+import { WindowAccumulator, type AnalysedKeyframe, type WindowAnnotation } from './window-accumulator.js';
 
 export interface ResolvedWindowOptions {
   windowMs: number;
@@ -21,6 +21,8 @@ export interface ResolvedWindowOptions {
   ptsResetToleranceMs: number;
   emitEmpty: boolean;
   pending: Observable<Keyframe> | undefined;
+  annotations: Observable<WindowAnnotation> | undefined;
+  maxAnnotationsPerWindow: number;
   onStats: ((stats: WindowStats) => void) | undefined;
   scheduler: SchedulerLike;
 }
@@ -129,6 +131,23 @@ export class WindowSet {
       this.closeUpTo(lastComplete, 'watermark');
     }
     this.arm();
+    this.report();
+  }
+
+  /** A caption or transcript: into the open windows holding its time, else late. */
+  annotate(a: WindowAnnotation): void {
+    const id = 'caption' in a ? a.caption.keyframeId : null;
+    const raw = 'caption' in a ? a.caption.ptsNs : a.transcript.endPtsNs;
+    const ptsNs = (id !== null ? this.pendingPts.get(id) : undefined) ?? raw + this.offsetNs;
+    let placed = false;
+    for (const i of this.indexes(ptsNs)) {
+      const w = this.open.get(i);
+      if (w !== undefined && w.annotate(a)) placed = true;
+    }
+    if (!placed) {
+      this.late++;
+      this.lateTotal++;
+    }
     this.report();
   }
 

@@ -28,10 +28,10 @@ import { Observable, asyncScheduler, type OperatorFunction, type SchedulerLike }
 import type { Keyframe, WindowDigest } from '../core/contracts.js';
 import { ConfigError } from '../core/errors.js';
 import { checkNumber, rejectUnknownKeys } from './options.js';
-import type { AnalysedKeyframe } from './window-accumulator.js';
+import type { AnalysedKeyframe, WindowAnnotation } from './window-accumulator.js';
 import { WindowSet, type ResolvedWindowOptions, type WindowStats } from './window-set.js';
 
-export { countByLabel, type AnalysedKeyframe } from './window-accumulator.js';
+export { countByLabel, type AnalysedKeyframe, type WindowAnnotation } from './window-accumulator.js';
 export type { ResolvedWindowOptions, WindowStats } from './window-set.js';
 
 export interface WindowOptions {
@@ -61,6 +61,10 @@ export interface WindowOptions {
   emitEmpty?: boolean;
   /** Keyframes selected for analysis (before the model call), to report those whose analysis never came. */
   pending?: Observable<Keyframe>;
+  /** Captions and transcripts (language stages), listed in the window holding their time. */
+  annotations?: Observable<WindowAnnotation>;
+  /** Captions and transcripts kept per window, each (default 16); characters kept of each (500). */
+  maxAnnotationsPerWindow?: number;
   /** Called with the retained state after each change (metrics and memory tests; must not throw). */
   onStats?: (stats: WindowStats) => void;
   /** Scheduler for the wall-time timeouts (default asyncScheduler; tests inject a TestScheduler). */
@@ -82,6 +86,8 @@ const KNOWN = [
   'ptsResetToleranceMs',
   'emitEmpty',
   'pending',
+  'annotations',
+  'maxAnnotationsPerWindow',
   'onStats',
   'scheduler',
 ] as const;
@@ -137,6 +143,11 @@ export function parseWindowOptions(options: WindowOptions, component = C): Resol
     ptsResetToleranceMs: n('ptsResetToleranceMs', options.ptsResetToleranceMs ?? 1000, { min: 0 }),
     emitEmpty: options.emitEmpty ?? false,
     pending: options.pending,
+    annotations: options.annotations,
+    maxAnnotationsPerWindow: n('maxAnnotationsPerWindow', options.maxAnnotationsPerWindow ?? 16, {
+      min: 0,
+      integer: true,
+    }),
     onStats: options.onStats,
     scheduler: options.scheduler ?? asyncScheduler,
   };
@@ -164,6 +175,16 @@ function windowsOperator(o: ResolvedWindowOptions): OperatorFunction<AnalysedKey
         next: (kf) => windows.expect(kf),
         error: (err: unknown) => subscriber.error(err),
       });
+      const annotationSub = o.annotations?.subscribe({
+        next: (a) => {
+          try {
+            windows.annotate(a);
+          } catch (err) {
+            subscriber.error(err);
+          }
+        },
+        error: (err: unknown) => subscriber.error(err),
+      });
       const sub = source.subscribe({
         next(item) {
           try {
@@ -184,6 +205,7 @@ function windowsOperator(o: ResolvedWindowOptions): OperatorFunction<AnalysedKey
       return () => {
         sub.unsubscribe();
         pendingSub?.unsubscribe();
+        annotationSub?.unsubscribe();
         windows.clear();
       };
     });

@@ -40,7 +40,12 @@ describe('subjects', () => {
     expect(subscription('summary', 'door')).toBe('vigil.door.summary.>');
     expect(subscription('status', 'door')).toBe('vigil.door.status');
     expect(() => subscription('status', '>')).toThrow(ConfigError);
-    expect(durableSubjects()).toEqual(['vigil.*.event.>', 'vigil.*.summary.>']);
+    expect(durableSubjects()).toEqual([
+      'vigil.*.event.>',
+      'vigil.*.summary.>',
+      'vigil.*.caption',
+      'vigil.*.transcript',
+    ]);
     expect(controlSubject('attach')).toBe('vigil.ctl.attach');
     expect(CONTROL_SUBSCRIPTION).toBe('vigil.ctl.>');
     for (const kind of SUBJECT_KINDS) {

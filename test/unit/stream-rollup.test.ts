@@ -138,10 +138,11 @@ describe('language-model summarizer', () => {
     expect(out.map((s) => s.text)).toEqual(['Summary 1.', 'Summary 2.']);
     expect(out[1]?.facts).toMatchObject({ textSource: 'model', peakCounts: { person: 2 } });
     expect(out[1]?.previousId).toBe('cam:window:0');
-    expect(prompts[0]).toContain('Previous summary: (none');
-    expect(prompts[1]).toContain('Previous summary: Summary 1.');
+    expect(prompts[0]).toContain('"previousSummary":null');
+    expect(prompts[1]).toContain('"previousSummary":"Summary 1."');
     expect(prompts[1]).toContain('"peakCounts":{"person":2}');
-    expect(lm.stats()).toEqual({ calls: 2, fallbacks: 0, timeouts: 0 });
+    expect(out[1]?.facts).toMatchObject({ generatedBy: 'model' });
+    expect(lm.stats()).toEqual({ calls: 2, fallbacks: 0, timeouts: 0, invalidCitations: 0 });
   });
 
   it('falls back to the structured text on error, empty answer or timeout (and aborts the call)', async () => {
@@ -176,7 +177,8 @@ describe('language-model summarizer', () => {
     ]);
     expect(out[0]?.text).toMatch(/^00:00–00:10: up to 1 car in view/);
     expect(aborted).toBe(1);
-    expect(lm.stats()).toEqual({ calls: 3, fallbacks: 3, timeouts: 1 });
+    expect(out.map((s) => s.facts['generatedBy'])).toEqual(Array(3).fill('structured-fallback'));
+    expect(lm.stats()).toEqual({ calls: 3, fallbacks: 3, timeouts: 1, invalidCitations: 0 });
   });
 
   it('bounds the prompt by trimming the previous summary', () => {
@@ -184,7 +186,8 @@ describe('language-model summarizer', () => {
     const previous = { ...structured, text: 'x'.repeat(20_000) };
     const p = buildRefinePrompt({ level: 'window', previous, digest: digest(1, {}), structured }, 2000);
     expect(p.length).toBeLessThanOrEqual(2000);
-    expect(p).toContain('Draft:');
+    expect(p).toContain('"structuredDraft":');
+    expect(p).toContain('"previousSummary":"…xxx');
     expect(() => createTextGenerationSummarizer({ generate: 'x' as never })).toThrow(
       /generate must be a function/,
     );

@@ -222,6 +222,11 @@ describe('tumblingWindows', () => {
       missing: 2,
       meanMotion: expect.closeTo(0.2, 10),
       text: ['EXIT', 'STOP'],
+      // Where each text was first seen (for the language summarizer's prompt).
+      textAt: [
+        { text: 'EXIT', keyframeId: 'cam:0', ptsNs: 10_000e6 },
+        { text: 'STOP', keyframeId: 'cam:1', ptsNs: 12_000e6 },
+      ],
       closedBy: 'flush',
     });
   });
