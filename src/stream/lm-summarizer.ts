@@ -242,6 +242,20 @@ export function createTextGenerationSummarizer(
       const level = context?.level ?? 'window';
       const structured = await fallback.summarize(digest, previous, context);
       st.calls++;
+      /** The structured summary, published instead and marked so (with why, and the model when known). */
+      const structuredFallback = (modelError: string, model?: string): Summary => {
+        st.fallbacks++;
+        return {
+          ...structured,
+          facts: {
+            ...structured.facts,
+            textSource: 'structured',
+            generatedBy: 'structured-fallback',
+            ...(model !== undefined ? { model } : {}),
+            modelError,
+          },
+        };
+      };
       let text: string;
       try {
         const prompt = build({ level, previous, digest, structured }).slice(0, maxPromptChars);
@@ -249,36 +263,15 @@ export function createTextGenerationSummarizer(
         if (text === '') throw new Error('empty answer');
         if (isRefusal(text)) throw new Error('refusal');
       } catch (err) {
-        st.fallbacks++;
         const message = err instanceof Error ? err.message : String(err);
-        return {
-          ...structured,
-          facts: {
-            ...structured.facts,
-            textSource: 'structured',
-            generatedBy: 'structured-fallback',
-            ...(modelName !== undefined ? { model: modelName } : {}),
-            modelError: message.slice(0, 200),
-          },
-        };
+        return structuredFallback(message.slice(0, 200), modelName);
       }
       const checked = checkCitations(text, citableIds(digest, previous));
       st.invalidCitations += checked.removed;
       const evidence = [...structured.evidence];
       for (const id of checked.cited) if (!evidence.includes(id) && evidence.length < 16) evidence.push(id);
       const kept = checked.text;
-      if (kept === '') {
-        st.fallbacks++;
-        return {
-          ...structured,
-          facts: {
-            ...structured.facts,
-            textSource: 'structured',
-            generatedBy: 'structured-fallback',
-            modelError: 'nothing left after removing invalid citations',
-          },
-        };
-      }
+      if (kept === '') return structuredFallback('nothing left after removing invalid citations');
       return {
         ...structured,
         text: kept.length > maxTextChars ? `${kept.slice(0, maxTextChars - 1)}…` : kept,
