@@ -4,6 +4,7 @@
  * cleanup stack as soon as it runs.
  */
 import { existsSync } from 'node:fs';
+import type { Registry } from 'prom-client';
 import { VigilError } from '../core/errors.js';
 import { startInferenceServer } from '../infer/index.js';
 import { startNatsServer } from '../publish/nats-server.js';
@@ -23,6 +24,8 @@ export interface LocalDepsOptions {
 export interface LocalDeps {
   natsServers: string[];
   inferAddress: string;
+  /** The local inference server's metrics (`vigil_infer_*`), to serve on the analyzer's /metrics. */
+  inferMetrics?: Registry;
 }
 
 export async function startLocalDeps(o: LocalDepsOptions, stack: CleanupStack): Promise<LocalDeps> {
@@ -34,6 +37,7 @@ export async function startLocalDeps(o: LocalDepsOptions, stack: CleanupStack): 
     o.log(`vigil: started nats-server at ${nats.url}`);
   }
   let inferAddress = o.inferAddress;
+  let inferMetrics: Registry | undefined;
   if (!inferAddress) {
     if (!existsSync(o.modelRepository)) {
       throw new VigilError(
@@ -48,7 +52,8 @@ export async function startLocalDeps(o: LocalDepsOptions, stack: CleanupStack): 
     });
     stack.push('inference server', () => server.close());
     inferAddress = `127.0.0.1:${server.port}`;
+    inferMetrics = server.metricsRegistry;
     o.log(`vigil: started inference server at ${inferAddress}`);
   }
-  return { natsServers, inferAddress };
+  return { natsServers, inferAddress, ...(inferMetrics ? { inferMetrics } : {}) };
 }

@@ -144,6 +144,9 @@ export async function startService(
     // One process-wide registry: per stream, per stage, publishing, process; served on /metrics.
     const metrics = new AnalyzerMetrics();
     metrics.observePublisher(publisher);
+    // The local inference server (no inference.address configured) has no port of its own to
+    // scrape: its vigil_infer_* metrics are served on the same /metrics.
+    if (local.inferMetrics) metrics.include(local.inferMetrics);
     // The gRPC client rotates over every configured inference server (or the local one).
     const addresses =
       config.inference.addresses.length > 0 ? config.inference.addresses : [local.inferAddress];

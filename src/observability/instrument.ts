@@ -18,6 +18,7 @@ import type { Analysis, Frame, Keyframe, Summary, VigilEvent } from '../core/con
 import type { StreamCounters, StreamRunnerOptions, StreamSink } from '../analyzer/stream-runner.js';
 import { createStructuredSummarizer, type Summarizer } from '../stream/index.js';
 import type { StreamMetrics } from './metrics.js';
+import { NominalFps } from './nominal-fps.js';
 
 /** Frames remembered for queue timing (by seq): a keyframe is at most this many frames behind. */
 const ARRIVALS_KEPT = 512;
@@ -37,10 +38,14 @@ export function instrumentStream(
   const arrivals = new Map<number, number>();
 
   const frames = new Observable<Frame>((subscriber) => {
+    metrics.completed(false);
+    const nominal = new NominalFps();
     const sub = o.frames.subscribe({
       next: (frame) => {
         const now = Date.now();
         metrics.frame(frame.captureTimeMs, now);
+        const fps = nominal.observe(frame.ptsNs, frame.runId);
+        if (fps !== undefined) metrics.setTargetFps(fps);
         metrics.up(true);
         metrics.stage('ingest', Math.max(0, now - frame.captureTimeMs) / 1000);
         const t0 = performance.now();
@@ -55,7 +60,8 @@ export function instrumentStream(
         subscriber.error(err);
       },
       complete: () => {
-        metrics.up(false);
+        metrics.completed(true);
+        metrics.setTargetFps(undefined);
         subscriber.complete();
       },
     });

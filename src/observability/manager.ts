@@ -21,6 +21,7 @@ import {
 } from '../analyzer/manager.js';
 import { createStructuredSummarizer, type Summarizer } from '../stream/index.js';
 import type { AnalyzerMetrics, CounterSource, PublishKind, StreamMetrics } from './metrics.js';
+import { NominalFps } from './nominal-fps.js';
 
 const ARRIVALS_KEPT = 512;
 const seconds = (fromMs: number) => (performance.now() - fromMs) / 1000;
@@ -42,10 +43,15 @@ export function instrumentManagerDeps(deps: ManagerDeps, metrics: AnalyzerMetric
       const seen = new Map<number, number>();
       arrivals.set(id, seen);
       m.track(counters as CounterSource);
+      m.completed(false);
+      // vigil_stream_target_fps: the source's own rate, so VigilStreamFpsBelowTarget works untuned.
+      const nominal = new NominalFps();
       const sub = opened.frames.subscribe({
         next: (frame) => {
           const now = Date.now();
           m.frame(frame.captureTimeMs, now);
+          const fps = nominal.observe(frame.ptsNs, frame.runId);
+          if (fps !== undefined) m.setTargetFps(fps);
           if (!opened.status) m.up(true);
           m.stage('ingest', Math.max(0, now - frame.captureTimeMs) / 1000);
           const t0 = performance.now();
@@ -59,7 +65,9 @@ export function instrumentManagerDeps(deps: ManagerDeps, metrics: AnalyzerMetric
           subscriber.error(err);
         },
         complete: () => {
-          m.up(false);
+          // A file that played to its end: completed, not down, and no longer expected to deliver.
+          m.completed(true);
+          m.setTargetFps(undefined);
           subscriber.complete();
         },
       });

@@ -110,6 +110,7 @@ export class AnalyzerMetrics {
   readonly maxStreams: number;
   private readonly streams = new Map<string, StreamMetrics>();
   private collectHooks: (() => void)[] = [];
+  private readonly included: Registry[] = [];
   private syncing = false;
   /** @internal */ readonly m: ReturnType<typeof defineMetrics>;
 
@@ -167,9 +168,34 @@ export class AnalyzerMetrics {
     if (!stillUsed) removeStreamSeries(this.m, s.label);
   }
 
-  /** The text exposition (what /metrics serves). */
+  /**
+   * Serves another registry's metrics on the same exposition (e.g. a local inference server's
+   * `vigil_infer_*` under `vigil run`). A metric name present in both is a ConfigError: one scrape
+   * must never carry two metrics of the same name.
+   */
+  include(registry: Registry): void {
+    if (registry === this.registry || this.included.includes(registry)) return;
+    const names = (r: Registry) => r.getMetricsAsArray().map((x) => x.name);
+    const ours = new Set([this.registry, ...this.included].flatMap(names));
+    const clash = names(registry).filter((n) => ours.has(n));
+    if (clash.length > 0) throw new ConfigError(`metrics: the included registry repeats ${clash.join(', ')}`);
+    this.included.push(registry);
+  }
+
+  /** The text exposition (what /metrics serves): this registry, then each included one. */
   async metrics(): Promise<string> {
-    return this.registry.metrics();
+    const own = await this.registry.metrics();
+    if (this.included.length === 0) return own;
+    const parts = [own];
+    const seen = new Set(this.registry.getMetricsAsArray().map((x) => x.name));
+    for (const r of this.included) {
+      // Names registered after include() are checked again here: a repeat is left out, not served twice.
+      const clash = r.getMetricsAsArray().some((x) => seen.has(x.name));
+      for (const x of r.getMetricsAsArray()) seen.add(x.name);
+      if (clash) continue;
+      parts.push(await r.metrics());
+    }
+    return parts.map((p) => (p.endsWith('\n') || p === '' ? p : `${p}\n`)).join('');
   }
 
   get contentType(): string {
@@ -268,6 +294,12 @@ function defineMetrics(registry: Registry, sync: () => void) {
       labelNames: stream,
       registers,
     }),
+    completed: new Gauge({
+      name: 'vigil_stream_completed',
+      help: '1 once the source ended normally (a file played to its end): not down, nothing to alert on',
+      labelNames: stream,
+      registers,
+    }),
     lastFrame: new Gauge({
       name: 'vigil_stream_last_frame_timestamp_seconds',
       help: 'Wall-clock time of the last frame received (Unix seconds)',
@@ -276,7 +308,7 @@ function defineMetrics(registry: Registry, sync: () => void) {
     }),
     targetFps: new Gauge({
       name: 'vigil_stream_target_fps',
-      help: 'Frames per second the stream is expected to deliver (when configured)',
+      help: "Frames per second the stream should deliver: the source's nominal rate (from its frame timestamps)",
       labelNames: stream,
       registers,
     }),
@@ -358,6 +390,7 @@ type Defined = ReturnType<typeof defineMetrics>;
 function removeStreamSeries(m: Defined, label: string): void {
   const s = { stream: label };
   m.up.remove(s);
+  m.completed.remove(s);
   m.lastFrame.remove(s);
   m.targetFps.remove(s);
   m.frames.remove(s);
@@ -401,6 +434,7 @@ export class StreamMetrics {
     // Every series of a closed label set exists from the start (at 0), so rates and alerts work
     // before the first drop or failure.
     m.up.set(s, 0);
+    m.completed.set(s, 0);
     m.frames.inc(s, 0);
     m.keyframes.inc(s, 0);
     m.reconnects.inc(s, 0);
@@ -439,6 +473,13 @@ export class StreamMetrics {
 
   up(isUp: boolean): void {
     this.parent.m.up.set({ stream: this.label }, isUp ? 1 : 0);
+  }
+
+  /** The source ended normally (true) or runs again (false): VigilStreamDown leaves it alone. */
+  completed(done: boolean): void {
+    const s = { stream: this.label };
+    this.parent.m.completed.set(s, done ? 1 : 0);
+    if (done) this.parent.m.up.set(s, 0);
   }
 
   frame(captureTimeMs: number, nowMs = Date.now()): void {

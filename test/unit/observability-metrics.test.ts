@@ -1,3 +1,4 @@
+import { Counter, Registry } from 'prom-client';
 import { asyncScheduler, from, lastValueFrom, scheduled, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Analysis, Frame, Image, Keyframe } from '../../src/core/contracts.js';
@@ -11,6 +12,7 @@ import {
   normalizeDropReason,
   OVERFLOW_STREAM,
 } from '../../src/observability/index.js';
+import { NominalFps } from '../../src/observability/nominal-fps.js';
 
 /** Value of one sample in the text exposition (undefined when absent). */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
@@ -193,8 +195,10 @@ describe('analyzer metrics: names, bounded labels, no secrets', () => {
     expect(sample(text, 'vigil_stream_end_to_end_latency_seconds_count', { ...s, kind: 'detections' })).toBe(
       counters.keyframes,
     );
-    // The file ended: the stream is down, nothing is waiting.
+    // The file ended: completed (not down), no rate expected any more, nothing is waiting.
     expect(sample(text, 'vigil_stream_up', s)).toBe(0);
+    expect(sample(text, 'vigil_stream_completed', s)).toBe(1);
+    expect(sample(text, 'vigil_stream_target_fps', s)).toBeUndefined();
     expect(sample(text, 'vigil_stream_queue_depth', { ...s, queue: 'inference' })).toBe(0);
   });
 
@@ -266,6 +270,78 @@ describe('analyzer metrics: names, bounded labels, no secrets', () => {
     expect(sample(text, 'vigil_stream_reconnects_total', { stream: 'gate' })).toBe(1);
     expect(sample(text, 'vigil_stream_frames_total', { stream: 'gate' })).toBe(2);
     expect(sample(text, 'vigil_stream_dropped_frames_total', { stream: 'gate', reason: 'appsink' })).toBe(2);
+  });
+
+  it('regression (#22 item 12): a file that ends is completed, not down; the target fps is its nominal rate', async () => {
+    const m = new AnalyzerMetrics({ defaultMetrics: false });
+    const frames$ = new Subject<Frame>();
+    const deps = instrumentManagerDeps(
+      {
+        analyze: async () => ({}) as Analysis,
+        sink: { summary: async () => {}, event: async () => {} },
+        frameSource: () => ({ frames: frames$ }),
+      },
+      m,
+    );
+    const opened = deps.frameSource!(
+      { kind: 'file', location: '/x.mp4', display: '/x.mp4' },
+      { streamId: 'clip' } as never,
+      { framesIn: 0, dropped: {} },
+    );
+    opened.frames.subscribe();
+    // 25 fps timestamps with every third frame missing: the target stays the nominal 25 fps.
+    for (let i = 0; i < 60; i++)
+      if (i % 3 !== 2) frames$.next({ ...frame(i), streamId: 'clip', ptsNs: i * 40e6 });
+    let text = await m.metrics();
+    expect(sample(text, 'vigil_stream_target_fps', { stream: 'clip' })).toBe(25);
+    expect(sample(text, 'vigil_stream_up', { stream: 'clip' })).toBe(1);
+    expect(sample(text, 'vigil_stream_completed', { stream: 'clip' })).toBe(0);
+    frames$.complete();
+    text = await m.metrics();
+    expect(sample(text, 'vigil_stream_up', { stream: 'clip' })).toBe(0);
+    expect(sample(text, 'vigil_stream_completed', { stream: 'clip' })).toBe(1);
+    expect(sample(text, 'vigil_stream_target_fps', { stream: 'clip' })).toBeUndefined();
+  });
+
+  it('nominal fps: low percentile of PTS steps per run; ignores run changes and absurd steps', () => {
+    const n = new NominalFps();
+    const out: (number | undefined)[] = [];
+    for (let i = 0; i < 20; i++) out.push(n.observe(i * 66_666_667, 0));
+    expect(n.fps).toBeCloseTo(15, 1);
+    expect(out.filter((x) => x !== undefined)).toHaveLength(1);
+    // A new run restarts PTS near 0: the step across runs is not counted.
+    n.observe(1000, 1);
+    for (let i = 1; i < 10; i++) n.observe(i * 66_666_667, 1);
+    expect(n.fps).toBeCloseTo(15, 1);
+    const none = new NominalFps();
+    for (let i = 0; i < 20; i++) none.observe(i * 100, 0); // 0.1 µs steps: not frames
+    expect(none.fps).toBeUndefined();
+  });
+
+  it('regression (#22 item 12): include() serves another registry on the same /metrics, never a name twice', async () => {
+    const m = new AnalyzerMetrics({ defaultMetrics: false });
+    const infer = new Registry();
+    const c = new Counter({
+      name: 'vigil_infer_requests_total',
+      help: 'x',
+      labelNames: ['model'],
+      registers: [infer],
+    });
+    c.inc({ model: 'yolov8n' }, 3);
+    m.include(infer);
+    m.include(infer); // idempotent
+    m.stream('a').frame(Date.now());
+    const text = await m.metrics();
+    expect(sample(text, 'vigil_infer_requests_total', { model: 'yolov8n' })).toBe(3);
+    expect(sample(text, 'vigil_stream_frames_total', { stream: 'a' })).toBe(1);
+    expect(text.match(/^# TYPE vigil_infer_requests_total /gm)).toHaveLength(1);
+    const clash = new Registry();
+    new Counter({ name: 'vigil_stream_frames_total', help: 'x', registers: [clash] });
+    expect(() => m.include(clash)).toThrow(/repeats vigil_stream_frames_total/);
+    // A name registered in the included registry after include() that repeats ours is left out.
+    new Counter({ name: 'vigil_analyzer_streams', help: 'x', registers: [infer] });
+    const again = await m.metrics();
+    expect(again.match(/^# TYPE vigil_analyzer_streams /gm)).toHaveLength(1);
   });
 
   it('observeManager: counters per attach (a re-attach restarts from zero), detached streams disappear', async () => {
