@@ -250,16 +250,20 @@ describe('regression (#22 item 12): Prometheus scrapes `vigil run`; every panel 
       },
     });
     await until('prometheus ready', async () => (await fetch(`${promUrl}/-/ready`)).ok, 20_000);
+    let seen = '';
     await until(
       'every stream analysed, the clip completed, gate analysed',
       async () => {
         const ok = await query('sum by (stream) (vigil_stream_inference_total{result="ok"}) > 1');
         const done = await query('vigil_stream_completed{stream="clip"} == 1');
         const summaries = await query('sum by (stream) (vigil_stream_summaries_total) > 0');
+        seen = `ok ${ok.map((x) => x.metric.stream).join(',')}; completed ${done.length}; summaries ${summaries.map((x) => x.metric.stream).join(',')}`;
         return ok.length === 4 && done.length === 1 && summaries.length >= 3;
       },
-      90_000,
-    );
+      120_000,
+    ).catch((e: unknown) => {
+      throw new Error(`${String(e)} (${seen}); A: ${runA.stderr()}; B: ${runB.stderr()}`);
+    });
     // A few more scrapes so that rates over the dashboards' ranges have two points everywhere.
     await new Promise((r) => setTimeout(r, 3000));
   }, 180_000);
