@@ -76,6 +76,8 @@ interface Sample {
   fds: number;
   handles: number;
   frames: number;
+  /** Mean over the streams of capture → analysis done for the latest keyframe, ms. */
+  latencyMs: number;
 }
 const samples: Sample[] = [];
 const t0 = Date.now();
@@ -90,12 +92,16 @@ const sample = () => {
     fds: readdirSync('/proc/self/fd').length,
     handles: process.getActiveResourcesInfo().length,
     frames: infos.reduce((a, x) => a + x.counters.frames, 0),
+    latencyMs: (() => {
+      const l = infos.map((x) => x.latencyMs).filter((x): x is number => x !== null);
+      return l.length ? l.reduce((a, b) => a + b, 0) / l.length : 0;
+    })(),
   };
   samples.push(s);
   const states = infos.map((x) => x.state).join(',');
   console.log(
     `  ${s.tMin.toFixed(2)} min  rss ${s.rssMiB.toFixed(1)} MiB  heap ${s.heapMiB.toFixed(1)} MiB  ` +
-      `fds ${s.fds}  handles ${s.handles}  frames ${s.frames}  [${states}]`,
+      `fds ${s.fds}  handles ${s.handles}  latency ${s.latencyMs.toFixed(0)} ms  frames ${s.frames}  [${states}]`,
   );
 };
 
@@ -146,6 +152,7 @@ const metrics: [keyof Sample, string, number][] = [
   ['heapMiB', gc ? 'heap after GC (MiB)' : 'heap used (MiB)', 8],
   ['fds', 'open fds', 2],
   ['handles', 'active handles', 2],
+  ['latencyMs', 'keyframe latency (ms)', 100],
 ];
 let grew = false;
 console.log('| metric | first | last | slope / min | fitted change | noise (sd) | verdict |');
