@@ -1,0 +1,100 @@
+/**
+ * Attach/detach churn (#22 item 6): one analyzer service as `vigil run` builds it (local
+ * nats-server and inference server, the stream manager), then N cycles of attach → first frames →
+ * detach (after 5 frames), alternating an RTSP stream (the gst-rtsp-server test server) and a live test source at
+ * 640x360. Prints RSS, heap, open fds and threads at cycle 10 and at the last cycle, and the ratio
+ * the issue's target is about: RSS(last) / RSS(10) <= 1.10. It also prints the allocator settings
+ * the process runs with (MALLOC_ARENA_MAX, UV_THREADPOOL_SIZE), since both shape native memory.
+ *
+ *   npx tsx bench/faults/churn.ts --cycles 200
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startService } from '../../src/app/service.js';
+import { parseConfig } from '../../src/config/index.js';
+import { startRtspServer } from '../../test/helpers/rtsp-server.js';
+
+export interface ChurnPoint {
+  cycle: number;
+  rssMiB: number;
+  heapMiB: number;
+  fds: number;
+  threads: number;
+}
+
+function point(cycle: number): ChurnPoint {
+  (globalThis as { gc?: () => void }).gc?.();
+  const status = readFileSync('/proc/self/status', 'utf8');
+  return {
+    cycle,
+    rssMiB: process.memoryUsage().rss / 2 ** 20,
+    heapMiB: process.memoryUsage().heapUsed / 2 ** 20,
+    fds: readdirSync('/proc/self/fd').length,
+    threads: Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 0),
+  };
+}
+
+export async function churn(cycles: number, log: (line: string) => void): Promise<ChurnPoint[]> {
+  const root = resolve(import.meta.dirname, '../..');
+  const rtsp = await startRtspServer({ width: 640, height: 360, fps: 15 });
+  const config = parseConfig('control: {host: 127.0.0.1, port: 0}\nweb: {enabled: false}\n', 'churn', {});
+  config.inference.modelRepository = resolve(root, 'models/repo');
+  const service = await startService(config, () => undefined, { serve: false });
+  const points: ChurnPoint[] = [];
+  try {
+    for (let i = 1; i <= cycles; i++) {
+      const url = i % 2 ? rtsp.url : 'test:ball?width=640&height=360&fps=15';
+      const id = `churn${i % 2}`;
+      await service.manager.attach({ id, url, keyframes: { maxIntervalMs: 1000 } });
+      const deadline = Date.now() + 30_000;
+      // Frames flowing through the whole pipeline (decode, scale, appsinks, the runner).
+      for (;;) {
+        const info = service.manager.list().find((s) => s.id === id);
+        if (info && info.counters.frames >= 5) break;
+        if (Date.now() > deadline)
+          throw new Error(
+            `cycle ${i}: ${id} had no frames in 30 s: ${JSON.stringify(service.manager.list().map((s) => [s.state, s.counters.frames, s.counters.analysed, s.error]))}`,
+          );
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await service.manager.detach(id);
+      if (i === 10 || i === cycles || i % 50 === 0) {
+        const p = point(i);
+        points.push(p);
+        log(
+          `  cycle ${i}: rss ${p.rssMiB.toFixed(1)} MiB  heap ${p.heapMiB.toFixed(1)} MiB  fds ${p.fds}  threads ${p.threads}`,
+        );
+      }
+    }
+  } finally {
+    await service.close();
+    await rtsp.stop();
+  }
+  return points;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { cycles: { type: 'string', default: '200' } } });
+  const cycles = Number(values.cycles);
+  console.log(
+    `churn: ${cycles} attach/detach cycles; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(unset)'} UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '(unset)'}`,
+  );
+  const points = await churn(cycles, console.log);
+  const first = points.find((p) => p.cycle === 10)!;
+  const last = points[points.length - 1]!;
+  const ratio = last.rssMiB / first.rssMiB;
+  console.log(
+    `| cycle | RSS MiB | heap MiB | fds | threads |\n|---:|---:|---:|---:|---:|\n` +
+      points
+        .map(
+          (p) =>
+            `| ${p.cycle} | ${p.rssMiB.toFixed(1)} | ${p.heapMiB.toFixed(1)} | ${p.fds} | ${p.threads} |`,
+        )
+        .join('\n'),
+  );
+  console.log(
+    `RSS after ${last.cycle} / after 10: ${ratio.toFixed(3)} (target <= 1.10): ${ratio <= 1.1 ? 'met' : 'NOT met'}`,
+  );
+  process.exit(0);
+}
