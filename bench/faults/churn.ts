@@ -35,11 +35,17 @@ function point(cycle: number): ChurnPoint {
   };
 }
 
-export async function churn(cycles: number, log: (line: string) => void): Promise<ChurnPoint[]> {
+export async function churn(
+  cycles: number,
+  log: (line: string) => void,
+  inferAddress?: string,
+): Promise<ChurnPoint[]> {
   const root = resolve(import.meta.dirname, '../..');
   const rtsp = await startRtspServer({ width: 640, height: 360, fps: 15 });
   const config = parseConfig('control: {host: 127.0.0.1, port: 0}\nweb: {enabled: false}\n', 'churn', {});
   config.inference.modelRepository = resolve(root, 'models/repo');
+  // An inference server in another process keeps onnxruntime's memory out of this process's RSS.
+  if (inferAddress) config.inference.address = inferAddress;
   const service = await startService(config, () => undefined, { serve: false });
   const points: ChurnPoint[] = [];
   try {
@@ -75,12 +81,14 @@ export async function churn(cycles: number, log: (line: string) => void): Promis
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { cycles: { type: 'string', default: '200' } } });
+  const { values } = parseArgs({
+    options: { cycles: { type: 'string', default: '200' }, infer: { type: 'string' } },
+  });
   const cycles = Number(values.cycles);
   console.log(
     `churn: ${cycles} attach/detach cycles; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(unset)'} UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '(unset)'}`,
   );
-  const points = await churn(cycles, console.log);
+  const points = await churn(cycles, console.log, values.infer);
   const first = points.find((p) => p.cycle === 10)!;
   const last = points[points.length - 1]!;
   const ratio = last.rssMiB / first.rssMiB;
