@@ -14,6 +14,7 @@ import { parseSource } from '../ingest/source.js';
 import type { StreamDefinition, StreamInfo } from '../analyzer/manager.js';
 import { AnalysisView, sessionLine } from '../cli/analysis-view.js';
 import { probeDurationSeconds } from '../cli/progress.js';
+import { prepareReportDirectory } from '../cli/report.js';
 import { CleanupStack } from './cleanup.js';
 import { startService, type NatsSettings } from './service.js';
 import { writeReportHistory } from '../history/index.js';
@@ -115,8 +116,9 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
   try {
     const stop = o.stopSignal ? { promise: o.stopSignal, remove: () => {} } : signals();
     stack.push('signal handlers', stop.remove);
-    // A bad source fails here, before anything starts.
+    // A bad source or report directory fails here, before anything starts.
     const spec = parseSource(o.source);
+    if (o.reportDir !== undefined) prepareReportDirectory(o.reportDir);
     const service = await startService(sessionConfig(o), log, {
       serve: false,
       inferHint: 'pass --infer HOST:PORT',
