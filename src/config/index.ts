@@ -401,7 +401,11 @@ export function parseConfig(
   const password = secret('VIGIL_NATS_PASSWORD', nats.password);
   const token = secret('VIGIL_NATS_TOKEN', nats.token);
   const nkeySeed = env.VIGIL_NATS_NKEY_SEED;
-  const controlToken = secret('VIGIL_CONTROL_TOKEN', control.token);
+  // An empty VIGIL_CONTROL_TOKEN is no token (it must never open the API); a short one is refused.
+  const controlToken = env.VIGIL_CONTROL_TOKEN || (control.token as string | undefined);
+  if (env.VIGIL_CONTROL_TOKEN && env.VIGIL_CONTROL_TOKEN.length < 8) {
+    throw new ConfigError(`VIGIL_CONTROL_TOKEN: a token of at least 8 characters (control.token)`);
+  }
   if (user !== undefined) config.nats.user = user;
   if (password !== undefined) config.nats.password = password;
   if (token !== undefined) config.nats.token = token;
