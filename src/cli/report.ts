@@ -3,7 +3,7 @@
  * the timeline of window summaries, the events, all summaries, and the keyframe evidence images
  * the events refer to (JPEG files next to the report).
  */
-import { closeSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VigilError } from '../core/errors.js';
 import { makeDirectory, MakeDirError } from '../core/make-dir.js';
@@ -23,8 +23,10 @@ import { clock } from './format.js';
  * Makes the report directory and proves it writable before any analysis starts (issue 22 item 4:
  * `--report /proc/nope` spun in Node's recursive mkdir at the end of a run; a `--report` under a
  * regular file was an "unexpected failure"). A typed VIGIL_ERR_USAGE naming --report otherwise.
+ * Returns true when it made the directory (so a run that writes no report can take it away).
  */
-export function prepareReportDirectory(dir: string): void {
+export function prepareReportDirectory(dir: string): boolean {
+  const existed = existsSync(dir);
   try {
     makeDirectory(dir);
   } catch (cause) {
@@ -43,6 +45,7 @@ export function prepareReportDirectory(dir: string): void {
       cause,
     });
   }
+  return !existed;
 }
 
 export interface ReportMeta {

@@ -100,7 +100,8 @@ describe('issue 22: vigil run without a configured control token', () => {
 
   it('item 10: a cross-origin text/plain POST is refused (it got 201), even carrying the token', async () => {
     const token = readFileSync(tokenFile, 'utf8').trim();
-    for (const auth of [{}, { authorization: `Bearer ${token}` }]) {
+    const withToken: Record<string, string> = { authorization: `Bearer ${token}` };
+    for (const auth of [{}, withToken]) {
       const res = await fetch(`${controlUrl}/v1/streams`, {
         method: 'POST',
         headers: { origin: 'http://evil.example', 'content-type': 'text/plain', ...auth },

@@ -139,13 +139,20 @@ describe('issue 22 item 4: SIGTERM and SIGINT end every command', () => {
   );
 
   it.each([
-    ['analyze (a live source)', ['analyze', 'test:ball', '--live', ...noInference], 'SIGTERM', 0],
-    ['analyze (a file, cut short)', ['analyze', 'test:ball', '--fast', ...noInference], 'SIGINT', [0, 130]],
+    ['analyze (a live source)', ['analyze', 'test:ball', '--live', '--quiet', ...noInference], 'SIGTERM', 0],
+    [
+      'analyze (a file, cut short)',
+      ['analyze', 'test:ball', '--fast', '--quiet', ...noInference],
+      'SIGINT',
+      [0, 130],
+    ],
     ['demo', ['demo', '--source', 'test:ball', ...noInference], 'SIGINT', 0],
   ] as const)(
     '%s',
     async (_what, args, signal, code) => {
-      const r = await signalWhenReady([...args], /vigil: analyzing /, signal);
+      // The report goes to the test's directory, not the working tree.
+      const report = args[0] === 'analyze' ? ['--report', join(dir, `report-${signal}-${args[2]}`)] : [];
+      const r = await signalWhenReady([...args, ...report], /vigil: analyzing /, signal);
       expect(r.ignored, r.stderr).toBe(false);
       expect(Array.isArray(code) ? code : [code], r.stderr).toContain(r.code);
       for (const pid of r.kids) expect(alive(pid), `child ${pid}`).toBe(false);
