@@ -8,12 +8,14 @@
  * Exit codes: 0 when the stream completed (or a live stream was stopped by Ctrl-C); 130 when a
  * file was interrupted; a failed stream throws its typed error (the CLI maps its code).
  */
+import { rmdirSync } from 'node:fs';
 import { parseConfig, type VigilConfig } from '../config/index.js';
 import { isErrorCode, VigilError } from '../core/errors.js';
 import { parseSource } from '../ingest/source.js';
 import type { StreamDefinition, StreamInfo } from '../analyzer/manager.js';
 import { AnalysisView, sessionLine } from '../cli/analysis-view.js';
 import { probeDurationSeconds } from '../cli/progress.js';
+import { prepareReportDirectory } from '../cli/report.js';
 import { CleanupStack } from './cleanup.js';
 import { startService, type NatsSettings } from './service.js';
 import { writeReportHistory } from '../history/index.js';
@@ -115,8 +117,19 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
   try {
     const stop = o.stopSignal ? { promise: o.stopSignal, remove: () => {} } : signals();
     stack.push('signal handlers', stop.remove);
-    // A bad source fails here, before anything starts.
+    // A bad source or report directory fails here, before anything starts.
     const spec = parseSource(o.source);
+    if (o.reportDir !== undefined && prepareReportDirectory(o.reportDir)) {
+      // A run that fails before its report leaves no empty directory behind (rmdir: only if empty).
+      const dir = o.reportDir;
+      stack.push('empty report directory', () => {
+        try {
+          rmdirSync(dir);
+        } catch {
+          // Not empty: the report is in it.
+        }
+      });
+    }
     const service = await startService(sessionConfig(o), log, {
       serve: false,
       inferHint: 'pass --infer HOST:PORT',

@@ -32,7 +32,14 @@ export async function startLocalDeps(o: LocalDepsOptions, stack: CleanupStack): 
   let natsServers = o.natsServers;
   if (!natsServers || natsServers.length === 0) {
     const nats = await startNatsServer();
-    stack.push('nats-server', () => nats.stop());
+    // A process that exits before its orderly stop (a second Ctrl-C, the CLI's shutdown grace
+    // running out) takes its nats-server with it instead of leaving it behind.
+    const killOnExit = () => nats.process.kill('SIGKILL');
+    process.once('exit', killOnExit);
+    stack.push('nats-server', async () => {
+      await nats.stop();
+      process.off('exit', killOnExit);
+    });
     natsServers = [nats.url];
     o.log(`vigil: started nats-server at ${nats.url}`);
   }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { VigilError } from '../core/errors.js';
 import type { VigilConfig } from '../config/index.js';
 import { startControlServer } from '../control/http.js';
+import { controlTokenHint, loadOrCreateControlToken } from '../control/token-file.js';
 import { serveControlOverNats } from '../control/nats.js';
 import { createDetector, createOcr, InferenceClient, loadOcrDictionary } from '../infer/index.js';
 import {
@@ -31,6 +32,7 @@ import type { LanguageModelsConfig } from '../config/language-models.js';
 import { vadProvider } from '../analyzer/speech.js';
 import { CleanupStack } from './cleanup.js';
 import { startLocalDeps } from './local-deps.js';
+import { logStreamTrouble } from './stream-log.js';
 
 /** Where the OCR dictionary lives in a model repository made by scripts/prepare-model-repo.mjs. */
 export function defaultOcrDictionary(modelRepository: string): string {
@@ -78,6 +80,23 @@ export function natsClientOptions(nats: Partial<NatsSettings>, servers: string[]
   if (nats.nkeySeedFile !== undefined) o.nkeySeedFile = nats.nkeySeedFile;
   if (nats.tls !== undefined) o.tls = nats.tls;
   return o;
+}
+
+/**
+ * The control API's token: the configured one (control.token / VIGIL_CONTROL_TOKEN); else, unless
+ * `control.requireToken` is false, the one kept in `control.tokenFile`, generated there at first
+ * start. The API is never open by default.
+ */
+export function controlAuth(control: VigilConfig['control']): {
+  token?: string;
+  /** Set when the token came from (or was written to) the token file. */
+  file?: string;
+  created?: boolean;
+} {
+  if (control.token !== undefined) return { token: control.token };
+  if (!control.requireToken) return {};
+  const { token, created } = loadOrCreateControlToken(control.tokenFile);
+  return { token, file: control.tokenFile, created };
 }
 
 /** A running analyzer: manager + publisher, and (when serving) the control API and web view. */
@@ -201,12 +220,15 @@ export async function startService(
     stack.push('stream manager', () => manager.close());
     let controlUrl = '';
     if (serve) {
+      // A stream that fails, goes down or recovers says so on the log (the CLI sessions show it themselves).
+      stack.push('stream log', logStreamTrouble(manager, log));
       const ready = async () => {
         const natsUp = !publisher.connection.isClosed() && publisher.connection.info !== undefined;
         const inferUp = await client.serverReady().catch(() => false);
         return { ready: natsUp && inferUp, checks: { nats: natsUp, inference: inferUp } };
       };
-      const token = config.control.token;
+      const auth = controlAuth(config.control);
+      const token = auth.token;
       const mounts = [
         metricsMount(metrics),
         ...(config.web.enabled ? [createWebView({ manager, jpegCache, ...(token ? { token } : {}) })] : []),
@@ -226,6 +248,15 @@ export async function startService(
       log(
         `vigil: control API${config.web.enabled ? ' and live view' : ''} at ${control.url} (metrics: ${control.url}/metrics)`,
       );
+      // How to use the token; never the token itself (secrets never reach a log).
+      if (auth.file !== undefined) {
+        if (auth.created) log(`vigil: generated a control token at first start`);
+        log(controlTokenHint(auth.file, control.url));
+      } else if (token === undefined) {
+        log(
+          'vigil: WARNING: the control API takes no token (control.requireToken: false): any local process can drive it',
+        );
+      }
       if (config.control.nats) {
         const ctl = serveControlOverNats({
           manager,

@@ -22,6 +22,44 @@ export function natsFrom(values: Record<string, unknown>, config: VigilConfig): 
   return nats;
 }
 
+/** How long an orderly stop after SIGINT / SIGTERM may take before the process exits anyway. */
+export const SHUTDOWN_GRACE_MS = 5_000;
+const INTERRUPTED = 130;
+
+/**
+ * Makes SIGINT and SIGTERM end every command within a few seconds (issue 22 item 4). A command
+ * that stops in order listens itself (`untilSignal`, the analysis session): the first signal
+ * starts its stop and a grace timer (`graceMs`), after which the process exits with 130 anyway;
+ * a second signal exits at once. A command that does not listen (a remote call, a search) ends
+ * at once with 130. Returns a function removing the guard.
+ */
+export function guardSignals(
+  graceMs = SHUTDOWN_GRACE_MS,
+  log: (line: string) => void = (l) => console.error(l),
+): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    // This guard is the first listener; the command's own come after it.
+    const commandListens = process.listenerCount(signal) > 1;
+    if (!commandListens || timer !== undefined) {
+      if (timer !== undefined) log(`vigil: ${signal} again: exiting now`);
+      process.exit(INTERRUPTED);
+    }
+    timer = setTimeout(() => {
+      log(`vigil: still stopping ${graceMs / 1000} s after ${signal}: exiting now`);
+      process.exit(INTERRUPTED);
+    }, graceMs);
+    // The timer only bounds the stop; it never keeps a finished process alive.
+    timer.unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
 /** Resolves on SIGINT or SIGTERM (handlers removed afterwards). */
 export function untilSignal(): Promise<void> {
   return new Promise<void>((done) => {

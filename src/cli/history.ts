@@ -17,6 +17,7 @@ import {
 import { connectNats } from '../publish/connection.js';
 import { natsClientOptions } from '../app/service.js';
 import { configFrom, natsFrom, untilSignal } from './command-options.js';
+import { remoteFrom } from './remote.js';
 
 export interface CliCommand {
   summary: string;
@@ -62,10 +63,8 @@ export async function historySource(values: Record<string, unknown>): Promise<Hi
   }
   const local = typeof values.history === 'string' ? values.history : process.env.VIGIL_HISTORY;
   if (typeof values.server !== 'string' && local) return { local: await openLocalHistory(local) };
-  const server =
-    typeof values.server === 'string' ? values.server : (process.env.VIGIL_SERVER ?? 'http://127.0.0.1:8080');
-  const token = typeof values.token === 'string' ? values.token : process.env.VIGIL_CONTROL_TOKEN;
-  return { server, ...(token ? { token } : {}) };
+  // The same server and token rules as attach/detach/ls (the local token file included).
+  return remoteFrom(values);
 }
 
 /** One control-API call; an error reply becomes a VigilError with its code. */

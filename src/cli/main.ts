@@ -18,10 +18,10 @@ import { validateStreamId } from '../core/stream-id.js';
 import { startInferenceServer } from '../infer/index.js';
 import { STREAM_FIELDS } from '../config/stream-spec.js';
 import { connectNats } from '../publish/connection.js';
-import { formatStreams, remote, type RemoteOptions } from './remote.js';
+import { formatStreams, remote, remoteFrom } from './remote.js';
 import { tail, tailSubjects, TAIL_TYPES } from './tail.js';
 import type { VigilConfig } from '../config/index.js';
-import { configFrom, natsFrom, untilSignal } from './command-options.js';
+import { configFrom, guardSignals, natsFrom, untilSignal } from './command-options.js';
 import { askCommand } from './ask.js';
 import { historyCommand } from './history.js';
 import { searchCommand } from './search.js';
@@ -83,14 +83,6 @@ const remoteOptions = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-/** Server from --server or VIGIL_SERVER; token from --token or VIGIL_CONTROL_TOKEN. */
-function remoteFrom(values: Record<string, unknown>): RemoteOptions {
-  const server =
-    typeof values.server === 'string' ? values.server : (process.env.VIGIL_SERVER ?? 'http://127.0.0.1:8080');
-  const token = typeof values.token === 'string' ? values.token : process.env.VIGIL_CONTROL_TOKEN;
-  return { server, ...(token ? { token } : {}) };
-}
 
 /** A decimal integer flag within its range (the stream spec's, for stream options). */
 function intOption(
@@ -233,9 +225,11 @@ const commands: Record<string, Command> = {
       if (typeof values.config !== 'string') throw new UsageError('run needs --config FILE');
       const config = configFrom(values);
       config.nats = { ...config.nats, ...natsFrom(values, config) };
+      // Listening before the start: a signal meanwhile stops the service as soon as it is up.
+      const stop = untilSignal();
       const service = await startService(config);
       console.error(`vigil: running; live view at ${service.controlUrl}/ (Ctrl-C to stop)`);
-      await untilSignal();
+      await stop;
       console.error('vigil: stopping');
       await service.close();
       return EXIT.ok;
@@ -330,6 +324,7 @@ const commands: Record<string, Command> = {
           ? undefined
           : intOption(values, 'max', 1, { min: 1, max: Number.MAX_SAFE_INTEGER });
       const nats = natsFrom(values, configFrom(values));
+      const stop = untilSignal();
       const nc = await connectNats({
         ...natsClientOptions(nats, nats.servers ?? ['nats://127.0.0.1:4222']),
         name: 'vigil-tail',
@@ -339,7 +334,7 @@ const commands: Record<string, Command> = {
         ...(max ? { max } : {}),
       });
       console.error(`vigil tail: ${subjects.join(' ')} (Ctrl-C to stop)`);
-      await Promise.race([t.done, untilSignal()]);
+      await Promise.race([t.done, stop]);
       await t.close();
       await nc.drain().catch(() => nc.close());
       return EXIT.ok;
@@ -379,6 +374,7 @@ const commands: Record<string, Command> = {
       if (providers && !providers.every((p) => p === 'cpu' || p === 'cuda'))
         throw new UsageError('--providers takes a comma-separated list of cpu and cuda');
       const host = typeof values.host === 'string' ? values.host : '127.0.0.1';
+      const stop = untilSignal();
       const server = await startInferenceServer({
         modelRepository: resolve(typeof values.models === 'string' ? values.models : 'models/repo'),
         host,
@@ -390,7 +386,7 @@ const commands: Record<string, Command> = {
         `vigil infer-server: listening on ${host}:${server.port}` +
           (server.metricsPort !== undefined ? `, metrics on ${host}:${server.metricsPort}` : ''),
       );
-      await untilSignal();
+      await stop;
       await server.close();
       return EXIT.ok;
     },
@@ -433,6 +429,8 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`vigil: unknown command "${name}"\n\n${help()}`);
     return EXIT.usage;
   }
+  // Removed only with the process: a signal while it winds down after the command still ends it.
+  guardSignals();
   try {
     const { values, positionals } = parseArgs({
       args: rest,

@@ -1,6 +1,46 @@
 /** `vigil attach / detach / ls`: a small client of a running analyzer's HTTP control API. */
 import { isErrorCode, VigilError } from '../core/errors.js';
 import type { StreamDefinition, StreamInfo } from '../analyzer/manager.js';
+import { defaultControlTokenFile, isLoopbackAddress } from '../config/index.js';
+import { readControlTokenFile } from '../control/token-file.js';
+
+export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
+
+/** Where `vigil run` on this machine keeps its generated token: VIGIL_CONTROL_TOKEN_FILE or the default. */
+export function localTokenFile(env: NodeJS.ProcessEnv = process.env): string {
+  return env.VIGIL_CONTROL_TOKEN_FILE || defaultControlTokenFile(env);
+}
+
+/**
+ * The token a remote command sends: --token, else VIGIL_CONTROL_TOKEN, else (only for an analyzer
+ * on this machine: a loopback URL) the token file `vigil run` generated, so the CLI works out of
+ * the box. The local token is never sent to another host.
+ */
+export function remoteToken(
+  server: string,
+  flag: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  if (typeof flag === 'string') return flag;
+  if (env.VIGIL_CONTROL_TOKEN) return env.VIGIL_CONTROL_TOKEN;
+  let host: string;
+  try {
+    host = new URL(server).hostname;
+  } catch {
+    return undefined;
+  }
+  return isLoopbackAddress(host) ? readControlTokenFile(localTokenFile(env)) : undefined;
+}
+
+/** --server, else VIGIL_SERVER, else http://127.0.0.1:8080; the token as `remoteToken` finds it. */
+export function remoteFrom(
+  values: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+): RemoteOptions {
+  const server = typeof values.server === 'string' ? values.server : (env.VIGIL_SERVER ?? DEFAULT_SERVER);
+  const token = remoteToken(server, values.token, env);
+  return { server, ...(token ? { token } : {}) };
+}
 
 export interface RemoteOptions {
   /** Base URL of the analyzer (default http://127.0.0.1:8080). */
@@ -36,9 +76,14 @@ async function call<T>(o: RemoteOptions, method: string, path: string, body?: un
       cause,
     });
   }
-  const err = (json as { error?: { code?: unknown; message?: unknown } } | null)?.error;
-  if (!res.ok || err) {
-    const message = typeof err?.message === 'string' ? err.message : `HTTP ${res.status}`;
+  // Only a non-2xx status is a failure: a 2xx body may carry a stream's own last `error` (a
+  // detached stream that was down), which is data, not the call failing (issue 22 item 8).
+  if (!res.ok) {
+    const err = (json as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+    let message = typeof err?.message === 'string' ? err.message : `HTTP ${res.status}`;
+    if (err?.code === 'VIGIL_ERR_UNAUTHORIZED' && !o.token) {
+      message += `: no token was sent (pass --token or set VIGIL_CONTROL_TOKEN; 'vigil run' on this machine keeps it in ${localTokenFile()})`;
+    }
     // A code this CLI does not know (a newer analyzer) is kept in the message.
     if (isErrorCode(err?.code)) throw new VigilError(err.code, message);
     throw new VigilError(

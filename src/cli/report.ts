@@ -3,8 +3,10 @@
  * the timeline of window summaries, the events, all summaries, and the keyframe evidence images
  * the events refer to (JPEG files next to the report).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { VigilError } from '../core/errors.js';
+import { makeDirectory, MakeDirError } from '../core/make-dir.js';
 import type {
   Analysis,
   Caption,
@@ -16,6 +18,35 @@ import type {
 } from '../core/contracts.js';
 import type { EncodedJpeg } from '../publish/evidence.js';
 import { clock } from './format.js';
+
+/**
+ * Makes the report directory and proves it writable before any analysis starts (issue 22 item 4:
+ * `--report /proc/nope` spun in Node's recursive mkdir at the end of a run; a `--report` under a
+ * regular file was an "unexpected failure"). A typed VIGIL_ERR_USAGE naming --report otherwise.
+ * Returns true when it made the directory (so a run that writes no report can take it away).
+ */
+export function prepareReportDirectory(dir: string): boolean {
+  const existed = existsSync(dir);
+  try {
+    makeDirectory(dir);
+  } catch (cause) {
+    const why = cause instanceof MakeDirError ? cause.message : String(cause);
+    throw new VigilError('VIGIL_ERR_USAGE', `--report ${dir}: cannot make the directory (${why})`, {
+      cause,
+    });
+  }
+  const probe = join(dir, `.vigil-write-check-${process.pid}`);
+  try {
+    closeSync(openSync(probe, 'wx', 0o600));
+    unlinkSync(probe);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'error';
+    throw new VigilError('VIGIL_ERR_USAGE', `--report ${dir}: the directory is not writable (${code})`, {
+      cause,
+    });
+  }
+  return !existed;
+}
 
 export interface ReportMeta {
   streamId: string;
@@ -153,7 +184,7 @@ export class ReportBuilder {
   /** Writes report.json, report.md and evidence/*.jpg into dir; returns the two report paths. */
   write(dir: string, meta: ReportMeta): { json: string; markdown: string; report: AnalysisReport } {
     const report = this.build(meta);
-    mkdirSync(join(dir, 'evidence'), { recursive: true });
+    makeDirectory(join(dir, 'evidence'));
     for (const [file, j] of this.images) writeFileSync(join(dir, file), j.data);
     const json = join(dir, 'report.json');
     const markdown = join(dir, 'report.md');

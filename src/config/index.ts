@@ -9,9 +9,11 @@
  *   VIGIL_NATS_TOKEN      nats.token
  *   VIGIL_NATS_NKEY_SEED  nats.nkeySeed
  *   VIGIL_CONTROL_TOKEN   control.token (bearer token of the HTTP and NATS control API)
+ *   VIGIL_CONTROL_TOKEN_FILE  control.tokenFile (where the generated token is kept)
  */
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { isNode, isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { ConfigError } from '../core/errors.js';
 import { NATS_NAME } from '../core/stream-id.js';
@@ -73,6 +75,16 @@ export interface VigilConfig {
     host: string;
     port: number;
     token?: string;
+    /**
+     * Where `vigil run` keeps the control token it generates at first start when no token is
+     * configured (absolute; 0600). The CLI's remote commands read it from the same place.
+     */
+    tokenFile: string;
+    /**
+     * false: serve the control API without any token (loopback-only development; refused on other
+     * listeners). Default true: a configured token, or the generated one in `tokenFile`.
+     */
+    requireToken: boolean;
     /** Serve the control API over NATS request-reply under vigil.ctl.> as well. */
     nats: boolean;
     /** Extra Host header values the HTTP API accepts (names behind a proxy); see control/request-guard.ts. */
@@ -176,6 +188,8 @@ const fileSpec: Spec = {
         host: { kind: 'string', min: 1 },
         port: { kind: 'int', min: 0, max: 65535 },
         token: { kind: 'string', min: 8, hint: 'a token of at least 8 characters' },
+        tokenFile: { kind: 'string', min: 1 },
+        requireToken: { kind: 'bool' },
         nats: { kind: 'bool' },
         allowedHosts: { kind: 'array', items: { kind: 'string', min: 1 }, max: 64 },
         allowedOrigins: { kind: 'array', items: { kind: 'string', min: 1 }, max: 64 },
@@ -358,6 +372,10 @@ export function parseConfig(
     control: {
       host: (control.host as string | undefined) ?? '127.0.0.1',
       port: (control.port as number | undefined) ?? 8080,
+      tokenFile: env.VIGIL_CONTROL_TOKEN_FILE
+        ? resolve(env.VIGIL_CONTROL_TOKEN_FILE)
+        : (path(control.tokenFile) ?? defaultControlTokenFile(env)),
+      requireToken: (control.requireToken as boolean | undefined) ?? true,
       nats: (control.nats as boolean | undefined) ?? true,
       ...(control.allowedHosts !== undefined ? { allowedHosts: control.allowedHosts as string[] } : {}),
       ...(control.allowedOrigins !== undefined ? { allowedOrigins: control.allowedOrigins as string[] } : {}),
@@ -383,7 +401,11 @@ export function parseConfig(
   const password = secret('VIGIL_NATS_PASSWORD', nats.password);
   const token = secret('VIGIL_NATS_TOKEN', nats.token);
   const nkeySeed = env.VIGIL_NATS_NKEY_SEED;
-  const controlToken = secret('VIGIL_CONTROL_TOKEN', control.token);
+  // An empty VIGIL_CONTROL_TOKEN is no token (it must never open the API); a short one is refused.
+  const controlToken = env.VIGIL_CONTROL_TOKEN || (control.token as string | undefined);
+  if (env.VIGIL_CONTROL_TOKEN && env.VIGIL_CONTROL_TOKEN.length < 8) {
+    throw new ConfigError(`VIGIL_CONTROL_TOKEN: a token of at least 8 characters (control.token)`);
+  }
   if (user !== undefined) config.nats.user = user;
   if (password !== undefined) config.nats.password = password;
   if (token !== undefined) config.nats.token = token;
@@ -410,12 +432,49 @@ export function parseConfig(
     if (t.serverName) config.inference.tls.serverName = t.serverName;
   }
   if (controlToken !== undefined) config.control.token = controlToken;
+  if (!config.control.requireToken) {
+    // An open control API only for this machine's own users, never on a shared NATS.
+    if (controlToken !== undefined) {
+      throw new ConfigError(
+        `${origin}: control.requireToken: false contradicts the configured control token (control.token or VIGIL_CONTROL_TOKEN)`,
+      );
+    }
+    if (!isLoopbackAddress(config.control.host)) {
+      throw new ConfigError(
+        `${origin}: control.requireToken: false is only allowed on a loopback control.host (127.0.0.1, ::1, localhost), not ${JSON.stringify(config.control.host)}`,
+      );
+    }
+    if (config.control.nats && config.nats.servers !== null) {
+      throw new ConfigError(
+        `${origin}: control.requireToken: false with control.nats on an external NATS would open vigil.ctl.> to every NATS client: set control.nats: false or configure a token`,
+      );
+    }
+  }
   if ((user === undefined) !== (password === undefined)) {
     throw new ConfigError(
       `${origin}: nats.user and nats.password go together (one is set, the other is not)`,
     );
   }
   return config;
+}
+
+/**
+ * The default `control.tokenFile`: `$XDG_STATE_HOME/vigil/control-token`, or
+ * `~/.local/state/vigil/control-token` (the same for `vigil run` and the CLI on this machine,
+ * whatever the working directory).
+ */
+export function defaultControlTokenFile(env: NodeJS.ProcessEnv = process.env): string {
+  const state =
+    env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/')
+      ? env.XDG_STATE_HOME
+      : join(env.HOME || homedir(), '.local', 'state');
+  return join(state, 'vigil', 'control-token');
+}
+
+/** 127.0.0.0/8, ::1 and localhost names. */
+export function isLoopbackAddress(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
 }
 
 /** Reads a config file: a regular file of at most MAX_CONFIG_BYTES of UTF-8 text, else a ConfigError. */

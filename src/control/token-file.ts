@@ -2,7 +2,8 @@
  * The control token kept in a file: `vigil run` without a configured token makes one at first
  * start (32 random bytes, base64url, mode 0600 in a 0700 directory) and reads it back on later
  * starts, so the API is never open by default. The CLI's remote commands read the same file when
- * no token is given. The token itself is never printed: only the file's path.
+ * no token is given and the analyzer is on this machine. The token itself is never printed: only
+ * the file's path. The default place is `defaultControlTokenFile()` (src/config).
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, lstatSync, openSync, readFileSync, writeSync } from 'node:fs';
@@ -10,7 +11,6 @@ import { dirname } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { makeDirectory, MakeDirError } from '../core/make-dir.js';
 
-export const DEFAULT_CONTROL_TOKEN_FILE = '.vigil/control-token';
 const MAX_TOKEN_FILE_BYTES = 4096;
 
 /** Reads the token in `file`; undefined when the file does not exist. */
@@ -64,8 +64,9 @@ export function loadOrCreateControlToken(file: string): { token: string; created
 /** How to use the token, for the start-up log: names the file, never prints the token. */
 export function controlTokenHint(file: string, controlUrl: string): string {
   return (
-    `vigil: the control API needs a token, kept in ${file}: ` +
-    `export VIGIL_CONTROL_TOKEN="$(cat ${file})" for attach/detach/ls, ` +
-    `and open ${controlUrl}/?token=<that token> for the live view`
+    `vigil: the control API needs the token kept in ${file}: ` +
+    `vigil attach/detach/ls/search/ask on this machine read it from there; ` +
+    `elsewhere pass --token "$(cat ${file})" (or VIGIL_CONTROL_TOKEN); ` +
+    `the live view is ${controlUrl}/?token=<that token>`
   );
 }

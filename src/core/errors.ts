@@ -81,6 +81,7 @@ export const ERROR_CODES = {
   VIGIL_ERR_SOURCE_DECODE: usage(400, 'the source cannot be decoded as video'),
   VIGIL_ERR_SOURCE_UNREACHABLE: usage(400, 'the source host cannot be reached'),
   VIGIL_ERR_SOURCE_AUTH: usage(400, 'the source refused the credentials'),
+  VIGIL_ERR_SOURCE_PLAYLIST: usage(400, 'an HLS playlist (.m3u8) that is empty or cannot be parsed'),
   VIGIL_ERR_SOURCE_PIPELINE: usage(400, 'the GStreamer pipeline failed'),
   VIGIL_ERR_SOURCE_NO_FRAMES: usage(400, 'the source delivered no frame in time'),
   VIGIL_ERR_SOURCE_STALLED: usage(400, 'a live source stopped delivering frames'),

@@ -3,12 +3,12 @@
  * labels and zones in a tag table, text in a contentless FTS5 table, keyframes in their own table.
  * Calls are synchronous inside; the interface is async like the PostgreSQL one.
  */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { HistoryRecord, IndexItem, KeyframeRecord } from './records.js';
 import { HistoryError, type SearchQuery, type SearchResult } from './query.js';
 import { buildSearchSql } from './sql.js';
+import { makeDirectory } from '../core/make-dir.js';
 import {
   defaultThumbnailUrl,
   keyframeIdsOf,
@@ -93,7 +93,8 @@ class SqliteIndex implements HistoryIndex {
   constructor(o: SqliteIndexOptions) {
     this.thumbnail = o.thumbnailUrl ?? defaultThumbnailUrl;
     try {
-      if (o.path !== ':memory:' && !o.readonly) mkdirSync(dirname(o.path), { recursive: true });
+      // Not mkdirSync's recursive mode: it loops forever under /proc (issue 22 item 4).
+      if (o.path !== ':memory:' && !o.readonly) makeDirectory(dirname(o.path));
       this.db = new Database(o.path, { readonly: o.readonly === true, fileMustExist: o.readonly === true });
       if (!o.readonly) {
         this.db.pragma('journal_mode = WAL');

@@ -87,6 +87,24 @@ export function mapBusError(spec: SourceSpec, msg: GstBusMessage): SourceError {
   if (spec.kind === 'rtsp' && /could not (read from|write to) resource|unhandled error/.test(lower)) {
     return new SourceError('VIGIL_ERR_SOURCE_UNREACHABLE', spec.display, `${where}: unreachable (${text})`);
   }
+  // An HLS playlist that is empty (typefind gets no data) or not a playlist (issue 22 item 14: it
+  // was the generic pipeline error).
+  if (
+    spec.kind === 'http' &&
+    spec.hls === true &&
+    /enough data|could not determine type|appears to be a text file|playlist|hlsdemux/.test(
+      `${lower} ${from.toLowerCase()}`,
+    )
+  ) {
+    return new SourceError(
+      'VIGIL_ERR_SOURCE_PLAYLIST',
+      spec.display,
+      `${where}: not a usable HLS playlist: empty or unparsable (${text})`,
+    );
+  }
+  if (/doesn't contain enough data/.test(lower)) {
+    return new SourceError('VIGIL_ERR_SOURCE_DECODE', spec.display, `${where}: empty or truncated (${text})`);
+  }
   if (
     /could not determine type|appears to be a text file|no playable streams|no suitable plugins|missing.*plug-?in|decode|demux|codec|not-negotiated|internal data stream/.test(
       lower,

@@ -218,6 +218,13 @@ function fileSource(path: string, display: string): SourceSpec {
   if (!stat.isFile()) {
     throw new SourceError('VIGIL_ERR_SOURCE_NOT_FOUND', display, `source ${display} is not a regular file`);
   }
+  if (stat.size === 0 && /\.m3u8$/i.test(path)) {
+    throw new SourceError(
+      'VIGIL_ERR_SOURCE_PLAYLIST',
+      display,
+      `source ${display}: empty HLS playlist (0 bytes)`,
+    );
+  }
   if (stat.size === 0) {
     throw new SourceError('VIGIL_ERR_SOURCE_DECODE', display, `source ${display} is empty (0 bytes)`);
   }

@@ -678,7 +678,7 @@ describe('bad input against one running service: typed errors, and the other str
     httpBase = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
     const cfg = parseConfig(
       [
-        'control: {host: 127.0.0.1, port: 0}',
+        'control: {host: 127.0.0.1, port: 0, requireToken: false}',
         'web: {enabled: false}',
         'analyzer: {maxStreams: 8}',
         'streams:',

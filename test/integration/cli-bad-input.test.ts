@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/run-cli.js';
@@ -96,4 +96,35 @@ describe('issue 22 #14: an empty config file started silently; --window-ms 1e99 
       expect(r.stderr, bad).not.toContain('1e+99');
     }
   });
+});
+
+describe('issue 22 #4: analyze --report /proc/nope spun at 95% CPU and ignored SIGTERM', () => {
+  const file = join(dir, 'a-file');
+  writeFileSync(file, 'not a directory\n');
+  // As root a mode-0500 directory is still writable; sysfs refuses new files even to root.
+  const unwritable = process.getuid?.() === 0 ? '/sys/kernel' : join(dir, 'read-only');
+  if (unwritable !== '/sys/kernel') mkdirSync(unwritable, { mode: 0o500 });
+
+  it.each([
+    [
+      'under /proc',
+      '/proc/nope',
+      /--report \/proc\/nope: cannot make the directory \(\/proc\/nope: ENOENT\)/,
+    ],
+    ['under a regular file', join(file, 'report'), /a-file: exists and is not a directory/],
+    ['an unwritable directory', unwritable, /the directory is not writable \(EACCES\)/],
+  ])(
+    'a --report %s fails at once with a typed usage error (exit 2), before any analysis',
+    async (_what, report, message) => {
+      const r = await runCli(['analyze', 'test:ball', '--fast', '--report', report], { timeoutMs: 20_000 })
+        .result;
+      expect(r.timedOut).toBe(false);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toContain('[VIGIL_ERR_USAGE]');
+      // Nothing started: the check comes before the analyzer.
+      expect(r.stderr).not.toMatch(/started nats-server|analyzing/);
+      expect(r.stderr).not.toMatch(/unexpected failure/);
+    },
+  );
 });

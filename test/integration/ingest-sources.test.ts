@@ -141,6 +141,26 @@ describe('HTTP', () => {
     expect(r.frames.at(-1)!.ptsNs - r.frames[0]!.ptsNs).toBeGreaterThan(2_500_000_000);
   });
 
+  it('regression, issue 22 #14: a 0-byte .m3u8 over HTTP is VIGIL_ERR_SOURCE_PLAYLIST, not the generic pipeline error', async () => {
+    writeFileSync(join(dir, 'empty.m3u8'), '');
+    const source = openStream(parseSource(`${base}/empty.m3u8`), {
+      streamId: 'hls',
+      ...SMALL,
+      reconnect: {
+        initialDelayMs: 50,
+        maxDelayMs: 100,
+        factor: 2,
+        jitter: 0,
+        maxAttempts: 1,
+        resetAfterMs: 1000,
+      },
+    });
+    const err = await firstValueFrom(source.frames).catch((e: unknown) => e);
+    expect((err as { code: string }).code).toBe('VIGIL_ERR_SOURCE_PLAYLIST');
+    expect((err as Error).message).toContain(`${base}/empty.m3u8: not a usable HLS playlist`);
+    await source.close();
+  });
+
   it('a missing URL gives NOT_FOUND naming the source', async () => {
     const source = openStream(parseSource(`${base}/missing.mp4`), {
       streamId: 'x',

@@ -119,7 +119,7 @@ describe('OCR wired end to end (text.appeared, summary text)', () => {
         `
 nats: { servers: ${JSON.stringify(nats.url)} }
 inference: { address: "127.0.0.1:${infer.port}", ocr: true, modelRepository: ${JSON.stringify(MODEL_REPO)} }
-control: { port: 0, nats: false }
+control: { port: 0, nats: false, requireToken: false }
 web: { enabled: false }
 streams:
   - { id: door, url: ${JSON.stringify(clip)}, live: false, windowMs: 1000, audio: { vad: false } }

@@ -110,7 +110,7 @@ describe('speech events wired end to end (Silero VAD on the audio branch)', () =
         `
 nats: { servers: ${JSON.stringify(nats.url)} }
 inference: { address: "127.0.0.1:${infer.port}" }
-control: { port: 0, nats: false }
+control: { port: 0, nats: false, requireToken: false }
 web: { enabled: false }
 streams:
   - { id: talk, url: ${JSON.stringify(clip.file)}, live: false, windowMs: 2000 }

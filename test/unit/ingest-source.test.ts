@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSource, redact } from '../../src/ingest/source.js';
@@ -136,5 +136,36 @@ describe('mapBusError', () => {
     expect(mapBusError(file, { type: 'error', message: 'Could not write to resource.' }).code).toBe(
       'VIGIL_ERR_SOURCE_PIPELINE',
     );
+  });
+});
+
+describe('issue 22 #14: a 0-byte .m3u8 gave the generic VIGIL_ERR_SOURCE_PIPELINE', () => {
+  it('an empty or unparsable HLS playlist is VIGIL_ERR_SOURCE_PLAYLIST; other empty HTTP content is DECODE', () => {
+    const hls = parseSource('http://127.0.0.1:9/live/empty.m3u8');
+    for (const m of [
+      { type: 'error', message: "Stream doesn't contain enough data.", _src_element_name: 'typefind' },
+      { type: 'error', message: 'Could not determine type of stream.' },
+      { type: 'error', message: 'Failed to parse playlist', _src_element_name: 'hlsdemux0' },
+    ]) {
+      const err = mapBusError(hls, m);
+      expect(err.code, m.message).toBe('VIGIL_ERR_SOURCE_PLAYLIST');
+      expect(err.message).toMatch(/not a usable HLS playlist/);
+    }
+    const mp4 = parseSource('http://127.0.0.1:9/clip.mp4');
+    expect(mapBusError(mp4, { type: 'error', message: "Stream doesn't contain enough data." }).code).toBe(
+      'VIGIL_ERR_SOURCE_DECODE',
+    );
+  });
+
+  it('a local 0-byte .m3u8 is VIGIL_ERR_SOURCE_PLAYLIST, a 0-byte video file DECODE', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-empty-'));
+    try {
+      writeFileSync(join(dir, 'empty.m3u8'), '');
+      writeFileSync(join(dir, 'empty.mp4'), '');
+      expect(codeOf(() => parseSource(join(dir, 'empty.m3u8')))).toBe('VIGIL_ERR_SOURCE_PLAYLIST');
+      expect(codeOf(() => parseSource(join(dir, 'empty.mp4')))).toBe('VIGIL_ERR_SOURCE_DECODE');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
