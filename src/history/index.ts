@@ -18,6 +18,7 @@ export { startHistoryConsumer, type HistoryConsumer, type HistoryConsumerOptions
 export {
   HistoryError,
   parseSearchQuery,
+  SEARCH_LIMITS,
   type SearchQuery,
   type SearchResult,
   type SearchHit,

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { parseConfig } from '../../src/config/index.js';
 import { startService, type Service } from '../../src/app/service.js';
+import Database from 'better-sqlite3';
 import { openSqliteIndex } from '../../src/history/index.js';
 import { MODEL_REPO, requireFile, ROOT, VTEST } from '../helpers/paths.js';
 
@@ -85,6 +86,28 @@ streams:
     const stats = await service!.history!.stats();
     expect(stats.records).toBeGreaterThan(5);
     expect(stats.keyframes).toBeGreaterThan(5);
+    // Object records (core publishes, captured by the history's own stream): final ones only.
+    const db = new Database(join(dir!, 'history.sqlite'), { readonly: true });
+    try {
+      const kinds = db.prepare('SELECT kind, count(*) AS n FROM records GROUP BY kind').all() as {
+        kind: string;
+        n: number;
+      }[];
+      expect(kinds.map((k) => k.kind)).toEqual(expect.arrayContaining(['event', 'summary', 'object']));
+      const objects = db
+        .prepare(`SELECT id, labels, start_ms, end_ms FROM records WHERE kind = 'object'`)
+        .all() as {
+        id: string;
+        labels: string;
+        start_ms: number;
+        end_ms: number;
+      }[];
+      expect(objects.every((o) => JSON.parse(o.labels).length > 0 && o.end_ms >= o.start_ms)).toBe(true);
+      // One record per object: `<object id>:<revision>` with a distinct object id each.
+      expect(new Set(objects.map((o) => o.id.replace(/:\d+$/, ''))).size).toBe(objects.length);
+    } finally {
+      db.close();
+    }
     // The same file, opened read-only the way `vigil search --history` does.
     const ro = await openSqliteIndex({ path: join(dir!, 'history.sqlite'), readonly: true });
     try {
@@ -167,7 +190,9 @@ streams:
     // The thumbnail was fetched with the token and shown from a blob: URL, and it decoded.
     await page.waitForSelector('#answer li.evidence img[src^="blob:"]', { timeout: 10_000 });
     const img = page.locator('#answer li.evidence img[src^="blob:"]').first();
-    await expect.poll(() => img.evaluate((el) => (el as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    await expect
+      .poll(() => img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth))
+      .toBeGreaterThan(0);
 
     // A question that finds nothing is an answer too.
     await page.fill('#q', 'when did a giraffe enter?');
