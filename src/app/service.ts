@@ -31,6 +31,9 @@ import type { LanguageModelsConfig } from '../config/language-models.js';
 import { vadProvider } from '../analyzer/speech.js';
 import { createEvidenceMount, objectStoreEvidence } from '../control/evidence.js';
 import { openHistoryIndex, startHistoryConsumer, type HistoryIndex } from '../history/index.js';
+import { createChatModel } from '../infer/language-transport.js';
+import { resolveApiKey } from '../config/language-models.js';
+import type { AskModel } from '../history/index.js';
 import { CleanupStack } from './cleanup.js';
 import { startLocalDeps } from './local-deps.js';
 
@@ -204,6 +207,7 @@ export async function startService(
     stack.push('stream manager', () => manager.close());
     let controlUrl = '';
     let history: HistoryIndex | null = null;
+    let askModel: AskModel | undefined;
     let historyCaughtUp = (_timeoutMs?: number): Promise<void> => Promise.resolve();
     if (serve && config.history.enabled) {
       // The history consumer: JetStream → the search index, on the publisher's connection.
@@ -220,6 +224,13 @@ export async function startService(
       });
       stack.push('history consumer', () => consumer.close());
       history = index;
+      const sum = languageConfig?.summarizer;
+      if (sum) {
+        // Ask with the summarizer's model: its own connection, closed with the service.
+        const chat = createChatModel(sum, resolveApiKey(sum, 'inference.summarizer', process.env));
+        stack.push('ask model', () => chat.close());
+        askModel = { model: sum.model, ask: (input, signal) => chat.ask(input, signal) };
+      }
       historyCaughtUp = (timeoutMs?: number) => consumer.caughtUp(timeoutMs);
       log(
         `vigil: history index ${index.backend === 'sqlite' ? config.history.path : 'in PostgreSQL'} (search: /v1/search, /v1/ask)`,
@@ -252,6 +263,7 @@ export async function startService(
         ...(token ? { token } : {}),
         mounts,
         ...(history ? { history } : {}),
+        ...(askModel ? { askModel } : {}),
         ...(config.control.allowedHosts ? { allowedHosts: config.control.allowedHosts } : {}),
         ...(config.control.allowedOrigins ? { allowedOrigins: config.control.allowedOrigins } : {}),
       });
@@ -266,6 +278,7 @@ export async function startService(
           ready,
           connection: publisher.connection,
           ...(history ? { history } : {}),
+          ...(askModel ? { askModel } : {}),
           ...(token ? { token } : {}),
         });
         stack.push('control over NATS', () => ctl.close());

@@ -478,7 +478,7 @@ function range(h: { startMs: number; endMs: number }): string {
   return a === b ? a : `${a}–${b}`;
 }
 
-function toEvidence(h: SearchHit): AnswerEvidence {
+export function toEvidence(h: SearchHit): AnswerEvidence {
   return {
     stream: h.stream,
     startMs: h.startMs,

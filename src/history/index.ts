@@ -13,6 +13,13 @@ import { openSqliteIndex } from './sqlite.js';
 import type { HistoryIndex, ThumbnailUrl } from './store.js';
 
 export { DEFAULT_HISTORY_CONFIG, parseHistoryConfig, type HistoryConfig } from '../config/history.js';
+export {
+  answerWithModel,
+  checkCitations,
+  type AskModel,
+  type ModelAnswer,
+  type ModelAnswerInfo,
+} from './ask-model.js';
 export { answerQuestion, parseQuestion, type Answer, type ParsedQuestion } from './ask.js';
 export { startHistoryConsumer, type HistoryConsumer, type HistoryConsumerOptions } from './consumer.js';
 export {
