@@ -16,7 +16,8 @@
  * parser) and `held-out` (written after the parser was done, never used to change it), reported
  * apart; the target is Recall@5 >= 0.9 on the held-out set.
  *
- * Usage: nice -n 5 npx tsx bench/ask/quality.ts [--keep DIR]
+ * Usage: nice -n 5 npx tsx bench/ask/quality.ts [--keep DIR [--score-only]]
+ * (`--score-only` asks the questions again over DIR's history without analysing.)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -190,10 +191,14 @@ const median = (xs: number[]) => {
 };
 
 try {
-  const clip = join(dir, 'mixed.mp4');
-  buildClip(clip);
-  await analyse(clip, 'mixed', true);
-  await analyse(join(SAMPLES, 'vtest.avi'), 'walkway', false);
+  if (process.argv.includes('--score-only')) {
+    console.log(`scoring the history already in ${dir} (no analysis)`);
+  } else {
+    const clip = join(dir, 'mixed.mp4');
+    buildClip(clip);
+    await analyse(clip, 'mixed', true);
+    await analyse(join(SAMPLES, 'vtest.avi'), 'walkway', false);
+  }
   const index = await openSqliteIndex({ path: join(dir, 'history.sqlite'), readonly: true });
   try {
     console.log(`history: ${JSON.stringify(await index.stats())}, ${QUESTIONS.length} questions`);
