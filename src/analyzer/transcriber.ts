@@ -76,7 +76,7 @@ export class Transcriber {
   /** One segment's WAV → a Transcript, or null (dropped, failed or said nothing; counted). */
   async transcribe(
     streamId: string,
-    segment: { startPtsNs: number; endPtsNs: number; timeMs: number },
+    segment: { startPtsNs: number; endPtsNs: number; timeMs: number; id?: string },
     wav: Uint8Array,
   ): Promise<Transcript | null> {
     const observer = this.o.observer;
@@ -113,7 +113,8 @@ export class Transcriber {
     }
     this.st.transcripts++;
     return {
-      id: `${streamId}:transcript:${segment.startPtsNs}:${++this.seq}`,
+      // The speech event's id carries the run id: two runs of one file never share transcript ids.
+      id: segment.id ?? `${streamId}:transcript:${segment.startPtsNs}:${++this.seq}`,
       streamId,
       startPtsNs: segment.startPtsNs,
       endPtsNs: segment.endPtsNs,
@@ -221,7 +222,7 @@ export function transcribeSpeech(
       const wav = encodeWav(pcm, ring!.sampleRate);
       return t.transcribe(
         o.streamId,
-        { startPtsNs, endPtsNs, timeMs: e.timeMs - (endPtsNs - startPtsNs) / 1e6 },
+        { startPtsNs, endPtsNs, timeMs: e.timeMs - (endPtsNs - startPtsNs) / 1e6, id: `${e.id}:transcript` },
         wav,
       );
     };

@@ -30,6 +30,11 @@ import { createManager, type Manager } from '../analyzer/manager.js';
 import { createLanguageStages } from '../analyzer/language.js';
 import type { LanguageModelsConfig } from '../config/language-models.js';
 import { vadProvider } from '../analyzer/speech.js';
+import { createEvidenceMount, objectStoreEvidence } from '../control/evidence.js';
+import { openHistoryIndex, startHistoryConsumer, type HistoryIndex } from '../history/index.js';
+import { createChatModel } from '../infer/language-transport.js';
+import { resolveApiKey } from '../config/language-models.js';
+import type { AskModel } from '../history/index.js';
 import { CleanupStack } from './cleanup.js';
 import { startLocalDeps } from './local-deps.js';
 import { logStreamTrouble } from './stream-log.js';
@@ -107,6 +112,10 @@ export interface Service {
   controlUrl: string;
   natsUrl: string;
   inferAddress: string;
+  /** The history index fed by the JetStream consumer (`history.enabled`, when serving); else null. */
+  history: HistoryIndex | null;
+  /** Resolves once the history consumer has stored everything JetStream held when called. */
+  historyCaughtUp(timeoutMs?: number): Promise<void>;
   /** Stops everything in reverse order; idempotent. */
   close(): Promise<void>;
 }
@@ -219,6 +228,36 @@ export async function startService(
     observeManager(manager, metrics);
     stack.push('stream manager', () => manager.close());
     let controlUrl = '';
+    let history: HistoryIndex | null = null;
+    let askModel: AskModel | undefined;
+    let historyCaughtUp = (_timeoutMs?: number): Promise<void> => Promise.resolve();
+    if (serve && config.history.enabled) {
+      // The history consumer: JetStream → the search index, on the publisher's connection.
+      const index = await openHistoryIndex(config.history);
+      stack.push('history index', () => index.close());
+      const consumer = await startHistoryConsumer({
+        connection: publisher.connection,
+        index,
+        stream: config.nats.jetstream.stream,
+        durable: config.history.durable,
+        keyframeStream: config.history.keyframeStream,
+        batchSize: config.history.batchSize,
+        onError: (err) => log(`vigil: history: ${err instanceof Error ? err.message : String(err)}`),
+      });
+      stack.push('history consumer', () => consumer.close());
+      history = index;
+      const sum = languageConfig?.summarizer;
+      if (sum) {
+        // Ask with the summarizer's model: its own connection, closed with the service.
+        const chat = createChatModel(sum, resolveApiKey(sum, 'inference.summarizer', process.env));
+        stack.push('ask model', () => chat.close());
+        askModel = { model: sum.model, ask: (input, signal) => chat.ask(input, signal) };
+      }
+      historyCaughtUp = (timeoutMs?: number) => consumer.caughtUp(timeoutMs);
+      log(
+        `vigil: history index ${index.backend === 'sqlite' ? config.history.path : 'in PostgreSQL'} (search: /v1/search, /v1/ask)`,
+      );
+    }
     if (serve) {
       // A stream that fails, goes down or recovers says so on the log (the CLI sessions show it themselves).
       stack.push('stream log', logStreamTrouble(manager, log));
@@ -231,6 +270,14 @@ export async function startService(
       const token = auth.token;
       const mounts = [
         metricsMount(metrics),
+        ...(config.nats.evidence
+          ? [
+              createEvidenceMount({
+                reader: objectStoreEvidence(publisher.connection, config.nats.evidence.bucket),
+                ...(token ? { token } : {}),
+              }),
+            ]
+          : []),
         ...(config.web.enabled ? [createWebView({ manager, jpegCache, ...(token ? { token } : {}) })] : []),
       ];
       const control = await startControlServer({
@@ -240,6 +287,8 @@ export async function startService(
         port: config.control.port,
         ...(token ? { token } : {}),
         mounts,
+        ...(history ? { history } : {}),
+        ...(askModel ? { askModel } : {}),
         ...(config.control.allowedHosts ? { allowedHosts: config.control.allowedHosts } : {}),
         ...(config.control.allowedOrigins ? { allowedOrigins: config.control.allowedOrigins } : {}),
       });
@@ -262,6 +311,8 @@ export async function startService(
           manager,
           ready,
           connection: publisher.connection,
+          ...(history ? { history } : {}),
+          ...(askModel ? { askModel } : {}),
           ...(token ? { token } : {}),
         });
         stack.push('control over NATS', () => ctl.close());
@@ -277,6 +328,8 @@ export async function startService(
       controlUrl,
       natsUrl: local.natsServers[0]!,
       inferAddress: local.inferAddress,
+      history,
+      historyCaughtUp: (timeoutMs?: number) => historyCaughtUp(timeoutMs),
       close: async () => {
         await stack.close();
       },

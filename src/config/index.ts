@@ -26,8 +26,10 @@ import {
   validateLanguageModels,
   type LanguageModelsConfig,
 } from './language-models.js';
+import { parseHistoryConfig, type HistoryConfig } from './history.js';
 
 export type { StreamDefinition };
+export type { HistoryConfig };
 
 export interface VigilConfig {
   nats: {
@@ -93,6 +95,8 @@ export interface VigilConfig {
     allowedOrigins?: string[];
   };
   web: { enabled: boolean };
+  /** The history index and its JetStream consumer (src/history), run inside `vigil run`. */
+  history: HistoryConfig;
   analyzer: {
     maxStreams: number;
     windowMs: number;
@@ -196,6 +200,27 @@ const fileSpec: Spec = {
       },
     },
     web: { kind: 'object', fields: { enabled: { kind: 'bool' } } },
+    history: {
+      kind: 'object',
+      fields: {
+        enabled: { kind: 'bool' },
+        path: { kind: 'string', min: 1 },
+        postgres: {
+          kind: 'object',
+          fields: {
+            url: { kind: 'string', pattern: /^postgres(ql)?:\/\//, hint: 'a postgres:// URL' },
+            maxConnections: { kind: 'int', min: 1, max: 64 },
+            statementTimeoutMs: { kind: 'int', min: 100, max: 600_000 },
+          },
+        },
+        durable: { kind: 'string', pattern: /^[A-Za-z0-9_-]{1,64}$/, hint: '1-64 of A-Z a-z 0-9 _ -' },
+        keyframeStream: {
+          kind: 'off-or',
+          spec: { kind: 'string', pattern: /^[A-Za-z0-9_-]{1,64}$/, hint: 'a stream name or false' },
+        },
+        batchSize: { kind: 'int', min: 1, max: 4096 },
+      },
+    },
     analyzer: {
       kind: 'object',
       fields: {
@@ -381,6 +406,7 @@ export function parseConfig(
       ...(control.allowedOrigins !== undefined ? { allowedOrigins: control.allowedOrigins as string[] } : {}),
     },
     web: { enabled: (web.enabled as boolean | undefined) ?? true },
+    history: historyFrom(r.history, env, path, origin),
     analyzer: {
       maxStreams: (analyzer.maxStreams as number | undefined) ?? 16,
       windowMs: (analyzer.windowMs as number | undefined) ?? 10_000,
@@ -475,6 +501,25 @@ export function defaultControlTokenFile(env: NodeJS.ProcessEnv = process.env): s
 export function isLoopbackAddress(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '');
   return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * The `history` section (already checked against the spec): `path` resolves against the config's
+ * directory; the PostgreSQL URL may come from VIGIL_HISTORY_POSTGRES_URL (it carries a password).
+ */
+function historyFrom(
+  raw: Record<string, unknown> | undefined,
+  env: NodeJS.ProcessEnv,
+  path: (p: unknown) => string | undefined,
+  origin: string,
+): HistoryConfig {
+  try {
+    const c = parseHistoryConfig(raw ?? {}, env, 'history');
+    return { ...c, path: raw?.path !== undefined ? path(raw.path)! : resolve(c.path) };
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`${origin}: ${err.message}`);
+    throw err;
+  }
 }
 
 /** Reads a config file: a regular file of at most MAX_CONFIG_BYTES of UTF-8 text, else a ConfigError. */

@@ -6,7 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { httpStatusOf, VigilError } from '../core/errors.js';
 import type { Manager } from '../analyzer/manager.js';
-import type { HistoryIndex } from '../history/index.js';
+import type { AskModel, HistoryIndex } from '../history/index.js';
 
 export type ControlOp = 'attach' | 'detach' | 'list' | 'status' | 'health' | 'ready';
 export const CONTROL_OPS: readonly ControlOp[] = ['attach', 'detach', 'list', 'status', 'health', 'ready'];
@@ -27,6 +27,8 @@ export interface ControlContext {
   ready?: () => Readiness | Promise<Readiness>;
   /** The history index behind search and ask (src/control/history.ts); absent: 503. */
   history?: HistoryIndex;
+  /** The language model that answers `ask` from retrieved records (`inference.summarizer`); absent: the parser. */
+  askModel?: AskModel;
 }
 
 /** Error codes of the control API (besides the stream and source codes passed through). */

@@ -6,11 +6,20 @@
  *   vigil.ctl.search     {label, text, from, to, …}   (the same fields as the query string)
  *   vigil.ctl.ask        {question}
  *
+ * With a language model (`inference.summarizer`), ask lets it answer from the retrieved records,
+ * citations checked (src/history/ask-model.ts), and falls back to the parser's answer.
+ *
  * Bad input is a 400 with a stable code (VIGIL_ERR_HISTORY_QUERY, VIGIL_ERR_HISTORY_RANGE); a
  * service without a history index answers 503 VIGIL_ERR_HISTORY_DISABLED.
  */
 import { VigilError } from '../core/errors.js';
-import { answerQuestion, parseSearchQuery, type HistoryIndex } from '../history/index.js';
+import {
+  answerQuestion,
+  answerWithModel,
+  parseSearchQuery,
+  type AskModel,
+  type HistoryIndex,
+} from '../history/index.js';
 import { errorReply, type ControlReply } from './api.js';
 
 export const HISTORY_OPS = ['search', 'ask'] as const;
@@ -36,6 +45,7 @@ export async function handleHistory(
   history: HistoryIndex | undefined,
   op: (typeof HISTORY_OPS)[number],
   args: unknown,
+  askModel?: AskModel,
 ): Promise<ControlReply> {
   try {
     if (!history) throw new HistoryDisabled();
@@ -44,7 +54,12 @@ export async function handleHistory(
     if (typeof question !== 'string' || question.trim() === '') {
       return errorReply(new VigilError('VIGIL_ERR_BAD_REQUEST', 'ask needs {"question": "..."}'));
     }
-    return { status: 200, body: await answerQuestion(history, question) };
+    return {
+      status: 200,
+      body: askModel
+        ? await answerWithModel(history, question, askModel)
+        : await answerQuestion(history, question),
+    };
   } catch (err) {
     return errorReply(err);
   }

@@ -107,7 +107,7 @@ async function route(o: ControlServerOptions, req: IncomingMessage, url: URL): P
     }
     if (method !== 'POST') return methodNotAllowed('POST');
     try {
-      return await handleHistory(o.history, 'ask', await readJson(req));
+      return await handleHistory(o.history, 'ask', await readJson(req), o.askModel);
     } catch (err) {
       return errorReply(err);
     }

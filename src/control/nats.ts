@@ -59,7 +59,7 @@ export function serveControlOverNats(o: NatsControlOptions): NatsControlService 
     } else if (op === 'attach') {
       return errorReply(new ControlError('VIGIL_ERR_BAD_REQUEST', 'request body is empty: send JSON'));
     }
-    if (op === 'search' || op === 'ask') return handleHistory(o.history, op, args);
+    if (op === 'search' || op === 'ask') return handleHistory(o.history, op, args, o.askModel);
     return handleControl(o, op, args);
   };
   const sub: Subscription = o.connection.subscribe(CONTROL_SUBSCRIPTION, {

@@ -108,6 +108,12 @@ export const ERROR_CODES = {
   VIGIL_ERR_HISTORY_TIMEOUT: failure('a history query ran past its time bound', 503),
   VIGIL_ERR_HISTORY_DISABLED: failure('this analyzer keeps no history index', 503),
   VIGIL_ERR_HISTORY_BACKEND: failure('the history index (SQLite or PostgreSQL) failed'),
+  VIGIL_ERR_EVIDENCE_NOT_FOUND: {
+    http: 404,
+    exit: EXIT.notFound,
+    summary: 'no such evidence image (expired from the object store, or never stored)',
+  },
+  VIGIL_ERR_EVIDENCE_UNAVAILABLE: failure('the evidence store (object store or report) cannot be read', 503),
   // NATS and publishing
   VIGIL_ERR_NATS_UNREACHABLE: failure('no NATS server could be reached'),
   VIGIL_ERR_NATS_AUTH: { http: 500, exit: EXIT.unauthorized, summary: 'NATS refused the credentials' },

@@ -52,6 +52,8 @@ export interface ParsedQuestion {
   anchors: TimeAnchor[];
   /** 'first' / 'last' occurrence asked for. */
   pick: 'first' | 'last' | null;
+  /** "the last 20 seconds of the video": stream time this long before the stream's end, ms. */
+  fromEndMs?: number;
 }
 
 export interface ParseOptions {
@@ -350,6 +352,16 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
     p.clock = 'stream';
     p.from = 0;
     p.to = n * UNIT_MS[first[2]!]!;
+  } else if (
+    rel &&
+    /^\s+of\s+(?:the|this)\s+(?:video|clip|recording|stream|footage|file)\b/.test(
+      q.slice(rel.index + rel[0].length),
+    )
+  ) {
+    // The end of the recording, not of the clock: resolved against the history when answering.
+    const n = rel[1] === undefined ? 1 : toNum(rel[1]);
+    p.clock = 'stream';
+    p.fromEndMs = n * UNIT_MS[rel[2]!]!;
   } else if (rel) {
     const n = rel[1] === undefined ? 1 : toNum(rel[1]);
     p.clock = 'wall';
@@ -478,7 +490,7 @@ function range(h: { startMs: number; endMs: number }): string {
   return a === b ? a : `${a}–${b}`;
 }
 
-function toEvidence(h: SearchHit): AnswerEvidence {
+export function toEvidence(h: SearchHit): AnswerEvidence {
   return {
     stream: h.stream,
     startMs: h.startMs,
@@ -552,6 +564,16 @@ export async function answerQuestion(
     queries.push(q);
     return (await index.search(q)).hits;
   };
+
+  // "the last 20 seconds of the video": from the stream's latest stream time back.
+  if (p.fromEndMs !== undefined) {
+    const latest = await run(emptyQuery({ streams: p.streams, order: 'newest', limit: 20 }));
+    const end = Math.max(0, ...latest.map((h) => h.endMs));
+    base.clock = 'stream';
+    base.from = Math.max(0, end - p.fromEndMs);
+    base.to = end;
+    if (base.streams.length === 0 && latest[0]) base.streams = [latest[0].stream];
+  }
 
   // "after the first cut": find the cut, then bound the range by it.
   for (const a of p.anchors) {
@@ -716,6 +738,11 @@ export async function answerQuestion(
       let hits = await search(precise);
       if (hits.length === 0 && precise !== q) hits = await search(q);
       if (hits.length === 0) return nothing(p, q, queries, knownStreams);
+      // Roll-up summaries (segment, stream) span long ranges: kept only when nothing finer matched.
+      const fine = hits.filter(
+        (h) => !(h.kind === 'summary' && (h.type === 'segment' || h.type === 'stream')),
+      );
+      if (fine.length > 0) hits = fine;
       let groups = mergeRanges(hits, 2_000);
       if (p.pick === 'last') groups = groups.reverse();
       const ranges = groups.map((g) => ({

@@ -4,8 +4,9 @@
  * idempotent by message id, so a redelivery changes nothing).
  *
  * - Stream `VIGIL` (events, summaries, and whatever kinds are added to it): every message.
- * - Keyframe records and detections are core publishes; a small stream (`VIGIL_KEYFRAMES`, same
- *   max age) captures `vigil.*.keyframe` and `vigil.*.detections` so they too can be replayed.
+ * - Keyframe records, detections, object records and shot records are core publishes; a small
+ *   stream (`VIGIL_KEYFRAMES`, same max age) captures those of them the main stream does not
+ *   (`vigil.*.keyframe`, `.detections`, `.object`, `.shot`), so they too can be replayed.
  * - Rebuild: `rebuild: true` deletes the durable consumers and starts again from the first
  *   sequence still in the streams.
  * - Retention follows JetStream's: rows older than the stream's max age are deleted periodically.
@@ -23,6 +24,7 @@ import {
   type JsMsg,
 } from '@nats-io/jetstream';
 import { itemFromMessage, type IndexItem } from './records.js';
+import { DURABLE_KINDS, subscription, type SubjectKind } from '../core/subjects.js';
 import { HistoryError } from './query.js';
 import type { HistoryIndex } from './store.js';
 
@@ -81,10 +83,17 @@ const sleep = (ms: number, signal: { stopped: boolean }) =>
     }
   });
 
+/** Core-published kinds the history keeps, unless the main stream already captures them. */
+const CAPTURED_KINDS: readonly SubjectKind[] = ['keyframe', 'detections', 'object', 'shot'];
+
+export function keyframeStreamSubjects(): string[] {
+  return CAPTURED_KINDS.filter((k) => !DURABLE_KINDS.includes(k)).map((k) => subscription(k));
+}
+
 async function ensureKeyframeStream(jsm: JetStreamManager, name: string, maxAgeNs: number, maxBytes: number) {
   const config = {
     name,
-    subjects: ['vigil.*.keyframe', 'vigil.*.detections'],
+    subjects: keyframeStreamSubjects(),
     max_age: maxAgeNs,
     max_bytes: maxBytes,
     duplicate_window: Math.min(120 * 1e9, maxAgeNs > 0 ? maxAgeNs : 120 * 1e9),

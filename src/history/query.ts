@@ -51,6 +51,12 @@ export const SEARCH_LIMITS = {
   /** Rows in one page. */
   maxLimit: 200,
   defaultLimit: 20,
+  /**
+   * Text matches ranked per search, newest first (SQLite): relevance is computed for this many
+   * candidates, widened up to `maxTextCandidates` when filters leave a page short.
+   */
+  textCandidates: 2_000,
+  maxTextCandidates: 128_000,
   /** Deepest page start (deeper paging is a slow scan; narrow the range instead). */
   maxOffset: 10_000,
   /** Characters of free text accepted. */

@@ -219,6 +219,9 @@ export function recordFromMessage(subject: string, body: unknown, msgId?: string
   if (s === null || SKIP_KINDS.has(s.kind) || !isObj(body)) return null;
   const d = isObj(body['data']) ? body['data'] : null;
   if (d === null) return null;
+  // An object is published again as it changes; its final record holds the whole track (while
+  // it is still in view, its `object.entered` event finds it).
+  if (s.kind === 'object' && d['final'] === false) return null;
   const id = str(msgId) ?? str(body['id']) ?? str(d['id']);
   if (id === null) return null;
   const type = str(d['type']) ?? str(d['level']) ?? s.type ?? s.kind;

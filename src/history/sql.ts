@@ -1,3 +1,7 @@
+/** SQLite: the rowid of the n-th newest text match (the candidate bound), or null when fewer match. */
+export const FTS_NTH_NEWEST_SQL =
+  'SELECT rowid FROM records_fts WHERE records_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?';
+
 /**
  * One search query → one parameterised SELECT, for SQLite (FTS5) or PostgreSQL (tsvector). Every
  * value from the query is a bound parameter; the only text put into the SQL itself is the dialect's
@@ -12,7 +16,16 @@ export interface BuiltSql {
   params: unknown[];
 }
 
-export function buildSearchSql(q: SearchQuery, dialect: Dialect): BuiltSql {
+export interface SqlOptions {
+  /**
+   * SQLite: the text's candidate set is the matches with rowid >= this (the newest N matches,
+   * found cheaply in rowid order by the caller), so relevance (bm25) is computed for a bounded
+   * set instead of every match. 0 or absent: every match.
+   */
+  ftsMinRowid?: number;
+}
+
+export function buildSearchSql(q: SearchQuery, dialect: Dialect, o: SqlOptions = {}): BuiltSql {
   const params: unknown[] = [];
   const p = (v: unknown) => {
     params.push(v);
@@ -29,8 +42,11 @@ export function buildSearchSql(q: SearchQuery, dialect: Dialect): BuiltSql {
       where.push(`r.tsv @@ (${tsq})`);
       score = `ts_rank(r.tsv, ${tsq})`;
     } else {
-      from = `records_fts f JOIN records r ON r.rid = f.rowid`;
-      where.push(`records_fts MATCH ${p(fts5Match(q.text))}`);
+      // The FTS subquery runs first and alone (its rowid bound is an FTS5 range seek); the
+      // record filters apply to its bounded candidates.
+      const match = p(fts5Match(q.text));
+      const bound = o.ftsMinRowid ? ` AND rowid >= ${p(o.ftsMinRowid)}` : '';
+      from = `(SELECT rowid AS rid, rank FROM records_fts WHERE records_fts MATCH ${match}${bound}) f JOIN records r ON r.rid = f.rid`;
       // bm25: lower is better; the result reports higher-is-better.
       score = '-f.rank';
     }

@@ -6,8 +6,8 @@
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { HistoryRecord, IndexItem, KeyframeRecord } from './records.js';
-import { HistoryError, type SearchQuery, type SearchResult } from './query.js';
-import { buildSearchSql } from './sql.js';
+import { fts5Match, HistoryError, SEARCH_LIMITS, type SearchQuery, type SearchResult } from './query.js';
+import { buildSearchSql, FTS_NTH_NEWEST_SQL } from './sql.js';
 import { makeDirectory } from '../core/make-dir.js';
 import {
   defaultThumbnailUrl,
@@ -88,6 +88,7 @@ class SqliteIndex implements HistoryIndex {
   private readonly insertFts: Database.Statement;
   private readonly upsertKeyframe: Database.Statement;
   private readonly keyframeEvidence: Database.Statement;
+  private readonly nthNewest: Database.Statement;
   private readonly writeTx: (items: readonly IndexItem[]) => WriteResult;
 
   constructor(o: SqliteIndexOptions) {
@@ -107,6 +108,7 @@ class SqliteIndex implements HistoryIndex {
       });
     }
     const db = this.db;
+    this.nthNewest = db.prepare(FTS_NTH_NEWEST_SQL).pluck();
     const prepare = (sql: string) =>
       o.readonly ? (undefined as unknown as Database.Statement) : db.prepare(sql);
     this.insertRecord = prepare(
@@ -184,8 +186,7 @@ class SqliteIndex implements HistoryIndex {
   search(q: SearchQuery): Promise<SearchResult> {
     this.check();
     try {
-      const { sql, params } = buildSearchSql(q, 'sqlite');
-      const rows = this.db.prepare(sql).all(...params) as SearchRow[];
+      const rows = this.searchRows(q);
       const ids = keyframeIdsOf(rows, q.limit);
       const kfs = new Map<string, KeyframeRow>();
       if (ids.length > 0) {
@@ -201,6 +202,28 @@ class SqliteIndex implements HistoryIndex {
       return Promise.reject(
         new HistoryError('VIGIL_ERR_HISTORY_BACKEND', 'history search failed', { cause }),
       );
+    }
+  }
+
+  /**
+   * Text searches rank a bounded candidate set: the newest `textCandidates` matches (at least four
+   * pages' worth), widened eightfold while filters leave the page short and older matches remain,
+   * up to `maxTextCandidates`. Without text, one query.
+   */
+  private searchRows(q: SearchQuery): SearchRow[] {
+    const run = (ftsMinRowid: number) => {
+      const { sql, params } = buildSearchSql(q, 'sqlite', { ftsMinRowid });
+      return this.db.prepare(sql).all(...params) as SearchRow[];
+    };
+    if (q.text.length === 0) return run(0);
+    const match = fts5Match(q.text);
+    const need = q.offset + q.limit + 1;
+    let k = Math.max(SEARCH_LIMITS.textCandidates, need * 4);
+    for (;;) {
+      const bound = this.nthNewest.get(match, k - 1) as number | undefined;
+      const rows = run(bound ?? 0);
+      if (bound === undefined || rows.length >= need || k >= SEARCH_LIMITS.maxTextCandidates) return rows;
+      k = Math.min(k * 8, SEARCH_LIMITS.maxTextCandidates);
     }
   }
 

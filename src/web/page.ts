@@ -1,6 +1,7 @@
 /**
  * The live view's single page: plain HTML, CSS and a small script, no build step. Everything
- * arrives over one WebSocket (`/ws`), pushed by the analyzer; the page never polls.
+ * arrives over one WebSocket (`/ws`), pushed by the analyzer; the page never polls. The search box
+ * asks the history (`POST /v1/ask`) only when a question is submitted.
  */
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -38,10 +39,22 @@ export const PAGE_HTML = `<!doctype html>
   #events li.warning { border-color:var(--warn); }
   #events li.critical { border-color:var(--bad); }
   #events .when { color:var(--dim); font-size:.8rem; }
+  /* Ask the history (search box): its own section. */
+  #ask { display:flex; gap:.4rem; flex:1; max-width:42rem; margin-left:auto; }
+  #ask input { flex:1; background:var(--card); color:var(--fg); border:1px solid #263039; border-radius:4px; padding:.3rem .5rem; }
+  #ask button { background:var(--accent); color:#000; border:0; border-radius:4px; padding:.3rem .8rem; }
+  #answer { margin:0 1rem; padding:.6rem .8rem; background:var(--card); border-radius:8px; }
+  #answer .sentence { margin:0 0 .5rem; }
+  #answer ol { list-style:none; margin:0; padding:0; display:flex; flex-wrap:wrap; gap:.6rem; }
+  #answer li { width:200px; }
+  #answer li img { width:200px; aspect-ratio:16/9; object-fit:cover; background:#000; display:block; border-radius:4px; }
+  #answer .when { color:var(--dim); font-size:.8rem; }
 </style>
 </head>
 <body>
-<header><h1>Vigil</h1><span id="conn">connecting…</span><span id="count"></span></header>
+<header><h1>Vigil</h1><span id="conn">connecting…</span><span id="count"></span>
+<form id="ask" autocomplete="off"><input id="q" name="q" maxlength="2000" placeholder="Ask the history: when did a truck stop at the gate?" aria-label="Question"><button type="submit">Ask</button></form></header>
+<section id="answer" hidden aria-live="polite"></section>
 <main>
   <section id="grid"><p id="empty">No streams attached. Attach one with <code>vigil attach &lt;url&gt; --name NAME</code>.</p></section>
   <aside><h2>Events</h2><ul id="events"></ul></aside>
@@ -140,6 +153,78 @@ export const PAGE_HTML = `<!doctype html>
     ws.onclose = () => { conn.textContent = 'disconnected, reconnecting…'; conn.className = ''; setTimeout(open, delay); delay = Math.min(10000, delay * 2); };
   }
   open();
+})();
+// ---- Ask the history: the search box (POST /v1/ask), the answer sentence with its evidence. ----
+(() => {
+  const MAX_ITEMS = 8, MAX_THUMBS = 2;
+  const form = document.getElementById('ask');
+  const input = document.getElementById('q');
+  const out = document.getElementById('answer');
+  const token = new URLSearchParams(location.search).get('token');
+  const auth = token ? { authorization: 'Bearer ' + token } : {};
+  const streamTime = (ms) => { const t = Math.max(0, ms) / 1000; const h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), s = Math.floor(t % 60); return (h ? h + ':' + String(m).padStart(2, '0') : String(m)) + ':' + String(s).padStart(2, '0'); };
+  let urls = [];
+  let seq = 0;
+  function reset() { for (const u of urls) URL.revokeObjectURL(u); urls = []; out.textContent = ''; }
+  // Thumbnails need the bearer token: fetched, then shown from a blob: URL.
+  async function thumbnail(img, url, mine) {
+    const res = await fetch(url, { headers: auth }).catch(() => null);
+    if (!res || !res.ok || mine !== seq) return;
+    const u = URL.createObjectURL(await res.blob());
+    urls.push(u);
+    img.src = u;
+  }
+  function render(a, mine) {
+    reset();
+    out.hidden = false;
+    out.dataset.empty = String(a.empty);
+    const p = document.createElement('p');
+    p.className = 'sentence';
+    p.textContent = a.answer;
+    out.appendChild(p);
+    const list = document.createElement('ol');
+    for (const e of a.evidence.slice(0, MAX_ITEMS)) {
+      const li = document.createElement('li');
+      li.className = 'evidence';
+      li.dataset.stream = e.stream;
+      li.dataset.startMs = String(e.startMs);
+      li.dataset.endMs = String(e.endMs);
+      for (const url of e.thumbnails.slice(0, MAX_THUMBS)) {
+        const img = document.createElement('img');
+        img.alt = e.stream + ' at ' + streamTime(e.startMs);
+        li.appendChild(img);
+        thumbnail(img, url, mine);
+      }
+      const when = document.createElement('div');
+      when.className = 'when';
+      when.textContent = e.stream + ' ' + streamTime(e.startMs) + (e.endMs > e.startMs ? '–' + streamTime(e.endMs) : '') + ' · ' + new Date(e.wallStart).toLocaleTimeString();
+      const text = document.createElement('div');
+      text.className = 'text';
+      text.textContent = e.text;
+      li.append(when, text);
+      list.appendChild(li);
+    }
+    out.appendChild(list);
+  }
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const question = input.value.trim();
+    if (!question) return;
+    const mine = ++seq;
+    out.hidden = false;
+    out.dataset.state = 'asking';
+    try {
+      const res = await fetch('/v1/ask', { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify({ question }) });
+      const body = await res.json();
+      if (mine !== seq) return;
+      if (!res.ok) { reset(); out.textContent = (body.error && body.error.message) || ('error ' + res.status); out.dataset.state = 'error'; return; }
+      render(body, mine);
+      out.dataset.state = 'answered';
+    } catch (err) {
+      if (mine !== seq) return;
+      reset(); out.textContent = 'The analyzer could not be reached.'; out.dataset.state = 'error';
+    }
+  });
 })();
 </script>
 </body>

@@ -149,7 +149,7 @@ export function createWebView(o: WebViewOptions): WebView {
         'content-type': 'text/html; charset=utf-8',
         'cache-control': 'no-store',
         'content-security-policy':
-          "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'",
+          "default-src 'none'; img-src data: blob:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'",
       });
       res.end(req.method === 'HEAD' ? undefined : PAGE_HTML);
       return true;

@@ -17,6 +17,7 @@ import {
   openPostgresIndex,
   openSqliteIndex,
   parseSearchQuery,
+  SEARCH_LIMITS,
   startHistoryConsumer,
   type HistoryIndex,
 } from '../../src/history/index.js';
@@ -185,6 +186,50 @@ describe('history index', () => {
     await checkIndex(index);
     await index.close();
     await index.close();
+  });
+
+  it('SQLite text search ranks a bounded candidate set and widens it when filters leave the page short', async () => {
+    const index = await openSqliteIndex({ path: ':memory:' });
+    closers.push(() => index.close());
+    const n = SEARCH_LIMITS.textCandidates * 3;
+    const items = Array.from({ length: n }, (_, i) => ({
+      record: {
+        id: `bulk:${i}`,
+        stream: 'bulk',
+        kind: 'caption',
+        type: 'caption',
+        startMs: i * 1000,
+        endMs: i * 1000 + 500,
+        wallStartMs: T0 + i * 1000,
+        wallEndMs: T0 + i * 1000 + 500,
+        // The oldest few carry a rare label: the newest candidates alone would miss them.
+        labels: i < 5 ? ['zebra'] : ['person'],
+        zones: [],
+        count: 1,
+        counts: {},
+        dwellMs: null,
+        text: i % 2 === 0 ? `a delivery van near the gate ${i}` : `a delivery truck ${i}`,
+        keyframeIds: [],
+        evidence: null,
+      },
+    }));
+    await index.write(items);
+    const text = await index.search(parseSearchQuery({ text: 'delivery', limit: 20 }));
+    expect(text.hits).toHaveLength(20);
+    expect(text.next).toBe(20);
+    const rare = await index.search(parseSearchQuery({ text: 'delivery', label: 'zebra', limit: 20 }));
+    expect(rare.hits.map((h) => h.id).sort()).toEqual(['bulk:0', 'bulk:1', 'bulk:2', 'bulk:3', 'bulk:4']);
+    const phrase = await index.search(parseSearchQuery({ text: 'van near', to: '0:10', clock: 'stream' }));
+    expect(phrase.hits.map((h) => h.id).sort()).toEqual([
+      'bulk:0',
+      'bulk:10',
+      'bulk:2',
+      'bulk:4',
+      'bulk:6',
+      'bulk:8',
+    ]);
+    const deep = await index.search(parseSearchQuery({ text: 'delivery', offset: 9_000, limit: 20 }));
+    expect(deep.hits.length).toBe(0);
   });
 
   it('control API: bad input gets a typed 400-class error or an empty answer, never a stack trace', async () => {

@@ -87,7 +87,9 @@ describe('docs/', () => {
 
 /** `| \`key.path\` | default | …` rows of docs/configuration.md. */
 const rows = [
-  ...configDoc.matchAll(/^\| `((?:nats|inference|control|web|analyzer|streams)[\w.[\]]*)` +\| ([^|]*)\|/gm),
+  ...configDoc.matchAll(
+    /^\| `((?:nats|inference|control|web|history|analyzer|streams)[\w.[\]]*)` +\| ([^|]*)\|/gm,
+  ),
 ].map((m) => ({ key: m[1]!, defaultCell: m[2]!.trim() }));
 const documented = (key: string) =>
   rows.some((r) => r.key === key || r.key.startsWith(`${key}.`) || r.key.startsWith(`${key}[]`));
@@ -152,7 +154,7 @@ function codeDefault(key: string): unknown {
 describe('docs/configuration.md', () => {
   it('documents keys under every section', () => {
     expect(rows.length).toBeGreaterThan(80);
-    for (const section of ['nats', 'inference', 'control', 'web', 'analyzer', 'streams']) {
+    for (const section of ['nats', 'inference', 'control', 'web', 'history', 'analyzer', 'streams']) {
       expect(documented(section), section).toBe(true);
     }
   });

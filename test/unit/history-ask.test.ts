@@ -50,6 +50,14 @@ describe('question parser', () => {
 
   it('reads time expressions', () => {
     expect(parse('people in the last hour')).toMatchObject({ clock: 'wall', from: NOW - 3_600_000, to: NOW });
+    // The end of the recording, not of the clock.
+    expect(parse('what happened during the last 20 seconds of the video?')).toMatchObject({
+      clock: 'stream',
+      from: null,
+      to: null,
+      fromEndMs: 20_000,
+    });
+    expect(parse('people in the last hour').fromEndMs).toBeUndefined();
     expect(parse('cars in the past 10 minutes')).toMatchObject({
       clock: 'wall',
       from: NOW - 600_000,
