@@ -214,15 +214,9 @@ describe('annotated evidence and report.html through the real pipeline', () => {
     // The images load from the files next to the page.
     const crop = page.locator('#objects img.crop').first();
     await crop.scrollIntoViewIfNeeded();
-    await page.waitForFunction(
-      () =>
-        [...document.querySelectorAll('#objects img.crop')].some(
-          (i) => (i as HTMLImageElement).naturalWidth > 0,
-        ),
-      undefined,
-      { timeout: 10_000 },
-    );
-    expect(await crop.evaluate((i) => (i as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    const naturalWidth = () => crop.evaluate((i) => (i as unknown as { naturalWidth: number }).naturalWidth);
+    for (let i = 0; i < 100 && (await naturalWidth()) === 0; i++) await page.waitForTimeout(100);
+    expect(await naturalWidth()).toBeGreaterThan(0);
 
     await page.goto(pathToFileURL(join(evilDir, 'report.html')).href);
     expect(await page.title()).not.toBe('pwned');
