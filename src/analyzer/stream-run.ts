@@ -6,7 +6,7 @@
  */
 import type { Subscription } from 'rxjs';
 import { tap } from 'rxjs';
-import type { Analysis, Keyframe, VigilEvent } from '../core/contracts.js';
+import type { Analysis, Keyframe, KeyframeTracks, VigilEvent } from '../core/contracts.js';
 import { DEFAULT_INGEST_OPTIONS, type IngestCounters } from '../ingest/frames.js';
 import type { SourceSpec } from '../ingest/source.js';
 import type { Summarizer } from '../stream/index.js';
@@ -39,6 +39,8 @@ import type { StreamLanguage } from './language.js';
 export interface ManagerSink extends StreamSink {
   status?(streamId: string, info: StreamInfo): Promise<void>;
   keyframe?(keyframe: Keyframe, analysis: Analysis): Promise<void>;
+  /** A keyframe's confirmed tracks, after tracking (annotated evidence). */
+  tracked?(tracks: KeyframeTracks): Promise<void>;
 }
 
 /** What every stream of a manager shares. */
@@ -270,6 +272,11 @@ export class StreamRun {
         },
         onSummary: (summary) => this.emit({ type: 'summary', streamId: info.id, summary }),
         onEvent: (event) => this.emit({ type: 'event', streamId: info.id, event }),
+        onTracked: (tracks) => {
+          this.sinkCall(shared.sink.tracked?.(tracks));
+          this.emit({ type: 'tracked', streamId: info.id, tracks });
+        },
+        onObject: (record) => this.emit({ type: 'object', streamId: info.id, record }),
       },
       info.counters,
     );

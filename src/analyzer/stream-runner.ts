@@ -14,6 +14,7 @@ import {
   mergeMap,
   Observable,
   share,
+  ignoreElements,
   Subject,
   tap,
 } from 'rxjs';
@@ -24,6 +25,7 @@ import type {
   Frame,
   Image,
   Keyframe,
+  KeyframeTracks,
   ObjectRecord,
   Summary,
   Transcript,
@@ -62,6 +64,7 @@ import { releaseFrame } from '../ingest/frames.js';
 import { parseRules } from '../stream/rules.js';
 import { validateTrackOptions, type TrackStreamOptions } from '../stream/track-options.js';
 import { DetectScheduler } from './detect-scheduler.js';
+import type { TrackedKeyframe } from '../stream/tracker.js';
 import { rebaseStreamTime } from './stream-time.js';
 import { TrackingStage, type DetectFrame, type TrackingCounters } from './tracking-stage.js';
 
@@ -156,6 +159,8 @@ export interface StreamRunnerOptions {
   detect?: DetectFrame;
   onSummary?: (s: Summary) => void;
   onObject?: (r: ObjectRecord) => void;
+  /** Each tracked keyframe's confirmed tracks seen in it (annotated evidence). Throwing is ignored. */
+  onTracked?: (t: KeyframeTracks) => void;
   onEvent?: (e: VigilEvent) => void;
   /**
    * Called once per analysed keyframe while it still carries its model-size RGB pixels (evidence
@@ -402,6 +407,21 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
         }, 8),
       )
     : EMPTY;
+  // Annotated evidence: the confirmed tracks seen in each keyframe, told as the keyframe is tracked.
+  const onTracked = o.onTracked;
+  const trackedBoxes$ =
+    tracking && onTracked
+      ? tracking.stage.tracked$.pipe(
+          tap((t) => {
+            try {
+              onTracked(keyframeTracks(t));
+            } catch {
+              // A hook must not break the stream.
+            }
+          }),
+          ignoreElements(),
+        )
+      : EMPTY;
   const close = (): void => {
     tracking?.stage.close();
     tracking?.ownScheduler?.close();
@@ -420,9 +440,24 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
   return {
     keyframes$,
     analysed$,
-    output$: merge(summaries$, events$, records$, transcripts$),
+    output$: merge(summaries$, events$, records$, transcripts$, trackedBoxes$),
     abort,
     close,
+  };
+}
+
+/** The confirmed tracks seen (not coasting) in a tracked keyframe. */
+export function keyframeTracks(t: TrackedKeyframe): KeyframeTracks {
+  const f = t.keyframe.frame;
+  return {
+    streamId: f.streamId,
+    keyframeId: t.keyframe.id,
+    ptsNs: f.ptsNs,
+    sourceWidth: f.sourceWidth,
+    sourceHeight: f.sourceHeight,
+    tracks: t.tracking.tracks
+      .filter((v) => !v.occluded && v.lastKeyframeId === t.keyframe.id)
+      .map((v) => ({ trackId: v.id, label: v.label, box: v.box, score: v.score })),
   };
 }
 

@@ -2,7 +2,16 @@
  * A stream's state as the manager reports it (StreamInfo, updates), and the pure transition from
  * an ingest status to the next stream state.
  */
-import type { Analysis, Caption, Keyframe, Summary, Transcript, VigilEvent } from '../core/contracts.js';
+import type {
+  Analysis,
+  Caption,
+  Keyframe,
+  KeyframeTracks,
+  ObjectRecord,
+  Summary,
+  Transcript,
+  VigilEvent,
+} from '../core/contracts.js';
 import { VigilError } from '../core/errors.js';
 import type { StreamCounters } from './stream-runner.js';
 
@@ -63,7 +72,10 @@ export type ManagerUpdate =
   | { type: 'event'; streamId: string; event: VigilEvent }
   /** Language stages (absent without a captioner / transcriber). */
   | { type: 'caption'; streamId: string; caption: Caption }
-  | { type: 'transcript'; streamId: string; transcript: Transcript };
+  | { type: 'transcript'; streamId: string; transcript: Transcript }
+  /** Tracking: a keyframe's confirmed tracks (annotated evidence), and object records. */
+  | { type: 'tracked'; streamId: string; tracks: KeyframeTracks }
+  | { type: 'object'; streamId: string; record: ObjectRecord };
 
 export function errorInfo(err: unknown): { code: string; message: string } {
   if (err instanceof VigilError) return { code: err.code, message: err.message };

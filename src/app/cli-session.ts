@@ -50,7 +50,7 @@ export interface RunAnalysisOptions {
   stopSignal?: Promise<void>;
   /** Show a progress bar on stderr (files: by media duration). */
   progress?: boolean;
-  /** Write report.json, report.md and evidence/*.jpg into this directory at the end. */
+  /** Write report.json, report.md, report.html and evidence/*.jpg into this directory at the end. */
   reportDir?: string;
   /** Print summaries and events as they arrive (default true). */
   printMessages?: boolean;
@@ -183,7 +183,10 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
         startedAt: started,
         mediaSeconds,
       });
-      if (written) log(`vigil: report written to ${written.json} and ${written.markdown}`);
+      if (written)
+        log(
+          `vigil: report written to ${written.json} and ${written.markdown} (open ${written.html} in a browser)`,
+        );
       const contents = view.reportContents();
       if (contents) {
         const history = await writeReportHistory(o.reportDir, contents.events, contents.summaries);

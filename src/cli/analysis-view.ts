@@ -3,12 +3,15 @@
  * summaries and events as lines (or their CloudEvents as JSON), the progress bar, and the report
  * (every keyframe with its time and reason, the events with their evidence images, the summaries).
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ManagerUpdate, StreamInfo } from '../analyzer/manager.js';
 import { envelope } from '../publish/cloudevents.js';
 import { JpegCache } from '../publish/evidence.js';
 import { formatEvent, formatSummary } from './format.js';
 import { ProgressBar } from './progress.js';
 import { ReportBuilder, type AnalysisReport } from './report.js';
+import { renderHtml } from './report-html.js';
 
 export interface AnalysisViewOptions {
   streamId: string;
@@ -73,6 +76,17 @@ export class AnalysisView {
         );
         return;
       }
+      case 'tracked':
+        if (u.streamId === this.o.streamId && this.jpegs)
+          this.report?.addTracked(u.tracks, this.jpegs.get(u.tracks.keyframeId));
+        return;
+      case 'object':
+        if (u.streamId === this.o.streamId && this.jpegs)
+          this.report?.addObject(
+            u.record,
+            u.record.best ? this.jpegs.get(u.record.best.keyframeId) : undefined,
+          );
+        return;
       case 'caption':
         if (u.streamId === this.o.streamId) this.report?.addCaption(u.caption);
         return;
@@ -96,8 +110,8 @@ export class AnalysisView {
     dir: string,
     info: StreamInfo,
     meta: { source: string; startedAt: number; mediaSeconds: number | null },
-  ): { json: string; markdown: string; report: AnalysisReport } | undefined {
-    return this.report?.write(dir, {
+  ): { json: string; markdown: string; html: string; report: AnalysisReport } | undefined {
+    const written = this.report?.write(dir, {
       streamId: info.id,
       source: meta.source,
       startedAt: new Date(meta.startedAt).toISOString(),
@@ -105,6 +119,11 @@ export class AnalysisView {
       mediaSeconds: meta.mediaSeconds ?? this.mediaSeconds,
       counters: { ...info.counters },
     });
+    if (written === undefined) return undefined;
+    // report.html: the same report for a person, self-contained (opens offline from disk).
+    const html = join(dir, 'report.html');
+    writeFileSync(html, renderHtml(written.report));
+    return { ...written, html };
   }
 
   /** The events and summaries collected for the report (for its history index). */

@@ -12,10 +12,13 @@ import type {
   Caption,
   Keyframe,
   KeyframeReason,
+  KeyframeTracks,
+  ObjectRecord,
   Summary,
   Transcript,
   VigilEvent,
 } from '../core/contracts.js';
+import { annotateJpeg, cropJpeg } from '../publish/annotate.js';
 import type { EncodedJpeg } from '../publish/evidence.js';
 import { clock } from './format.js';
 
@@ -83,8 +86,12 @@ export interface AnalysisReport extends ReportMeta {
     text: string;
     summaryId: string;
   }[];
-  events: (VigilEvent & { evidenceImage: string | null })[];
+  events: ReportEvent[];
   summaries: Summary[];
+  /** Tracked objects (confirmed tracks only), each with its crop and its best keyframe's annotated snapshot. */
+  objects: ReportObject[];
+  /** Annotated snapshots: keyframes with their confirmed tracks' boxes and "label #id" drawn. */
+  annotated: { keyframeId: string; file: string; width: number; height: number; tracks: number }[];
   /** Every keyframe the stream took, in order, with its time and reason. */
   keyframes: ReportKeyframe[];
   /** Language stages (absent without them): keyframe captions and transcribed speech. */
@@ -93,12 +100,60 @@ export interface AnalysisReport extends ReportMeta {
   evidence: { keyframeId: string; file: string; width: number; height: number }[];
 }
 
+export type ReportEvent = VigilEvent & {
+  evidenceImage: string | null;
+  /** The evidence keyframe's annotated snapshot (boxes and labels drawn), when it had tracks. */
+  annotatedImage?: string | null;
+};
+
+/** One tracked object as the report lists it (its latest record: the final one at the end). */
+export interface ReportObject {
+  id: string;
+  trackId: number;
+  label: string;
+  /** Stream time, mm:ss. */
+  start: string;
+  end: string;
+  startPtsNs: number;
+  endPtsNs: number;
+  dwellMs: number;
+  peakScore: number;
+  medianScore: number;
+  entryEdge: ObjectRecord['entryEdge'];
+  exitEdge: ObjectRecord['exitEdge'];
+  final: boolean;
+  reason: ObjectRecord['reason'] | null;
+  zones: string[];
+  best: ObjectRecord['best'];
+  /** Crop of the best box (JPEG file in the report directory). */
+  crop: string | null;
+  /** Annotated snapshot of the best keyframe. */
+  snapshot: string | null;
+}
+
+/** Annotated snapshots a report keeps at most (about 10-30 KB each). */
+const MAX_ANNOTATED = 1000;
+
+const safe = (id: string) => id.replace(/[^A-Za-z0-9_-]/g, '_');
+
 /** Keeps what the report needs while the analysis runs (events and summaries bounded). */
 export class ReportBuilder {
   private readonly summaries: Summary[] = [];
-  private readonly events: (VigilEvent & { evidenceImage: string | null })[] = [];
+  private readonly events: ReportEvent[] = [];
+  private readonly objects = new Map<
+    string,
+    { record: ObjectRecord; crop: string | null; cropKf: string | null }
+  >();
+  /** Annotated snapshots by keyframe id. */
+  private readonly annotated = new Map<string, { file: string; tracks: number }>();
+  /** Snapshots or crops not made: the keyframe's JPEG was gone. */
+  missingImages = 0;
+  /** Annotated snapshots not kept: the report holds at most MAX_ANNOTATED. */
+  droppedImages = 0;
   private readonly keyframes: ReportKeyframe[] = [];
   private readonly images = new Map<string, EncodedJpeg>();
+  /** The plain keyframe images events refer to (report.json's `evidence`). */
+  private readonly eventFiles = new Set<string>();
   droppedEvents = 0;
   private readonly captions: Caption[] = [];
   private readonly transcripts: Transcript[] = [];
@@ -115,7 +170,7 @@ export class ReportBuilder {
 
   /** What was kept so far (for the report's history.sqlite). */
   contents(): {
-    events: readonly (VigilEvent & { evidenceImage: string | null })[];
+    events: readonly ReportEvent[];
     summaries: readonly Summary[];
   } {
     return { events: this.events, summaries: this.summaries };
@@ -139,6 +194,40 @@ export class ReportBuilder {
     });
   }
 
+  /** A tracked keyframe: its annotated snapshot, drawn on its plain evidence JPEG. */
+  addTracked(t: KeyframeTracks, plain: EncodedJpeg | undefined): void {
+    if (t.tracks.length === 0 || this.annotated.has(t.keyframeId)) return;
+    if (this.annotated.size >= Math.min(this.maxItems, MAX_ANNOTATED)) {
+      this.droppedImages++;
+      return;
+    }
+    if (!plain) {
+      this.missingImages++;
+      return;
+    }
+    const jpg = annotateJpeg(plain.data, t.tracks, { width: t.sourceWidth, height: t.sourceHeight });
+    const file = `evidence/${safe(t.keyframeId)}.boxes.jpg`;
+    this.images.set(file, jpg);
+    this.annotated.set(t.keyframeId, { file, tracks: t.tracks.length });
+  }
+
+  /** An object record (the latest one per object is kept), with the crop of its best box. */
+  addObject(r: ObjectRecord, bestPlain: EncodedJpeg | undefined): void {
+    const prev = this.objects.get(r.id);
+    if (prev === undefined && this.objects.size >= this.maxItems) return;
+    let crop = prev?.crop ?? null;
+    let cropKf = prev?.cropKf ?? null;
+    if (r.best !== null && r.best.keyframeId !== cropKf) {
+      if (bestPlain?.source) {
+        if (crop !== null) this.images.delete(crop);
+        crop = `evidence/${safe(r.best.keyframeId)}.track-${r.trackId}.jpg`;
+        cropKf = r.best.keyframeId;
+        this.images.set(crop, cropJpeg(bestPlain.data, r.best.box, bestPlain.source));
+      } else this.missingImages++;
+    }
+    this.objects.set(r.id, { record: r, crop, cropKf });
+  }
+
   addEvent(e: VigilEvent, jpeg: EncodedJpeg | undefined): void {
     if (this.events.length >= this.maxItems) {
       this.droppedEvents++;
@@ -147,8 +236,9 @@ export class ReportBuilder {
     const kf = e.evidence.keyframeId;
     let file: string | null = null;
     if (kf && jpeg) {
-      file = `evidence/${kf.replace(/[^A-Za-z0-9_-]/g, '_')}.jpg`;
+      file = `evidence/${safe(kf)}.jpg`;
       this.images.set(file, jpeg);
+      this.eventFiles.add(file);
     }
     this.events.push({ ...e, evidenceImage: file });
   }
@@ -167,17 +257,53 @@ export class ReportBuilder {
         text: s.text,
         summaryId: s.id,
       })),
-      events: this.events,
+      events: this.events.map((e) => ({
+        ...e,
+        annotatedImage: e.evidence.keyframeId
+          ? (this.annotated.get(e.evidence.keyframeId)?.file ?? null)
+          : null,
+      })),
       summaries: this.summaries,
+      objects: [...this.objects.values()]
+        .map(({ record: r, crop }) => ({
+          id: r.id,
+          trackId: r.trackId,
+          label: r.label,
+          start: clock(r.startPtsNs),
+          end: clock(r.endPtsNs),
+          startPtsNs: r.startPtsNs,
+          endPtsNs: r.endPtsNs,
+          dwellMs: r.dwellMs,
+          peakScore: r.peakScore,
+          medianScore: r.medianScore,
+          entryEdge: r.entryEdge,
+          exitEdge: r.exitEdge,
+          final: r.final,
+          reason: r.reason ?? null,
+          zones: r.zones,
+          best: r.best,
+          crop,
+          snapshot: r.best ? (this.annotated.get(r.best.keyframeId)?.file ?? null) : null,
+        }))
+        .sort((a, b) => a.startPtsNs - b.startPtsNs || a.trackId - b.trackId),
+      annotated: [...this.annotated].map(([keyframeId, a]) => ({
+        keyframeId,
+        file: a.file,
+        width: this.images.get(a.file)?.width ?? 0,
+        height: this.images.get(a.file)?.height ?? 0,
+        tracks: a.tracks,
+      })),
       keyframes: this.keyframes,
       ...(this.captions.length > 0 ? { captions: this.captions } : {}),
       ...(this.transcripts.length > 0 ? { transcripts: this.transcripts } : {}),
-      evidence: [...this.images].map(([file, j]) => ({
-        keyframeId: this.events.find((e) => e.evidenceImage === file)?.evidence.keyframeId ?? '',
-        file,
-        width: j.width,
-        height: j.height,
-      })),
+      evidence: [...this.images]
+        .filter(([file]) => this.eventFiles.has(file))
+        .map(([file, j]) => ({
+          keyframeId: this.events.find((e) => e.evidenceImage === file)?.evidence.keyframeId ?? '',
+          file,
+          width: j.width,
+          height: j.height,
+        })),
     };
   }
 

@@ -331,3 +331,16 @@ export interface ObjectRecord {
   /** Sampled centre points: [ptsNs, x, y] (bounded). */
   path: [number, number, number][];
 }
+
+/**
+ * The confirmed tracks seen in one keyframe (after tracking), boxes in source pixels: what the
+ * annotated evidence snapshot of the keyframe draws ("person #12").
+ */
+export interface KeyframeTracks {
+  streamId: string;
+  keyframeId: string;
+  ptsNs: number;
+  sourceWidth: number;
+  sourceHeight: number;
+  tracks: { trackId: number; label: string; box: Box; score: number }[];
+}

@@ -153,6 +153,9 @@ export function instrumentManagerDeps(deps: ManagerDeps, metrics: AnalyzerMetric
   }
   if (s.status) sink.status = (id, info) => s.status!(id, info);
   if (s.keyframe) sink.keyframe = (kf, a) => s.keyframe!(kf, a);
+  // Object records and tracked keyframes (annotated evidence) pass through untimed.
+  if (s.object) sink.object = (r) => s.object!(r);
+  if (s.tracked) sink.tracked = (t) => s.tracked!(t);
 
   return {
     ...deps,

@@ -19,6 +19,8 @@ export interface EncodedJpeg {
   data: Uint8Array;
   width: number;
   height: number;
+  /** The source frame's size (what boxes are measured in), for a keyframe's evidence JPEG. */
+  source?: { width: number; height: number };
 }
 
 /** Encodes an RGB or GRAY8 image as JPEG, downscaled by an integer box filter to at most maxWidth. */
@@ -78,7 +80,10 @@ export class JpegCache {
     const image = kf.frame.model.data.length > 0 ? kf.frame.model : kf.frame.analysis;
     let encoded: EncodedJpeg;
     try {
-      encoded = encodeJpeg(image, this.options);
+      encoded = {
+        ...encodeJpeg(image, this.options),
+        source: { width: kf.frame.sourceWidth, height: kf.frame.sourceHeight },
+      };
     } catch {
       this.failed++;
       return undefined;

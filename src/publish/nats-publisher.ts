@@ -18,6 +18,7 @@ import type {
   Analysis,
   Caption,
   Keyframe,
+  KeyframeTracks,
   ObjectRecord,
   Summary,
   Transcript,
@@ -26,6 +27,7 @@ import type {
 import { PublishError } from '../core/errors.js';
 import { envelope, type CloudEvent } from './cloudevents.js';
 import { connectNats, type NatsClientOptions } from './connection.js';
+import { annotateJpeg, cropJpeg } from './annotate.js';
 import { JpegCache } from './evidence.js';
 import { EvidenceStore, type EvidenceItem, type EvidenceOptions } from './evidence-store.js';
 import { JetStreamResources } from './jetstream-resources.js';
@@ -93,6 +95,12 @@ export interface PublisherStats {
   coreDropped: number;
   /** Abandoned at close because the buffer did not empty in time. */
   abandoned: number;
+  /** Annotated keyframe snapshots (boxes and "label #id") queued for the object store. */
+  annotated: number;
+  /** Best-box crops of objects queued for the object store. */
+  crops: number;
+  /** Snapshots or crops not made because the keyframe's JPEG was no longer cached. */
+  annotateMissing: number;
 }
 
 export interface Publisher {
@@ -104,6 +112,8 @@ export interface Publisher {
   keyframe(keyframe: Keyframe, analysis: Analysis): Promise<void>;
   /** A tracked object's record on `vigil.<stream>.object` (core publish: updates supersede). */
   object(r: ObjectRecord): Promise<void>;
+  /** A tracked keyframe's confirmed tracks: its annotated snapshot goes into the object store. */
+  tracked(t: KeyframeTracks): Promise<void>;
   /** Stream status (the analyzer's StreamInfo) on `vigil.<stream>.status`. */
   status(streamId: string, info: object): Promise<void>;
   /** A keyframe's caption by the vision-language model (JetStream, acked). */
@@ -156,7 +166,14 @@ class NatsPublisher implements Publisher {
   private readonly js: JetStreamClient;
   private readonly buffer: RetryBuffer<Item>;
   private readonly evidence: EvidenceStore;
-  private readonly counts = { evidenceMissing: 0, core: 0, coreDropped: 0 };
+  private readonly counts = {
+    evidenceMissing: 0,
+    core: 0,
+    coreDropped: 0,
+    annotated: 0,
+    crops: 0,
+    annotateMissing: 0,
+  };
   /** Evidence objects already stored (bounded), so several events on one keyframe store it once. */
   private readonly stored = new Map<string, true>();
   /** Durable messages acked by JetStream. */
@@ -268,10 +285,49 @@ class NatsPublisher implements Publisher {
         return null;
       }
       this.enqueue({ kind: 'obj', name, data: jpg.data, streamId, keyframeId });
-      this.stored.set(name, true);
-      while (this.stored.size > 4096) this.stored.delete(this.stored.keys().next().value as string);
+      this.markStored(name);
     }
     return { bucket: evidence.bucket, name, contentType: 'image/jpeg' };
+  }
+
+  private markStored(name: string): void {
+    this.stored.set(name, true);
+    while (this.stored.size > 4096) this.stored.delete(this.stored.keys().next().value as string);
+  }
+
+  /** The reference of an object-store name (only names that were stored or are being stored). */
+  private ref(name: string) {
+    const evidence = this.options.evidence;
+    return evidence && this.stored.has(name)
+      ? { bucket: evidence.bucket, name, contentType: 'image/jpeg' }
+      : null;
+  }
+
+  /**
+   * The annotated snapshot and the best-box crop of an object record: the crop is made (once per
+   * object and best keyframe) from the best keyframe's plain JPEG, while it is still cached.
+   */
+  private objectEvidence(r: ObjectRecord) {
+    const evidence = this.options.evidence;
+    if (!evidence || r.best === null) return null;
+    const kf = r.best.keyframeId;
+    const snapshot = annotatedName(r.streamId, kf);
+    const crop = `${r.streamId}/${kf}.track-${r.trackId}.jpg`;
+    const plain = this.jpegCache.get(kf);
+    if (!this.stored.has(crop)) {
+      if (plain?.source) {
+        const jpg = cropJpeg(plain.data, r.best.box, plain.source);
+        this.enqueue({ kind: 'obj', name: crop, data: jpg.data, streamId: r.streamId, keyframeId: kf });
+        this.markStored(crop);
+        this.counts.crops++;
+      } else this.counts.annotateMissing++;
+    }
+    // The snapshot of the best keyframe is drawn when that keyframe is tracked (right after its
+    // first record) while its plain JPEG is cached.
+    const snap =
+      this.ref(snapshot) ??
+      (plain ? { bucket: evidence.bucket, name: snapshot, contentType: 'image/jpeg' } : null);
+    return { snapshot: snap, crop: this.ref(crop) };
   }
 
   // Arrow properties, as the object createPublisher returned before: callers may pass them on.
@@ -283,7 +339,11 @@ class NatsPublisher implements Publisher {
 
   readonly event = async (e: VigilEvent): Promise<void> => {
     const image = this.evidenceRef(e.streamId, e.evidence.keyframeId);
-    const data = image ? { ...e, evidence: { ...e.evidence, image } } : e;
+    const kf = e.evidence.keyframeId;
+    const annotated = kf === null ? null : this.ref(annotatedName(e.streamId, kf));
+    const data = image
+      ? { ...e, evidence: { ...e.evidence, image, ...(annotated ? { annotated } : {}) } }
+      : e;
     this.durable(
       subjects.event(e.streamId, e.type),
       envelope('event', e.streamId, e.id, e.timeMs, data, e.type),
@@ -341,10 +401,28 @@ class NatsPublisher implements Publisher {
   };
 
   readonly object = async (r: ObjectRecord): Promise<void> => {
+    const evidence = this.objectEvidence(r);
+    const data = evidence ? { ...r, evidence } : r;
     this.core(
       subjects.object(r.streamId),
-      envelope('object', r.streamId, `${r.id}:${r.revision}`, r.endTimeMs, r),
+      envelope('object', r.streamId, `${r.id}:${r.revision}`, r.endTimeMs, data),
     );
+  };
+
+  /** A tracked keyframe: its annotated snapshot (boxes, "person #12") goes into the object store. */
+  readonly tracked = async (t: KeyframeTracks): Promise<void> => {
+    if (!this.options.evidence || t.tracks.length === 0) return;
+    const name = annotatedName(t.streamId, t.keyframeId);
+    if (this.stored.has(name)) return;
+    const plain = this.jpegCache.get(t.keyframeId);
+    if (!plain) {
+      this.counts.annotateMissing++;
+      return;
+    }
+    const jpg = annotateJpeg(plain.data, t.tracks, { width: t.sourceWidth, height: t.sourceHeight });
+    this.enqueue({ kind: 'obj', name, data: jpg.data, streamId: t.streamId, keyframeId: t.keyframeId });
+    this.markStored(name);
+    this.counts.annotated++;
   };
 
   readonly status = async (streamId: string, info: object): Promise<void> => {
@@ -380,4 +458,9 @@ class NatsPublisher implements Publisher {
     const nc = this.connection;
     await nc.drain().catch(() => nc.close().catch(() => undefined));
   }
+}
+
+/** Object name of a keyframe's annotated snapshot (next to its plain `<stream>/<keyframe>.jpg`). */
+export function annotatedName(streamId: string, keyframeId: string): string {
+  return `${streamId}/${keyframeId}.boxes.jpg`;
 }

@@ -29,7 +29,7 @@ export const PAGE_HTML = `<!doctype html>
   .frame { position:relative; background:#000; aspect-ratio:16/9; }
   .frame img { width:100%; height:100%; object-fit:fill; display:block; }
   .box { position:absolute; border:2px solid var(--accent); pointer-events:none; }
-  .box span { position:absolute; top:-1.2em; left:-2px; font-size:.7rem; background:var(--accent); color:#000; padding:0 .2rem; white-space:nowrap; }
+  .label { position:absolute; font-size:.7rem; line-height:1.2; background:var(--accent); color:#000; padding:0 .2rem; white-space:nowrap; pointer-events:none; }
   .metrics { display:flex; gap:1rem; padding:.4rem .7rem; color:var(--dim); font-variant-numeric:tabular-nums; }
   .summary { padding:.2rem .7rem .7rem; min-height:2.8em; }
   .error { color:var(--bad); padding:0 .7rem .5rem; }
@@ -49,6 +49,8 @@ export const PAGE_HTML = `<!doctype html>
   #answer li { width:200px; }
   #answer li img { width:200px; aspect-ratio:16/9; object-fit:cover; background:#000; display:block; border-radius:4px; }
   #answer .when { color:var(--dim); font-size:.8rem; }
+  #events li { display:flex; gap:.5rem; align-items:center; }
+  #events .thumb { width:64px; height:auto; border-radius:3px; flex:0 0 auto; }
 </style>
 </head>
 <body>
@@ -105,7 +107,7 @@ export const PAGE_HTML = `<!doctype html>
     const c = card(k.streamId);
     c.img.src = 'data:image/jpeg;base64,' + k.jpeg;
     c.el.dataset.keyframe = k.keyframeId;
-    c.frame.querySelectorAll('.box').forEach((b) => b.remove());
+    c.frame.querySelectorAll('.box, .label').forEach((b) => b.remove());
     for (const d of k.detections) {
       const b = document.createElement('div');
       b.className = 'box';
@@ -113,10 +115,47 @@ export const PAGE_HTML = `<!doctype html>
       b.style.top = (100 * d.box.y / k.sourceHeight) + '%';
       b.style.width = (100 * d.box.w / k.sourceWidth) + '%';
       b.style.height = (100 * d.box.h / k.sourceHeight) + '%';
-      b.innerHTML = '<span>' + esc(d.label) + ' ' + Math.round(d.score * 100) + '%</span>';
       c.frame.appendChild(b);
+      const l = document.createElement('span');
+      l.className = 'label';
+      l.textContent = d.label + ' ' + Math.round(d.score * 100) + '%';
+      l.box = b;
+      c.frame.appendChild(l);
+    }
+    placeLabels(c.frame);
+  }
+  // --- Box labels: placed so that no two overlap and each stays inside the frame (issue 18 §5). ---
+  function placeLabels(frame) {
+    const fr = frame.getBoundingClientRect();
+    if (fr.width === 0 || fr.height === 0) return;
+    const placed = [];
+    const hit = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+    const free = (r) => r.x >= 0 && r.y >= 0 && r.x + r.w <= fr.width && r.y + r.h <= fr.height && !placed.some((p) => hit(p, r));
+    for (const l of frame.querySelectorAll('.label')) {
+      const br = l.box.getBoundingClientRect();
+      const w = Math.ceil(l.offsetWidth), h = Math.ceil(l.offsetHeight);
+      const bx = br.left - fr.left, by = br.top - fr.top;
+      const clampX = (x) => Math.max(0, Math.min(fr.width - w, x));
+      const cands = [];
+      for (const x of [clampX(bx), clampX(bx + br.width - w)])
+        cands.push({ x, y: by - h, w, h }, { x, y: by, w, h }, { x, y: by + br.height, w, h }, { x, y: by + br.height - h, w, h });
+      let best = cands.find(free) || null;
+      if (!best) {
+        let d0 = Infinity;
+        for (let y = 0; y + h <= fr.height; y += Math.max(1, h / 4))
+          for (let x = 0; x + w <= fr.width; x += Math.max(1, w / 4)) {
+            const d = (x - bx) ** 2 + (y - by + h) ** 2;
+            if (d < d0 && free({ x, y, w, h })) { best = { x, y, w, h }; d0 = d; }
+          }
+      }
+      l.hidden = !best;
+      if (!best) continue;
+      placed.push(best);
+      l.style.left = best.x + 'px';
+      l.style.top = best.y + 'px';
     }
   }
+  window.addEventListener('resize', () => { for (const c of cards.values()) placeLabels(c.frame); });
   function summary(s) {
     const c = card(s.streamId);
     c.el.querySelector('.summary').textContent = '[' + clock(s.startPtsNs) + '–' + clock(s.endPtsNs) + '] ' + s.text;
@@ -126,10 +165,15 @@ export const PAGE_HTML = `<!doctype html>
     li.className = 'event ' + e.severity;
     li.dataset.stream = e.streamId;
     li.dataset.type = e.type;
-    const data = Object.entries(e.data || {}).filter(([, v]) => v === null || typeof v !== 'object').map(([k, v]) => k + '=' + v).join(' ');
-    li.innerHTML = '<div><b>' + esc(e.type) + '</b> <span class="when">' + esc(e.streamId) + ' ' + clock(e.ptsNs) + ' · ' + new Date(e.timeMs).toLocaleTimeString() + '</span></div><div>' + esc(data) + '</div>';
+    li.innerHTML = eventHtml(e);
     eventsEl.prepend(li);
     while (eventsEl.children.length > MAX_EVENTS) eventsEl.lastChild.remove();
+  }
+  // --- Events as sentences with their keyframe's thumbnail (never raw nanosecond fields). ---
+  function eventHtml(e) {
+    const thumb = e.thumb ? '<img class="thumb" alt="" src="data:image/jpeg;base64,' + esc(e.thumb) + '">' : '';
+    const text = e.sentence || (e.type + ' at ' + clock(e.ptsNs));
+    return thumb + '<div><div class="sentence">' + esc(text) + '</div><div class="when">' + esc(e.streamId) + ' · ' + new Date(e.timeMs).toLocaleTimeString() + '</div></div>';
   }
   function remove(id) {
     const c = cards.get(id);

@@ -13,6 +13,7 @@ import { authorized } from '../control/api.js';
 import type { HttpMount } from '../control/http.js';
 import { JpegCache } from '../publish/evidence.js';
 import { PAGE_HTML } from './page.js';
+import { describeEvent } from './sentences.js';
 
 export interface WebViewOptions {
   manager: Manager;
@@ -46,6 +47,9 @@ interface KeyframeMessage {
   detections: { label: string; score: number; box: { x: number; y: number; w: number; h: number } }[];
 }
 
+/** An event as the page shows it: a sentence and its keyframe's thumbnail (base64 JPEG). */
+type ShownEvent = VigilEvent & { sentence: string; thumb: string | null };
+
 export function createWebView(o: WebViewOptions): WebView {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   const jpegs = o.jpegCache ?? new JpegCache();
@@ -53,7 +57,13 @@ export function createWebView(o: WebViewOptions): WebView {
   const maxEvents = o.maxEvents ?? 100;
   const latestKeyframe = new Map<string, KeyframeMessage>();
   const latestSummary = new Map<string, Summary>();
-  const events: VigilEvent[] = [];
+  const events: ShownEvent[] = [];
+  /** Small thumbnails of recent keyframes, for the event list (bounded LRU). */
+  const thumbs = new JpegCache(256, { maxWidth: 96, quality: 60 });
+  const shown = (e: VigilEvent): ShownEvent => {
+    const t = e.evidence.keyframeId === null ? undefined : thumbs.get(e.evidence.keyframeId);
+    return { ...e, sentence: describeEvent(e), thumb: t ? Buffer.from(t.data).toString('base64') : null };
+  };
   let skipped = 0;
   let closing: Promise<void> | undefined;
 
@@ -83,6 +93,7 @@ export function createWebView(o: WebViewOptions): WebView {
         return broadcast({ type: 'stats', streams: u.streams });
       case 'keyframe': {
         const jpg = jpegs.put(u.keyframe);
+        thumbs.put(u.keyframe);
         if (!jpg) return;
         const msg: KeyframeMessage = {
           type: 'keyframe',
@@ -102,10 +113,12 @@ export function createWebView(o: WebViewOptions): WebView {
       case 'summary':
         latestSummary.set(u.streamId, u.summary);
         return broadcast({ type: 'summary', summary: u.summary });
-      case 'event':
-        events.push(u.event);
+      case 'event': {
+        const e = shown(u.event);
+        events.push(e);
         if (events.length > maxEvents) events.shift();
-        return broadcast({ type: 'event', event: u.event });
+        return broadcast({ type: 'event', event: e });
+      }
     }
   };
   const unsubscribe = o.manager.onUpdate(onUpdate);

@@ -88,7 +88,37 @@ analyzer: { windowMs: 2000 }
       .filter({ hasText: /\d+ ms/ })
       .waitFor({ timeout: 10_000 });
     expect(await card.locator('.fps').textContent()).toMatch(/^\d+\.\d fps$/);
-    expect(await card.locator('.box span').first().textContent()).toMatch(/person \d+%/);
+    expect(await card.locator('.label').first().textContent()).toMatch(/person \d+%/);
+    // Issue 18 §5: box labels never overlap each other and stay inside the frame.
+    const frame = (await card.locator('.frame').boundingBox())!;
+    const labels = [];
+    for (const l of await card.locator('.label:visible').all()) labels.push((await l.boundingBox())!);
+    expect(labels.length).toBeGreaterThan(0);
+    for (const [i, a] of labels.entries()) {
+      expect(a.x).toBeGreaterThanOrEqual(frame.x - 0.5);
+      expect(a.y).toBeGreaterThanOrEqual(frame.y - 0.5);
+      expect(a.x + a.width).toBeLessThanOrEqual(frame.x + frame.width + 0.5);
+      expect(a.y + a.height).toBeLessThanOrEqual(frame.y + frame.height + 0.5);
+      for (const b of labels.slice(i + 1)) {
+        const apart =
+          a.x + a.width <= b.x + 0.5 ||
+          b.x + b.width <= a.x + 0.5 ||
+          a.y + a.height <= b.y + 0.5 ||
+          b.y + b.height <= a.y + 0.5;
+        expect(apart, JSON.stringify([a, b])).toBe(true);
+      }
+    }
+    // Events read as sentences with a thumbnail, never raw nanosecond fields.
+    const entered = page.locator('#events li[data-stream="walkway"][data-type="object.entered"]').first();
+    await entered.waitFor({ timeout: 30_000 });
+    expect(await entered.locator('.sentence').textContent()).toMatch(
+      /^person #\d+ (entered from the (left|right|top|bottom)|appeared) at \d\d:\d\d$/,
+    );
+    expect(await entered.locator('img.thumb').getAttribute('src')).toMatch(/^data:image\/jpeg;base64,/);
+    for (const text of await page.locator('#events li').allTextContents()) {
+      expect(text).not.toMatch(/\d{7,}/);
+      expect(text).not.toMatch(/PtsNs|=/);
+    }
     const eventType = await page
       .locator('#events li[data-stream="walkway"]')
       .first()
