@@ -210,3 +210,56 @@ describe('TrackingStage', () => {
     scheduler.close();
   });
 });
+
+describe('TrackingStage: detect.fps against the source rate', () => {
+  const counters = (): TrackingCounters => ({
+    cadenceDetections: 0,
+    detectDropped: 0,
+    detectFailed: 0,
+    detectStale: 0,
+  });
+  const stage = (fps: number, checkSourceFps: boolean) => {
+    const scheduler = new DetectScheduler({ ratePerS: 0 });
+    const s = new TrackingStage({
+      streamId: 'cam',
+      runId: 'r1',
+      tracker: {},
+      cadence: {
+        options: { fps, maxQueue: 4, motionThreshold: 0 },
+        lane: scheduler.open('cam', 4),
+        detect: () => Promise.resolve([]),
+      },
+      counters: counters(),
+      checkSourceFps,
+    });
+    let error: unknown = null;
+    s.events$.subscribe({ error: (e: unknown) => (error = e) });
+    return { s, scheduler, error: () => error };
+  };
+
+  it('an explicit detect.fps above the source rate fails the stream with a config error naming the key', () => {
+    const { s, scheduler, error } = stage(15, true);
+    // A 10 fps source.
+    for (let i = 0; i < 12; i++) s.passedOver(frame(i, i * 100, i));
+    expect(error()).toBeInstanceOf(ConfigError);
+    expect(String((error() as Error).message)).toMatch(
+      /^detect\.fps must be at most the source frame rate \(10\.00 fps\), got 15/,
+    );
+    s.close();
+    scheduler.close();
+  });
+
+  it('at or under the source rate, or a default above it, the stream runs', () => {
+    for (const [fps, explicit] of [
+      [10, true],
+      [5, true],
+      [15, false],
+    ] as const) {
+      const { s, scheduler, error } = stage(fps, explicit);
+      for (let i = 0; i < 12; i++) s.passedOver(frame(i, i * 100, i));
+      expect(error()).toBeNull();
+      s.close();
+      scheduler.close();
+    }
+  });
+});

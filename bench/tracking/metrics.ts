@@ -1,0 +1,167 @@
+/**
+ * Bench helper: the measures of issue #18, applied the same way to Vigil's output and to the
+ * reference tracker's, against the dense reference detections (YOLOv8n on every frame).
+ *
+ *  - "The reference sees the object at box B" in a frame: a reference detection of the same label
+ *    scoring >= REF_SCORE (0.4) with IoU >= 0.3 against B, or whose centre lies within half of B's
+ *    diagonal from B's centre at a height within 1.5x of B's (a walker moves in a second).
+ *  - A spurious EXIT: the reference sees the object at the track's last box in most (more than
+ *    half) of its frames during the second after the last sighting.
+ *  - A spurious ENTRY: the reference sees the object at the track's entry box in most of its frames
+ *    during the second before the first sighting (none for tracks starting in the clip's first s).
+ *  - Phantom labels: labels Vigil reports (entered objects, summary text) that no confirmed
+ *    reference track has.
+ */
+import type { Box, Detection } from '../../src/core/contracts.js';
+import { COCO_LABELS } from '../../src/infer/index.js';
+import { iou, Tracker } from '../../src/stream/index.js';
+import type { RefFile, RefFrame } from './reference.js';
+
+export const REF_SCORE = 0.4;
+
+export interface Entry {
+  trackId: number;
+  label: string;
+  firstNs: number;
+  box: Box;
+}
+
+export interface Exit {
+  trackId: number;
+  label: string;
+  lastSeenNs: number;
+  /** When the exit was decided (stream time), ns. */
+  decidedNs: number;
+  box: Box;
+}
+
+function near(d: Detection, label: string, b: Box): boolean {
+  if (d.label !== label || d.score < REF_SCORE) return false;
+  if (iou(d.box, b) >= 0.3) return true;
+  const diag = Math.hypot(b.w, b.h);
+  const dist = Math.hypot(d.box.x + d.box.w / 2 - (b.x + b.w / 2), d.box.y + d.box.h / 2 - (b.y + b.h / 2));
+  const ratio = Math.max(d.box.h, b.h) / Math.max(1, Math.min(d.box.h, b.h));
+  return dist <= diag / 2 && ratio <= 1.5;
+}
+
+/** Share of the reference frames in [fromNs, toNs) where the object is seen at box `b` (null: no frames). */
+export function seenShare(
+  ref: readonly RefFrame[],
+  label: string,
+  b: Box,
+  fromNs: number,
+  toNs: number,
+): number | null {
+  let n = 0;
+  let hit = 0;
+  for (const f of ref) {
+    if (f.ptsNs < fromNs || f.ptsNs >= toNs) continue;
+    n++;
+    if (f.detections.some((d) => near(d, label, b))) hit++;
+  }
+  return n === 0 ? null : hit / n;
+}
+
+export const isSpuriousExit = (ref: readonly RefFrame[], e: Exit): boolean =>
+  (seenShare(ref, e.label, e.box, e.lastSeenNs + 1, e.lastSeenNs + 1e9) ?? 0) > 0.5;
+
+export const isSpuriousEntry = (ref: readonly RefFrame[], e: Entry): boolean =>
+  (seenShare(ref, e.label, e.box, e.firstNs - 1e9, e.firstNs) ?? 0) > 0.5;
+
+export interface TrackerRun {
+  entries: Entry[];
+  exits: Exit[];
+  /** Labels of confirmed tracks. */
+  labels: Set<string>;
+  detections: number;
+}
+
+/**
+ * Runs Vigil's Tracker over reference frames (every frame, or every `step`-th one to imitate a
+ * detection cadence) with the given options; detections below the detector floor are as given.
+ */
+export function runTracker(
+  ref: RefFile,
+  options: ConstructorParameters<typeof Tracker>[0],
+  pick: (f: RefFrame, i: number) => boolean = () => true,
+): TrackerRun {
+  const tracker = new Tracker(options);
+  const out: TrackerRun = { entries: [], exits: [], labels: new Set(), detections: 0 };
+  const firstBox = new Map<number, Box>();
+  ref.frames.forEach((f, i) => {
+    if (!pick(f, i)) return;
+    out.detections++;
+    const step = tracker.observe({
+      streamId: 'ref',
+      ptsNs: f.ptsNs,
+      timeMs: f.ptsNs / 1e6,
+      keyframeId: null,
+      width: ref.sourceWidth,
+      height: ref.sourceHeight,
+      detections: f.detections,
+    });
+    for (const t of step.entered) {
+      out.labels.add(t.label);
+      firstBox.set(t.id, t.box);
+      out.entries.push({ trackId: t.id, label: t.label, firstNs: t.firstPtsNs, box: t.box });
+    }
+    for (const t of step.left) {
+      if (t.reason !== 'lost') continue;
+      out.exits.push({
+        trackId: t.id,
+        label: t.label,
+        lastSeenNs: t.lastPtsNs,
+        decidedNs: f.ptsNs,
+        box: t.box,
+      });
+    }
+  });
+  return out;
+}
+
+/** The reference tracker: every frame, score >= 0.4, three sightings, median >= 0.5. */
+export function referenceTracks(ref: RefFile): TrackerRun {
+  return runTracker(ref, {
+    minScore: REF_SCORE,
+    threshold: 0.5,
+    minHits: 3,
+    tentativeMaxMisses: 5,
+    maxLostMs: 700,
+  });
+}
+
+const PLURAL: Record<string, string[]> = { person: ['people', 'persons'] };
+
+/** COCO labels named in a text (singular or plural). */
+export function labelsIn(text: string): Set<string> {
+  const out = new Set<string>();
+  const lower = text.toLowerCase();
+  for (const label of COCO_LABELS) {
+    const forms = [label, `${label}s`, `${label}es`, ...(PLURAL[label] ?? [])];
+    if (forms.some((w) => new RegExp(`(^|[^a-z])${w.replace(/ /g, '\\s+')}([^a-z]|$)`).test(lower))) {
+      out.add(label);
+    }
+  }
+  return out;
+}
+
+export interface Scored {
+  entries: number;
+  exits: number;
+  spuriousEntries: number;
+  spuriousExits: number;
+}
+
+/** Spurious counts over the entries and exits in [fromNs, toNs). */
+export function score(ref: RefFile, entries: Entry[], exits: Exit[], fromNs: number, toNs: number): Scored {
+  const en = entries.filter((e) => e.firstNs >= fromNs && e.firstNs < toNs);
+  const ex = exits.filter((e) => e.lastSeenNs >= fromNs && e.lastSeenNs < toNs);
+  return {
+    entries: en.length,
+    exits: ex.length,
+    spuriousEntries: en.filter((e) => isSpuriousEntry(ref.frames, e)).length,
+    spuriousExits: ex.filter((e) => isSpuriousExit(ref.frames, e)).length,
+  };
+}
+
+export const pct = (n: number, d: number): string => (d === 0 ? '  -  ' : `${((100 * n) / d).toFixed(0)}%`);
