@@ -73,6 +73,8 @@ export interface TrackerRun {
   exits: Exit[];
   /** Labels of confirmed tracks. */
   labels: Set<string>;
+  /** Labels of confirmed tracks seen over at least 1 s (a stricter reference). */
+  steadyLabels: Set<string>;
   detections: number;
 }
 
@@ -86,8 +88,13 @@ export function runTracker(
   pick: (f: RefFrame, i: number) => boolean = () => true,
 ): TrackerRun {
   const tracker = new Tracker(options);
-  const out: TrackerRun = { entries: [], exits: [], labels: new Set(), detections: 0 };
-  const firstBox = new Map<number, Box>();
+  const out: TrackerRun = {
+    entries: [],
+    exits: [],
+    labels: new Set(),
+    steadyLabels: new Set(),
+    detections: 0,
+  };
   ref.frames.forEach((f, i) => {
     if (!pick(f, i)) return;
     out.detections++;
@@ -100,9 +107,9 @@ export function runTracker(
       height: ref.sourceHeight,
       detections: f.detections,
     });
+    for (const t of step.tracks) if (t.dwellMs >= 1000) out.steadyLabels.add(t.label);
     for (const t of step.entered) {
       out.labels.add(t.label);
-      firstBox.set(t.id, t.box);
       out.entries.push({ trackId: t.id, label: t.label, firstNs: t.firstPtsNs, box: t.box });
     }
     for (const t of step.left) {
@@ -119,15 +126,90 @@ export function runTracker(
   return out;
 }
 
-/** The reference tracker: every frame, score >= 0.4, three sightings, median >= 0.5. */
+/**
+ * The reference tracker, independent of Vigil's: every frame, detections scoring >= 0.4, matched
+ * per class to the tracks' last boxes (greedy, highest IoU first, IoU >= 0.3; at 10-30 fps boxes
+ * move little between frames), a track confirmed after 3 sightings with a median score >= 0.5 and
+ * ended after 0.7 s unseen.
+ */
 export function referenceTracks(ref: RefFile): TrackerRun {
-  return runTracker(ref, {
-    minScore: REF_SCORE,
-    threshold: 0.5,
-    minHits: 3,
-    tentativeMaxMisses: 5,
-    maxLostMs: 700,
-  });
+  interface T {
+    id: number;
+    label: string;
+    box: Box;
+    scores: number[];
+    first: number;
+    firstBox: Box;
+    last: number;
+    confirmed: boolean;
+  }
+  const out: TrackerRun = {
+    entries: [],
+    exits: [],
+    labels: new Set(),
+    steadyLabels: new Set(),
+    detections: 0,
+  };
+  let tracks: T[] = [];
+  let nextId = 1;
+  const confirm = (t: T): void => {
+    if (t.confirmed || t.scores.length < 3) return;
+    const s = [...t.scores].sort((a, b) => a - b);
+    const m = s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+    if (m < 0.5) return;
+    t.confirmed = true;
+    out.labels.add(t.label);
+    out.entries.push({ trackId: t.id, label: t.label, firstNs: t.first, box: t.firstBox });
+  };
+  for (const f of ref.frames) {
+    out.detections++;
+    const dets = f.detections.filter((d) => d.score >= REF_SCORE);
+    const pairs: { ti: number; di: number; o: number }[] = [];
+    tracks.forEach((t, ti) =>
+      dets.forEach((d, di) => {
+        if (d.label !== t.label) return;
+        const o = iou(t.box, d.box);
+        if (o >= 0.3) pairs.push({ ti, di, o });
+      }),
+    );
+    pairs.sort((a, b) => b.o - a.o);
+    const usedT = new Set<number>();
+    const usedD = new Set<number>();
+    for (const p of pairs) {
+      if (usedT.has(p.ti) || usedD.has(p.di)) continue;
+      usedT.add(p.ti);
+      usedD.add(p.di);
+      const t = tracks[p.ti]!;
+      const d = dets[p.di]!;
+      t.box = d.box;
+      t.scores.push(d.score);
+      if (t.scores.length > 32) t.scores.shift();
+      t.last = f.ptsNs;
+      confirm(t);
+      if (t.confirmed && t.last - t.first >= 1e9) out.steadyLabels.add(t.label);
+    }
+    tracks = tracks.filter((t) => {
+      const keep = f.ptsNs - t.last <= (t.confirmed ? 700e6 : 300e6);
+      if (!keep && t.confirmed) {
+        out.exits.push({ trackId: t.id, label: t.label, lastSeenNs: t.last, decidedNs: f.ptsNs, box: t.box });
+      }
+      return keep;
+    });
+    dets.forEach((d, di) => {
+      if (usedD.has(di)) return;
+      tracks.push({
+        id: nextId++,
+        label: d.label,
+        box: d.box,
+        scores: [d.score],
+        first: f.ptsNs,
+        firstBox: d.box,
+        last: f.ptsNs,
+        confirmed: false,
+      });
+    });
+  }
+  return out;
 }
 
 const PLURAL: Record<string, string[]> = { person: ['people', 'persons'] };

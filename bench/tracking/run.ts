@@ -5,8 +5,8 @@
  *       [--stream '{"track":{"maxLostMs":1500}}'] [--no-vigil] [--live]
  *
  * Reference: YOLOv8n on EVERY frame (bench/tracking/reference.ts, cached per clip with what it cost)
- * and an offline tracker over all frames (Vigil's Tracker: score >= 0.4, 3 sightings, median >= 0.5,
- * 0.7 s of absence). Vigil: the real stream path at default settings (startService + the manager,
+ * and an offline tracker over all frames (its own, not Vigil's: per-class IoU to the last box, score
+ * >= 0.4, 3 sightings, median >= 0.5, 0.7 s of absence). Vigil: the real stream path at default settings (startService + the manager,
  * as `vigil analyze` runs it; fast mode unless --live), consuming its object.entered / object.left
  * events and summaries. Also printed: "cadence replay", Vigil's tracker at its defaults fed the
  * reference's detections of the frames a 5 fps cadence takes (no motion gate, no keyframes): what
@@ -33,6 +33,8 @@ import { TRACK_DEFAULTS } from '../../src/stream/track-options.js';
 import type { SOURCES } from '../lib/keyframes-clips.js';
 import { CACHE_DIR, sourcePath } from '../lib/keyframes-clips.js';
 import {
+  isSpuriousEntry,
+  isSpuriousExit,
   labelsIn,
   pct,
   referenceTracks,
@@ -51,6 +53,7 @@ const { values } = parseArgs({
     stream: { type: 'string', default: '{}' },
     'no-vigil': { type: 'boolean', default: false },
     live: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
   },
 });
 const clipNames = values.clips!.split(',') as (keyof typeof SOURCES)[];
@@ -229,16 +232,33 @@ for (const name of clipNames) {
   }
   console.log('');
   const refLabels = [...reference.labels].sort();
-  console.log(`reference confirmed labels: ${refLabels.join(', ') || '(none)'}`);
+  console.log(
+    `reference confirmed labels: ${refLabels.join(', ') || '(none)'}; of tracks seen >= 1 s: ${[...reference.steadyLabels].sort().join(', ') || '(none)'}`,
+  );
+  const unsteady = (ls: Iterable<string>): string =>
+    [...ls]
+      .filter((l) => !reference.steadyLabels.has(l))
+      .sort()
+      .join(', ') || 'none';
   const phantom = (ls: Iterable<string>): string[] => [...ls].filter((l) => !reference.labels.has(l)).sort();
   console.log(
-    `cadence replay labels: ${[...replay.labels].sort().join(', ') || '(none)'}; phantom: ${phantom(replay.labels).length} ${phantom(replay.labels).join(', ')}`,
+    `cadence replay labels: ${[...replay.labels].sort().join(', ') || '(none)'}; phantom: ${phantom(replay.labels).length} ${phantom(replay.labels).join(', ')} (no reference track >= 1 s: ${unsteady(replay.labels)})`,
   );
+  if (vigil && values.verbose) {
+    for (const e of vigil.entries.filter((x) => isSpuriousEntry(ref.frames, x)))
+      console.log(
+        `  spurious entry: track ${e.trackId} ${e.label} at ${(e.firstNs / 1e9).toFixed(1)} s ${JSON.stringify(e.box)}`,
+      );
+    for (const e of vigil.exits.filter((x) => isSpuriousExit(ref.frames, x)))
+      console.log(
+        `  spurious exit: track ${e.trackId} ${e.label} last seen ${(e.lastSeenNs / 1e9).toFixed(1)} s ${JSON.stringify(e.box)}`,
+      );
+  }
   if (vigil) {
     const all = new Set([...vigil.labels, ...vigil.summaryLabels]);
     const ph = phantom(all);
     console.log(
-      `Vigil labels (entered + summaries): ${[...all].sort().join(', ') || '(none)'}; phantom: ${ph.length} ${ph.join(', ')}`,
+      `Vigil labels (entered + summaries): ${[...all].sort().join(', ') || '(none)'}; phantom: ${ph.length} ${ph.join(', ')} (no reference track >= 1 s: ${unsteady(all)})`,
     );
     console.log(
       `object.left lateness (decided − last sighting, stream time): p50 ${quantile(vigil.lateMs, 0.5).toFixed(0)} ms, ` +
