@@ -173,6 +173,8 @@ function scoredCells(s: Scored): string[] {
     `${s.spuriousEntries} ${pct(s.spuriousEntries, s.entries)}`,
     String(s.exits),
     `${s.spuriousExits} ${pct(s.spuriousExits, s.exits)}`,
+    `${s.looseEntries} ${pct(s.looseEntries, s.entries)}`,
+    `${s.looseExits} ${pct(s.looseExits, s.exits)}`,
   ];
 }
 
@@ -200,7 +202,11 @@ for (const name of clipNames) {
   const reference = referenceTracks(ref);
   // Cadence replay: every frame at least 1/fps after the previous pick.
   let lastPick = -Infinity;
-  const replay = runTracker(ref, {}, (f) => {
+  const replayOptions = {
+    ...((overrides.events as { tracker?: object } | undefined)?.tracker ?? {}),
+    ...(overrides.track ?? {}),
+  };
+  const replay = runTracker(ref, replayOptions, (f) => {
     if (f.ptsNs - lastPick < (1e9 / fps) * 0.95) return false;
     lastPick = f.ptsNs;
     return true;
@@ -220,7 +226,7 @@ for (const name of clipNames) {
   for (const [label, from, to] of parts) {
     console.log('');
     console.log(`${label}`);
-    console.log(row('', ['entries', 'spur.entr', 'exits', 'spur.exit']));
+    console.log(row('', ['entries', 'spur.entr', 'exits', 'spur.exit', 'loose.ent', 'loose.ext']));
     console.log(
       row('reference (every frame)', scoredCells(score(ref, reference.entries, reference.exits, from, to))),
     );
