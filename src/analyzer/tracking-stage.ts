@@ -63,7 +63,10 @@ export interface TrackingStageOptions {
 /** Frames whose PTS steps give the source rate (checkSourceFps). */
 const SOURCE_RATE_FRAMES = 9;
 
-type Slot = { obs: Observation; item: AnalysedKeyframe | null } | null;
+/** A frame not detected ends overdue tracks (Tracker.tick), at most this often (stream time). */
+const TICK_NS = 200e6;
+
+type Slot = { obs: Observation; item: AnalysedKeyframe | null; tick?: true } | null;
 
 export class TrackingStage {
   readonly tracked$ = new Subject<TrackedKeyframe>();
@@ -80,6 +83,7 @@ export class TrackingStage {
   private keyframesDone = false;
   private closed = false;
   private outstanding = 0;
+  private lastTickNs: number | null = null;
   /** PTS of the first frames, to learn the source rate (checkSourceFps). */
   private firstPts: number[] | null = [];
 
@@ -103,7 +107,10 @@ export class TrackingStage {
   passedOver(frame: Frame): void {
     this.learnRate(frame);
     if (this.closed || this.gate === null || this.o.cadence === null) return;
-    if (!this.gate.pick(frame, this.tracker.pendingLoss)) return;
+    if (!this.gate.pick(frame, this.tracker.pendingLoss)) {
+      this.tick(frame);
+      return;
+    }
     // Read the model pixels now (the caller releases the frame's decoded pixels right after).
     const copy: Frame = { ...frame };
     const ticket = this.take();
@@ -140,6 +147,19 @@ export class TrackingStage {
         settle(null);
       },
     });
+  }
+
+  /**
+   * A frame not detected: in its place in the order, confirmed tracks overdue at its PTS leave, so
+   * `object.left` goes out `maxLostMs` after the last sighting however scarce detections are.
+   */
+  private tick(frame: Frame): void {
+    if (this.lastTickNs !== null && frame.ptsNs >= this.lastTickNs && frame.ptsNs - this.lastTickNs < TICK_NS)
+      return;
+    // Nothing to end: no confirmed track now, and none can be confirmed by steps still pending.
+    if (!this.tracker.hasConfirmed && this.outstanding === 0) return;
+    this.lastTickNs = frame.ptsNs;
+    this.fill(this.take(), { obs: observation(frame, null, null), item: null, tick: true });
   }
 
   /** A keyframe's analysis (or its missing analysis). */
@@ -244,7 +264,7 @@ export class TrackingStage {
       this.outstanding--;
       if (s !== null) {
         try {
-          this.step(s.obs, s.item);
+          this.step(s.obs, s.item, s.tick === true);
         } catch (err) {
           this.error(err);
           return;
@@ -254,8 +274,8 @@ export class TrackingStage {
     this.maybeComplete();
   }
 
-  private step(obs: Observation, item: AnalysedKeyframe | null): void {
-    const step = this.tracker.observe(obs);
+  private step(obs: Observation, item: AnalysedKeyframe | null, tick = false): void {
+    const step = tick ? this.tracker.tick(obs) : this.tracker.observe(obs);
     const at = { streamId: obs.streamId, ptsNs: obs.ptsNs, timeMs: obs.timeMs, keyframeId: obs.keyframeId };
     for (const e of objectEvents(this.ids, at, step)) this.events$.next(e);
     for (const r of this.records.step(step, { width: obs.width, height: obs.height }, obs.ptsNs)) {

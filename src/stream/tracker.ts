@@ -444,6 +444,32 @@ export class Tracker {
     return this.step(entered, left, true, confirmedDetections);
   }
 
+  /**
+   * A frame that was not detected (time passes, nothing is seen or missed): confirmed tracks unseen
+   * for longer than `maxLostMs` at this PTS leave now, so an exit does not wait for the next
+   * detection (which may be seconds away when detections are scarce). Tentative tracks, filters
+   * and misses are untouched.
+   */
+  tick(obs: Omit<Observation, 'detections' | 'keyframeId'>): TrackStep {
+    const left: TrackStep['left'] = [];
+    this.seenThisStep = new Set();
+    if (this.lastPtsNs !== null && obs.ptsNs < this.lastPtsNs) return this.step([], left, false, []);
+    this.lastPtsNs = obs.ptsNs;
+    const keep: Track[] = [];
+    for (const t of this.tracks) {
+      if (t.confirmed && (obs.ptsNs - t.lastPtsNs) / 1e6 > this.o.maxLostMs) {
+        left.push({ ...this.view(t, true, true), reason: 'lost' });
+      } else keep.push(t);
+    }
+    this.tracks = keep;
+    return this.step([], left, false, []);
+  }
+
+  /** True while some track is confirmed (a tick may end it). */
+  get hasConfirmed(): boolean {
+    return this.tracks.some((t) => t.confirmed);
+  }
+
   /** Ends every confirmed track (e.g. when the stream ends); returns them. */
   flush(): TrackView[] {
     const out = this.tracks.filter((t) => t.confirmed).map((t) => this.view(t, true));
