@@ -74,6 +74,8 @@ interface VigilRun {
   /** object.left, live only: arrival − capture of the last sighting, ms. */
   arrivalMs: number[];
   dropped: number;
+  stale: number;
+  failed: number;
 }
 
 async function runVigil(clip: string, live: boolean): Promise<VigilRun> {
@@ -95,6 +97,8 @@ async function runVigil(clip: string, live: boolean): Promise<VigilRun> {
     lateMs: [],
     arrivalMs: [],
     dropped: 0,
+    stale: 0,
+    failed: 0,
   };
   const cpu0 = process.cpuUsage();
   const t0 = Date.now();
@@ -155,6 +159,8 @@ async function runVigil(clip: string, live: boolean): Promise<VigilRun> {
     run.detections = info.counters.analysed + info.counters.cadenceDetections;
     run.keyframes = info.counters.keyframes;
     run.dropped = info.counters.detectDropped;
+    run.stale = info.counters.detectStale;
+    run.failed = info.counters.detectFailed;
   } finally {
     await service.close();
   }
@@ -278,7 +284,7 @@ for (const name of clipNames) {
     }
     console.log(
       `detections per second of media: Vigil ${(vigil.detections / durS).toFixed(2)} (${vigil.keyframes} keyframes, ` +
-        `${vigil.detections} detections, ${vigil.dropped} cadence drops) vs reference ${mediaFps.toFixed(2)}; ` +
+        `${vigil.detections} detections; cadence: ${vigil.dropped} dropped, ${vigil.stale} stale, ${vigil.failed} failed) vs reference ${mediaFps.toFixed(2)}; ` +
         `CPU: Vigil ${vigil.cpuS.toFixed(1)} s (${vigil.wallS.toFixed(1)} s wall) vs reference ${ref.cpuS.toFixed(1)} s ` +
         `(${ref.wallS.toFixed(1)} s wall) = ${(vigil.cpuS / Math.max(ref.cpuS, 1e-9)).toFixed(2)}x`,
     );
