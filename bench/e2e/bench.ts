@@ -25,7 +25,15 @@
  * onnxruntime-node on the same CPU, one frame after another, no decoding (what one process could
  * analyse at most without Vigil).
  *
- *   npx tsx bench/e2e/run.ts [--levels 1,2,3,4,6,8] [--seconds 30] [--warmup 8] [--fps 15]
+ * Tracking at each level (issue #18): detections per second per stream actually achieved
+ * (keyframes + cadence), and the spurious entries and exits of the object events published in the
+ * measured window, scored as bench/tracking scores them against YOLOv8n on every frame of vtest
+ * (its cached reference: run bench/tracking once first): each clip is vtest from offset k*17 s,
+ * scaled to 1280x720, so an event's time and box map back onto vtest's (events within 1.5 s of the
+ * loop point are left out). After the ramp, a quiet stream (a black test source) runs alone for
+ * the same time: its cadence detections should be 0 (its keyframes only).
+ *
+ *   npx tsx bench/e2e/run.ts [--levels 1,2,4,8] [--seconds 30] [--warmup 8] [--fps 15]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -37,11 +45,14 @@ import * as ort from 'onnxruntime-node';
 import { startService } from '../../src/app/service.js';
 import type { StreamInfo } from '../../src/analyzer/manager.js';
 import { parseConfig } from '../../src/config/index.js';
+import type { Box } from '../../src/core/contracts.js';
+import { isSpuriousEntry, isSpuriousExit, type Entry, type Exit } from '../tracking/metrics.js';
+import type { RefFile } from '../tracking/reference.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const { values } = parseArgs({
   options: {
-    levels: { type: 'string', default: '1,2,3,4,6,8' },
+    levels: { type: 'string', default: '1,2,4,8' },
     seconds: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '8' },
     fps: { type: 'string', default: '15' },
@@ -123,6 +134,28 @@ const config = parseConfig(
   {},
 );
 config.inference.modelRepository = repo;
+const refFile = join(
+  process.env['VIGIL_BENCH_CACHE'] ?? join(tmpdir(), 'vigil-bench-keyframes'),
+  'tracking',
+  'vtest-yolov8n.json',
+);
+const ref: RefFile | null = existsSync(refFile)
+  ? (JSON.parse(readFileSync(refFile, 'utf8')) as RefFile)
+  : null;
+if (ref === null) console.log(`no ${refFile}: run bench/tracking/run.ts first for the spurious ratios`);
+const refDurNs = ref ? ref.frames[ref.frames.length - 1]!.ptsNs + 1e8 : 0;
+/** Stream `s<i>` time and box → vtest's (null near the loop point). */
+function toVtest(streamId: string, ptsNs: number, box: Box): { ns: number; box: Box } | null {
+  if (ref === null) return null;
+  const k = Number(streamId.slice(1)) % CLIPS;
+  const ns = (k * 17e9 + ptsNs) % refDurNs;
+  if (ns < 1.5e9 || ns > refDurNs - 1.5e9) return null;
+  const sx = ref.sourceWidth / 1280;
+  const sy = ref.sourceHeight / 720;
+  return { ns, box: { x: box.x * sx, y: box.y * sy, w: box.w * sx, h: box.h * sy } };
+}
+const entries: Entry[] = [];
+const exits: Exit[] = [];
 const service = await startService(config, () => undefined);
 const nc = await connect({ servers: service.natsUrl, name: 'bench-e2e' });
 let measuring = false;
@@ -145,9 +178,31 @@ nc.subscribe('vigil.*.event.>', {
   callback: (err, msg) => {
     if (err || !measuring) return;
     const now = Date.now();
-    const d = (msg.json() as { data: { type: string; timeMs: number } }).data;
+    const d = (
+      msg.json() as {
+        data: {
+          type: string;
+          timeMs: number;
+          streamId: string;
+          ptsNs: number;
+          data: Record<string, unknown>;
+          evidence: { boxes: { box: Box }[] };
+        };
+      }
+    ).data;
     if (d.type.startsWith('stream.')) return;
     evLatency.push(now - d.timeMs);
+    const box = d.evidence.boxes[0]?.box;
+    if (box === undefined) return;
+    const label = String(d.data['label']);
+    const trackId = Number(d.data['trackId']);
+    if (d.type === 'object.entered') {
+      const v = toVtest(d.streamId, Number(d.data['firstSeenPtsNs']), box);
+      if (v) entries.push({ trackId, label, firstNs: v.ns, box: v.box });
+    } else if (d.type === 'object.left' && d.data['reason'] === 'lost') {
+      const v = toVtest(d.streamId, Number(d.data['lastSeenPtsNs']), box);
+      if (v) exits.push({ trackId, label, lastSeenNs: v.ns, decidedNs: v.ns, box: v.box });
+    }
   },
 });
 
@@ -163,6 +218,13 @@ interface Row {
   events: number;
   evP50: number;
   evP99: number;
+  /** Detections (keyframes + cadence) per second per stream: mean and least. */
+  detPerS: number;
+  detPerSMin: number;
+  entries: number;
+  spuriousEntries: number;
+  exits: number;
+  spuriousExits: number;
   sustained: boolean;
   why: string;
 }
@@ -179,6 +241,8 @@ async function level(n: number): Promise<Row> {
   detLatency.length = 0;
   evLatency.length = 0;
   detByStream.clear();
+  entries.length = 0;
+  exits.length = 0;
   const a = snap();
   const t0 = Date.now();
   measuring = true;
@@ -196,6 +260,8 @@ async function level(n: number): Promise<Row> {
   let analysed = 0;
   let inferDropped = 0;
   let worstStreamP99 = 0;
+  let detections = 0;
+  let detMin = Infinity;
   for (const id of ids) {
     const x = a.get(id)!;
     const y = b.get(id)!;
@@ -206,6 +272,9 @@ async function level(n: number): Promise<Row> {
     keyframes += y.keyframes - x.keyframes;
     analysed += y.analysed - x.analysed;
     inferDropped += y.inferDropped - x.inferDropped;
+    const det = y.analysed - x.analysed + (y.cadenceDetections - x.cadenceDetections);
+    detections += det;
+    detMin = Math.min(detMin, det / dt);
     worstStreamP99 = Math.max(worstStreamP99, quantile(detByStream.get(id) ?? [], 0.99));
   }
   const inferDropPct = keyframes > 0 ? (100 * inferDropped) / keyframes : 0;
@@ -227,6 +296,12 @@ async function level(n: number): Promise<Row> {
     events: evLatency.length,
     evP50: quantile(evLatency, 0.5),
     evP99: quantile(evLatency, 0.99),
+    detPerS: detections / dt / n,
+    detPerSMin: detMin,
+    entries: entries.length,
+    spuriousEntries: ref ? entries.filter((e) => isSpuriousEntry(ref.frames, e)).length : NaN,
+    exits: exits.length,
+    spuriousExits: ref ? exits.filter((e) => isSpuriousExit(ref.frames, e)).length : NaN,
     sustained: why.length === 0,
     why: why.join('; '),
   };
@@ -266,8 +341,26 @@ async function capacity(): Promise<{ perS: number; modelPerS: number; cacheHits:
   return { perS: analysed / dt, modelPerS: (analysed - cacheHits) / dt, cacheHits };
 }
 
+/** A still scene: what it costs beyond its keyframes (cadence detections; 0 expected). */
+async function quiet(): Promise<{ keyframes: number; cadence: number; dt: number }> {
+  await service.manager.attach({
+    id: 'quiet',
+    url: `test:black?width=1280&height=720&fps=${fps}`,
+    live: true,
+  });
+  await sleep(warmup * 1000);
+  const a = snap().get('quiet')!;
+  const t0 = Date.now();
+  await sleep(seconds * 1000);
+  const b = snap().get('quiet')!;
+  const dt = (Date.now() - t0) / 1000;
+  await service.manager.detach('quiet');
+  return { keyframes: b.analysed - a.analysed, cadence: b.cadenceDetections - a.cadenceDetections, dt };
+}
+
 const rows: Row[] = [];
 const started = new Date();
+let still = { keyframes: NaN, cadence: NaN, dt: NaN };
 let cap = { perS: NaN, modelPerS: NaN, cacheHits: 0 };
 try {
   for (const n of levels) {
@@ -279,6 +372,10 @@ try {
     );
     if (!row.sustained && rows.some((r) => r.streams >= 4)) break;
   }
+  still = await quiet();
+  console.log(
+    `  quiet stream: ${still.cadence} cadence detections, ${still.keyframes} keyframes in ${still.dt.toFixed(0)} s`,
+  );
   cap = await capacity();
   console.log(
     `  capacity: ${cap.perS.toFixed(2)} keyframes analysed/s (${cap.modelPerS.toFixed(2)}/s by the model)`,
@@ -299,6 +396,17 @@ console.log(
   '| streams | min fps/stream | ingest drops | keyframes/s | analysed/s | keyframes dropped (infer behind) | detections p50 / p99 ms | events | events p50 / p99 ms | sustained |',
 );
 console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+const ratio = (a: number, b: number) => (b > 0 ? `${a}/${b} = ${((100 * a) / b).toFixed(0)}%` : `${a}/0`);
+console.log('\n| streams | detections/s per stream (mean, least) | spurious entries | spurious exits |');
+console.log('|---:|---:|---:|---:|');
+for (const r of rows) {
+  console.log(
+    `| ${r.streams} | ${f(r.detPerS, 2)}, ${f(r.detPerSMin, 2)} | ${ratio(r.spuriousEntries, r.entries)} | ${ratio(r.spuriousExits, r.exits)} |`,
+  );
+}
+console.log(
+  `quiet stream (black test source, ${f(still.dt)} s): ${still.cadence} cadence detections, ${still.keyframes} keyframes analysed`,
+);
 for (const r of rows) {
   console.log(
     `| ${r.streams} | ${f(r.minFps, 1)} | ${f(r.ingestDropPct, 1)}% | ${f(r.keyframesPerS, 2)} | ${f(r.analysedPerS, 2)} | ` +

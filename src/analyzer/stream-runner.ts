@@ -509,6 +509,7 @@ function trackingStage(
     ...(live ? {} : o.pressure ? { pressure: o.pressure } : {}),
     maxAgeMs,
     now,
+    checkSourceFps: o.tracking?.detect?.fps !== undefined,
   });
   return { stage, ownScheduler };
 }

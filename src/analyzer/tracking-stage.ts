@@ -12,6 +12,7 @@
  * map until every earlier ticket is settled (filled, skipped or dropped).
  */
 import { Subject } from 'rxjs';
+import { ConfigError } from '../core/errors.js';
 import type { Detection, Frame, Keyframe, ObjectRecord, VigilEvent } from '../core/contracts.js';
 import { CadenceGate } from '../stream/cadence.js';
 import { EventFactory, objectEvents } from '../stream/events.js';
@@ -51,9 +52,21 @@ export interface TrackingStageOptions {
   now?: () => number;
   /** Results held waiting for an earlier frame (default 256); past it the oldest ticket is given up. */
   maxWaiting?: number;
+  /**
+   * `detect.fps` was set explicitly: once the source's frame rate is known (from the first frames'
+   * PTS), a value above it fails the stream with a config error naming `detect.fps`. A default
+   * above the source rate simply detects every frame.
+   */
+  checkSourceFps?: boolean;
 }
 
-type Slot = { obs: Observation; item: AnalysedKeyframe | null } | null;
+/** Frames whose PTS steps give the source rate (checkSourceFps). */
+const SOURCE_RATE_FRAMES = 9;
+
+/** A frame not detected ends overdue tracks (Tracker.tick), at most this often (stream time). */
+const TICK_NS = 200e6;
+
+type Slot = { obs: Observation; item: AnalysedKeyframe | null; tick?: true } | null;
 
 export class TrackingStage {
   readonly tracked$ = new Subject<TrackedKeyframe>();
@@ -70,6 +83,9 @@ export class TrackingStage {
   private keyframesDone = false;
   private closed = false;
   private outstanding = 0;
+  private lastTickNs: number | null = null;
+  /** PTS of the first frames, to learn the source rate (checkSourceFps). */
+  private firstPts: number[] | null = [];
 
   constructor(private readonly o: TrackingStageOptions) {
     this.tracker = new Tracker(o.tracker);
@@ -81,14 +97,20 @@ export class TrackingStage {
   /** A keyframe was selected (before its analysis): it takes its place in the order. */
   keyframeSelected(kf: Keyframe): void {
     if (this.closed) return;
+    this.learnRate(kf.frame);
+    if (this.closed) return;
     this.gate?.keyframe(kf.frame);
     this.keyframeTickets.set(kf.frame.seq, this.take());
   }
 
   /** A frame the keyframe selector passed over: the cadence may detect it. Does not release it. */
   passedOver(frame: Frame): void {
+    this.learnRate(frame);
     if (this.closed || this.gate === null || this.o.cadence === null) return;
-    if (!this.gate.pick(frame, this.tracker.pendingLoss)) return;
+    if (!this.gate.pick(frame, this.tracker.pendingLoss)) {
+      this.tick(frame);
+      return;
+    }
     // Read the model pixels now (the caller releases the frame's decoded pixels right after).
     const copy: Frame = { ...frame };
     const ticket = this.take();
@@ -125,6 +147,19 @@ export class TrackingStage {
         settle(null);
       },
     });
+  }
+
+  /**
+   * A frame not detected: in its place in the order, confirmed tracks overdue at its PTS leave, so
+   * `object.left` goes out `maxLostMs` after the last sighting however scarce detections are.
+   */
+  private tick(frame: Frame): void {
+    if (this.lastTickNs !== null && frame.ptsNs >= this.lastTickNs && frame.ptsNs - this.lastTickNs < TICK_NS)
+      return;
+    // Nothing to end: no confirmed track now, and none can be confirmed by steps still pending.
+    if (!this.tracker.hasConfirmed && this.outstanding === 0) return;
+    this.lastTickNs = frame.ptsNs;
+    this.fill(this.take(), { obs: observation(frame, null, null), item: null, tick: true });
   }
 
   /** A keyframe's analysis (or its missing analysis). */
@@ -180,6 +215,34 @@ export class TrackingStage {
     return { waiting: this.waiting.size, tracks: this.tracker.stats().tracks, records: this.records.size };
   }
 
+  /** The source's frame rate from the median PTS step of its first frames; checks detect.fps. */
+  private learnRate(frame: Frame): void {
+    if (this.firstPts === null || this.closed) return;
+    if (!this.o.checkSourceFps || this.o.cadence === null) {
+      this.firstPts = null;
+      return;
+    }
+    this.firstPts.push(frame.ptsNs);
+    if (this.firstPts.length < SOURCE_RATE_FRAMES) return;
+    const steps = this.firstPts
+      .slice(1)
+      .map((p, i) => p - this.firstPts![i]!)
+      .filter((d) => d > 0)
+      .sort((a, b) => a - b);
+    this.firstPts = null;
+    if (steps.length === 0) return;
+    const sourceFps = 1e9 / steps[steps.length >> 1]!;
+    const fps = this.o.cadence.options.fps;
+    // 5% slack: 25 fps sources report 40 ms steps with jitter, and 29.97 is "30".
+    if (fps > sourceFps * 1.05) {
+      this.error(
+        new ConfigError(
+          `detect.fps must be at most the source frame rate (${sourceFps.toFixed(2)} fps), got ${fps}`,
+        ),
+      );
+    }
+  }
+
   private take(): number {
     this.outstanding++;
     return this.nextTicket++;
@@ -201,7 +264,7 @@ export class TrackingStage {
       this.outstanding--;
       if (s !== null) {
         try {
-          this.step(s.obs, s.item);
+          this.step(s.obs, s.item, s.tick === true);
         } catch (err) {
           this.error(err);
           return;
@@ -211,8 +274,8 @@ export class TrackingStage {
     this.maybeComplete();
   }
 
-  private step(obs: Observation, item: AnalysedKeyframe | null): void {
-    const step = this.tracker.observe(obs);
+  private step(obs: Observation, item: AnalysedKeyframe | null, tick = false): void {
+    const step = tick ? this.tracker.tick(obs) : this.tracker.observe(obs);
     const at = { streamId: obs.streamId, ptsNs: obs.ptsNs, timeMs: obs.timeMs, keyframeId: obs.keyframeId };
     for (const e of objectEvents(this.ids, at, step)) this.events$.next(e);
     for (const r of this.records.step(step, { width: obs.width, height: obs.height }, obs.ptsNs)) {

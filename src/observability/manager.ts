@@ -207,6 +207,7 @@ export function observeManager(manager: Pick<Manager, 'list'>, metrics: Analyzer
         analysed: c.analysed,
         inferFailed: c.inferFailed,
         cacheHits: c.cacheHits,
+        detectDropped: c.detectDropped,
       });
     }
     for (const id of metrics.streamIds()) {

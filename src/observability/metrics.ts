@@ -89,6 +89,8 @@ export interface CounterSource {
   dropped?: Record<string, number>;
   /** Reconnects of the source so far. */
   reconnects?: number;
+  /** Cadence detection requests dropped from the stream's bounded detection queue. */
+  detectDropped?: number;
 }
 
 /** What observePublisher reads (the publisher's stats()). */
@@ -337,6 +339,12 @@ function defineMetrics(registry: Registry, sync: () => void) {
       labelNames: ['stream', 'reason'] as const,
       registers,
     }),
+    detectDropped: new Counter({
+      name: 'vigil_detect_dropped_total',
+      help: "Detection requests of the tracking cadence dropped from the stream's bounded queue (oldest first)",
+      labelNames: stream,
+      registers,
+    }),
     reconnects: new Counter({
       name: 'vigil_stream_reconnects_total',
       help: 'Source reconnects',
@@ -396,6 +404,7 @@ function removeStreamSeries(m: Defined, label: string): void {
   m.frames.remove(s);
   m.keyframes.remove(s);
   m.reconnects.remove(s);
+  m.detectDropped.remove(s);
   m.summaries.remove(s);
   for (const result of INFERENCE_RESULTS) m.inference.remove({ ...s, result });
   for (const reason of DROP_REASONS) m.dropped.remove({ ...s, reason });
@@ -419,6 +428,7 @@ export class StreamMetrics {
       inferStale: number;
       cacheHits: number;
       reconnects: number;
+      detectDropped: number;
       dropped: Record<string, number>;
     }
   >();
@@ -438,6 +448,7 @@ export class StreamMetrics {
     m.frames.inc(s, 0);
     m.keyframes.inc(s, 0);
     m.reconnects.inc(s, 0);
+    m.detectDropped.inc(s, 0);
     m.summaries.inc(s, 0);
     for (const result of INFERENCE_RESULTS) m.inference.inc({ ...s, result }, 0);
     for (const reason of DROP_REASONS) m.dropped.inc({ ...s, reason }, 0);
@@ -456,6 +467,7 @@ export class StreamMetrics {
       inferStale: 0,
       cacheHits: 0,
       reconnects: 0,
+      detectDropped: 0,
       dropped: {},
     });
   }
@@ -555,6 +567,11 @@ export class StreamMetrics {
       if (rc > last.reconnects) {
         m.reconnects.inc(s, rc - last.reconnects);
         last.reconnects = rc;
+      }
+      const ddr = src.detectDropped ?? 0;
+      if (ddr > last.detectDropped) {
+        m.detectDropped.inc(s, ddr - last.detectDropped);
+        last.detectDropped = ddr;
       }
       for (const [reason, n] of Object.entries(src.dropped ?? {})) {
         const before = last.dropped[reason] ?? 0;

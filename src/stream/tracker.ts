@@ -6,7 +6,11 @@
  *  1. detections scoring at least the class's `minScore` against every track (IoU with the
  *     predicted box, then a centroid-distance fallback for small or fast objects);
  *  2. the remaining low-score detections (below `minScore`) against the tracks still unmatched,
- *     by IoU only (`lowIouThreshold`): an object partly hidden keeps its id through the dip.
+ *     by IoU only (`lowIouThreshold`): an object partly hidden keeps its id through the dip;
+ *  3. high-score detections still unmatched against tracks still unmatched of ANOTHER class, by
+ *     IoU at least `crossClassIou`: one object whose class flickers (a cockatoo read as bird, dog
+ *     and teddy bear in turn) stays one track instead of several short ones. A track's label is the
+ *     class with the most score among its sightings until it is confirmed; then it stays.
  * Only high-score detections start tracks. A track is confirmed ("entered") once it has `minHits`
  * sightings AND the median of its score history reaches the class's `threshold`; a track never
  * confirmed appears nowhere (no events, counts or records). A confirmed track "leaves" as soon as
@@ -58,6 +62,8 @@ export interface TrackerOptions {
   labels?: readonly string[];
   /** Distance from a frame edge, as a fraction of the frame, within which a box touches it (default 0.04). */
   edgeMargin?: number;
+  /** Least IoU for the third stage, a detection of another class on an unmatched track (default 0.5; 1 = off). */
+  crossClassIou?: number;
 }
 
 export interface ResolvedTrackerOptions {
@@ -73,6 +79,7 @@ export interface ResolvedTrackerOptions {
   classes: ReadonlyMap<string, { minScore: number; threshold: number }>;
   labels: ReadonlySet<string> | null;
   edgeMargin: number;
+  crossClassIou: number;
 }
 
 /** A track as the outside world sees it. */
@@ -162,6 +169,16 @@ export interface TrackerStats {
 const SCORE_HISTORY = 32;
 const PATH_POINTS = 32;
 const PATH_MIN_GAP_NS = 200e6;
+/** Classes voted on per track (flicker among a few; bounded). */
+const MAX_VOTES = 8;
+/** Two boxes of different classes overlapping this much are one object (a rider and a bike are not). */
+const SAME_OBJECT_IOU = 0.7;
+
+interface Vote {
+  score: number;
+  classId: number;
+  scores: number[];
+}
 
 interface Track {
   id: number;
@@ -171,6 +188,8 @@ interface Track {
   box: Box;
   score: number;
   scores: number[];
+  /** Per class: summed score and the scores of its sightings (the label vote, until confirmed). */
+  votes: Map<string, Vote>;
   peak: number;
   hits: number;
   misses: number;
@@ -207,6 +226,7 @@ export function parseTrackerOptions(options: TrackerOptions = {}): ResolvedTrack
     'classes',
     'labels',
     'edgeMargin',
+    'crossClassIou',
   ]);
   const labels = checkStringArray(C, 'labels', options.labels);
   const minScore = checkNumber(C, 'minScore', options.minScore ?? 0.4, { min: 0, max: 1 });
@@ -257,6 +277,11 @@ export function parseTrackerOptions(options: TrackerOptions = {}): ResolvedTrack
     classes,
     labels: labels === undefined ? null : new Set(labels),
     edgeMargin: checkNumber(C, 'edgeMargin', options.edgeMargin ?? 0.04, { min: 0, max: 0.5 }),
+    crossClassIou: checkNumber(C, 'crossClassIou', options.crossClassIou ?? 0.5, {
+      min: 0,
+      max: 1,
+      exclusiveMin: true,
+    }),
   };
 }
 
@@ -382,15 +407,27 @@ export class Tracker {
     }
     const rest = [...this.tracks.keys()].filter((ti) => !matchedT.has(ti));
     for (const [ti, di] of this.match(low, rest, this.o.lowIouThreshold, false)) apply(ti, low[di]!);
+    if (this.o.crossClassIou < 1) {
+      const leftT = [...this.tracks.keys()].filter((ti) => !matchedT.has(ti));
+      const leftD = [...high.keys()].filter((di) => !usedHigh.has(di));
+      const dets = leftD.map((di) => high[di]!);
+      for (const [ti, k] of this.match(dets, leftT, this.o.crossClassIou, false, true)) {
+        usedHigh.add(leftD[k]!);
+        apply(ti, dets[k]!);
+      }
+    }
 
     // Unmatched tracks: a miss.
     this.tracks.forEach((t, ti) => {
       if (!matchedT.has(ti)) t.misses++;
     });
     this.expire(ptsNs, left);
-    // New tracks for unmatched high-score detections.
+    // New tracks for unmatched high-score detections, except a second box of another class on an
+    // object already matched in this step (YOLO's NMS is per class: one object, two labels).
+    const matchedBoxes = [...usedHigh].map((di) => high[di]!.box);
     high.forEach((d, di) => {
       if (usedHigh.has(di)) return;
+      if (matchedBoxes.some((b) => iou(b, d.box) >= SAME_OBJECT_IOU)) return;
       if (this.tracks.length >= this.o.maxTracks) {
         this.dropped++;
         return;
@@ -405,6 +442,32 @@ export class Tracker {
       }
     });
     return this.step(entered, left, true, confirmedDetections);
+  }
+
+  /**
+   * A frame that was not detected (time passes, nothing is seen or missed): confirmed tracks unseen
+   * for longer than `maxLostMs` at this PTS leave now, so an exit does not wait for the next
+   * detection (which may be seconds away when detections are scarce). Tentative tracks, filters
+   * and misses are untouched.
+   */
+  tick(obs: Omit<Observation, 'detections' | 'keyframeId'>): TrackStep {
+    const left: TrackStep['left'] = [];
+    this.seenThisStep = new Set();
+    if (this.lastPtsNs !== null && obs.ptsNs < this.lastPtsNs) return this.step([], left, false, []);
+    this.lastPtsNs = obs.ptsNs;
+    const keep: Track[] = [];
+    for (const t of this.tracks) {
+      if (t.confirmed && (obs.ptsNs - t.lastPtsNs) / 1e6 > this.o.maxLostMs) {
+        left.push({ ...this.view(t, true, true), reason: 'lost' });
+      } else keep.push(t);
+    }
+    this.tracks = keep;
+    return this.step([], left, false, []);
+  }
+
+  /** True while some track is confirmed (a tick may end it). */
+  get hasConfirmed(): boolean {
+    return this.tracks.some((t) => t.confirmed);
   }
 
   /** Ends every confirmed track (e.g. when the stream ends); returns them. */
@@ -437,8 +500,14 @@ export class Tracker {
     return this.o.classes.get(label) ?? this.o;
   }
 
+  /**
+   * Confirmed: the track's leading class alone has `minHits` sightings whose median score reaches
+   * the class's threshold (sightings of other classes keep the track alive but confirm nothing).
+   */
   private confirms(t: Track): boolean {
-    return t.hits >= this.o.minHits && median(t.scores) >= this.classOf(t.label).threshold;
+    const v = t.votes.get(t.label);
+    const scores = v?.scores ?? t.scores;
+    return scores.length >= this.o.minHits && median(scores) >= this.classOf(t.label).threshold;
   }
 
   private create(d: Detection, obs: Observation): Track {
@@ -451,6 +520,7 @@ export class Tracker {
       box: { ...d.box },
       score: d.score,
       scores: [d.score],
+      votes: new Map([[d.label, { score: d.score, classId: d.classId, scores: [d.score] }]]),
       peak: d.score,
       hits: 1,
       misses: 0,
@@ -475,6 +545,22 @@ export class Tracker {
   }
 
   private hit(t: Track, d: Detection, obs: Observation): void {
+    const vote = t.votes.get(d.label);
+    if (vote) {
+      vote.score += d.score;
+      vote.scores.push(d.score);
+      if (vote.scores.length > SCORE_HISTORY) vote.scores.shift();
+    } else if (t.votes.size < MAX_VOTES) {
+      t.votes.set(d.label, { score: d.score, classId: d.classId, scores: [d.score] });
+    }
+    if (!t.confirmed && d.label !== t.label) {
+      const lead = t.votes.get(t.label)?.score ?? 0;
+      const mine = t.votes.get(d.label)?.score ?? 0;
+      if (mine > lead) {
+        t.label = d.label;
+        t.classId = d.classId;
+      }
+    }
     t.kf.update(d.box);
     t.box = { ...d.box };
     t.score = d.score;
@@ -551,13 +637,14 @@ export class Tracker {
     candidates: readonly number[],
     minIou: number,
     centroid: boolean,
+    otherClass = false,
   ): [number, number][] {
     const pairs: { ti: number; di: number; cost: number }[] = [];
     for (const ti of candidates) {
       const t = this.tracks[ti]!;
       const pred = t.kf.box();
       dets.forEach((d, di) => {
-        if (d.label !== t.label) return;
+        if ((d.label !== t.label) !== otherClass) return;
         const overlap = iou(pred, d.box);
         if (overlap >= minIou) {
           pairs.push({ ti, di, cost: 1 - overlap });

@@ -160,6 +160,32 @@ streams:
     expect(steady.counters.frames).toBeGreaterThan(before);
   }, 20_000);
 
+  it('a bad tracking value for a running stream is refused naming the key; the stream keeps its settings', async () => {
+    const before = service.manager.status('steady');
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ detect: { fps: 0 } }, /detect\.fps/],
+      [{ detect: { fps: -5 } }, /detect\.fps/],
+      [{ detect: { fps: 1000 } }, /detect\.fps/],
+      [{ objects: ['unicorn'] }, /objects\.unicorn/],
+      [{ objects: { person: { threshold: 1.5 } } }, /objects\.person: threshold/],
+      [{ track: { minScore: -0.1 } }, /track: minScore/],
+    ];
+    for (const [change, re] of cases) {
+      for (const id of ['steady', 'fresh']) {
+        const r = await http('POST', '/v1/streams', { id, url: 'test:ball', ...change });
+        expect(r.status, JSON.stringify(change)).toBe(400);
+        expect(r.body.error.code).toBe('VIGIL_ERR_INVALID_ARGUMENT');
+        expect(r.body.error.message).toMatch(re);
+      }
+    }
+    expect(service.manager.list().map((s) => s.id)).toEqual(['steady']);
+    await new Promise((r) => setTimeout(r, 300));
+    const after = service.manager.status('steady');
+    expect(after.state).toBe('live');
+    expect(after.runId).toBe(before.runId);
+    expect(after.counters.frames).toBeGreaterThan(before.counters.frames);
+  }, 20_000);
+
   it('the same operations over NATS request-reply under vigil.ctl.>', async () => {
     const opts = { token: TOKEN };
     const a = await controlRequest(nc, 'attach', { id: 'via-nats', url: 'test:ball' }, opts);

@@ -90,6 +90,24 @@ describe('analyzer metrics: names, bounded labels, no secrets', () => {
     expect(sample(text, 'vigil_stream_queue_depth', { stream: 'x', queue: 'inference' })).toBe(0);
   });
 
+  it('counts cadence detection drops per stream (vigil_detect_dropped_total), from 0, deltas only', async () => {
+    const m = new AnalyzerMetrics({ defaultMetrics: false });
+    const s = m.stream('cam');
+    const counters: Record<string, number> = { detectDropped: 0 };
+    s.track(counters);
+    let text = await m.metrics();
+    expect(sample(text, 'vigil_detect_dropped_total', { stream: 'cam' })).toBe(0);
+    counters.detectDropped = 3;
+    text = await m.metrics();
+    expect(sample(text, 'vigil_detect_dropped_total', { stream: 'cam' })).toBe(3);
+    counters.detectDropped = 4;
+    text = await m.metrics();
+    expect(sample(text, 'vigil_detect_dropped_total', { stream: 'cam' })).toBe(4);
+    m.removeStream('cam');
+    text = await m.metrics();
+    expect(sample(text, 'vigil_detect_dropped_total', { stream: 'cam' })).toBeUndefined();
+  });
+
   it('reads stage counters at scrape time (deltas only) including ingest drops and reconnects', async () => {
     const m = new AnalyzerMetrics({ defaultMetrics: false });
     const s = m.stream('cam');

@@ -174,6 +174,53 @@ describe('Tracker', () => {
     expect(dogs[2]?.confirmedDetections.length).toBe(1);
   });
 
+  it('third stage: one object whose class flickers stays one track, confirmed under the class seen minHits times', () => {
+    const t = new Tracker({ minHits: 3 });
+    const labels = ['dog', 'bird', 'teddy bear', 'bird', 'dog', 'bird', 'bird'];
+    const steps = labels.map((label, i) => t.update(kf(i, i * 200, [[label, 300 + i * 4, 100]])));
+    expect(t.stats().created).toBe(1);
+    // dog, bird, teddy bear, bird, dog: no class has 3 sightings yet; the 3rd bird confirms it.
+    expect(steps.map((s) => s.entered.map((v) => `${v.id} ${v.label}`).join())).toEqual([
+      '',
+      '',
+      '',
+      '',
+      '',
+      '1 bird',
+      '',
+    ]);
+    // Once confirmed the label stays, whatever comes next.
+    const later = t.update(kf(7, 1400, [['dog', 330, 100]]));
+    expect(later.tracks.map((v) => `${v.id} ${v.label}${v.occluded ? '?' : ''}`)).toEqual(['1 bird']);
+    // Off (crossClassIou 1): a track per class.
+    const t2 = new Tracker({ minHits: 1, crossClassIou: 1 });
+    labels.forEach((label, i) => t2.update(kf(i, i * 200, [[label, 300 + i * 4, 100]])));
+    expect(t2.stats().created).toBe(3);
+  });
+
+  it('a second box of another class on an object already matched starts no track; a rider and a bike both do', () => {
+    const t = new Tracker({ minHits: 1 });
+    t.update(kf(0, 0, [['car', 100, 100, 200, 100]]));
+    const s = t.update(
+      kf(1, 200, [
+        ['car', 102, 100, 200, 100],
+        ['truck', 104, 102, 198, 98],
+      ]),
+    );
+    expect(s.tracks.map((v) => v.label)).toEqual(['car']);
+    expect(t.stats().created).toBe(1);
+    // A rider's box over the bike's (IoU about 0.4): two objects, two tracks.
+    const r = new Tracker({ minHits: 1 });
+    r.update(kf(0, 0, [['person', 500, 100, 60, 140]]));
+    const s2 = r.update(
+      kf(1, 200, [
+        ['person', 502, 100, 60, 140],
+        ['bicycle', 490, 170, 80, 90],
+      ]),
+    );
+    expect(s2.tracks.map((v) => v.label).sort()).toEqual(['bicycle', 'person']);
+  });
+
   it('second stage: low-score detections keep an unmatched track alive but start none', () => {
     const at = (i: number, score: number, x = 100 + i * 10): AnalysedKeyframe => {
       const item = kf(i, i * 200, [['person', x, 100]]);

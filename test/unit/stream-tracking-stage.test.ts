@@ -179,7 +179,8 @@ describe('TrackingStage', () => {
     // One person, entered at its third sighting (0.4 s), left 600+ ms after its last one (1.4 s).
     expect(events.map((e) => `${e.type}@${e.ptsNs / 1e6}`)).toEqual([
       'object.entered@400',
-      'object.left@2200',
+      // The first frame past 1.4 s + 600 ms (an undetected frame: the exit does not wait for a detection).
+      'object.left@2040',
     ]);
     expect(events[1]?.data).toMatchObject({
       trackId: 1,
@@ -206,6 +207,103 @@ describe('TrackingStage', () => {
     const valid = schemaValidator('object');
     expect(valid(envelope('object', 'cam', final.id, final.endTimeMs, final))).toBe(true);
     stage.close();
+    stage.close();
+    scheduler.close();
+  });
+});
+
+describe('TrackingStage: detect.fps against the source rate', () => {
+  const counters = (): TrackingCounters => ({
+    cadenceDetections: 0,
+    detectDropped: 0,
+    detectFailed: 0,
+    detectStale: 0,
+  });
+  const stage = (fps: number, checkSourceFps: boolean) => {
+    const scheduler = new DetectScheduler({ ratePerS: 0 });
+    const s = new TrackingStage({
+      streamId: 'cam',
+      runId: 'r1',
+      tracker: {},
+      cadence: {
+        options: { fps, maxQueue: 4, motionThreshold: 0 },
+        lane: scheduler.open('cam', 4),
+        detect: () => Promise.resolve([]),
+      },
+      counters: counters(),
+      checkSourceFps,
+    });
+    let error: unknown = null;
+    s.events$.subscribe({ error: (e: unknown) => (error = e) });
+    return { s, scheduler, error: () => error };
+  };
+
+  it('an explicit detect.fps above the source rate fails the stream with a config error naming the key', () => {
+    const { s, scheduler, error } = stage(15, true);
+    // A 10 fps source.
+    for (let i = 0; i < 12; i++) s.passedOver(frame(i, i * 100, i));
+    expect(error()).toBeInstanceOf(ConfigError);
+    expect(String((error() as Error).message)).toMatch(
+      /^detect\.fps must be at most the source frame rate \(10\.00 fps\), got 15/,
+    );
+    s.close();
+    scheduler.close();
+  });
+
+  it('at or under the source rate, or a default above it, the stream runs', () => {
+    for (const [fps, explicit] of [
+      [10, true],
+      [5, true],
+      [15, false],
+    ] as const) {
+      const { s, scheduler, error } = stage(fps, explicit);
+      for (let i = 0; i < 12; i++) s.passedOver(frame(i, i * 100, i));
+      expect(error()).toBeNull();
+      s.close();
+      scheduler.close();
+    }
+  });
+});
+
+describe('TrackingStage: object.left on time when detections are scarce', () => {
+  it('a track leaves maxLostMs after its last sighting even when no cadence detection comes back', async () => {
+    const scheduler = new DetectScheduler({ ratePerS: 0 });
+    const c: TrackingCounters = { cadenceDetections: 0, detectDropped: 0, detectFailed: 0, detectStale: 0 };
+    const stage = new TrackingStage({
+      streamId: 'cam',
+      runId: 'r1',
+      tracker: { maxLostMs: 1000, minHits: 1 },
+      cadence: {
+        options: { fps: 5, maxQueue: 2, motionThreshold: 0 },
+        lane: scheduler.open('cam', 2),
+        // The model is down for cadence frames: every detection comes back missing.
+        detect: () => Promise.resolve(null),
+      },
+      counters: c,
+    });
+    const events: VigilEvent[] = [];
+    stage.events$.subscribe((e) => events.push(e));
+    const box = { x: 100, y: 100, w: 40, h: 80 };
+    // 25 fps for 6 s; keyframes every 3 s; the person is on the first keyframe only.
+    for (let i = 0; i < 150; i++) {
+      if (i % 75 === 0) {
+        const kf = analysedKeyframe(i, i * 40, {
+          detections: i === 0 ? [{ label: 'person', classId: 0, score: 0.9, box }] : [],
+          sourceWidth: 1000,
+          sourceHeight: 500,
+        });
+        stage.keyframeSelected(kf.keyframe);
+        stage.analysed(kf);
+      } else stage.passedOver(frame(i, i * 40, (i * 31) % 256));
+      await new Promise((r) => setImmediate(r));
+    }
+    const left = events.filter((e) => e.type === 'object.left');
+    expect(left).toHaveLength(1);
+    // Decided at the first undetected frame past 1000 ms (a tick at most every 200 ms), not at the
+    // next keyframe (3000 ms).
+    expect(left[0]!.ptsNs / 1e6).toBeGreaterThan(1000);
+    expect(left[0]!.ptsNs / 1e6).toBeLessThanOrEqual(1240);
+    expect(c.detectFailed).toBeGreaterThan(0);
     stage.close();
     scheduler.close();
   });
