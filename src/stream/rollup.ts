@@ -3,7 +3,8 @@
  * every digest folds into the stream digest, so segment and stream summaries are built by the same
  * Summarizer from a digest of the same shape. Merging is incremental and bounded: the merged
  * digest keeps at most `maxKeyframes` keyframe entries (those with detections first, then the most
- * recent), `maxTexts` texts (most recent), `maxLabels` labels.
+ * recent), `maxTexts` texts (most recent), `maxLabels` labels; counts of scene cuts, entries and
+ * exits are summed in full (never recounted from the kept keyframe entries).
  */
 import type { WindowDigest } from '../core/contracts.js';
 
@@ -61,9 +62,9 @@ export function mergeDigests(
     delete d.closedBy;
     if (next.missingKeyframes !== undefined)
       d.missingKeyframes = next.missingKeyframes.slice(-bounds.maxListed);
-    if (next.tracks !== undefined) d.tracks = next.tracks.slice(-bounds.maxListed).map((t) => ({ ...t }));
     if (next.speech !== undefined) d.speech = next.speech.slice(-bounds.maxListed).map((s) => ({ ...s }));
     mergeLanguage(d, null, next, bounds);
+    mergeActivity(d, null, next, bounds);
     return d;
   }
   const peak: Record<string, number> = { ...acc.peakCounts };
@@ -102,25 +103,67 @@ export function mergeDigests(
     -bounds.maxListed,
   );
   if (missingIds.length > 0) d.missingKeyframes = missingIds;
-  if (acc.tracks !== undefined || next.tracks !== undefined) {
-    const byId = new Map<number, NonNullable<WindowDigest['tracks']>[number]>();
-    for (const t of [...(acc.tracks ?? []), ...(next.tracks ?? [])]) {
-      const had = byId.get(t.id);
-      byId.delete(t.id);
-      byId.set(
-        t.id,
-        had === undefined ? { ...t } : { ...had, lastPtsNs: Math.max(had.lastPtsNs, t.lastPtsNs) },
-      );
-    }
-    d.tracks = [...byId.values()].slice(-bounds.maxListed);
-  }
   if (acc.speech !== undefined || next.speech !== undefined) {
     d.speech = [...(acc.speech ?? []), ...(next.speech ?? [])]
       .slice(-bounds.maxListed)
       .map((s) => ({ ...s }));
   }
   mergeLanguage(d, acc, next, bounds);
+  mergeActivity(d, acc, next, bounds);
   return d;
+}
+
+/**
+ * Scene cuts, shots, object entries, exits and tracks. Counts (`sceneCuts`, `objectsEntered`,
+ * `objectsLeft`) are summed in full, whatever the lists keep: the count of a segment or of the
+ * stream is the sum of its windows' counts, the same as the event list. Lists keep the newest
+ * `maxListed`; a track seen in several windows is listed once (latest sighting, furthest move).
+ */
+function mergeActivity(
+  d: WindowDigest,
+  acc: WindowDigest | null,
+  next: WindowDigest,
+  bounds: MergeBounds,
+): void {
+  const sum = (key: 'sceneCuts' | 'objectsEntered' | 'objectsLeft'): void => {
+    const n = (acc?.[key] ?? 0) + (next[key] ?? 0);
+    if (n > 0) d[key] = n;
+    else delete d[key];
+  };
+  sum('sceneCuts');
+  sum('objectsEntered');
+  sum('objectsLeft');
+  for (const key of ['shots', 'entries', 'exits'] as const) {
+    const a = acc?.[key];
+    const b = next[key];
+    if (a === undefined && b === undefined) {
+      delete d[key];
+      continue;
+    }
+    const merged = [...(a ?? []), ...(b ?? [])].slice(-bounds.maxListed);
+    (d as unknown as Record<string, unknown>)[key] = merged.map((x) =>
+      'counts' in x ? { ...x, counts: { ...x.counts } } : { ...x },
+    );
+  }
+  if (acc?.tracks === undefined && next.tracks === undefined) {
+    delete d.tracks;
+    return;
+  }
+  const byId = new Map<number, NonNullable<WindowDigest['tracks']>[number]>();
+  for (const t of [...(acc?.tracks ?? []), ...(next.tracks ?? [])]) {
+    const had = byId.get(t.id);
+    byId.delete(t.id);
+    if (had === undefined) {
+      byId.set(t.id, { ...t });
+      continue;
+    }
+    const merged = { ...had, lastPtsNs: Math.max(had.lastPtsNs, t.lastPtsNs) };
+    if (t.keyframeId !== undefined) merged.keyframeId = t.keyframeId;
+    if (had.moved !== undefined || t.moved !== undefined)
+      merged.moved = Math.max(had.moved ?? 0, t.moved ?? 0);
+    byId.set(t.id, merged);
+  }
+  d.tracks = [...byId.values()].slice(-bounds.maxListed);
 }
 
 /** Text positions, captions and transcripts: appended, the newest `maxListed` kept. */
