@@ -6,7 +6,7 @@
  * recent), `maxTexts` texts (most recent), `maxLabels` labels; counts of scene cuts, entries and
  * exits are summed in full (never recounted from the kept keyframe entries).
  */
-import type { WindowDigest } from '../core/contracts.js';
+import type { DigestObjectEvent, DigestShot, WindowDigest } from '../core/contracts.js';
 
 export interface MergeBounds {
   maxKeyframes: number;
@@ -140,7 +140,14 @@ function mergeActivity(
       delete d[key];
       continue;
     }
-    const merged = [...(a ?? []), ...(b ?? [])].slice(-bounds.maxListed);
+    let merged: (DigestShot | DigestObjectEvent)[] = [...(a ?? []), ...(b ?? [])];
+    if (merged.length > bounds.maxListed) {
+      // The stream's first shot stays listed (it tells how many shots there were: cuts + 1).
+      const first =
+        key === 'shots' ? merged.find((x) => 'transition' in x && x.transition === 'first') : undefined;
+      merged = merged.slice(-(first === undefined ? bounds.maxListed : bounds.maxListed - 1));
+      if (first !== undefined && !merged.includes(first)) merged.unshift(first);
+    }
     (d as unknown as Record<string, unknown>)[key] = merged.map((x) =>
       'counts' in x ? { ...x, counts: { ...x.counts } } : { ...x },
     );
@@ -191,4 +198,81 @@ export function estimateDigestBytes(d: WindowDigest): number {
   for (const x of [...(d.textAt ?? []), ...(d.captions ?? []), ...(d.transcripts ?? [])])
     n += 128 + x.text.length * 2;
   return n;
+}
+
+/**
+ * Splits a merged digest at a shot boundary `atNs` (a scene cut inside it): the head ends there,
+ * the tail (from the cut on) opens the next segment. What was listed moves by time: keyframes,
+ * shots, entries, exits (tracks still seen after the cut go to both). The counts move with them,
+ * so head + tail still sum to the whole (scene cuts, entries, exits, analysed keyframes); the
+ * tail's counts per label are what its shots saw; aggregates that cannot be split (motion, text,
+ * missing) stay with the head. Null when `atNs` is not inside the digest.
+ */
+export function splitDigest(
+  d: WindowDigest,
+  atNs: number,
+  tailIndex: number,
+): { head: WindowDigest; tail: WindowDigest } | null {
+  if (!(atNs > d.startPtsNs && atNs < d.endPtsNs)) return null;
+  const before = <T extends { ptsNs: number }>(xs: readonly T[] | undefined): T[] =>
+    (xs ?? []).filter((x) => x.ptsNs < atNs);
+  const after = <T extends { ptsNs: number }>(xs: readonly T[] | undefined): T[] =>
+    (xs ?? []).filter((x) => x.ptsNs >= atNs);
+  const atMs = Math.round(d.startTimeMs + (atNs - d.startPtsNs) / 1e6);
+  const tailShots = after(d.shots);
+  const tailCuts = tailShots.filter((s) => s.transition !== 'first').length;
+  const tailKeyframes = after(d.keyframes);
+  const tailAnalysed = tailKeyframes.filter((k) => k.detections !== undefined).length;
+  const tailEntries = after(d.entries);
+  const tailExits = after(d.exits);
+  const peak: Record<string, number> = {};
+  for (const s of tailShots)
+    for (const [label, n] of Object.entries(s.counts)) peak[label] = Math.max(peak[label] ?? 0, n);
+  const tail: WindowDigest = {
+    streamId: d.streamId,
+    index: tailIndex,
+    startPtsNs: atNs,
+    endPtsNs: d.endPtsNs,
+    startTimeMs: atMs,
+    endTimeMs: d.endTimeMs,
+    keyframes: tailKeyframes.map((k) => ({ ...k })),
+    peakCounts: peak,
+    lastCounts: { ...(tailShots.at(-1)?.counts ?? {}) },
+    analysed: tailAnalysed,
+    missing: 0,
+    meanMotion: d.meanMotion,
+    text: [],
+  };
+  const head: WindowDigest = {
+    ...d,
+    endPtsNs: atNs,
+    endTimeMs: atMs,
+    keyframes: before(d.keyframes),
+    analysed: Math.max(0, d.analysed - tailAnalysed),
+  };
+  const move = (key: 'sceneCuts' | 'objectsEntered' | 'objectsLeft', n: number): void => {
+    const total = d[key] ?? 0;
+    const h = Math.max(0, total - n);
+    if (h > 0) head[key] = h;
+    else delete head[key];
+    if (n > 0) tail[key] = n;
+  };
+  move('sceneCuts', tailCuts);
+  move('objectsEntered', tailEntries.length);
+  move('objectsLeft', tailExits.length);
+  const list = <K extends 'shots' | 'entries' | 'exits'>(
+    key: K,
+    h: WindowDigest[K],
+    t: WindowDigest[K],
+  ): void => {
+    if ((h?.length ?? 0) > 0) head[key] = h;
+    else delete head[key];
+    if ((t?.length ?? 0) > 0) tail[key] = t;
+  };
+  list('shots', before(d.shots), tailShots);
+  list('entries', before(d.entries), tailEntries);
+  list('exits', before(d.exits), tailExits);
+  const tailTracks = (d.tracks ?? []).filter((t) => t.lastPtsNs >= atNs).map((t) => ({ ...t }));
+  if (tailTracks.length > 0) tail.tracks = tailTracks;
+  return { head, tail };
 }
