@@ -73,7 +73,10 @@ export interface StructuredFacts {
   partial: boolean;
   /** Analyses missing (= missing). */
   missingAnalyses: number;
-  /** Labels whose count was carried forward from the last known state (partial summaries). */
+  /**
+   * Labels whose count was carried forward from the last known state (partial summaries); that
+   * state (`knownCounts`, also in the facts) is what the last summary with analyses observed.
+   */
   carried: Record<string, number>;
   /** Scene cuts (`scene.cut` events) in the range: the one count every level and the event list share. */
   sceneCuts: number;
@@ -153,11 +156,13 @@ function isCounts(v: unknown): v is Record<string, number> {
 /** Reads the fields this summarizer needs from any previous summary's facts (another summarizer may have written them). */
 function previousFacts(previous: Summary | null): {
   peakCounts: Record<string, number> | null;
+  knownCounts: Record<string, number> | null;
   windows: number;
   maxCounts: Record<string, number>;
   staticReported: number[];
 } {
-  if (previous === null) return { peakCounts: null, windows: 0, maxCounts: {}, staticReported: [] };
+  if (previous === null)
+    return { peakCounts: null, knownCounts: null, windows: 0, maxCounts: {}, staticReported: [] };
   const f = previous.facts;
   const chain = f['chain'];
   let windows = 1;
@@ -170,8 +175,10 @@ function previousFacts(previous: Summary | null): {
     const st = c['staticReported'];
     if (Array.isArray(st)) staticReported = st.filter((x): x is number => typeof x === 'number');
   }
+  const peakCounts = isCounts(f['peakCounts']) ? f['peakCounts'] : null;
   return {
-    peakCounts: isCounts(f['peakCounts']) ? f['peakCounts'] : null,
+    peakCounts,
+    knownCounts: isCounts(f['knownCounts']) ? f['knownCounts'] : peakCounts,
     windows,
     maxCounts,
     staticReported,
@@ -267,8 +274,10 @@ export function createStructuredSummarizer(options: StructuredSummarizerOptions 
       const partial = digest.missing > 0;
       const carried: Record<string, number> = {};
       const peakCounts: Record<string, number> = { ...digest.peakCounts };
-      if (partial && prev.peakCounts !== null) {
-        for (const [label, n] of Object.entries(prev.peakCounts)) {
+      // The last known state is what the last summary with analyses observed (bounded: one
+      // digest's labels); a window with no analysis at all passes it on unchanged.
+      if (partial && prev.knownCounts !== null) {
+        for (const [label, n] of Object.entries(prev.knownCounts)) {
           if (n > (peakCounts[label] ?? 0)) {
             carried[label] = n;
             peakCounts[label] = n;
@@ -315,6 +324,7 @@ export function createStructuredSummarizer(options: StructuredSummarizerOptions 
         text: [...digest.text],
         chain: { windows: prev.windows + 1, maxCounts },
       };
+      facts['knownCounts'] = digest.analysed > 0 ? { ...digest.peakCounts } : { ...(prev.knownCounts ?? {}) };
 
       const sentences = buildSentences(digest, facts, prev, level, r);
       const withDetections = digest.keyframes.filter((k) => (k.detections ?? 0) > 0).map((k) => k.id);
