@@ -75,7 +75,9 @@ export interface StructuredFacts {
   missingAnalyses: number;
   /**
    * Labels whose count was carried forward from the last known state (partial summaries); that
-   * state (`knownCounts`, also in the facts) is what the last summary with analyses observed.
+   * state (`knownCounts`, also in the facts) is the previous summary's counts. A summary with no
+   * analysis carries it whole; one with some analyses carries a fallen count for at most 2
+   * summaries in a row (`carriedFor`), then the fall is reported.
    */
   carried: Record<string, number>;
   /** Scene cuts (`scene.cut` events) in the range: the one count every level and the event list share. */
@@ -157,12 +159,20 @@ function isCounts(v: unknown): v is Record<string, number> {
 function previousFacts(previous: Summary | null): {
   peakCounts: Record<string, number> | null;
   knownCounts: Record<string, number> | null;
+  carriedFor: Record<string, number>;
   windows: number;
   maxCounts: Record<string, number>;
   staticReported: number[];
 } {
   if (previous === null)
-    return { peakCounts: null, knownCounts: null, windows: 0, maxCounts: {}, staticReported: [] };
+    return {
+      peakCounts: null,
+      knownCounts: null,
+      carriedFor: {},
+      windows: 0,
+      maxCounts: {},
+      staticReported: [],
+    };
   const f = previous.facts;
   const chain = f['chain'];
   let windows = 1;
@@ -179,11 +189,15 @@ function previousFacts(previous: Summary | null): {
   return {
     peakCounts,
     knownCounts: isCounts(f['knownCounts']) ? f['knownCounts'] : peakCounts,
+    carriedFor: isCounts(f['carriedFor']) ? f['carriedFor'] : {},
     windows,
     maxCounts,
     staticReported,
   };
 }
+
+/** Summaries with some analyses in a row that may carry a fallen count (see `carried`). */
+const MAX_CARRY = 2;
 
 /** Track ids remembered as already reported static (bounds the chain). */
 const MAX_STATIC_REPORTED = 256;
@@ -274,13 +288,17 @@ export function createStructuredSummarizer(options: StructuredSummarizerOptions 
       const partial = digest.missing > 0;
       const carried: Record<string, number> = {};
       const peakCounts: Record<string, number> = { ...digest.peakCounts };
-      // The last known state is what the last summary with analyses observed (bounded: one
-      // digest's labels); a window with no analysis at all passes it on unchanged.
+      // The last known state is the previous summary's counts (carried ones included). A window
+      // with no analysis at all carries it whole; one with some analyses carries a fallen count
+      // for at most MAX_CARRY summaries in a row, so counts cannot stay up forever under load.
+      const carriedFor: Record<string, number> = {};
       if (partial && prev.knownCounts !== null) {
         for (const [label, n] of Object.entries(prev.knownCounts)) {
-          if (n > (peakCounts[label] ?? 0)) {
+          const age = prev.carriedFor[label] ?? 0;
+          if (n > (peakCounts[label] ?? 0) && (digest.analysed === 0 || age < MAX_CARRY)) {
             carried[label] = n;
             peakCounts[label] = n;
+            carriedFor[label] = digest.analysed === 0 ? age : age + 1;
           }
         }
       }
@@ -324,7 +342,8 @@ export function createStructuredSummarizer(options: StructuredSummarizerOptions 
         text: [...digest.text],
         chain: { windows: prev.windows + 1, maxCounts },
       };
-      facts['knownCounts'] = digest.analysed > 0 ? { ...digest.peakCounts } : { ...(prev.knownCounts ?? {}) };
+      facts['knownCounts'] = partial ? { ...sortedPeak } : { ...digest.peakCounts };
+      if (Object.keys(carriedFor).length > 0) facts['carriedFor'] = carriedFor;
 
       const sentences = buildSentences(digest, facts, prev, level, r);
       const withDetections = digest.keyframes.filter((k) => (k.detections ?? 0) > 0).map((k) => k.id);
