@@ -21,7 +21,6 @@ import type {
   VigilEvent,
   WindowDigest,
 } from '../core/contracts.js';
-import type { TrackStep } from './tracker.js';
 
 /**
  * What the language stages add to a window after the fact: a caption (placed at its keyframe's
@@ -34,6 +33,23 @@ export type WindowAnnotation = { caption: Caption } | { transcript: Transcript }
 export interface AnalysedKeyframe {
   keyframe: Keyframe;
   analysis: Analysis | null;
+}
+
+/**
+ * What a window reads of the tracker's view of a keyframe (tracker.ts TrackStep; declared here so
+ * the window stages do not import the tracker).
+ */
+interface TrackStep {
+  tracks: readonly {
+    id: number;
+    label: string;
+    box: { w: number; h: number };
+    occluded: boolean;
+    firstPtsNs: number;
+    lastPtsNs: number;
+    path: readonly (readonly [number, number, number])[];
+  }[];
+  counts: Record<string, number>;
 }
 
 /** The tracker's view of a keyframe, when tracking runs upstream (see tracker.ts TrackedKeyframe). */

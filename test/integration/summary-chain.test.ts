@@ -50,7 +50,7 @@ describe('summary chain on samples/vtest.avi', () => {
         ...['--infer', `127.0.0.1:${infer!.port}`, '--window-ms', '5000', '--report', out],
       ],
       { timeoutMs: 540_000 },
-    );
+    ).result;
     expect(r.timedOut, r.stderr).toBe(false);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
