@@ -112,6 +112,8 @@ export interface StreamRunnerOptions {
   hopMs?: number;
   /** Windows rolled up into one segment summary (default 6). */
   segmentWindows?: number;
+  /** Scene cuts after which a segment closes at its last shot boundary (default 8; 0 = off). */
+  segmentShots?: number;
   maxKeyframesPerWindow?: number;
   /**
    * Makes message ids unique per attach (JetStream de-duplicates by id): default a fresh
@@ -361,6 +363,12 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
   });
   // With tracking, windows and events see keyframes whose detections are the confirmed tracks'.
   const keyframeView$: Observable<AnalysedKeyframe> = tracking ? tracking.stage.tracked$ : analysed$;
+  // One event detector, shared: its scene.cut events and the tracker's object.entered / object.left
+  // are both published and counted by the windows, so every level's counts equal the event list.
+  const keyframeEvents$ = keyframeView$.pipe(detectEvents({ ...o.events, runId }), share());
+  const objectEvents$: Observable<VigilEvent> = tracking
+    ? tracking.stage.events$.asObservable()
+    : (EMPTY as Observable<VigilEvent>);
   const summaries$ = keyframeView$.pipe(
     slidingWindows({
       windowMs: o.windowMs,
@@ -371,10 +379,14 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
       // In fast mode analyses arrive in order as fast as the model allows: no wall-clock deadline.
       ...(o.live === false ? { maxOpenMs: 0 } : {}),
       ...(lang.annotations ? { annotations: lang.annotations } : {}),
+      events: merge(keyframeEvents$, objectEvents$),
     }),
     chainSummaries(o.summarizer ?? createStructuredSummarizer(), {
       runId,
-      rollup: { segmentWindows: o.segmentWindows ?? 6 },
+      rollup: {
+        segmentWindows: o.segmentWindows ?? 6,
+        ...(o.segmentShots !== undefined ? { segmentShots: o.segmentShots } : {}),
+      },
     }),
     concatMap(async (s) => {
       await o.sink.summary(s);
@@ -384,11 +396,7 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
     }),
   );
   const speech$ = o.vad ? o.vad.pipe(detectSpeech({ runId }), share()) : EMPTY;
-  const events$ = merge(
-    keyframeView$.pipe(detectEvents({ ...o.events, runId })),
-    tracking ? tracking.stage.events$.asObservable() : (EMPTY as Observable<VigilEvent>),
-    speech$,
-  ).pipe(
+  const events$ = merge(keyframeEvents$, objectEvents$, speech$).pipe(
     mergeMap(async (raw) => {
       const e = await lang.verify(raw);
       await o.sink.event(e);

@@ -153,7 +153,14 @@ export interface WindowDigest {
   /** Speech segments overlapping the window (from the audio/VAD branch), bounded. */
   speech?: SpeechSegment[];
   /** Confirmed object tracks seen in the window (from the tracker), bounded. */
-  tracks?: { id: number; label: string; firstPtsNs: number; lastPtsNs: number }[];
+  tracks?: DigestTrack[];
+  /** Confirmed objects that entered in the window (`object.entered` events), bounded; `objectsEntered` counts all. */
+  entries?: DigestObjectEvent[];
+  /** Confirmed objects that left in the window (`object.left` events), bounded; `objectsLeft` counts all. */
+  exits?: DigestObjectEvent[];
+  /** `object.entered` / `object.left` events in the window, counted whether or not listed. */
+  objectsEntered?: number;
+  objectsLeft?: number;
   /** Shot boundaries (scene-cut keyframes) in the window: counted whether or not listed (the one count every level shares). */
   sceneCuts?: number;
   /** Shots that start in the window (bounded): their opening keyframe and what its analysis saw. */
@@ -166,6 +173,34 @@ export interface WindowDigest {
   transcripts?: { startPtsNs: number; endPtsNs: number; text: string; language?: string }[];
 }
 
+/** A confirmed track as a digest lists it (seen in the window's keyframes). */
+export interface DigestTrack {
+  id: number;
+  label: string;
+  /** First and last sighting (over the track's life so far), ns. */
+  firstPtsNs: number;
+  lastPtsNs: number;
+  /** The last keyframe of the window it was seen in (evidence). */
+  keyframeId?: string;
+  /** Longest distance its centre moved from its first sighting, in box diagonals (0 = never moved). */
+  moved?: number;
+}
+
+/** An object entering or leaving, as a digest lists it (from `object.entered` / `object.left`). */
+export interface DigestObjectEvent {
+  trackId: number;
+  label: string;
+  /** When it was decided (the event's time), ns. */
+  ptsNs: number;
+  /** The frame edge it came in or went out by. */
+  edge: FrameEdge;
+  /** Evidence keyframe: the first (entry) or last (exit) keyframe it was seen in; null when none. */
+  keyframeId: string | null;
+  /** Exits: how long it stayed, ms, and when it was first seen, ns. */
+  dwellMs?: number;
+  enteredPtsNs?: number;
+}
+
 /** A shot as a digest lists it. */
 export interface DigestShot {
   keyframeId: string;
@@ -175,6 +210,8 @@ export interface DigestShot {
   transition: TransitionKind | 'first';
   /** Detections in the opening keyframe, as counts per label (empty when the analysis was missing). */
   counts: Record<string, number>;
+  /** The shot's keyframe with the most confirmed objects in the window (evidence; default the opening one). */
+  bestKeyframeId?: string;
 }
 
 /** A finished shot (published on `vigil.<stream>.shot`). */
@@ -268,8 +305,20 @@ export interface Summary {
   /** The summary this one builds on (the chain); null for the first. */
   previousId: string | null;
   facts: Record<string, unknown>;
+  /** The readable text (no time prefix: the range is in startPtsNs / endPtsNs). */
   text: string;
   evidence: string[];
+  /** The text sentence by sentence, each with the keyframes it rests on and the time it covers. */
+  sentences?: SummarySentence[];
+}
+
+/** One sentence of a summary with its evidence. */
+export interface SummarySentence {
+  text: string;
+  /** Published keyframes the sentence rests on (may be empty, e.g. "nothing detected" with no keyframe). */
+  keyframeIds: string[];
+  startPtsNs: number;
+  endPtsNs: number;
 }
 
 export type Severity = 'info' | 'warning' | 'critical';

@@ -93,7 +93,13 @@ export {
   type ChainStats,
   type RollupOptions,
 } from './summarize.js';
-export { mergeDigests, estimateDigestBytes, DEFAULT_MERGE_BOUNDS, type MergeBounds } from './rollup.js';
+export {
+  mergeDigests,
+  splitDigest,
+  estimateDigestBytes,
+  DEFAULT_MERGE_BOUNDS,
+  type MergeBounds,
+} from './rollup.js';
 export {
   createTextGenerationSummarizer,
   buildRefinePrompt,

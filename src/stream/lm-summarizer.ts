@@ -6,7 +6,7 @@
  * endpoint, adapted in src/infer); this module does no I/O. On error, timeout or an empty answer
  * the structured text is kept and `facts.textSource` says so, so the chain never stalls on the model.
  */
-import type { Summary, WindowDigest } from '../core/contracts.js';
+import type { Summary, SummarySentence, WindowDigest } from '../core/contracts.js';
 import { ConfigError } from '../core/errors.js';
 import { isRefusal } from '../core/refusal.js';
 import { checkNumber, rejectUnknownKeys } from './options.js';
@@ -111,7 +111,10 @@ export function buildRefinePrompt(input: RefinePromptInput, maxChars = 6000): st
       lastCounts: digest.lastCounts,
       analysedKeyframes: digest.analysed,
       missingKeyframes: digest.missing,
-      sceneCuts: digest.keyframes.filter((k) => k.reason === 'scene-cut').length,
+      // The same count as every level and the event list (never recounted from listed keyframes).
+      sceneCuts: digest.sceneCuts ?? 0,
+      objectsEntered: digest.objectsEntered ?? 0,
+      objectsLeft: digest.objectsLeft ?? 0,
       objects: (digest.tracks ?? [])
         .slice(0, n)
         .map((t) => ({ id: t.id, label: t.label, from: mmss(t.firstPtsNs), to: mmss(t.lastPtsNs) })),
@@ -176,6 +179,25 @@ export function checkCitations(
     cited,
     removed,
   };
+}
+
+/**
+ * The model's text split into sentences, each with the keyframes it cites (`[kf:ID]`, already
+ * checked) and the summary's range (a model sentence has no finer time of its own).
+ */
+export function modelSentences(
+  text: string,
+  range: { startPtsNs: number; endPtsNs: number },
+): SummarySentence[] {
+  return text
+    .split(/(?<=[.!?])\s+/)
+    .map((t) => t.trim())
+    .filter((t) => t !== '')
+    .map((t) => ({
+      text: t,
+      keyframeIds: [...new Set([...t.matchAll(CITATION)].map((m) => m[1] as string))],
+      ...range,
+    }));
 }
 
 export interface TextGenerationSummarizer extends Summarizer {
@@ -272,9 +294,11 @@ export function createTextGenerationSummarizer(
       for (const id of checked.cited) if (!evidence.includes(id) && evidence.length < 16) evidence.push(id);
       const kept = checked.text;
       if (kept === '') return structuredFallback('nothing left after removing invalid citations');
+      const finalText = kept.length > maxTextChars ? `${kept.slice(0, maxTextChars - 1)}…` : kept;
       return {
         ...structured,
-        text: kept.length > maxTextChars ? `${kept.slice(0, maxTextChars - 1)}…` : kept,
+        text: finalText,
+        sentences: modelSentences(finalText, structured),
         evidence,
         facts: {
           ...structured.facts,

@@ -3,9 +3,10 @@
  * every digest folds into the stream digest, so segment and stream summaries are built by the same
  * Summarizer from a digest of the same shape. Merging is incremental and bounded: the merged
  * digest keeps at most `maxKeyframes` keyframe entries (those with detections first, then the most
- * recent), `maxTexts` texts (most recent), `maxLabels` labels.
+ * recent), `maxTexts` texts (most recent), `maxLabels` labels; counts of scene cuts, entries and
+ * exits are summed in full (never recounted from the kept keyframe entries).
  */
-import type { WindowDigest } from '../core/contracts.js';
+import type { DigestObjectEvent, DigestShot, WindowDigest } from '../core/contracts.js';
 
 export interface MergeBounds {
   maxKeyframes: number;
@@ -61,9 +62,9 @@ export function mergeDigests(
     delete d.closedBy;
     if (next.missingKeyframes !== undefined)
       d.missingKeyframes = next.missingKeyframes.slice(-bounds.maxListed);
-    if (next.tracks !== undefined) d.tracks = next.tracks.slice(-bounds.maxListed).map((t) => ({ ...t }));
     if (next.speech !== undefined) d.speech = next.speech.slice(-bounds.maxListed).map((s) => ({ ...s }));
     mergeLanguage(d, null, next, bounds);
+    mergeActivity(d, null, next, bounds);
     return d;
   }
   const peak: Record<string, number> = { ...acc.peakCounts };
@@ -102,25 +103,74 @@ export function mergeDigests(
     -bounds.maxListed,
   );
   if (missingIds.length > 0) d.missingKeyframes = missingIds;
-  if (acc.tracks !== undefined || next.tracks !== undefined) {
-    const byId = new Map<number, NonNullable<WindowDigest['tracks']>[number]>();
-    for (const t of [...(acc.tracks ?? []), ...(next.tracks ?? [])]) {
-      const had = byId.get(t.id);
-      byId.delete(t.id);
-      byId.set(
-        t.id,
-        had === undefined ? { ...t } : { ...had, lastPtsNs: Math.max(had.lastPtsNs, t.lastPtsNs) },
-      );
-    }
-    d.tracks = [...byId.values()].slice(-bounds.maxListed);
-  }
   if (acc.speech !== undefined || next.speech !== undefined) {
     d.speech = [...(acc.speech ?? []), ...(next.speech ?? [])]
       .slice(-bounds.maxListed)
       .map((s) => ({ ...s }));
   }
   mergeLanguage(d, acc, next, bounds);
+  mergeActivity(d, acc, next, bounds);
   return d;
+}
+
+/**
+ * Scene cuts, shots, object entries, exits and tracks. Counts (`sceneCuts`, `objectsEntered`,
+ * `objectsLeft`) are summed in full, whatever the lists keep: the count of a segment or of the
+ * stream is the sum of its windows' counts, the same as the event list. Lists keep the newest
+ * `maxListed`; a track seen in several windows is listed once (latest sighting, furthest move).
+ */
+function mergeActivity(
+  d: WindowDigest,
+  acc: WindowDigest | null,
+  next: WindowDigest,
+  bounds: MergeBounds,
+): void {
+  const sum = (key: 'sceneCuts' | 'objectsEntered' | 'objectsLeft'): void => {
+    const n = (acc?.[key] ?? 0) + (next[key] ?? 0);
+    if (n > 0) d[key] = n;
+    else delete d[key];
+  };
+  sum('sceneCuts');
+  sum('objectsEntered');
+  sum('objectsLeft');
+  for (const key of ['shots', 'entries', 'exits'] as const) {
+    const a = acc?.[key];
+    const b = next[key];
+    if (a === undefined && b === undefined) {
+      delete d[key];
+      continue;
+    }
+    let merged: (DigestShot | DigestObjectEvent)[] = [...(a ?? []), ...(b ?? [])];
+    if (merged.length > bounds.maxListed) {
+      // The stream's first shot stays listed (it tells how many shots there were: cuts + 1).
+      const first =
+        key === 'shots' ? merged.find((x) => 'transition' in x && x.transition === 'first') : undefined;
+      merged = merged.slice(-(first === undefined ? bounds.maxListed : bounds.maxListed - 1));
+      if (first !== undefined && !merged.includes(first)) merged.unshift(first);
+    }
+    (d as unknown as Record<string, unknown>)[key] = merged.map((x) =>
+      'counts' in x ? { ...x, counts: { ...x.counts } } : { ...x },
+    );
+  }
+  if (acc?.tracks === undefined && next.tracks === undefined) {
+    delete d.tracks;
+    return;
+  }
+  const byId = new Map<number, NonNullable<WindowDigest['tracks']>[number]>();
+  for (const t of [...(acc?.tracks ?? []), ...(next.tracks ?? [])]) {
+    const had = byId.get(t.id);
+    byId.delete(t.id);
+    if (had === undefined) {
+      byId.set(t.id, { ...t });
+      continue;
+    }
+    const merged = { ...had, lastPtsNs: Math.max(had.lastPtsNs, t.lastPtsNs) };
+    if (t.keyframeId !== undefined) merged.keyframeId = t.keyframeId;
+    if (had.moved !== undefined || t.moved !== undefined)
+      merged.moved = Math.max(had.moved ?? 0, t.moved ?? 0);
+    byId.set(t.id, merged);
+  }
+  d.tracks = [...byId.values()].slice(-bounds.maxListed);
 }
 
 /** Text positions, captions and transcripts: appended, the newest `maxListed` kept. */
@@ -148,4 +198,81 @@ export function estimateDigestBytes(d: WindowDigest): number {
   for (const x of [...(d.textAt ?? []), ...(d.captions ?? []), ...(d.transcripts ?? [])])
     n += 128 + x.text.length * 2;
   return n;
+}
+
+/**
+ * Splits a merged digest at a shot boundary `atNs` (a scene cut inside it): the head ends there,
+ * the tail (from the cut on) opens the next segment. What was listed moves by time: keyframes,
+ * shots, entries, exits (tracks still seen after the cut go to both). The counts move with them,
+ * so head + tail still sum to the whole (scene cuts, entries, exits, analysed keyframes); the
+ * tail's counts per label are what its shots saw; aggregates that cannot be split (motion, text,
+ * missing) stay with the head. Null when `atNs` is not inside the digest.
+ */
+export function splitDigest(
+  d: WindowDigest,
+  atNs: number,
+  tailIndex: number,
+): { head: WindowDigest; tail: WindowDigest } | null {
+  if (!(atNs > d.startPtsNs && atNs < d.endPtsNs)) return null;
+  const before = <T extends { ptsNs: number }>(xs: readonly T[] | undefined): T[] =>
+    (xs ?? []).filter((x) => x.ptsNs < atNs);
+  const after = <T extends { ptsNs: number }>(xs: readonly T[] | undefined): T[] =>
+    (xs ?? []).filter((x) => x.ptsNs >= atNs);
+  const atMs = Math.round(d.startTimeMs + (atNs - d.startPtsNs) / 1e6);
+  const tailShots = after(d.shots);
+  const tailCuts = tailShots.filter((s) => s.transition !== 'first').length;
+  const tailKeyframes = after(d.keyframes);
+  const tailAnalysed = tailKeyframes.filter((k) => k.detections !== undefined).length;
+  const tailEntries = after(d.entries);
+  const tailExits = after(d.exits);
+  const peak: Record<string, number> = {};
+  for (const s of tailShots)
+    for (const [label, n] of Object.entries(s.counts)) peak[label] = Math.max(peak[label] ?? 0, n);
+  const tail: WindowDigest = {
+    streamId: d.streamId,
+    index: tailIndex,
+    startPtsNs: atNs,
+    endPtsNs: d.endPtsNs,
+    startTimeMs: atMs,
+    endTimeMs: d.endTimeMs,
+    keyframes: tailKeyframes.map((k) => ({ ...k })),
+    peakCounts: peak,
+    lastCounts: { ...(tailShots.at(-1)?.counts ?? {}) },
+    analysed: tailAnalysed,
+    missing: 0,
+    meanMotion: d.meanMotion,
+    text: [],
+  };
+  const head: WindowDigest = {
+    ...d,
+    endPtsNs: atNs,
+    endTimeMs: atMs,
+    keyframes: before(d.keyframes),
+    analysed: Math.max(0, d.analysed - tailAnalysed),
+  };
+  const move = (key: 'sceneCuts' | 'objectsEntered' | 'objectsLeft', n: number): void => {
+    const total = d[key] ?? 0;
+    const h = Math.max(0, total - n);
+    if (h > 0) head[key] = h;
+    else delete head[key];
+    if (n > 0) tail[key] = n;
+  };
+  move('sceneCuts', tailCuts);
+  move('objectsEntered', tailEntries.length);
+  move('objectsLeft', tailExits.length);
+  const list = <K extends 'shots' | 'entries' | 'exits'>(
+    key: K,
+    h: WindowDigest[K],
+    t: WindowDigest[K],
+  ): void => {
+    if ((h?.length ?? 0) > 0) head[key] = h;
+    else delete head[key];
+    if ((t?.length ?? 0) > 0) tail[key] = t;
+  };
+  list('shots', before(d.shots), tailShots);
+  list('entries', before(d.entries), tailEntries);
+  list('exits', before(d.exits), tailExits);
+  const tailTracks = (d.tracks ?? []).filter((t) => t.lastPtsNs >= atNs).map((t) => ({ ...t }));
+  if (tailTracks.length > 0) tail.tracks = tailTracks;
+  return { head, tail };
 }

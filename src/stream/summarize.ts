@@ -19,10 +19,22 @@ import {
   type Observable,
   type OperatorFunction,
 } from 'rxjs';
-import type { Summary, SummaryLevel, WindowDigest } from '../core/contracts.js';
+import type {
+  DigestObjectEvent,
+  Summary,
+  SummaryLevel,
+  SummarySentence,
+  WindowDigest,
+} from '../core/contracts.js';
 import { ConfigError } from '../core/errors.js';
 import { checkNumber, checkRunId, idPrefix, rejectUnknownKeys } from './options.js';
-import { DEFAULT_MERGE_BOUNDS, estimateDigestBytes, mergeDigests, type MergeBounds } from './rollup.js';
+import {
+  DEFAULT_MERGE_BOUNDS,
+  estimateDigestBytes,
+  mergeDigests,
+  splitDigest,
+  type MergeBounds,
+} from './rollup.js';
 
 /** Where a summary sits in the chain: the level it is for (default 'window') and the run id for ids. */
 export interface SummaryContext {
@@ -45,19 +57,43 @@ export interface Summarizer {
 /** Facts written by the structured summarizer (Summary.facts is this, as a plain object). */
 export interface StructuredFacts {
   [key: string]: unknown;
+  /**
+   * Max count per label in any analysed keyframe (confirmed tracks with a tracker). With analyses
+   * missing (`partial`), a label seen less than the last known count keeps that count (`carried`).
+   */
   peakCounts: Record<string, number>;
   lastCounts: Record<string, number>;
-  /** Labels whose peak count differs from the previous window's, e.g. { person: { from: 3, to: 5 } }. */
+  /** Labels whose peak count differs from the previous summary's of the same level, e.g. { person: { from: 3, to: 5 } }. */
   changes: Record<string, { from: number; to: number }>;
   keyframes: number;
   analysed: number;
   missing: number;
   dropped: number;
+  /** True when one or more analyses are missing: counts that fell are carried, not reported as changes. */
+  partial: boolean;
+  /** Analyses missing (= missing). */
+  missingAnalyses: number;
+  /**
+   * Labels whose count was carried forward from the last known state (partial summaries); that
+   * state (`knownCounts`, also in the facts) is the previous summary's counts. A summary with no
+   * analysis carries it whole; one with some analyses carries a fallen count for at most 2
+   * summaries in a row (`carriedFor`), then the fall is reported.
+   */
+  carried: Record<string, number>;
+  /** Scene cuts (`scene.cut` events) in the range: the one count every level and the event list share. */
   sceneCuts: number;
+  /** Shots that start in the range (the first shot of the stream and one per cut). */
+  shots: number;
+  /** Confirmed objects that entered and left (`object.entered` / `object.left` events). */
+  entered: number;
+  left: number;
   meanMotion: number;
   text: string[];
-  /** Carried along the chain: windows summarized so far and the highest count per label ever seen. */
-  chain: { windows: number; maxCounts: Record<string, number> };
+  /**
+   * Carried along the chain: summaries so far, the highest count per label ever seen, and the
+   * tracks already reported as parked or static (reported once per level).
+   */
+  chain: { windows: number; maxCounts: Record<string, number>; staticReported?: number[] };
 }
 
 export interface StructuredSummarizerOptions {
@@ -69,6 +105,14 @@ export interface StructuredSummarizerOptions {
   maxQuotedTexts?: number;
   /** Run id put in summary ids (`<streamId>:<runId>:<level>:<index>`); a context's runId wins. */
   runId?: string;
+  /** An object that stayed at least this long is named as a long stay, ms (default 30000). */
+  longStayMs?: number;
+  /** An object present at least this long that moved at most `staticMaxMove` is parked or static, ms (default 30000). */
+  staticMinMs?: number;
+  /** Most an object may move, in its box's diagonals, and still be static (default 0.5). */
+  staticMaxMove?: number;
+  /** Items named per sentence (shots, long stays, static objects) and evidence ids per sentence (default 4). */
+  maxSentenceItems?: number;
 }
 
 const CS = 'createStructuredSummarizer';
@@ -114,35 +158,124 @@ function isCounts(v: unknown): v is Record<string, number> {
 /** Reads the fields this summarizer needs from any previous summary's facts (another summarizer may have written them). */
 function previousFacts(previous: Summary | null): {
   peakCounts: Record<string, number> | null;
+  knownCounts: Record<string, number> | null;
+  carriedFor: Record<string, number>;
   windows: number;
   maxCounts: Record<string, number>;
+  staticReported: number[];
 } {
-  if (previous === null) return { peakCounts: null, windows: 0, maxCounts: {} };
+  if (previous === null)
+    return {
+      peakCounts: null,
+      knownCounts: null,
+      carriedFor: {},
+      windows: 0,
+      maxCounts: {},
+      staticReported: [],
+    };
   const f = previous.facts;
   const chain = f['chain'];
   let windows = 1;
   let maxCounts: Record<string, number> = {};
+  let staticReported: number[] = [];
   if (typeof chain === 'object' && chain !== null) {
     const c = chain as Record<string, unknown>;
     if (typeof c['windows'] === 'number' && Number.isFinite(c['windows'])) windows = c['windows'];
     if (isCounts(c['maxCounts'])) maxCounts = c['maxCounts'];
+    const st = c['staticReported'];
+    if (Array.isArray(st)) staticReported = st.filter((x): x is number => typeof x === 'number');
   }
-  return { peakCounts: isCounts(f['peakCounts']) ? f['peakCounts'] : null, windows, maxCounts };
+  const peakCounts = isCounts(f['peakCounts']) ? f['peakCounts'] : null;
+  return {
+    peakCounts,
+    knownCounts: isCounts(f['knownCounts']) ? f['knownCounts'] : peakCounts,
+    carriedFor: isCounts(f['carriedFor']) ? f['carriedFor'] : {},
+    windows,
+    maxCounts,
+    staticReported,
+  };
+}
+
+/** Summaries with some analyses in a row that may carry a fallen count (see `carried`). */
+const MAX_CARRY = 2;
+
+/** Track ids remembered as already reported static (bounds the chain). */
+const MAX_STATIC_REPORTED = 256;
+
+/** Labels a parked object has (others are "static"). */
+const VEHICLES = new Set(['car', 'truck', 'bus', 'motorcycle', 'bicycle', 'boat', 'train', 'airplane']);
+
+/** "the previous window" / "the previous segment"; null for the stream level (it is cumulative). */
+function previousName(level: SummaryLevel): string | null {
+  return level === 'stream' ? null : `previous ${level}`;
+}
+
+function capitalize(s: string): string {
+  return s.length === 0 ? s : `${s[0]?.toUpperCase() ?? ''}${s.slice(1)}`;
+}
+
+/** "12 s", "1 min 5 s". */
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.round(ms / 1000));
+  const m = Math.floor(total / 60);
+  const sec = total % 60;
+  if (m === 0) return `${sec} s`;
+  return sec === 0 ? `${m} min` : `${m} min ${sec} s`;
+}
+
+/** "2 from the left, 1 from the top" (edge 'none': "inside the frame"). */
+function describeEdges(list: readonly { edge: string }[], verb: 'from' | 'by'): string {
+  const by = new Map<string, number>();
+  for (const x of list) by.set(x.edge, (by.get(x.edge) ?? 0) + 1);
+  return [...by.entries()]
+    .sort(([ea, a], [eb, b]) => b - a || ea.localeCompare(eb))
+    .map(([edge, n]) => (edge === 'none' ? `${n} inside the frame` : `${n} ${verb} the ${edge}`))
+    .join(', ');
+}
+
+function unique(ids: readonly (string | null | undefined)[], max: number): string[] {
+  const out: string[] = [];
+  for (const id of ids) {
+    if (typeof id !== 'string' || id === '' || out.includes(id)) continue;
+    out.push(id);
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
+interface Resolved {
+  maxEvidence: number;
+  maxChainLabels: number;
+  maxQuotedTexts: number;
+  longStayMs: number;
+  staticMinMs: number;
+  staticMaxMove: number;
+  maxItems: number;
 }
 
 /** The deterministic default summarizer: same digest + same previous → same summary. */
 export function createStructuredSummarizer(options: StructuredSummarizerOptions = {}): Summarizer {
-  rejectUnknownKeys(CS, options, ['maxEvidence', 'maxChainLabels', 'maxQuotedTexts', 'runId']);
+  rejectUnknownKeys(CS, options, [
+    'maxEvidence',
+    'maxChainLabels',
+    'maxQuotedTexts',
+    'runId',
+    'longStayMs',
+    'staticMinMs',
+    'staticMaxMove',
+    'maxSentenceItems',
+  ]);
   const runId = checkRunId(CS, options.runId);
-  const maxEvidence = checkNumber(CS, 'maxEvidence', options.maxEvidence ?? 8, { min: 0, integer: true });
-  const maxChainLabels = checkNumber(CS, 'maxChainLabels', options.maxChainLabels ?? 100, {
-    min: 0,
-    integer: true,
-  });
-  const maxQuotedTexts = checkNumber(CS, 'maxQuotedTexts', options.maxQuotedTexts ?? 3, {
-    min: 0,
-    integer: true,
-  });
+  const int = { min: 0, integer: true };
+  const r: Resolved = {
+    maxEvidence: checkNumber(CS, 'maxEvidence', options.maxEvidence ?? 8, int),
+    maxChainLabels: checkNumber(CS, 'maxChainLabels', options.maxChainLabels ?? 100, int),
+    maxQuotedTexts: checkNumber(CS, 'maxQuotedTexts', options.maxQuotedTexts ?? 3, int),
+    longStayMs: checkNumber(CS, 'longStayMs', options.longStayMs ?? 30_000, { min: 0 }),
+    staticMinMs: checkNumber(CS, 'staticMinMs', options.staticMinMs ?? 30_000, { min: 0 }),
+    staticMaxMove: checkNumber(CS, 'staticMaxMove', options.staticMaxMove ?? 0.5, { min: 0 }),
+    maxItems: checkNumber(CS, 'maxSentenceItems', options.maxSentenceItems ?? 4, { min: 1, integer: true }),
+  };
 
   return {
     summarize(digest: WindowDigest, previous: Summary | null, context?: SummaryContext): Summary {
@@ -150,12 +283,35 @@ export function createStructuredSummarizer(options: StructuredSummarizerOptions 
       const prefix = idPrefix(digest.streamId, context?.runId ?? runId);
       const prev = previousFacts(previous);
 
+      // Missing analyses: a count that fell may only be a keyframe nobody looked at. Carry the last
+      // known count forward instead of inventing "1→0" now and "0→1" in the next summary.
+      const partial = digest.missing > 0;
+      const carried: Record<string, number> = {};
+      const peakCounts: Record<string, number> = { ...digest.peakCounts };
+      // The last known state is the previous summary's counts (carried ones included). A window
+      // with no analysis at all carries it whole; one with some analyses carries a fallen count
+      // for at most MAX_CARRY summaries in a row, so counts cannot stay up forever under load.
+      const carriedFor: Record<string, number> = {};
+      if (partial && prev.knownCounts !== null) {
+        for (const [label, n] of Object.entries(prev.knownCounts)) {
+          const age = prev.carriedFor[label] ?? 0;
+          if (n > (peakCounts[label] ?? 0) && (digest.analysed === 0 || age < MAX_CARRY)) {
+            carried[label] = n;
+            peakCounts[label] = n;
+            carriedFor[label] = digest.analysed === 0 ? age : age + 1;
+          }
+        }
+      }
+      const sortedPeak = Object.fromEntries(
+        Object.entries(peakCounts).sort(([a], [b]) => a.localeCompare(b)),
+      );
+
       const changes: StructuredFacts['changes'] = {};
       if (prev.peakCounts !== null) {
-        const labels = new Set([...Object.keys(prev.peakCounts), ...Object.keys(digest.peakCounts)]);
+        const labels = new Set([...Object.keys(prev.peakCounts), ...Object.keys(sortedPeak)]);
         for (const label of [...labels].sort()) {
           const from = prev.peakCounts[label] ?? 0;
-          const to = digest.peakCounts[label] ?? 0;
+          const to = sortedPeak[label] ?? 0;
           if (from !== to) changes[label] = { from, to };
         }
       }
@@ -163,26 +319,36 @@ export function createStructuredSummarizer(options: StructuredSummarizerOptions 
       const maxCounts: Record<string, number> = { ...prev.maxCounts };
       for (const [label, n] of Object.entries(digest.peakCounts)) {
         if (label in maxCounts) maxCounts[label] = Math.max(maxCounts[label] ?? 0, n);
-        else if (Object.keys(maxCounts).length < maxChainLabels) maxCounts[label] = n;
+        else if (Object.keys(maxCounts).length < r.maxChainLabels) maxCounts[label] = n;
       }
 
+      const shots = digest.shots ?? [];
       const facts: StructuredFacts = {
-        peakCounts: { ...digest.peakCounts },
+        peakCounts: sortedPeak,
         lastCounts: { ...digest.lastCounts },
         changes,
         keyframes: digest.keyframes.length + (digest.dropped ?? 0),
         analysed: digest.analysed,
         missing: digest.missing,
         dropped: digest.dropped ?? 0,
-        sceneCuts: digest.keyframes.filter((k) => k.reason === 'scene-cut').length,
+        partial,
+        missingAnalyses: digest.missing,
+        carried,
+        sceneCuts: digest.sceneCuts ?? 0,
+        shots: (digest.sceneCuts ?? 0) + (shots.some((x) => x.transition === 'first') ? 1 : 0),
+        entered: digest.objectsEntered ?? 0,
+        left: digest.objectsLeft ?? 0,
         meanMotion: Math.round(digest.meanMotion * 1e4) / 1e4,
         text: [...digest.text],
         chain: { windows: prev.windows + 1, maxCounts },
       };
+      facts['knownCounts'] = partial ? { ...sortedPeak } : { ...digest.peakCounts };
+      if (Object.keys(carriedFor).length > 0) facts['carriedFor'] = carriedFor;
 
+      const sentences = buildSentences(digest, facts, prev, level, r);
       const withDetections = digest.keyframes.filter((k) => (k.detections ?? 0) > 0).map((k) => k.id);
       const without = digest.keyframes.filter((k) => !((k.detections ?? 0) > 0)).map((k) => k.id);
-      const evidence = [...withDetections, ...without].slice(0, maxEvidence);
+      const evidence = unique([...withDetections, ...without], r.maxEvidence);
 
       if (digest.missingKeyframes !== undefined) facts['missingKeyframes'] = [...digest.missingKeyframes];
       if (digest.closedBy === 'timeout') facts['closedBy'] = 'timeout';
@@ -200,44 +366,165 @@ export function createStructuredSummarizer(options: StructuredSummarizerOptions 
         endTimeMs: digest.endTimeMs,
         previousId: previous?.id ?? null,
         facts,
-        text: renderText(digest, facts, prev.peakCounts, maxQuotedTexts),
+        text: sentences.map((x) => x.text).join(' '),
         evidence,
+        sentences,
       };
     },
   };
 }
 
-function renderText(
+/**
+ * The readable summary, sentence by sentence, each with the keyframes it rests on. No sentence
+ * starts with the time range (the message carries it); the wording names the level.
+ */
+function buildSentences(
   digest: WindowDigest,
   facts: StructuredFacts,
-  previousPeak: Record<string, number> | null,
-  maxQuotedTexts: number,
-): string {
-  const range = `${formatStreamTime(digest.startPtsNs)}–${formatStreamTime(digest.endPtsNs)}`;
-  let what: string;
-  if (facts.analysed === 0) {
-    what = 'no analysis available';
-  } else {
-    const seen = describeCounts(facts.peakCounts);
-    what = seen === 'nothing' ? 'nothing detected' : `up to ${seen} in view`;
-  }
+  prev: ReturnType<typeof previousFacts>,
+  level: SummaryLevel,
+  r: Resolved,
+): SummarySentence[] {
+  const out: SummarySentence[] = [];
+  const span = { startPtsNs: digest.startPtsNs, endPtsNs: digest.endPtsNs };
+  const say = (text: string, ids: readonly (string | null | undefined)[], range = span): void => {
+    out.push({ text, keyframeIds: unique(ids, r.maxItems), ...range });
+  };
+  const analysedIds = digest.keyframes.filter((k) => k.detections !== undefined);
+  const withDetections = analysedIds.filter((k) => (k.detections ?? 0) > 0).map((k) => k.id);
+
+  // 1. What was in view, against the previous summary of the same level.
+  const seen = describeCounts(facts.peakCounts);
+  const prevName = previousName(level);
   let trend = '';
-  if (previousPeak !== null) {
-    const changed = Object.keys(facts.changes).length > 0;
-    trend = changed
-      ? ` (previous window: ${describeCounts(previousPeak)})`
-      : ' (unchanged from previous window)';
+  if (prevName !== null && prev.peakCounts !== null) {
+    trend =
+      Object.keys(facts.changes).length > 0
+        ? ` (${prevName}: ${describeCounts(prev.peakCounts)})`
+        : ` (unchanged from the ${prevName})`;
   }
-  const analysed = `${facts.analysed} keyframe${facts.analysed === 1 ? '' : 's'} analysed`;
-  const missing = facts.missing > 0 ? `, ${facts.missing} missing` : '';
-  const cuts = facts.sceneCuts > 0 ? `, ${facts.sceneCuts} scene cut${facts.sceneCuts === 1 ? '' : 's'}` : '';
-  let text = `${range}: ${what}${trend}; ${analysed}${missing}${cuts}.`;
+  if (facts.analysed === 0) {
+    const last = prev.peakCounts === null ? 'nothing known' : describeCounts(facts.peakCounts);
+    say(
+      `No analysis available${prevName !== null && prev.peakCounts !== null ? `; last known: ${last}, carried from the ${prevName}` : ''}.`,
+      [],
+    );
+  } else {
+    say(
+      seen === 'nothing'
+        ? `Nothing detected${trend}.`
+        : `Up to ${seen} in view${level === 'stream' ? ' at once' : ''}${trend}.`,
+      withDetections.length > 0 ? withDetections : analysedIds.map((k) => k.id),
+    );
+  }
+
+  // 2. Shots (content with cuts).
+  const shots = digest.shots ?? [];
+  if (facts.sceneCuts > 0) {
+    const cuts = `${facts.sceneCuts} scene cut${facts.sceneCuts === 1 ? '' : 's'}`;
+    const named = shots.slice(0, r.maxItems).map((x) => {
+      const what = describeCounts(x.counts);
+      return `${what === 'nothing' ? 'nothing detected' : what} at ${formatStreamTime(x.ptsNs)}`;
+    });
+    const more = shots.length > named.length || facts.shots > shots.length ? ', …' : '';
+    const head = `${facts.shots} shot${facts.shots === 1 ? '' : 's'} (${cuts})`;
+    say(
+      named.length > 0 ? `${head}: ${named.join('; ')}${more}.` : `${head}.`,
+      shots.map((x) => x.bestKeyframeId),
+      shots.length > 0 ? { startPtsNs: shots[0]!.ptsNs, endPtsNs: digest.endPtsNs } : span,
+    );
+  }
+
+  // 3. Entries and exits, by label, with the edges.
+  const moves = (
+    list: readonly DigestObjectEvent[],
+    total: number,
+    verb: 'entered' | 'left',
+    edgeWord: 'from' | 'by',
+  ): void => {
+    if (total === 0) return;
+    const byLabel = new Map<string, DigestObjectEvent[]>();
+    for (const x of list) byLabel.set(x.label, [...(byLabel.get(x.label) ?? []), x]);
+    const parts = [...byLabel.entries()]
+      .sort(([la, a], [lb, b]) => b.length - a.length || la.localeCompare(lb))
+      .map(([label, xs]) => `${xs.length} ${plural(label, xs.length)} (${describeEdges(xs, edgeWord)})`);
+    const unlisted = total - list.length;
+    if (unlisted > 0) parts.push(`${unlisted} more`);
+    const text = `${capitalize(parts.join(', '))} ${verb}.`;
+    const times = list.map((x) => x.ptsNs);
+    say(
+      text,
+      list.map((x) => x.keyframeId),
+      times.length > 0 ? { startPtsNs: Math.min(...times), endPtsNs: Math.max(...times) } : span,
+    );
+  };
+  moves(digest.entries ?? [], facts.entered, 'entered', 'from');
+  moves(digest.exits ?? [], facts.left, 'left', 'by');
+
+  // 4. Who stayed long (among those that left).
+  const long = (digest.exits ?? [])
+    .filter((x) => (x.dwellMs ?? 0) >= r.longStayMs && r.longStayMs > 0)
+    .sort((a, b) => (b.dwellMs ?? 0) - (a.dwellMs ?? 0));
+  if (long.length > 0) {
+    const named = long
+      .slice(0, r.maxItems)
+      .map((x) => `${x.label} #${x.trackId} for ${formatDuration(x.dwellMs ?? 0)}`);
+    const starts = long.map((x) => x.enteredPtsNs ?? x.ptsNs);
+    say(
+      `Stayed long: ${named.join(', ')}${long.length > named.length ? ', …' : ''}.`,
+      long.map((x) => x.keyframeId),
+      { startPtsNs: Math.min(...starts), endPtsNs: Math.max(...long.map((x) => x.ptsNs)) },
+    );
+  }
+
+  // 5. Parked or static objects, once per level.
+  const reported = new Set(prev.staticReported);
+  const fresh = (digest.tracks ?? []).filter(
+    (t) =>
+      !reported.has(t.id) &&
+      (t.lastPtsNs - t.firstPtsNs) / 1e6 >= r.staticMinMs &&
+      (t.moved ?? Infinity) <= r.staticMaxMove,
+  );
+  if (fresh.length > 0) {
+    const named = fresh
+      .slice(0, r.maxItems)
+      .map(
+        (t) =>
+          `${t.label} #${t.id} ${VEHICLES.has(t.label) ? 'parked' : 'static'} since ${formatStreamTime(t.firstPtsNs)}`,
+      );
+    say(
+      `${capitalize(named.join(', '))}${fresh.length > named.length ? ', …' : ''}.`,
+      fresh.map((t) => t.keyframeId),
+      {
+        startPtsNs: Math.min(...fresh.map((t) => t.firstPtsNs)),
+        endPtsNs: Math.max(...fresh.map((t) => t.lastPtsNs)),
+      },
+    );
+  }
+  const staticReported = [...prev.staticReported, ...fresh.map((t) => t.id)].slice(-MAX_STATIC_REPORTED);
+  if (staticReported.length > 0) facts.chain.staticReported = staticReported;
+
+  // 6. How much was looked at, and what was carried.
+  let looked = `${facts.analysed} keyframe${facts.analysed === 1 ? '' : 's'} analysed`;
+  if (facts.missing > 0) looked += `, ${facts.missing} missing`;
+  const carried = Object.keys(facts.carried);
+  if (carried.length > 0 && facts.analysed > 0) {
+    looked += `; ${carried.map((l) => plural(l, 2)).join(', ')} carried from the last known count`;
+  }
+  say(`${capitalize(looked)}.`, []);
+
+  // 7. Recognised text.
   const quoted = facts.text
-    .slice(0, maxQuotedTexts)
+    .slice(0, r.maxQuotedTexts)
     .map((t) => `"${t.length > 40 ? `${t.slice(0, 39)}…` : t}"`);
-  if (quoted.length > 0)
-    text += ` Text: ${quoted.join(', ')}${facts.text.length > quoted.length ? ', …' : ''}.`;
-  return text;
+  if (quoted.length > 0) {
+    const at = new Map((digest.textAt ?? []).map((x) => [x.text, x.keyframeId]));
+    say(
+      `Text: ${quoted.join(', ')}${facts.text.length > quoted.length ? ', …' : ''}.`,
+      facts.text.slice(0, r.maxQuotedTexts).map((t) => at.get(t)),
+    );
+  }
+  return out;
 }
 
 export interface RollupOptions {
@@ -245,6 +532,12 @@ export interface RollupOptions {
   segmentWindows: number;
   /** Also keep a stream summary, updated after each segment (default true). */
   stream?: boolean;
+  /**
+   * Content with frequent cuts: once the open segment holds this many scene cuts it closes at its
+   * last shot boundary (before `segmentWindows` windows), and the shot from that cut on opens the
+   * next segment; 0 = segments of `segmentWindows` windows only (default 8).
+   */
+  segmentShots?: number;
   /** Keyframe entries / texts / labels kept in a merged digest (defaults 32 / 32 / 100). */
   maxKeyframes?: number;
   maxTexts?: number;
@@ -303,16 +596,29 @@ export function chainSummaries(
   const runId = checkRunId(C, options.runId);
   const onDrop = options.onDrop;
   const onStats = options.onStats;
-  let rollup: { segmentWindows: number; stream: boolean; bounds: MergeBounds } | null = null;
+  let rollup: {
+    segmentWindows: number;
+    segmentShots: number;
+    stream: boolean;
+    bounds: MergeBounds;
+  } | null = null;
   if (options.rollup !== undefined) {
     const r = options.rollup;
     const RC = `${C}: rollup`;
     if (typeof r !== 'object' || r === null) throw new ConfigError(`${RC} must be { segmentWindows }`);
-    rejectUnknownKeys(RC, r, ['segmentWindows', 'stream', 'maxKeyframes', 'maxTexts', 'maxLabels']);
+    rejectUnknownKeys(RC, r, [
+      'segmentWindows',
+      'segmentShots',
+      'stream',
+      'maxKeyframes',
+      'maxTexts',
+      'maxLabels',
+    ]);
     if (r.stream !== undefined && typeof r.stream !== 'boolean')
       throw new ConfigError(`${RC}.stream must be a boolean`);
     rollup = {
       segmentWindows: checkNumber(RC, 'segmentWindows', r.segmentWindows, { min: 1, integer: true }),
+      segmentShots: checkNumber(RC, 'segmentShots', r.segmentShots ?? 8, { min: 0, integer: true }),
       stream: r.stream ?? true,
       bounds: {
         maxKeyframes: checkNumber(RC, 'maxKeyframes', r.maxKeyframes ?? DEFAULT_MERGE_BOUNDS.maxKeyframes, {
@@ -383,12 +689,24 @@ export function chainSummaries(
           return from(result.then(done));
         });
 
-      /** Segment summary (and stream update) for the open segment, if any. */
-      const closeSegment = (): Observable<Summary> => {
+      /**
+       * Segment summary (and stream update) for the open segment, if any. `atShot`: close at the
+       * segment's last shot boundary; the rest opens the next segment.
+       */
+      const closeSegment = (atShot = false): Observable<Summary> => {
         if (rollup === null || segment === null) return of();
-        const seg = segment;
+        let seg = segment;
         segment = null;
         segmentCount = 0;
+        if (atShot) {
+          const cuts = (seg.shots ?? []).filter((x) => x.transition !== 'first' && x.ptsNs > seg.startPtsNs);
+          const last = cuts.at(-1);
+          const split = last === undefined ? null : splitDigest(seg, last.ptsNs, segmentIndex);
+          if (split !== null) {
+            seg = split.head;
+            segment = split.tail;
+          }
+        }
         const parts: Observable<Summary>[] = [step('segment', seg)];
         if (rollup.stream) {
           streamDigest = mergeDigests(streamDigest, seg, streamIndex++, rollup.bounds);
@@ -428,9 +746,10 @@ export function chainSummaries(
               defer(() => {
                 segment = mergeDigests(segment, digest, segmentIndex, r.bounds);
                 segmentCount++;
-                if (segmentCount < r.segmentWindows) return of();
+                const byShots = r.segmentShots > 0 && (segment.sceneCuts ?? 0) >= r.segmentShots;
+                if (segmentCount < r.segmentWindows && !byShots) return of();
                 segmentIndex++;
-                return closeSegment();
+                return closeSegment(byShots);
               }),
             );
           }

@@ -1,5 +1,26 @@
-/** One open window's accumulator: keyframe entries, label peaks, texts, all within their bounds. */
-import type { Analysis, Caption, Keyframe, Transcript, WindowDigest } from '../core/contracts.js';
+/**
+ * One open window's accumulator: keyframe entries, label peaks, texts, tracks, object entries and
+ * exits, scene cuts and shots, all within their bounds.
+ *
+ * Counts with a tracker: a tracked keyframe (`tracking` set) counts its confirmed live tracks
+ * (`tracking.counts`, the same counts as `count.changed`), never raw detections.
+ * Scene cuts, entries and exits: from the window's `scene.cut`, `object.entered` and `object.left`
+ * events when the window is fed events (the one source every level and the event list share);
+ * without an event input, each scene-cut keyframe counts as one cut.
+ */
+import type {
+  Analysis,
+  Caption,
+  DigestObjectEvent,
+  DigestShot,
+  DigestTrack,
+  FrameEdge,
+  Keyframe,
+  Transcript,
+  TransitionKind,
+  VigilEvent,
+  WindowDigest,
+} from '../core/contracts.js';
 
 /**
  * What the language stages add to a window after the fact: a caption (placed at its keyframe's
@@ -14,6 +35,35 @@ export interface AnalysedKeyframe {
   analysis: Analysis | null;
 }
 
+/**
+ * What a window reads of the tracker's view of a keyframe (tracker.ts TrackStep; declared here so
+ * the window stages do not import the tracker).
+ */
+interface TrackStep {
+  tracks: readonly {
+    id: number;
+    label: string;
+    box: { w: number; h: number };
+    occluded: boolean;
+    firstPtsNs: number;
+    lastPtsNs: number;
+    path: readonly (readonly [number, number, number])[];
+  }[];
+  counts: Record<string, number>;
+}
+
+/** The tracker's view of a keyframe, when tracking runs upstream (see tracker.ts TrackedKeyframe). */
+function trackingOf(item: AnalysedKeyframe): TrackStep | undefined {
+  return 'tracking' in item ? ((item as { tracking?: TrackStep }).tracking ?? undefined) : undefined;
+}
+
+/** Event types a window counts (everything else is ignored). */
+export const WINDOW_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'scene.cut',
+  'object.entered',
+  'object.left',
+]);
+
 /** The bounds and geometry one window needs (see WindowOptions). */
 export interface WindowLimits {
   windowMs: number;
@@ -25,6 +75,10 @@ export interface WindowLimits {
   maxMissingListed: number;
   /** Captions and transcripts kept per window, each. */
   maxAnnotationsPerWindow: number;
+  /** Tracks, entries, exits and shots listed per window, each (all are counted). */
+  maxObjectsListed: number;
+  /** True when scene cuts, entries and exits come from events (see the module doc). */
+  countsFromEvents: boolean;
 }
 
 type KeyframeEntry = WindowDigest['keyframes'][number];
@@ -40,6 +94,16 @@ export class WindowAccumulator {
   readonly textAt: NonNullable<WindowDigest['textAt']> = [];
   readonly captions: NonNullable<WindowDigest['captions']> = [];
   readonly transcripts: NonNullable<WindowDigest['transcripts']> = [];
+  readonly tracks = new Map<number, DigestTrack>();
+  readonly objectEntries: DigestObjectEvent[] = [];
+  readonly objectExits: DigestObjectEvent[] = [];
+  readonly shots: DigestShot[] = [];
+  /** Objects in each listed shot's best keyframe so far. */
+  private readonly shotBest = new Map<DigestShot, number>();
+  private entered = 0;
+  private left = 0;
+  private cuts = 0;
+  private events = 0;
   private analysed = 0;
   private missing = 0;
   private dropped = 0;
@@ -92,12 +156,22 @@ export class WindowAccumulator {
     }
     if (ok && entry !== undefined) entry.detections = analysis.detections.length;
 
+    if (!this.o.countsFromEvents && keyframe.reason === 'scene-cut') {
+      this.cuts++;
+      this.openShot(keyframe.id, keyframe.frame.ptsNs, keyframe.shot?.kind ?? 'cut', {});
+    }
+    if (keyframe.reason === 'first') this.openShot(keyframe.id, keyframe.frame.ptsNs, 'first', {});
+
     if (!ok) {
       this.missing++;
       return;
     }
     this.analysed++;
-    const counts = countByLabel(analysis);
+    const tracking = trackingOf(item);
+    const counts = tracking !== undefined ? { ...tracking.counts } : countByLabel(analysis);
+    if (tracking !== undefined) this.seeTracks(tracking, keyframe.id);
+    // A shot is described by what its keyframes saw (confirmed objects matched in them).
+    this.shotSaw(keyframe.id, keyframe.frame.ptsNs, countByLabel(analysis));
     for (const [label, n] of Object.entries(counts)) {
       const had = this.peak.get(label);
       if (had === undefined && this.peak.size >= this.o.maxLabelsPerWindow) continue;
@@ -111,6 +185,100 @@ export class WindowAccumulator {
         this.texts.add(s);
         this.textAt.push({ text: s, keyframeId: keyframe.id, ptsNs: keyframe.frame.ptsNs });
         this.textBytes += 96 + s.length * 2;
+      }
+    }
+  }
+
+  /**
+   * A `scene.cut`, `object.entered` or `object.left` event of this window: counted in full, listed
+   * within the bound. Other types are ignored.
+   */
+  event(e: VigilEvent): void {
+    if (!WINDOW_EVENT_TYPES.has(e.type)) return;
+    this.events++;
+    const d = e.data;
+    if (e.type === 'scene.cut') {
+      this.cuts++;
+      const kind = typeof d['kind'] === 'string' ? (d['kind'] as TransitionKind) : 'cut';
+      const counts: Record<string, number> = {};
+      for (const b of e.evidence.boxes) counts[b.label] = (counts[b.label] ?? 0) + 1;
+      const id = e.evidence.keyframeId ?? '';
+      this.openShot(id, e.ptsNs, kind, {});
+      this.shotSaw(id, e.ptsNs, counts);
+      return;
+    }
+    const edgeKey = e.type === 'object.entered' ? 'entryEdge' : 'exitEdge';
+    const o: DigestObjectEvent = {
+      trackId: typeof d['trackId'] === 'number' ? d['trackId'] : -1,
+      label: typeof d['label'] === 'string' ? d['label'] : 'object',
+      ptsNs: e.ptsNs,
+      edge: typeof d[edgeKey] === 'string' ? (d[edgeKey] as FrameEdge) : 'none',
+      keyframeId:
+        e.type === 'object.entered'
+          ? typeof d['firstKeyframeId'] === 'string'
+            ? d['firstKeyframeId']
+            : e.evidence.keyframeId
+          : e.evidence.keyframeId,
+    };
+    if (e.type === 'object.left') {
+      if (typeof d['dwellMs'] === 'number') o.dwellMs = d['dwellMs'];
+      if (typeof d['enteredPtsNs'] === 'number') o.enteredPtsNs = d['enteredPtsNs'];
+      this.left++;
+      if (this.objectExits.length < this.o.maxObjectsListed) this.objectExits.push(o);
+    } else {
+      this.entered++;
+      if (this.objectEntries.length < this.o.maxObjectsListed) this.objectEntries.push(o);
+    }
+    this.textBytes += 160;
+  }
+
+  /** A new shot starting at `ptsNs` (listed within the bound; the count is the cuts'). */
+  private openShot(
+    keyframeId: string,
+    ptsNs: number,
+    transition: DigestShot['transition'],
+    counts: Record<string, number>,
+  ): void {
+    if (this.shots.some((s) => s.keyframeId === keyframeId && keyframeId !== '')) return;
+    if (this.shots.length >= this.o.maxObjectsListed) return;
+    const shot: DigestShot = { keyframeId, ptsNs, transition, counts };
+    this.shots.push(shot);
+    this.shots.sort((a, b) => a.ptsNs - b.ptsNs);
+  }
+
+  /** What a keyframe saw goes to the shot it belongs to (the latest one started at or before it). */
+  private shotSaw(keyframeId: string, ptsNs: number, counts: Record<string, number>): void {
+    let shot: DigestShot | undefined;
+    for (const s of this.shots) if (s.ptsNs <= ptsNs) shot = s;
+    if (shot === undefined) return;
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    if (shot.bestKeyframeId === undefined || total > (this.shotBest.get(shot) ?? 0)) {
+      shot.bestKeyframeId = keyframeId;
+      this.shotBest.set(shot, total);
+    }
+    for (const [label, n] of Object.entries(counts)) {
+      if (n > (shot.counts[label] ?? 0)) shot.counts[label] = n;
+    }
+  }
+
+  /** The confirmed tracks of a tracked keyframe: listed (bounded) with how far each moved. */
+  private seeTracks(step: TrackStep, keyframeId: string): void {
+    for (const t of step.tracks) {
+      let entry = this.tracks.get(t.id);
+      if (entry === undefined) {
+        if (this.tracks.size >= this.o.maxObjectsListed) continue;
+        entry = { id: t.id, label: t.label, firstPtsNs: t.firstPtsNs, lastPtsNs: t.lastPtsNs, moved: 0 };
+        this.tracks.set(t.id, entry);
+        this.textBytes += 160;
+      }
+      entry.lastPtsNs = Math.max(entry.lastPtsNs, t.lastPtsNs);
+      if (!t.occluded) entry.keyframeId = keyframeId;
+      const diag = Math.max(1, Math.hypot(t.box.w, t.box.h));
+      const p0 = t.path[0];
+      if (p0 !== undefined) {
+        let moved = entry.moved ?? 0;
+        for (const p of t.path) moved = Math.max(moved, Math.hypot(p[1] - p0[1], p[2] - p0[2]) / diag);
+        entry.moved = Math.round(moved * 1000) / 1000;
       }
     }
   }
@@ -164,7 +332,7 @@ export class WindowAccumulator {
   }
 
   get empty(): boolean {
-    return this.items === 0 && this.entries.length === 0;
+    return this.items === 0 && this.entries.length === 0 && this.events === 0;
   }
 
   digest(extra: {
@@ -203,6 +371,17 @@ export class WindowAccumulator {
       d.transcripts = [...this.transcripts].sort((a, b) => a.startPtsNs - b.startPtsNs);
     if (this.pending.size > 0) {
       d.missingKeyframes = [...this.pending.keys()].slice(0, this.o.maxMissingListed);
+    }
+    if (this.cuts > 0) d.sceneCuts = this.cuts;
+    if (this.shots.length > 0) d.shots = this.shots.map((s) => ({ ...s, counts: { ...s.counts } }));
+    if (this.tracks.size > 0) d.tracks = [...this.tracks.values()].map((t) => ({ ...t }));
+    if (this.entered > 0) {
+      d.objectsEntered = this.entered;
+      d.entries = this.objectEntries.map((x) => ({ ...x }));
+    }
+    if (this.left > 0) {
+      d.objectsLeft = this.left;
+      d.exits = this.objectExits.map((x) => ({ ...x }));
     }
     return d;
   }

@@ -4,8 +4,13 @@
  * and the totals `onStats` reports. Digests go to `emit` in index order.
  */
 import type { Observable, SchedulerLike, Subscription } from 'rxjs';
-import type { Keyframe, WindowDigest } from '../core/contracts.js';
-import { WindowAccumulator, type AnalysedKeyframe, type WindowAnnotation } from './window-accumulator.js';
+import type { Keyframe, VigilEvent, WindowDigest } from '../core/contracts.js';
+import {
+  WINDOW_EVENT_TYPES,
+  WindowAccumulator,
+  type AnalysedKeyframe,
+  type WindowAnnotation,
+} from './window-accumulator.js';
 
 export interface ResolvedWindowOptions {
   windowMs: number;
@@ -23,6 +28,9 @@ export interface ResolvedWindowOptions {
   pending: Observable<Keyframe> | undefined;
   annotations: Observable<WindowAnnotation> | undefined;
   maxAnnotationsPerWindow: number;
+  events: Observable<VigilEvent> | undefined;
+  maxObjectsListed: number;
+  countsFromEvents: boolean;
   onStats: ((stats: WindowStats) => void) | undefined;
   scheduler: SchedulerLike;
 }
@@ -94,7 +102,7 @@ export class WindowSet {
       if (i <= this.lastClosedIndex) continue;
       // Listing a keyframe far ahead must not close windows still waiting for analyses.
       if (!open.has(i) && open.size >= o.maxOpenWindows) continue;
-      this.windowFor(i, kf).expect(kf, ptsNs);
+      this.windowFor(i, kf.frame.streamId).expect(kf, ptsNs);
     }
     this.arm();
     this.report();
@@ -117,7 +125,7 @@ export class WindowSet {
         wasLate = true;
         continue;
       }
-      this.windowFor(i, kf).add(item, ptsNs);
+      this.windowFor(i, kf.frame.streamId).add(item, ptsNs);
       counted = true;
     }
     if (!counted && wasLate) {
@@ -148,6 +156,29 @@ export class WindowSet {
       this.late++;
       this.lateTotal++;
     }
+    this.report();
+  }
+
+  /**
+   * A `scene.cut`, `object.entered` or `object.left` event: counted in every window holding its
+   * time, opening the window if needed (an event may come just before its keyframe's analysis);
+   * one whose windows all closed counts as late. Other types are ignored.
+   */
+  event(e: VigilEvent): void {
+    if (!WINDOW_EVENT_TYPES.has(e.type)) return;
+    this.streamId = e.streamId;
+    const ptsNs = e.ptsNs + this.offsetNs;
+    let placed = false;
+    for (const i of this.indexes(ptsNs)) {
+      if (i <= this.lastClosedIndex) continue;
+      this.windowFor(i, e.streamId).event(e);
+      placed = true;
+    }
+    if (!placed) {
+      this.late++;
+      this.lateTotal++;
+    }
+    this.arm();
     this.report();
   }
 
@@ -280,10 +311,10 @@ export class WindowSet {
     return out;
   }
 
-  private windowFor(i: number, kf: Keyframe): WindowAccumulator {
+  private windowFor(i: number, streamId: string): WindowAccumulator {
     let w = this.open.get(i);
     if (w === undefined) {
-      w = new WindowAccumulator(kf.frame.streamId, i, this.o.scheduler.now(), this.o);
+      w = new WindowAccumulator(streamId, i, this.o.scheduler.now(), this.o);
       this.open.set(i, w);
       // Bound: too many open windows (e.g. pending keyframes far ahead) closes the oldest early.
       while (this.open.size > this.o.maxOpenWindows) this.closeUpTo(Math.min(...this.open.keys()), 'timeout');

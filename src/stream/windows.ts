@@ -15,6 +15,10 @@
  * Empty windows are not emitted unless emitEmpty (indexes may then skip). On error the open windows
  * are dropped.
  *
+ * Events: pass the stream's events as `events` and each window counts its scene cuts, object
+ * entries and exits from them (the one count every level and the event list share) and lists its
+ * shots; with a tracker, counts are the confirmed tracks' (see window-accumulator.ts).
+ *
  * Missing analyses: pass the selected keyframes as `pending` (before the model call) and each
  * window lists the keyframes whose analysis never came (`missing`, `missingKeyframes`); items with
  * a null or unavailable analysis count as missing too.
@@ -25,7 +29,7 @@
  * data is kept. `onStats` reports what is retained.
  */
 import { Observable, asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
-import type { Keyframe, WindowDigest } from '../core/contracts.js';
+import type { Keyframe, VigilEvent, WindowDigest } from '../core/contracts.js';
 import { ConfigError } from '../core/errors.js';
 import { checkNumber, rejectUnknownKeys } from './options.js';
 import type { AnalysedKeyframe, WindowAnnotation } from './window-accumulator.js';
@@ -65,6 +69,14 @@ export interface WindowOptions {
   annotations?: Observable<WindowAnnotation>;
   /** Captions and transcripts kept per window, each (default 16); characters kept of each (500). */
   maxAnnotationsPerWindow?: number;
+  /**
+   * The stream's events: each window counts its `scene.cut`, `object.entered` and `object.left`
+   * events in full and lists them (bounded), so window, segment and stream counts equal the event
+   * list. Without it, scene-cut keyframes are counted and no entries or exits are listed.
+   */
+  events?: Observable<VigilEvent>;
+  /** Tracks, entries, exits and shots listed per window, each (default 64; all are counted). */
+  maxObjectsListed?: number;
   /** Called with the retained state after each change (metrics and memory tests; must not throw). */
   onStats?: (stats: WindowStats) => void;
   /** Scheduler for the wall-time timeouts (default asyncScheduler; tests inject a TestScheduler). */
@@ -88,6 +100,8 @@ const KNOWN = [
   'pending',
   'annotations',
   'maxAnnotationsPerWindow',
+  'events',
+  'maxObjectsListed',
   'onStats',
   'scheduler',
 ] as const;
@@ -129,6 +143,12 @@ export function parseWindowOptions(options: WindowOptions, component = C): Resol
   ) {
     throw new ConfigError(`${component}: pending must be an Observable of keyframes`);
   }
+  if (
+    options.events !== undefined &&
+    typeof (options.events as { subscribe?: unknown }).subscribe !== 'function'
+  ) {
+    throw new ConfigError(`${component}: events must be an Observable of events`);
+  }
   return {
     windowMs,
     hopMs,
@@ -148,6 +168,9 @@ export function parseWindowOptions(options: WindowOptions, component = C): Resol
       min: 0,
       integer: true,
     }),
+    events: options.events,
+    maxObjectsListed: n('maxObjectsListed', options.maxObjectsListed ?? 64, { min: 0, integer: true }),
+    countsFromEvents: options.events !== undefined,
     onStats: options.onStats,
     scheduler: options.scheduler ?? asyncScheduler,
   };
@@ -185,6 +208,16 @@ function windowsOperator(o: ResolvedWindowOptions): OperatorFunction<AnalysedKey
         },
         error: (err: unknown) => subscriber.error(err),
       });
+      const eventSub = o.events?.subscribe({
+        next: (e) => {
+          try {
+            windows.event(e);
+          } catch (err) {
+            subscriber.error(err);
+          }
+        },
+        error: (err: unknown) => subscriber.error(err),
+      });
       const sub = source.subscribe({
         next(item) {
           try {
@@ -206,6 +239,7 @@ function windowsOperator(o: ResolvedWindowOptions): OperatorFunction<AnalysedKey
         sub.unsubscribe();
         pendingSub?.unsubscribe();
         annotationSub?.unsubscribe();
+        eventSub?.unsubscribe();
         windows.clear();
       };
     });

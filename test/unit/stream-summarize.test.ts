@@ -66,7 +66,8 @@ describe('createStructuredSummarizer', () => {
     expect(s.id).toBe('cam:window:1');
     expect(s.level).toBe('window');
     expect(s.previousId).toBeNull();
-    expect(s.text).toBe('00:10–00:20: up to 3 persons in view; 3 keyframes analysed, 1 missing.');
+    expect(s.text).toBe('Up to 3 persons in view. 3 keyframes analysed, 1 missing.');
+    expect(s.sentences?.map((x) => x.keyframeIds)).toEqual([['cam:11', 'cam:13'], []]);
     expect(facts(s).changes).toEqual({});
     expect(facts(s).chain).toEqual({ windows: 1, maxCounts: { person: 3 } });
     // Keyframes with detections first.
@@ -86,12 +87,12 @@ describe('createStructuredSummarizer', () => {
     expect(second.previousId).toBe('cam:window:0');
     expect(facts(second).changes).toEqual({ bicycle: { from: 0, to: 1 }, person: { from: 3, to: 5 } });
     expect(second.text).toBe(
-      '00:10–00:20: up to 5 persons and 1 bicycle in view (previous window: 3 persons); 3 keyframes analysed, 1 missing.',
+      'Up to 5 persons and 1 bicycle in view (previous window: 3 persons). 3 keyframes analysed, 1 missing.',
     );
     const third = summarizer.summarize(digest(2, { person: 5, bicycle: 1 }), second) as Summary;
-    expect(third.text).toContain('(unchanged from previous window)');
-    const fourth = summarizer.summarize(digest(3, {}), third) as Summary;
-    expect(fourth.text).toContain('nothing detected (previous window: 5 persons and 1 bicycle)');
+    expect(third.text).toContain('(unchanged from the previous window)');
+    const fourth = summarizer.summarize(digest(3, {}, { missing: 0 }), third) as Summary;
+    expect(fourth.text).toContain('Nothing detected (previous window: 5 persons and 1 bicycle)');
     expect(facts(fourth).chain).toEqual({ windows: 4, maxCounts: { bicycle: 1, person: 5 } });
   });
 
@@ -101,7 +102,7 @@ describe('createStructuredSummarizer', () => {
       null,
     ) as Summary;
     expect(s.text).toBe(
-      '00:00–00:10: no analysis available; 0 keyframes analysed, 4 missing. Text: "EXIT", "NO PARKING", "A", ….',
+      'No analysis available. 0 keyframes analysed, 4 missing. Text: "EXIT", "NO PARKING", "A", ….',
     );
   });
 
@@ -157,14 +158,14 @@ describe('chainSummaries', () => {
     const summaries: Summary[] = [];
     const input = new Subject<WindowDigest>();
     input.pipe(chainSummaries(createStructuredSummarizer())).subscribe((s) => summaries.push(s));
-    input.next(digest(0, { person: 3 }));
-    input.next(digest(1, { person: 5 }));
-    input.next(digest(2, { person: 2 }));
+    input.next(digest(0, { person: 3 }, { missing: 0 }));
+    input.next(digest(1, { person: 5 }, { missing: 0 }));
+    input.next(digest(2, { person: 2 }, { missing: 0 }));
     input.complete();
-    expect(summaries.map((s) => s.text.split(';')[0])).toEqual([
-      '00:00–00:10: up to 3 persons in view',
-      '00:10–00:20: up to 5 persons in view (previous window: 3 persons)',
-      '00:20–00:30: up to 2 persons in view (previous window: 5 persons)',
+    expect(summaries.map((s) => s.sentences?.[0]?.text)).toEqual([
+      'Up to 3 persons in view.',
+      'Up to 5 persons in view (previous window: 3 persons).',
+      'Up to 2 persons in view (previous window: 5 persons).',
     ]);
   });
 

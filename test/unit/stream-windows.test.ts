@@ -227,6 +227,24 @@ describe('tumblingWindows', () => {
         { text: 'EXIT', keyframeId: 'cam:0', ptsNs: 10_000e6 },
         { text: 'STOP', keyframeId: 'cam:1', ptsNs: 12_000e6 },
       ],
+      // Without an event input each scene-cut keyframe is a cut; shots list what their keyframes saw.
+      sceneCuts: 1,
+      shots: [
+        {
+          keyframeId: 'cam:0',
+          ptsNs: 10_000e6,
+          transition: 'first',
+          counts: { person: 5, bicycle: 1 },
+          bestKeyframeId: 'cam:1',
+        },
+        {
+          keyframeId: 'cam:3',
+          ptsNs: 16_000e6,
+          transition: 'cut',
+          counts: { person: 2 },
+          bestKeyframeId: 'cam:3',
+        },
+      ],
       closedBy: 'flush',
     });
   });
