@@ -215,6 +215,7 @@ export class StreamRun {
       event: async (ev) => this.sinkCall(shared.sink.event(ev)),
       detections: async (a, kf) => this.sinkCall(shared.sink.detections?.(a, kf)),
       object: async (r) => this.sinkCall(shared.sink.object?.(r)),
+      shot: async (r) => this.sinkCall(shared.sink.shot?.(r)),
       caption: async (c) => this.sinkCall(shared.sink.caption?.(c)),
       transcript: async (t) => this.sinkCall(shared.sink.transcript?.(t)),
     };
@@ -270,6 +271,7 @@ export class StreamRun {
         },
         onSummary: (summary) => this.emit({ type: 'summary', streamId: info.id, summary }),
         onEvent: (event) => this.emit({ type: 'event', streamId: info.id, event }),
+        onShot: (shot) => this.emit({ type: 'shot', streamId: info.id, shot }),
       },
       info.counters,
     );

@@ -2,7 +2,15 @@
  * A stream's state as the manager reports it (StreamInfo, updates), and the pure transition from
  * an ingest status to the next stream state.
  */
-import type { Analysis, Caption, Keyframe, Summary, Transcript, VigilEvent } from '../core/contracts.js';
+import type {
+  Analysis,
+  Caption,
+  Keyframe,
+  ShotRecord,
+  Summary,
+  Transcript,
+  VigilEvent,
+} from '../core/contracts.js';
 import { VigilError } from '../core/errors.js';
 import type { StreamCounters } from './stream-runner.js';
 
@@ -61,6 +69,8 @@ export type ManagerUpdate =
   | { type: 'keyframe'; streamId: string; keyframe: Keyframe; analysis: Analysis }
   | { type: 'summary'; streamId: string; summary: Summary }
   | { type: 'event'; streamId: string; event: VigilEvent }
+  /** A finished shot (its record, as published on vigil.<stream>.shot). */
+  | { type: 'shot'; streamId: string; shot: ShotRecord }
   /** Language stages (absent without a captioner / transcriber). */
   | { type: 'caption'; streamId: string; caption: Caption }
   | { type: 'transcript'; streamId: string; transcript: Transcript };

@@ -73,6 +73,9 @@ export class AnalysisView {
         );
         return;
       }
+      case 'shot':
+        if (u.streamId === this.o.streamId) this.report?.addShot(u.shot);
+        return;
       case 'caption':
         if (u.streamId === this.o.streamId) this.report?.addCaption(u.caption);
         return;

@@ -10,6 +10,7 @@ import type {
   Caption,
   Keyframe,
   KeyframeReason,
+  ShotRecord,
   Summary,
   Transcript,
   VigilEvent,
@@ -56,6 +57,8 @@ export interface AnalysisReport extends ReportMeta {
   summaries: Summary[];
   /** Every keyframe the stream took, in order, with its time and reason. */
   keyframes: ReportKeyframe[];
+  /** Every shot, in order (as published on vigil.<stream>.shot): span, transition, representative keyframe, what was seen. */
+  shots: ShotRecord[];
   /** Language stages (absent without them): keyframe captions and transcribed speech. */
   captions?: Caption[];
   transcripts?: Transcript[];
@@ -71,6 +74,11 @@ export class ReportBuilder {
   droppedEvents = 0;
   private readonly captions: Caption[] = [];
   private readonly transcripts: Transcript[] = [];
+  private readonly shots: ShotRecord[] = [];
+
+  addShot(r: ShotRecord): void {
+    if (this.shots.length < this.maxItems) this.shots.push(r);
+  }
 
   addCaption(c: Caption): void {
     if (this.captions.length < this.maxItems) this.captions.push(c);
@@ -139,6 +147,7 @@ export class ReportBuilder {
       events: this.events,
       summaries: this.summaries,
       keyframes: this.keyframes,
+      shots: this.shots,
       ...(this.captions.length > 0 ? { captions: this.captions } : {}),
       ...(this.transcripts.length > 0 ? { transcripts: this.transcripts } : {}),
       evidence: [...this.images].map(([file, j]) => ({

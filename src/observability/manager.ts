@@ -145,6 +145,7 @@ export function instrumentManagerDeps(deps: ManagerDeps, metrics: AnalyzerMetric
   }
   if (s.status) sink.status = (id, info) => s.status!(id, info);
   if (s.keyframe) sink.keyframe = (kf, a) => s.keyframe!(kf, a);
+  if (s.shot) sink.shot = (r) => s.shot!(r);
 
   return {
     ...deps,

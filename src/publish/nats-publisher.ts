@@ -19,6 +19,7 @@ import type {
   Caption,
   Keyframe,
   ObjectRecord,
+  ShotRecord,
   Summary,
   Transcript,
   VigilEvent,
@@ -104,6 +105,8 @@ export interface Publisher {
   keyframe(keyframe: Keyframe, analysis: Analysis): Promise<void>;
   /** A tracked object's record on `vigil.<stream>.object` (core publish: updates supersede). */
   object(r: ObjectRecord): Promise<void>;
+  /** A finished shot's record on `vigil.<stream>.shot` (core publish, one per shot). */
+  shot(r: ShotRecord): Promise<void>;
   /** Stream status (the analyzer's StreamInfo) on `vigil.<stream>.status`. */
   status(streamId: string, info: object): Promise<void>;
   /** A keyframe's caption by the vision-language model (JetStream, acked). */
@@ -345,6 +348,10 @@ class NatsPublisher implements Publisher {
       subjects.object(r.streamId),
       envelope('object', r.streamId, `${r.id}:${r.revision}`, r.endTimeMs, r),
     );
+  };
+
+  readonly shot = async (r: ShotRecord): Promise<void> => {
+    this.core(subjects.shot(r.streamId), envelope('shot', r.streamId, r.id, r.endTimeMs, r));
   };
 
   readonly status = async (streamId: string, info: object): Promise<void> => {
