@@ -87,7 +87,7 @@ export interface ShotOptions {
 export type ResolvedShotOptions = Required<ShotOptions>;
 
 export const SHOT_DEFAULTS: Readonly<ResolvedShotOptions> = Object.freeze({
-  cutThreshold: 0.45,
+  cutThreshold: 0.7,
   cutAdaptiveRatio: 4,
   gradualThreshold: 0.5,
   gradualMinMs: 300,
@@ -126,11 +126,10 @@ export function parseShotOptions(options: ShotOptions = {}, component = 'shots')
 /** Quantiles of the tone shape. */
 const QUANTILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 const NQ = QUANTILES.length;
-const DBG = process.env['DEBUG_SHOTS'] === '1';
 /** Weight of the tone-shape distance next to the structure distance. */
 const TONE_WEIGHT = 0.5;
 /** A step this fraction of cutThreshold is a cut when it is WEAK_CUT_RATIO times the adaptive ratio. */
-const WEAK_CUT = 0.6;
+const WEAK_CUT = 0.5;
 const WEAK_CUT_RATIO = 2;
 /** A gradual candidate whose best window has not grown for this many frames has ended. */
 const SETTLE_FRAMES = 5;
@@ -138,6 +137,8 @@ const SETTLE_FRAMES = 5;
 const GROWTH = 1.01;
 /** A mix's middle frame has at most this share of the variance its ends' straight line gives. */
 const MAX_DIP = 0.75;
+/** Betweenness excess under which a window needs neither a variance dip nor an edge. */
+const CLEAN_EXCESS = 0.15;
 /** Least edge separation (split()) of a wipe's middle frame. */
 const MIN_SPLIT = 0.6;
 /** Frames a hard cut or a finished gradual transition waits for a transition that may absorb it. */
@@ -149,7 +150,7 @@ const STEP_FLOOR = 0.04;
 /** A frame after a candidate cut closer to the frame before it than this fraction of the step: a flash. */
 const RETURN_RATIO = 0.5;
 /** Window lengths tried, as fractions of the way from gradualMinMs to gradualMaxMs (geometric). */
-const LAG_STEPS = 7;
+const LAG_STEPS = 5;
 /** Mean betweenness excess (0 = every cell between the ends) above which a window is not a transition. */
 const MAX_EXCESS = 0.35;
 /** The change just before and just after a gradual transition stays under this share of it. */
@@ -264,7 +265,9 @@ export class ShotDetector {
     const at = n - this.k;
     if (at >= 1) {
       this.hardCut(at);
-      this.gradual(at);
+      // Every third frame while no transition is open, every other one while one is (the windows
+      // span 4+ frames and overlap: the same transitions, a fraction of the cost).
+      if (at % (this.cand !== null ? 2 : 3) === 0) this.gradual(at);
     }
     return this.release(n);
   }
@@ -334,8 +337,12 @@ export class ShotDetector {
     if (fa || fb) {
       // A flat frame against a textured one: as far as the texture is clear of the flat level
       // (the last frames of a fade are barely textured, so a fade does not end in a "cut").
+      // A low-contrast picture against a flat one of another level (out of white into a dim shot)
+      // is as far as their levels are apart.
       const s = this.sigma[fa ? b : a]!;
-      return Math.max(0, Math.min(1, (s - this.o.flatLevel) / (2 * Math.max(1, this.o.flatLevel))));
+      const texture = (s - this.o.flatLevel) / (2 * Math.max(1, this.o.flatLevel));
+      const level = Math.abs(this.mu[a]! - this.mu[b]!) / 128;
+      return Math.max(0, Math.min(1, Math.max(texture, level)));
     }
     const m = this.cells;
     const za = a * m;
@@ -359,7 +366,6 @@ export class ShotDetector {
     const o = this.o;
     const sc = this.slotOf(c);
     const d = this.step[sc]!;
-    if (DBG && d > 0.2) console.log('cutcand', (this.pts[sc]! / 1e9).toFixed(2), d.toFixed(3));
     // A weaker step is a cut too where it stands far above the steps around it (a still shot).
     const strong = d >= o.cutThreshold;
     if (!strong && d < WEAK_CUT * o.cutThreshold) return;
@@ -487,30 +493,11 @@ export class ShotDetector {
     // (the cells that reached the new picture lie on one side of a line across the frame). Motion
     // inside a shot is none of these.
     const m2 = this.slotOf(s + Math.round(len / 2));
-    if (!(this.faded(ss, se) || this.faded(se, ss))) {
+    // (Frames that lie cleanly between the ends, cell by cell, are a transition whatever its shape.)
+    if (ex > CLEAN_EXCESS && !(this.faded(ss, se) || this.faded(se, ss))) {
       const dip = this.dip(ss, se, m2, a2);
       if (dip > MAX_DIP && this.split(ss, se, m2) < MIN_SPLIT) return 0;
     }
-    if (DBG)
-      console.log(
-        'win',
-        (this.pts[ss]! / 1e9).toFixed(2),
-        (this.pts[se]! / 1e9).toFixed(2),
-        'd',
-        d.toFixed(2),
-        'a',
-        a1.toFixed(2),
-        a2.toFixed(2),
-        a3.toFixed(2),
-        'ex',
-        ex.toFixed(2),
-        'un',
-        this.unevenness(ss, se, this.slotOf(s + Math.round(len / 2))).toFixed(2),
-        'dip',
-        this.dip(ss, se, m2, a2).toFixed(2),
-        'split',
-        this.split(ss, se, m2).toFixed(2),
-      );
     return d * (1 - ex);
   }
 
@@ -676,8 +663,13 @@ export class ShotDetector {
         const i = y * cols + x;
         const ta = t[A + i]!;
         const tb = t[B + i]!;
-        if (Math.abs(tb - ta) < 12) continue;
-        const nearB = Math.abs(t[M + i]! - tb) < Math.abs(t[M + i]! - ta) ? 1 : 0;
+        const ab = Math.abs(tb - ta);
+        if (ab < 12) continue;
+        const da = Math.abs(t[M + i]! - ta);
+        const db = Math.abs(t[M + i]! - tb);
+        // Cells the edge is crossing (a mix of both) say nothing about its side.
+        if (Math.min(da, db) > 0.35 * ab) continue;
+        const nearB = db < da ? 1 : 0;
         colB[x] = colB[x]! + nearB;
         colN[x] = colN[x]! + 1;
         colB[cols + y] = colB[cols + y]! + nearB;
@@ -691,31 +683,6 @@ export class ShotDetector {
     if (base >= n) return 0;
     const best = Math.max(bestSplit(colB, colN, 0, cols, nb, n), bestSplit(colB, colN, cols, rows, nb, n));
     return (best - base) / (n - base);
-  }
-
-  /** Weighted share of cells whose progress from a to b advances through the window's quarters. */
-  private monotone(a: number, b: number, s: number, len: number): number {
-    const t = this.thumbs;
-    const c = this.cells;
-    const A = a * c;
-    const B = b * c;
-    const M1 = this.slotOf(s + Math.round(len / 4)) * c;
-    const M2 = this.slotOf(s + Math.round(len / 2)) * c;
-    const M3 = this.slotOf(s + Math.round((3 * len) / 4)) * c;
-    let w = 0;
-    let good = 0;
-    for (let i = 0; i < c; i++) {
-      const ta = t[A + i]!;
-      const ab = t[B + i]! - ta;
-      const wi = Math.abs(ab);
-      if (wi < 8) continue;
-      const p1 = (t[M1 + i]! - ta) / ab;
-      const p2 = (t[M2 + i]! - ta) / ab;
-      const p3 = (t[M3 + i]! - ta) / ab;
-      w += wi;
-      if (p1 > -0.25 && p3 < 1.25 && p1 <= p2 + 0.25 && p2 <= p3 + 0.25) good += wi;
-    }
-    return w > 0 ? good / w : 1;
   }
 
   private finish(c: Candidate): void {
@@ -762,7 +729,6 @@ export class ShotDetector {
   // -- merging and release -------------------------------------------------------------------
 
   private offer(b: ShotBoundary, at: number): void {
-    if (DBG) console.log('offer', b.kind, (b.startPtsNs / 1e9).toFixed(2), (b.endPtsNs / 1e9).toFixed(2), b.score);
     const gap = this.o.minShotMs * 1e6;
     if (b.startPtsNs < this.lastEndPtsNs + gap && b.kind === 'cut') return;
     for (const p of this.pending) {
@@ -823,7 +789,14 @@ export class ShotDetector {
  * The most cells a threshold along one axis classifies right: cells before it on one side, after it
  * on the other (either orientation). nb[off..off+len) counts the cells nearer b per position, nn all.
  */
-function bestSplit(nbAt: Float64Array, nAt: Float64Array, off: number, len: number, nb: number, n: number): number {
+function bestSplit(
+  nbAt: Float64Array,
+  nAt: Float64Array,
+  off: number,
+  len: number,
+  nb: number,
+  n: number,
+): number {
   let best = 0;
   let bBefore = 0;
   let before = 0;
