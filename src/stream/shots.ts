@@ -64,7 +64,7 @@ export interface ShotBoundary {
 }
 
 export interface ShotOptions {
-  /** Least structural change of one frame step that can be a hard cut (default 0.45, 0.05..2). */
+  /** Least structural change of one frame step that can be a hard cut (default 0.7, 0.05..2; half of it on a still shot, see WEAK_CUT). */
   cutThreshold?: number;
   /** A cut's step must be this many times the mean step just before it (default 4, 1..50). */
   cutAdaptiveRatio?: number;
