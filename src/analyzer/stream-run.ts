@@ -217,6 +217,7 @@ export class StreamRun {
       event: async (ev) => this.sinkCall(shared.sink.event(ev)),
       detections: async (a, kf) => this.sinkCall(shared.sink.detections?.(a, kf)),
       object: async (r) => this.sinkCall(shared.sink.object?.(r)),
+      shot: async (r) => this.sinkCall(shared.sink.shot?.(r)),
       caption: async (c) => this.sinkCall(shared.sink.caption?.(c)),
       transcript: async (t) => this.sinkCall(shared.sink.transcript?.(t)),
     };
@@ -277,6 +278,7 @@ export class StreamRun {
           this.emit({ type: 'tracked', streamId: info.id, tracks });
         },
         onObject: (record) => this.emit({ type: 'object', streamId: info.id, record }),
+        onShot: (shot) => this.emit({ type: 'shot', streamId: info.id, shot }),
       },
       info.counters,
     );

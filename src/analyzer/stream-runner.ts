@@ -27,6 +27,7 @@ import type {
   Keyframe,
   KeyframeTracks,
   ObjectRecord,
+  ShotRecord,
   Summary,
   Transcript,
   VadSample,
@@ -57,6 +58,7 @@ import {
 } from '../stream/index.js';
 import { newSpeechCounters, type SpeechCounters } from './speech.js';
 import { CaptionSelector } from '../stream/caption-select.js';
+import { ShotRecorder } from '../stream/shot-records.js';
 import type { WindowAnnotation } from '../stream/windows.js';
 import type { Captioner } from '../infer/captioner.js';
 import { transcribeSpeech, type Transcriber } from './transcriber.js';
@@ -76,6 +78,8 @@ export interface StreamSink {
   detections?(a: Analysis, keyframe: Keyframe): Promise<void>;
   /** Tracked objects' records (vigil.<stream>.object). */
   object?(r: ObjectRecord): Promise<void>;
+  /** Shot records (vigil.<stream>.shot): one per shot, once it has ended. */
+  shot?(r: ShotRecord): Promise<void>;
   /** `vigil.<stream>.caption` (language stages). */
   caption?(c: Caption): Promise<void>;
   /** `vigil.<stream>.transcript` (language stages). */
@@ -98,6 +102,8 @@ export interface StreamCounters extends SpeechCounters, TrackingCounters {
   cacheHits: number;
   /** Object records published. */
   objectRecords: number;
+  /** Shot records published. */
+  shotRecords: number;
 }
 
 export interface StreamRunnerOptions {
@@ -163,6 +169,7 @@ export interface StreamRunnerOptions {
   onObject?: (r: ObjectRecord) => void;
   /** Each tracked keyframe's confirmed tracks seen in it (annotated evidence). Throwing is ignored. */
   onTracked?: (t: KeyframeTracks) => void;
+  onShot?: (r: ShotRecord) => void;
   onEvent?: (e: VigilEvent) => void;
   /**
    * Called once per analysed keyframe while it still carries its model-size RGB pixels (evidence
@@ -211,6 +218,7 @@ export function newCounters(): StreamCounters {
     events: 0,
     cacheHits: 0,
     objectRecords: 0,
+    shotRecords: 0,
     cadenceDetections: 0,
     detectDropped: 0,
     detectFailed: 0,
@@ -258,10 +266,17 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
   const now = o.now ?? Date.now;
   const tracking =
     o.events?.tracker === false ? null : trackingStage(o, counters, runId, live, maxAgeMs, now);
+  // Shot records: boundaries from the selected keyframes, what was seen from their analyses.
+  const shots = new ShotRecorder({ runId });
+  const shotRecords$ = new Subject<ShotRecord>();
+  const shotOut = (rs: ShotRecord[]): void => rs.forEach((r) => shotRecords$.next(r));
   const keyframeSource$ = o.frames.pipe(
     // Stream time starts at the first frame (a player's 0.000), whatever the container's first PTS.
     rebaseStreamTime(),
-    tap(() => counters.frames++),
+    tap((f) => {
+      counters.frames++;
+      shots.frame(f.ptsNs, f.captureTimeMs);
+    }),
     // Frames the selector passes over (most of them) give their decoded pixels back at once
     // instead of when the garbage collector finds them; the detection cadence may pick one first.
     selectKeyframes(
@@ -276,6 +291,7 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
     tap((kf) => {
       tracking?.stage.keyframeSelected(kf);
       counters.keyframes++;
+      shotOut(shots.keyframe(kf));
       if (o.pressure) o.pressure.pending++;
     }),
   );
@@ -289,6 +305,7 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
   const lang = languageStages(o, live);
   const stale = (kf: Keyframe): AnalysedKeyframe => {
     counters.inferStale++;
+    shotOut(shots.analysed(kf, null));
     // Passed on with a missing analysis: its window lists it, motion and scene cuts still count.
     const light = withoutModelPixels(kf);
     releaseFrame(kf.frame);
@@ -304,6 +321,7 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
           // A newer keyframe of this stream took its place (or the stream stopped).
           if (!abort.signal.aborted) counters.inferDropped++;
           tracking?.stage.keyframeSkipped(kf);
+          shotOut(shots.analysed(kf, null));
           return null;
         }
         if (isStale(kf, now(), maxAgeMs)) return stale(kf);
@@ -313,6 +331,7 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
       slot?.release();
       if (o.pressure) o.pressure.pending--;
     }
+    shotOut(shots.analysed(kf, analysis));
     if (analysis.cachedFrom) counters.cacheHits++;
     if (analysis.available) counters.analysed++;
     else counters.inferFailed++;
@@ -341,6 +360,7 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
       maxQueue: o.inferQueue ?? 4,
       onDrop: (kf) => {
         tracking?.stage.keyframeSkipped(kf);
+        shotOut(shots.analysed(kf, null));
         releaseFrame(kf.frame);
         counters.inferDropped++;
         if (o.pressure) o.pressure.pending--;
@@ -353,8 +373,15 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
     filter((x): x is AnalysedKeyframe => x !== null),
     tap({
       next: (item) => tracking?.stage.analysed(item),
-      complete: () => tracking?.stage.keyframesComplete(),
-      error: (err: unknown) => tracking?.stage.error(err),
+      complete: () => {
+        tracking?.stage.keyframesComplete();
+        shotOut(shots.finish());
+        shotRecords$.complete();
+      },
+      error: (err: unknown) => {
+        tracking?.stage.error(err);
+        shotRecords$.complete();
+      },
     }),
   );
   const analysed$ = connectable(analysedSource$, {
@@ -430,7 +457,16 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
           ignoreElements(),
         )
       : EMPTY;
+  const shotPublished$ = shotRecords$.pipe(
+    concatMap(async (r) => {
+      if (o.sink.shot) await o.sink.shot(r);
+      counters.shotRecords++;
+      o.onShot?.(r);
+      return r;
+    }),
+  );
   const close = (): void => {
+    shotRecords$.complete();
     tracking?.stage.close();
     tracking?.ownScheduler?.close();
   };
@@ -448,7 +484,7 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
   return {
     keyframes$,
     analysed$,
-    output$: merge(summaries$, events$, records$, transcripts$, trackedBoxes$),
+    output$: merge(summaries$, events$, records$, transcripts$, trackedBoxes$, shotPublished$),
     abort,
     close,
   };

@@ -8,6 +8,7 @@ import type {
   Keyframe,
   KeyframeTracks,
   ObjectRecord,
+  ShotRecord,
   Summary,
   Transcript,
   VigilEvent,
@@ -70,6 +71,8 @@ export type ManagerUpdate =
   | { type: 'keyframe'; streamId: string; keyframe: Keyframe; analysis: Analysis }
   | { type: 'summary'; streamId: string; summary: Summary }
   | { type: 'event'; streamId: string; event: VigilEvent }
+  /** A finished shot (its record, as published on vigil.<stream>.shot). */
+  | { type: 'shot'; streamId: string; shot: ShotRecord }
   /** Language stages (absent without a captioner / transcriber). */
   | { type: 'caption'; streamId: string; caption: Caption }
   | { type: 'transcript'; streamId: string; transcript: Transcript }

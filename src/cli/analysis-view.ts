@@ -87,6 +87,9 @@ export class AnalysisView {
             u.record.best ? this.jpegs.get(u.record.best.keyframeId) : undefined,
           );
         return;
+      case 'shot':
+        if (u.streamId === this.o.streamId) this.report?.addShot(u.shot);
+        return;
       case 'caption':
         if (u.streamId === this.o.streamId) this.report?.addCaption(u.caption);
         return;

@@ -14,6 +14,7 @@ import type {
   KeyframeReason,
   KeyframeTracks,
   ObjectRecord,
+  ShotRecord,
   Summary,
   Transcript,
   VigilEvent,
@@ -94,6 +95,8 @@ export interface AnalysisReport extends ReportMeta {
   annotated: { keyframeId: string; file: string; width: number; height: number; tracks: number }[];
   /** Every keyframe the stream took, in order, with its time and reason. */
   keyframes: ReportKeyframe[];
+  /** Every shot, in order (as published on vigil.<stream>.shot): span, transition, representative keyframe, what was seen. */
+  shots: ShotRecord[];
   /** Language stages (absent without them): keyframe captions and transcribed speech. */
   captions?: Caption[];
   transcripts?: Transcript[];
@@ -157,6 +160,11 @@ export class ReportBuilder {
   droppedEvents = 0;
   private readonly captions: Caption[] = [];
   private readonly transcripts: Transcript[] = [];
+  private readonly shots: ShotRecord[] = [];
+
+  addShot(r: ShotRecord): void {
+    if (this.shots.length < this.maxItems) this.shots.push(r);
+  }
 
   addCaption(c: Caption): void {
     if (this.captions.length < this.maxItems) this.captions.push(c);
@@ -294,6 +302,7 @@ export class ReportBuilder {
         tracks: a.tracks,
       })),
       keyframes: this.keyframes,
+      shots: this.shots,
       ...(this.captions.length > 0 ? { captions: this.captions } : {}),
       ...(this.transcripts.length > 0 ? { transcripts: this.transcripts } : {}),
       evidence: [...this.images]

@@ -156,6 +156,7 @@ export function instrumentManagerDeps(deps: ManagerDeps, metrics: AnalyzerMetric
   // Object records and tracked keyframes (annotated evidence) pass through untimed.
   if (s.object) sink.object = (r) => s.object!(r);
   if (s.tracked) sink.tracked = (t) => s.tracked!(t);
+  if (s.shot) sink.shot = (r) => s.shot!(r);
 
   return {
     ...deps,

@@ -20,6 +20,7 @@ export const MESSAGE_KINDS = [
   'keyframe',
   'status',
   'object',
+  'shot',
   'caption',
   'transcript',
 ] as const;

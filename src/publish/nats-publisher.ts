@@ -20,6 +20,7 @@ import type {
   Keyframe,
   KeyframeTracks,
   ObjectRecord,
+  ShotRecord,
   Summary,
   Transcript,
   VigilEvent,
@@ -114,6 +115,8 @@ export interface Publisher {
   object(r: ObjectRecord): Promise<void>;
   /** A tracked keyframe's confirmed tracks: its annotated snapshot goes into the object store. */
   tracked(t: KeyframeTracks): Promise<void>;
+  /** A finished shot's record on `vigil.<stream>.shot` (core publish, one per shot). */
+  shot(r: ShotRecord): Promise<void>;
   /** Stream status (the analyzer's StreamInfo) on `vigil.<stream>.status`. */
   status(streamId: string, info: object): Promise<void>;
   /** A keyframe's caption by the vision-language model (JetStream, acked). */
@@ -423,6 +426,10 @@ class NatsPublisher implements Publisher {
     this.enqueue({ kind: 'obj', name, data: jpg.data, streamId: t.streamId, keyframeId: t.keyframeId });
     this.markStored(name);
     this.counts.annotated++;
+  };
+
+  readonly shot = async (r: ShotRecord): Promise<void> => {
+    this.core(subjects.shot(r.streamId), envelope('shot', r.streamId, r.id, r.endTimeMs, r));
   };
 
   readonly status = async (streamId: string, info: object): Promise<void> => {

@@ -67,7 +67,7 @@ export interface KeyframeOptions {
   motionThreshold?: number;
   /**
    * Least structural change of one frame step that can be a hard cut (the shot detector's
-   * cutThreshold, 0.05..2, default 0.45; `shots.cutThreshold` wins where both are given).
+   * cutThreshold, 0.05..2, default 0.7; `shots.cutThreshold` wins where both are given).
    */
   sceneCutThreshold?: number;
   /** Shot starts bypass minIntervalMs but not this shorter guard, ms (default 200). */

@@ -64,7 +64,7 @@ export interface ShotBoundary {
 }
 
 export interface ShotOptions {
-  /** Least structural change of one frame step that can be a hard cut (default 0.45, 0.05..2). */
+  /** Least structural change of one frame step that can be a hard cut (default 0.7, 0.05..2; half of it on a still shot, see WEAK_CUT). */
   cutThreshold?: number;
   /** A cut's step must be this many times the mean step just before it (default 4, 1..50). */
   cutAdaptiveRatio?: number;
@@ -87,7 +87,7 @@ export interface ShotOptions {
 export type ResolvedShotOptions = Required<ShotOptions>;
 
 export const SHOT_DEFAULTS: Readonly<ResolvedShotOptions> = Object.freeze({
-  cutThreshold: 0.45,
+  cutThreshold: 0.7,
   cutAdaptiveRatio: 4,
   gradualThreshold: 0.5,
   gradualMinMs: 300,
@@ -128,6 +128,19 @@ const QUANTILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 const NQ = QUANTILES.length;
 /** Weight of the tone-shape distance next to the structure distance. */
 const TONE_WEIGHT = 0.5;
+/** A step this fraction of cutThreshold is a cut when it is WEAK_CUT_RATIO times the adaptive ratio. */
+const WEAK_CUT = 0.5;
+const WEAK_CUT_RATIO = 2;
+/** A gradual candidate whose best window has not grown for this many frames has ended. */
+const SETTLE_FRAMES = 5;
+/** A window must beat the candidate's best by this factor to move its end. */
+const GROWTH = 1.01;
+/** A mix's middle frame has at most this share of the variance its ends' straight line gives. */
+const MAX_DIP = 0.75;
+/** Betweenness excess under which a window needs neither a variance dip nor an edge. */
+const CLEAN_EXCESS = 0.15;
+/** Least edge separation (split()) of a wipe's middle frame. */
+const MIN_SPLIT = 0.6;
 /** Frames a hard cut or a finished gradual transition waits for a transition that may absorb it. */
 const HOLD_FRAMES = 3;
 /** Steps before a candidate cut whose mean is its reference (adaptive threshold). */
@@ -137,7 +150,7 @@ const STEP_FLOOR = 0.04;
 /** A frame after a candidate cut closer to the frame before it than this fraction of the step: a flash. */
 const RETURN_RATIO = 0.5;
 /** Window lengths tried, as fractions of the way from gradualMinMs to gradualMaxMs (geometric). */
-const LAG_STEPS = 7;
+const LAG_STEPS = 5;
 /** Mean betweenness excess (0 = every cell between the ends) above which a window is not a transition. */
 const MAX_EXCESS = 0.35;
 /** The change just before and just after a gradual transition stays under this share of it. */
@@ -181,6 +194,8 @@ export class ShotDetector {
   private readonly pts: Float64Array;
   private readonly mu: Float64Array;
   private readonly sigma: Float64Array;
+  /** Pixel variance of each frame (from its histogram: fine texture included). */
+  private readonly pvar: Float64Array;
   private readonly step: Float64Array;
   private readonly thumbs: Float32Array;
   private readonly zs: Float32Array;
@@ -192,6 +207,8 @@ export class ShotDetector {
   private n = 0;
   private frameMs = 40;
   private cand: Candidate | null = null;
+  /** Windows start at or after this frame (the end of the last gradual transition found). */
+  private floor = -1;
   private pending: Pending[] = [];
   private lastEndPtsNs = Number.NEGATIVE_INFINITY;
   private readonly k: number;
@@ -204,6 +221,7 @@ export class ShotDetector {
     this.pts = new Float64Array(this.cap);
     this.mu = new Float64Array(this.cap);
     this.sigma = new Float64Array(this.cap);
+    this.pvar = new Float64Array(this.cap);
     this.step = new Float64Array(this.cap);
     this.thumbs = new Float32Array(this.cap * this.cells);
     this.zs = new Float32Array(this.cap * this.cells);
@@ -222,6 +240,7 @@ export class ShotDetector {
   reset(): void {
     this.n = 0;
     this.cand = null;
+    this.floor = -1;
     this.pending = [];
     this.lastEndPtsNs = Number.NEGATIVE_INFINITY;
   }
@@ -246,7 +265,9 @@ export class ShotDetector {
     const at = n - this.k;
     if (at >= 1) {
       this.hardCut(at);
-      this.gradual(at);
+      // Every third frame while no transition is open, every other one while one is (the windows
+      // span 4+ frames and overlap: the same transitions, a fraction of the cost).
+      if (at % (this.cand !== null ? 2 : 3) === 0) this.gradual(at);
     }
     return this.release(n);
   }
@@ -277,6 +298,14 @@ export class ShotDetector {
     // Tone shape: quantiles from the histogram's CDF (linear inside a bin), shift and scale out.
     const bins = hist.length;
     const width = 256 / bins;
+    let m1 = 0;
+    let m2 = 0;
+    for (let b = 0; b < bins; b++) {
+      const v = (b + 0.5) * width;
+      m1 += hist[b]! * v;
+      m2 += hist[b]! * v * v;
+    }
+    this.pvar[slot] = Math.max(0, m2 - m1 * m1);
     const q = slot * NQ;
     let acc = 0;
     let j = 0;
@@ -308,8 +337,12 @@ export class ShotDetector {
     if (fa || fb) {
       // A flat frame against a textured one: as far as the texture is clear of the flat level
       // (the last frames of a fade are barely textured, so a fade does not end in a "cut").
+      // A low-contrast picture against a flat one of another level (out of white into a dim shot)
+      // is as far as their levels are apart.
       const s = this.sigma[fa ? b : a]!;
-      return Math.max(0, Math.min(1, (s - this.o.flatLevel) / (2 * Math.max(1, this.o.flatLevel))));
+      const texture = (s - this.o.flatLevel) / (2 * Math.max(1, this.o.flatLevel));
+      const level = Math.abs(this.mu[a]! - this.mu[b]!) / 128;
+      return Math.max(0, Math.min(1, Math.max(texture, level)));
     }
     const m = this.cells;
     const za = a * m;
@@ -333,7 +366,9 @@ export class ShotDetector {
     const o = this.o;
     const sc = this.slotOf(c);
     const d = this.step[sc]!;
-    if (d < o.cutThreshold) return;
+    // A weaker step is a cut too where it stands far above the steps around it (a still shot).
+    const strong = d >= o.cutThreshold;
+    if (!strong && d < WEAK_CUT * o.cutThreshold) return;
     // The largest step around (the step before it and every step up to the look-ahead).
     if (c >= 2 && this.step[this.slotOf(c - 1)]! > d) return;
     for (let j = 1; j < this.k; j++) if (this.step[this.slotOf(c + j)]! > d) return;
@@ -346,7 +381,7 @@ export class ShotDetector {
     for (let j = 1; j < this.k; j++, count++) sum += this.step[this.slotOf(c + j)]!;
     const ref = Math.max(STEP_FLOOR, sum / count);
     const ratio = d / ref;
-    if (ratio < o.cutAdaptiveRatio) return;
+    if (ratio < (strong ? o.cutAdaptiveRatio : WEAK_CUT_RATIO * o.cutAdaptiveRatio)) return;
     // Flash: the picture before it comes back within flashMaxFrames + 1 frames (the frames before
     // c - 1 are tried too, in case c ends a flash rather than starts one).
     for (let i = 1; i <= this.k && c - i >= 0; i++) {
@@ -379,6 +414,7 @@ export class ShotDetector {
         const lag = Math.round(minFrames * Math.pow(ratio, i));
         if (lag === prevLag || lag > maxFrames) continue;
         prevLag = lag;
+        if (e - lag < this.floor) continue;
         const score = this.window(e - lag, e);
         if (score > best) {
           best = score;
@@ -401,7 +437,7 @@ export class ShotDetector {
         c.s = Math.min(c.s, bestS);
         c.e = Math.max(c.e, e);
         c.last = e;
-        if (best > c.score) {
+        if (best > GROWTH * c.score) {
           c.score = best;
           c.bs = bestS;
           c.be = e;
@@ -412,6 +448,13 @@ export class ShotDetector {
         this.cand = c;
       }
     } else if (c !== null && e - c.last > HOLD_FRAMES) {
+      this.finish(c);
+      this.cand = null;
+    }
+    // Windows that keep passing only because the new shot is still (its end frames all alike): the
+    // transition has ended where its best window ended.
+    c = this.cand;
+    if (c !== null && e - c.be > SETTLE_FRAMES) {
       this.finish(c);
       this.cand = null;
     }
@@ -445,6 +488,16 @@ export class ShotDetector {
         this.excess(ss, se, this.slotOf(s + Math.round((3 * len) / 4)))) /
       3;
     if (ex > MAX_EXCESS) return 0;
+    // What kind of change: a fade (an end flat or far less contrasted), a dissolve (a mix of two
+    // unrelated pictures has less variance than either: the frames in the middle dip), or a wipe
+    // (the cells that reached the new picture lie on one side of a line across the frame). Motion
+    // inside a shot is none of these.
+    const m2 = this.slotOf(s + Math.round(len / 2));
+    // (Frames that lie cleanly between the ends, cell by cell, are a transition whatever its shape.)
+    if (ex > CLEAN_EXCESS && !(this.faded(ss, se) || this.faded(se, ss))) {
+      const dip = this.dip(ss, se, m2, a2);
+      if (dip > MAX_DIP && this.split(ss, se, m2) < MIN_SPLIT) return 0;
+    }
     return d * (1 - ex);
   }
 
@@ -580,6 +633,58 @@ export class ShotDetector {
     return s2 / w - mean * mean;
   }
 
+  /** Pixel variance of frame m against the straight line between the ends' (at progress p). */
+  private dip(a: number, b: number, m: number, p: number): number {
+    const line = (1 - p) * this.pvar[a]! + p * this.pvar[b]!;
+    return line > 0 ? this.pvar[m]! / line : 1;
+  }
+
+  /**
+   * How well a straight edge across the frame (vertical or horizontal) separates the cells of
+   * frame m that are nearer frame b from those nearer frame a, beyond what all-one-side gives:
+   * 1 = perfectly, 0 = no better than putting every cell on one side.
+   */
+  private split(a: number, b: number, m: number): number {
+    const t = this.thumbs;
+    const c = this.cells;
+    const cols = this.cols;
+    const rows = c / cols;
+    const A = a * c;
+    const B = b * c;
+    const M = m * c;
+    const colB = this.profA;
+    const colN = this.profB;
+    colB.fill(0);
+    colN.fill(0);
+    let nb = 0;
+    let n = 0;
+    for (let y = 0; y < rows; y++) {
+      for (let x = 0; x < cols; x++) {
+        const i = y * cols + x;
+        const ta = t[A + i]!;
+        const tb = t[B + i]!;
+        const ab = Math.abs(tb - ta);
+        if (ab < 12) continue;
+        const da = Math.abs(t[M + i]! - ta);
+        const db = Math.abs(t[M + i]! - tb);
+        // Cells the edge is crossing (a mix of both) say nothing about its side.
+        if (Math.min(da, db) > 0.35 * ab) continue;
+        const nearB = db < da ? 1 : 0;
+        colB[x] = colB[x]! + nearB;
+        colN[x] = colN[x]! + 1;
+        colB[cols + y] = colB[cols + y]! + nearB;
+        colN[cols + y] = colN[cols + y]! + 1;
+        nb += nearB;
+        n++;
+      }
+    }
+    if (n < 8) return 0;
+    const base = Math.max(nb, n - nb);
+    if (base >= n) return 0;
+    const best = Math.max(bestSplit(colB, colN, 0, cols, nb, n), bestSplit(colB, colN, cols, rows, nb, n));
+    return (best - base) / (n - base);
+  }
+
   private finish(c: Candidate): void {
     const sa = this.slotOf(c.s);
     const sb = this.slotOf(c.e);
@@ -608,6 +713,7 @@ export class ShotDetector {
       kind = r < WIPE_UNEVENNESS ? 'dissolve' : 'wipe';
     }
     const conf = clamp01(c.score / this.o.gradualThreshold - 0.5);
+    this.floor = end;
     this.offer(
       {
         kind,
@@ -616,7 +722,7 @@ export class ShotDetector {
         confidence: round3(conf),
         score: round3(c.score),
       },
-      c.e,
+      Math.min(c.e, c.be),
     );
   }
 
@@ -677,6 +783,35 @@ export class ShotDetector {
     this.lastEndPtsNs = p.b.endPtsNs;
     return p.b;
   }
+}
+
+/**
+ * The most cells a threshold along one axis classifies right: cells before it on one side, after it
+ * on the other (either orientation). nb[off..off+len) counts the cells nearer b per position, nn all.
+ */
+function bestSplit(
+  nbAt: Float64Array,
+  nAt: Float64Array,
+  off: number,
+  len: number,
+  nb: number,
+  n: number,
+): number {
+  let best = 0;
+  let bBefore = 0;
+  let before = 0;
+  for (let k = 0; k <= len; k++) {
+    // Before k: b-side (or a-side), after: the other.
+    const aBefore = before - bBefore;
+    const bAfter = nb - bBefore;
+    const aAfter = n - nb - aBefore;
+    best = Math.max(best, bBefore + aAfter, aBefore + bAfter);
+    if (k < len) {
+      bBefore += nbAt[off + k]!;
+      before += nAt[off + k]!;
+    }
+  }
+  return best;
 }
 
 /** The shift (-max..max) of profile a[off..off+n) that best matches b over their overlap. */

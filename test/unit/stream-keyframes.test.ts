@@ -178,7 +178,8 @@ describe('selectKeyframes', () => {
     const list: [number, Image][] = Array.from({ length: 20 }, (_, i) => [i * 20, flat(i < 3 ? 20 : 230)]);
     const kfs = runSelector(list, { minIntervalMs: 500, sceneCutMinIntervalMs: 300 });
     expect(kfs.map(tag)).toEqual(['cam:0/first', 'cam:15/scene-cut']);
-    expect(kfs[1]?.shot).toEqual({ kind: 'cut', startPtsNs: 60e6, endPtsNs: 60e6, confidence: 1 });
+    // Confidence: half from the step over the cut threshold (1 against 0.7), half from the ratio.
+    expect(kfs[1]?.shot).toEqual({ kind: 'cut', startPtsNs: 60e6, endPtsNs: 60e6, confidence: 0.714 });
     expect(kfs[1]?.sceneScore).toBe(1);
     expect(kfs[1]?.sincePreviousMs).toBe(300);
     const early = runSelector(list, { minIntervalMs: 500, sceneCutMinIntervalMs: 0 });
