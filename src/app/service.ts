@@ -26,7 +26,7 @@ import { createPublisher, type Publisher } from '../publish/nats-publisher.js';
 import { createWebView } from '../web/server.js';
 import { analyzeWith, type OcrLike } from '../analyzer/analyze.js';
 import { createManager, type Manager } from '../analyzer/manager.js';
-import { createLanguageStages } from '../analyzer/language.js';
+import { createLanguageRouter } from '../analyzer/language.js';
 import type { LanguageModelsConfig } from '../config/language-models.js';
 import { vadProvider } from '../analyzer/speech.js';
 import { CleanupStack } from './cleanup.js';
@@ -163,12 +163,13 @@ export async function startService(
       : undefined;
     // Speech events for streams with audio; asked once whether the VAD model is served (lazily, per stream).
     const vad = config.inference.vad ? vadProvider(client) : undefined;
-    const languageConfig = options.language ?? config.inference.language;
-    const language = languageConfig ? createLanguageStages(languageConfig) : null;
-    if (language) {
-      stack.push('language stages', () => language.close());
-      for (const line of language.describe()) log(`vigil: ${line}`);
-    }
+    // Language stages: the service's models, and streams' own over them (their `inference` key).
+    // Nothing configured anywhere: no stage, every stream as before.
+    const language = createLanguageRouter(options.language ?? config.inference.language ?? {}, {
+      observer: metrics.languageModels,
+    });
+    stack.push('language stages', () => language.close());
+    for (const line of language.describe()) log(`vigil: ${line}`);
     const manager = createManager(
       instrumentManagerDeps(
         {
@@ -177,7 +178,7 @@ export async function startService(
             ...(ocr ? { ocr } : {}),
           }),
           ...(vad ? { vad } : {}),
-          ...(language ? { language } : {}),
+          language,
           sink: publisher,
           maxStreams: config.analyzer.maxStreams,
           windowMs: config.analyzer.windowMs,

@@ -6,7 +6,7 @@
 import type { ManagerUpdate, StreamInfo } from '../analyzer/manager.js';
 import { envelope } from '../publish/cloudevents.js';
 import { JpegCache } from '../publish/evidence.js';
-import { formatEvent, formatSummary } from './format.js';
+import { formatCaption, formatEvent, formatSummary, formatTranscript } from './format.js';
 import { ProgressBar } from './progress.js';
 import { ReportBuilder, type AnalysisReport } from './report.js';
 
@@ -73,12 +73,26 @@ export class AnalysisView {
         );
         return;
       }
-      case 'caption':
-        if (u.streamId === this.o.streamId) this.report?.addCaption(u.caption);
+      case 'caption': {
+        if (u.streamId !== this.o.streamId) return;
+        const c = u.caption;
+        this.report?.addCaption(c);
+        this.print(
+          () => formatCaption(c),
+          () => envelope('caption', u.streamId, c.id, c.timeMs, c),
+        );
         return;
-      case 'transcript':
-        if (u.streamId === this.o.streamId) this.report?.addTranscript(u.transcript);
+      }
+      case 'transcript': {
+        if (u.streamId !== this.o.streamId) return;
+        const t = u.transcript;
+        this.report?.addTranscript(t);
+        this.print(
+          () => formatTranscript(t),
+          () => envelope('transcript', u.streamId, t.id, t.timeMs, t),
+        );
         return;
+      }
       default:
         return;
     }

@@ -112,6 +112,8 @@ export class AnalyzerMetrics {
   private collectHooks: (() => void)[] = [];
   private syncing = false;
   /** @internal */ readonly m: ReturnType<typeof defineMetrics>;
+  /** Language-model calls (captioner, summarizer, speech to text, alert checks), per model. */
+  readonly languageModels: LanguageModelMetrics;
 
   constructor(options: AnalyzerMetricsOptions = {}) {
     for (const key of Object.keys(options)) {
@@ -124,6 +126,7 @@ export class AnalyzerMetrics {
     this.maxStreams = maxStreams;
     this.registry = new Registry();
     this.m = defineMetrics(this.registry, () => this.syncAll());
+    this.languageModels = new LanguageModelMetrics(this.registry);
     if (options.defaultMetrics ?? true) {
       collectDefaultMetrics({
         register: this.registry,
@@ -543,6 +546,8 @@ export const MODEL_OUTCOMES = [
   'dropped_budget',
 ] as const;
 export const MODEL_ROLES = ['captioner', 'summarizer', 'asr', 'verifier'] as const;
+/** Distinct model label values at most (the rest are 'other'). */
+const MAX_MODELS = 32;
 
 /**
  * Per model: calls by outcome (refusals, failures and drops included), latency, tokens. Labels:
@@ -553,6 +558,7 @@ export class LanguageModelMetrics {
   private readonly calls: Counter<'role' | 'model' | 'outcome'>;
   private readonly latency: Histogram<'role' | 'model'>;
   private readonly tokens: Counter<'role' | 'model' | 'kind'>;
+  private readonly models = new Set<string>();
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -586,7 +592,12 @@ export class LanguageModelMetrics {
   }): void {
     const role = (MODEL_ROLES as readonly string[]).includes(call.role) ? call.role : 'other';
     const outcome = (MODEL_OUTCOMES as readonly string[]).includes(call.outcome) ? call.outcome : 'error';
-    const model = call.model.slice(0, 128);
+    // Streams may bring their own models: past MAX_MODELS distinct names, the rest count as 'other'.
+    let model = call.model.slice(0, 128);
+    if (!this.models.has(model)) {
+      if (this.models.size >= MAX_MODELS) model = 'other';
+      else this.models.add(model);
+    }
     this.calls.inc({ role, model, outcome });
     if (call.latencyMs !== undefined && outcome !== 'dropped_in_flight' && outcome !== 'dropped_budget')
       this.latency.observe({ role, model }, call.latencyMs / 1000);
