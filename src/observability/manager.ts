@@ -145,6 +145,11 @@ export function instrumentManagerDeps(deps: ManagerDeps, metrics: AnalyzerMetric
   }
   if (s.status) sink.status = (id, info) => s.status!(id, info);
   if (s.keyframe) sink.keyframe = (kf, a) => s.keyframe!(kf, a);
+  // Object records and the language stages' captions and transcripts pass through unchanged
+  // (their model calls have their own metrics); left out, the service would never publish them.
+  if (s.object) sink.object = (r) => s.object!(r);
+  if (s.caption) sink.caption = (c) => s.caption!(c);
+  if (s.transcript) sink.transcript = (t) => s.transcript!(t);
 
   return {
     ...deps,
