@@ -8,6 +8,7 @@
  * Exit codes: 0 when the stream completed (or a live stream was stopped by Ctrl-C); 130 when a
  * file was interrupted; a failed stream throws its typed error (the CLI maps its code).
  */
+import { formatModelTotals } from '../observability/metrics.js';
 import { parseConfig, type VigilConfig } from '../config/index.js';
 import { isErrorCode, VigilError } from '../core/errors.js';
 import { parseSource } from '../ingest/source.js';
@@ -164,11 +165,15 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
     // Every durable publish acked before the summary line (nothing published is lost on exit).
     await service.publisher.flush();
     log(sessionLine(info, interrupted, Date.now() - started));
+    // Language-model calls (vigil_model_* on the service's registry), one line per model.
+    const models = service.metrics.languageModels.totalsByModel();
+    for (const m of models) log(`vigil: model ${formatModelTotals(m)}`);
     if (o.reportDir) {
       const written = view.writeReport(o.reportDir, info, {
         source: spec.display,
         startedAt: started,
         mediaSeconds,
+        models,
       });
       if (written) log(`vigil: report written to ${written.json} and ${written.markdown}`);
       const contents = view.reportContents();

@@ -84,6 +84,8 @@ export function natsClientOptions(nats: Partial<NatsSettings>, servers: string[]
 export interface Service {
   manager: Manager;
   publisher: Publisher;
+  /** The process's metrics (also served on /metrics when serving). */
+  metrics: AnalyzerMetrics;
   /** Base URL of the HTTP control API and the web view ('' when not serving). */
   controlUrl: string;
   natsUrl: string;
@@ -241,6 +243,7 @@ export async function startService(
     return {
       manager,
       publisher,
+      metrics,
       controlUrl,
       natsUrl: local.natsServers[0]!,
       inferAddress: local.inferAddress,

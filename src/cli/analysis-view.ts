@@ -8,6 +8,7 @@ import { envelope } from '../publish/cloudevents.js';
 import { JpegCache } from '../publish/evidence.js';
 import { formatCaption, formatEvent, formatSummary, formatTranscript } from './format.js';
 import { ProgressBar } from './progress.js';
+import type { ModelCallTotals } from '../observability/metrics.js';
 import { ReportBuilder, type AnalysisReport } from './report.js';
 
 export interface AnalysisViewOptions {
@@ -109,7 +110,12 @@ export class AnalysisView {
   writeReport(
     dir: string,
     info: StreamInfo,
-    meta: { source: string; startedAt: number; mediaSeconds: number | null },
+    meta: {
+      source: string;
+      startedAt: number;
+      mediaSeconds: number | null;
+      models?: ModelCallTotals[];
+    },
   ): { json: string; markdown: string; report: AnalysisReport } | undefined {
     return this.report?.write(dir, {
       streamId: info.id,
@@ -118,6 +124,7 @@ export class AnalysisView {
       wallSeconds: (Date.now() - meta.startedAt) / 1000,
       mediaSeconds: meta.mediaSeconds ?? this.mediaSeconds,
       counters: { ...info.counters },
+      ...(meta.models && meta.models.length > 0 ? { models: meta.models } : {}),
     });
   }
 

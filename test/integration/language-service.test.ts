@@ -26,6 +26,7 @@ import { parseConfig } from '../../src/config/index.js';
 import { languageModelsFromFlags } from '../../src/config/language-models.js';
 import type { Caption, Summary, Transcript } from '../../src/core/contracts.js';
 import { validateMessage } from '../../src/publish/schemas.js';
+import type { ModelCallTotals } from '../../src/observability/metrics.js';
 import { collect } from '../helpers/collector.js';
 import { startAnalyzerDeps, type AnalyzerDeps } from '../helpers/analyzer-deps.js';
 import { MODEL_REPO } from '../helpers/paths.js';
@@ -119,6 +120,7 @@ describe('speech to text through vigil analyze', () => {
     const { nats, infer, prepared: clip, dir } = deps;
     const collector = await collect(nats.url, 'vigil.spoken.transcript');
     const lines: string[] = [];
+    const logs: string[] = [];
     const reportDir = join(dir, 'report');
     const before = http.transcriptions.length;
     try {
@@ -132,7 +134,7 @@ describe('speech to text through vigil analyze', () => {
         modelRepository: MODEL_REPO,
         json: false,
         print: (l) => lines.push(l),
-        log: () => undefined,
+        log: (l) => logs.push(l),
         stopSignal: new Promise<void>(() => undefined),
         reportDir,
         // What `--asr URL --asr-model whisper-1` gives.
@@ -141,7 +143,15 @@ describe('speech to text through vigil analyze', () => {
       expect(code).toBe(0);
       const report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) as {
         transcripts?: Transcript[];
+        models?: ModelCallTotals[];
       };
+      // The session's model calls: in the report and on the closing lines.
+      expect(report.models).toEqual([
+        expect.objectContaining({ role: 'asr', model: 'whisper-1', calls: { ok: 2 }, answered: 2 }),
+      ]);
+      expect(logs).toContainEqual(
+        expect.stringMatching(/^vigil: model asr whisper-1: 2 calls \(2 ok\), \d+ ms mean$/),
+      );
       const transcripts = report.transcripts ?? [];
       expect(transcripts).toHaveLength(2);
       for (const [i, t] of transcripts.entries()) {
