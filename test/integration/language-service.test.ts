@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { runAnalysis } from '../../src/app/cli-session.js';
 import { startService, type Service } from '../../src/app/service.js';
@@ -30,6 +30,7 @@ import type { ModelCallTotals } from '../../src/observability/metrics.js';
 import { collect } from '../helpers/collector.js';
 import { startAnalyzerDeps, type AnalyzerDeps } from '../helpers/analyzer-deps.js';
 import { MODEL_REPO } from '../helpers/paths.js';
+import { runCli } from '../helpers/run-cli.js';
 import { startOpenAIStandIn, type OpenAIStandIn } from '../helpers/standins/openai.js';
 
 const run = promisify(execFile);
@@ -348,5 +349,43 @@ streams:
     expect(await again.locator('[data-stream="talk"] .language .caption').textContent()).toContain(
       'A test pattern',
     );
+  }, 90_000);
+});
+
+describe('vigil run --captioner URL --captioner-model M (the built binary)', () => {
+  it("the flags switch the captioner on over the file's inference section; a model without a URL is a usage error", async () => {
+    const { nats, infer, prepared: clip, dir } = deps;
+    const file = join(dir, 'run.yaml');
+    writeFileSync(
+      file,
+      `
+nats: { servers: ${JSON.stringify(nats.url)} }
+inference: { address: "127.0.0.1:${infer.port}" }
+control: { port: 0, nats: false }
+web: { enabled: false }
+streams:
+  - { id: cli, url: ${JSON.stringify(clip.file)}, live: false, windowMs: 4000, audio: { vad: false } }
+`,
+    );
+    const before = http.chats.length;
+    const { child, result } = runCli(
+      ['run', '--config', file, '--captioner', http.url, '--captioner-model', 'vlm-b'],
+      { timeoutMs: 60_000 },
+    );
+    await until(
+      () => http.chats.slice(before).some((c) => c.body.model === 'vlm-b' && c.images.length > 0),
+      45_000,
+    );
+    child.kill('SIGTERM');
+    const r = await result;
+    expect(r.timedOut).toBe(false);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`vigil: captioner: vlm-b at ${http.url}`);
+    expect(http.chats.slice(before).some((c) => c.body.model === 'vlm-b')).toBe(true);
+
+    const usage = await runCli(['run', '--config', file, '--summarizer-model', 'llm'], { timeoutMs: 30_000 })
+      .result;
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/--summarizer-model needs --summarizer URL/);
   }, 90_000);
 });
