@@ -292,6 +292,59 @@ streams:
     }
   }, 120_000);
 
+  it('models that are down: the stream still completes, with structured summaries marked as the fallback', async () => {
+    const s = service!;
+    const { nats, prepared: clip } = deps;
+    const collector = await collect(nats.url, 'vigil.dead.>');
+    try {
+      // Port 9 on loopback: nothing listens, every call is refused.
+      const down = 'http://127.0.0.1:9/v1';
+      const res = await fetch(`${s.controlUrl}/v1/streams`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          id: 'dead',
+          url: clip.file,
+          live: false,
+          windowMs: 4000,
+          inference: {
+            captioner: { url: down, model: 'dead-vlm' },
+            summarizer: { url: down, model: 'dead-llm' },
+            asr: { url: down, model: 'dead-asr' },
+          },
+        }),
+      });
+      expect(res.status).toBe(201);
+      await until(() => ['completed', 'failed'].includes(s.manager.status('dead').state), 60_000);
+      expect(s.manager.status('dead').state).toBe('completed');
+      await s.publisher.flush();
+      await collector.flush();
+      const summaries = collector.messages
+        .filter((m) => /\.summary\./.test(m.subject))
+        .map((m) => (m.body as { data: Summary }).data);
+      expect(summaries.length).toBeGreaterThan(0);
+      expect(summaries.every((x) => x.facts['generatedBy'] === 'structured-fallback')).toBe(true);
+      expect(collector.messages.filter((m) => /\.(caption|transcript)$/.test(m.subject))).toEqual([]);
+      const metrics = await (
+        await fetch(`${s.controlUrl}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
+      ).text();
+      for (const [role, model] of [
+        ['captioner', 'dead-vlm'],
+        ['summarizer', 'dead-llm'],
+        ['asr', 'dead-asr'],
+      ])
+        expect(metrics).toMatch(
+          new RegExp(`vigil_model_calls_total\\{role="${role}",model="${model}",outcome="error"\\} [1-9]`),
+        );
+      await fetch(`${s.controlUrl}/v1/streams/dead`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+    } finally {
+      await collector.close();
+    }
+  }, 90_000);
+
   it('the live web view shows captions and transcripts, live and in a new page’s snapshot', async () => {
     const s = service!;
     const { prepared: clip } = deps;
