@@ -8,6 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLanguageRouter, type LanguageRouter } from '../../src/analyzer/language.js';
 import { validateLanguageModels } from '../../src/config/language-models.js';
 import { ConfigError } from '../../src/core/errors.js';
+import { Registry } from 'prom-client';
+import { formatModelTotals, LanguageModelMetrics } from '../../src/observability/metrics.js';
 
 const URL_A = 'http://127.0.0.1:9/v1';
 let router: LanguageRouter | undefined;
@@ -101,5 +103,36 @@ describe('per-stream language models', () => {
     await Promise.all([router.close(), router.close()]);
     expect(router.active).toBe(0);
     expect(() => router!.acquire('b', undefined)).toThrow(/closed/);
+  });
+});
+
+describe('language-model metrics', () => {
+  it('per role and model: outcomes, latency, tokens; streams’ own model names are bounded', async () => {
+    const registry = new Registry();
+    const m = new LanguageModelMetrics(registry);
+    m.observe({
+      role: 'captioner',
+      model: 'vlm',
+      outcome: 'ok',
+      latencyMs: 200,
+      usage: { promptTokens: 300, completionTokens: 20 },
+    });
+    m.observe({ role: 'captioner', model: 'vlm', outcome: 'refusal', latencyMs: 400 });
+    m.observe({ role: 'captioner', model: 'vlm', outcome: 'dropped_budget' });
+    for (let i = 0; i < 40; i++)
+      m.observe({ role: 'summarizer', model: `m${i}`, outcome: 'error', latencyMs: 1 });
+    const text = await registry.metrics();
+    expect(text).toContain('vigil_model_calls_total{role="captioner",model="vlm",outcome="ok"} 1');
+    expect(text).toContain(
+      'vigil_model_calls_total{role="captioner",model="vlm",outcome="dropped_budget"} 1',
+    );
+    expect(text).toContain('vigil_model_tokens_total{role="captioner",model="vlm",kind="prompt"} 300');
+    expect(text).toContain('vigil_model_latency_seconds_count{role="captioner",model="vlm"} 2');
+    // 1 + 31 distinct names, then 'other'.
+    expect(text).toContain('vigil_model_calls_total{role="summarizer",model="other",outcome="error"} 9');
+    const vlm = m.totalsByModel().find((t) => t.model === 'vlm')!;
+    expect(formatModelTotals(vlm)).toBe(
+      'captioner vlm: 3 calls (1 ok, 1 refusal, 1 dropped_budget), 300 ms mean, 320 tokens',
+    );
   });
 });
