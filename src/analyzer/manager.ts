@@ -32,7 +32,7 @@ import type { VadProvider } from './speech.js';
 import type { AnalyzeKeyframe } from './stream-runner.js';
 import { DetectScheduler } from './detect-scheduler.js';
 import { StreamRun, type ManagerSink, type StreamRunShared } from './stream-run.js';
-import type { StreamLanguage } from './language.js';
+import type { StreamLanguage, StreamLanguageLease } from './language.js';
 import type { ManagerUpdate, StreamInfo } from './stream-state.js';
 
 export { ManagerError, parseStreamDefinition } from './definition.js';
@@ -156,11 +156,18 @@ class StreamManager implements Manager {
     }
     // Source errors keep their own codes (VIGIL_ERR_SOURCE_*) and carry only the redacted source.
     const spec = parseSource(def.url);
+    const language = this.languageFor(def);
     // Updates of a detached run (its pipeline winding down) must not bring it back in a listener's
     // view; the sink still gets them (nothing published is lost).
-    const run: StreamRun = new StreamRun(def, spec, this.shared, (u) => {
-      if (this.streams.get(def.id) === run) this.emit(u);
-    });
+    const run: StreamRun = new StreamRun(
+      def,
+      spec,
+      this.shared,
+      (u) => {
+        if (this.streams.get(def.id) === run) this.emit(u);
+      },
+      language,
+    );
     this.streams.set(def.id, run);
     this.emit({ type: 'attached', info: run.snapshot() });
     run.announce();
@@ -206,6 +213,27 @@ class StreamManager implements Manager {
       this.shared.detectScheduler.close();
     })();
     return this.closing;
+  }
+
+  /**
+   * The stream's language stages (the service's, its own `inference` over them); a config that
+   * cannot be used (an unset key variable, a variable a stream may not name) fails the attach.
+   */
+  private languageFor(def: StreamDefinition): StreamLanguageLease | undefined {
+    const language = this.shared.language;
+    if (!language) {
+      if (def.inference !== undefined && Object.values(def.inference).some((v) => v !== false))
+        throw new ManagerError(
+          'VIGIL_ERR_INVALID_ARGUMENT',
+          'inference: this analyzer runs no language stages (start it with the service, vigil run)',
+        );
+      return undefined;
+    }
+    try {
+      return language.acquire(def.id, def.inference);
+    } catch (cause) {
+      throw new ManagerError('VIGIL_ERR_INVALID_ARGUMENT', (cause as Error).message, { cause });
+    }
   }
 
   private get(id: string): StreamRun {

@@ -33,7 +33,7 @@ import {
 } from './stream-state.js';
 import { COCO_LABELS } from '../infer/index.js';
 import type { DetectScheduler } from './detect-scheduler.js';
-import type { StreamLanguage } from './language.js';
+import type { StreamLanguage, StreamLanguageLease } from './language.js';
 
 /** The sink gains optional hooks for status and analysed keyframes (with pixels). */
 export interface ManagerSink extends StreamSink {
@@ -77,6 +77,8 @@ export class StreamRun {
     private readonly shared: StreamRunShared,
     /** Where updates go (the manager forwards them while this run is attached). */
     private readonly emit: (u: ManagerUpdate) => void,
+    /** This stream's language stages (released when it stops); absent: none. */
+    private readonly language?: StreamLanguageLease,
   ) {
     const now = Date.now();
     this.info = {
@@ -137,6 +139,7 @@ export class StreamRun {
     this.stopping ??= (async () => {
       this.unsubscribe();
       this.setState('stopped');
+      this.language?.release();
       await this.opened?.close?.();
     })();
     return this.stopping;
@@ -252,9 +255,9 @@ export class StreamRun {
           : {}),
         ...(shared.summarizer ? { summarizer: shared.summarizer() } : {}),
         // The language stages' summarizer (if any) replaces the default one; the transcriber needs the audio.
-        ...(shared.language
+        ...(this.language && Object.keys(this.language.fields).length > 0
           ? {
-              ...shared.language.forStream(info.id),
+              ...this.language.fields,
               ...(vad && opened.audio ? { audio: opened.audio } : {}),
               onCaption: (caption) => this.emit({ type: 'caption', streamId: info.id, caption }),
               onTranscript: (transcript) => this.emit({ type: 'transcript', streamId: info.id, transcript }),

@@ -9,6 +9,7 @@
  * file was interrupted; a failed stream throws its typed error (the CLI maps its code).
  */
 import { rmdirSync } from 'node:fs';
+import { formatModelTotals } from '../observability/metrics.js';
 import { parseConfig, type VigilConfig } from '../config/index.js';
 import { isErrorCode, VigilError } from '../core/errors.js';
 import { parseSource } from '../ingest/source.js';
@@ -177,11 +178,15 @@ export async function runAnalysis(o: RunAnalysisOptions): Promise<number> {
     // Every durable publish acked before the summary line (nothing published is lost on exit).
     await service.publisher.flush();
     log(sessionLine(info, interrupted, Date.now() - started));
+    // Language-model calls (vigil_model_* on the service's registry), one line per model.
+    const models = service.metrics.languageModels.totalsByModel();
+    for (const m of models) log(`vigil: model ${formatModelTotals(m)}`);
     if (o.reportDir) {
       const written = view.writeReport(o.reportDir, info, {
         source: spec.display,
         startedAt: started,
         mediaSeconds,
+        models,
       });
       if (written)
         log(

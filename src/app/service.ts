@@ -27,7 +27,7 @@ import { createPublisher, type Publisher } from '../publish/nats-publisher.js';
 import { createWebView } from '../web/server.js';
 import { analyzeWith, type OcrLike } from '../analyzer/analyze.js';
 import { createManager, type Manager } from '../analyzer/manager.js';
-import { createLanguageStages } from '../analyzer/language.js';
+import { createLanguageRouter } from '../analyzer/language.js';
 import type { LanguageModelsConfig } from '../config/language-models.js';
 import { vadProvider } from '../analyzer/speech.js';
 import { createEvidenceMount, objectStoreEvidence } from '../control/evidence.js';
@@ -108,6 +108,8 @@ export function controlAuth(control: VigilConfig['control']): {
 export interface Service {
   manager: Manager;
   publisher: Publisher;
+  /** The process's metrics (also served on /metrics when serving). */
+  metrics: AnalyzerMetrics;
   /** Base URL of the HTTP control API and the web view ('' when not serving). */
   controlUrl: string;
   natsUrl: string;
@@ -194,12 +196,13 @@ export async function startService(
       : undefined;
     // Speech events for streams with audio; asked once whether the VAD model is served (lazily, per stream).
     const vad = config.inference.vad ? vadProvider(client) : undefined;
-    const languageConfig = options.language ?? config.inference.language;
-    const language = languageConfig ? createLanguageStages(languageConfig) : null;
-    if (language) {
-      stack.push('language stages', () => language.close());
-      for (const line of language.describe()) log(`vigil: ${line}`);
-    }
+    // Language stages: the service's models, and streams' own over them (their `inference` key).
+    // Nothing configured anywhere: no stage, every stream as before.
+    const language = createLanguageRouter(options.language ?? config.inference.language ?? {}, {
+      observer: metrics.languageModels,
+    });
+    stack.push('language stages', () => language.close());
+    for (const line of language.describe()) log(`vigil: ${line}`);
     const manager = createManager(
       instrumentManagerDeps(
         {
@@ -208,7 +211,7 @@ export async function startService(
             ...(ocr ? { ocr } : {}),
           }),
           ...(vad ? { vad } : {}),
-          ...(language ? { language } : {}),
+          language,
           sink: publisher,
           maxStreams: config.analyzer.maxStreams,
           windowMs: config.analyzer.windowMs,
@@ -246,7 +249,7 @@ export async function startService(
       });
       stack.push('history consumer', () => consumer.close());
       history = index;
-      const sum = languageConfig?.summarizer;
+      const sum = (options.language ?? config.inference.language)?.summarizer;
       if (sum) {
         // Ask with the summarizer's model: its own connection, closed with the service.
         const chat = createChatModel(sum, resolveApiKey(sum, 'inference.summarizer', process.env));
@@ -325,6 +328,7 @@ export async function startService(
     return {
       manager,
       publisher,
+      metrics,
       controlUrl,
       natsUrl: local.natsServers[0]!,
       inferAddress: local.inferAddress,

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import type { ManagerUpdate, StreamInfo } from '../analyzer/manager.js';
 import { envelope } from '../publish/cloudevents.js';
 import { JpegCache } from '../publish/evidence.js';
-import { formatEvent, formatSummary } from './format.js';
+import { formatCaption, formatEvent, formatSummary, formatTranscript } from './format.js';
 import { ProgressBar } from './progress.js';
+import type { ModelCallTotals } from '../observability/metrics.js';
 import { ReportBuilder, type AnalysisReport } from './report.js';
 import { renderHtml } from './report-html.js';
 
@@ -90,12 +91,26 @@ export class AnalysisView {
       case 'shot':
         if (u.streamId === this.o.streamId) this.report?.addShot(u.shot);
         return;
-      case 'caption':
-        if (u.streamId === this.o.streamId) this.report?.addCaption(u.caption);
+      case 'caption': {
+        if (u.streamId !== this.o.streamId) return;
+        const c = u.caption;
+        this.report?.addCaption(c);
+        this.print(
+          () => formatCaption(c),
+          () => envelope('caption', u.streamId, c.id, c.timeMs, c),
+        );
         return;
-      case 'transcript':
-        if (u.streamId === this.o.streamId) this.report?.addTranscript(u.transcript);
+      }
+      case 'transcript': {
+        if (u.streamId !== this.o.streamId) return;
+        const t = u.transcript;
+        this.report?.addTranscript(t);
+        this.print(
+          () => formatTranscript(t),
+          () => envelope('transcript', u.streamId, t.id, t.timeMs, t),
+        );
         return;
+      }
       default:
         return;
     }
@@ -112,7 +127,12 @@ export class AnalysisView {
   writeReport(
     dir: string,
     info: StreamInfo,
-    meta: { source: string; startedAt: number; mediaSeconds: number | null },
+    meta: {
+      source: string;
+      startedAt: number;
+      mediaSeconds: number | null;
+      models?: ModelCallTotals[];
+    },
   ): { json: string; markdown: string; html: string; report: AnalysisReport } | undefined {
     const written = this.report?.write(dir, {
       streamId: info.id,
@@ -121,6 +141,7 @@ export class AnalysisView {
       wallSeconds: (Date.now() - meta.startedAt) / 1000,
       mediaSeconds: meta.mediaSeconds ?? this.mediaSeconds,
       counters: { ...info.counters },
+      ...(meta.models && meta.models.length > 0 ? { models: meta.models } : {}),
     });
     if (written === undefined) return undefined;
     // report.html: the same report for a person, self-contained (opens offline from disk).

@@ -54,6 +54,20 @@ const natsOptions = {
   'tls-ca': { type: 'string' },
 } as const;
 
+/** Language stages (docs/language-models.md): URL = OpenAI-compatible, host:port = KServe v2. */
+function languageFlagOptions() {
+  return {
+    captioner: { type: 'string' },
+    'captioner-model': { type: 'string' },
+    summarizer: { type: 'string' },
+    'summarizer-model': { type: 'string' },
+    asr: { type: 'string' },
+    'asr-model': { type: 'string' },
+  } as const;
+}
+const LANGUAGE_USAGE =
+  '[--captioner URL --captioner-model M] [--summarizer URL --summarizer-model M] [--asr URL --asr-model M]';
+
 const analysisOptions = {
   ...natsOptions,
   name: { type: 'string' },
@@ -67,13 +81,7 @@ const analysisOptions = {
   ocr: { type: 'boolean' },
   /** No voice activity detection on the source's audio (no speech events). */
   'no-vad': { type: 'boolean' },
-  // Language stages (docs/language-models.md): URL = OpenAI-compatible, host:port = KServe v2.
-  captioner: { type: 'string' },
-  'captioner-model': { type: 'string' },
-  summarizer: { type: 'string' },
-  'summarizer-model': { type: 'string' },
-  asr: { type: 'string' },
-  'asr-model': { type: 'string' },
+  ...languageFlagOptions(),
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -176,8 +184,7 @@ function defaultStreamName(path: string): string {
 const commands: Record<string, Command> = {
   demo: {
     summary: 'Run the embedded default: local NATS, local inference server, the sample clip as a live stream',
-    usage:
-      'vigil demo [--source PATH] [--window-ms N] [--config FILE] [--nats URL] [--ocr] [--no-vad] [--captioner URL --captioner-model M] [--summarizer URL --summarizer-model M] [--asr URL --asr-model M] [--json]',
+    usage: `vigil demo [--source PATH] [--window-ms N] [--config FILE] [--nats URL] [--ocr] [--no-vad] ${LANGUAGE_USAGE} [--json]`,
     examples: ['vigil demo', 'vigil demo --window-ms 5000', 'vigil demo --source samples/vtest.avi --fast'],
     options: { ...analysisOptions, source: { type: 'string' } },
     run: (values) => {
@@ -190,8 +197,7 @@ const commands: Record<string, Command> = {
   analyze: {
     summary:
       'Analyze one file as fast as the machine allows: progress bar, summaries and events, a JSON + Markdown report',
-    usage:
-      'vigil analyze <file|url> [--report DIR] [--name ID] [--config FILE] [--nats URL] [--nkey-seed-file FILE] [--tls-ca FILE] [--infer HOST:PORT] [--live|--fast] [--window-ms N] [--ocr] [--no-vad] [--captioner URL --captioner-model M] [--summarizer URL --summarizer-model M] [--asr URL --asr-model M] [--json] [--quiet]',
+    usage: `vigil analyze <file|url> [--report DIR] [--name ID] [--config FILE] [--nats URL] [--nkey-seed-file FILE] [--tls-ca FILE] [--infer HOST:PORT] [--live|--fast] [--window-ms N] [--ocr] [--no-vad] ${LANGUAGE_USAGE} [--json] [--quiet]`,
     examples: [
       'vigil analyze samples/vtest.avi                      # report in ./vigil-report-vtest/',
       'vigil analyze clip.mp4 --report out/ --window-ms 5000 --quiet',
@@ -215,19 +221,21 @@ const commands: Record<string, Command> = {
   },
   run: {
     summary: 'Run the analyzer as a service: streams from the config, control API, live web view, NATS',
-    usage: 'vigil run --config vigil.yaml [--nats URL] [--nkey-seed-file FILE] [--tls-ca FILE]',
+    usage: `vigil run --config vigil.yaml [--nats URL] [--nkey-seed-file FILE] [--tls-ca FILE] ${LANGUAGE_USAGE}`,
     examples: [
       'vigil run --config vigil.yaml',
+      'vigil run --config vigil.yaml --captioner http://127.0.0.1:8000/v1 --captioner-model Qwen/Qwen2.5-VL-7B-Instruct',
       'VIGIL_CONTROL_TOKEN=s3cret VIGIL_NATS_PASSWORD=... vigil run --config /etc/vigil/vigil.yaml',
     ],
-    options: { ...natsOptions, help: { type: 'boolean', short: 'h' } },
+    options: { ...natsOptions, ...languageFlagOptions(), help: { type: 'boolean', short: 'h' } },
     run: async (values) => {
       if (typeof values.config !== 'string') throw new UsageError('run needs --config FILE');
       const config = configFrom(values);
       config.nats = { ...config.nats, ...natsFrom(values, config) };
+      // The flags over the file's inference.captioner / summarizer / asr (streams' own stay theirs).
       // Listening before the start: a signal meanwhile stops the service as soon as it is up.
       const stop = untilSignal();
-      const service = await startService(config);
+      const service = await startService(config, undefined, languageOption(values, config));
       console.error(`vigil: running; live view at ${service.controlUrl}/ (Ctrl-C to stop)`);
       await stop;
       console.error('vigil: stopping');

@@ -3,6 +3,7 @@
  * the timeline of window summaries, the events, all summaries, and the keyframe evidence images
  * the events refer to (JPEG files next to the report).
  */
+import { formatModelTotals, type ModelCallTotals } from '../observability/metrics.js';
 import { closeSync, existsSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VigilError } from '../core/errors.js';
@@ -59,6 +60,8 @@ export interface ReportMeta {
   wallSeconds: number;
   mediaSeconds: number | null;
   counters: Record<string, number>;
+  /** Language-model calls of the session per role and model (absent without language stages). */
+  models?: ModelCallTotals[];
 }
 
 /** One keyframe as the report lists it: when it was taken and why. */
@@ -393,6 +396,7 @@ export function renderMarkdown(r: AnalysisReport): string {
           '',
         ]
       : []),
+    ...(r.models ? ['## Language models', '', ...r.models.map((m) => `- ${formatModelTotals(m)}`), ''] : []),
   ];
   return lines.join('\n');
 }

@@ -1,11 +1,11 @@
 /** `vigil tail`: subscribes to live messages and pretty-prints them, filtered by stream and type. */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import type { Summary, VigilEvent } from '../core/contracts.js';
+import type { Caption, Summary, Transcript, VigilEvent } from '../core/contracts.js';
 import { VigilError } from '../core/errors.js';
 import type { MessageKind } from '../publish/cloudevents.js';
 import { subscription } from '../core/subjects.js';
 import { kindOfSubject } from '../publish/schemas.js';
-import { clock, formatEvent, formatSummary } from './format.js';
+import { clock, formatCaption, formatEvent, formatSummary, formatTranscript } from './format.js';
 
 export const TAIL_TYPES: readonly MessageKind[] = [
   'event',
@@ -14,11 +14,16 @@ export const TAIL_TYPES: readonly MessageKind[] = [
   'keyframe',
   'status',
   'object',
+  'caption',
+  'transcript',
 ];
 
-/** Subjects for a stream (or all) and a set of kinds (or the default: events and summaries). */
+/**
+ * Subjects for a stream (or all) and a set of kinds (or the default: events, summaries, status,
+ * and the language stages' captions and transcripts, which only streams with those models publish).
+ */
 export function tailSubjects(stream: string | undefined, types: readonly string[]): string[] {
-  const kinds = types.length > 0 ? types : ['event', 'summary', 'status'];
+  const kinds = types.length > 0 ? types : ['event', 'summary', 'status', 'caption', 'transcript'];
   for (const k of kinds) {
     if (!(TAIL_TYPES as readonly string[]).includes(k)) {
       throw new VigilError('VIGIL_ERR_USAGE', `--type ${k}: expected one of ${TAIL_TYPES.join(', ')}`);
@@ -56,6 +61,10 @@ export function formatMessage(subject: string, ce: Envelope): string {
     }
     case 'keyframe':
       return `${stream} [keyframe ${clock(Number(d.ptsNs))}] ${String(d.keyframeId)} ${String(d.reason)}, ${String(d.detections)} detections`;
+    case 'caption':
+      return `${stream} ${formatCaption(d as unknown as Caption)}`;
+    case 'transcript':
+      return `${stream} ${formatTranscript(d as unknown as Transcript)}`;
     case 'status': {
       const err = d.error as { code: string; message: string } | null;
       return `${stream} [status] ${String(d.state)} ${Number(d.fps).toFixed(1)} fps${err ? ` ${err.code}: ${err.message}` : ''}`;

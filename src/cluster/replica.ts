@@ -10,6 +10,8 @@ import { createDetector, InferenceClient } from '../infer/index.js';
 import { analyzeWith } from '../analyzer/analyze.js';
 import { createManager, parseStreamDefinition } from '../analyzer/manager.js';
 import { ConfigError } from '../core/errors.js';
+import { createLanguageRouter } from '../analyzer/language.js';
+import type { LanguageModelsConfig } from '../config/language-models.js';
 import {
   AnalyzerMetrics,
   instrumentManagerDeps,
@@ -33,6 +35,8 @@ export interface ReplicaOptions {
   /** 0 picks a free port (default 9464). */
   metricsPort?: number;
   log?: (line: string) => void;
+  /** The replica's language models (captioner, summarizer, asr); a KV entry's `inference` goes over them. */
+  language?: LanguageModelsConfig;
 }
 
 export interface Replica {
@@ -66,11 +70,15 @@ export async function startReplica(o: ReplicaOptions): Promise<Replica> {
     });
     cleanups.push(() => publisher.close());
     metrics.observePublisher(publisher);
+    // Streams from the KV bucket may name their own language models (`inference`), as attach bodies may.
+    const language = createLanguageRouter(o.language ?? {}, { observer: metrics.languageModels });
+    cleanups.push(() => language.close());
     const manager = createManager(
       instrumentManagerDeps(
         {
           analyze: analyzeWith(detector, model, { health: client }),
           sink: publisher,
+          language,
           maxStreams: o.maxStreams ?? 16,
         },
         metrics,

@@ -25,6 +25,8 @@ import {
 import { COCO_LABELS } from '../infer/index.js';
 
 import { describeValue, isMapping, validate, type Field, type Spec } from './validate.js';
+import { LANGUAGE_ROLES, validateLanguageModel } from './language-models.js';
+import type { LanguageModelConfig, LanguageRole } from '../core/language-model.js';
 
 /** What a user asks for when attaching a stream (HTTP body, NATS request, config entry, KV entry). */
 export interface StreamDefinition {
@@ -66,7 +68,15 @@ export interface StreamDefinition {
   detect?: TrackStreamOptions['detect'];
   objects?: TrackStreamOptions['objects'];
   track?: TrackStreamOptions['track'];
+  /**
+   * This stream's own language models over the service's `inference.captioner` / `summarizer` /
+   * `asr`, per role (the same keys as there); `false` turns the service's off for this stream.
+   */
+  inference?: Partial<Record<LanguageRole, LanguageModelInput | false>>;
 }
+
+/** One role's options as written in YAML or an attach body (validated, defaults filled, later). */
+export type LanguageModelInput = Partial<LanguageModelConfig> & { model: string };
 
 const HOURS = 3600 * 1000;
 const TRACK_CONTEXT = { knownLabels: COCO_LABELS };
@@ -174,6 +184,21 @@ export const STREAM_FIELDS = {
     kind: 'bool',
     default: 'false',
     doc: 'One run of the source, no reconnect: the stream ends with its source (analyze, demo)',
+  },
+  inference: {
+    kind: 'object',
+    fields: Object.fromEntries(
+      LANGUAGE_ROLES.map((role) => [
+        role,
+        {
+          kind: 'off-or',
+          spec: { kind: 'map', check: (v: unknown) => validateLanguageModel(v, role, role) },
+          default: `the service's inference.${role}`,
+          doc: `This stream's own ${role} (the keys of inference.${role}); false: none for this stream`,
+        } as Field,
+      ]),
+    ),
+    doc: "Per-stream language models over the service's (docs/language-models.md)",
   },
 } as const satisfies Record<keyof StreamDefinition, Field>;
 

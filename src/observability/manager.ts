@@ -153,9 +153,12 @@ export function instrumentManagerDeps(deps: ManagerDeps, metrics: AnalyzerMetric
   }
   if (s.status) sink.status = (id, info) => s.status!(id, info);
   if (s.keyframe) sink.keyframe = (kf, a) => s.keyframe!(kf, a);
-  // Object records and tracked keyframes (annotated evidence) pass through untimed.
+  // Object records, tracked keyframes (annotated evidence), captions, transcripts and shots pass
+  // through untimed (model calls have their own metrics); left out, the service never publishes them.
   if (s.object) sink.object = (r) => s.object!(r);
   if (s.tracked) sink.tracked = (t) => s.tracked!(t);
+  if (s.caption) sink.caption = (c) => s.caption!(c);
+  if (s.transcript) sink.transcript = (t) => s.transcript!(t);
   if (s.shot) sink.shot = (r) => s.shot!(r);
 
   return {

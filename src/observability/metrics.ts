@@ -115,6 +115,8 @@ export class AnalyzerMetrics {
   private readonly included: Registry[] = [];
   private syncing = false;
   /** @internal */ readonly m: ReturnType<typeof defineMetrics>;
+  /** Language-model calls (captioner, summarizer, speech to text, alert checks), per model. */
+  readonly languageModels: LanguageModelMetrics;
 
   constructor(options: AnalyzerMetricsOptions = {}) {
     for (const key of Object.keys(options)) {
@@ -127,6 +129,7 @@ export class AnalyzerMetrics {
     this.maxStreams = maxStreams;
     this.registry = new Registry();
     this.m = defineMetrics(this.registry, () => this.syncAll());
+    this.languageModels = new LanguageModelMetrics(this.registry);
     if (options.defaultMetrics ?? true) {
       collectDefaultMetrics({
         register: this.registry,
@@ -601,6 +604,8 @@ export const MODEL_OUTCOMES = [
   'dropped_budget',
 ] as const;
 export const MODEL_ROLES = ['captioner', 'summarizer', 'asr', 'verifier'] as const;
+/** Distinct model label values at most (the rest are 'other'). */
+const MAX_MODELS = 32;
 
 /**
  * Per model: calls by outcome (refusals, failures and drops included), latency, tokens. Labels:
@@ -611,6 +616,9 @@ export class LanguageModelMetrics {
   private readonly calls: Counter<'role' | 'model' | 'outcome'>;
   private readonly latency: Histogram<'role' | 'model'>;
   private readonly tokens: Counter<'role' | 'model' | 'kind'>;
+  private readonly models = new Set<string>();
+  /** The same counts kept as plain numbers, for a session's closing lines and its report. */
+  private readonly totals = new Map<string, ModelCallTotals>();
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -644,12 +652,58 @@ export class LanguageModelMetrics {
   }): void {
     const role = (MODEL_ROLES as readonly string[]).includes(call.role) ? call.role : 'other';
     const outcome = (MODEL_OUTCOMES as readonly string[]).includes(call.outcome) ? call.outcome : 'error';
-    const model = call.model.slice(0, 128);
+    // Streams may bring their own models: past MAX_MODELS distinct names, the rest count as 'other'.
+    let model = call.model.slice(0, 128);
+    if (!this.models.has(model)) {
+      if (this.models.size >= MAX_MODELS) model = 'other';
+      else this.models.add(model);
+    }
     this.calls.inc({ role, model, outcome });
+    const key = `${role}\n${model}`;
+    let t = this.totals.get(key);
+    if (!t) {
+      t = { role, model, calls: {}, answered: 0, latencyMsTotal: 0, promptTokens: 0, completionTokens: 0 };
+      this.totals.set(key, t);
+    }
+    t.calls[outcome] = (t.calls[outcome] ?? 0) + 1;
+    if (call.latencyMs !== undefined && outcome !== 'dropped_in_flight' && outcome !== 'dropped_budget') {
+      t.answered++;
+      t.latencyMsTotal += call.latencyMs;
+    }
+    t.promptTokens += call.usage?.promptTokens ?? 0;
+    t.completionTokens += call.usage?.completionTokens ?? 0;
     if (call.latencyMs !== undefined && outcome !== 'dropped_in_flight' && outcome !== 'dropped_budget')
       this.latency.observe({ role, model }, call.latencyMs / 1000);
     if (call.usage?.promptTokens) this.tokens.inc({ role, model, kind: 'prompt' }, call.usage.promptTokens);
     if (call.usage?.completionTokens)
       this.tokens.inc({ role, model, kind: 'completion' }, call.usage.completionTokens);
   }
+
+  /** Calls per role and model so far: outcomes, mean latency of answered calls, tokens. */
+  totalsByModel(): ModelCallTotals[] {
+    return [...this.totals.values()].map((t) => ({ ...t, calls: { ...t.calls } }));
+  }
+}
+
+/** What one model (per role) did in a session: calls by outcome, latency, tokens. */
+export interface ModelCallTotals {
+  role: string;
+  model: string;
+  calls: Partial<Record<string, number>>;
+  /** Calls that got an answer (or failed after being sent): the latency's denominator. */
+  answered: number;
+  latencyMsTotal: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** One line per model for a session's end: `captioner qwen: 12 calls (10 ok, 2 refusal), 480 ms mean, 900 tokens`. */
+export function formatModelTotals(t: ModelCallTotals): string {
+  const n = Object.values(t.calls).reduce((a: number, b) => a + (b ?? 0), 0);
+  const outcomes = Object.entries(t.calls)
+    .map(([k, v]) => `${v} ${k}`)
+    .join(', ');
+  const mean = t.answered > 0 ? `, ${Math.round(t.latencyMsTotal / t.answered)} ms mean` : '';
+  const tokens = t.promptTokens + t.completionTokens;
+  return `${t.role} ${t.model}: ${n} call${n === 1 ? '' : 's'} (${outcomes})${mean}${tokens > 0 ? `, ${tokens} tokens` : ''}`;
 }

@@ -51,6 +51,7 @@ export const PAGE_HTML = `<!doctype html>
   #answer .when { color:var(--dim); font-size:.8rem; }
   #events li { display:flex; gap:.5rem; align-items:center; }
   #events .thumb { width:64px; height:auto; border-radius:3px; flex:0 0 auto; }
+${languageStyle()}
 </style>
 </head>
 <body>
@@ -188,6 +189,7 @@ export const PAGE_HTML = `<!doctype html>
     detached(m) { remove(m.id); },
     keyframe, summary(m) { summary(m.summary); }, event(m) { event(m.event); },
   };
+${languageScript()}
   let delay = 500;
   function open() {
     const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws' + (token ? '?token=' + encodeURIComponent(token) : '');
@@ -274,3 +276,61 @@ export const PAGE_HTML = `<!doctype html>
 </body>
 </html>
 `;
+
+// --- Language stages: the latest caption and transcripts per stream card (absent without models) ---
+
+function languageStyle(): string {
+  return `  .language { padding:0 .7rem .6rem; font-size:.85rem; }
+  .language .caption { color:var(--fg); font-style:italic; }
+  .language .caption:empty, .language ul:empty { display:none; }
+  .language ul { list-style:none; margin:.3rem 0 0; padding:0; color:var(--dim); }
+  .language li { margin:.1rem 0; }
+  .language .t { font-variant-numeric:tabular-nums; margin-right:.3rem; }`;
+}
+
+/**
+ * Inside the page's script: handlers for caption and transcript messages (and the snapshot's
+ * lists). Model text is untrusted: it goes into the page as text only, never as markup.
+ */
+function languageScript(): string {
+  return `  const MAX_TRANSCRIPTS = 5;
+  const secs = (ns) => (Math.max(0, ns) / 1e9).toFixed(1) + ' s';
+  function languageBox(id) {
+    const c = card(id);
+    let box = c.el.querySelector('.language');
+    if (!box) {
+      box = document.createElement('div');
+      box.className = 'language';
+      box.innerHTML = '<div class="caption"></div><ul class="transcripts"></ul>';
+      c.el.insertBefore(box, c.el.querySelector('.error'));
+    }
+    return box;
+  }
+  function caption(k) {
+    const el = languageBox(k.streamId).querySelector('.caption');
+    el.textContent = '[' + clock(k.ptsNs) + '] ' + k.text;
+    el.title = k.model + ', keyframe ' + k.keyframeId;
+    el.dataset.keyframe = k.keyframeId;
+  }
+  function transcript(t) {
+    const ul = languageBox(t.streamId).querySelector('.transcripts');
+    const li = document.createElement('li');
+    li.className = 'transcript';
+    const when = document.createElement('span');
+    when.className = 't';
+    when.textContent = secs(t.startPtsNs) + '–' + secs(t.endPtsNs);
+    li.appendChild(when);
+    li.appendChild(document.createTextNode('“' + t.text + '”'));
+    li.title = t.model + (t.language ? ', ' + t.language : '');
+    ul.prepend(li);
+    while (ul.children.length > MAX_TRANSCRIPTS) ul.lastChild.remove();
+  }
+  const snapshotBeforeLanguage = handlers.snapshot;
+  handlers.snapshot = (m) => {
+    snapshotBeforeLanguage(m);
+    (m.captions || []).forEach(caption);
+    (m.transcripts || []).forEach(transcript);
+  };
+  handlers.caption = (m) => caption(m.caption);
+  handlers.transcript = (m) => transcript(m.transcript);`;
+}

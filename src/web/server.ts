@@ -1,14 +1,14 @@
 /**
  * Live web view, mounted on the control HTTP server: `GET /` serves the page, `/ws` pushes
  * everything (stream info, stats about once a second, the latest keyframe as JPEG with its boxes,
- * summaries, events). A new client gets a snapshot first. Slow clients are skipped for keyframes
+ * summaries, events, and with language models the captions and transcripts). A new client gets a snapshot first. Slow clients are skipped for keyframes
  * (bounded send buffer, counted) rather than slowing the analyzer.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Manager, ManagerUpdate } from '../analyzer/manager.js';
-import type { Summary, VigilEvent } from '../core/contracts.js';
+import type { Caption, Summary, Transcript, VigilEvent } from '../core/contracts.js';
 import { authorized } from '../control/api.js';
 import type { HttpMount } from '../control/http.js';
 import { JpegCache } from '../publish/evidence.js';
@@ -64,6 +64,7 @@ export function createWebView(o: WebViewOptions): WebView {
     const t = e.evidence.keyframeId === null ? undefined : thumbs.get(e.evidence.keyframeId);
     return { ...e, sentence: describeEvent(e), thumb: t ? Buffer.from(t.data).toString('base64') : null };
   };
+  const language = languageView();
   let skipped = 0;
   let closing: Promise<void> | undefined;
 
@@ -88,6 +89,7 @@ export function createWebView(o: WebViewOptions): WebView {
       case 'detached':
         latestKeyframe.delete(u.info.id);
         latestSummary.delete(u.info.id);
+        language.forget(u.info.id);
         return broadcast({ type: 'detached', id: u.info.id });
       case 'stats':
         return broadcast({ type: 'stats', streams: u.streams });
@@ -119,6 +121,9 @@ export function createWebView(o: WebViewOptions): WebView {
         if (events.length > maxEvents) events.shift();
         return broadcast({ type: 'event', event: e });
       }
+      case 'caption':
+      case 'transcript':
+        return language.update(u, broadcast);
     }
   };
   const unsubscribe = o.manager.onUpdate(onUpdate);
@@ -134,6 +139,7 @@ export function createWebView(o: WebViewOptions): WebView {
         keyframes: [...latestKeyframe.values()].filter((k) => ids.has(k.streamId)),
         summaries: [...latestSummary.values()].filter((s) => ids.has(s.streamId)),
         events,
+        ...language.snapshot(ids),
       }),
     );
   });
@@ -183,6 +189,44 @@ export function createWebView(o: WebViewOptions): WebView {
         await new Promise<void>((resolve) => wss.close(() => resolve()));
       })();
       return closing;
+    },
+  };
+}
+
+// --- Language stages: captions and transcripts (only streams with those models have any) ---
+
+/** Transcripts kept per stream for a new client's snapshot. */
+const SNAPSHOT_TRANSCRIPTS = 5;
+
+/** The latest caption and the last few transcripts per stream, and their live messages. */
+function languageView() {
+  const captions = new Map<string, Caption>();
+  const transcripts = new Map<string, Transcript[]>();
+  return {
+    update(
+      u: Extract<ManagerUpdate, { type: 'caption' | 'transcript' }>,
+      broadcast: (msg: object) => void,
+    ): void {
+      if (u.type === 'caption') {
+        captions.set(u.streamId, u.caption);
+        broadcast({ type: 'caption', caption: u.caption });
+        return;
+      }
+      const list = transcripts.get(u.streamId) ?? [];
+      list.push(u.transcript);
+      if (list.length > SNAPSHOT_TRANSCRIPTS) list.shift();
+      transcripts.set(u.streamId, list);
+      broadcast({ type: 'transcript', transcript: u.transcript });
+    },
+    forget(streamId: string): void {
+      captions.delete(streamId);
+      transcripts.delete(streamId);
+    },
+    snapshot(ids: Set<string>): { captions: Caption[]; transcripts: Transcript[] } {
+      return {
+        captions: [...captions.values()].filter((c) => ids.has(c.streamId)),
+        transcripts: [...transcripts.values()].flat().filter((t) => ids.has(t.streamId)),
+      };
     },
   };
 }

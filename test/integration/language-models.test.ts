@@ -306,6 +306,56 @@ describe('speech to text', () => {
     expect(grpc.violations).toEqual([]);
   });
 
+  it('slow, failing, malformed, empty and cut-off answers and an exhausted budget: no transcript, each counted', async () => {
+    const { s, registry } = stages({
+      asr: { url: http.url, model: 'whisper-1', apiKeyEnv: 'VIGIL_TEST_KEY', timeoutMs: 300, perMinute: 6 },
+    });
+    const seg = { startPtsNs: 0, endPtsNs: 1e9, timeMs: 0 };
+    const cases: [() => void, keyof ReturnType<NonNullable<typeof s.transcriber>['stats']>][] = [
+      [() => (http.delayMs = 1500), 'timeouts'],
+      [() => (http.mode = 'fail'), 'failures'],
+      [() => (http.mode = 'malformed'), 'failures'],
+      [() => (http.mode = 'close'), 'failures'],
+      [() => (http.transcript = () => '   '), 'empty'],
+    ];
+    for (const [arrange, counter] of cases) {
+      http.mode = 'ok';
+      http.delayMs = 0;
+      http.transcript = () => 'hello there';
+      arrange();
+      const before = s.transcriber!.stats()[counter];
+      expect(await s.transcriber!.transcribe('cam', seg, wav()), counter).toBeNull();
+      expect(s.transcriber!.stats()[counter], counter).toBe(before + 1);
+    }
+    // perMinute 6: five calls above, one more allowed, then dropped without a request.
+    http.mode = 'ok';
+    http.delayMs = 0;
+    http.transcript = () => 'hello there';
+    expect((await s.transcriber!.transcribe('cam', seg, wav()))?.text).toBe('hello there');
+    const sent = http.transcriptions.length;
+    expect(await s.transcriber!.transcribe('cam', seg, wav())).toBeNull();
+    expect(http.transcriptions.length).toBe(sent);
+    expect(s.transcriber!.stats()).toMatchObject({
+      transcripts: 1,
+      droppedBudget: 1,
+      timeouts: 1,
+      failures: 3,
+      empty: 1,
+    });
+    const metrics = await registry.metrics();
+    for (const [outcome, n] of [
+      ['ok', 1],
+      ['timeout', 1],
+      ['error', 3],
+      ['empty', 1],
+      ['dropped_budget', 1],
+    ] as const)
+      expect(metrics).toContain(
+        `vigil_model_calls_total{role="asr",model="whisper-1",outcome="${outcome}"} ${n}`,
+      );
+    expect(metrics).not.toContain('sk-standin-secret');
+  });
+
   it('errors never carry the API key', async () => {
     const { s } = stages({ asr: { url: http.url, model: 'nope', apiKeyEnv: 'VIGIL_TEST_KEY' } });
     const before = http.violations.length;

@@ -5,7 +5,13 @@ import { sampleEvent, sampleSummary } from '../helpers/messages.js';
 
 describe('vigil tail', () => {
   it('builds subjects from the stream and type filters', () => {
-    expect(tailSubjects(undefined, [])).toEqual(['vigil.*.event.>', 'vigil.*.summary.>', 'vigil.*.status']);
+    expect(tailSubjects(undefined, [])).toEqual([
+      'vigil.*.event.>',
+      'vigil.*.summary.>',
+      'vigil.*.status',
+      'vigil.*.caption',
+      'vigil.*.transcript',
+    ]);
     expect(tailSubjects('door', ['event', 'detections'])).toEqual([
       'vigil.door.event.>',
       'vigil.door.detections',
@@ -41,6 +47,37 @@ describe('vigil tail', () => {
     );
     expect(formatMessage('vigil.door.status', st as never)).toBe(
       'door [status] down 0.0 fps VIGIL_ERR_SOURCE_UNREACHABLE: refused',
+    );
+  });
+
+  it('captions and transcripts: stream time, the text on one line (no terminal control), the model', () => {
+    const c = {
+      id: 'door:c:1',
+      streamId: 'door',
+      keyframeId: 'door:r1:7',
+      ptsNs: 65e9,
+      timeMs: 0,
+      text: 'A man opens the door.\n\u001b[2Jrm -rf',
+      model: 'qwen-vl',
+      latencyMs: 120,
+      why: 'shot-start',
+    };
+    expect(formatMessage('vigil.door.caption', envelope('caption', 'door', c.id, 0, c) as never)).toBe(
+      'door [caption 01:05] A man opens the door. [2Jrm -rf (qwen-vl, keyframe door:r1:7)',
+    );
+    const t = {
+      id: 'door:t:1',
+      streamId: 'door',
+      startPtsNs: 2.04e9,
+      endPtsNs: 3.96e9,
+      timeMs: 0,
+      text: ' Please close the door. ',
+      language: 'en',
+      model: 'whisper-1',
+      latencyMs: 300,
+    };
+    expect(formatMessage('vigil.door.transcript', envelope('transcript', 'door', t.id, 0, t) as never)).toBe(
+      'door [transcript 2.0s–4.0s en] Please close the door. (whisper-1)',
     );
   });
 });

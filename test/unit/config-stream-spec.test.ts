@@ -130,7 +130,7 @@ describe('the stream spec', () => {
 
   it('reports every problem of a definition at once', () => {
     expect(checkStreamDefinition({ id: 'a', url: '', live: 1, bogus: 2 }, 'streams[3]')).toEqual([
-      'streams[3].bogus: unknown key (expected one of: id, url, live, windowMs, keyframes, events, inferConcurrency, inferQueue, maxKeyframeAgeMs, cache, audio, detect, objects, track, oneShot)',
+      'streams[3].bogus: unknown key (expected one of: id, url, live, windowMs, keyframes, events, inferConcurrency, inferQueue, maxKeyframeAgeMs, cache, audio, detect, objects, track, oneShot, inference)',
       'streams[3].url: expected a non-empty string, got ""',
       'streams[3].live: expected true or false, got number 1',
     ]);
