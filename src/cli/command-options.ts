@@ -23,7 +23,7 @@ export function natsFrom(values: Record<string, unknown>, config: VigilConfig): 
 }
 
 /** How long an orderly stop after SIGINT / SIGTERM may take before the process exits anyway. */
-export const SHUTDOWN_GRACE_MS = 5_000;
+export const SHUTDOWN_GRACE_MS = 10_000;
 const INTERRUPTED = 130;
 
 /**
