@@ -396,6 +396,13 @@ console.log(
   '| streams | min fps/stream | ingest drops | keyframes/s | analysed/s | keyframes dropped (infer behind) | detections p50 / p99 ms | events | events p50 / p99 ms | sustained |',
 );
 console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+for (const r of rows) {
+  console.log(
+    `| ${r.streams} | ${f(r.minFps, 1)} | ${f(r.ingestDropPct, 1)}% | ${f(r.keyframesPerS, 2)} | ${f(r.analysedPerS, 2)} | ` +
+      `${f(r.inferDropPct, 1)}% | ${f(r.detP50)} / ${f(r.detP99)} | ${r.events} | ${f(r.evP50)} / ${f(r.evP99)} | ` +
+      `${r.sustained ? 'yes' : `no: ${r.why}`} |`,
+  );
+}
 const ratio = (a: number, b: number) => (b > 0 ? `${a}/${b} = ${((100 * a) / b).toFixed(0)}%` : `${a}/0`);
 console.log('\n| streams | detections/s per stream (mean, least) | spurious entries | spurious exits |');
 console.log('|---:|---:|---:|---:|');
@@ -407,13 +414,6 @@ for (const r of rows) {
 console.log(
   `quiet stream (black test source, ${f(still.dt)} s): ${still.cadence} cadence detections, ${still.keyframes} keyframes analysed`,
 );
-for (const r of rows) {
-  console.log(
-    `| ${r.streams} | ${f(r.minFps, 1)} | ${f(r.ingestDropPct, 1)}% | ${f(r.keyframesPerS, 2)} | ${f(r.analysedPerS, 2)} | ` +
-      `${f(r.inferDropPct, 1)}% | ${f(r.detP50)} / ${f(r.detP99)} | ${r.events} | ${f(r.evP50)} / ${f(r.evP99)} | ` +
-      `${r.sustained ? 'yes' : `no: ${r.why}`} |`,
-  );
-}
 const sustained = rows.filter((r) => r.sustained).map((r) => r.streams);
 const maxSustained = sustained.length ? Math.max(...sustained) : 0;
 console.log(
