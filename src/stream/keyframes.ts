@@ -158,6 +158,9 @@ export function parseKeyframeOptions(options: KeyframeOptions = {}): ResolvedKey
   checkNumber(C, 'motionThreshold', o.motionThreshold, { min: 0, max: 1, exclusiveMin: true });
   checkNumber(C, 'sceneCutThreshold', o.sceneCutThreshold, { min: 0.05, max: 2 });
   // The shot detector's options; its hard-cut threshold is sceneCutThreshold unless shots names one.
+  if (shots !== undefined && (typeof shots !== 'object' || shots === null || Array.isArray(shots))) {
+    throw new ConfigError(`${C}: shots must be a mapping of the shot detector's options`);
+  }
   o.shots = parseShotOptions(
     { cutThreshold: o.sceneCutThreshold, ...stripUndefined(shots ?? {}) },
     `${C}: shots`,
