@@ -551,6 +551,9 @@ function trackingStage(
     zones: parseRules(o.events?.rules, 'events.rules'),
     counters,
     ...(live ? {} : o.pressure ? { pressure: o.pressure } : {}),
+    // Fast mode lets ingest run up to inferQueue keyframes ahead of the model: the cadence results
+    // waiting behind those analyses must not give any of them up.
+    ...(live ? {} : { maxWaiting: Math.max(256, (o.inferQueue ?? 4) * 64) }),
     maxAgeMs,
     now,
     checkSourceFps: o.tracking?.detect?.fps !== undefined,

@@ -84,8 +84,14 @@ export class TrackingStage {
   private closed = false;
   private outstanding = 0;
   private lastTickNs: number | null = null;
+  /** Tick slots among `waiting` (they hold no analysis; bounded apart, see tick()): at most 16 per result slot, plus one per keyframe in flight. */
+  private waitingTicks = 0;
   /** PTS of the first frames, to learn the source rate (checkSourceFps). */
   private firstPts: number[] | null = [];
+
+  private get maxWaitingTicks(): number {
+    return (this.o.maxWaiting ?? 256) * 16;
+  }
 
   constructor(private readonly o: TrackingStageOptions) {
     this.tracker = new Tracker(o.tracker);
@@ -159,7 +165,16 @@ export class TrackingStage {
     // Nothing to end: no confirmed track now, and none can be confirmed by steps still pending.
     if (!this.tracker.hasConfirmed && this.outstanding === 0) return;
     this.lastTickNs = frame.ptsNs;
-    this.fill(this.take(), { obs: observation(frame, null, null), item: null, tick: true });
+    const slot: Slot = { obs: observation(frame, null, null), item: null, tick: true };
+    // Ticks queue behind an analysis still in flight (fast mode runs far ahead of the model). Past
+    // their bound the newest tick stands in for the one queued just before it: exits in that stretch
+    // go out a little later, but no keyframe is given up for a tick.
+    const last = this.nextTicket - 1;
+    if (this.waitingTicks >= this.maxWaitingTicks && this.waiting.get(last)?.tick === true) {
+      this.waiting.set(last, slot);
+      return;
+    }
+    this.fill(this.take(), slot);
   }
 
   /** A keyframe's analysis (or its missing analysis). */
@@ -205,6 +220,7 @@ export class TrackingStage {
     this.o.cadence?.lane.close();
     this.closed = true;
     this.waiting.clear();
+    this.waitingTicks = 0;
     this.keyframeTickets.clear();
     this.tracker.reset();
     this.records.reset();
@@ -251,15 +267,18 @@ export class TrackingStage {
   private fill(ticket: number, slot: Slot): void {
     if (this.closed || ticket < this.head) return;
     this.waiting.set(ticket, slot);
+    if (slot?.tick === true) this.waitingTicks++;
     const max = this.o.maxWaiting ?? 256;
-    // A ticket never settled would hold everything behind it: past the bound, give it up.
-    while (this.waiting.size > max && !this.waiting.has(this.head)) {
+    // A ticket never settled would hold everything behind it: past the bound (results, not ticks),
+    // give it up.
+    while (this.waiting.size - this.waitingTicks > max && !this.waiting.has(this.head)) {
       this.head++;
       this.outstanding--;
     }
     while (this.waiting.has(this.head)) {
       const s = this.waiting.get(this.head)!;
       this.waiting.delete(this.head);
+      if (s?.tick === true) this.waitingTicks--;
       this.head++;
       this.outstanding--;
       if (s !== null) {

@@ -307,4 +307,65 @@ describe('TrackingStage: object.left on time when detections are scarce', () => 
     stage.close();
     scheduler.close();
   });
+
+  it('fast mode: decoding far ahead of slow analyses gives up no keyframe for the ticks queued behind them', async () => {
+    const scheduler = new DetectScheduler({ ratePerS: 0 });
+    const c: TrackingCounters = { cadenceDetections: 0, detectDropped: 0, detectFailed: 0, detectStale: 0 };
+    const maxWaiting = 4;
+    const stage = new TrackingStage({
+      streamId: 'cam',
+      runId: 'r1',
+      tracker: { maxLostMs: 1000, minHits: 1 },
+      // A static scene: the cadence picks nothing, so every passed-over frame may tick.
+      cadence: {
+        options: { fps: 5, maxQueue: 2, motionThreshold: 0.5 },
+        lane: scheduler.open('cam', 2),
+        detect: () => Promise.resolve([]),
+      },
+      counters: c,
+      maxWaiting,
+    });
+    const tracked: TrackedKeyframe[] = [];
+    const events: VigilEvent[] = [];
+    stage.tracked$.subscribe((k) => tracked.push(k));
+    stage.events$.subscribe((e) => events.push(e));
+    const box = { x: 100, y: 100, w: 40, h: 80 };
+    // 25 fps for 60 s, a keyframe every second; every analysis comes back only after the decode
+    // finished (the model is far behind), in order. The person is there for the first 30 s.
+    const kfs = [];
+    let maxWaitingSeen = 0;
+    for (let i = 0; i < 1500; i++) {
+      if (i % 25 === 0) {
+        const a = analysedKeyframe(i, i * 40, {
+          detections: i < 750 ? [{ label: 'person', classId: 0, score: 0.9, box }] : [],
+          sourceWidth: 1000,
+          sourceHeight: 500,
+        });
+        // The keyframe's picture is the static scene's too: no cadence detection, only ticks.
+        const kf = {
+          ...a,
+          keyframe: { ...a.keyframe, frame: { ...a.keyframe.frame, analysis: frame(i, i * 40).analysis } },
+        };
+        stage.keyframeSelected(kf.keyframe);
+        kfs.push(kf);
+      } else stage.passedOver(frame(i, i * 40, 0));
+      maxWaitingSeen = Math.max(maxWaitingSeen, stage.stats.waiting);
+      // The decoder yields now and then: cadence detections settle, analyses do not.
+      if (i % 5 === 0) await new Promise((r) => setImmediate(r));
+    }
+    for (const kf of kfs) stage.analysed(kf);
+    stage.keyframesComplete();
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(c.cadenceDetections).toBe(0);
+    expect(tracked).toHaveLength(60);
+    expect(events.map((e) => e.type)).toEqual(['object.entered', 'object.left']);
+    // Ticks are bounded too (16 per result slot), the newest standing in for the one before; past
+    // the bound, one more per keyframe still in flight (60 here).
+    expect(maxWaitingSeen).toBeGreaterThan(maxWaiting * 16);
+    expect(maxWaitingSeen).toBeLessThanOrEqual(maxWaiting * 16 + 60);
+    const left = events[1]!;
+    expect(left.ptsNs / 1e6).toBeGreaterThan(30_000);
+    stage.close();
+    scheduler.close();
+  });
 });
