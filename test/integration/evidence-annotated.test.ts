@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Objm } from '@nats-io/obj';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { type BrowserContext } from 'playwright-core';
+import { launchChromium, type TestBrowser } from '../helpers/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectRecord, Summary, VigilEvent } from '../../src/core/contracts.js';
 import { startInferenceServer, type InferenceServer } from '../../src/infer/index.js';
@@ -66,7 +67,7 @@ describe('annotated evidence and report.html through the real pipeline', () => {
   let infer: InferenceServer | undefined;
   let nc: NatsConnection | undefined;
   let browser: BrowserContext | undefined;
-  let profile: string | undefined;
+  let chrome: TestBrowser | undefined;
   const records: Published[] = [];
   const keyframes = new Map<string, { sourceWidth: number; sourceHeight: number }>();
   let out: string;
@@ -111,8 +112,7 @@ describe('annotated evidence and report.html through the real pipeline', () => {
   }, 200_000);
 
   afterAll(async () => {
-    await browser?.close().catch(() => undefined);
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await chrome?.close();
     await nc?.close().catch(() => undefined);
     await infer?.close();
     await nats?.stop();
@@ -184,20 +184,8 @@ describe('annotated evidence and report.html through the real pipeline', () => {
     mkdirSync(evilDir, { recursive: true });
     writeFileSync(join(evilDir, 'report.html'), renderHtml(evil));
 
-    profile = mkdtempSync(join(tmpdir(), 'vigil-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
+    chrome = await launchChromium({ width: 1280, height: 900 });
+    browser = chrome.context;
     const requests: string[] = [];
     browser.on('request', (r) => requests.push(r.url()));
     const page = await browser.newPage();

@@ -10,7 +10,8 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { type BrowserContext } from 'playwright-core';
+import { launchChromium, type TestBrowser } from '../helpers/chromium.js';
 import { parseConfig } from '../../src/config/index.js';
 import { startService, type Service } from '../../src/app/service.js';
 import Database from 'better-sqlite3';
@@ -32,8 +33,8 @@ interface Hit {
 describe('history in vigil run', () => {
   let service: Service | undefined;
   let dir: string | undefined;
-  let profile: string | undefined;
   let browser: BrowserContext | undefined;
+  let chrome: TestBrowser | undefined;
 
   const api = async (method: 'GET' | 'POST', path: string, body?: unknown, token: string | null = TOKEN) => {
     const res = await fetch(`${service!.controlUrl}${path}`, {
@@ -76,9 +77,8 @@ streams:
   }, 200_000);
 
   afterAll(async () => {
-    await browser?.close().catch(() => undefined);
+    await chrome?.close();
     await service?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -165,18 +165,8 @@ streams:
   });
 
   it('the web view search box shows the answer with thumbnails and stream times', async () => {
-    profile = mkdtempSync(join(tmpdir(), 'vigil-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
+    chrome = await launchChromium({ width: 1280, height: 900 });
+    browser = chrome.context;
     const page = await browser.newPage();
     await page.goto(`${service!.controlUrl}/?token=${TOKEN}`);
     await page.fill('#q', 'when did people appear?');

@@ -17,9 +17,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext } from 'playwright-core';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { type BrowserContext } from 'playwright-core';
+import { launchChromium, type TestBrowser } from '../helpers/chromium.js';
+import { writeFileSync } from 'node:fs';
 import { runAnalysis } from '../../src/app/cli-session.js';
 import { startService, type Service } from '../../src/app/service.js';
 import { parseConfig } from '../../src/config/index.js';
@@ -191,12 +191,11 @@ describe('speech to text through vigil analyze', () => {
 describe('per-stream language models in the service (vigil run)', () => {
   let service: Service | undefined;
   let browser: BrowserContext | undefined;
-  let profile: string | undefined;
+  let chrome: TestBrowser | undefined;
 
   afterAll(async () => {
-    await browser?.close();
+    await chrome?.close();
     await service?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('a YAML stream and an attached stream each use their own models over the service default; metrics per model', async () => {
@@ -348,17 +347,8 @@ streams:
   it('the live web view shows captions and transcripts, live and in a new page’s snapshot', async () => {
     const s = service!;
     const { prepared: clip } = deps;
-    profile = mkdtempSync(join(tmpdir(), 'vigil-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-    });
+    chrome = await launchChromium();
+    browser = chrome.context;
     const page = await browser.newPage();
     await page.goto(`${s.controlUrl}/?token=${TOKEN}`);
     await page.waitForSelector('#conn.up', { timeout: 10_000 });

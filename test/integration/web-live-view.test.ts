@@ -3,11 +3,11 @@
  * real service: the page loads, a stream attached during the test appears with its keyframe, boxes,
  * fps and latency, an event shows up, all pushed over ws; a screenshot is saved under test-artifacts/.
  */
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium, type TestBrowser } from '../helpers/chromium.js';
 import { parseConfig } from '../../src/config/index.js';
 import { startService, type Service } from '../../src/app/service.js';
 import { MODEL_REPO, requireFile, ROOT, VTEST } from '../helpers/paths.js';
@@ -17,9 +17,9 @@ const ARTIFACTS = resolve(ROOT, 'test-artifacts');
 
 describe('live web view', () => {
   let service: Service;
-  let browser: BrowserContext;
+  let browser: BrowserContext | undefined;
+  let chrome: TestBrowser | undefined;
   let page: Page;
-  let profile: string;
   const requests: string[] = [];
 
   beforeAll(async () => {
@@ -33,30 +33,15 @@ analyzer: { windowMs: 2000 }
       { VIGIL_CONTROL_TOKEN: TOKEN },
     );
     service = await startService(config, () => undefined);
-    profile = mkdtempSync(join(tmpdir(), 'vigil-chromium-'));
-    // A fresh profile directory per run (launchPersistentContext passes it as --user-data-dir).
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 800 },
-    });
+    chrome = await launchChromium({ width: 1280, height: 800 });
+    browser = chrome.context;
     page = await browser.newPage();
     page.on('request', (r) => requests.push(r.url()));
   }, 60_000);
 
   afterAll(async () => {
-    await browser?.close();
+    await chrome?.close();
     await service?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('refuses the page and the socket without the token', async () => {

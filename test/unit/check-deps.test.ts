@@ -204,7 +204,7 @@ describe('scanTree on this repository', () => {
     expect(where('executable', 'ffprobe')).toContain('src/cli/progress.ts');
     expect(where('executable', 'promtool')).toContain('test/integration/');
     expect(where('executable', 'prometheus')).toContain('test/integration/prometheus-dashboards.test.ts');
-    expect(where('executable', '/usr/bin/chromium')).toContain('test/integration/web-live-view.test.ts');
+    expect(where('executable', '/usr/bin/chromium')).toContain('test/helpers/chromium.ts');
     expect(where('executable', '/usr/bin/python3')).toContain('test/helpers/rtsp-server.ts');
     expect(where('executable', 'espeak-ng')).not.toBe('');
     expect(where('executable', 'openssl')).not.toBe('');
