@@ -144,6 +144,10 @@ export const historyCommand: CliCommand = {
           rebuild: values.rebuild === true,
           onError: (err) =>
             console.error(`vigil history: ${err instanceof Error ? err.message : String(err)}`),
+          onWaiting: (stream) =>
+            console.error(
+              `vigil history: waiting for JetStream stream ${stream} (an analyzer publishing to this NATS creates it)`,
+            ),
         });
         console.error(
           `vigil history: ${index.backend === 'sqlite' ? config.path : 'PostgreSQL'} from JetStream (Ctrl-C to stop)`,

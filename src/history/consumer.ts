@@ -49,6 +49,8 @@ export interface HistoryConsumerOptions {
   rebuild?: boolean;
   /** Called on a failed batch (it is retried: not acked). Never with secrets. */
   onError?: (err: unknown) => void;
+  /** Called once per stream when it does not exist yet (start waits for the publisher to make it). */
+  onWaiting?: (stream: string) => void;
 }
 
 export interface HistoryConsumerStats {
@@ -127,10 +129,13 @@ export async function startHistoryConsumer(o: HistoryConsumerOptions): Promise<H
 
   /** Waits (bounded by close) until the publisher has created the main stream. */
   const streamInfo = async (name: string) => {
+    let told = false;
     while (!signal.stopped) {
       try {
         return await jsm.streams.info(name);
       } catch {
+        if (!told) o.onWaiting?.(name);
+        told = true;
         await sleep(500, signal);
       }
     }

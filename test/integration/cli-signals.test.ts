@@ -164,10 +164,10 @@ describe('issue 22 item 4: SIGTERM and SIGINT end every command', () => {
     const t = await signalWhenReady(['tail', '--nats', nats.url], /vigil tail: /, 'SIGTERM');
     expect(t.ignored, t.stderr).toBe(false);
     expect(t.code, t.stderr).toBe(0);
-    // No analyzer has made the JetStream stream yet: history waits for it (3 s in, still waiting).
+    // No analyzer has made the JetStream stream yet: history is up and waiting for it.
     const h = await signalWhenReady(
       ['history', '--nats', nats.url, '--history', join(dir, 'history.sqlite')],
-      3_000,
+      /vigil history: waiting for JetStream stream VIGIL/,
       'SIGINT',
     );
     expect(h.ignored, h.stderr).toBe(false);
