@@ -356,16 +356,20 @@ async function main(): Promise<void> {
       const { frames } = await decodeClip(clip.path, 'shots');
       const vk = runSelector(() => new KeyframeSelector(), frames);
       const bk = runSelector(makeBase, frames);
+      // Clip time: GStreamer's qtdemux gives the first frame the encoder's B-frame delay as its PTS
+      // (0.133 s here; ffmpeg, and the ground truth, start at 0), so times count from the first frame.
+      const p0 = frames[0]?.ptsNs ?? 0;
+      const sec = (ns: number): number => (ns - p0) / 1e9;
       const vDets: Det[] = vk
         .filter((k) => k.reason === 'scene-cut')
         .map((k) => {
-          const s = (k.shot?.startPtsNs ?? k.frame.ptsNs) / 1e9;
-          const e = (k.shot?.endPtsNs ?? k.frame.ptsNs) / 1e9;
+          const s = sec(k.shot?.startPtsNs ?? k.frame.ptsNs);
+          const e = sec(k.shot?.endPtsNs ?? k.frame.ptsNs);
           return { t: (s + e) / 2, startS: s, endS: e, kind: k.shot?.kind ?? '?' };
         });
       const bDets: Det[] = bk
         .filter((k) => k.reason === 'scene-cut')
-        .map((k) => ({ t: k.frame.ptsNs / 1e9, startS: 0, endS: 0, kind: 'cut' }));
+        .map((k) => ({ t: sec(k.frame.ptsNs), startS: 0, endS: 0, kind: 'cut' }));
       const ff = ffmpegScores(clip.path);
       const per: [string, Det[]][] = [
         ['vigil', vDets],
@@ -397,7 +401,7 @@ async function main(): Promise<void> {
           );
         }
       }
-      const kts = vk.map((k) => k.frame.ptsNs / 1e9);
+      const kts = vk.map((k) => sec(k.frame.ptsNs));
       for (const st of clip.shotStarts) {
         shots++;
         if (kts.some((k) => k >= st - 1e-6 && k <= st + COVER_S + 1e-6)) covered++;
@@ -430,7 +434,10 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+// Run when invoked (the clip lists above are imported by other scripts too).
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

@@ -167,6 +167,14 @@ const SHIFT_GAIN = 0.6;
 const FADE_CONTRAST = 0.3;
 /** Unevenness of progress across cells above which a transition is a wipe, not a dissolve. */
 const WIPE_UNEVENNESS = 0.15;
+/** A picture coming out of a flat one has settled when, over SETTLE_MS, its contrast rose by at most ... */
+const SETTLE_MS = 200;
+/** ... this share (or 1 gray level, whichever is more) ... */
+const SETTLE_CONTRAST = 0.04;
+/** ... and its mean level moved by at most this share (or 3 gray levels). */
+const SETTLE_LEVEL = 0.02;
+/** A frame whose contrast is under this share of the frame before it is fading out (a dip's start). */
+const FADING = 0.9;
 
 interface Pending {
   b: ShotBoundary;
@@ -212,6 +220,18 @@ export class ShotDetector {
   private pending: Pending[] = [];
   private lastEndPtsNs = Number.NEGATIVE_INFINITY;
   private readonly k: number;
+  /**
+   * A dip through a flat picture (black, white, any flat field), tracked on the newest frame: the
+   * first frame of its fade-out (-1: none open), the last clean frame before it (-1: the run began
+   * flat or it is out of the history), the first textured frame after the flat run (-1: still flat),
+   * and whether a long flat run was already reported as a fade-out.
+   */
+  private dipStart = -1;
+  private dipBefore = -1;
+  private dipRise = -1;
+  private dipReported = false;
+  /** First frame of the current flat run of the dip. */
+  private flatSince = -1;
 
   constructor(options: ShotOptions = {}, grid: { cols: number; rows: number } = DEFAULT_GRID) {
     this.o = parseShotOptions(options);
@@ -243,6 +263,11 @@ export class ShotDetector {
     this.floor = -1;
     this.pending = [];
     this.lastEndPtsNs = Number.NEGATIVE_INFINITY;
+    this.dipStart = -1;
+    this.dipBefore = -1;
+    this.dipRise = -1;
+    this.dipReported = false;
+    this.flatSince = -1;
   }
 
   push(ptsNs: number, thumb: Float64Array, hist: Float64Array): ShotBoundary | null {
@@ -262,6 +287,7 @@ export class ShotDetector {
       this.step[slot] = 0;
     }
     this.n = n + 1;
+    this.flatDip(n);
     const at = n - this.k;
     if (at >= 1) {
       this.hardCut(at);
@@ -360,6 +386,125 @@ export class ShotDetector {
     return i % this.cap;
   }
 
+  // -- dips through a flat picture ----------------------------------------------------------
+
+  /**
+   * Fades through black or white (and cuts to and from them), on the newest frame i: the picture
+   * goes flat (its fade-out starts where its contrast began to fall), stays flat, then comes back
+   * and settles (over SETTLE_MS its contrast no longer rises and its level no longer moves). The
+   * first clean frame is the first one at the settled contrast and level: the boundary's end, so the
+   * new shot's keyframe comes after the fade-in, not in it. A dip back to the same picture (lights
+   * off and on) is no boundary; a flat run longer than gradualMaxMs is a fade-out on its own.
+   */
+  private flatDip(i: number): void {
+    const si = this.slotOf(i);
+    const oldest = Math.max(0, this.n - this.cap);
+    if (this.flat(si)) {
+      if (this.dipStart < 0) {
+        // Entering a flat run: its fade-out began where the contrast started to fall.
+        let start = i;
+        const earliest = Math.max(oldest + 1, i - Math.round(this.o.gradualMaxMs / this.frameMs));
+        while (start - 1 >= earliest) {
+          const a = this.slotOf(start - 1);
+          const b = this.slotOf(start - 2);
+          if (this.flat(a) || this.sigma[a]! >= FADING * this.sigma[b]!) break;
+          start--;
+        }
+        this.dipStart = start;
+        this.flatSince = i;
+        this.dipBefore = start - 1 >= oldest && i > 0 ? start - 1 : -1;
+        this.dipReported = false;
+      }
+      if (this.dipRise >= 0 || this.flatSince < 0) this.flatSince = i;
+      this.dipRise = -1;
+      // A long flat run: the shot faded out (a fade-in later is a boundary of its own).
+      if (!this.dipReported && this.dipBefore >= 0) {
+        const flatMs = (this.pts[si]! - this.pts[this.slotOf(this.flatSince)]!) / 1e6;
+        if (flatMs > this.o.gradualMaxMs) {
+          this.dipReported = true;
+          const end = this.firstFlat(this.dipStart, i);
+          // Final at once: nothing is left to absorb it (a cut into the flat picture merges in).
+          this.offer(
+            {
+              kind: end === this.dipStart ? 'cut' : 'fade-out',
+              startPtsNs: this.pts[this.slotOf(this.dipStart)]!,
+              endPtsNs: this.pts[this.slotOf(end)]!,
+              confidence: 1,
+              score: round3(this.dist(this.slotOf(this.dipBefore), this.slotOf(end))),
+            },
+            i - this.k - HOLD_FRAMES,
+          );
+          this.dipBefore = -1;
+        }
+      }
+      return;
+    }
+    if (this.dipStart < 0) return;
+    if (this.dipRise < 0) this.dipRise = i;
+    // A picture that keeps flickering in and out of flat is no dip (bounded wait).
+    if (this.pts[si]! - this.pts[this.slotOf(this.dipStart)]! > 2 * this.o.gradualMaxMs * 1e6) {
+      this.dipStart = -1;
+      this.dipBefore = -1;
+      this.dipRise = -1;
+      return;
+    }
+    if (this.dipBefore >= 0 && this.dipBefore < oldest) this.dipBefore = -1;
+    const m = Math.max(2, Math.round(SETTLE_MS / this.frameMs));
+    const riseMs = (this.pts[si]! - this.pts[this.slotOf(this.dipRise)]!) / 1e6;
+    const settled = i - m >= this.dipRise && this.steady(this.slotOf(i - m), si);
+    if (!settled && riseMs <= this.o.gradualMaxMs) return;
+    // The first clean frame: the first one at the settled contrast and level.
+    let end = i;
+    for (let f = this.dipRise; f < i; f++) {
+      const sf = this.slotOf(f);
+      const level = Math.max(3, 1.5 * SETTLE_LEVEL * this.mu[si]!);
+      if (this.sigma[sf]! >= 0.97 * this.sigma[si]! && Math.abs(this.mu[sf]! - this.mu[si]!) <= level) {
+        end = f;
+        break;
+      }
+    }
+    const start = this.dipStart;
+    const before = this.dipBefore;
+    const lastFlat = this.dipRise - 1;
+    this.dipStart = -1;
+    this.dipBefore = -1;
+    this.dipRise = -1;
+    const se = this.slotOf(end);
+    // Against the picture it left (back to it: no new shot), or against the flat picture (a faint
+    // picture coming out of it is no new shot either).
+    const score = this.dist(this.slotOf(before >= 0 ? before : lastFlat), se);
+    if (score < this.o.gradualThreshold) return;
+    const kind: TransitionKind = before >= 0 ? 'fade' : 'fade-in';
+    this.offer(
+      {
+        kind,
+        startPtsNs: this.pts[this.slotOf(start)]!,
+        endPtsNs: this.pts[se]!,
+        confidence: round3(clamp01(score / this.o.gradualThreshold - 0.5)),
+        score: round3(score),
+      },
+      i - this.k,
+      true,
+    );
+  }
+
+  /** Frame b's contrast has not risen, nor its level moved, since frame a (a settled picture). */
+  private steady(a: number, b: number): boolean {
+    if (this.flat(a)) return false;
+    const rise = this.sigma[b]! - this.sigma[a]!;
+    const move = Math.abs(this.mu[b]! - this.mu[a]!);
+    return (
+      rise <= Math.max(1, SETTLE_CONTRAST * this.sigma[b]!) &&
+      move <= Math.max(3, SETTLE_LEVEL * this.mu[b]!)
+    );
+  }
+
+  /** The first flat frame from `from` to `to` (a dip's start may be fading frames). */
+  private firstFlat(from: number, to: number): number {
+    for (let f = from; f <= to; f++) if (this.flat(this.slotOf(f))) return f;
+    return to;
+  }
+
   // -- hard cuts -----------------------------------------------------------------------------
 
   private hardCut(c: number): void {
@@ -369,6 +514,14 @@ export class ShotDetector {
     // A weaker step is a cut too where it stands far above the steps around it (a still shot).
     const strong = d >= o.cutThreshold;
     if (!strong && d < WEAK_CUT * o.cutThreshold) return;
+    // A step out of a flat picture, or into one at the end of a fade-out, is a dip's edge (see
+    // flatDip(): its boundary ends where the picture has come back), not a cut. Flat to flat is.
+    if (c >= 2) {
+      const p = this.slotOf(c - 1);
+      const fp = this.flat(p);
+      const fc = this.flat(sc);
+      if (fp !== fc && (fp || this.sigma[p]! < FADING * this.sigma[this.slotOf(c - 2)]!)) return;
+    }
     // The largest step around (the step before it and every step up to the look-ahead).
     if (c >= 2 && this.step[this.slotOf(c - 1)]! > d) return;
     for (let j = 1; j < this.k; j++) if (this.step[this.slotOf(c + j)]! > d) return;
@@ -728,7 +881,8 @@ export class ShotDetector {
 
   // -- merging and release -------------------------------------------------------------------
 
-  private offer(b: ShotBoundary, at: number): void {
+  /** `dip`: a dip through a flat picture (flatDip()), whose kind and end are the surest. */
+  private offer(b: ShotBoundary, at: number, dip = false): void {
     const gap = this.o.minShotMs * 1e6;
     if (b.startPtsNs < this.lastEndPtsNs + gap && b.kind === 'cut') return;
     for (const p of this.pending) {
@@ -750,10 +904,10 @@ export class ShotDetector {
       }
       if (b.startPtsNs <= q.endPtsNs + gap && q.startPtsNs <= b.endPtsNs + gap) {
         // Overlapping: a gradual transition absorbs a cut inside it; otherwise the union.
-        const keep = q.kind === 'cut' && b.kind !== 'cut' ? b : q;
+        const keep = dip || (q.kind === 'cut' && b.kind !== 'cut') ? b : q;
         q.kind = keep.kind;
         q.startPtsNs = Math.min(q.startPtsNs, b.startPtsNs);
-        q.endPtsNs = Math.max(q.endPtsNs, b.endPtsNs);
+        q.endPtsNs = dip ? b.endPtsNs : Math.max(q.endPtsNs, b.endPtsNs);
         q.confidence = Math.max(q.confidence, b.confidence);
         q.score = Math.max(q.score, b.score);
         p.readyAt = Math.max(p.readyAt, at + HOLD_FRAMES);
@@ -778,6 +932,14 @@ export class ShotDetector {
     if (p.readyAt > n - this.k) return null;
     const c = this.cand;
     if (c !== null && this.pts[this.slotOf(c.s)]! <= p.b.endPtsNs + this.o.minShotMs * 1e6) return null;
+    // So may a dip through a flat picture that began with it or just after it (up to gradualMaxMs).
+    if (
+      this.dipBefore >= 0 &&
+      this.pts[this.slotOf(this.dipStart)]! <= p.b.endPtsNs + this.o.minShotMs * 1e6 &&
+      this.pts[this.slotOf(n)]! - p.b.endPtsNs < this.o.gradualMaxMs * 1e6
+    ) {
+      return null;
+    }
     this.pending.shift();
     if (p.b.startPtsNs < this.lastEndPtsNs + this.o.minShotMs * 1e6) return this.release(n);
     this.lastEndPtsNs = p.b.endPtsNs;
