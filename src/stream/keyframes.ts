@@ -206,6 +206,8 @@ interface SelectorState {
   surgeArmed: boolean;
   /** Since when motion has been under the busy threshold, ms of stream time (NaN: it is not). */
   calmSinceMs: number;
+  /** Since when a motion keyframe has been held for a possible shot transition, ms (NaN: none). */
+  motionHeldSinceMs: number;
 }
 
 const EMPTY_STATE = (): SelectorState => ({
@@ -220,6 +222,7 @@ const EMPTY_STATE = (): SelectorState => ({
   activityMs: 0,
   surgeArmed: true,
   calmSinceMs: Number.NaN,
+  motionHeldSinceMs: Number.NaN,
 });
 
 /** What the selector saw in the last frame, for diagnostics and benchmarks. */
@@ -378,9 +381,20 @@ export class KeyframeSelector {
     };
 
     const sinceMs = (frame.ptsNs - s.lastKeyPtsNs) / 1e6;
+    // New activity while a shot transition may be under way waits (up to the detector's latency):
+    // the new shot's keyframe after the transition takes its place, not a frame from its middle.
+    // (A possible cut: up to the look-ahead; an open transition: up to gradualMaxMs more.)
+    let holdMotion = false;
+    const unsettled = s.pendingMotion ? this.shots.unsettled : null;
+    if (unsettled !== null) {
+      if (Number.isNaN(s.motionHeldSinceMs)) s.motionHeldSinceMs = tMs;
+      const latencyMs = this.shots.latencyFrames * Math.max(1, dtMs);
+      const maxHoldMs = unsettled === 'step' ? latencyMs : latencyMs + this.shots.options.gradualMaxMs;
+      holdMotion = tMs - s.motionHeldSinceMs < maxHoldMs;
+    }
     let reason: KeyframeReason | null = null;
     if (s.pendingShot !== null && sinceMs >= o.sceneCutMinIntervalMs) reason = 'scene-cut';
-    else if (s.pendingMotion && sinceMs >= o.minIntervalMs) reason = 'motion';
+    else if (s.pendingMotion && !holdMotion && sinceMs >= o.minIntervalMs) reason = 'motion';
     else if (sinceMs >= o.maxIntervalMs) reason = 'max-interval';
     // The activity average is updated after the decision, so a sudden change is judged against the
     // scene before it. A scene cut restarts it (the new scene has its own activity).
@@ -411,6 +425,7 @@ export class KeyframeSelector {
     s.peakMotion = 0;
     if (reason === 'scene-cut') s.pendingShot = null;
     s.pendingMotion = false;
+    s.motionHeldSinceMs = Number.NaN;
     return kf;
   }
 

@@ -173,6 +173,8 @@ const SETTLE_MS = 200;
 const SETTLE_CONTRAST = 0.04;
 /** ... and its mean level moved by at most this share (or 3 gray levels). */
 const SETTLE_LEVEL = 0.02;
+/** Progress from a transition's start past which a frame has arrived at its far end. */
+const ARRIVED = 0.9;
 /** A frame whose contrast is under this share of the frame before it is fading out (a dip's start). */
 const FADING = 0.9;
 
@@ -230,8 +232,9 @@ export class ShotDetector {
   private dipBefore = -1;
   private dipRise = -1;
   private dipReported = false;
-  /** First frame of the current flat run of the dip. */
+  /** First frame of the current flat run of the dip, and the longest run in it (frames). */
   private flatSince = -1;
+  private dipFlatRun = 0;
 
   constructor(options: ShotOptions = {}, grid: { cols: number; rows: number } = DEFAULT_GRID) {
     this.o = parseShotOptions(options);
@@ -254,6 +257,33 @@ export class ShotDetector {
   /** Frames of delay before a frame's boundary can be known (look-ahead + hold). */
   get latencyFrames(): number {
     return this.k + HOLD_FRAMES + 1;
+  }
+
+  /**
+   * A transition may be under way ('transition': a gradual candidate or a dip is open, or a
+   * boundary waits to be final; 'step': a step in the look-ahead could be a cut). The selector holds motion keyframes meanwhile
+   * (the boundary's keyframe, after the transition, takes their place).
+   */
+  get unsettled(): 'transition' | 'step' | null {
+    if (this.cand !== null || this.pending.length > 0) return 'transition';
+    // A picture gone flat for two frames or more (not one flat from the start, nor a flicker).
+    if (this.dipStart >= 0 && this.dipBefore >= 0 && this.dipFlatRun >= 2) return 'transition';
+    // A step in the look-ahead that stands out like a cut (cheap part of hardCut()'s test).
+    const weak = WEAK_CUT * this.o.cutThreshold;
+    for (let j = Math.max(2, this.n - this.k - 1); j < this.n; j++) {
+      const d = this.step[this.slotOf(j)]!;
+      if (d < weak) continue;
+      const from = Math.max(1, j - CUT_WINDOW);
+      let sum = 0;
+      for (let i = from; i < j; i++) sum += this.step[this.slotOf(i)]!;
+      if (d >= this.o.cutAdaptiveRatio * Math.max(STEP_FLOOR, sum / (j - from))) return 'step';
+    }
+    return null;
+  }
+
+  /** The options in force. */
+  get options(): Readonly<ResolvedShotOptions> {
+    return this.o;
   }
 
   /** Forgets everything (a new run: PTS went backwards). */
@@ -412,10 +442,12 @@ export class ShotDetector {
         }
         this.dipStart = start;
         this.flatSince = i;
+        this.dipFlatRun = 1;
         this.dipBefore = start - 1 >= oldest && i > 0 ? start - 1 : -1;
         this.dipReported = false;
       }
       if (this.dipRise >= 0 || this.flatSince < 0) this.flatSince = i;
+      this.dipFlatRun = Math.max(this.dipFlatRun, i - this.flatSince + 1);
       this.dipRise = -1;
       // A long flat run: the shot faded out (a fade-in later is a boundary of its own).
       if (!this.dipReported && this.dipBefore >= 0) {
@@ -474,6 +506,11 @@ export class ShotDetector {
     // picture coming out of it is no new shot either).
     const score = this.dist(this.slotOf(before >= 0 ? before : lastFlat), se);
     if (score < this.o.gradualThreshold) return;
+    // Out of a picture flat from the start, a fade-in keeps its structure while its contrast grows
+    // (things appearing one by one on a plain background do not).
+    if (before < 0 && end > lastFlat + 1 && this.dist(this.slotOf(lastFlat + 1), se) >= this.o.gradualThreshold) {
+      return;
+    }
     const kind: TransitionKind = before >= 0 ? 'fade' : 'fade-in';
     this.offer(
       {
@@ -610,6 +647,18 @@ export class ShotDetector {
     if (c !== null && e - c.be > SETTLE_FRAMES) {
       this.finish(c);
       this.cand = null;
+    }
+    // Windows that keep passing because the new shot moves on: the transition has ended when the
+    // frame SETTLE_MS ago is already at the far end (progress from the start), so the new shot's
+    // keyframe need not wait for the windows to stop passing.
+    c = this.cand;
+    if (c !== null) {
+      // (A sixth of the span back: on a steady ramp that frame is at most 5/6 of the way.)
+      const lag = Math.max(2, Math.round(SETTLE_MS / this.frameMs), Math.round((e - c.s) / 6));
+      if (e - lag > c.s + lag && this.progress(this.slotOf(c.s), this.slotOf(e), this.slotOf(e - lag)) >= ARRIVED) {
+        this.finish(c);
+        this.cand = null;
+      }
     }
   }
 
