@@ -106,6 +106,12 @@ export interface KeyframeOptions {
    * contact (active this recently) makes it the motion of a mover already seen.
    */
   edgeNeighbourQuietMs?: number;
+  /**
+   * Hold motion keyframes while a shot transition may be under way (a dissolve, a dip through
+   * black, a step that may be a cut), up to the shot detector's latency plus gradualMaxMs: the new
+   * shot's keyframe after the transition takes their place (default true).
+   */
+  holdMotionInTransitions?: boolean;
   /** Compute a 64-bit perceptual hash of each keyframe (Keyframe.phash) for the memory cache (default true). */
   phash?: boolean;
   /** Short run id put in keyframe ids (`<streamId>:<runId>:<seq>`), unique per attach (default none: `<streamId>:<seq>`). */
@@ -133,6 +139,7 @@ export const KEYFRAME_DEFAULTS: Readonly<ResolvedKeyframeOptions> = Object.freez
   neighbourQuietMs: 500,
   confirmMs: 400,
   edgeNeighbourQuietMs: 200,
+  holdMotionInTransitions: true,
   phash: true,
   runId: undefined,
   shots: SHOT_DEFAULTS,
@@ -153,6 +160,9 @@ export function parseKeyframeOptions(options: KeyframeOptions = {}): ResolvedKey
   checkNumber(C, 'busyFactor', o.busyFactor, { min: 0, max: 100 });
   checkNumber(C, 'activityWindowMs', o.activityWindowMs, { min: 0, exclusiveMin: true });
   if (typeof o.phash !== 'boolean') throw new ConfigError(`${C}: phash must be a boolean`);
+  if (typeof o.holdMotionInTransitions !== 'boolean') {
+    throw new ConfigError(`${C}: holdMotionInTransitions must be a boolean`);
+  }
   checkNumber(C, 'minIntervalMs', o.minIntervalMs, { min: 0 });
   checkNumber(C, 'maxIntervalMs', o.maxIntervalMs, { min: 0, exclusiveMin: true });
   checkNumber(C, 'motionThreshold', o.motionThreshold, { min: 0, max: 1, exclusiveMin: true });
@@ -385,7 +395,7 @@ export class KeyframeSelector {
     // the new shot's keyframe after the transition takes its place, not a frame from its middle.
     // (A possible cut: up to the look-ahead; an open transition: up to gradualMaxMs more.)
     let holdMotion = false;
-    const unsettled = s.pendingMotion ? this.shots.unsettled : null;
+    const unsettled = s.pendingMotion && o.holdMotionInTransitions ? this.shots.unsettled : null;
     if (unsettled !== null) {
       if (Number.isNaN(s.motionHeldSinceMs)) s.motionHeldSinceMs = tMs;
       const latencyMs = this.shots.latencyFrames * Math.max(1, dtMs);

@@ -508,7 +508,11 @@ export class ShotDetector {
     if (score < this.o.gradualThreshold) return;
     // Out of a picture flat from the start, a fade-in keeps its structure while its contrast grows
     // (things appearing one by one on a plain background do not).
-    if (before < 0 && end > lastFlat + 1 && this.dist(this.slotOf(lastFlat + 1), se) >= this.o.gradualThreshold) {
+    if (
+      before < 0 &&
+      end > lastFlat + 1 &&
+      this.dist(this.slotOf(lastFlat + 1), se) >= this.o.gradualThreshold
+    ) {
       return;
     }
     const kind: TransitionKind = before >= 0 ? 'fade' : 'fade-in';
@@ -531,8 +535,7 @@ export class ShotDetector {
     const rise = this.sigma[b]! - this.sigma[a]!;
     const move = Math.abs(this.mu[b]! - this.mu[a]!);
     return (
-      rise <= Math.max(1, SETTLE_CONTRAST * this.sigma[b]!) &&
-      move <= Math.max(3, SETTLE_LEVEL * this.mu[b]!)
+      rise <= Math.max(1, SETTLE_CONTRAST * this.sigma[b]!) && move <= Math.max(3, SETTLE_LEVEL * this.mu[b]!)
     );
   }
 
@@ -655,7 +658,10 @@ export class ShotDetector {
     if (c !== null) {
       // (A sixth of the span back: on a steady ramp that frame is at most 5/6 of the way.)
       const lag = Math.max(2, Math.round(SETTLE_MS / this.frameMs), Math.round((e - c.s) / 6));
-      if (e - lag > c.s + lag && this.progress(this.slotOf(c.s), this.slotOf(e), this.slotOf(e - lag)) >= ARRIVED) {
+      if (
+        e - lag > c.s + lag &&
+        this.progress(this.slotOf(c.s), this.slotOf(e), this.slotOf(e - lag)) >= ARRIVED
+      ) {
         this.finish(c);
         this.cand = null;
       }

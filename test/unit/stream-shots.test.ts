@@ -175,9 +175,9 @@ describe('ShotDetector', () => {
     const out = [mix(view(0, 40), black, 0.5), black, black];
     const inn = Array.from({ length: 20 }, (_, i) => mix(black, view(2, i), (i + 1) / 20));
     const planes = [...shot(0, 40), ...out, ...inn, ...shot(2, 60, 20)];
-    const sel = new KeyframeSelector({ maxIntervalMs: 60_000 });
-    const cuts = planes
-      .map((p, i) =>
+    const keyframes = (holdMotionInTransitions: boolean) => {
+      const sel = new KeyframeSelector({ maxIntervalMs: 60_000, holdMotionInTransitions });
+      return planes.map((p, i) =>
         sel.next({
           streamId: 'cam',
           seq: i,
@@ -188,10 +188,17 @@ describe('ShotDetector', () => {
           analysis: toImage(p),
           model: { width: 1, height: 1, format: 'RGB', data: new Uint8Array(3) },
         }),
-      )
-      .filter((k) => k !== null && k.reason === 'scene-cut');
+      );
+    };
+    const all = keyframes(true).filter((k) => k !== null);
+    const cuts = all.filter((k) => k.reason === 'scene-cut');
     expect(cuts).toHaveLength(1);
     const cleanS = sec(40 + 3 + 19);
+    // Nothing from the middle of the dip: the fade-in's new activity waited for the shot's keyframe.
+    const inside = (ks: typeof all) =>
+      ks.filter((k) => k.frame.ptsNs / 1e9 > sec(40) && k.frame.ptsNs / 1e9 < cleanS).map((k) => k.reason);
+    expect(inside(all)).toEqual([]);
+    expect(inside(keyframes(false).filter((k) => k !== null))).toContain('motion');
     const atS = cuts[0]!.frame.ptsNs / 1e9;
     expect(cuts[0]!.shot?.kind).toBe('fade');
     expect(atS).toBeGreaterThanOrEqual(cleanS - 1e-6);
