@@ -23,6 +23,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Frame, Keyframe } from '../../src/core/contracts.js';
@@ -296,13 +297,34 @@ function runSelector(make: () => SelectorLike, frames: Frame[]): Keyframe[] {
   return out;
 }
 
-function timePerFrame(make: () => SelectorLike, frames: Frame[], rounds: number): number {
-  let best = Infinity;
-  for (let r = 0; r < rounds; r++) {
+/**
+ * CPU time of the selector alone, µs per frame, for two selectors in alternating rounds (A B A B
+ * ...: the machine's load hits both alike): the best round of each, by process CPU time (user +
+ * system, process.cpuUsage) and by wall time.
+ */
+function timePaired(
+  makeA: () => SelectorLike,
+  makeB: () => SelectorLike,
+  frames: Frame[],
+  rounds: number,
+): { cpuA: number; cpuB: number; wallA: number; wallB: number } {
+  const best = { cpuA: Infinity, cpuB: Infinity, wallA: Infinity, wallB: Infinity };
+  const once = (make: () => SelectorLike): [number, number] => {
     const sel = make();
+    const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     for (const f of frames) sel.next(f);
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e3 / frames.length);
+    const wall = Number(process.hrtime.bigint() - t0) / 1e3 / frames.length;
+    const c = process.cpuUsage(c0);
+    return [(c.user + c.system) / frames.length, wall];
+  };
+  for (let r = 0; r < rounds; r++) {
+    const [ca, wa] = once(makeA);
+    const [cb, wb] = once(makeB);
+    best.cpuA = Math.min(best.cpuA, ca);
+    best.wallA = Math.min(best.wallA, wa);
+    best.cpuB = Math.min(best.cpuB, cb);
+    best.wallB = Math.min(best.wallB, wb);
   }
   return best;
 }
@@ -342,6 +364,8 @@ async function main(): Promise<void> {
     sets.push(['HELD-OUT, round 2 (built after the thresholds were fixed at 3816c3e)', HELD_OUT]);
   let cpuVigil = 0;
   let cpuBase = 0;
+  let wallVigil = 0;
+  let wallBase = 0;
   let cpuFrames = 0;
   for (const [setName, specs] of sets) {
     const tools = ['vigil', 'today', ...FF_THRESHOLDS.map((t) => `ffmpeg ${t}`)];
@@ -409,8 +433,11 @@ async function main(): Promise<void> {
       }
       kf += vk.length;
       nFrames += frames.length;
-      cpuVigil += timePerFrame(() => new KeyframeSelector(), frames, rounds) * frames.length;
-      cpuBase += timePerFrame(makeBase, frames, rounds) * frames.length;
+      const t = timePaired(() => new KeyframeSelector(), makeBase, frames, rounds);
+      cpuVigil += t.cpuA * frames.length;
+      cpuBase += t.cpuB * frames.length;
+      wallVigil += t.wallA * frames.length;
+      wallBase += t.wallB * frames.length;
       cpuFrames += frames.length;
     }
     console.log(`## ${setName}: ${specs.length} clips, ${nFrames} frames\n`);
@@ -428,9 +455,13 @@ async function main(): Promise<void> {
     for (const n of notes) console.log(`- ${n}`);
     console.log('');
   }
+  const load = loadavg()[0] ?? 0;
   console.log(
-    `cost, selector alone on the same gray frames (best of ${rounds} rounds): vigil ${(cpuVigil / cpuFrames).toFixed(1)} µs/frame, ` +
-      `today's selector (${baseCommit}) ${(cpuBase / cpuFrames).toFixed(1)} µs/frame: ratio ${(cpuVigil / cpuBase).toFixed(3)} (target <= 1.10)`,
+    `cost, the selector alone on the same gray frames, alternating rounds, best of ${rounds} (load average ${load.toFixed(1)} on ${cpus().length} cores):\n` +
+      `| selector | CPU µs/frame | wall µs/frame |\n| --- | --: | --: |\n` +
+      `| vigil (shots) | ${(cpuVigil / cpuFrames).toFixed(1)} | ${(wallVigil / cpuFrames).toFixed(1)} |\n` +
+      `| today's selector (${baseCommit}) | ${(cpuBase / cpuFrames).toFixed(1)} | ${(wallBase / cpuFrames).toFixed(1)} |\n` +
+      `| ratio (target <= 1.10) | ${(cpuVigil / cpuBase).toFixed(3)} | ${(wallVigil / wallBase).toFixed(3)} |`,
   );
 }
 

@@ -683,7 +683,13 @@ export class ShotDetector {
     // Gradual: no single step carries most of the change (a cut inside the window does).
     let maxStep = 0;
     for (let i = s + 1; i <= e; i++) maxStep = Math.max(maxStep, this.step[this.slotOf(i)]!);
-    if (maxStep > MAX_STEP_SHARE * d) return 0;
+    if (maxStep > MAX_STEP_SHARE * d) {
+      // Towards (or from) a far less contrasted picture the normalised structure changes mostly at
+      // the end (the last of the old picture's contrast goes): judge the steps on the raw cells.
+      // (Flat ends are dips: see flatDip().)
+      const lowEnd = this.faded(ss, se) || this.faded(se, ss);
+      if (!lowEnd || this.flat(ss) || this.flat(se) || this.rawMaxShare(s, e) > MAX_STEP_SHARE) return 0;
+    }
     const len = e - s;
     const a1 = this.progress(ss, se, this.slotOf(s + Math.round(len / 4)));
     const a2 = this.progress(ss, se, this.slotOf(s + Math.round(len / 2)));
@@ -707,6 +713,26 @@ export class ShotDetector {
       if (dip > MAX_DIP && this.split(ss, se, m2) < MIN_SPLIT) return 0;
     }
     return d * (1 - ex);
+  }
+
+  /** The largest share of the raw change from frame s to frame e that one step carries. */
+  private rawMaxShare(s: number, e: number): number {
+    const t = this.thumbs;
+    const c = this.cells;
+    const S = this.slotOf(s) * c;
+    const E = this.slotOf(e) * c;
+    let total = 0;
+    for (let i = 0; i < c; i++) total += Math.abs(t[E + i]! - t[S + i]!);
+    if (total <= 0) return 1;
+    let max = 0;
+    for (let f = s + 1; f <= e; f++) {
+      const A = this.slotOf(f - 1) * c;
+      const B = this.slotOf(f) * c;
+      let sum = 0;
+      for (let i = 0; i < c; i++) sum += Math.abs(t[B + i]! - t[A + i]!);
+      max = Math.max(max, sum);
+    }
+    return max / total;
   }
 
   /**
@@ -911,15 +937,15 @@ export class ShotDetector {
         break;
       }
     }
+    // Judged on the transition's own ends (the window's may lie deep in moving shots): a wipe moves
+    // cells unevenly (also towards a far less contrasted picture); a fade or a dissolve alike.
+    const mid = this.slotOf(Math.round((start + end) / 2));
+    const r = this.unevenness(this.slotOf(Math.max(c.s, start - 1)), this.slotOf(end), mid);
     let kind: TransitionKind;
-    if (this.faded(sb, sa)) kind = 'fade-out';
+    if (r >= WIPE_UNEVENNESS) kind = 'wipe';
+    else if (this.faded(sb, sa)) kind = 'fade-out';
     else if (this.faded(sa, sb)) kind = 'fade-in';
-    else {
-      // Judged on the transition's own ends (the window's may lie deep in moving shots).
-      const mid = this.slotOf(Math.round((start + end) / 2));
-      const r = this.unevenness(this.slotOf(Math.max(c.s, start - 1)), this.slotOf(end), mid);
-      kind = r < WIPE_UNEVENNESS ? 'dissolve' : 'wipe';
-    }
+    else kind = 'dissolve';
     const conf = clamp01(c.score / this.o.gradualThreshold - 0.5);
     this.floor = end;
     this.offer(
