@@ -21,7 +21,8 @@
  *     busyFactor × the scene's average motion, once per excursion. Continued motion of movers
  *     already seen (cells next to recently active cells) is not new, so busy scenes adapt by
  *     themselves. At least minIntervalMs apart; new activity confirmed while the min interval
- *     holds stays pending → 'motion';
+ *     holds stays pending, and so does new activity while a shot transition may be under way
+ *     (holdMotionInTransitions: the shot's keyframe after it takes its place) → 'motion';
  *  4. maxIntervalMs elapsed since the previous keyframe → 'max-interval'.
  *
  * Keyframe.motionScore is the PEAK whole-frame motion score since the previous keyframe (this frame

@@ -32,6 +32,16 @@
  * a mix); a fade-out followed within `gradualMaxMs` by a fade-in is one 'fade' (a dip to black or
  * white).
  *
+ * A candidate also ends when the frame a sixth of its span back (at least SETTLE_MS) has already
+ * arrived at its far end (a dissolve into a moving shot: windows keep passing as the new shot moves).
+ *
+ * Dip through a flat picture (flatDip(), on the newest frame): the picture goes flat (its fade-out
+ * began where its contrast started to fall), stays flat, comes back and settles (over SETTLE_MS its
+ * contrast no longer rises, its level no longer moves); the boundary ('fade', or 'fade-in' out of a
+ * picture flat from the start) ends at the first frame at the settled contrast and level, so the new
+ * shot's keyframe follows the fade-in. Steps into and out of the flat picture are not cuts; a cut
+ * into it waits while it stays flat (up to gradualMaxMs); a dip back to the same picture is nothing.
+ *
  * Boundaries are reported once final, at most `flashMaxFrames` + 1 + `holdFrames` frames after the
  * transition ends (a cut inside a gradual transition is merged into it); two boundaries closer than
  * `minShotMs` are one. Memory: a ring of `historyFrames` frames' thumbnails (bounded, allocated once).
