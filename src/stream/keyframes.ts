@@ -21,7 +21,8 @@
  *     busyFactor × the scene's average motion, once per excursion. Continued motion of movers
  *     already seen (cells next to recently active cells) is not new, so busy scenes adapt by
  *     themselves. At least minIntervalMs apart; new activity confirmed while the min interval
- *     holds stays pending → 'motion';
+ *     holds stays pending, and so does new activity while a shot transition may be under way
+ *     (holdMotionInTransitions: the shot's keyframe after it takes its place) → 'motion';
  *  4. maxIntervalMs elapsed since the previous keyframe → 'max-interval'.
  *
  * Keyframe.motionScore is the PEAK whole-frame motion score since the previous keyframe (this frame
@@ -106,6 +107,12 @@ export interface KeyframeOptions {
    * contact (active this recently) makes it the motion of a mover already seen.
    */
   edgeNeighbourQuietMs?: number;
+  /**
+   * Hold motion keyframes while a shot transition may be under way (a dissolve, a dip through
+   * black, a step that may be a cut), up to the shot detector's latency plus gradualMaxMs: the new
+   * shot's keyframe after the transition takes their place (default true).
+   */
+  holdMotionInTransitions?: boolean;
   /** Compute a 64-bit perceptual hash of each keyframe (Keyframe.phash) for the memory cache (default true). */
   phash?: boolean;
   /** Short run id put in keyframe ids (`<streamId>:<runId>:<seq>`), unique per attach (default none: `<streamId>:<seq>`). */
@@ -133,6 +140,7 @@ export const KEYFRAME_DEFAULTS: Readonly<ResolvedKeyframeOptions> = Object.freez
   neighbourQuietMs: 500,
   confirmMs: 400,
   edgeNeighbourQuietMs: 200,
+  holdMotionInTransitions: true,
   phash: true,
   runId: undefined,
   shots: SHOT_DEFAULTS,
@@ -153,6 +161,9 @@ export function parseKeyframeOptions(options: KeyframeOptions = {}): ResolvedKey
   checkNumber(C, 'busyFactor', o.busyFactor, { min: 0, max: 100 });
   checkNumber(C, 'activityWindowMs', o.activityWindowMs, { min: 0, exclusiveMin: true });
   if (typeof o.phash !== 'boolean') throw new ConfigError(`${C}: phash must be a boolean`);
+  if (typeof o.holdMotionInTransitions !== 'boolean') {
+    throw new ConfigError(`${C}: holdMotionInTransitions must be a boolean`);
+  }
   checkNumber(C, 'minIntervalMs', o.minIntervalMs, { min: 0 });
   checkNumber(C, 'maxIntervalMs', o.maxIntervalMs, { min: 0, exclusiveMin: true });
   checkNumber(C, 'motionThreshold', o.motionThreshold, { min: 0, max: 1, exclusiveMin: true });
@@ -206,6 +217,8 @@ interface SelectorState {
   surgeArmed: boolean;
   /** Since when motion has been under the busy threshold, ms of stream time (NaN: it is not). */
   calmSinceMs: number;
+  /** Since when a motion keyframe has been held for a possible shot transition, ms (NaN: none). */
+  motionHeldSinceMs: number;
 }
 
 const EMPTY_STATE = (): SelectorState => ({
@@ -220,6 +233,7 @@ const EMPTY_STATE = (): SelectorState => ({
   activityMs: 0,
   surgeArmed: true,
   calmSinceMs: Number.NaN,
+  motionHeldSinceMs: Number.NaN,
 });
 
 /** What the selector saw in the last frame, for diagnostics and benchmarks. */
@@ -378,9 +392,20 @@ export class KeyframeSelector {
     };
 
     const sinceMs = (frame.ptsNs - s.lastKeyPtsNs) / 1e6;
+    // New activity while a shot transition may be under way waits (up to the detector's latency):
+    // the new shot's keyframe after the transition takes its place, not a frame from its middle.
+    // (A possible cut: up to the look-ahead; an open transition: up to gradualMaxMs more.)
+    let holdMotion = false;
+    const unsettled = s.pendingMotion && o.holdMotionInTransitions ? this.shots.unsettled : null;
+    if (unsettled !== null) {
+      if (Number.isNaN(s.motionHeldSinceMs)) s.motionHeldSinceMs = tMs;
+      const latencyMs = this.shots.latencyFrames * Math.max(1, dtMs);
+      const maxHoldMs = unsettled === 'step' ? latencyMs : latencyMs + this.shots.options.gradualMaxMs;
+      holdMotion = tMs - s.motionHeldSinceMs < maxHoldMs;
+    }
     let reason: KeyframeReason | null = null;
     if (s.pendingShot !== null && sinceMs >= o.sceneCutMinIntervalMs) reason = 'scene-cut';
-    else if (s.pendingMotion && sinceMs >= o.minIntervalMs) reason = 'motion';
+    else if (s.pendingMotion && !holdMotion && sinceMs >= o.minIntervalMs) reason = 'motion';
     else if (sinceMs >= o.maxIntervalMs) reason = 'max-interval';
     // The activity average is updated after the decision, so a sudden change is judged against the
     // scene before it. A scene cut restarts it (the new scene has its own activity).
@@ -411,6 +436,7 @@ export class KeyframeSelector {
     s.peakMotion = 0;
     if (reason === 'scene-cut') s.pendingShot = null;
     s.pendingMotion = false;
+    s.motionHeldSinceMs = Number.NaN;
     return kf;
   }
 

@@ -32,6 +32,16 @@
  * a mix); a fade-out followed within `gradualMaxMs` by a fade-in is one 'fade' (a dip to black or
  * white).
  *
+ * A candidate also ends when the frame a sixth of its span back (at least SETTLE_MS) has already
+ * arrived at its far end (a dissolve into a moving shot: windows keep passing as the new shot moves).
+ *
+ * Dip through a flat picture (flatDip(), on the newest frame): the picture goes flat (its fade-out
+ * began where its contrast started to fall), stays flat, comes back and settles (over SETTLE_MS its
+ * contrast no longer rises, its level no longer moves); the boundary ('fade', or 'fade-in' out of a
+ * picture flat from the start) ends at the first frame at the settled contrast and level, so the new
+ * shot's keyframe follows the fade-in. Steps into and out of the flat picture are not cuts; a cut
+ * into it waits while it stays flat (up to gradualMaxMs); a dip back to the same picture is nothing.
+ *
  * Boundaries are reported once final, at most `flashMaxFrames` + 1 + `holdFrames` frames after the
  * transition ends (a cut inside a gradual transition is merged into it); two boundaries closer than
  * `minShotMs` are one. Memory: a ring of `historyFrames` frames' thumbnails (bounded, allocated once).
@@ -167,6 +177,16 @@ const SHIFT_GAIN = 0.6;
 const FADE_CONTRAST = 0.3;
 /** Unevenness of progress across cells above which a transition is a wipe, not a dissolve. */
 const WIPE_UNEVENNESS = 0.15;
+/** A picture coming out of a flat one has settled when, over SETTLE_MS, its contrast rose by at most ... */
+const SETTLE_MS = 200;
+/** ... this share (or 1 gray level, whichever is more) ... */
+const SETTLE_CONTRAST = 0.04;
+/** ... and its mean level moved by at most this share (or 3 gray levels). */
+const SETTLE_LEVEL = 0.02;
+/** Progress from a transition's start past which a frame has arrived at its far end. */
+const ARRIVED = 0.9;
+/** A frame whose contrast is under this share of the frame before it is fading out (a dip's start). */
+const FADING = 0.9;
 
 interface Pending {
   b: ShotBoundary;
@@ -212,6 +232,19 @@ export class ShotDetector {
   private pending: Pending[] = [];
   private lastEndPtsNs = Number.NEGATIVE_INFINITY;
   private readonly k: number;
+  /**
+   * A dip through a flat picture (black, white, any flat field), tracked on the newest frame: the
+   * first frame of its fade-out (-1: none open), the last clean frame before it (-1: the run began
+   * flat or it is out of the history), the first textured frame after the flat run (-1: still flat),
+   * and whether a long flat run was already reported as a fade-out.
+   */
+  private dipStart = -1;
+  private dipBefore = -1;
+  private dipRise = -1;
+  private dipReported = false;
+  /** First frame of the current flat run of the dip, and the longest run in it (frames). */
+  private flatSince = -1;
+  private dipFlatRun = 0;
 
   constructor(options: ShotOptions = {}, grid: { cols: number; rows: number } = DEFAULT_GRID) {
     this.o = parseShotOptions(options);
@@ -236,6 +269,33 @@ export class ShotDetector {
     return this.k + HOLD_FRAMES + 1;
   }
 
+  /**
+   * A transition may be under way ('transition': a gradual candidate or a dip is open, or a
+   * boundary waits to be final; 'step': a step in the look-ahead could be a cut). The selector holds motion keyframes meanwhile
+   * (the boundary's keyframe, after the transition, takes their place).
+   */
+  get unsettled(): 'transition' | 'step' | null {
+    if (this.cand !== null || this.pending.length > 0) return 'transition';
+    // A picture gone flat for two frames or more (not one flat from the start, nor a flicker).
+    if (this.dipStart >= 0 && this.dipBefore >= 0 && this.dipFlatRun >= 2) return 'transition';
+    // A step in the look-ahead that stands out like a cut (cheap part of hardCut()'s test).
+    const weak = WEAK_CUT * this.o.cutThreshold;
+    for (let j = Math.max(2, this.n - this.k - 1); j < this.n; j++) {
+      const d = this.step[this.slotOf(j)]!;
+      if (d < weak) continue;
+      const from = Math.max(1, j - CUT_WINDOW);
+      let sum = 0;
+      for (let i = from; i < j; i++) sum += this.step[this.slotOf(i)]!;
+      if (d >= this.o.cutAdaptiveRatio * Math.max(STEP_FLOOR, sum / (j - from))) return 'step';
+    }
+    return null;
+  }
+
+  /** The options in force. */
+  get options(): Readonly<ResolvedShotOptions> {
+    return this.o;
+  }
+
   /** Forgets everything (a new run: PTS went backwards). */
   reset(): void {
     this.n = 0;
@@ -243,6 +303,11 @@ export class ShotDetector {
     this.floor = -1;
     this.pending = [];
     this.lastEndPtsNs = Number.NEGATIVE_INFINITY;
+    this.dipStart = -1;
+    this.dipBefore = -1;
+    this.dipRise = -1;
+    this.dipReported = false;
+    this.flatSince = -1;
   }
 
   push(ptsNs: number, thumb: Float64Array, hist: Float64Array): ShotBoundary | null {
@@ -262,6 +327,7 @@ export class ShotDetector {
       this.step[slot] = 0;
     }
     this.n = n + 1;
+    this.flatDip(n);
     const at = n - this.k;
     if (at >= 1) {
       this.hardCut(at);
@@ -360,6 +426,135 @@ export class ShotDetector {
     return i % this.cap;
   }
 
+  // -- dips through a flat picture ----------------------------------------------------------
+
+  /**
+   * Fades through black or white (and cuts to and from them), on the newest frame i: the picture
+   * goes flat (its fade-out starts where its contrast began to fall), stays flat, then comes back
+   * and settles (over SETTLE_MS its contrast no longer rises and its level no longer moves). The
+   * first clean frame is the first one at the settled contrast and level: the boundary's end, so the
+   * new shot's keyframe comes after the fade-in, not in it. A dip back to the same picture (lights
+   * off and on) is no boundary; a flat run longer than gradualMaxMs is a fade-out on its own.
+   */
+  private flatDip(i: number): void {
+    const si = this.slotOf(i);
+    const oldest = Math.max(0, this.n - this.cap);
+    if (this.flat(si)) {
+      if (this.dipStart < 0) {
+        // Entering a flat run: its fade-out began where the contrast started to fall.
+        let start = i;
+        const earliest = Math.max(oldest + 1, i - Math.round(this.o.gradualMaxMs / this.frameMs));
+        while (start - 1 >= earliest) {
+          const a = this.slotOf(start - 1);
+          const b = this.slotOf(start - 2);
+          if (this.flat(a) || this.sigma[a]! >= FADING * this.sigma[b]!) break;
+          start--;
+        }
+        this.dipStart = start;
+        this.flatSince = i;
+        this.dipFlatRun = 1;
+        this.dipBefore = start - 1 >= oldest && i > 0 ? start - 1 : -1;
+        this.dipReported = false;
+      }
+      if (this.dipRise >= 0 || this.flatSince < 0) this.flatSince = i;
+      this.dipFlatRun = Math.max(this.dipFlatRun, i - this.flatSince + 1);
+      this.dipRise = -1;
+      // A long flat run: the shot faded out (a fade-in later is a boundary of its own).
+      if (!this.dipReported && this.dipBefore >= 0) {
+        const flatMs = (this.pts[si]! - this.pts[this.slotOf(this.flatSince)]!) / 1e6;
+        if (flatMs > this.o.gradualMaxMs) {
+          this.dipReported = true;
+          const end = this.firstFlat(this.dipStart, i);
+          // Final at once: nothing is left to absorb it (a cut into the flat picture merges in).
+          this.offer(
+            {
+              kind: end === this.dipStart ? 'cut' : 'fade-out',
+              startPtsNs: this.pts[this.slotOf(this.dipStart)]!,
+              endPtsNs: this.pts[this.slotOf(end)]!,
+              confidence: 1,
+              score: round3(this.dist(this.slotOf(this.dipBefore), this.slotOf(end))),
+            },
+            i - this.k - HOLD_FRAMES,
+          );
+          this.dipBefore = -1;
+        }
+      }
+      return;
+    }
+    if (this.dipStart < 0) return;
+    if (this.dipRise < 0) this.dipRise = i;
+    // A picture that keeps flickering in and out of flat is no dip (bounded wait).
+    if (this.pts[si]! - this.pts[this.slotOf(this.dipStart)]! > 2 * this.o.gradualMaxMs * 1e6) {
+      this.dipStart = -1;
+      this.dipBefore = -1;
+      this.dipRise = -1;
+      return;
+    }
+    if (this.dipBefore >= 0 && this.dipBefore < oldest) this.dipBefore = -1;
+    const m = Math.max(2, Math.round(SETTLE_MS / this.frameMs));
+    const riseMs = (this.pts[si]! - this.pts[this.slotOf(this.dipRise)]!) / 1e6;
+    const settled = i - m >= this.dipRise && this.steady(this.slotOf(i - m), si);
+    if (!settled && riseMs <= this.o.gradualMaxMs) return;
+    // The first clean frame: the first one at the settled contrast and level.
+    let end = i;
+    for (let f = this.dipRise; f < i; f++) {
+      const sf = this.slotOf(f);
+      const level = Math.max(3, 1.5 * SETTLE_LEVEL * this.mu[si]!);
+      if (this.sigma[sf]! >= 0.97 * this.sigma[si]! && Math.abs(this.mu[sf]! - this.mu[si]!) <= level) {
+        end = f;
+        break;
+      }
+    }
+    const start = this.dipStart;
+    const before = this.dipBefore;
+    const lastFlat = this.dipRise - 1;
+    this.dipStart = -1;
+    this.dipBefore = -1;
+    this.dipRise = -1;
+    const se = this.slotOf(end);
+    // Against the picture it left (back to it: no new shot), or against the flat picture (a faint
+    // picture coming out of it is no new shot either).
+    const score = this.dist(this.slotOf(before >= 0 ? before : lastFlat), se);
+    if (score < this.o.gradualThreshold) return;
+    // Out of a picture flat from the start, a fade-in keeps its structure while its contrast grows
+    // (things appearing one by one on a plain background do not).
+    if (
+      before < 0 &&
+      end > lastFlat + 1 &&
+      this.dist(this.slotOf(lastFlat + 1), se) >= this.o.gradualThreshold
+    ) {
+      return;
+    }
+    const kind: TransitionKind = before >= 0 ? 'fade' : 'fade-in';
+    this.offer(
+      {
+        kind,
+        startPtsNs: this.pts[this.slotOf(start)]!,
+        endPtsNs: this.pts[se]!,
+        confidence: round3(clamp01(score / this.o.gradualThreshold - 0.5)),
+        score: round3(score),
+      },
+      i - this.k,
+      true,
+    );
+  }
+
+  /** Frame b's contrast has not risen, nor its level moved, since frame a (a settled picture). */
+  private steady(a: number, b: number): boolean {
+    if (this.flat(a)) return false;
+    const rise = this.sigma[b]! - this.sigma[a]!;
+    const move = Math.abs(this.mu[b]! - this.mu[a]!);
+    return (
+      rise <= Math.max(1, SETTLE_CONTRAST * this.sigma[b]!) && move <= Math.max(3, SETTLE_LEVEL * this.mu[b]!)
+    );
+  }
+
+  /** The first flat frame from `from` to `to` (a dip's start may be fading frames). */
+  private firstFlat(from: number, to: number): number {
+    for (let f = from; f <= to; f++) if (this.flat(this.slotOf(f))) return f;
+    return to;
+  }
+
   // -- hard cuts -----------------------------------------------------------------------------
 
   private hardCut(c: number): void {
@@ -369,6 +564,14 @@ export class ShotDetector {
     // A weaker step is a cut too where it stands far above the steps around it (a still shot).
     const strong = d >= o.cutThreshold;
     if (!strong && d < WEAK_CUT * o.cutThreshold) return;
+    // A step out of a flat picture, or into one at the end of a fade-out, is a dip's edge (see
+    // flatDip(): its boundary ends where the picture has come back), not a cut. Flat to flat is.
+    if (c >= 2) {
+      const p = this.slotOf(c - 1);
+      const fp = this.flat(p);
+      const fc = this.flat(sc);
+      if (fp !== fc && (fp || this.sigma[p]! < FADING * this.sigma[this.slotOf(c - 2)]!)) return;
+    }
     // The largest step around (the step before it and every step up to the look-ahead).
     if (c >= 2 && this.step[this.slotOf(c - 1)]! > d) return;
     for (let j = 1; j < this.k; j++) if (this.step[this.slotOf(c + j)]! > d) return;
@@ -458,6 +661,21 @@ export class ShotDetector {
       this.finish(c);
       this.cand = null;
     }
+    // Windows that keep passing because the new shot moves on: the transition has ended when the
+    // frame SETTLE_MS ago is already at the far end (progress from the start), so the new shot's
+    // keyframe need not wait for the windows to stop passing.
+    c = this.cand;
+    if (c !== null) {
+      // (A sixth of the span back: on a steady ramp that frame is at most 5/6 of the way.)
+      const lag = Math.max(2, Math.round(SETTLE_MS / this.frameMs), Math.round((e - c.s) / 6));
+      if (
+        e - lag > c.s + lag &&
+        this.progress(this.slotOf(c.s), this.slotOf(e), this.slotOf(e - lag)) >= ARRIVED
+      ) {
+        this.finish(c);
+        this.cand = null;
+      }
+    }
   }
 
   /** Score (> 0) of frames s..e as one gradual transition, or 0. */
@@ -475,7 +693,13 @@ export class ShotDetector {
     // Gradual: no single step carries most of the change (a cut inside the window does).
     let maxStep = 0;
     for (let i = s + 1; i <= e; i++) maxStep = Math.max(maxStep, this.step[this.slotOf(i)]!);
-    if (maxStep > MAX_STEP_SHARE * d) return 0;
+    if (maxStep > MAX_STEP_SHARE * d) {
+      // Towards (or from) a far less contrasted picture the normalised structure changes mostly at
+      // the end (the last of the old picture's contrast goes): judge the steps on the raw cells.
+      // (Flat ends are dips: see flatDip().)
+      const lowEnd = this.faded(ss, se) || this.faded(se, ss);
+      if (!lowEnd || this.flat(ss) || this.flat(se) || this.rawMaxShare(s, e) > MAX_STEP_SHARE) return 0;
+    }
     const len = e - s;
     const a1 = this.progress(ss, se, this.slotOf(s + Math.round(len / 4)));
     const a2 = this.progress(ss, se, this.slotOf(s + Math.round(len / 2)));
@@ -499,6 +723,26 @@ export class ShotDetector {
       if (dip > MAX_DIP && this.split(ss, se, m2) < MIN_SPLIT) return 0;
     }
     return d * (1 - ex);
+  }
+
+  /** The largest share of the raw change from frame s to frame e that one step carries. */
+  private rawMaxShare(s: number, e: number): number {
+    const t = this.thumbs;
+    const c = this.cells;
+    const S = this.slotOf(s) * c;
+    const E = this.slotOf(e) * c;
+    let total = 0;
+    for (let i = 0; i < c; i++) total += Math.abs(t[E + i]! - t[S + i]!);
+    if (total <= 0) return 1;
+    let max = 0;
+    for (let f = s + 1; f <= e; f++) {
+      const A = this.slotOf(f - 1) * c;
+      const B = this.slotOf(f) * c;
+      let sum = 0;
+      for (let i = 0; i < c; i++) sum += Math.abs(t[B + i]! - t[A + i]!);
+      max = Math.max(max, sum);
+    }
+    return max / total;
   }
 
   /**
@@ -703,15 +947,15 @@ export class ShotDetector {
         break;
       }
     }
+    // Judged on the transition's own ends (the window's may lie deep in moving shots): a wipe moves
+    // cells unevenly (also towards a far less contrasted picture); a fade or a dissolve alike.
+    const mid = this.slotOf(Math.round((start + end) / 2));
+    const r = this.unevenness(this.slotOf(Math.max(c.s, start - 1)), this.slotOf(end), mid);
     let kind: TransitionKind;
-    if (this.faded(sb, sa)) kind = 'fade-out';
+    if (r >= WIPE_UNEVENNESS) kind = 'wipe';
+    else if (this.faded(sb, sa)) kind = 'fade-out';
     else if (this.faded(sa, sb)) kind = 'fade-in';
-    else {
-      // Judged on the transition's own ends (the window's may lie deep in moving shots).
-      const mid = this.slotOf(Math.round((start + end) / 2));
-      const r = this.unevenness(this.slotOf(Math.max(c.s, start - 1)), this.slotOf(end), mid);
-      kind = r < WIPE_UNEVENNESS ? 'dissolve' : 'wipe';
-    }
+    else kind = 'dissolve';
     const conf = clamp01(c.score / this.o.gradualThreshold - 0.5);
     this.floor = end;
     this.offer(
@@ -728,7 +972,8 @@ export class ShotDetector {
 
   // -- merging and release -------------------------------------------------------------------
 
-  private offer(b: ShotBoundary, at: number): void {
+  /** `dip`: a dip through a flat picture (flatDip()), whose kind and end are the surest. */
+  private offer(b: ShotBoundary, at: number, dip = false): void {
     const gap = this.o.minShotMs * 1e6;
     if (b.startPtsNs < this.lastEndPtsNs + gap && b.kind === 'cut') return;
     for (const p of this.pending) {
@@ -750,10 +995,10 @@ export class ShotDetector {
       }
       if (b.startPtsNs <= q.endPtsNs + gap && q.startPtsNs <= b.endPtsNs + gap) {
         // Overlapping: a gradual transition absorbs a cut inside it; otherwise the union.
-        const keep = q.kind === 'cut' && b.kind !== 'cut' ? b : q;
+        const keep = dip || (q.kind === 'cut' && b.kind !== 'cut') ? b : q;
         q.kind = keep.kind;
         q.startPtsNs = Math.min(q.startPtsNs, b.startPtsNs);
-        q.endPtsNs = Math.max(q.endPtsNs, b.endPtsNs);
+        q.endPtsNs = dip ? b.endPtsNs : Math.max(q.endPtsNs, b.endPtsNs);
         q.confidence = Math.max(q.confidence, b.confidence);
         q.score = Math.max(q.score, b.score);
         p.readyAt = Math.max(p.readyAt, at + HOLD_FRAMES);
@@ -778,6 +1023,14 @@ export class ShotDetector {
     if (p.readyAt > n - this.k) return null;
     const c = this.cand;
     if (c !== null && this.pts[this.slotOf(c.s)]! <= p.b.endPtsNs + this.o.minShotMs * 1e6) return null;
+    // So may a dip through a flat picture that began with it or just after it (up to gradualMaxMs).
+    if (
+      this.dipBefore >= 0 &&
+      this.pts[this.slotOf(this.dipStart)]! <= p.b.endPtsNs + this.o.minShotMs * 1e6 &&
+      this.pts[this.slotOf(n)]! - p.b.endPtsNs < this.o.gradualMaxMs * 1e6
+    ) {
+      return null;
+    }
     this.pending.shift();
     if (p.b.startPtsNs < this.lastEndPtsNs + this.o.minShotMs * 1e6) return this.release(n);
     this.lastEndPtsNs = p.b.endPtsNs;

@@ -33,6 +33,7 @@ describe('shot detector options in the config', () => {
     [{ shots: { historyFrames: 'many' } }, /shots.*historyFrames/],
     [{ shots: { bogus: 1 } }, /shots.*bogus/],
     [{ shots: 3 }, /keyframes.*shots/],
+    [{ holdMotionInTransitions: 'yes' }, /streams\[0\]\.keyframes.*holdMotionInTransitions/],
   ])('%j is VIGIL_ERR_CONFIG naming the key', (keyframes, key) => {
     const [code, message] = attempt(keyframes);
     expect(code).toBe('VIGIL_ERR_CONFIG');
@@ -42,6 +43,7 @@ describe('shot detector options in the config', () => {
   it('accepts every option in range', () => {
     const [code, message] = attempt({
       sceneCutThreshold: 0.6,
+      holdMotionInTransitions: false,
       shots: {
         cutAdaptiveRatio: 5,
         gradualThreshold: 0.4,

@@ -202,12 +202,14 @@ describe('selectKeyframes', () => {
   });
 
   it('emits the cut once final (look-ahead), with its transition, and does not spend a motion keyframe on it', () => {
+    // A cut into a flat picture may be the start of a dip through white: it waits while the picture
+    // stays flat, up to gradualMaxMs (3 s: frame 11, 4.4 s), for the picture to come back.
     const list: [number, Image][] = Array.from({ length: 14 }, (_, i) => [
       i * 400,
       i < 3 ? block(0) : flat(230), // the cut at frame 3
     ]);
     const kfs = runSelector(list, { maxIntervalMs: 60_000 });
-    expect(kfs.map(tag)).toEqual(['cam:0/first', 'cam:10/scene-cut']);
+    expect(kfs.map(tag)).toEqual(['cam:0/first', 'cam:11/scene-cut']);
     expect(kfs[1]?.shot?.kind).toBe('cut');
     expect(kfs[1]?.shot?.startPtsNs).toBe(1200e6);
   });

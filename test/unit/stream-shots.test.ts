@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Frame, Image } from '../../src/core/contracts.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { frameFeatures } from '../../src/stream/motion.js';
+import { KeyframeSelector } from '../../src/stream/keyframes.js';
 import { detectShots, parseShotOptions, ShotDetector, type ShotBoundary } from '../../src/stream/shots.js';
 
 const W = 96;
@@ -145,6 +146,63 @@ describe('ShotDetector', () => {
     expect(alone.map((x) => x.kind)).toEqual(['fade-out']);
     const fromBlack = run([...Array.from({ length: 30 }, () => black), ...inn, ...shot(1, 60, 20)]);
     expect(fromBlack.map((x) => x.kind)).toEqual(['fade-in']);
+  });
+
+  it('a fast fade-out, black or white, then a fade-in: one fade that ends where the new shot is clean', () => {
+    // Fades as short as broadcast dips at low frame rates: 2 frames out, 3 flat, 15 in (0.6 s). A
+    // cut must not be reported where the picture goes flat, and the boundary's end (the new shot's
+    // first clean frame, where its keyframe goes) is the fade-in's end, not its middle.
+    for (const level of [0, 255]) {
+      const flatP = flatView(level);
+      const out = [mix(view(0, 40), flatP, 0.4), mix(view(0, 41), flatP, 0.8)];
+      const hold = Array.from({ length: 3 }, () => flatP);
+      const inn = Array.from({ length: 15 }, (_, i) => mix(flatP, view(1, i), (i + 1) / 15));
+      const got = run([...shot(0, 40), ...out, ...hold, ...inn, ...shot(1, 60, 15)]);
+      expect(
+        got.map((x) => x.kind),
+        `level ${level}`,
+      ).toEqual(['fade']);
+      const cleanS = sec(40 + 2 + 3 + 14); // the last frame of the fade-in is the first clean one
+      expect(got[0]!.startPtsNs / 1e9).toBeCloseTo(sec(40), 6);
+      expect(got[0]!.endPtsNs / 1e9).toBeGreaterThanOrEqual(cleanS - 1e-6);
+      expect(got[0]!.endPtsNs / 1e9).toBeLessThanOrEqual(cleanS + 0.2);
+      expect(sec(got[0]!.at)).toBeLessThan(cleanS + 1);
+    }
+  });
+
+  it("the selector puts the new shot's keyframe after a dip through black, within 1 s of its end", () => {
+    const black = flatView(0);
+    const out = [mix(view(0, 40), black, 0.5), black, black];
+    const inn = Array.from({ length: 20 }, (_, i) => mix(black, view(2, i), (i + 1) / 20));
+    const planes = [...shot(0, 40), ...out, ...inn, ...shot(2, 60, 20)];
+    const keyframes = (holdMotionInTransitions: boolean) => {
+      const sel = new KeyframeSelector({ maxIntervalMs: 60_000, holdMotionInTransitions });
+      return planes.map((p, i) =>
+        sel.next({
+          streamId: 'cam',
+          seq: i,
+          ptsNs: i * MS * 1e6,
+          captureTimeMs: i * MS,
+          sourceWidth: W,
+          sourceHeight: H,
+          analysis: toImage(p),
+          model: { width: 1, height: 1, format: 'RGB', data: new Uint8Array(3) },
+        }),
+      );
+    };
+    const all = keyframes(true).filter((k) => k !== null);
+    const cuts = all.filter((k) => k.reason === 'scene-cut');
+    expect(cuts).toHaveLength(1);
+    const cleanS = sec(40 + 3 + 19);
+    // Nothing from the middle of the dip: the fade-in's new activity waited for the shot's keyframe.
+    const inside = (ks: typeof all) =>
+      ks.filter((k) => k.frame.ptsNs / 1e9 > sec(40) && k.frame.ptsNs / 1e9 < cleanS).map((k) => k.reason);
+    expect(inside(all)).toEqual([]);
+    expect(inside(keyframes(false).filter((k) => k !== null))).toContain('motion');
+    const atS = cuts[0]!.frame.ptsNs / 1e9;
+    expect(cuts[0]!.shot?.kind).toBe('fade');
+    expect(atS).toBeGreaterThanOrEqual(cleanS - 1e-6);
+    expect(atS).toBeLessThanOrEqual(cleanS + 1);
   });
 
   it('finds a wipe', () => {
