@@ -25,7 +25,7 @@
  * (`--score-only` asks the questions again over DIR's history without analysing.)
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runAnalysis } from '../../src/app/cli-session.js';
@@ -36,6 +36,7 @@ const SAMPLES = join(ROOT, 'samples');
 const keepArg = process.argv.indexOf('--keep');
 const dir =
   keepArg > 0 ? resolve(process.argv[keepArg + 1]!) : mkdtempSync(join(tmpdir(), 'vigil-ask-quality-'));
+if (keepArg > 0) mkdirSync(dir, { recursive: true });
 
 const S = 10_000; // one shot of the built clip, ms
 const SHOT = (i: number): [number, number] => [i * S, (i + 1) * S];
