@@ -78,4 +78,3 @@ export const QUERIES: [string, Record<string, unknown>][] = [
   ['zone + dwell', { zone: 'gate', minDwellMs: 30_000, type: 'object' }],
   ['page 50', { label: 'person', offset: 1000, limit: 20 }],
 ];
-

@@ -20,7 +20,6 @@ import { STREAM_FIELDS } from '../config/stream-spec.js';
 import { connectNats } from '../publish/connection.js';
 import { formatStreams, remote, remoteFrom } from './remote.js';
 import { tail, tailSubjects, TAIL_TYPES } from './tail.js';
-import type { VigilConfig } from '../config/index.js';
 import {
   configFrom,
   guardSignals,
