@@ -12,15 +12,20 @@
  * Recall@5: one of the answer's first five evidence items is on the right stream and overlaps the
  * true range. Time error: |start of the first such item's range - start of the true range|
  * (the first evidence item on the right stream when none overlaps). Questions expecting nothing
- * count as recalled when the answer is empty. Two sets: `dev` (written while looking at the
- * parser) and `held-out` (written after the parser was done, never used to change it), reported
- * apart; the target is Recall@5 >= 0.9 on the held-out set.
+ * count as recalled when the answer is empty. Three sets, reported apart:
+ * - `dev`: written while looking at the parser;
+ * - `used`: the first held-out set (2026-12-05); a parser change was made after seeing its
+ *   results, so it no longer measures unseen questions;
+ * - `held-out`: written 2026-12-06 after the parser was frozen (src/history/ask.ts, labels.ts,
+ *   query.ts as of commit 99f382f), truths worked out from the clips themselves (the shots'
+ *   images and vtest.avi's frames), not from Vigil's answers; run once, never used to change the
+ *   parser. The target is Recall@5 >= 0.9 on this set.
  *
  * Usage: nice -n 5 npx tsx bench/ask/quality.ts [--keep DIR [--score-only]]
  * (`--score-only` asks the questions again over DIR's history without analysing.)
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runAnalysis } from '../../src/app/cli-session.js';
@@ -31,6 +36,7 @@ const SAMPLES = join(ROOT, 'samples');
 const keepArg = process.argv.indexOf('--keep');
 const dir =
   keepArg > 0 ? resolve(process.argv[keepArg + 1]!) : mkdtempSync(join(tmpdir(), 'vigil-ask-quality-'));
+if (keepArg > 0) mkdirSync(dir, { recursive: true });
 
 const S = 10_000; // one shot of the built clip, ms
 const SHOT = (i: number): [number, number] => [i * S, (i + 1) * S];
@@ -75,7 +81,7 @@ interface Question {
   stream: string;
   /** The true stream-time range(s), ms; null: nothing should be found. */
   truth: Span | Span[] | null;
-  set: 'dev' | 'held-out';
+  set: 'dev' | 'used' | 'held-out';
 }
 
 const W: Span = [0, 80_000];
@@ -103,36 +109,79 @@ const QUESTIONS: Question[] = [
   { set: 'dev', stream: 'walkway', q: 'at least 3 people on walkway', truth: W },
   { set: 'dev', stream: 'mixed', q: 'when did a giraffe enter?', truth: null },
   { set: 'dev', stream: 'mixed', q: 'when did "platform 9" appear?', truth: null },
-  // held-out: written after the parser was done; never used to change it.
-  { set: 'held-out', stream: 'mixed', q: 'Was there a dog in the mixed clip? When?', truth: DOG },
-  { set: 'held-out', stream: 'mixed', q: 'show me the horses', truth: HORSE },
-  { set: 'held-out', stream: 'mixed', q: 'At what time does someone show up on mixed?', truth: SHOT(4) },
-  { set: 'held-out', stream: 'mixed', q: 'find the sign saying "exit 12"', truth: SHOT(1) },
+  // used: the first held-out set; a parser change followed its results (see the header).
+  { set: 'used', stream: 'mixed', q: 'Was there a dog in the mixed clip? When?', truth: DOG },
+  { set: 'used', stream: 'mixed', q: 'show me the horses', truth: HORSE },
+  { set: 'used', stream: 'mixed', q: 'At what time does someone show up on mixed?', truth: SHOT(4) },
+  { set: 'used', stream: 'mixed', q: 'find the sign saying "exit 12"', truth: SHOT(1) },
   {
-    set: 'held-out',
+    set: 'used',
     stream: 'mixed',
     q: 'When could you read "DELIVERY BAY 4" on the screen?',
     truth: SHOT(3),
   },
-  { set: 'held-out', stream: 'mixed', q: 'when is "closed" written?', truth: SHOT(5) },
-  { set: 'held-out', stream: 'mixed', q: 'any animals on mixed after 0:20?', truth: HORSE },
-  { set: 'held-out', stream: 'mixed', q: 'list the objects seen before 0:09 on mixed', truth: SHOT(0) },
-  { set: 'held-out', stream: 'walkway', q: 'When were pedestrians walking on walkway?', truth: W },
-  { set: 'held-out', stream: 'walkway', q: 'How many persons at once on walkway?', truth: W },
+  { set: 'used', stream: 'mixed', q: 'when is "closed" written?', truth: SHOT(5) },
+  { set: 'used', stream: 'mixed', q: 'any animals on mixed after 0:20?', truth: HORSE },
+  { set: 'used', stream: 'mixed', q: 'list the objects seen before 0:09 on mixed', truth: SHOT(0) },
+  { set: 'used', stream: 'walkway', q: 'When were pedestrians walking on walkway?', truth: W },
+  { set: 'used', stream: 'walkway', q: 'How many persons at once on walkway?', truth: W },
   {
-    set: 'held-out',
+    set: 'used',
     stream: 'walkway',
     q: 'anyone on walkway between 0:50 and 0:55?',
     truth: [50_000, 55_000],
   },
   {
-    set: 'held-out',
+    set: 'used',
     stream: 'walkway',
     q: 'What was going on at walkway during the last 20 seconds of the video?',
     truth: [60_000, 80_000],
   },
-  { set: 'held-out', stream: 'mixed', q: 'did a bus drive past?', truth: null },
-  { set: 'held-out', stream: 'mixed', q: 'when was "no parking" shown?', truth: null },
+  { set: 'used', stream: 'mixed', q: 'did a bus drive past?', truth: null },
+  { set: 'used', stream: 'mixed', q: 'when was "no parking" shown?', truth: null },
+  // held-out: written 2026-12-06 with the parser frozen at 99f382f; run once. Truths from the data:
+  // shot 0 is dog.jpg (a dog, a red bicycle, a white pickup, a motorbike's edge), shot 2 horses.jpg
+  // (horses only), shot 4 person.jpg (a person, a dog, a white horse); vtest.avi (79.5 s) has
+  // people on the paths in every frame, people crossing the lawn in the foreground from about
+  // 0:48 to 1:05, and a white van parked at the top from the first frame to the last.
+  {
+    set: 'held-out',
+    stream: 'mixed',
+    q: 'at what point did the horses first come on screen?',
+    truth: SHOT(2),
+  },
+  { set: 'held-out', stream: 'mixed', q: 'How long was the dog on screen in mixed?', truth: DOG },
+  { set: 'held-out', stream: 'mixed', q: 'when was the word "BAY" visible?', truth: SHOT(3) },
+  { set: 'held-out', stream: 'mixed', q: 'was EXIT displayed on mixed, and when?', truth: SHOT(1) },
+  {
+    set: 'held-out',
+    stream: 'mixed',
+    q: 'what was on mixed between 0:40 and 0:50?',
+    truth: [40_000, 50_000],
+  },
+  { set: 'held-out', stream: 'mixed', q: 'which animals were in mixed?', truth: [SHOT(0), SHOT(2), SHOT(4)] },
+  { set: 'held-out', stream: 'mixed', q: 'did anyone appear on mixed after 0:35?', truth: SHOT(4) },
+  { set: 'held-out', stream: 'mixed', q: 'when was a bicycle on screen in mixed?', truth: SHOT(0) },
+  { set: 'held-out', stream: 'mixed', q: 'how many horses between 0:20 and 0:30?', truth: SHOT(2) },
+  { set: 'held-out', stream: 'mixed', q: 'show a person with a horse', truth: SHOT(4) },
+  { set: 'held-out', stream: 'mixed', q: 'when was a cat seen on mixed?', truth: null },
+  { set: 'held-out', stream: 'mixed', q: 'was "DELIVERY" written on mixed before 0:20?', truth: null },
+  {
+    set: 'held-out',
+    stream: 'walkway',
+    q: 'How many people walked by on walkway in the first half minute?',
+    truth: [0, 30_000],
+  },
+  { set: 'held-out', stream: 'walkway', q: 'people on walkway from 0:15 to 0:25', truth: [15_000, 25_000] },
+  {
+    set: 'held-out',
+    stream: 'walkway',
+    q: 'what happened on walkway in the final ten seconds?',
+    truth: [69_500, 79_500],
+  },
+  { set: 'held-out', stream: 'walkway', q: 'was a car parked on walkway?', truth: [0, 79_500] },
+  { set: 'held-out', stream: 'walkway', q: 'was anyone on walkway at 0:45?', truth: [45_000, 45_000] },
+  { set: 'held-out', stream: 'walkway', q: 'when did a bus go by on walkway?', truth: null },
 ];
 
 async function analyse(source: string, streamId: string, ocr: boolean): Promise<void> {
@@ -222,7 +271,7 @@ try {
     }
     console.log('| set | questions | Recall@5 | median time error s | median ask ms |');
     console.log('| --- | --- | --- | --- | --- |');
-    for (const set of ['dev', 'held-out', 'all'] as const) {
+    for (const set of ['dev', 'used', 'held-out', 'all'] as const) {
       const rs = results.filter((r) => set === 'all' || r.set === set);
       const recall = rs.filter((r) => r.recalled).length / rs.length;
       const errs = rs.flatMap((r) => (r.errorMs === null ? [] : [r.errorMs / 1000]));

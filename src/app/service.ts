@@ -32,8 +32,7 @@ import type { LanguageModelsConfig } from '../config/language-models.js';
 import { vadProvider } from '../analyzer/speech.js';
 import { createEvidenceMount, objectStoreEvidence } from '../control/evidence.js';
 import { openHistoryIndex, startHistoryConsumer, type HistoryIndex } from '../history/index.js';
-import { createChatModel } from '../infer/language-transport.js';
-import { resolveApiKey } from '../config/language-models.js';
+import { openAskModel } from './ask-model.js';
 import type { AskModel } from '../history/index.js';
 import { CleanupStack } from './cleanup.js';
 import { startLocalDeps } from './local-deps.js';
@@ -252,9 +251,9 @@ export async function startService(
       const sum = (options.language ?? config.inference.language)?.summarizer;
       if (sum) {
         // Ask with the summarizer's model: its own connection, closed with the service.
-        const chat = createChatModel(sum, resolveApiKey(sum, 'inference.summarizer', process.env));
-        stack.push('ask model', () => chat.close());
-        askModel = { model: sum.model, ask: (input, signal) => chat.ask(input, signal) };
+        const model = openAskModel(sum, process.env);
+        stack.push('ask model', () => model.close());
+        askModel = model;
       }
       historyCaughtUp = (timeoutMs?: number) => consumer.caughtUp(timeoutMs);
       log(

@@ -2,6 +2,13 @@
 import { resolve } from 'node:path';
 import type { SessionNats } from '../app/cli-session.js';
 import { loadConfig, parseConfig, type VigilConfig } from '../config/index.js';
+import {
+  LANGUAGE_ROLES,
+  languageModelsFromFlags,
+  type LanguageModelFlags,
+  type LanguageModelsConfig,
+  type LanguageRole,
+} from '../config/language-models.js';
 
 /** The config of --config (validated), or the defaults with the environment's VIGIL_NATS_* and tokens. */
 export function configFrom(values: Record<string, unknown>): VigilConfig {
@@ -20,6 +27,55 @@ export function natsFrom(values: Record<string, unknown>, config: VigilConfig): 
   if (typeof values['nkey-seed-file'] === 'string') nats.nkeySeedFile = resolve(values['nkey-seed-file']);
   if (typeof values['tls-ca'] === 'string') nats.tls = { ...nats.tls, caFile: resolve(values['tls-ca']) };
   return nats;
+}
+
+/**
+ * The language-model flags (docs/language-models.md), one definition for every command that takes
+ * them: `--<role> TARGET --<role>-model NAME` per role, TARGET an OpenAI-compatible base URL
+ * (http(s)://…/v1) or a KServe v2 address (host:port). An API key comes from the environment
+ * variable that the config file's `inference.<role>.apiKeyEnv` names (`--config FILE`), never from
+ * a flag.
+ */
+export function languageFlagOptions<R extends LanguageRole>(
+  roles: readonly R[] = LANGUAGE_ROLES as readonly LanguageRole[] as readonly R[],
+): Record<R | `${R}-model`, { type: 'string' }> {
+  const out: Record<string, { type: 'string' }> = {};
+  for (const role of roles) {
+    out[role] = { type: 'string' };
+    out[`${role}-model`] = { type: 'string' };
+  }
+  return out as Record<R | `${R}-model`, { type: 'string' }>;
+}
+
+/** The usage text of `languageFlagOptions(roles)`. */
+export function languageUsage(roles: readonly LanguageRole[] = LANGUAGE_ROLES): string {
+  return roles.map((r) => `[--${r} URL --${r}-model M]`).join(' ');
+}
+export const LANGUAGE_USAGE = languageUsage();
+
+/** The language-model flags given, as config keys (`--summarizer-model` → summarizerModel). */
+function languageFlags(values: Record<string, unknown>): LanguageModelFlags {
+  const out: LanguageModelFlags = {};
+  for (const role of LANGUAGE_ROLES) {
+    const target = values[role];
+    const model = values[`${role}-model`];
+    if (typeof target === 'string') out[role] = target;
+    if (typeof model === 'string') out[`${role}Model`] = model;
+  }
+  return out;
+}
+
+/**
+ * `language` for a command when any language flag is given or the config file names a role: the
+ * flags override the file's roles (inference.captioner etc.), the rest of the file's stay. A bad
+ * URL, address or a model without a target is a ConfigError (exit 2), naming the flag.
+ */
+export function languageOption(
+  values: Record<string, unknown>,
+  config: VigilConfig | undefined,
+): { language?: LanguageModelsConfig } {
+  const language = languageModelsFromFlags(languageFlags(values), config?.inference.language ?? {});
+  return Object.keys(language).length > 0 ? { language } : {};
 }
 
 /** How long an orderly stop after SIGINT / SIGTERM may take before the process exits anyway. */

@@ -20,16 +20,18 @@ import { STREAM_FIELDS } from '../config/stream-spec.js';
 import { connectNats } from '../publish/connection.js';
 import { formatStreams, remote, remoteFrom } from './remote.js';
 import { tail, tailSubjects, TAIL_TYPES } from './tail.js';
-import type { VigilConfig } from '../config/index.js';
-import { configFrom, guardSignals, natsFrom, untilSignal } from './command-options.js';
+import {
+  configFrom,
+  guardSignals,
+  LANGUAGE_USAGE,
+  languageFlagOptions,
+  languageOption,
+  natsFrom,
+  untilSignal,
+} from './command-options.js';
 import { askCommand } from './ask.js';
 import { historyCommand } from './history.js';
 import { searchCommand } from './search.js';
-import {
-  languageModelsFromFlags,
-  type LanguageModelFlags,
-  type LanguageModelsConfig,
-} from '../config/language-models.js';
 
 // Exit codes and the code → exit status map live with the error registry.
 export { EXIT, exitCodeOf };
@@ -53,20 +55,6 @@ const natsOptions = {
   'nkey-seed-file': { type: 'string' },
   'tls-ca': { type: 'string' },
 } as const;
-
-/** Language stages (docs/language-models.md): URL = OpenAI-compatible, host:port = KServe v2. */
-function languageFlagOptions() {
-  return {
-    captioner: { type: 'string' },
-    'captioner-model': { type: 'string' },
-    summarizer: { type: 'string' },
-    'summarizer-model': { type: 'string' },
-    asr: { type: 'string' },
-    'asr-model': { type: 'string' },
-  } as const;
-}
-const LANGUAGE_USAGE =
-  '[--captioner URL --captioner-model M] [--summarizer URL --summarizer-model M] [--asr URL --asr-model M]';
 
 const analysisOptions = {
   ...natsOptions,
@@ -113,33 +101,6 @@ class UsageError extends VigilError {
   constructor(message: string) {
     super('VIGIL_ERR_USAGE', message);
   }
-}
-
-/** The language-model flags (--captioner URL --captioner-model NAME, likewise summarizer, asr). */
-function languageFlags(values: Record<string, string | boolean | undefined>): LanguageModelFlags {
-  const out: LanguageModelFlags = {};
-  const pairs = [
-    ['captioner', 'captioner'],
-    ['captionerModel', 'captioner-model'],
-    ['summarizer', 'summarizer'],
-    ['summarizerModel', 'summarizer-model'],
-    ['asr', 'asr'],
-    ['asrModel', 'asr-model'],
-  ] as const;
-  for (const [key, flag] of pairs) if (typeof values[flag] === 'string') out[key] = values[flag];
-  return out;
-}
-
-/** `language` for the run when any language flag is given (none: the stream runs without the stages). */
-function languageOption(
-  values: Record<string, string | boolean | undefined>,
-  config: VigilConfig | undefined,
-): {
-  language?: LanguageModelsConfig;
-} {
-  // Flags override the config file's roles (inference.captioner etc.); the rest of the file's stay.
-  const language = languageModelsFromFlags(languageFlags(values), config?.inference.language ?? {});
-  return Object.keys(language).length > 0 ? { language } : {};
 }
 
 function analysisRunOptions(

@@ -22,6 +22,8 @@ import {
   type HistoryIndex,
 } from '../../src/history/index.js';
 import { handleHistory } from '../../src/control/history.js';
+import { postgresSearchSql } from '../../src/history/postgres.js';
+import pgClient from 'pg';
 import { startPostgres, type LocalPostgres } from '../helpers/postgres.js';
 
 const T0 = Date.UTC(2026, 11, 5, 10, 0, 0);
@@ -186,6 +188,48 @@ describe('history index', () => {
     await checkIndex(index);
     await index.close();
     await index.close();
+  });
+
+  it('PostgreSQL: text with a label or zone is one scan of one multicolumn GIN index; old indexes are dropped', async () => {
+    const client = new pgClient.Client({ connectionString: pg!.url });
+    await client.connect();
+    closers.push(() => client.end());
+    const first = await openPostgresIndex({ connectionString: pg!.url });
+    await first.close();
+    // A database an earlier version made: one GIN index per column.
+    for (const [name, col] of [
+      ['vigil_records_labels', 'labels'],
+      ['vigil_records_zones', 'zones'],
+      ['vigil_records_tsv', 'tsv'],
+    ]) {
+      await client.query(`CREATE INDEX IF NOT EXISTS ${name} ON vigil_records USING GIN (${col})`);
+    }
+    const index = await openPostgresIndex({ connectionString: pg!.url });
+    closers.push(() => index.close());
+    const names = (
+      await client.query<{ indexname: string }>(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'vigil_records' AND indexdef LIKE '%USING gin%'",
+      )
+    ).rows.map((r) => r.indexname);
+    expect(names).toEqual(['vigil_records_search']);
+    // The plan on these few rows would be a sequential scan; with that off, the index is what's left.
+    await client.query('SET enable_seqscan = off');
+    for (const args of [
+      { text: 'exit', label: 'truck' },
+      { text: 'exit', zone: 'gate' },
+    ]) {
+      const { sql, params } = postgresSearchSql(parseSearchQuery(args));
+      const plan = JSON.stringify(
+        (await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${sql}`, params)).rows[0]![
+          'QUERY PLAN'
+        ],
+      );
+      expect(plan).toContain('"Index Name":"vigil_records_search"');
+      expect(plan).not.toContain('BitmapAnd');
+      expect(plan).toMatch(/"Index Cond":"\(\(tsv @@ [^"]*\) AND \((labels|zones) &&/);
+    }
+    const hits = await index.search(parseSearchQuery({ text: 'exit', label: 'truck' }));
+    expect(hits.hits.map((h) => h.stream)).toEqual(hits.hits.map(() => S));
   });
 
   it('SQLite text search ranks a bounded candidate set and widens it when filters leave the page short', async () => {
