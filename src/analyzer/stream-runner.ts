@@ -407,6 +407,8 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
       ...(o.live === false ? { maxOpenMs: 0 } : {}),
       ...(lang.annotations ? { annotations: lang.annotations } : {}),
       events: merge(keyframeEvents$, objectEvents$),
+      // The tracker's entries and exits come between keyframes: while it works, windows wait.
+      ...(tracking ? { progress: tracking.stage.progress$.asObservable() } : {}),
     }),
     chainSummaries(o.summarizer ?? createStructuredSummarizer(), {
       runId,

@@ -72,6 +72,12 @@ export class TrackingStage {
   readonly tracked$ = new Subject<TrackedKeyframe>();
   readonly events$ = new Subject<VigilEvent>();
   readonly records$ = new Subject<ObjectRecord>();
+  /**
+   * One value per settled ticket (a detection result, a tick, a skip): the stage is working
+   * through the stream in order. Windows take it as activity, so they do not close for idleness
+   * while this stage's events for their time are still coming.
+   */
+  readonly progress$ = new Subject<void>();
   private readonly tracker: Tracker;
   private readonly gate: CadenceGate | null;
   private readonly ids: EventFactory;
@@ -213,6 +219,7 @@ export class TrackingStage {
     this.tracked$.error(err);
     this.events$.error(err);
     this.records$.error(err);
+    this.progress$.error(err);
   }
 
   /** Drops waiting cadence work and state. Idempotent. */
@@ -290,6 +297,7 @@ export class TrackingStage {
         }
       }
     }
+    this.progress$.next();
     this.maybeComplete();
   }
 
@@ -317,6 +325,7 @@ export class TrackingStage {
     this.tracked$.complete();
     this.events$.complete();
     this.records$.complete();
+    this.progress$.complete();
   }
 }
 

@@ -75,6 +75,14 @@ export interface WindowOptions {
    * list. Without it, scene-cut keyframes are counted and no entries or exits are listed.
    */
   events?: Observable<VigilEvent>;
+  /**
+   * Upstream work still going on in stream order (e.g. each settled tracker step): every value
+   * counts as activity for the idle close, like an analysed item, so a window is not closed for
+   * idleness while the stage that sends its `events` is still working towards its end (the
+   * tracker's entries and exits come between keyframes). Bounded: when progress stops too (the
+   * model hangs), the idle close applies; `maxOpenMs` is unchanged.
+   */
+  progress?: Observable<unknown>;
   /** Tracks, entries, exits and shots listed per window, each (default 64; all are counted). */
   maxObjectsListed?: number;
   /** Called with the retained state after each change (metrics and memory tests; must not throw). */
@@ -101,6 +109,7 @@ const KNOWN = [
   'annotations',
   'maxAnnotationsPerWindow',
   'events',
+  'progress',
   'maxObjectsListed',
   'onStats',
   'scheduler',
@@ -149,6 +158,12 @@ export function parseWindowOptions(options: WindowOptions, component = C): Resol
   ) {
     throw new ConfigError(`${component}: events must be an Observable of events`);
   }
+  if (
+    options.progress !== undefined &&
+    typeof (options.progress as { subscribe?: unknown }).subscribe !== 'function'
+  ) {
+    throw new ConfigError(`${component}: progress must be an Observable`);
+  }
   return {
     windowMs,
     hopMs,
@@ -169,6 +184,7 @@ export function parseWindowOptions(options: WindowOptions, component = C): Resol
       integer: true,
     }),
     events: options.events,
+    progress: options.progress,
     maxObjectsListed: n('maxObjectsListed', options.maxObjectsListed ?? 64, { min: 0, integer: true }),
     countsFromEvents: options.events !== undefined,
     onStats: options.onStats,
@@ -218,6 +234,10 @@ function windowsOperator(o: ResolvedWindowOptions): OperatorFunction<AnalysedKey
         },
         error: (err: unknown) => subscriber.error(err),
       });
+      const progressSub = o.progress?.subscribe({
+        next: () => windows.progress(),
+        error: (err: unknown) => subscriber.error(err),
+      });
       const sub = source.subscribe({
         next(item) {
           try {
@@ -240,6 +260,7 @@ function windowsOperator(o: ResolvedWindowOptions): OperatorFunction<AnalysedKey
         pendingSub?.unsubscribe();
         annotationSub?.unsubscribe();
         eventSub?.unsubscribe();
+        progressSub?.unsubscribe();
         windows.clear();
       };
     });

@@ -212,6 +212,43 @@ describe('TrackingStage', () => {
   });
 });
 
+describe('TrackingStage: progress for the windows', () => {
+  it('tells each settled step (results and ticks) before the next keyframe, and completes with the stage', async () => {
+    const scheduler = new DetectScheduler({ ratePerS: 0, maxInFlight: 1 });
+    const stage = new TrackingStage({
+      streamId: 'cam',
+      runId: 'r1',
+      tracker: {},
+      cadence: {
+        options: { fps: 5, maxQueue: 10, motionThreshold: 0 },
+        lane: scheduler.open('cam', 10),
+        detect: () => Promise.resolve([]),
+      },
+      counters: { cadenceDetections: 0, detectDropped: 0, detectFailed: 0, detectStale: 0 },
+    });
+    const seen: string[] = [];
+    let completed = false;
+    stage.progress$.subscribe({ next: () => seen.push('p'), complete: () => (completed = true) });
+    stage.tracked$.subscribe((k) => seen.push(`kf@${k.keyframe.frame.ptsNs / 1e6}`));
+    const kf0 = analysedKeyframe(0, 0, { detections: [], sourceWidth: 1000, sourceHeight: 500 });
+    stage.keyframeSelected(kf0.keyframe);
+    stage.analysed(kf0);
+    for (let i = 1; i < 25; i++) stage.passedOver(frame(i, i * 40, (i * 31) % 256));
+    const kf1 = analysedKeyframe(25, 1000, { detections: [], sourceWidth: 1000, sourceHeight: 500 });
+    stage.keyframeSelected(kf1.keyframe);
+    stage.keyframesComplete();
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    stage.analysed(kf1);
+    expect(seen[0]).toBe('kf@0');
+    expect(seen.at(-2)).toBe('kf@1000');
+    // Between the keyframes: one value per cadence result (every 200 ms), no keyframe waits on them.
+    expect(seen.slice(1, -2).filter((x) => x === 'p').length).toBeGreaterThanOrEqual(4);
+    expect(completed).toBe(true);
+    stage.close();
+    scheduler.close();
+  });
+});
+
 describe('TrackingStage: detect.fps against the source rate', () => {
   const counters = (): TrackingCounters => ({
     cadenceDetections: 0,
