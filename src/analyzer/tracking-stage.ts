@@ -33,7 +33,10 @@ export interface TrackingCounters {
   detectDropped: number;
   /** Cadence detections that failed or came back unavailable. */
   detectFailed: number;
-  /** Live cadence frames past their deadline when their turn came: not detected. */
+  /**
+   * Live cadence frames past their deadline when their turn came (not detected), or still being
+   * detected at an exit's deadline (the result is not waited for: the frame counts as not detected).
+   */
   detectStale: number;
 }
 
@@ -50,6 +53,13 @@ export interface TrackingStageOptions {
   /** Live streams: a cadence frame older than this (wall ms since capture) is not detected (0 = off). */
   maxAgeMs?: number;
   now?: () => number;
+  /**
+   * Live streams: a confirmed track's exit waits for cadence detections still running at most this
+   * long past its due time (capture of the last sighting + `maxLostMs`); then those frames count as
+   * not detected and the exit goes out, so `object.left` arrives within `maxLostMs` + 1 s of the
+   * last sighting however slow the model is. 0 = always wait (fast mode; default).
+   */
+  exitDeadlineMs?: number;
   /** Results held waiting for an earlier frame (default 256); past it the oldest ticket is given up. */
   maxWaiting?: number;
   /**
@@ -92,6 +102,11 @@ export class TrackingStage {
   private lastTickNs: number | null = null;
   /** Tick slots among `waiting` (they hold no analysis; bounded apart, see tick()): at most 16 per result slot, plus one per keyframe in flight. */
   private waitingTicks = 0;
+  /** Cadence tickets not yet settled: their frame (as a not-detected step, if given up). */
+  private readonly running = new Map<number, Observation>();
+  /** Cadence tickets given up at an exit deadline: their results, when they come, are ignored. */
+  private readonly givenUp = new Set<number>();
+  private exitTimer: ReturnType<typeof setTimeout> | null = null;
   /** PTS of the first frames, to learn the source rate (checkSourceFps). */
   private firstPts: number[] | null = [];
 
@@ -130,10 +145,15 @@ export class TrackingStage {
     const pressure = this.o.pressure;
     if (pressure) pressure.pending++;
     let settled = false;
+    // A frame not detected (dropped, stale, failed or given up) still lets time pass: a tick.
+    const notDetected: Slot = { obs: observation(copy, null, null), item: null, tick: true };
+    this.running.set(ticket, notDetected.obs);
     const settle = (slot: Slot): void => {
       if (settled) return;
       settled = true;
       if (pressure) pressure.pending--;
+      this.running.delete(ticket);
+      if (this.givenUp.delete(ticket)) return;
       this.fill(ticket, slot);
     };
     lane.push({
@@ -141,7 +161,7 @@ export class TrackingStage {
         const now = this.o.now ?? Date.now;
         if ((this.o.maxAgeMs ?? 0) > 0 && now() - copy.captureTimeMs > (this.o.maxAgeMs ?? 0)) {
           this.o.counters.detectStale++;
-          settle(null);
+          settle(notDetected);
           return;
         }
         let dets: Detection[] | null = null;
@@ -156,9 +176,10 @@ export class TrackingStage {
       },
       drop: () => {
         this.o.counters.detectDropped++;
-        settle(null);
+        settle(notDetected);
       },
     });
+    this.armExitDeadline();
   }
 
   /**
@@ -216,6 +237,8 @@ export class TrackingStage {
   error(err: unknown): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.exitTimer !== null) clearTimeout(this.exitTimer);
+    this.exitTimer = null;
     this.tracked$.error(err);
     this.events$.error(err);
     this.records$.error(err);
@@ -226,6 +249,10 @@ export class TrackingStage {
   close(): void {
     this.o.cadence?.lane.close();
     this.closed = true;
+    if (this.exitTimer !== null) clearTimeout(this.exitTimer);
+    this.exitTimer = null;
+    this.running.clear();
+    this.givenUp.clear();
     this.waiting.clear();
     this.waitingTicks = 0;
     this.keyframeTickets.clear();
@@ -298,7 +325,45 @@ export class TrackingStage {
       }
     }
     this.progress$.next();
+    this.armExitDeadline();
     this.maybeComplete();
+  }
+
+  /**
+   * Live: when a confirmed track is due to leave and a cadence detection still running holds the
+   * order, wake at the track's exit deadline (see `exitDeadlineMs`).
+   */
+  private armExitDeadline(): void {
+    const slack = this.o.exitDeadlineMs ?? 0;
+    if (slack <= 0 || this.closed || this.exitTimer !== null || !this.running.has(this.head)) return;
+    const due = this.tracker.nextLoss;
+    if (due === null) return;
+    const now = (this.o.now ?? Date.now)();
+    this.exitTimer = setTimeout(() => this.onExitDeadline(), Math.max(0, due.timeMs + slack - now));
+    this.exitTimer.unref?.();
+  }
+
+  /** Gives up the running cadence detections ahead of an overdue exit, in order; they count as stale. */
+  private onExitDeadline(): void {
+    this.exitTimer = null;
+    const slack = this.o.exitDeadlineMs ?? 0;
+    const now = this.o.now ?? Date.now;
+    let gaveUp = false;
+    while (!this.closed) {
+      const due = this.tracker.nextLoss;
+      const obs = this.running.get(this.head);
+      if (due === null || obs === undefined || now() < due.timeMs + slack) break;
+      // Only when time has moved past the exit: a later frame waits, or this one is past it.
+      if (this.waiting.size === 0 && obs.ptsNs < due.ptsNs) break;
+      const ticket = this.head;
+      this.running.delete(ticket);
+      this.givenUp.add(ticket);
+      this.o.counters.detectStale++;
+      gaveUp = true;
+      this.fill(ticket, { obs, item: null, tick: true });
+    }
+    // Nothing given up: the next frame or result arms it again (no timer spinning meanwhile).
+    if (gaveUp) this.armExitDeadline();
   }
 
   private step(obs: Observation, item: AnalysedKeyframe | null, tick = false): void {
@@ -322,6 +387,8 @@ export class TrackingStage {
   private maybeComplete(): void {
     if (this.closed || !this.keyframesDone || this.outstanding > 0) return;
     this.closed = true;
+    if (this.exitTimer !== null) clearTimeout(this.exitTimer);
+    this.exitTimer = null;
     this.tracked$.complete();
     this.events$.complete();
     this.records$.complete();

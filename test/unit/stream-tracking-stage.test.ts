@@ -249,6 +249,67 @@ describe('TrackingStage: progress for the windows', () => {
   });
 });
 
+describe('TrackingStage: live exits do not wait on a hung detection (exitDeadlineMs)', () => {
+  const run = async (exitDeadlineMs: number) => {
+    const scheduler = new DetectScheduler({ ratePerS: 0, maxInFlight: 4 });
+    const c = { cadenceDetections: 0, detectDropped: 0, detectFailed: 0, detectStale: 0 };
+    let nowMs = 0;
+    const stage = new TrackingStage({
+      streamId: 'cam',
+      runId: 'r1',
+      tracker: { maxLostMs: 300 },
+      cadence: {
+        options: { fps: 5, maxQueue: 10, motionThreshold: 0 },
+        lane: scheduler.open('cam', 10),
+        // A person until 0.4 s; from 0.6 s on the model never answers (the head of the order hangs).
+        detect: (f) =>
+          f.ptsNs <= 400e6
+            ? Promise.resolve([
+                { label: 'person', classId: 0, score: 0.9, box: { x: 100, y: 100, w: 60, h: 120 } },
+              ])
+            : new Promise<Detection[]>(() => undefined),
+      },
+      counters: c,
+      now: () => nowMs,
+      exitDeadlineMs,
+    });
+    const events: VigilEvent[] = [];
+    stage.events$.subscribe((e) => events.push(e));
+    const kf = analysedKeyframe(0, 0, {
+      detections: [{ label: 'person', classId: 0, score: 0.9, box: { x: 100, y: 100, w: 60, h: 120 } }],
+      sourceWidth: 1000,
+      sourceHeight: 500,
+    });
+    stage.keyframeSelected(kf.keyframe);
+    stage.analysed(kf);
+    for (let i = 1; i < 75; i++) {
+      const f = frame(i, i * 40, (i * 31) % 256);
+      nowMs = f.captureTimeMs;
+      stage.passedOver(f);
+      await new Promise((r) => setImmediate(r));
+    }
+    // The deadline timer runs on real time (armed for 200 ms at the first hung frame).
+    await new Promise((r) => setTimeout(r, 400));
+    stage.close();
+    scheduler.close();
+    return { events, counters: c };
+  };
+
+  it('live: the exit goes out at its deadline, the hung frames count as stale', async () => {
+    const { events, counters } = await run(100);
+    expect(events.map((e) => e.type)).toEqual(['object.entered', 'object.left']);
+    const left = events[1]!;
+    expect(left.data).toMatchObject({ lastSeenPtsNs: 400e6, reason: 'lost' });
+    expect(left.ptsNs).toBeGreaterThan(700e6);
+    expect(counters.detectStale).toBeGreaterThan(0);
+  });
+
+  it('without a deadline (fast mode) the exit waits for the detection in order', async () => {
+    const { events } = await run(0);
+    expect(events.map((e) => e.type)).toEqual(['object.entered']);
+  });
+});
+
 describe('TrackingStage: detect.fps against the source rate', () => {
   const counters = (): TrackingCounters => ({
     cadenceDetections: 0,
