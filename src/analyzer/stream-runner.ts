@@ -507,9 +507,6 @@ export function keyframeTracks(t: TrackedKeyframe): KeyframeTracks {
   };
 }
 
-/** Live: how long past a track's due exit running cadence detections are waited for, ms. */
-const LIVE_EXIT_DEADLINE_MS = 500;
-
 /** The stream's tracking stage, its cadence lane and (without a shared one) its own scheduler. */
 function trackingStage(
   o: StreamRunnerOptions,
@@ -560,9 +557,9 @@ function trackingStage(
     // waiting behind those analyses must not give any of them up.
     ...(live ? {} : { maxWaiting: Math.max(256, (o.inferQueue ?? 4) * 64) }),
     maxAgeMs,
-    // Live: an overdue exit waits for running cadence detections at most 500 ms (object.left
-    // within maxLostMs + 1 s of the last sighting however slow the model is).
-    ...(live ? { exitDeadlineMs: LIVE_EXIT_DEADLINE_MS } : {}),
+    // Live: an overdue exit waits for running cadence detections at most `track.exitDeadlineMs`
+    // (object.left within maxLostMs + 1 s of the last sighting however slow the model is).
+    ...(live ? { exitDeadlineMs: resolved.exitDeadlineMs } : {}),
     now,
     checkSourceFps: o.tracking?.detect?.fps !== undefined,
   });

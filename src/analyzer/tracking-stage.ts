@@ -54,9 +54,9 @@ export interface TrackingStageOptions {
   maxAgeMs?: number;
   now?: () => number;
   /**
-   * Live streams: a confirmed track's exit waits for cadence detections still running at most this
-   * long past its due time (capture of the last sighting + `maxLostMs`); then those frames count as
-   * not detected and the exit goes out, so `object.left` arrives within `maxLostMs` + 1 s of the
+   * Live streams: a confirmed track's exit waits for detections still running (cadence frames,
+   * keyframe analyses) at most this long past its due time (capture of the last sighting +
+   * `maxLostMs`); then those frames count as not detected and the exit goes out, so `object.left` arrives within `maxLostMs` + 1 s of the
    * last sighting however slow the model is. 0 = always wait (fast mode; default).
    */
   exitDeadlineMs?: number;
@@ -102,9 +102,9 @@ export class TrackingStage {
   private lastTickNs: number | null = null;
   /** Tick slots among `waiting` (they hold no analysis; bounded apart, see tick()): at most 16 per result slot, plus one per keyframe in flight. */
   private waitingTicks = 0;
-  /** Cadence tickets not yet settled: their frame (as a not-detected step, if given up). */
+  /** Tickets not yet settled (cadence frames, keyframes): their frame, stepped as not detected if given up. */
   private readonly running = new Map<number, Observation>();
-  /** Cadence tickets given up at an exit deadline: their results, when they come, are ignored. */
+  /** Tickets given up at an exit deadline: cadence results are then ignored, keyframes passed on late. */
   private readonly givenUp = new Set<number>();
   private exitTimer: ReturnType<typeof setTimeout> | null = null;
   /** PTS of the first frames, to learn the source rate (checkSourceFps). */
@@ -127,7 +127,9 @@ export class TrackingStage {
     this.learnRate(kf.frame);
     if (this.closed) return;
     this.gate?.keyframe(kf.frame);
-    this.keyframeTickets.set(kf.frame.seq, this.take());
+    const ticket = this.take();
+    this.keyframeTickets.set(kf.frame.seq, ticket);
+    this.running.set(ticket, observation(kf.frame, kf.id, null));
   }
 
   /** A frame the keyframe selector passed over: the cadence may detect it. Does not release it. */
@@ -209,6 +211,11 @@ export class TrackingStage {
     const ticket = this.keyframeTickets.get(item.keyframe.frame.seq);
     if (ticket === undefined) return;
     this.keyframeTickets.delete(item.keyframe.frame.seq);
+    this.running.delete(ticket);
+    if (this.givenUp.delete(ticket)) {
+      this.lateKeyframe(item);
+      return;
+    }
     const a = item.analysis;
     this.fill(ticket, {
       obs: observation(
@@ -225,7 +232,25 @@ export class TrackingStage {
     const ticket = this.keyframeTickets.get(kf.frame.seq);
     if (ticket === undefined) return;
     this.keyframeTickets.delete(kf.frame.seq);
+    this.running.delete(ticket);
+    if (this.givenUp.delete(ticket)) return;
     this.fill(ticket, null);
+  }
+
+  /**
+   * A keyframe whose analysis came after an exit deadline gave its turn up (it was stepped as a
+   * frame not detected): passed on for windows and evidence with the tracker's current view and
+   * no detections of its own; the tracker does not go back in time.
+   */
+  private lateKeyframe(item: AnalysedKeyframe): void {
+    if (this.closed) return;
+    const step = this.tracker.tick(observation(item.keyframe.frame, item.keyframe.id, null));
+    const a = item.analysis;
+    this.tracked$.next({
+      keyframe: item.keyframe,
+      analysis: a === null ? null : { ...a, detections: [] },
+      tracking: { ...step, entered: [], left: [] },
+    });
   }
 
   /** Every keyframe was analysed or skipped: complete once the cadence detections settle. */
@@ -330,8 +355,8 @@ export class TrackingStage {
   }
 
   /**
-   * Live: when a confirmed track is due to leave and a cadence detection still running holds the
-   * order, wake at the track's exit deadline (see `exitDeadlineMs`).
+   * Live: when a confirmed track is due to leave and a detection still running holds the order,
+   * wake at the track's exit deadline (see `exitDeadlineMs`).
    */
   private armExitDeadline(): void {
     const slack = this.o.exitDeadlineMs ?? 0;
@@ -343,7 +368,10 @@ export class TrackingStage {
     this.exitTimer.unref?.();
   }
 
-  /** Gives up the running cadence detections ahead of an overdue exit, in order; they count as stale. */
+  /**
+   * Gives up the detections still running ahead of an overdue exit, in order: cadence frames (they
+   * count as stale) and keyframe analyses (the keyframe is passed on late, see lateKeyframe).
+   */
   private onExitDeadline(): void {
     this.exitTimer = null;
     const slack = this.o.exitDeadlineMs ?? 0;
@@ -358,7 +386,7 @@ export class TrackingStage {
       const ticket = this.head;
       this.running.delete(ticket);
       this.givenUp.add(ticket);
-      this.o.counters.detectStale++;
+      if (obs.keyframeId === null) this.o.counters.detectStale++;
       gaveUp = true;
       this.fill(ticket, { obs, item: null, tick: true });
     }

@@ -41,6 +41,8 @@ describe('track options', () => {
       labels: ['person', 'car'],
       classes: { person: { threshold: 0.6 }, car: {} },
     });
+    expect(r.exitDeadlineMs).toBe(500);
+    expect(validateTrackOptions({ track: { exitDeadlineMs: 0 } }).exitDeadlineMs).toBe(0);
     expect(validateTrackOptions({ objects: ['dog'] }, { knownLabels: labels }).tracker.labels).toEqual([
       'dog',
     ]);
@@ -56,6 +58,7 @@ describe('track options', () => {
       [{ objects: { person: { minScore: -0.1 } } }, /objects\.person: minScore/],
       [{ track: { threshold: 2 } }, /track: threshold/],
       [{ track: { maxLost: 5 } }, /track: unknown option 'maxLost'/],
+      [{ track: { exitDeadlineMs: -1 } }, /track: exitDeadlineMs/],
       [{ objects: [] }, /objects: must name/],
     ];
     for (const [input, re] of bad) {
@@ -302,6 +305,49 @@ describe('TrackingStage: live exits do not wait on a hung detection (exitDeadlin
     expect(left.data).toMatchObject({ lastSeenPtsNs: 400e6, reason: 'lost' });
     expect(left.ptsNs).toBeGreaterThan(700e6);
     expect(counters.detectStale).toBeGreaterThan(0);
+  });
+
+  it('live: a keyframe analysis still running does not hold the exit; it is passed on when it comes', async () => {
+    const scheduler = new DetectScheduler({ ratePerS: 0, maxInFlight: 4 });
+    const c = { cadenceDetections: 0, detectDropped: 0, detectFailed: 0, detectStale: 0 };
+    let nowMs = 0;
+    const person = [{ label: 'person', classId: 0, score: 0.9, box: { x: 100, y: 100, w: 60, h: 120 } }];
+    const stage = new TrackingStage({
+      streamId: 'cam',
+      runId: 'r1',
+      tracker: { maxLostMs: 300 },
+      cadence: {
+        options: { fps: 5, maxQueue: 10, motionThreshold: 0 },
+        lane: scheduler.open('cam', 10),
+        detect: (f) => Promise.resolve(f.ptsNs <= 400e6 ? person : []),
+      },
+      counters: c,
+      now: () => nowMs,
+      exitDeadlineMs: 100,
+    });
+    const events: VigilEvent[] = [];
+    const tracked: string[] = [];
+    stage.events$.subscribe((e) => events.push(e));
+    stage.tracked$.subscribe((k) => tracked.push(k.keyframe.id));
+    const kf0 = analysedKeyframe(0, 0, { detections: person, sourceWidth: 1000, sourceHeight: 500 });
+    stage.keyframeSelected(kf0.keyframe);
+    stage.analysed(kf0);
+    // A keyframe at 0.48 s whose analysis is slow: everything after it waits in order.
+    const slow = analysedKeyframe(12, 480, { detections: [], sourceWidth: 1000, sourceHeight: 500 });
+    for (let i = 1; i < 75; i++) {
+      const f = frame(i, i * 40, (i * 31) % 256);
+      nowMs = f.captureTimeMs;
+      if (i === 12) stage.keyframeSelected(slow.keyframe);
+      else stage.passedOver(f);
+      await new Promise((r) => setImmediate(r));
+    }
+    await new Promise((r) => setTimeout(r, 400));
+    expect(events.map((e) => e.type)).toEqual(['object.entered', 'object.left']);
+    expect(tracked).toEqual(['cam:0']);
+    stage.analysed(slow);
+    expect(tracked).toEqual(['cam:0', 'cam:12']);
+    stage.close();
+    scheduler.close();
   });
 
   it('without a deadline (fast mode) the exit waits for the detection in order', async () => {
