@@ -5,9 +5,10 @@
  *
  * A window closes (emits one WindowDigest, in index order, indexes strictly increasing) when
  *  - the watermark (highest PTS seen) passes its end ('watermark'),
- *  - no analysed item arrived for idleCloseMs of WALL time, or it has been open for maxOpenMs of
- *    wall time ('timeout'), via the injected scheduler: a window closes on time even when the
- *    model is slow or down and analyses stop coming;
+ *  - no analysed item, event or `progress` value arrived for idleCloseMs of WALL time, or it has
+ *    been open for maxOpenMs of wall time ('timeout'), via the injected scheduler: a window closes
+ *    on time even when the model is slow or down and analyses stop coming, but not while the
+ *    tracker is still working through its time (its entries and exits come between keyframes);
  *  - PTS jumped backwards by more than ptsResetToleranceMs (a reconnect restarting PTS): open
  *    windows close ('reset') and later PTS are shifted onto a continuous timeline so window
  *    indexes stay monotonic (the digest counts it in `ptsResets`);
