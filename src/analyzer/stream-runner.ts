@@ -407,6 +407,8 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
       ...(o.live === false ? { maxOpenMs: 0 } : {}),
       ...(lang.annotations ? { annotations: lang.annotations } : {}),
       events: merge(keyframeEvents$, objectEvents$),
+      // The tracker's entries and exits come between keyframes: while it works, windows wait.
+      ...(tracking ? { progress: tracking.stage.progress$.asObservable() } : {}),
     }),
     chainSummaries(o.summarizer ?? createStructuredSummarizer(), {
       runId,
@@ -555,6 +557,9 @@ function trackingStage(
     // waiting behind those analyses must not give any of them up.
     ...(live ? {} : { maxWaiting: Math.max(256, (o.inferQueue ?? 4) * 64) }),
     maxAgeMs,
+    // Live: an overdue exit waits for running cadence detections at most `track.exitDeadlineMs`
+    // (object.left within maxLostMs + 1 s of the last sighting however slow the model is).
+    ...(live ? { exitDeadlineMs: resolved.exitDeadlineMs } : {}),
     now,
     checkSourceFps: o.tracking?.detect?.fps !== undefined,
   });

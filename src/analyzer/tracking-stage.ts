@@ -33,7 +33,10 @@ export interface TrackingCounters {
   detectDropped: number;
   /** Cadence detections that failed or came back unavailable. */
   detectFailed: number;
-  /** Live cadence frames past their deadline when their turn came: not detected. */
+  /**
+   * Live cadence frames past their deadline when their turn came (not detected), or still being
+   * detected at an exit's deadline (the result is not waited for: the frame counts as not detected).
+   */
   detectStale: number;
 }
 
@@ -50,6 +53,13 @@ export interface TrackingStageOptions {
   /** Live streams: a cadence frame older than this (wall ms since capture) is not detected (0 = off). */
   maxAgeMs?: number;
   now?: () => number;
+  /**
+   * Live streams: a confirmed track's exit waits for detections still running (cadence frames,
+   * keyframe analyses) at most this long past its due time (capture of the last sighting +
+   * `maxLostMs`); then those frames count as not detected and the exit goes out, so `object.left` arrives within `maxLostMs` + 1 s of the
+   * last sighting however slow the model is. 0 = always wait (fast mode; default).
+   */
+  exitDeadlineMs?: number;
   /** Results held waiting for an earlier frame (default 256); past it the oldest ticket is given up. */
   maxWaiting?: number;
   /**
@@ -72,6 +82,12 @@ export class TrackingStage {
   readonly tracked$ = new Subject<TrackedKeyframe>();
   readonly events$ = new Subject<VigilEvent>();
   readonly records$ = new Subject<ObjectRecord>();
+  /**
+   * One value per settled ticket (a detection result, a tick, a skip): the stage is working
+   * through the stream in order. Windows take it as activity, so they do not close for idleness
+   * while this stage's events for their time are still coming.
+   */
+  readonly progress$ = new Subject<void>();
   private readonly tracker: Tracker;
   private readonly gate: CadenceGate | null;
   private readonly ids: EventFactory;
@@ -86,6 +102,11 @@ export class TrackingStage {
   private lastTickNs: number | null = null;
   /** Tick slots among `waiting` (they hold no analysis; bounded apart, see tick()): at most 16 per result slot, plus one per keyframe in flight. */
   private waitingTicks = 0;
+  /** Tickets not yet settled (cadence frames, keyframes): their frame, stepped as not detected if given up. */
+  private readonly running = new Map<number, Observation>();
+  /** Tickets given up at an exit deadline: cadence results are then ignored, keyframes passed on late. */
+  private readonly givenUp = new Set<number>();
+  private exitTimer: ReturnType<typeof setTimeout> | null = null;
   /** PTS of the first frames, to learn the source rate (checkSourceFps). */
   private firstPts: number[] | null = [];
 
@@ -106,7 +127,9 @@ export class TrackingStage {
     this.learnRate(kf.frame);
     if (this.closed) return;
     this.gate?.keyframe(kf.frame);
-    this.keyframeTickets.set(kf.frame.seq, this.take());
+    const ticket = this.take();
+    this.keyframeTickets.set(kf.frame.seq, ticket);
+    this.running.set(ticket, observation(kf.frame, kf.id, null));
   }
 
   /** A frame the keyframe selector passed over: the cadence may detect it. Does not release it. */
@@ -124,10 +147,15 @@ export class TrackingStage {
     const pressure = this.o.pressure;
     if (pressure) pressure.pending++;
     let settled = false;
+    // A frame not detected (dropped, stale, failed or given up) still lets time pass: a tick.
+    const notDetected: Slot = { obs: observation(copy, null, null), item: null, tick: true };
+    this.running.set(ticket, notDetected.obs);
     const settle = (slot: Slot): void => {
       if (settled) return;
       settled = true;
       if (pressure) pressure.pending--;
+      this.running.delete(ticket);
+      if (this.givenUp.delete(ticket)) return;
       this.fill(ticket, slot);
     };
     lane.push({
@@ -135,7 +163,7 @@ export class TrackingStage {
         const now = this.o.now ?? Date.now;
         if ((this.o.maxAgeMs ?? 0) > 0 && now() - copy.captureTimeMs > (this.o.maxAgeMs ?? 0)) {
           this.o.counters.detectStale++;
-          settle(null);
+          settle(notDetected);
           return;
         }
         let dets: Detection[] | null = null;
@@ -150,9 +178,10 @@ export class TrackingStage {
       },
       drop: () => {
         this.o.counters.detectDropped++;
-        settle(null);
+        settle(notDetected);
       },
     });
+    this.armExitDeadline();
   }
 
   /**
@@ -182,6 +211,11 @@ export class TrackingStage {
     const ticket = this.keyframeTickets.get(item.keyframe.frame.seq);
     if (ticket === undefined) return;
     this.keyframeTickets.delete(item.keyframe.frame.seq);
+    this.running.delete(ticket);
+    if (this.givenUp.delete(ticket)) {
+      this.lateKeyframe(item);
+      return;
+    }
     const a = item.analysis;
     this.fill(ticket, {
       obs: observation(
@@ -198,7 +232,25 @@ export class TrackingStage {
     const ticket = this.keyframeTickets.get(kf.frame.seq);
     if (ticket === undefined) return;
     this.keyframeTickets.delete(kf.frame.seq);
+    this.running.delete(ticket);
+    if (this.givenUp.delete(ticket)) return;
     this.fill(ticket, null);
+  }
+
+  /**
+   * A keyframe whose analysis came after an exit deadline gave its turn up (it was stepped as a
+   * frame not detected): passed on for windows and evidence with the tracker's current view and
+   * no detections of its own; the tracker does not go back in time.
+   */
+  private lateKeyframe(item: AnalysedKeyframe): void {
+    if (this.closed) return;
+    const step = this.tracker.tick(observation(item.keyframe.frame, item.keyframe.id, null));
+    const a = item.analysis;
+    this.tracked$.next({
+      keyframe: item.keyframe,
+      analysis: a === null ? null : { ...a, detections: [] },
+      tracking: { ...step, entered: [], left: [] },
+    });
   }
 
   /** Every keyframe was analysed or skipped: complete once the cadence detections settle. */
@@ -210,15 +262,22 @@ export class TrackingStage {
   error(err: unknown): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.exitTimer !== null) clearTimeout(this.exitTimer);
+    this.exitTimer = null;
     this.tracked$.error(err);
     this.events$.error(err);
     this.records$.error(err);
+    this.progress$.error(err);
   }
 
   /** Drops waiting cadence work and state. Idempotent. */
   close(): void {
     this.o.cadence?.lane.close();
     this.closed = true;
+    if (this.exitTimer !== null) clearTimeout(this.exitTimer);
+    this.exitTimer = null;
+    this.running.clear();
+    this.givenUp.clear();
     this.waiting.clear();
     this.waitingTicks = 0;
     this.keyframeTickets.clear();
@@ -290,7 +349,49 @@ export class TrackingStage {
         }
       }
     }
+    this.progress$.next();
+    this.armExitDeadline();
     this.maybeComplete();
+  }
+
+  /**
+   * Live: when a confirmed track is due to leave and a detection still running holds the order,
+   * wake at the track's exit deadline (see `exitDeadlineMs`).
+   */
+  private armExitDeadline(): void {
+    const slack = this.o.exitDeadlineMs ?? 0;
+    if (slack <= 0 || this.closed || this.exitTimer !== null || !this.running.has(this.head)) return;
+    const due = this.tracker.nextLoss;
+    if (due === null) return;
+    const now = (this.o.now ?? Date.now)();
+    this.exitTimer = setTimeout(() => this.onExitDeadline(), Math.max(0, due.timeMs + slack - now));
+    this.exitTimer.unref?.();
+  }
+
+  /**
+   * Gives up the detections still running ahead of an overdue exit, in order: cadence frames (they
+   * count as stale) and keyframe analyses (the keyframe is passed on late, see lateKeyframe).
+   */
+  private onExitDeadline(): void {
+    this.exitTimer = null;
+    const slack = this.o.exitDeadlineMs ?? 0;
+    const now = this.o.now ?? Date.now;
+    let gaveUp = false;
+    while (!this.closed) {
+      const due = this.tracker.nextLoss;
+      const obs = this.running.get(this.head);
+      if (due === null || obs === undefined || now() < due.timeMs + slack) break;
+      // Only when time has moved past the exit: a later frame waits, or this one is past it.
+      if (this.waiting.size === 0 && obs.ptsNs < due.ptsNs) break;
+      const ticket = this.head;
+      this.running.delete(ticket);
+      this.givenUp.add(ticket);
+      if (obs.keyframeId === null) this.o.counters.detectStale++;
+      gaveUp = true;
+      this.fill(ticket, { obs, item: null, tick: true });
+    }
+    // Nothing given up: the next frame or result arms it again (no timer spinning meanwhile).
+    if (gaveUp) this.armExitDeadline();
   }
 
   private step(obs: Observation, item: AnalysedKeyframe | null, tick = false): void {
@@ -314,9 +415,12 @@ export class TrackingStage {
   private maybeComplete(): void {
     if (this.closed || !this.keyframesDone || this.outstanding > 0) return;
     this.closed = true;
+    if (this.exitTimer !== null) clearTimeout(this.exitTimer);
+    this.exitTimer = null;
     this.tracked$.complete();
     this.events$.complete();
     this.records$.complete();
+    this.progress$.complete();
   }
 }
 

@@ -4,7 +4,7 @@
  *   detect:  { fps: 5, maxQueue: 2, motionThreshold: 0.004 }   # detection cadence between keyframes
  *   objects: [person, car]                                      # classes tracked (default: all)
  *   objects: { person: { minScore: 0.4, threshold: 0.55 }, car: {} }   # or per class
- *   track:   { maxLostMs: 1500, minHits: 3, minScore: 0.4, threshold: 0.5 }   # defaults for every class
+ *   track:   { maxLostMs: 1500, minHits: 3, minScore: 0.4, threshold: 0.5, exitDeadlineMs: 500 }
  *
  * Errors are ConfigErrors naming the key (`detect.fps`, `objects.person.threshold`, …). Defaults
  * (TRACK_DEFAULTS) were chosen for general footage: a detector floor of 0.25 with COCO YOLO models,
@@ -32,6 +32,8 @@ export interface TrackStreamOptions {
     minHits?: number;
     minScore?: number;
     threshold?: number;
+    /** Live: how long past a track's due exit detections still running are waited for, ms. */
+    exitDeadlineMs?: number;
   };
 }
 
@@ -44,11 +46,13 @@ export interface ResolvedDetectCadence {
 export interface ResolvedTrackStreamOptions {
   detect: ResolvedDetectCadence;
   tracker: TrackerOptions;
+  /** Live streams only (see TrackingStageOptions.exitDeadlineMs). */
+  exitDeadlineMs: number;
 }
 
 export const TRACK_DEFAULTS = {
   detect: { fps: 5, maxQueue: 2, motionThreshold: 0.004 },
-  track: { maxLostMs: 1500, minHits: 3, minScore: 0.4, threshold: 0.5 },
+  track: { maxLostMs: 1500, minHits: 3, minScore: 0.4, threshold: 0.5, exitDeadlineMs: 500 },
 } as const;
 
 /** Highest detect.fps accepted when the source rate is not known yet. */
@@ -93,8 +97,17 @@ export function validateTrackOptions(
     ),
   };
   const t = input.track ?? {};
-  if (!isMap(t)) throw new ConfigError('track: must be a mapping (maxLostMs, minHits, minScore, threshold)');
-  rejectUnknownKeys('track', t, ['maxLostMs', 'minHits', 'minScore', 'threshold']);
+  if (!isMap(t))
+    throw new ConfigError(
+      'track: must be a mapping (maxLostMs, minHits, minScore, threshold, exitDeadlineMs)',
+    );
+  rejectUnknownKeys('track', t, ['maxLostMs', 'minHits', 'minScore', 'threshold', 'exitDeadlineMs']);
+  const exitDeadlineMs = checkNumber(
+    'track',
+    'exitDeadlineMs',
+    t.exitDeadlineMs ?? TRACK_DEFAULTS.track.exitDeadlineMs,
+    { min: 0, max: 60_000 },
+  );
   const tracker: TrackerOptions = {
     maxLostMs: checkNumber('track', 'maxLostMs', t.maxLostMs ?? TRACK_DEFAULTS.track.maxLostMs, {
       min: 0,
@@ -155,5 +168,5 @@ export function validateTrackOptions(
       throw new ConfigError('objects: must be a list of class names or a mapping of class name to options');
     }
   }
-  return { detect, tracker };
+  return { detect, tracker, exitDeadlineMs };
 }

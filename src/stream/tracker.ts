@@ -465,6 +465,21 @@ export class Tracker {
     return this.step([], left, false, []);
   }
 
+  /**
+   * The confirmed track due to leave first, if it stays unseen: when (capture time, ms) and at which
+   * PTS its `maxLostMs` runs out. Null without confirmed tracks.
+   */
+  get nextLoss(): { timeMs: number; ptsNs: number } | null {
+    let next: { timeMs: number; ptsNs: number } | null = null;
+    for (const t of this.tracks) {
+      if (!t.confirmed) continue;
+      const timeMs = t.lastTimeMs + this.o.maxLostMs;
+      if (next === null || timeMs < next.timeMs)
+        next = { timeMs, ptsNs: t.lastPtsNs + this.o.maxLostMs * 1e6 };
+    }
+    return next;
+  }
+
   /** True while some track is confirmed (a tick may end it). */
   get hasConfirmed(): boolean {
     return this.tracks.some((t) => t.confirmed);

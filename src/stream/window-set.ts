@@ -29,6 +29,7 @@ export interface ResolvedWindowOptions {
   annotations: Observable<WindowAnnotation> | undefined;
   maxAnnotationsPerWindow: number;
   events: Observable<VigilEvent> | undefined;
+  progress: Observable<unknown> | undefined;
   maxObjectsListed: number;
   countsFromEvents: boolean;
   onStats: ((stats: WindowStats) => void) | undefined;
@@ -167,6 +168,8 @@ export class WindowSet {
   event(e: VigilEvent): void {
     if (!WINDOW_EVENT_TYPES.has(e.type)) return;
     this.streamId = e.streamId;
+    // The stage that sends events is working through the stream in order: not idle.
+    this.lastItemAtMs = this.o.scheduler.now();
     const ptsNs = e.ptsNs + this.offsetNs;
     let placed = false;
     for (const i of this.indexes(ptsNs)) {
@@ -180,6 +183,17 @@ export class WindowSet {
     }
     this.arm();
     this.report();
+  }
+
+  /**
+   * Upstream work settled (e.g. a tracker step): counts as activity for the idle close, like an
+   * analysed item, so windows wait for the events still coming for their time. Only the idle
+   * close: `maxOpenMs` and the watermark are unchanged, and when progress stops too, the idle close
+   * applies as before.
+   */
+  progress(): void {
+    this.lastItemAtMs = this.o.scheduler.now();
+    if (this.timer === null) this.arm();
   }
 
   /** The source completed: every open window closes ('flush'). */

@@ -5,9 +5,10 @@
  *
  * A window closes (emits one WindowDigest, in index order, indexes strictly increasing) when
  *  - the watermark (highest PTS seen) passes its end ('watermark'),
- *  - no analysed item arrived for idleCloseMs of WALL time, or it has been open for maxOpenMs of
- *    wall time ('timeout'), via the injected scheduler: a window closes on time even when the
- *    model is slow or down and analyses stop coming;
+ *  - no analysed item, event or `progress` value arrived for idleCloseMs of WALL time, or it has
+ *    been open for maxOpenMs of wall time ('timeout'), via the injected scheduler: a window closes
+ *    on time even when the model is slow or down and analyses stop coming, but not while the
+ *    tracker is still working through its time (its entries and exits come between keyframes);
  *  - PTS jumped backwards by more than ptsResetToleranceMs (a reconnect restarting PTS): open
  *    windows close ('reset') and later PTS are shifted onto a continuous timeline so window
  *    indexes stay monotonic (the digest counts it in `ptsResets`);
@@ -75,6 +76,14 @@ export interface WindowOptions {
    * list. Without it, scene-cut keyframes are counted and no entries or exits are listed.
    */
   events?: Observable<VigilEvent>;
+  /**
+   * Upstream work still going on in stream order (e.g. each settled tracker step): every value
+   * counts as activity for the idle close, like an analysed item, so a window is not closed for
+   * idleness while the stage that sends its `events` is still working towards its end (the
+   * tracker's entries and exits come between keyframes). Bounded: when progress stops too (the
+   * model hangs), the idle close applies; `maxOpenMs` is unchanged.
+   */
+  progress?: Observable<unknown>;
   /** Tracks, entries, exits and shots listed per window, each (default 64; all are counted). */
   maxObjectsListed?: number;
   /** Called with the retained state after each change (metrics and memory tests; must not throw). */
@@ -101,6 +110,7 @@ const KNOWN = [
   'annotations',
   'maxAnnotationsPerWindow',
   'events',
+  'progress',
   'maxObjectsListed',
   'onStats',
   'scheduler',
@@ -149,6 +159,12 @@ export function parseWindowOptions(options: WindowOptions, component = C): Resol
   ) {
     throw new ConfigError(`${component}: events must be an Observable of events`);
   }
+  if (
+    options.progress !== undefined &&
+    typeof (options.progress as { subscribe?: unknown }).subscribe !== 'function'
+  ) {
+    throw new ConfigError(`${component}: progress must be an Observable`);
+  }
   return {
     windowMs,
     hopMs,
@@ -169,6 +185,7 @@ export function parseWindowOptions(options: WindowOptions, component = C): Resol
       integer: true,
     }),
     events: options.events,
+    progress: options.progress,
     maxObjectsListed: n('maxObjectsListed', options.maxObjectsListed ?? 64, { min: 0, integer: true }),
     countsFromEvents: options.events !== undefined,
     onStats: options.onStats,
@@ -218,6 +235,10 @@ function windowsOperator(o: ResolvedWindowOptions): OperatorFunction<AnalysedKey
         },
         error: (err: unknown) => subscriber.error(err),
       });
+      const progressSub = o.progress?.subscribe({
+        next: () => windows.progress(),
+        error: (err: unknown) => subscriber.error(err),
+      });
       const sub = source.subscribe({
         next(item) {
           try {
@@ -240,6 +261,7 @@ function windowsOperator(o: ResolvedWindowOptions): OperatorFunction<AnalysedKey
         pendingSub?.unsubscribe();
         annotationSub?.unsubscribe();
         eventSub?.unsubscribe();
+        progressSub?.unsubscribe();
         windows.clear();
       };
     });

@@ -41,6 +41,8 @@ describe('track options', () => {
       labels: ['person', 'car'],
       classes: { person: { threshold: 0.6 }, car: {} },
     });
+    expect(r.exitDeadlineMs).toBe(500);
+    expect(validateTrackOptions({ track: { exitDeadlineMs: 0 } }).exitDeadlineMs).toBe(0);
     expect(validateTrackOptions({ objects: ['dog'] }, { knownLabels: labels }).tracker.labels).toEqual([
       'dog',
     ]);
@@ -56,6 +58,7 @@ describe('track options', () => {
       [{ objects: { person: { minScore: -0.1 } } }, /objects\.person: minScore/],
       [{ track: { threshold: 2 } }, /track: threshold/],
       [{ track: { maxLost: 5 } }, /track: unknown option 'maxLost'/],
+      [{ track: { exitDeadlineMs: -1 } }, /track: exitDeadlineMs/],
       [{ objects: [] }, /objects: must name/],
     ];
     for (const [input, re] of bad) {
@@ -209,6 +212,147 @@ describe('TrackingStage', () => {
     stage.close();
     stage.close();
     scheduler.close();
+  });
+});
+
+describe('TrackingStage: progress for the windows', () => {
+  it('tells each settled step (results and ticks) before the next keyframe, and completes with the stage', async () => {
+    const scheduler = new DetectScheduler({ ratePerS: 0, maxInFlight: 1 });
+    const stage = new TrackingStage({
+      streamId: 'cam',
+      runId: 'r1',
+      tracker: {},
+      cadence: {
+        options: { fps: 5, maxQueue: 10, motionThreshold: 0 },
+        lane: scheduler.open('cam', 10),
+        detect: () => Promise.resolve([]),
+      },
+      counters: { cadenceDetections: 0, detectDropped: 0, detectFailed: 0, detectStale: 0 },
+    });
+    const seen: string[] = [];
+    let completed = false;
+    stage.progress$.subscribe({ next: () => seen.push('p'), complete: () => (completed = true) });
+    stage.tracked$.subscribe((k) => seen.push(`kf@${k.keyframe.frame.ptsNs / 1e6}`));
+    const kf0 = analysedKeyframe(0, 0, { detections: [], sourceWidth: 1000, sourceHeight: 500 });
+    stage.keyframeSelected(kf0.keyframe);
+    stage.analysed(kf0);
+    for (let i = 1; i < 25; i++) stage.passedOver(frame(i, i * 40, (i * 31) % 256));
+    const kf1 = analysedKeyframe(25, 1000, { detections: [], sourceWidth: 1000, sourceHeight: 500 });
+    stage.keyframeSelected(kf1.keyframe);
+    stage.keyframesComplete();
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    stage.analysed(kf1);
+    expect(seen[0]).toBe('kf@0');
+    expect(seen.at(-2)).toBe('kf@1000');
+    // Between the keyframes: one value per cadence result (every 200 ms), no keyframe waits on them.
+    expect(seen.slice(1, -2).filter((x) => x === 'p').length).toBeGreaterThanOrEqual(4);
+    expect(completed).toBe(true);
+    stage.close();
+    scheduler.close();
+  });
+});
+
+describe('TrackingStage: live exits do not wait on a hung detection (exitDeadlineMs)', () => {
+  const run = async (exitDeadlineMs: number) => {
+    const scheduler = new DetectScheduler({ ratePerS: 0, maxInFlight: 4 });
+    const c = { cadenceDetections: 0, detectDropped: 0, detectFailed: 0, detectStale: 0 };
+    let nowMs = 0;
+    const stage = new TrackingStage({
+      streamId: 'cam',
+      runId: 'r1',
+      tracker: { maxLostMs: 300 },
+      cadence: {
+        options: { fps: 5, maxQueue: 10, motionThreshold: 0 },
+        lane: scheduler.open('cam', 10),
+        // A person until 0.4 s; from 0.6 s on the model never answers (the head of the order hangs).
+        detect: (f) =>
+          f.ptsNs <= 400e6
+            ? Promise.resolve([
+                { label: 'person', classId: 0, score: 0.9, box: { x: 100, y: 100, w: 60, h: 120 } },
+              ])
+            : new Promise<Detection[]>(() => undefined),
+      },
+      counters: c,
+      now: () => nowMs,
+      exitDeadlineMs,
+    });
+    const events: VigilEvent[] = [];
+    stage.events$.subscribe((e) => events.push(e));
+    const kf = analysedKeyframe(0, 0, {
+      detections: [{ label: 'person', classId: 0, score: 0.9, box: { x: 100, y: 100, w: 60, h: 120 } }],
+      sourceWidth: 1000,
+      sourceHeight: 500,
+    });
+    stage.keyframeSelected(kf.keyframe);
+    stage.analysed(kf);
+    for (let i = 1; i < 75; i++) {
+      const f = frame(i, i * 40, (i * 31) % 256);
+      nowMs = f.captureTimeMs;
+      stage.passedOver(f);
+      await new Promise((r) => setImmediate(r));
+    }
+    // The deadline timer runs on real time (armed for 200 ms at the first hung frame).
+    await new Promise((r) => setTimeout(r, 400));
+    stage.close();
+    scheduler.close();
+    return { events, counters: c };
+  };
+
+  it('live: the exit goes out at its deadline, the hung frames count as stale', async () => {
+    const { events, counters } = await run(100);
+    expect(events.map((e) => e.type)).toEqual(['object.entered', 'object.left']);
+    const left = events[1]!;
+    expect(left.data).toMatchObject({ lastSeenPtsNs: 400e6, reason: 'lost' });
+    expect(left.ptsNs).toBeGreaterThan(700e6);
+    expect(counters.detectStale).toBeGreaterThan(0);
+  });
+
+  it('live: a keyframe analysis still running does not hold the exit; it is passed on when it comes', async () => {
+    const scheduler = new DetectScheduler({ ratePerS: 0, maxInFlight: 4 });
+    const c = { cadenceDetections: 0, detectDropped: 0, detectFailed: 0, detectStale: 0 };
+    let nowMs = 0;
+    const person = [{ label: 'person', classId: 0, score: 0.9, box: { x: 100, y: 100, w: 60, h: 120 } }];
+    const stage = new TrackingStage({
+      streamId: 'cam',
+      runId: 'r1',
+      tracker: { maxLostMs: 300 },
+      cadence: {
+        options: { fps: 5, maxQueue: 10, motionThreshold: 0 },
+        lane: scheduler.open('cam', 10),
+        detect: (f) => Promise.resolve(f.ptsNs <= 400e6 ? person : []),
+      },
+      counters: c,
+      now: () => nowMs,
+      exitDeadlineMs: 100,
+    });
+    const events: VigilEvent[] = [];
+    const tracked: string[] = [];
+    stage.events$.subscribe((e) => events.push(e));
+    stage.tracked$.subscribe((k) => tracked.push(k.keyframe.id));
+    const kf0 = analysedKeyframe(0, 0, { detections: person, sourceWidth: 1000, sourceHeight: 500 });
+    stage.keyframeSelected(kf0.keyframe);
+    stage.analysed(kf0);
+    // A keyframe at 0.48 s whose analysis is slow: everything after it waits in order.
+    const slow = analysedKeyframe(12, 480, { detections: [], sourceWidth: 1000, sourceHeight: 500 });
+    for (let i = 1; i < 75; i++) {
+      const f = frame(i, i * 40, (i * 31) % 256);
+      nowMs = f.captureTimeMs;
+      if (i === 12) stage.keyframeSelected(slow.keyframe);
+      else stage.passedOver(f);
+      await new Promise((r) => setImmediate(r));
+    }
+    await new Promise((r) => setTimeout(r, 400));
+    expect(events.map((e) => e.type)).toEqual(['object.entered', 'object.left']);
+    expect(tracked).toEqual(['cam:0']);
+    stage.analysed(slow);
+    expect(tracked).toEqual(['cam:0', 'cam:12']);
+    stage.close();
+    scheduler.close();
+  });
+
+  it('without a deadline (fast mode) the exit waits for the detection in order', async () => {
+    const { events } = await run(0);
+    expect(events.map((e) => e.type)).toEqual(['object.entered']);
   });
 });
 

@@ -1,7 +1,14 @@
 import { Subject, map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import type { Analysis, Detection, Frame, KeyframeReason, WindowDigest } from '../../src/core/contracts.js';
+import type {
+  Analysis,
+  Detection,
+  Frame,
+  KeyframeReason,
+  VigilEvent,
+  WindowDigest,
+} from '../../src/core/contracts.js';
 import { ConfigError } from '../../src/core/errors.js';
 import {
   slidingWindows,
@@ -467,5 +474,131 @@ describe('slidingWindows', () => {
         pending: 3 as unknown as WindowOptions['pending'],
       }),
     ).toThrow(/pending must be an Observable/);
+  });
+});
+
+/** An `object.entered` event at `ptsMs` (as the tracking stage sends them, between keyframes). */
+function entered(trackId: number, ptsMs: number): VigilEvent {
+  return {
+    id: `cam:object.entered:${trackId}`,
+    type: 'object.entered',
+    streamId: 'cam',
+    timeMs: T0 + ptsMs,
+    ptsNs: ptsMs * 1e6,
+    severity: 'info',
+    data: { trackId, label: 'person', entryEdge: 'left' },
+    evidence: { streamId: 'cam', keyframeId: null, ptsNs: ptsMs * 1e6, timeMs: T0 + ptsMs, boxes: [] },
+  };
+}
+
+describe('windows wait for the tracker (regression: vtest windows counted 13 of 28 object.entered)', () => {
+  // Fast mode (maxOpenMs 0): the tracker's events for a window's time come between its keyframes,
+  // after as much wall time as the cadence detections take. The idle close counted only analysed
+  // keyframes as activity, so a window closed while the tracker was still working on its time and
+  // its entries arrived late (on vtest, 13 of 28 with 10 s windows under load, 16 of 28 with 1 s).
+  const brief2 = (d: WindowDigest) => [d.index, d.objectsEntered ?? 0, d.late ?? 0, d.closedBy];
+
+  it('tracker progress keeps the window open: its entry is counted, nothing late', () => {
+    const s = newScheduler();
+    s.run(({ hot, expectObservable }) => {
+      const items = hot('a-------------b|', { a: item(0, 100), b: item(1, 1200) });
+      const progress = hot('-p-p-p-p-p-p-p-', { p: undefined });
+      const events = hot('----------e----', { e: entered(1, 500) });
+      const out = items.pipe(
+        tumblingWindows({
+          windowMs: 1000,
+          maxKeyframesPerWindow: 10,
+          idleCloseMs: 3,
+          maxOpenMs: 0,
+          events,
+          progress,
+          scheduler: s,
+        }),
+        map(brief2),
+      );
+      expectObservable(out).toBe('--------------x(y|)', {
+        x: [0, 1, 0, 'watermark'],
+        y: [1, 0, 0, 'flush'],
+      });
+    });
+  });
+
+  it('events count as activity too', () => {
+    const s = newScheduler();
+    s.run(({ hot, expectObservable }) => {
+      const items = hot('a-------b|', { a: item(0, 100), b: item(1, 1200) });
+      const events = hot('--e-e-e--', { e: entered(1, 500) });
+      const out = items.pipe(
+        tumblingWindows({
+          windowMs: 1000,
+          maxKeyframesPerWindow: 10,
+          idleCloseMs: 3,
+          maxOpenMs: 0,
+          events,
+          scheduler: s,
+        }),
+        map(brief2),
+      );
+      expectObservable(out).toBe('--------x(y|)', { x: [0, 3, 0, 'watermark'], y: [1, 0, 0, 'flush'] });
+    });
+  });
+
+  it('bounded: when the tracker stops too (model hung), the idle close applies as before', () => {
+    const s = newScheduler();
+    s.run(({ hot, expectObservable }) => {
+      const items = hot('a-------------b|', { a: item(0, 100), b: item(1, 1200) });
+      const progress = hot('-p-p-----------', { p: undefined });
+      const events = hot('----------e----', { e: entered(1, 500) });
+      const out = items.pipe(
+        tumblingWindows({
+          windowMs: 1000,
+          maxKeyframesPerWindow: 10,
+          idleCloseMs: 3,
+          maxOpenMs: 0,
+          events,
+          progress,
+          scheduler: s,
+        }),
+        map(brief2),
+      );
+      // Last activity at frame 3: closed at 6 with nothing; the entry at 10 is late (in window 1's digest).
+      expectObservable(out).toBe('------x--------(y|)', {
+        x: [0, 0, 0, 'timeout'],
+        y: [1, 0, 1, 'flush'],
+      });
+    });
+  });
+
+  it('live: progress does not hold a window past maxOpenMs', () => {
+    const s = newScheduler();
+    s.run(({ hot, expectObservable }) => {
+      const items = hot('a-------------b|', { a: item(0, 100), b: item(1, 1200) });
+      const progress = hot('-ppppppppppppp-', { p: undefined });
+      const out = items.pipe(
+        tumblingWindows({
+          windowMs: 1000,
+          maxKeyframesPerWindow: 10,
+          idleCloseMs: 3,
+          maxOpenMs: 8,
+          progress,
+          scheduler: s,
+        }),
+        map(brief2),
+      );
+      expectObservable(out).toBe('--------x------(y|)', {
+        x: [0, 0, 0, 'timeout'],
+        y: [1, 0, 0, 'flush'],
+      });
+    });
+  });
+
+  it('rejects a progress that is not an Observable', () => {
+    expect(() =>
+      tumblingWindows({
+        windowMs: 1000,
+        maxKeyframesPerWindow: 1,
+        progress: 1 as unknown as WindowOptions['progress'],
+      }),
+    ).toThrow(/progress must be an Observable/);
   });
 });
