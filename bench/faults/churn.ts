@@ -35,10 +35,50 @@ function point(cycle: number): ChurnPoint {
   };
 }
 
+/**
+ * Where the RSS is, from /proc/self/smaps: the main heap ([heap]), glibc's per-thread arenas
+ * (anonymous reservations of 64 MiB, read/write part plus the ---p rest), other anonymous memory
+ * (V8, large mmap'd blocks, onnxruntime), and file-backed mappings; MiB each.
+ */
+export function rssBreakdown(): Record<string, number> {
+  const lines = readFileSync('/proc/self/smaps', 'utf8').split('\n');
+  const out: Record<string, number> = { heap: 0, arenas: 0, arenaCount: 0, anon: 0, files: 0 };
+  const maps: { start: number; end: number; perms: string; name: string; rss: number }[] = [];
+  for (const line of lines) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (m) {
+      maps.push({ start: parseInt(m[1]!, 16), end: parseInt(m[2]!, 16), perms: m[3]!, name: m[4]!, rss: 0 });
+      continue;
+    }
+    const r = /^Rss:\s+(\d+) kB/.exec(line);
+    if (r && maps.length) maps[maps.length - 1]!.rss = Number(r[1]) / 1024;
+  }
+  const ARENA = 64 * 2 ** 20;
+  for (let i = 0; i < maps.length; i++) {
+    const m = maps[i]!;
+    if (m.name === '[heap]') out.heap! += m.rss;
+    else if (m.name === '' || m.name.startsWith('[anon')) {
+      const next = maps[i + 1];
+      const isArena =
+        m.start % ARENA === 0 &&
+        m.perms.startsWith('rw') &&
+        (m.end - m.start === ARENA ||
+          (next !== undefined && next.start === m.end && next.perms.startsWith('---') && next.end - m.start === ARENA));
+      if (isArena) {
+        out.arenas! += m.rss;
+        out.arenaCount!++;
+      } else out.anon! += m.rss;
+    } else if (!m.name.startsWith('[')) out.files! += m.rss;
+  }
+  return out;
+}
+
 export async function churn(
   cycles: number,
   log: (line: string) => void,
   inferAddress?: string,
+  every = 50,
+  smaps = false,
 ): Promise<ChurnPoint[]> {
   const root = resolve(import.meta.dirname, '../..');
   const rtsp = await startRtspServer({ width: 640, height: 360, fps: 15 });
@@ -48,6 +88,8 @@ export async function churn(
   if (inferAddress) config.inference.address = inferAddress;
   const service = await startService(config, () => undefined, { serve: false });
   const points: ChurnPoint[] = [];
+  let analysed = 0;
+  let inferRequests = 0;
   try {
     for (let i = 1; i <= cycles; i++) {
       const url = i % 2 ? rtsp.url : 'test:ball?width=640&height=360&fps=15';
@@ -64,12 +106,18 @@ export async function churn(
           );
         await new Promise((r) => setTimeout(r, 50));
       }
+      analysed += service.manager.list().find((s) => s.id === id)?.counters.analysed ?? 0;
       await service.manager.detach(id);
-      if (i === 10 || i === cycles || i % 50 === 0) {
+      if (i === 10 || i === cycles || i % every === 0) {
+        const text = await service.metrics.metrics();
+        inferRequests = [...text.matchAll(/^vigil_infer_requests_total\{[^}]*\} (\d+)/gm)].reduce(
+          (n, m) => n + Number(m[1]),
+          0,
+        );
         const p = point(i);
         points.push(p);
         log(
-          `  cycle ${i}: rss ${p.rssMiB.toFixed(1)} MiB  heap ${p.heapMiB.toFixed(1)} MiB  fds ${p.fds}  threads ${p.threads}`,
+          `  cycle ${i}: rss ${p.rssMiB.toFixed(1)} MiB  heap ${p.heapMiB.toFixed(1)} MiB  fds ${p.fds}  threads ${p.threads}  ${smaps ? JSON.stringify(Object.fromEntries(Object.entries(rssBreakdown()).map(([k, v]) => [k, Math.round(v)]))) + '  ' : ''}keyframes analysed so far ${analysed}, inference requests ${inferRequests}`,
         );
       }
     }
@@ -82,13 +130,18 @@ export async function churn(
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
-    options: { cycles: { type: 'string', default: '200' }, infer: { type: 'string' } },
+    options: {
+      cycles: { type: 'string', default: '200' },
+      infer: { type: 'string' },
+      every: { type: 'string', default: '50' },
+      smaps: { type: 'boolean', default: false },
+    },
   });
   const cycles = Number(values.cycles);
   console.log(
     `churn: ${cycles} attach/detach cycles; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(unset)'} UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '(unset)'}`,
   );
-  const points = await churn(cycles, console.log, values.infer);
+  const points = await churn(cycles, console.log, values.infer, Number(values.every), values.smaps);
   const first = points.find((p) => p.cycle === 10)!;
   const last = points[points.length - 1]!;
   const ratio = last.rssMiB / first.rssMiB;
