@@ -25,28 +25,20 @@ export function natsFrom(values: Record<string, unknown>, config: VigilConfig): 
 /** How long an orderly stop after SIGINT / SIGTERM may take before the process exits anyway. */
 export const SHUTDOWN_GRACE_MS = 10_000;
 const INTERRUPTED = 130;
-/** The same signal again within this time is one signal delivered twice (see guardSignals). */
-export const SIGNAL_REPEAT_MS = 500;
 
 /**
  * Makes SIGINT and SIGTERM end every command within a few seconds (issue 22 item 4). A command
  * that stops in order listens itself (`untilSignal`, the analysis session): the first signal
  * starts its stop and a grace timer (`graceMs`), after which the process exits with 130 anyway;
  * a second signal exits at once. A command that does not listen (a remote call, a search) ends
- * at once with 130. The same signal again within `repeatMs` of the first counts as the same one:
- * a terminal's Ctrl-C, or systemd's stop, reaches both `bin/vigil.js`'s first process, which
- * hands it on, and the second (src/app/malloc-tuning.ts). Returns a function removing the guard.
+ * at once with 130. Returns a function removing the guard.
  */
 export function guardSignals(
   graceMs = SHUTDOWN_GRACE_MS,
   log: (line: string) => void = (l) => console.error(l),
-  repeatMs = SIGNAL_REPEAT_MS,
 ): () => void {
   let timer: NodeJS.Timeout | undefined;
-  let first: { signal: NodeJS.Signals; at: number } | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (first && first.signal === signal && Date.now() - first.at < repeatMs) return;
-    first ??= { signal, at: Date.now() };
     // This guard is the first listener; the command's own come after it.
     const commandListens = process.listenerCount(signal) > 1;
     if (!commandListens || timer !== undefined) {
