@@ -9,9 +9,12 @@
  *   npx tsx bench/faults/churn.ts --cycles 200
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startService } from '../../src/app/service.js';
+import { gst } from '../../src/ingest/gst.js';
+import { mallocTrimStats } from '../../src/ingest/malloc-trim.js';
 import { parseConfig } from '../../src/config/index.js';
 import { startRtspServer } from '../../test/helpers/rtsp-server.js';
 
@@ -79,6 +82,8 @@ export async function churn(
   inferAddress?: string,
   every = 50,
   smaps = false,
+  holdS = 0,
+  settleMs = 2000,
 ): Promise<ChurnPoint[]> {
   const root = resolve(import.meta.dirname, '../..');
   const rtsp = await startRtspServer({ width: 640, height: 360, fps: 15 });
@@ -109,6 +114,8 @@ export async function churn(
       analysed += service.manager.list().find((s) => s.id === id)?.counters.analysed ?? 0;
       await service.manager.detach(id);
       if (i === 10 || i === cycles || i % every === 0) {
+        // What a detach leaves behind once it has settled (the malloc trim after a release runs 1 s later).
+        await new Promise((r) => setTimeout(r, settleMs));
         const text = await service.metrics.metrics();
         inferRequests = [...text.matchAll(/^vigil_infer_requests_total\{[^}]*\} (\d+)/gm)].reduce(
           (n, m) => n + Number(m[1]),
@@ -120,6 +127,15 @@ export async function churn(
           `  cycle ${i}: rss ${p.rssMiB.toFixed(1)} MiB  heap ${p.heapMiB.toFixed(1)} MiB  fds ${p.fds}  threads ${p.threads}  ${smaps ? JSON.stringify(Object.fromEntries(Object.entries(rssBreakdown()).map(([k, v]) => [k, Math.round(v)]))) + '  ' : ''}keyframes analysed so far ${analysed}, inference requests ${inferRequests}`,
         );
       }
+    }
+    if (holdS > 0) {
+      // Idle with nothing attached (e.g. to look at the process from outside), then measure again.
+      log(`  holding ${holdS} s (pid ${process.pid})`);
+      await new Promise((r) => setTimeout(r, holdS * 1000));
+      const p = point(cycles);
+      log(
+        `  after ${holdS} s idle: rss ${p.rssMiB.toFixed(1)} MiB  heap ${p.heapMiB.toFixed(1)} MiB  fds ${p.fds}  threads ${p.threads}  ${smaps ? JSON.stringify(Object.fromEntries(Object.entries(rssBreakdown()).map(([k, v]) => [k, Math.round(v)]))) : ''}`,
+      );
     }
   } finally {
     await service.close();
@@ -135,13 +151,27 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       infer: { type: 'string' },
       every: { type: 'string', default: '50' },
       smaps: { type: 'boolean', default: false },
+      'hold-s': { type: 'string', default: '0' },
+      'trim-addon': { type: 'string' },
     },
   });
   const cycles = Number(values.cycles);
+  if (values['trim-addon']) {
+    // A build of the patched addon with mallocTrim, for a checkout whose installed build predates it.
+    const built = createRequire(import.meta.url)(resolve(values['trim-addon'])) as {
+      mallocTrim: () => boolean;
+    };
+    Object.assign(gst(), { mallocTrim: () => built.mallocTrim() });
+  }
   console.log(
     `churn: ${cycles} attach/detach cycles; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(unset)'} UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '(unset)'}`,
   );
-  const points = await churn(cycles, console.log, values.infer, Number(values.every), values.smaps);
+  const points = await churn(cycles, console.log, values.infer, Number(values.every), values.smaps, Number(values['hold-s']),
+  );
+  const t = mallocTrimStats();
+  console.log(
+    `malloc trims (VIGIL_MALLOC_TRIM=${process.env.VIGIL_MALLOC_TRIM ?? '(unset)'}): ${t.calls}, ${t.totalMs.toFixed(1)} ms in all, longest ${t.maxMs.toFixed(1)} ms`,
+  );
   const first = points.find((p) => p.cycle === 10)!;
   const last = points[points.length - 1]!;
   const ratio = last.rssMiB / first.rssMiB;

@@ -121,6 +121,11 @@ interface GstModule {
    */
   releaseBuffer?(view: ArrayBufferView): boolean;
   /**
+   * glibc's malloc_trim(0): hands the free memory of every malloc arena back to the system
+   * (Vigil's patch; see src/ingest/malloc-trim.ts); true when some was released.
+   */
+  mallocTrim?(): boolean;
+  /**
    * Fills `out` (RGB, `outWidth` x `outHeight`, tight rows) from an I420 frame of any size in one
    * pass with src/ingest/yuv.ts's resampling and conversion tables, exactly as `rgbFromI420Scaled`
    * does, natively (Vigil's patch); false when an argument does not fit.
@@ -191,6 +196,11 @@ export function gst(): GstModule {
     const hardware = off ? [] : HARDWARE_DECODERS.filter((name) => elementExists(cached!, name));
     preference = { mode: hardware.length > 0 ? 'hardware' : 'software', hardware };
   }
+  return cached;
+}
+
+/** The addon when something has loaded it already, else undefined (does not load GStreamer). */
+export function gstIfLoaded(): GstModule | undefined {
   return cached;
 }
 
