@@ -159,9 +159,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (values['trim-addon']) {
     // A build of the patched addon with mallocTrim, for a checkout whose installed build predates it.
     const built = createRequire(import.meta.url)(resolve(values['trim-addon'])) as {
-      mallocTrim: () => boolean;
+      mallocTrim: (done?: (released: boolean) => void) => boolean | undefined;
     };
-    Object.assign(gst(), { mallocTrim: () => built.mallocTrim() });
+    Object.assign(gst(), { mallocTrim: built.mallocTrim });
   }
   console.log(
     `churn: ${cycles} attach/detach cycles; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(unset)'} UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '(unset)'}`,

@@ -122,9 +122,10 @@ interface GstModule {
   releaseBuffer?(view: ArrayBufferView): boolean;
   /**
    * glibc's malloc_trim(0): hands the free memory of every malloc arena back to the system
-   * (Vigil's patch; see src/ingest/malloc-trim.ts); true when some was released.
+   * (Vigil's patch; see src/ingest/malloc-trim.ts). With `done`, on a thread-pool thread (the walk
+   * can take 100 ms), calling back with true when some was released; without, here, returning it.
    */
-  mallocTrim?(): boolean;
+  mallocTrim?(done?: (released: boolean) => void): boolean | undefined;
   /**
    * Fills `out` (RGB, `outWidth` x `outHeight`, tight rows) from an I420 frame of any size in one
    * pass with src/ingest/yuv.ts's resampling and conversion tables, exactly as `rgbFromI420Scaled`
