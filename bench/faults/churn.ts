@@ -66,7 +66,10 @@ export function rssBreakdown(): Record<string, number> {
         m.start % ARENA === 0 &&
         m.perms.startsWith('rw') &&
         (m.end - m.start === ARENA ||
-          (next !== undefined && next.start === m.end && next.perms.startsWith('---') && next.end - m.start === ARENA));
+          (next !== undefined &&
+            next.start === m.end &&
+            next.perms.startsWith('---') &&
+            next.end - m.start === ARENA));
       if (isArena) {
         out.arenas! += m.rss;
         out.arenaCount!++;
@@ -166,7 +169,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(
     `churn: ${cycles} attach/detach cycles; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(unset)'} UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '(unset)'}`,
   );
-  const points = await churn(cycles, console.log, values.infer, Number(values.every), values.smaps, Number(values['hold-s']),
+  const points = await churn(
+    cycles,
+    console.log,
+    values.infer,
+    Number(values.every),
+    values.smaps,
+    Number(values['hold-s']),
   );
   const t = mallocTrimStats();
   console.log(

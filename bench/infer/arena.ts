@@ -23,7 +23,12 @@ const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length
 console.log(`YOLOv8n, ${runs} runs per side and batch, alternating; ${new Date().toISOString()}`);
 console.log('| batch | arena on ms (median) | arena off ms (median) | off / on |\n|---:|---:|---:|---:|');
 for (const batch of [1, 4]) {
-  const input = new ort.Tensor('float32', new Float32Array(batch * 3 * 640 * 640).fill(0.5), [batch, 3, 640, 640]);
+  const input = new ort.Tensor('float32', new Float32Array(batch * 3 * 640 * 640).fill(0.5), [
+    batch,
+    3,
+    640,
+    640,
+  ]);
   const name = sessions.on.inputNames[0]!;
   const times: Record<'on' | 'off', number[]> = { on: [], off: [] };
   for (const side of ['on', 'off'] as const) await sessions[side].run({ [name]: input }); // warm-up

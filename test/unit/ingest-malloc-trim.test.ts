@@ -83,3 +83,13 @@ describe.skipIf(typeof installed.mallocTrim !== 'function')('the installed addon
     expect(typeof installed.mallocTrim!()).toBe('boolean');
   });
 });
+
+describe('VIGIL_ORT_CPU_MEM_ARENA (the local inference server keeps onnxruntime’s CPU arena by default)', () => {
+  it('is on unless turned off', async () => {
+    const { cpuMemArena } = await import('../../src/infer/repository.js');
+    expect(cpuMemArena({})).toBe(true);
+    expect(cpuMemArena({ VIGIL_ORT_CPU_MEM_ARENA: 'on' })).toBe(true);
+    for (const off of ['off', '0', 'false', 'NO'])
+      expect(cpuMemArena({ VIGIL_ORT_CPU_MEM_ARENA: off })).toBe(false);
+  });
+});
