@@ -1,12 +1,16 @@
 /**
  * Attach/detach churn (#22 item 6): one analyzer service as `vigil run` builds it (local
  * nats-server and inference server, the stream manager), then N cycles of attach → first frames →
- * detach (after 5 frames), alternating an RTSP stream (the gst-rtsp-server test server) and a live test source at
- * 640x360. Prints RSS, heap, open fds and threads at cycle 10 and at the last cycle, and the ratio
- * the issue's target is about: RSS(last) / RSS(10) <= 1.10. It also prints the allocator settings
- * the process runs with (MALLOC_ARENA_MAX, UV_THREADPOOL_SIZE), since both shape native memory.
+ * detach (after 5 frames), alternating an RTSP stream (the gst-rtsp-server test server) and a live
+ * test source at 640x360. Prints RSS, heap, open fds and threads at cycle 10, every `--every`
+ * cycles and at the last one (each after `settleMs`, 2 s, with nothing attached), and the ratio the
+ * issue's target is about: RSS(last) / RSS(10) <= 1.10. `--smaps` splits RSS into glibc's main heap,
+ * its per-thread arenas, other anonymous memory and files; `--hold-s N` idles N s at the end and
+ * measures again (to look at the process from outside); `--trim-addon FILE` takes `mallocTrim` from
+ * a build of the patched addon when the installed one predates it. Also prints the malloc trims run
+ * (src/ingest/malloc-trim.ts) and the allocator settings (MALLOC_ARENA_MAX, UV_THREADPOOL_SIZE).
  *
- *   npx tsx bench/faults/churn.ts --cycles 200
+ *   npx tsx --expose-gc bench/faults/churn.ts --cycles 200 [--every 50] [--smaps] [--infer HOST:PORT]
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
