@@ -144,6 +144,10 @@ export async function rtspFlaps(
     await rtsp.stop();
     await nats.stop();
   }
+  // Windows and keyframes are in stream time, which starts at the first frame (the runner rebases
+  // it, src/analyzer/stream-time.ts); the frames here were taken before that.
+  const base = framePts[0] ?? 0;
+  for (let i = 0; i < framePts.length; i++) framePts[i] = framePts[i]! - base;
   const inWindow = (pts: number) => windows.some((w) => pts >= w.startPtsNs && pts < w.endPtsNs);
   const lastEnd = Math.max(...windows.map((w) => w.endPtsNs));
   fig.windows = windows.length;
