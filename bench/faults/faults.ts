@@ -192,7 +192,12 @@ export async function natsRestarts(restarts: number, log: (l: string) => void): 
   });
   let fig: NatsFigures;
   try {
-    await manager.attach({ id: 'pub', url: 'test:ball?width=160&height=120&fps=15' });
+    // A keyframe every 250 ms: windows (500 ms) close all the time, so there is traffic through each restart.
+    await manager.attach({
+      id: 'pub',
+      url: 'test:ball?width=160&height=120&fps=15',
+      keyframes: { maxIntervalMs: 250 },
+    });
     await sleep(3_000);
     for (let i = 1; i <= restarts; i++) {
       await nats.stop({ keepStore: true });
