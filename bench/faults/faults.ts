@@ -196,7 +196,7 @@ export async function natsRestarts(restarts: number, log: (l: string) => void): 
     await manager.attach({
       id: 'pub',
       url: 'test:ball?width=160&height=120&fps=15',
-      keyframes: { maxIntervalMs: 250 },
+      keyframes: { minIntervalMs: 100, maxIntervalMs: 250 },
     });
     await sleep(3_000);
     for (let i = 1; i <= restarts; i++) {
