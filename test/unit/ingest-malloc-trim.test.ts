@@ -67,6 +67,27 @@ describe('issue 22 item 6: RSS with churn (malloc trim after a release)', () => 
     expect(trim.mallocTrimEnabled({})).toBe(true);
   });
 
+  it('a stopped pipeline asks for one (PipelineRunner)', async () => {
+    const { PipelineRunner } = await import('../../src/ingest/pipeline-run.js');
+    const released: string[] = [];
+    const parts = {
+      pipeline: { release: () => released.push('pipeline') },
+      frameSink: {},
+      audioSink: undefined,
+    } as unknown as ConstructorParameters<typeof PipelineRunner>[0];
+    const run = new PipelineRunner(
+      parts,
+      { live: true },
+      { frame: () => undefined, end: () => undefined, error: () => undefined },
+    );
+    run.stop();
+    run.stop();
+    expect(released).toEqual(['pipeline']);
+    await vi.advanceTimersByTimeAsync(trim.TRIM_DELAY_MS);
+    expect(calls).toHaveLength(1);
+    calls[0]!(true);
+  });
+
   it('does nothing with an addon build that predates the patch', async () => {
     delete addon.mallocTrim;
     trim.scheduleMallocTrim();
