@@ -77,7 +77,7 @@ describe('issue 22 item 6: RSS with churn (malloc trim after a release)', () => 
     } as unknown as ConstructorParameters<typeof PipelineRunner>[0];
     const run = new PipelineRunner(
       parts,
-      { live: true },
+      { live: true, analysisWidth: 80, maxBuffers: 2 },
       { frame: () => undefined, end: () => undefined, error: () => undefined },
     );
     run.stop();
