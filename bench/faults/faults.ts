@@ -144,6 +144,10 @@ export async function rtspFlaps(
     await rtsp.stop();
     await nats.stop();
   }
+  // Windows and keyframes are in stream time, which starts at the first frame (the runner rebases
+  // it, src/analyzer/stream-time.ts); the frames here were taken before that.
+  const base = framePts[0] ?? 0;
+  for (let i = 0; i < framePts.length; i++) framePts[i] = framePts[i]! - base;
   const inWindow = (pts: number) => windows.some((w) => pts >= w.startPtsNs && pts < w.endPtsNs);
   const lastEnd = Math.max(...windows.map((w) => w.endPtsNs));
   fig.windows = windows.length;
@@ -188,7 +192,12 @@ export async function natsRestarts(restarts: number, log: (l: string) => void): 
   });
   let fig: NatsFigures;
   try {
-    await manager.attach({ id: 'pub', url: 'test:ball?width=160&height=120&fps=15' });
+    // A keyframe every 250 ms: windows (500 ms) close all the time, so there is traffic through each restart.
+    await manager.attach({
+      id: 'pub',
+      url: 'test:ball?width=160&height=120&fps=15',
+      keyframes: { minIntervalMs: 100, maxIntervalMs: 250 },
+    });
     await sleep(3_000);
     for (let i = 1; i <= restarts; i++) {
       await nats.stop({ keepStore: true });

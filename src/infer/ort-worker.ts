@@ -80,6 +80,8 @@ export interface WorkerSessionOptions {
   executionProviders: string[];
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   intraOpNumThreads?: number;
+  /** onnxruntime's CPU memory arena (default on). */
+  enableCpuMemArena?: boolean;
   extra?: Record<string, unknown>;
 }
 

@@ -282,12 +282,22 @@ function checkAgainstOnnx(
   return fixedBatchOne;
 }
 
+/**
+ * Whether onnxruntime keeps its CPU memory arena (VIGIL_ORT_CPU_MEM_ARENA, default on). The arena
+ * keeps the memory of the largest batch it has run, for the session's life; off, each run
+ * allocates and frees its own.
+ */
+export function cpuMemArena(env: Readonly<Record<string, string | undefined>>): boolean {
+  return !/^(0|off|false|no)$/i.test(env.VIGIL_ORT_CPU_MEM_ARENA ?? '');
+}
+
 async function createSession(file: string, opts: RepositoryOptions, model: string): Promise<WorkerSession> {
   const sessionOptions: WorkerSessionOptions = {
     executionProviders: opts.executionProviders,
     graphOptimizationLevel: 'all',
     ...(opts.intraOpNumThreads ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
     ...(opts.intraOpSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+    ...(cpuMemArena(process.env) ? {} : { enableCpuMemArena: false }),
   };
   try {
     return await createWorkerSession(file, sessionOptions);

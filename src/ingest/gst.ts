@@ -121,6 +121,12 @@ interface GstModule {
    */
   releaseBuffer?(view: ArrayBufferView): boolean;
   /**
+   * glibc's malloc_trim(0): hands the free memory of every malloc arena back to the system
+   * (Vigil's patch; see src/ingest/malloc-trim.ts). With `done`, on a thread-pool thread (the walk
+   * can take 100 ms), calling back with true when some was released; without, here, returning it.
+   */
+  mallocTrim?(done?: (released: boolean) => void): boolean | undefined;
+  /**
    * Fills `out` (RGB, `outWidth` x `outHeight`, tight rows) from an I420 frame of any size in one
    * pass with src/ingest/yuv.ts's resampling and conversion tables, exactly as `rgbFromI420Scaled`
    * does, natively (Vigil's patch); false when an argument does not fit.
@@ -191,6 +197,11 @@ export function gst(): GstModule {
     const hardware = off ? [] : HARDWARE_DECODERS.filter((name) => elementExists(cached!, name));
     preference = { mode: hardware.length > 0 ? 'hardware' : 'software', hardware };
   }
+  return cached;
+}
+
+/** The addon when something has loaded it already, else undefined (does not load GStreamer). */
+export function gstIfLoaded(): GstModule | undefined {
   return cached;
 }
 

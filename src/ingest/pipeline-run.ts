@@ -4,6 +4,7 @@
  * and hands them to the run's handlers until the end, an error or stop(); then releases the
  * pipeline at once. At most one of end/error is ever called, and none after stop().
  */
+import { scheduleMallocTrim } from './malloc-trim.js';
 import type { AudioChunk, Frame } from '../core/contracts.js';
 import type { SourceError } from '../core/errors.js';
 import type { DescribeOptions } from './describe.js';
@@ -95,6 +96,8 @@ export class PipelineRunner implements PipelineRun {
     // Frees threads, sockets and fds now, not when the garbage collector finds the JS object.
     this.parts.pipeline.release();
     this.parts.frameSink.unwatch?.();
+    // Its threads' free memory back to the system once the last frames are let go (malloc-trim.ts).
+    scheduleMallocTrim();
     if (outcome?.err) this.handlers.error(outcome.err);
     else if (outcome) this.handlers.end();
   }

@@ -93,11 +93,24 @@ describe('CadenceGate', () => {
 });
 
 describe('player time', () => {
-  it('the first frame is 0, later ones keep their spacing; a new run rebases again', async () => {
+  it('the first frame is 0, later ones keep their spacing', async () => {
     const frames = [frame(0, 80), frame(1, 120), frame(2, 160)];
-    const again = { ...frame(3, 5000), runId: 1 };
-    const out = await firstValueFrom(from([...frames, again]).pipe(rebaseStreamTime(), toArray()));
-    expect(out.map((f) => f.ptsNs / 1e6)).toEqual([0, 40, 80, 0]);
+    const out = await firstValueFrom(from(frames).pipe(rebaseStreamTime(), toArray()));
+    expect(out.map((f) => f.ptsNs / 1e6)).toEqual([0, 40, 80]);
+  });
+
+  // Regression, issue 22 item 2 ("stream time restarts at each reconnect"): the source's later runs
+  // come already offset past the last one (StreamSource); rebasing each run on its own first frame
+  // started time near 0 again after every reconnect, and windows stopped closing (the fault bench
+  // saw 2 windows in 2 minutes of RTSP flaps).
+  it('issue 22 item 2: stream time stays monotonic across runs (only the first frame sets the base)', async () => {
+    const frames = [frame(0, 80), frame(1, 120), frame(2, 160)];
+    const later = [
+      { ...frame(3, 5000), runId: 1 },
+      { ...frame(4, 5040), runId: 1 },
+    ];
+    const out = await firstValueFrom(from([...frames, ...later]).pipe(rebaseStreamTime(), toArray()));
+    expect(out.map((f) => f.ptsNs / 1e6)).toEqual([0, 40, 80, 4920, 4960]);
   });
 });
 
