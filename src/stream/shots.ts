@@ -187,6 +187,17 @@ const SETTLE_LEVEL = 0.02;
 const ARRIVED = 0.9;
 /** A frame whose contrast is under this share of the frame before it is fading out (a dip's start). */
 const FADING = 0.9;
+/** Cells whose level is within this of 0 or 255 may be clipped: a gain and offset is fitted on the others. */
+const CLIP_MARGIN = 6;
+/** Gains an exposure or brightness change may have (an unrelated picture fits a gain near 0). */
+const GAIN_MIN = 0.4;
+const GAIN_MAX = 2.5;
+/** A change is a gain and an offset when what they leave is at most this share of the raw change. */
+const PHOTO_RESIDUAL = 0.35;
+/** An exposure step inside a window moves the mean level by at least this (gray levels) ... */
+const EXPOSURE_LEVEL = 6;
+/** ... and this many times the mean level change of the window's other steps. */
+const EXPOSURE_RATIO = 4;
 
 interface Pending {
   b: ShotBoundary;
@@ -593,6 +604,9 @@ export class ShotDetector {
         if (this.dist(before, this.slotOf(c + j)) < RETURN_RATIO * d) return;
       }
     }
+    // A brightness or exposure step that clips part of the picture changes its normalised
+    // structure, but a gain and an offset (clipped to 0..255) still explain it: no cut.
+    if (this.photometricResidual(this.slotOf(c - 1), sc) <= PHOTO_RESIDUAL) return;
     const conf = clamp01(
       0.5 * Math.min(d / o.cutThreshold - 1, 1) + 0.5 * Math.min(ratio / o.cutAdaptiveRatio - 1, 1),
     );
@@ -719,10 +733,82 @@ export class ShotDetector {
     const m2 = this.slotOf(s + Math.round(len / 2));
     // (Frames that lie cleanly between the ends, cell by cell, are a transition whatever its shape.)
     if (ex > CLEAN_EXCESS && !(this.faded(ss, se) || this.faded(se, ss))) {
+      // Across an exposure step the raw levels and the pixel variance (the evidence below) compare
+      // a relit picture with the unlit one: not evidence of a mix or a wipe.
+      if (this.exposureStep(s, e)) return 0;
       const dip = this.dip(ss, se, m2, a2);
       if (dip > MAX_DIP && this.split(ss, se, m2) < MIN_SPLIT) return 0;
     }
     return d * (1 - ex);
+  }
+
+  /**
+   * The share of the raw change from frame a to frame b (slots) that a global gain and offset,
+   * clipped to 0..255, leaves unexplained: about 0 for an exposure or brightness step (a picture
+   * that saturates included), about 1 or more for another picture. The gain and offset are fitted
+   * (least squares) on the cells clear of clipping in both frames; Infinity when too few are, when
+   * the fitted gain is out of GAIN_MIN..GAIN_MAX (unrelated pictures fit a gain near 0) or when
+   * nothing changed.
+   */
+  photometricResidual(a: number, b: number): number {
+    const t = this.thumbs;
+    const c = this.cells;
+    const A = a * c;
+    const B = b * c;
+    let n = 0;
+    let sx = 0;
+    let sy = 0;
+    let sxx = 0;
+    let sxy = 0;
+    for (let i = 0; i < c; i++) {
+      const x = t[A + i]!;
+      const y = t[B + i]!;
+      if (x < CLIP_MARGIN || x > 255 - CLIP_MARGIN || y < CLIP_MARGIN || y > 255 - CLIP_MARGIN) continue;
+      n++;
+      sx += x;
+      sy += y;
+      sxx += x * x;
+      sxy += x * y;
+    }
+    if (n < c / 8) return Infinity;
+    const vx = sxx - (sx * sx) / n;
+    if (vx <= 0) return Infinity;
+    const g = (sxy - (sx * sy) / n) / vx;
+    if (g < GAIN_MIN || g > GAIN_MAX) return Infinity;
+    const off = (sy - g * sx) / n;
+    let res = 0;
+    let raw = 0;
+    for (let i = 0; i < c; i++) {
+      const x = t[A + i]!;
+      const y = t[B + i]!;
+      const p = Math.max(0, Math.min(255, g * x + off));
+      res += Math.abs(y - p);
+      raw += Math.abs(y - x);
+    }
+    return raw > 0 ? res / raw : Infinity;
+  }
+
+  /**
+   * True when one step of frames s..e is an exposure or brightness step: it moves the mean level
+   * far more than the window's other steps do, and a gain and an offset explain it. Cell levels on
+   * either side of it are not comparable (a wipe's or a mix's raw evidence is not to be trusted).
+   */
+  private exposureStep(s: number, e: number): boolean {
+    let total = 0;
+    let maxJ = 0;
+    let at = -1;
+    for (let f = s + 1; f <= e; f++) {
+      const j = Math.abs(this.mu[this.slotOf(f)]! - this.mu[this.slotOf(f - 1)]!);
+      total += j;
+      if (j > maxJ) {
+        maxJ = j;
+        at = f;
+      }
+    }
+    if (at < 0 || maxJ < EXPOSURE_LEVEL || e - s < 2) return false;
+    const others = (total - maxJ) / (e - s - 1);
+    if (maxJ < EXPOSURE_RATIO * others) return false;
+    return this.photometricResidual(this.slotOf(at - 1), this.slotOf(at)) <= PHOTO_RESIDUAL;
   }
 
   /** The largest share of the raw change from frame s to frame e that one step carries. */
@@ -772,10 +858,27 @@ export class ShotDetector {
         pb[cols + y] = pb[cols + y]! + vb;
       }
     }
-    const dx = bestShift(pa, pb, 0, cols, Math.max(1, Math.floor(cols * SHIFT_MAX)));
-    const dy = bestShift(pa, pb, cols, rows, Math.max(1, Math.floor(rows * SHIFT_MAX)));
+    const mx = Math.max(1, Math.floor(cols * SHIFT_MAX));
+    const my = Math.max(1, Math.floor(rows * SHIFT_MAX));
+    const px = bestShift(pa, pb, 0, cols, mx);
+    const py = bestShift(pa, pb, cols, rows, my);
+    // The profiles' shifts, refined on the whole thumbnails one cell around (a pan that is not a
+    // whole number of cells, or that moves along both axes, blurs the 1-D profiles).
+    let dx = 0;
+    let dy = 0;
+    let moved = Infinity;
+    for (let y = Math.max(-my, py - 1); y <= Math.min(my, py + 1); y++) {
+      for (let xx = Math.max(-mx, px - 1); xx <= Math.min(mx, px + 1); xx++) {
+        if (xx === 0 && y === 0) continue;
+        const m = this.match(za, zb, xx, y, cols, rows);
+        if (m < moved) {
+          moved = m;
+          dx = xx;
+          dy = y;
+        }
+      }
+    }
     if (dx === 0 && dy === 0) return false;
-    const moved = this.match(za, zb, dx, dy, cols, rows);
     return moved < SHIFT_MATCH && moved < SHIFT_GAIN * this.match(za, zb, 0, 0, cols, rows);
   }
 
