@@ -862,24 +862,18 @@ export class ShotDetector {
     const my = Math.max(1, Math.floor(rows * SHIFT_MAX));
     const px = bestShift(pa, pb, 0, cols, mx);
     const py = bestShift(pa, pb, cols, rows, my);
-    // The profiles' shifts, refined on the whole thumbnails one cell around (a pan that is not a
+    const still = this.match(za, zb, 0, 0, cols, rows);
+    const explains = (m: number): boolean => m < SHIFT_MATCH && m < SHIFT_GAIN * still;
+    if ((px !== 0 || py !== 0) && explains(this.match(za, zb, px, py, cols, rows))) return true;
+    // Refined on the whole thumbnails one cell around the profiles' shift (a pan that is not a
     // whole number of cells, or that moves along both axes, blurs the 1-D profiles).
-    let dx = 0;
-    let dy = 0;
-    let moved = Infinity;
     for (let y = Math.max(-my, py - 1); y <= Math.min(my, py + 1); y++) {
       for (let xx = Math.max(-mx, px - 1); xx <= Math.min(mx, px + 1); xx++) {
-        if (xx === 0 && y === 0) continue;
-        const m = this.match(za, zb, xx, y, cols, rows);
-        if (m < moved) {
-          moved = m;
-          dx = xx;
-          dy = y;
-        }
+        if ((xx === 0 && y === 0) || (xx === px && y === py)) continue;
+        if (explains(this.match(za, zb, xx, y, cols, rows))) return true;
       }
     }
-    if (dx === 0 && dy === 0) return false;
-    return moved < SHIFT_MATCH && moved < SHIFT_GAIN * this.match(za, zb, 0, 0, cols, rows);
+    return false;
   }
 
   /** Mean |za(x + dx, y + dy) - zb(x, y)| over the overlap. */
