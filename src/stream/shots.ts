@@ -173,6 +173,8 @@ const SHIFT_MAX = 0.35;
 const SHIFT_MATCH = 0.45;
 /** ... and clearly better than no shift. */
 const SHIFT_GAIN = 0.6;
+/** A shift is tried on every row only where every other row matches within this factor of the bound. */
+const SCREEN = 1.25;
 /** A frame this much less contrasted than the other end of a transition is a fade's end. */
 const FADE_CONTRAST = 0.3;
 /** Unevenness of progress across cells above which a transition is a wipe, not a dissolve. */
@@ -862,18 +864,52 @@ export class ShotDetector {
     const my = Math.max(1, Math.floor(rows * SHIFT_MAX));
     const px = bestShift(pa, pb, 0, cols, mx);
     const py = bestShift(pa, pb, cols, rows, my);
-    const still = this.match(za, zb, 0, 0, cols, rows);
-    const explains = (m: number): boolean => m < SHIFT_MATCH && m < SHIFT_GAIN * still;
-    if ((px !== 0 || py !== 0) && explains(this.match(za, zb, px, py, cols, rows))) return true;
-    // Refined on the whole thumbnails one cell around the profiles' shift (a pan that is not a
-    // whole number of cells, or that moves along both axes, blurs the 1-D profiles).
-    for (let y = Math.max(-my, py - 1); y <= Math.min(my, py + 1); y++) {
-      for (let xx = Math.max(-mx, px - 1); xx <= Math.min(mx, px + 1); xx++) {
+    // A shift explains the change when it matches the overlap well and clearly better than none.
+    const bound = Math.min(SHIFT_MATCH, SHIFT_GAIN * this.match(za, zb, 0, 0, cols, rows));
+    // The profiles' best shift first, then every shift in range (a pan along both axes or by a
+    // fraction of a cell blurs the 1-D profiles, and a repeating texture fools them), each on the
+    // whole thumbnails, screened on every other row first (most shifts fail there, early).
+    if ((px !== 0 || py !== 0) && this.matchBelow(za, zb, px, py, cols, rows, bound, 1)) return true;
+    for (let y = -my; y <= my; y++) {
+      for (let xx = -mx; xx <= mx; xx++) {
         if ((xx === 0 && y === 0) || (xx === px && y === py)) continue;
-        if (explains(this.match(za, zb, xx, y, cols, rows))) return true;
+        if (!this.matchBelow(za, zb, xx, y, cols, rows, SCREEN * bound, 2)) continue;
+        if (this.matchBelow(za, zb, xx, y, cols, rows, bound, 1)) return true;
       }
     }
     return false;
+  }
+
+  /**
+   * True when mean |za(x + dx, y + dy) - zb(x, y)| over the overlap (every `stride`-th row of it) is
+   * under `bound`; stops as soon as it cannot be.
+   */
+  private matchBelow(
+    za: number,
+    zb: number,
+    dx: number,
+    dy: number,
+    cols: number,
+    rows: number,
+    bound: number,
+    stride: number,
+  ): boolean {
+    const z = this.zs;
+    const y0 = Math.max(0, -dy);
+    const y1 = Math.min(rows, rows - dy);
+    const x0 = Math.max(0, -dx);
+    const x1 = Math.min(cols, cols - dx);
+    const count = Math.ceil((y1 - y0) / stride) * (x1 - x0);
+    if (count <= 0) return false;
+    const limit = bound * count;
+    let sum = 0;
+    for (let y = y0; y < y1; y += stride) {
+      const ra = za + (y + dy) * cols + dx;
+      const rb = zb + y * cols;
+      for (let xx = x0; xx < x1; xx++) sum += Math.abs(z[ra + xx]! - z[rb + xx]!);
+      if (sum >= limit) return false;
+    }
+    return true;
   }
 
   /** Mean |za(x + dx, y + dy) - zb(x, y)| over the overlap. */
