@@ -648,7 +648,7 @@ export class ShotDetector {
       const mid = this.slotOf(bestS + Math.round((e - bestS) / 2));
       // Camera motion: a pan or a tilt moves content across cells, so a shifted thumbnail explains
       // the window (or one of its halves) better than the unshifted one; a mix or a wipe does not.
-      passed = !(this.shifted(ss, se) || this.shifted(ss, mid) || this.shifted(mid, se));
+      passed = !(this.shifted(ss, se, true) || this.shifted(ss, mid, false) || this.shifted(mid, se, false));
     }
     let c = this.cand;
     if (passed) {
@@ -752,7 +752,7 @@ export class ShotDetector {
    * the fitted gain is out of GAIN_MIN..GAIN_MAX (unrelated pictures fit a gain near 0) or when
    * nothing changed.
    */
-  photometricResidual(a: number, b: number): number {
+  private photometricResidual(a: number, b: number): number {
     const t = this.thumbs;
     const c = this.cells;
     const A = a * c;
@@ -838,7 +838,7 @@ export class ShotDetector {
    * column and row profiles (cheap: 1-D), checked on the whole normalised thumbnails, matches the
    * overlap clearly better than no shift.
    */
-  private shifted(a: number, b: number): boolean {
+  private shifted(a: number, b: number, every: boolean): boolean {
     if (this.flat(a) || this.flat(b)) return false;
     const cols = this.cols;
     const rows = this.cells / cols;
@@ -864,15 +864,19 @@ export class ShotDetector {
     const my = Math.max(1, Math.floor(rows * SHIFT_MAX));
     const px = bestShift(pa, pb, 0, cols, mx);
     const py = bestShift(pa, pb, cols, rows, my);
+    // The profiles see no motion: none (the frames of a dissolve between drifting shots are
+    // explained in part by the drift, not by motion alone).
+    if (px === 0 && py === 0) return false;
     // A shift explains the change when it matches the overlap well and clearly better than none.
     const bound = Math.min(SHIFT_MATCH, SHIFT_GAIN * this.match(za, zb, 0, 0, cols, rows));
     // The profiles' best shift first, then every shift in range (a pan along both axes or by a
     // fraction of a cell blurs the 1-D profiles, and a repeating texture fools them), each on the
     // whole thumbnails, screened on every other row first (most shifts fail there, early).
-    if ((px !== 0 || py !== 0) && this.matchBelow(za, zb, px, py, cols, rows, bound, 1)) return true;
+    if (this.matchBelow(za, zb, px, py, cols, rows, bound, 1)) return true;
     for (let y = -my; y <= my; y++) {
       for (let xx = -mx; xx <= mx; xx++) {
         if ((xx === 0 && y === 0) || (xx === px && y === py)) continue;
+        if (!every && Math.max(Math.abs(xx), Math.abs(y)) < 2) continue;
         if (!this.matchBelow(za, zb, xx, y, cols, rows, SCREEN * bound, 2)) continue;
         if (this.matchBelow(za, zb, xx, y, cols, rows, bound, 1)) return true;
       }
