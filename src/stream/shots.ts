@@ -14,6 +14,10 @@
  *  The frame distance d(a, b) = mean |za - zb| + 0.5 * mean |qa - qb| (0 = same structure,
  *  about 1.1 for unrelated frames).
  *
+ * Brightness and exposure steps: a gain and an offset fitted from one frame's cells to the next,
+ * clipped to 0..255, explains them (photometricResidual()): no cut, and no raw-level evidence of a
+ * wipe or a mix across one (exposureStep()).
+ *
  * Hard cut (twin test with look-ahead, as an adaptive detector): step c (frame c-1 → c) is a cut
  * when d(c-1, c) >= cutThreshold, it is `cutAdaptiveRatio` times the mean step of the frames before
  * (a pan or shake changes every step alike), it is the largest step around, and the frames after it
@@ -834,9 +838,11 @@ export class ShotDetector {
   }
 
   /**
-   * True when frame b is frame a moved by a few cells (a pan or tilt): the best shift found on the
-   * column and row profiles (cheap: 1-D), checked on the whole normalised thumbnails, matches the
-   * overlap clearly better than no shift.
+   * True when frame b is frame a moved by a few cells (a pan or tilt): a shift matches the overlap
+   * of the normalised thumbnails well and clearly better than no shift. The column and row
+   * profiles' best shift (cheap: 1-D) is tried first; then, where the profiles see motion, every
+   * shift in range (`every`: a window's ends), or every one of 2 cells or more (its halves: a
+   * 1-cell shift explains part of the middle of a dissolve between two drifting shots).
    */
   private shifted(a: number, b: number, every: boolean): boolean {
     if (this.flat(a) || this.flat(b)) return false;
