@@ -5,7 +5,7 @@
  * 0.4 on the same clips in the same run, and against today's selector (the base revision's
  * src/stream, extracted with `git archive`) for cost.
  *
- *   npx tsx bench/keyframes/shots.ts [--base <git rev, default main>] [--rounds N] [--dev | --held-out-3]
+ *   npx tsx bench/keyframes/shots.ts [--base <git rev, default main>] [--rounds N] [--dev | --held-out-3 | --held-out-4]
  *
  * Scoring, one to one within ±0.5 s: a true transition is found by an unused detection whose time
  * (Vigil: the middle of its reported span; ffmpeg: the selected frame) lies inside the transition's
@@ -18,9 +18,10 @@
  *
  * The DEV clips were used while designing and tuning the detector, the TUNED clips (round 1's
  * held-out set) while tuning it in round 2, the HELD_OUT clips (round 2's held-out set) in round 3;
- * the HELD_OUT_3 clips were written and first run after its thresholds were frozen (other offsets,
- * transition lengths and strengths), and are reported apart. `--held-out-3` runs only those,
- * `--dev` only the tuning sets.
+ * the HELD_OUT_3 clips (written after round 3's thresholds were frozen) in round 4; the HELD_OUT_4
+ * clips were written and first run after round 4's thresholds were frozen (other offsets,
+ * transition lengths and strengths), and are reported apart. `--held-out-4` runs only those,
+ * `--held-out-3` only round 3's, `--dev` only the first three tuning sets.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -223,6 +224,63 @@ export const HELD_OUT_3: ShotClipSpec[] = [
   },
 ];
 
+/**
+ * Held out (fourth round): written after the thresholds were frozen at c8e0dd5 (round 3's held-out
+ * set, HELD_OUT_3, was tuned on in round 4) and first run then; not tuned on. Start offsets not
+ * used by any clip before (vtest 2.5, 12.5, 27.5, 37.5, 62.5, 72; cockatoo 1.5, 6.5; bunny 1.5,
+ * 3.5; motion 0.25, 1.5), transition lengths not used before for their kind (fade 0.7 s and 1.8 s,
+ * fadeblack 0.8 s and 1.6 s, fadewhite 0.6 s, wipedown 1 s, wipeleft 0.9 s, wiperight 1.3 s),
+ * flashes of strength 0.45-1, steps x1.25+30 (clips a bright shot), x1.15+15, x1.3-5, x0.7-10,
+ * pans of 0.3 of the width in 0.4 s, 0.5 in 0.8 s and 0.25 in 0.3 s, zooms x1.3 in 0.5 s and x2
+ * in 1.2 s, a clip with no cut.
+ */
+export const HELD_OUT_4: ShotClipSpec[] = [
+  {
+    name: 'held4-1',
+    segments: [
+      { source: 'vtest', startS: 2.5, durationS: 5, pan: { atS: 2, durS: 0.4, fraction: 0.3 } },
+      { source: 'cockatoo', startS: 1.5, durationS: 5 },
+      { source: 'bunny', startS: 3.5, durationS: 5 },
+      { source: 'vtest', startS: 37.5, durationS: 5 },
+      { source: 'motion', startS: 1.5, durationS: 5 },
+      { source: 'vtest', startS: 62.5, durationS: 5, zoom: { atS: 1, durS: 0.5, factor: 1.3 } },
+    ],
+    joins: [x('fade', 0.7), x('fadeblack', 0.8), cut, x('wipedown', 1), x('fadewhite', 0.6)],
+    effects: [
+      { kind: 'flash', segment: 1, atS: 2.5, frames: 2, strength: 0.75 },
+      { kind: 'brightness', segment: 3, atS: 2, gain: 1.25, offset: 30 },
+      { kind: 'flash', segment: 5, atS: 2.5, frames: 1, strength: 0.45 },
+    ],
+  },
+  {
+    name: 'held4-2',
+    segments: [
+      { source: 'cockatoo', startS: 6.5, durationS: 6, zoom: { atS: 2, durS: 1.2, factor: 2 } },
+      { source: 'vtest', startS: 12.5, durationS: 6, pan: { atS: 3, durS: 0.8, fraction: 0.5 } },
+      { source: 'bunny', startS: 1.5, durationS: 5 },
+      { source: 'motion', startS: 0.25, durationS: 5 },
+      { source: 'vtest', startS: 72, durationS: 6 },
+    ],
+    joins: [x('wipeleft', 0.9), x('fade', 1.8), x('fadeblack', 1.6), x('wiperight', 1.3)],
+    effects: [
+      { kind: 'flash', segment: 2, atS: 2, frames: 3, strength: 0.95 },
+      { kind: 'brightness', segment: 3, atS: 2, gain: 1.15, offset: 15 },
+      { kind: 'brightness', segment: 4, atS: 2.5, gain: 1.3, offset: -5 },
+    ],
+  },
+  {
+    name: 'held4-3 no cut',
+    segments: [{ source: 'vtest', startS: 27.5, durationS: 10, pan: { atS: 6, durS: 0.3, fraction: 0.25 } }],
+    joins: [],
+    effects: [
+      { kind: 'brightness', segment: 0, atS: 2.5, gain: 1.25, offset: 30 },
+      { kind: 'flash', segment: 0, atS: 4.5, frames: 2, strength: 0.6 },
+      { kind: 'flash', segment: 0, atS: 8.5, frames: 1, strength: 1 },
+      { kind: 'brightness', segment: 0, atS: 7.5, gain: 0.7, offset: -10 },
+    ],
+  },
+];
+
 interface Det {
   t: number;
   startS: number;
@@ -405,11 +463,13 @@ async function main(): Promise<void> {
   const rounds = args.includes('--rounds') ? Number(args[args.indexOf('--rounds') + 1]) : 5;
   const only = args.includes('--dev')
     ? 'dev'
-    : args.includes('--held-out-3')
-      ? 'held3'
-      : args.includes('--held-out')
-        ? 'held'
-        : 'all';
+    : args.includes('--held-out-4')
+      ? 'held4'
+      : args.includes('--held-out-3')
+        ? 'held3'
+        : args.includes('--held-out')
+          ? 'held'
+          : 'all';
   const { make: makeBase, commit: baseCommit } = await baseSelector(base);
   const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   const dirty =
@@ -425,7 +485,13 @@ async function main(): Promise<void> {
   }
   if (only === 'held') sets.push(['TUNING, round 3 (held out in round 2, tuned on in round 3)', HELD_OUT]);
   if (only === 'all' || only === 'held3') {
-    sets.push(['HELD-OUT, round 3 (built after the thresholds were frozen at d864f37)', HELD_OUT_3]);
+    sets.push([
+      'TUNING, round 4 (held out in round 3, built after d864f37; tuned on in round 4)',
+      HELD_OUT_3,
+    ]);
+  }
+  if (only === 'all' || only === 'held4') {
+    sets.push(['HELD-OUT, round 4 (built after the thresholds were frozen at c8e0dd5)', HELD_OUT_4]);
   }
   let cpuVigil = 0;
   let cpuBase = 0;

@@ -14,6 +14,10 @@
  *  The frame distance d(a, b) = mean |za - zb| + 0.5 * mean |qa - qb| (0 = same structure,
  *  about 1.1 for unrelated frames).
  *
+ * Brightness and exposure steps: a gain and an offset fitted from one frame's cells to the next,
+ * clipped to 0..255, explains them (photometricResidual()): no cut, and no raw-level evidence of a
+ * wipe or a mix across one (exposureStep()).
+ *
  * Hard cut (twin test with look-ahead, as an adaptive detector): step c (frame c-1 → c) is a cut
  * when d(c-1, c) >= cutThreshold, it is `cutAdaptiveRatio` times the mean step of the frames before
  * (a pan or shake changes every step alike), it is the largest step around, and the frames after it
@@ -173,6 +177,8 @@ const SHIFT_MAX = 0.35;
 const SHIFT_MATCH = 0.45;
 /** ... and clearly better than no shift. */
 const SHIFT_GAIN = 0.6;
+/** A shift is tried on every row only where every other row matches within this factor of the bound. */
+const SCREEN = 1.25;
 /** A frame this much less contrasted than the other end of a transition is a fade's end. */
 const FADE_CONTRAST = 0.3;
 /** Unevenness of progress across cells above which a transition is a wipe, not a dissolve. */
@@ -187,6 +193,17 @@ const SETTLE_LEVEL = 0.02;
 const ARRIVED = 0.9;
 /** A frame whose contrast is under this share of the frame before it is fading out (a dip's start). */
 const FADING = 0.9;
+/** Cells whose level is within this of 0 or 255 may be clipped: a gain and offset is fitted on the others. */
+const CLIP_MARGIN = 6;
+/** Gains an exposure or brightness change may have (an unrelated picture fits a gain near 0). */
+const GAIN_MIN = 0.4;
+const GAIN_MAX = 2.5;
+/** A change is a gain and an offset when what they leave is at most this share of the raw change. */
+const PHOTO_RESIDUAL = 0.35;
+/** An exposure step inside a window moves the mean level by at least this (gray levels) ... */
+const EXPOSURE_LEVEL = 6;
+/** ... and this many times the mean level change of the window's other steps. */
+const EXPOSURE_RATIO = 4;
 
 interface Pending {
   b: ShotBoundary;
@@ -593,6 +610,9 @@ export class ShotDetector {
         if (this.dist(before, this.slotOf(c + j)) < RETURN_RATIO * d) return;
       }
     }
+    // A brightness or exposure step that clips part of the picture changes its normalised
+    // structure, but a gain and an offset (clipped to 0..255) still explain it: no cut.
+    if (this.photometricResidual(this.slotOf(c - 1), sc) <= PHOTO_RESIDUAL) return;
     const conf = clamp01(
       0.5 * Math.min(d / o.cutThreshold - 1, 1) + 0.5 * Math.min(ratio / o.cutAdaptiveRatio - 1, 1),
     );
@@ -632,7 +652,7 @@ export class ShotDetector {
       const mid = this.slotOf(bestS + Math.round((e - bestS) / 2));
       // Camera motion: a pan or a tilt moves content across cells, so a shifted thumbnail explains
       // the window (or one of its halves) better than the unshifted one; a mix or a wipe does not.
-      passed = !(this.shifted(ss, se) || this.shifted(ss, mid) || this.shifted(mid, se));
+      passed = !(this.shifted(ss, se, true) || this.shifted(ss, mid, false) || this.shifted(mid, se, false));
     }
     let c = this.cand;
     if (passed) {
@@ -719,10 +739,82 @@ export class ShotDetector {
     const m2 = this.slotOf(s + Math.round(len / 2));
     // (Frames that lie cleanly between the ends, cell by cell, are a transition whatever its shape.)
     if (ex > CLEAN_EXCESS && !(this.faded(ss, se) || this.faded(se, ss))) {
+      // Across an exposure step the raw levels and the pixel variance (the evidence below) compare
+      // a relit picture with the unlit one: not evidence of a mix or a wipe.
+      if (this.exposureStep(s, e)) return 0;
       const dip = this.dip(ss, se, m2, a2);
       if (dip > MAX_DIP && this.split(ss, se, m2) < MIN_SPLIT) return 0;
     }
     return d * (1 - ex);
+  }
+
+  /**
+   * The share of the raw change from frame a to frame b (slots) that a global gain and offset,
+   * clipped to 0..255, leaves unexplained: about 0 for an exposure or brightness step (a picture
+   * that saturates included), about 1 or more for another picture. The gain and offset are fitted
+   * (least squares) on the cells clear of clipping in both frames; Infinity when too few are, when
+   * the fitted gain is out of GAIN_MIN..GAIN_MAX (unrelated pictures fit a gain near 0) or when
+   * nothing changed.
+   */
+  private photometricResidual(a: number, b: number): number {
+    const t = this.thumbs;
+    const c = this.cells;
+    const A = a * c;
+    const B = b * c;
+    let n = 0;
+    let sx = 0;
+    let sy = 0;
+    let sxx = 0;
+    let sxy = 0;
+    for (let i = 0; i < c; i++) {
+      const x = t[A + i]!;
+      const y = t[B + i]!;
+      if (x < CLIP_MARGIN || x > 255 - CLIP_MARGIN || y < CLIP_MARGIN || y > 255 - CLIP_MARGIN) continue;
+      n++;
+      sx += x;
+      sy += y;
+      sxx += x * x;
+      sxy += x * y;
+    }
+    if (n < c / 8) return Infinity;
+    const vx = sxx - (sx * sx) / n;
+    if (vx <= 0) return Infinity;
+    const g = (sxy - (sx * sy) / n) / vx;
+    if (g < GAIN_MIN || g > GAIN_MAX) return Infinity;
+    const off = (sy - g * sx) / n;
+    let res = 0;
+    let raw = 0;
+    for (let i = 0; i < c; i++) {
+      const x = t[A + i]!;
+      const y = t[B + i]!;
+      const p = Math.max(0, Math.min(255, g * x + off));
+      res += Math.abs(y - p);
+      raw += Math.abs(y - x);
+    }
+    return raw > 0 ? res / raw : Infinity;
+  }
+
+  /**
+   * True when one step of frames s..e is an exposure or brightness step: it moves the mean level
+   * far more than the window's other steps do, and a gain and an offset explain it. Cell levels on
+   * either side of it are not comparable (a wipe's or a mix's raw evidence is not to be trusted).
+   */
+  private exposureStep(s: number, e: number): boolean {
+    let total = 0;
+    let maxJ = 0;
+    let at = -1;
+    for (let f = s + 1; f <= e; f++) {
+      const j = Math.abs(this.mu[this.slotOf(f)]! - this.mu[this.slotOf(f - 1)]!);
+      total += j;
+      if (j > maxJ) {
+        maxJ = j;
+        at = f;
+      }
+    }
+    if (at < 0 || maxJ < EXPOSURE_LEVEL || e - s < 2) return false;
+    const others = (total - maxJ) / (e - s - 1);
+    if (maxJ < EXPOSURE_RATIO * others) return false;
+    return this.photometricResidual(this.slotOf(at - 1), this.slotOf(at)) <= PHOTO_RESIDUAL;
   }
 
   /** The largest share of the raw change from frame s to frame e that one step carries. */
@@ -746,11 +838,13 @@ export class ShotDetector {
   }
 
   /**
-   * True when frame b is frame a moved by a few cells (a pan or tilt): the best shift found on the
-   * column and row profiles (cheap: 1-D), checked on the whole normalised thumbnails, matches the
-   * overlap clearly better than no shift.
+   * True when frame b is frame a moved by a few cells (a pan or tilt): a shift matches the overlap
+   * of the normalised thumbnails well and clearly better than no shift. The column and row
+   * profiles' best shift (cheap: 1-D) is tried first; then, where the profiles see motion, every
+   * shift in range (`every`: a window's ends), or every one of 2 cells or more (its halves: a
+   * 1-cell shift explains part of the middle of a dissolve between two drifting shots).
    */
-  private shifted(a: number, b: number): boolean {
+  private shifted(a: number, b: number, every: boolean): boolean {
     if (this.flat(a) || this.flat(b)) return false;
     const cols = this.cols;
     const rows = this.cells / cols;
@@ -772,11 +866,60 @@ export class ShotDetector {
         pb[cols + y] = pb[cols + y]! + vb;
       }
     }
-    const dx = bestShift(pa, pb, 0, cols, Math.max(1, Math.floor(cols * SHIFT_MAX)));
-    const dy = bestShift(pa, pb, cols, rows, Math.max(1, Math.floor(rows * SHIFT_MAX)));
-    if (dx === 0 && dy === 0) return false;
-    const moved = this.match(za, zb, dx, dy, cols, rows);
-    return moved < SHIFT_MATCH && moved < SHIFT_GAIN * this.match(za, zb, 0, 0, cols, rows);
+    const mx = Math.max(1, Math.floor(cols * SHIFT_MAX));
+    const my = Math.max(1, Math.floor(rows * SHIFT_MAX));
+    const px = bestShift(pa, pb, 0, cols, mx);
+    const py = bestShift(pa, pb, cols, rows, my);
+    // The profiles see no motion: none (the frames of a dissolve between drifting shots are
+    // explained in part by the drift, not by motion alone).
+    if (px === 0 && py === 0) return false;
+    // A shift explains the change when it matches the overlap well and clearly better than none.
+    const bound = Math.min(SHIFT_MATCH, SHIFT_GAIN * this.match(za, zb, 0, 0, cols, rows));
+    // The profiles' best shift first, then every shift in range (a pan along both axes or by a
+    // fraction of a cell blurs the 1-D profiles, and a repeating texture fools them), each on the
+    // whole thumbnails, screened on every other row first (most shifts fail there, early).
+    if (this.matchBelow(za, zb, px, py, cols, rows, bound, 1)) return true;
+    for (let y = -my; y <= my; y++) {
+      for (let xx = -mx; xx <= mx; xx++) {
+        if ((xx === 0 && y === 0) || (xx === px && y === py)) continue;
+        if (!every && Math.max(Math.abs(xx), Math.abs(y)) < 2) continue;
+        if (!this.matchBelow(za, zb, xx, y, cols, rows, SCREEN * bound, 2)) continue;
+        if (this.matchBelow(za, zb, xx, y, cols, rows, bound, 1)) return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * True when mean |za(x + dx, y + dy) - zb(x, y)| over the overlap (every `stride`-th row of it) is
+   * under `bound`; stops as soon as it cannot be.
+   */
+  private matchBelow(
+    za: number,
+    zb: number,
+    dx: number,
+    dy: number,
+    cols: number,
+    rows: number,
+    bound: number,
+    stride: number,
+  ): boolean {
+    const z = this.zs;
+    const y0 = Math.max(0, -dy);
+    const y1 = Math.min(rows, rows - dy);
+    const x0 = Math.max(0, -dx);
+    const x1 = Math.min(cols, cols - dx);
+    const count = Math.ceil((y1 - y0) / stride) * (x1 - x0);
+    if (count <= 0) return false;
+    const limit = bound * count;
+    let sum = 0;
+    for (let y = y0; y < y1; y += stride) {
+      const ra = za + (y + dy) * cols + dx;
+      const rb = zb + y * cols;
+      for (let xx = x0; xx < x1; xx++) sum += Math.abs(z[ra + xx]! - z[rb + xx]!);
+      if (sum >= limit) return false;
+    }
+    return true;
   }
 
   /** Mean |za(x + dx, y + dy) - zb(x, y)| over the overlap. */
