@@ -70,6 +70,9 @@ export interface ParseOptions {
 
 export const MAX_QUESTION_CHARS = 2_000;
 
+/** An entered object and an exit of the same label whose first sighting is this close are one track. */
+const OPEN_MATCH_MS = 5_000;
+
 const NUMBER_WORDS: Record<string, number> = {
   a: 1,
   an: 1,
@@ -888,9 +891,6 @@ export async function answerQuestion(
     }
   }
 }
-
-/** An entered object and an exit of the same label whose first sighting is this close are one track. */
-const OPEN_MATCH_MS = 5_000;
 
 /** A record's own range against the asked one: the part of it inside, 0..1 (1 for a point inside). */
 function insideFraction(h: SearchHit, q: SearchQuery): number {
