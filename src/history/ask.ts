@@ -270,7 +270,7 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
     bare = bare.replace(/[\p{L}\p{N}]+(?:[ \t]+[\p{L}\p{N}]+)*/gu, (run) => {
       const words = run.split(/[ \t]+/);
       const taken = words.map(() => false);
-      for (let i = 0; i < words.length; ) {
+      for (let i = 0; i < words.length;) {
         if (!caps(words[i]!)) {
           i++;
           continue;
@@ -327,12 +327,11 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
     p.labelWords.push(f.words);
   }
   // Together: "a person with a horse", "dogs and horses together", "at the same time".
-  const distinct = found.filter(
-    (f, i) => found.findIndex((g) => g.labels.join() === f.labels.join()) === i,
-  );
+  const distinct = found.filter((f, i) => found.findIndex((g) => g.labels.join() === f.labels.join()) === i);
   if (distinct.length >= 2) {
     const WITH = /\b(with|alongside|along with|next to|beside|besides|near|accompanied by|riding|on)\b/;
-    const anywhere = /\b(together|at the same time|at once|in the same (frame|shot|scene|picture|image|window)|both)\b/;
+    const anywhere =
+      /\b(together|at the same time|at once|in the same (frame|shot|scene|picture|image|window)|both)\b/;
     const between = distinct.slice(1).some((f, i) => WITH.test(q.slice(distinct[i]!.end, f.start)));
     if (between || anywhere.test(q)) p.labelGroups = distinct.map((f) => [...f.labels]);
   }

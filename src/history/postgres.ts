@@ -117,7 +117,11 @@ export async function openPostgresIndex(o: PostgresIndexOptions): Promise<Histor
       cause,
     });
   }
-  return new PostgresIndex(pool, o.thumbnailUrl ?? defaultThumbnailUrl, o.textCandidates ?? SEARCH_LIMITS.textCandidates);
+  return new PostgresIndex(
+    pool,
+    o.thumbnailUrl ?? defaultThumbnailUrl,
+    o.textCandidates ?? SEARCH_LIMITS.textCandidates,
+  );
 }
 
 function mapError(cause: unknown, what: string): HistoryError {
