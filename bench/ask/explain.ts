@@ -6,14 +6,17 @@
  *   alternated in rounds so that a shared machine's load falls on both alike: `before` (one GIN
  *   index each on tsv, labels and zones, as up to 2026-12-05) and `after` (one multicolumn GIN on
  *   (tsv, labels, zones), the schema now).
+ * - `--compare-text`: the same, on the layout of now, for the text candidates: `before` ranks every
+ *   text match (textCandidates 0, as up to 2026-12-06), `after` the newest 2 000 only, widened
+ *   when filters leave a page short (the default now, as on SQLite); two indexes on one database.
  * `--layout before|after` picks the layout for the plans; `--hold` keeps the server up afterwards
  * (its URL printed) for psql until Ctrl-C.
  *
- * Usage: npx tsx bench/ask/explain.ts [--records N] [--only NAME] [--layout before|after] [--compare [--rounds R]] [--hold]
+ * Usage: npx tsx bench/ask/explain.ts [--records N] [--only NAME] [--layout before|after] [--compare | --compare-text [--rounds R]] [--hold]
  */
 import pg from 'pg';
 import { performance } from 'node:perf_hooks';
-import { openPostgresIndex, parseSearchQuery } from '../../src/history/index.js';
+import { openPostgresIndex, parseSearchQuery, SEARCH_LIMITS } from '../../src/history/index.js';
 import { postgresSearchSql } from '../../src/history/postgres.js';
 import type { IndexItem } from '../../src/history/records.js';
 import { startPostgres } from '../../test/helpers/postgres.js';
@@ -66,25 +69,38 @@ try {
     }
     if (batch.length > 0) await index.write(batch);
     console.log(`${N} records in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    if (process.argv.includes('--compare')) {
+    const compareText = process.argv.includes('--compare-text');
+    if (process.argv.includes('--compare') || compareText) {
+      const every = compareText
+        ? await openPostgresIndex({
+            connectionString: server.url,
+            statementTimeoutMs: 60_000,
+            textCandidates: 0,
+          })
+        : index;
       const ms: Record<Layout, Map<string, number[]>> = { before: new Map(), after: new Map() };
+      if (compareText) await setLayout(client, 'after');
       for (let round = 0; round < ROUNDS; round++) {
         for (const layout of ['before', 'after'] as const) {
-          await setLayout(client, layout);
+          if (!compareText) await setLayout(client, layout);
+          const searcher = compareText && layout === 'before' ? every : index;
           for (const [name, args] of queries) {
             const q = parseSearchQuery(args);
-            await index.search(q); // warm-up, not timed
+            await searcher.search(q); // warm-up, not timed
             const list = ms[layout].get(name) ?? [];
             for (let i = 0; i < RUNS; i++) {
               const s = performance.now();
-              await index.search(q);
+              await searcher.search(q);
               list.push(performance.now() - s);
             }
             ms[layout].set(name, list);
           }
         }
       }
-      console.log(`${ROUNDS} rounds × ${RUNS} runs per query and layout, alternated`);
+      if (compareText) await every.close();
+      console.log(
+        `${ROUNDS} rounds × ${RUNS} runs per query and ${compareText ? 'text ranking (before: every match, after: newest candidates)' : 'layout'}, alternated`,
+      );
       console.log(
         '| query | before p50 ms | before p95 ms | after p50 ms | after p95 ms | p95 after/before |',
       );
@@ -101,7 +117,11 @@ try {
       if (!(layout in LAYOUTS)) throw new Error('--layout is before or after');
       await setLayout(client, layout);
       for (const [name, args] of queries) {
-        const { sql, params } = postgresSearchSql(parseSearchQuery(args));
+        const q = parseSearchQuery(args);
+        // The statement of a search's first try (text: the newest candidates, as the index runs it).
+        const k =
+          q.text.length > 0 ? Math.max(SEARCH_LIMITS.textCandidates, (q.offset + q.limit + 1) * 4) : 0;
+        const { sql, params } = postgresSearchSql(q, k);
         await client.query(sql, params); // the plan of a warm cache
         const plan = await client.query<{ 'QUERY PLAN': string }>(
           `EXPLAIN (ANALYZE, BUFFERS) ${sql}`,

@@ -16,10 +16,12 @@
  * - `dev`: written while looking at the parser;
  * - `used`: the first held-out set (2026-12-05); a parser change was made after seeing its
  *   results, so it no longer measures unseen questions;
- * - `held-out`: written 2026-12-06 after the parser was frozen (src/history/ask.ts, labels.ts,
- *   query.ts as of commit 99f382f), truths worked out from the clips themselves (the shots'
- *   images and vtest.avi's frames), not from Vigil's answers; run once, never used to change the
- *   parser. The target is Recall@5 >= 0.9 on this set.
+ * - `used-2`: the second held-out set (2026-12-06, parser frozen at 99f382f); the parser was
+ *   changed after its three misses (objects together, roll-ups over a range, parked objects);
+ * - `held-out`: round 3, written 2026-12-06 after the parser was frozen again (src/history/ask.ts,
+ *   labels.ts, query.ts, sql.ts as of the commit named in the set's comment), truths worked out
+ *   from the clips themselves (the shots' images and vtest.avi's frames), not from Vigil's
+ *   answers; run once, never used to change the parser. The target is Recall@5 >= 0.9 on this set.
  *
  * Usage: nice -n 5 npx tsx bench/ask/quality.ts [--keep DIR [--score-only]]
  * (`--score-only` asks the questions again over DIR's history without analysing.)
@@ -81,7 +83,7 @@ interface Question {
   stream: string;
   /** The true stream-time range(s), ms; null: nothing should be found. */
   truth: Span | Span[] | null;
-  set: 'dev' | 'used' | 'held-out';
+  set: 'dev' | 'used' | 'used-2' | 'held-out';
 }
 
 const W: Span = [0, 80_000];
@@ -139,49 +141,101 @@ const QUESTIONS: Question[] = [
   },
   { set: 'used', stream: 'mixed', q: 'did a bus drive past?', truth: null },
   { set: 'used', stream: 'mixed', q: 'when was "no parking" shown?', truth: null },
-  // held-out: written 2026-12-06 with the parser frozen at 99f382f; run once. Truths from the data:
+  // used-2: the second held-out set (2026-12-06, parser frozen at 99f382f, run once at ed07e62);
+  // the parser was changed after its three misses, so it no longer measures unseen questions.
+  // Truths from the data:
   // shot 0 is dog.jpg (a dog, a red bicycle, a white pickup, a motorbike's edge), shot 2 horses.jpg
   // (horses only), shot 4 person.jpg (a person, a dog, a white horse); vtest.avi (79.5 s) has
   // people on the paths in every frame, people crossing the lawn in the foreground from about
   // 0:48 to 1:05, and a white van parked at the top from the first frame to the last.
   {
-    set: 'held-out',
+    set: 'used-2',
     stream: 'mixed',
     q: 'at what point did the horses first come on screen?',
     truth: SHOT(2),
   },
-  { set: 'held-out', stream: 'mixed', q: 'How long was the dog on screen in mixed?', truth: DOG },
-  { set: 'held-out', stream: 'mixed', q: 'when was the word "BAY" visible?', truth: SHOT(3) },
-  { set: 'held-out', stream: 'mixed', q: 'was EXIT displayed on mixed, and when?', truth: SHOT(1) },
+  { set: 'used-2', stream: 'mixed', q: 'How long was the dog on screen in mixed?', truth: DOG },
+  { set: 'used-2', stream: 'mixed', q: 'when was the word "BAY" visible?', truth: SHOT(3) },
+  { set: 'used-2', stream: 'mixed', q: 'was EXIT displayed on mixed, and when?', truth: SHOT(1) },
   {
-    set: 'held-out',
+    set: 'used-2',
     stream: 'mixed',
     q: 'what was on mixed between 0:40 and 0:50?',
     truth: [40_000, 50_000],
   },
-  { set: 'held-out', stream: 'mixed', q: 'which animals were in mixed?', truth: [SHOT(0), SHOT(2), SHOT(4)] },
-  { set: 'held-out', stream: 'mixed', q: 'did anyone appear on mixed after 0:35?', truth: SHOT(4) },
-  { set: 'held-out', stream: 'mixed', q: 'when was a bicycle on screen in mixed?', truth: SHOT(0) },
-  { set: 'held-out', stream: 'mixed', q: 'how many horses between 0:20 and 0:30?', truth: SHOT(2) },
-  { set: 'held-out', stream: 'mixed', q: 'show a person with a horse', truth: SHOT(4) },
-  { set: 'held-out', stream: 'mixed', q: 'when was a cat seen on mixed?', truth: null },
-  { set: 'held-out', stream: 'mixed', q: 'was "DELIVERY" written on mixed before 0:20?', truth: null },
+  { set: 'used-2', stream: 'mixed', q: 'which animals were in mixed?', truth: [SHOT(0), SHOT(2), SHOT(4)] },
+  { set: 'used-2', stream: 'mixed', q: 'did anyone appear on mixed after 0:35?', truth: SHOT(4) },
+  { set: 'used-2', stream: 'mixed', q: 'when was a bicycle on screen in mixed?', truth: SHOT(0) },
+  { set: 'used-2', stream: 'mixed', q: 'how many horses between 0:20 and 0:30?', truth: SHOT(2) },
+  { set: 'used-2', stream: 'mixed', q: 'show a person with a horse', truth: SHOT(4) },
+  { set: 'used-2', stream: 'mixed', q: 'when was a cat seen on mixed?', truth: null },
+  { set: 'used-2', stream: 'mixed', q: 'was "DELIVERY" written on mixed before 0:20?', truth: null },
   {
-    set: 'held-out',
+    set: 'used-2',
     stream: 'walkway',
     q: 'How many people walked by on walkway in the first half minute?',
     truth: [0, 30_000],
   },
-  { set: 'held-out', stream: 'walkway', q: 'people on walkway from 0:15 to 0:25', truth: [15_000, 25_000] },
+  { set: 'used-2', stream: 'walkway', q: 'people on walkway from 0:15 to 0:25', truth: [15_000, 25_000] },
   {
-    set: 'held-out',
+    set: 'used-2',
     stream: 'walkway',
     q: 'what happened on walkway in the final ten seconds?',
     truth: [69_500, 79_500],
   },
-  { set: 'held-out', stream: 'walkway', q: 'was a car parked on walkway?', truth: [0, 79_500] },
-  { set: 'held-out', stream: 'walkway', q: 'was anyone on walkway at 0:45?', truth: [45_000, 45_000] },
-  { set: 'held-out', stream: 'walkway', q: 'when did a bus go by on walkway?', truth: null },
+  { set: 'used-2', stream: 'walkway', q: 'was a car parked on walkway?', truth: [0, 79_500] },
+  { set: 'used-2', stream: 'walkway', q: 'was anyone on walkway at 0:45?', truth: [45_000, 45_000] },
+  { set: 'used-2', stream: 'walkway', q: 'when did a bus go by on walkway?', truth: null },
+  // held-out (round 3): written 2026-12-06 after the parser was frozen at 085d34a (ask.ts, labels.ts,
+  // query.ts, sql.ts); never asked before; run once. Truths from the clips themselves (the three
+  // images of the built clip; vtest.avi's frames every 5 s: people on the paths in every frame, a
+  // white van and a car parked at the top from the first frame to the last), not Vigil's answers.
+  {
+    set: 'held-out',
+    stream: 'mixed',
+    q: 'Did a dog and a person appear together on mixed?',
+    truth: SHOT(4),
+  },
+  { set: 'held-out', stream: 'mixed', q: 'was there a bicycle next to a dog?', truth: SHOT(0) },
+  { set: 'held-out', stream: 'mixed', q: 'when did the screen say GATE CLOSED?', truth: SHOT(5) },
+  { set: 'held-out', stream: 'mixed', q: 'Was "EXIT 12" shown after 0:30?', truth: null },
+  { set: 'held-out', stream: 'mixed', q: 'what was written between 0:30 and 0:40?', truth: SHOT(3) },
+  { set: 'held-out', stream: 'mixed', q: 'When was a horse beside a person?', truth: SHOT(4) },
+  {
+    set: 'held-out',
+    stream: 'mixed',
+    q: 'how many dogs appeared in the first 15 seconds on mixed?',
+    truth: SHOT(0),
+  },
+  { set: 'held-out', stream: 'mixed', q: 'was a truck visible on mixed?', truth: SHOT(0) },
+  { set: 'held-out', stream: 'mixed', q: 'which animals appeared after 0:35 on mixed?', truth: SHOT(4) },
+  { set: 'held-out', stream: 'mixed', q: 'did anything say DELIVERY on mixed?', truth: SHOT(3) },
+  { set: 'held-out', stream: 'mixed', q: 'was a giraffe with a person on mixed?', truth: null },
+  {
+    set: 'held-out',
+    stream: 'walkway',
+    q: 'Was a van parked on walkway the whole time?',
+    truth: [0, 79_500],
+  },
+  {
+    set: 'held-out',
+    stream: 'walkway',
+    q: 'people crossing the grass on walkway between 0:50 and 1:00',
+    truth: [50_000, 60_000],
+  },
+  {
+    set: 'held-out',
+    stream: 'walkway',
+    q: 'how many people were on walkway during the first 20 seconds?',
+    truth: [0, 20_000],
+  },
+  { set: 'held-out', stream: 'walkway', q: 'was a horse on walkway?', truth: null },
+  {
+    set: 'held-out',
+    stream: 'walkway',
+    q: 'what happened on walkway from 0:30 to 0:35?',
+    truth: [30_000, 35_000],
+  },
 ];
 
 async function analyse(source: string, streamId: string, ocr: boolean): Promise<void> {
@@ -271,7 +325,7 @@ try {
     }
     console.log('| set | questions | Recall@5 | median time error s | median ask ms |');
     console.log('| --- | --- | --- | --- | --- |');
-    for (const set of ['dev', 'used', 'held-out', 'all'] as const) {
+    for (const set of ['dev', 'used', 'used-2', 'held-out', 'all'] as const) {
       const rs = results.filter((r) => set === 'all' || r.set === set);
       const recall = rs.filter((r) => r.recalled).length / rs.length;
       const errs = rs.flatMap((r) => (r.errorMs === null ? [] : [r.errorMs / 1000]));

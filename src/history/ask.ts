@@ -13,7 +13,7 @@
  * word such as video/clip/into are stream time; `h:mm` otherwise (and am/pm) is a wall-clock time
  * of the day of `now`, in the process's time zone.
  */
-import { findLabels, labelNoun } from './labels.js';
+import { findLabels, labelNoun, labelsForWord } from './labels.js';
 import {
   emptyQuery,
   HistoryError,
@@ -38,6 +38,11 @@ export interface ParsedQuestion {
   labels: string[];
   /** The object words as written ("people"), for the answer. */
   labelWords: string[];
+  /**
+   * Objects asked for together ("a person with a horse"): each group one mention's labels, all
+   * required on the same record (keyframe, window or shot). Empty: any of `labels`.
+   */
+  labelGroups: string[][];
   text: string[][];
   zones: string[];
   /** Zones read loosely ("at the gate"): dropped, with a note, when they match nothing. */
@@ -64,6 +69,9 @@ export interface ParseOptions {
 }
 
 export const MAX_QUESTION_CHARS = 2_000;
+
+/** An entered object and an exit of the same label whose first sighting is this close are one track. */
+const OPEN_MATCH_MS = 5_000;
 
 const NUMBER_WORDS: Record<string, number> = {
   a: 1,
@@ -231,6 +239,7 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
     intent: 'find',
     labels: [],
     labelWords: [],
+    labelGroups: [],
     text: [],
     zones: [],
     softZones: [],
@@ -247,7 +256,38 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
   // Quoted text is searched as written; the rest is read for meaning.
   const quoted = [...question.matchAll(/["“”«»]([^"“”«»]{1,500})["“”«»]/g)].map((m) => m[1]!);
   if (quoted.length > 0) p.text = tokenize(quoted.map((q) => `"${q.replace(/"/g, ' ')}"`).join(' '));
-  const bare = question.replace(/["“”«»][^"“”«»]{0,500}["“”«»]/g, ' ');
+  let bare = question.replace(/["“”«»][^"“”«»]{0,500}["“”«»]/g, ' ');
+  // Unquoted ALL-CAPS words in a question written in lower case ("was EXIT shown?") are text on
+  // screen, searched as written (runs of them as one phrase); not labels, stream names or AM/PM.
+  if (/\p{Ll}/u.test(bare)) {
+    const knownLower = new Set((options.knownStreams ?? []).map((s) => s.toLowerCase()));
+    const caps = (w: string) =>
+      /^\p{Lu}[\p{Lu}\p{N}]+$/u.test(w) &&
+      !/^(AM|PM|OK|TV|ID|UTC|GMT)$/.test(w) &&
+      !knownLower.has(w.toLowerCase()) &&
+      labelsForWord(w).length === 0;
+    const phrases: string[] = [];
+    bare = bare.replace(/[\p{L}\p{N}]+(?:[ \t]+[\p{L}\p{N}]+)*/gu, (run) => {
+      const words = run.split(/[ \t]+/);
+      const taken = words.map(() => false);
+      for (let i = 0; i < words.length;) {
+        if (!caps(words[i]!)) {
+          i++;
+          continue;
+        }
+        // Digits continue a capital run ("EXIT 12") but never start one.
+        let j = i + 1;
+        while (j < words.length && (caps(words[j]!) || /^\p{N}+$/u.test(words[j]!))) j++;
+        phrases.push(words.slice(i, j).join(' '));
+        for (let k = i; k < j; k++) taken[k] = true;
+        i = j;
+      }
+      return words.map((w, i) => (taken[i] ? '' : w)).join(' ');
+    });
+    for (const g of tokenize(phrases.map((x) => `"${x}"`).join(' '))) {
+      if (!p.text.some((t) => t.join(' ') === g.join(' '))) p.text.push(g);
+    }
+  }
   const q = bare.toLowerCase().replace(/\s+/g, ' ');
 
   // Intent.
@@ -281,9 +321,19 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
     p.pick = 'last';
 
   // Objects.
-  for (const f of findLabels(q)) {
+  const found = findLabels(q);
+  for (const f of found) {
     for (const l of f.labels) if (!p.labels.includes(l)) p.labels.push(l);
     p.labelWords.push(f.words);
+  }
+  // Together: "a person with a horse", "dogs and horses together", "at the same time".
+  const distinct = found.filter((f, i) => found.findIndex((g) => g.labels.join() === f.labels.join()) === i);
+  if (distinct.length >= 2) {
+    const WITH = /\b(with|alongside|along with|next to|beside|besides|near|accompanied by|riding|on)\b/;
+    const anywhere =
+      /\b(together|at the same time|at once|in the same (frame|shot|scene|picture|image|window)|both)\b/;
+    const between = distinct.slice(1).some((f, i) => WITH.test(q.slice(distinct[i]!.end, f.start)));
+    if (between || anywhere.test(q)) p.labelGroups = distinct.map((f) => [...f.labels]);
   }
 
   // Event verbs.
@@ -521,7 +571,13 @@ function mergeRanges(hits: SearchHit[], gapMs: number): SearchHit[][] {
 
 function describe(p: ParsedQuestion, q: SearchQuery, zonesDropped: boolean): string {
   const parts: string[] = [];
-  parts.push(p.labels.length > 0 ? `objects ${p.labels.join('/')}` : 'anything');
+  parts.push(
+    p.labelGroups.length > 0
+      ? `objects ${p.labelGroups.map((g) => g.join('/')).join(' together with ')}`
+      : p.labels.length > 0
+        ? `objects ${p.labels.join('/')}`
+        : 'anything',
+  );
   if (q.types.length > 0) parts.push(`of type ${q.types.join('/')}`);
   if (q.text.length > 0) parts.push(`with text ${q.text.map((g) => `"${g.join(' ')}"`).join(' and ')}`);
   if (q.zones.length > 0) parts.push(`in zone ${q.zones.join('/')}`);
@@ -550,7 +606,8 @@ export async function answerQuestion(
   const queries: SearchQuery[] = [];
   const base = emptyQuery({
     streams: p.streams,
-    labels: p.intent === 'which' ? [] : p.labels,
+    labels: p.intent === 'which' || p.labelGroups.length > 0 ? [] : p.labels,
+    ...(p.labelGroups.length > 0 ? { labelGroups: p.labelGroups } : {}),
     zones: p.zones.length > 0 ? p.zones : p.softZones,
     text: p.text,
     minCount: p.intent === 'count' ? null : p.minCount,
@@ -605,11 +662,56 @@ export async function answerQuestion(
   }
 
   let zonesDropped = false;
+  const streamEnds = new Map<string, number>();
+  const streamEnd = async (stream: string): Promise<number> => {
+    let end = streamEnds.get(stream);
+    if (end === undefined) {
+      const latest = await run(emptyQuery({ streams: [stream], order: 'newest', limit: 20 }));
+      end = Math.max(0, ...latest.map((h) => h.endMs));
+      streamEnds.set(stream, end);
+    }
+    return end;
+  };
+  // Objects still in view (entered, never left: a parked car) have no exit and no final record,
+  // so a dwell filter never sees them: they count with their stay up to the stream's end.
+  const withOpen = async (q: SearchQuery, hits: SearchHit[]): Promise<SearchHit[]> => {
+    if (q.minDwellMs === null && p.intent !== 'duration') return hits;
+    const presence = { ...q, minDwellMs: null, order: 'oldest' as const, offset: 0, limit: 200 };
+    const entered = await run({ ...presence, types: ['object.entered'] });
+    if (entered.length === 0) return hits;
+    // `object` also matches its sub-type object.entered: exits are the others.
+    const exits = (await run({ ...presence, types: ['object.left', 'object'], from: null, to: null })).filter(
+      (x) => x.type !== 'object.entered',
+    );
+    const open: SearchHit[] = [];
+    for (const e of entered) {
+      const closed = exits.some(
+        (x) =>
+          x.stream === e.stream &&
+          x.labels.some((l) => e.labels.includes(l)) &&
+          x.startMs <= e.startMs + 1 &&
+          e.startMs - x.startMs <= OPEN_MATCH_MS &&
+          x.endMs >= e.startMs,
+      );
+      if (closed || open.length >= 50) continue;
+      const end = await streamEnd(e.stream);
+      const dwellMs = Math.max(0, end - e.startMs);
+      if (q.minDwellMs !== null && dwellMs < q.minDwellMs) continue;
+      open.push({ ...e, endMs: Math.max(e.endMs, end), dwellMs });
+    }
+    // An open object's entry may be among the hits already (as itself, without a stay): replaced.
+    const byId = new Map(open.map((h) => [h.id, h]));
+    const ids = new Set(hits.map((h) => h.id));
+    const merged = [...hits.map((h) => byId.get(h.id) ?? h), ...open.filter((h) => !ids.has(h.id))];
+    if (q.order === 'longest') merged.sort((a, b) => (b.dwellMs ?? 0) - (a.dwellMs ?? 0));
+    return merged;
+  };
   const search = async (q: SearchQuery): Promise<SearchHit[]> => {
-    let hits = await run(q);
+    const once = async (x: SearchQuery) => refine(x, await withOpen(x, await run(x)));
+    let hits = await once(q);
     if (hits.length === 0 && p.zones.length === 0 && p.softZones.length > 0) {
       zonesDropped = true;
-      hits = await run({ ...q, zones: [] });
+      hits = await once({ ...q, zones: [] });
       if (hits.length === 0) zonesDropped = false;
     }
     return hits;
@@ -787,6 +889,49 @@ export async function answerQuestion(
       );
     }
   }
+}
+
+/** A record's own range against the asked one: the part of it inside, 0..1 (1 for a point inside). */
+function insideFraction(h: SearchHit, q: SearchQuery): number {
+  const [start, end] =
+    q.clock === 'stream' ? [h.startMs, h.endMs] : [Date.parse(h.wallStart), Date.parse(h.wallEnd)];
+  const lo = q.from ?? -Infinity;
+  const hi = q.to ?? Infinity;
+  if (!Number.isFinite(start) || !Number.isFinite(end)) return 1;
+  if (end <= start) return start >= lo && start <= hi ? 1 : 0;
+  return Math.max(0, Math.min(end, hi) - Math.max(start, lo)) / (end - start);
+}
+
+/** Words of a text as the tokeniser reads them. */
+const wordsOf = (t: string): string[] =>
+  t
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .match(/[\p{L}\p{N}]+/gu) ?? [];
+
+/**
+ * Evidence that answers what was asked, not just what the index's overlap search returned:
+ * - with a time range, a record counts when it lies mostly (half or more) inside it; a record
+ *   of presence (an object, an entry or exit) counts on any overlap, because the object was there
+ *   the whole time, while a roll-up (a summary over 0:00–0:45) says nothing about when within it;
+ * - with text, every phrase must be in the record's own words, in order.
+ */
+function refine(q: SearchQuery, hits: SearchHit[]): SearchHit[] {
+  const ranged = q.from !== null || q.to !== null;
+  return hits.filter((h) => {
+    if (ranged && !(h.kind === 'object' || h.type.startsWith('object.')) && insideFraction(h, q) < 0.5)
+      return false;
+    if (q.text.length > 0) {
+      const w = wordsOf(h.text);
+      const has = (group: string[]) => {
+        const g = wordsOf(group.join(' '));
+        return w.some((_, i) => g.every((x, j) => w[i + j] === x));
+      };
+      if (!q.text.every(has)) return false;
+    }
+    return true;
+  });
 }
 
 function capitalise(s: string): string {

@@ -116,6 +116,9 @@ const SYNONYMS: Record<string, readonly string[]> = {
   workers: ['person'],
   guy: ['person'],
   guys: ['person'],
+  // A car, a van and a pickup look alike to the detector (COCO has no van): one word finds both.
+  car: ['car', 'truck'],
+  cars: ['car', 'truck'],
   vehicle: ['car', 'truck', 'bus', 'motorcycle'],
   vehicles: ['car', 'truck', 'bus', 'motorcycle'],
   automobile: ['car'],

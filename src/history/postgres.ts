@@ -5,12 +5,13 @@
  * text search combined with a label or zone is one index scan whose posting lists are intersected
  * inside the index (a few thousand row ids), not two bitmaps of every match of each ANDed
  * afterwards (bench/ask/explain.ts: 63 500 × 72 100 entries for "exit" + dog at 1M records). The
- * single-column indexes of earlier versions are dropped when the schema is opened. Every statement runs with a
+ * single-column indexes of earlier versions are dropped when the schema is opened. Text is ranked
+ * (ts_rank) over the newest matches only, as on SQLite (see searchRows). Every statement runs with a
  * statement timeout, so no query outlives its bound; a timeout is VIGIL_ERR_HISTORY_TIMEOUT.
  */
 import pg from 'pg';
 import type { IndexItem } from './records.js';
-import { HistoryError, type SearchQuery, type SearchResult } from './query.js';
+import { HistoryError, SEARCH_LIMITS, type SearchQuery, type SearchResult } from './query.js';
 import { buildSearchSql } from './sql.js';
 import {
   defaultThumbnailUrl,
@@ -31,6 +32,11 @@ export interface PostgresIndexOptions {
   /** Bound on every statement, ms (default 5000). */
   statementTimeoutMs?: number;
   thumbnailUrl?: ThumbnailUrl;
+  /**
+   * Text searches rank the newest this-many matches (default SEARCH_LIMITS.textCandidates),
+   * widened eightfold while filters leave the page short, as SQLite does; 0: rank every match.
+   */
+  textCandidates?: number;
 }
 
 const SCHEMA = `
@@ -74,11 +80,11 @@ CREATE INDEX IF NOT EXISTS vigil_keyframes_wall ON vigil_keyframes (wall_ms);
 `;
 
 /** Table names in sql.ts are the SQLite ones; here they carry a prefix (shared databases). */
-const prefixed = (sql: string) => sql.replace(/\brecords r\b/g, 'vigil_records r');
+const prefixed = (sql: string) => sql.replace(/\brecords ([rt])\b/g, 'vigil_records $1');
 
 /** The statement a search runs (exported for bench/ask/explain.ts's query plans). */
-export function postgresSearchSql(q: SearchQuery): { sql: string; params: unknown[] } {
-  const { sql, params } = buildSearchSql(q, 'postgres');
+export function postgresSearchSql(q: SearchQuery, tsCandidates = 0): { sql: string; params: unknown[] } {
+  const { sql, params } = buildSearchSql(q, 'postgres', { tsCandidates });
   return { sql: prefixed(sql), params };
 }
 
@@ -111,7 +117,11 @@ export async function openPostgresIndex(o: PostgresIndexOptions): Promise<Histor
       cause,
     });
   }
-  return new PostgresIndex(pool, o.thumbnailUrl ?? defaultThumbnailUrl);
+  return new PostgresIndex(
+    pool,
+    o.thumbnailUrl ?? defaultThumbnailUrl,
+    o.textCandidates ?? SEARCH_LIMITS.textCandidates,
+  );
 }
 
 function mapError(cause: unknown, what: string): HistoryError {
@@ -130,7 +140,31 @@ class PostgresIndex implements HistoryIndex {
   constructor(
     private readonly pool: pg.Pool,
     private readonly thumbnail: ThumbnailUrl,
+    private readonly textCandidates: number,
   ) {}
+
+  /**
+   * Text searches rank a bounded candidate set, the newest `textCandidates` matches (at least four
+   * pages' worth), widened eightfold while filters leave the page short and the set was full, up
+   * to `maxTextCandidates`. Without text, one query.
+   */
+  private async searchRows(q: SearchQuery): Promise<SearchRow[]> {
+    const run = async (k: number) => {
+      const { sql, params } = postgresSearchSql(q, k);
+      return (await this.pool.query<SearchRow & { candidates: string | null }>(sql, params)).rows;
+    };
+    if (q.text.length === 0 || this.textCandidates <= 0) return run(0);
+    const need = q.offset + q.limit + 1;
+    let k = Math.max(this.textCandidates, need * 4);
+    for (;;) {
+      const rows = await run(k);
+      // A short page from a full candidate set may miss older matches; an empty one says nothing.
+      const full = rows.length === 0 || Number(rows[0]!.candidates) >= k;
+      if (rows.length >= need || !full) return rows;
+      if (k >= SEARCH_LIMITS.maxTextCandidates) return rows;
+      k = Math.min(k * 8, SEARCH_LIMITS.maxTextCandidates);
+    }
+  }
 
   private check(): void {
     if (this.closing) throw new HistoryError('VIGIL_ERR_HISTORY_BACKEND', 'the history index is closed');
@@ -213,8 +247,7 @@ class PostgresIndex implements HistoryIndex {
   async search(q: SearchQuery): Promise<SearchResult> {
     this.check();
     try {
-      const { sql, params } = postgresSearchSql(q);
-      const rows = (await this.pool.query<SearchRow>(sql, params)).rows;
+      const rows = await this.searchRows(q);
       const ids = keyframeIdsOf(rows, q.limit);
       const kfs = new Map<string, KeyframeRow>();
       if (ids.length > 0) {

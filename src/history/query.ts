@@ -34,6 +34,11 @@ export interface SearchQuery {
   clock: SearchClock;
   /** Any of these labels (lowercase). */
   labels: string[];
+  /**
+   * Labels seen together: every group must be on the same record (a keyframe, window or shot),
+   * any label of each group (synonyms). Set by ask ("a person with a horse"); absent: none.
+   */
+  labelGroups?: string[][];
   /** Any of these zones (lowercase). */
   zones: string[];
   minCount: number | null;

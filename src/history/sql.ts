@@ -23,6 +23,13 @@ export interface SqlOptions {
    * set instead of every match. 0 or absent: every match.
    */
   ftsMinRowid?: number;
+  /**
+   * PostgreSQL: the text's candidate set is the newest this-many matches (by rid), so `ts_rank`
+   * and the sort run over a bounded set instead of every match, as SQLite's `ftsMinRowid` bounds
+   * bm25. Each row also carries the candidate count (`candidates`), so the caller can tell a full
+   * set (widen it when filters leave the page short) from every match. 0 or absent: every match.
+   */
+  tsCandidates?: number;
 }
 
 export function buildSearchSql(q: SearchQuery, dialect: Dialect, o: SqlOptions = {}): BuiltSql {
@@ -35,11 +42,19 @@ export function buildSearchSql(q: SearchQuery, dialect: Dialect, o: SqlOptions =
   const pg = dialect === 'postgres';
   let from = 'records r';
   let score = 'NULL';
+  let candidates = 'NULL';
 
   if (q.text.length > 0) {
     if (pg) {
       const tsq = q.text.map((g) => `phraseto_tsquery('simple', ${p(g.join(' '))})`).join(' && ');
-      where.push(`r.tsv @@ (${tsq})`);
+      if (o.tsCandidates) {
+        // The newest N matches by rid alone (one GIN lookup, a top-N sort of row ids); the record
+        // filters and the ranking apply to those candidates only.
+        from =
+          `(SELECT t.rid, count(*) OVER () AS n FROM (SELECT rid FROM records t WHERE t.tsv @@ (${tsq}) ` +
+          `ORDER BY rid DESC LIMIT ${p(o.tsCandidates)}) t) c JOIN records r ON r.rid = c.rid`;
+        candidates = 'c.n';
+      } else where.push(`r.tsv @@ (${tsq})`);
       score = `ts_rank(r.tsv, ${tsq})`;
     } else {
       // The FTS subquery runs first and alone (its rowid bound is an FTS5 range seek); the
@@ -66,6 +81,8 @@ export function buildSearchSql(q: SearchQuery, dialect: Dialect, o: SqlOptions =
     }
   };
   tags('l:', q.labels, 'labels');
+  // Co-occurrence: every group on the same record (one keyframe, window or shot), any label of each.
+  for (const g of q.labelGroups ?? []) tags('l:', g, 'labels');
   tags('z:', q.zones, 'zones');
   if (q.minCount !== null) where.push(`r.count >= ${p(q.minCount)}`);
   if (q.minDwellMs !== null) where.push(`r.dwell_ms >= ${p(q.minDwellMs)}`);
@@ -89,7 +106,8 @@ export function buildSearchSql(q: SearchQuery, dialect: Dialect, o: SqlOptions =
   // One row more than the page tells whether there is a next page.
   const sql =
     `SELECT r.rid, r.id, r.stream, r.kind, r.type, r.start_ms, r.end_ms, r.wall_start, r.wall_end, ` +
-    `r.labels, r.zones, r.count, r.counts, r.dwell_ms, r.text, r.keyframes, r.evidence, ${score} AS score ` +
+    `r.labels, r.zones, r.count, r.counts, r.dwell_ms, r.text, r.keyframes, r.evidence, ${score} AS score` +
+    `${pg ? `, ${candidates} AS candidates` : ''} ` +
     `FROM ${from}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ` +
     `ORDER BY ${order} LIMIT ${p(q.limit + 1)} OFFSET ${p(q.offset)}`;
   return { sql, params };

@@ -276,6 +276,69 @@ describe('history index', () => {
     expect(deep.hits.length).toBe(0);
   });
 
+  it('PostgreSQL text search ranks the newest matches only, widened when filters leave the page short', async () => {
+    const client = new pgClient.Client({ connectionString: pg!.url });
+    await client.connect();
+    closers.push(() => client.end());
+    const bounded = await openPostgresIndex({ connectionString: pg!.url, textCandidates: 100 });
+    const every = await openPostgresIndex({ connectionString: pg!.url, textCandidates: 0 });
+    closers.push(
+      () => bounded.close(),
+      () => every.close(),
+    );
+    await client.query("DELETE FROM vigil_records WHERE stream = 'pgbulk'");
+    const n = 300;
+    const items = Array.from({ length: n }, (_, i) => ({
+      record: {
+        id: `pgbulk:${i}`,
+        stream: 'pgbulk',
+        kind: 'caption',
+        type: 'caption',
+        startMs: i * 1000,
+        endMs: i * 1000 + 500,
+        wallStartMs: T0 + i * 1000,
+        wallEndMs: T0 + i * 1000 + 500,
+        labels: i < 5 ? ['zebra'] : ['person'],
+        zones: [],
+        count: 1,
+        counts: {},
+        dwellMs: null,
+        // The oldest record is the most relevant (the word four times): outside the newest 100.
+        text: i === 0 ? 'loading loading loading loading dock' : `a loading dock ${i}`,
+        keyframeIds: [],
+        evidence: null,
+      },
+    }));
+    await bounded.write(items);
+    const q = parseSearchQuery({ text: 'loading', stream: 'pgbulk', limit: 20 });
+    expect((await every.search(q)).hits[0]!.id).toBe('pgbulk:0');
+    const top = await bounded.search(q);
+    expect(top.hits).toHaveLength(20);
+    expect(top.next).toBe(20);
+    expect(top.hits.every((h) => Number(h.id.split(':')[1]) >= n - 100)).toBe(true);
+    // Only five old matches pass the label: the candidate set widens until they are found.
+    const rare = await bounded.search(
+      parseSearchQuery({ text: 'loading', label: 'zebra', stream: 'pgbulk' }),
+    );
+    expect(rare.hits.map((h) => h.id).sort()).toEqual([
+      'pgbulk:0',
+      'pgbulk:1',
+      'pgbulk:2',
+      'pgbulk:3',
+      'pgbulk:4',
+    ]);
+    // Fewer matches than the bound: one query, all of them.
+    const few = await bounded.search(parseSearchQuery({ text: 'dock 17', stream: 'pgbulk' }));
+    expect(few.hits.map((h) => h.id)).toEqual(['pgbulk:17']);
+    // The candidate subquery is a bounded top-N by rid, and ts_rank runs above it.
+    const { sql } = postgresSearchSql(q, 100);
+    expect(sql).toMatch(
+      /FROM \(SELECT t\.rid, count\(\*\) OVER \(\) AS n FROM \(SELECT rid FROM vigil_records t WHERE t\.tsv @@/,
+    );
+    expect(sql).toMatch(/ORDER BY rid DESC LIMIT \$\d+\) t\) c JOIN vigil_records r ON r\.rid = c\.rid/);
+    await client.query("DELETE FROM vigil_records WHERE stream = 'pgbulk'");
+  });
+
   it('control API: bad input gets a typed 400-class error or an empty answer, never a stack trace', async () => {
     const index = await openSqliteIndex({ path: ':memory:' });
     closers.push(() => index.close());

@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { formatStreamTime, parseQuestion, MAX_QUESTION_CHARS } from '../../src/history/ask.js';
 import { findLabels, labelNoun, labelsForWord } from '../../src/history/labels.js';
 import { HistoryError } from '../../src/history/query.js';
+import { answerQuestion } from '../../src/history/ask.js';
+import { openSqliteIndex } from '../../src/history/sqlite.js';
+import type { HistoryRecord } from '../../src/history/records.js';
 import { recordFromMessage, keyframeFromMessage } from '../../src/history/records.js';
 
 const NOW = new Date(2026, 11, 5, 12, 0, 0).getTime();
@@ -13,7 +16,9 @@ describe('labels', () => {
     ['people', ['person']],
     ['pedestrians', ['person']],
     ['someone', ['person']],
-    ['cars', ['car']],
+    ['cars', ['car', 'truck']],
+    ['car', ['car', 'truck']],
+    ['van', ['car', 'truck']],
     ['vehicles', ['car', 'truck', 'bus', 'motorcycle']],
     ['buses', ['bus']],
     ['bikes', ['bicycle', 'motorcycle']],
@@ -40,12 +45,12 @@ describe('question parser', () => {
       'When did a truck stop at the gate?',
       { intent: 'when', labels: ['truck'], softZones: ['gate'], minDwellMs: 3000 },
     ],
-    ['how long did the car stay?', { intent: 'duration', labels: ['car'] }],
+    ['how long did the car stay?', { intent: 'duration', labels: ['car', 'truck'] }],
     ['Which objects did you see?', { intent: 'which' }],
     ['what happened?', { intent: 'what' }],
     ['When did the first person enter?', { intent: 'when', pick: 'first', types: ['object.entered'] }],
     ['when was the last cut', { intent: 'when', pick: 'last', types: ['scene.cut', 'shot'] }],
-    ['cars', { intent: 'find', labels: ['car'] }],
+    ['cars', { intent: 'find', labels: ['car', 'truck'] }],
   ])('%s', (q, expected) => expect(parse(q)).toMatchObject(expected));
 
   it('reads time expressions', () => {
@@ -113,6 +118,33 @@ describe('question parser', () => {
     expect(parse('what happened on camera 3?').streams).toEqual(['camera3']);
     expect(parse('cars at the door').streams).toEqual(['door']);
     expect(parse('what happened on camera 4?').streams).toEqual([]);
+  });
+
+  it('reads objects asked for together as groups all required on one record', () => {
+    expect(parse('show a person with a horse')).toMatchObject({
+      labels: ['person', 'horse'],
+      labelGroups: [['person'], ['horse']],
+    });
+    expect(parse('when were dogs and horses on screen together?').labelGroups).toEqual([['dog'], ['horse']]);
+    expect(parse('a man riding a bike').labelGroups).toEqual([['person'], ['bicycle', 'motorcycle']]);
+    // Two objects without a word that puts them together: either one.
+    expect(parse('when did a dog or a horse appear?').labelGroups).toEqual([]);
+    expect(parse('how many people and people?').labelGroups).toEqual([]);
+  });
+
+  it('reads unquoted ALL-CAPS words as text on screen, not labels, streams or AM/PM', () => {
+    expect(parse('was EXIT displayed on mixed, and when?')).toMatchObject({ text: [['exit']], types: [] });
+    expect(parse('when was GATE CLOSED shown?').text).toEqual([['gate', 'closed']]);
+    expect(parse('when did EXIT 12 appear?').text).toEqual([['exit', '12']]);
+    expect(parse('was "BAY" or EXIT shown?').text).toEqual([['bay'], ['exit']]);
+    expect(parse('HOW MANY PEOPLE WERE THERE?')).toMatchObject({
+      text: [],
+      intent: 'count',
+      labels: ['person'],
+    });
+    expect(parse('was a CAR on VTEST at 10 AM?')).toMatchObject({ text: [], labels: ['car', 'truck'] });
+    expect(parse('was a CAR on VTEST at 10 AM?').streams).toEqual(['vtest']);
+    expect(parse('people after 0:30').text).toEqual([]);
   });
 
   it('takes any language and any bytes without throwing, up to the bound', () => {
@@ -234,5 +266,97 @@ describe('records from published messages', () => {
       labels: ['dog'],
       timeMs: 1000,
     });
+  });
+});
+
+describe('answers from an index', () => {
+  const T0 = Date.UTC(2026, 11, 6, 10, 0, 0);
+  let n = 0;
+  const rec = (
+    stream: string,
+    kind: string,
+    type: string,
+    s: number,
+    e: number,
+    o: Partial<HistoryRecord> = {},
+  ) => ({
+    record: {
+      id: `r${n++}`,
+      stream,
+      kind,
+      type,
+      startMs: s * 1000,
+      endMs: e * 1000,
+      wallStartMs: T0 + s * 1000,
+      wallEndMs: T0 + e * 1000,
+      labels: [],
+      zones: [],
+      count: null,
+      counts: {},
+      dwellMs: null,
+      text: '',
+      keyframeIds: [`${stream}:${s}`],
+      evidence: null,
+      ...o,
+    } satisfies HistoryRecord,
+  });
+  const fill = async () => {
+    const index = await openSqliteIndex({ path: ':memory:' });
+    await index.write([
+      rec('mixed', 'summary', 'window', 0, 3, { labels: ['dog'], count: 1, counts: { dog: 1 } }),
+      rec('mixed', 'summary', 'window', 20, 23, { labels: ['horse'], count: 3, counts: { horse: 3 } }),
+      rec('mixed', 'event', 'text.appeared', 30, 30, { text: 'DELIVERY BAY 4' }),
+      rec('mixed', 'summary', 'segment', 0, 45, { text: 'A dog, then EXIT 12, horses and DELIVERY BAY 4.' }),
+      rec('mixed', 'summary', 'window', 42, 45, {
+        labels: ['person', 'dog', 'horse'],
+        count: 1,
+        counts: { person: 1, dog: 1, horse: 1 },
+      }),
+      // The newest person records are on another stream, without a horse.
+      rec('walkway', 'event', 'object.entered', 1, 1, { labels: ['truck'], count: 1 }),
+      rec('walkway', 'event', 'object.entered', 2, 2, { labels: ['person'], count: 1 }),
+      rec('walkway', 'event', 'object.left', 2, 4, { labels: ['person'], dwellMs: 2_000 }),
+      rec('walkway', 'object', 'object', 2, 4, { labels: ['person'], dwellMs: 2_000 }),
+      rec('walkway', 'summary', 'window', 76, 79, {
+        labels: ['person', 'truck'],
+        count: 4,
+        counts: { person: 3, truck: 1 },
+      }),
+    ]);
+    return index;
+  };
+
+  it('finds objects together on one record, not either alone', async () => {
+    const index = await fill();
+    const a = await answerQuestion(index, 'show a person with a horse');
+    expect(a.empty).toBe(false);
+    expect(a.evidence[0]).toMatchObject({ stream: 'mixed', startMs: 42_000 });
+    expect(a.evidence.every((e) => e.stream === 'mixed')).toBe(true);
+    expect(a.searched.description).toMatch(/person together with horse/);
+    await index.close();
+  });
+
+  it('counts a record in a range only when it lies mostly inside it (a roll-up over it is not evidence)', async () => {
+    const index = await fill();
+    const before = await answerQuestion(index, 'was "DELIVERY" written on mixed before 0:20?');
+    expect(before).toMatchObject({ empty: true, evidence: [] });
+    const after = await answerQuestion(index, 'was "DELIVERY" written on mixed after 0:25?');
+    expect(after.evidence[0]).toMatchObject({ startMs: 30_000 });
+    const caps = await answerQuestion(index, 'when was DELIVERY shown on mixed?');
+    expect(caps.evidence.some((e) => e.startMs === 30_000)).toBe(true);
+    await index.close();
+  });
+
+  it('an object that never left stays until the end of the stream (parked, how long)', async () => {
+    const index = await fill();
+    const parked = await answerQuestion(index, 'was a car parked on walkway?');
+    expect(parked.empty).toBe(false);
+    expect(parked.evidence[0]).toMatchObject({ stream: 'walkway', startMs: 1_000, endMs: 79_000 });
+    const van = await answerQuestion(index, 'how long did the van stay on walkway?');
+    expect(van.answer).toMatch(/truck for 78\.0 s/);
+    // The person left after 2 s: closed, not open, and too short for "waited".
+    const waited = await answerQuestion(index, 'did a person wait on walkway?');
+    expect(waited.empty).toBe(true);
+    await index.close();
   });
 });

@@ -47,6 +47,16 @@ describe('history search queries', () => {
     expect(fts5Match(q.text)).toMatch(/^("[\p{L}\p{N} ]+"( AND )?)+$/u);
   });
 
+  it('requires every label group on the same record (objects seen together)', () => {
+    const q = { ...parseSearchQuery({}), labelGroups: [['person'], ['horse', 'zebra']] };
+    const s = buildSearchSql(q, 'sqlite');
+    expect(s.sql.match(/EXISTS \(SELECT 1 FROM record_tags/g)).toHaveLength(2);
+    expect(s.params).toEqual(expect.arrayContaining(['l:person', 'l:horse', 'l:zebra']));
+    const p = buildSearchSql(q, 'postgres');
+    expect(p.sql).toContain('r.labels && $1::text[] AND r.labels && $2::text[]');
+    expect(p.params.slice(0, 2)).toEqual([['person'], ['horse', 'zebra']]);
+  });
+
   it('builds one parameterised query per dialect', () => {
     const q = parseSearchQuery({
       stream: 'a',
