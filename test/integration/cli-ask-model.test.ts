@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Summary, VigilEvent } from '../../src/core/contracts.js';
 import { itemsFromAnalysis, openSqliteIndex } from '../../src/history/index.js';
 import { runCli } from '../helpers/run-cli.js';
+import { historyRecords } from '../helpers/history-records.js';
 import { startOpenAIStandIn, type OpenAIStandIn } from '../helpers/standins/openai.js';
 
 const T0 = Date.UTC(2026, 11, 6, 9, 0, 0);
@@ -20,36 +20,7 @@ const S = 'gate';
 const KEY = 'sk-test-4f1d';
 const QUESTION = 'when did the truck arrive?';
 
-const ev = (n: number, type: string, sec: number, data: Record<string, unknown>): VigilEvent => ({
-  id: `${S}:r1:${type}:${n}`,
-  type,
-  streamId: S,
-  timeMs: T0 + sec * 1000,
-  ptsNs: sec * 1e9,
-  severity: 'info',
-  data,
-  evidence: {
-    streamId: S,
-    keyframeId: `${S}:r1:${sec}`,
-    ptsNs: sec * 1e9,
-    timeMs: T0 + sec * 1000,
-    boxes: [],
-  },
-});
-const sum = (i: number, text: string, peak: Record<string, number>): Summary => ({
-  id: `${S}:r1:window:${i}`,
-  level: 'window',
-  streamId: S,
-  index: i,
-  startPtsNs: i * 10e9,
-  endPtsNs: (i + 1) * 10e9,
-  startTimeMs: T0 + i * 10_000,
-  endTimeMs: T0 + (i + 1) * 10_000,
-  previousId: null,
-  facts: { peakCounts: peak },
-  text,
-  evidence: [`${S}:r1:${i * 10}`],
-});
+const { ev, sum } = historyRecords(S, T0);
 
 const STACK = /\n\s+at .+:\d+:\d+/;
 

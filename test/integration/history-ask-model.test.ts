@@ -6,7 +6,6 @@
  * the parser's answer on timeout, error, refusal or no valid citation.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Summary, VigilEvent } from '../../src/core/contracts.js';
 import { validateLanguageModels } from '../../src/config/language-models.js';
 import { createChatModel } from '../../src/infer/language-transport.js';
 import {
@@ -19,41 +18,13 @@ import {
   type HistoryIndex,
 } from '../../src/history/index.js';
 import { handleHistory } from '../../src/control/history.js';
+import { historyRecords } from '../helpers/history-records.js';
 import { startOpenAIStandIn, type OpenAIStandIn } from '../helpers/standins/openai.js';
 
 const T0 = Date.UTC(2026, 11, 5, 10, 0, 0);
 const S = 'gate';
 
-const ev = (n: number, type: string, sec: number, data: Record<string, unknown>): VigilEvent => ({
-  id: `${S}:r1:${type}:${n}`,
-  type,
-  streamId: S,
-  timeMs: T0 + sec * 1000,
-  ptsNs: sec * 1e9,
-  severity: 'info',
-  data,
-  evidence: {
-    streamId: S,
-    keyframeId: `${S}:r1:${sec}`,
-    ptsNs: sec * 1e9,
-    timeMs: T0 + sec * 1000,
-    boxes: [],
-  },
-});
-const sum = (i: number, text: string, peak: Record<string, number>): Summary => ({
-  id: `${S}:r1:window:${i}`,
-  level: 'window',
-  streamId: S,
-  index: i,
-  startPtsNs: i * 10e9,
-  endPtsNs: (i + 1) * 10e9,
-  startTimeMs: T0 + i * 10_000,
-  endTimeMs: T0 + (i + 1) * 10_000,
-  previousId: null,
-  facts: { peakCounts: peak },
-  text,
-  evidence: [`${S}:r1:${i * 10}`],
-});
+const { ev, sum } = historyRecords(S, T0);
 
 describe('ask with a language model', () => {
   let standin: OpenAIStandIn;
