@@ -88,6 +88,10 @@ ${languageStyle()}
     el.querySelector('.name').textContent = id;
     grid.appendChild(el);
     c = { el, img: el.querySelector('img'), frame: el.querySelector('.frame') };
+    // Labels are placed in pixels, so place them again whenever the frame's size changes (first image load, layout).
+    const frame = c.frame;
+    c.img.addEventListener('load', () => placeLabels(frame));
+    if (window.ResizeObserver) new ResizeObserver(() => placeLabels(frame)).observe(frame);
     cards.set(id, c);
     empty.hidden = true;
     count.textContent = cards.size + ' stream' + (cards.size === 1 ? '' : 's');
@@ -128,11 +132,15 @@ ${languageStyle()}
   // --- Box labels: placed so that no two overlap and each stays inside the frame (issue 18 §5). ---
   function placeLabels(frame) {
     const fr = frame.getBoundingClientRect();
-    if (fr.width === 0 || fr.height === 0) return;
+    // Not laid out yet (image still loading): keep labels hidden rather than stacked at one spot.
+    if (fr.width === 0 || fr.height === 0) { for (const l of frame.querySelectorAll('.label')) l.hidden = true; return; }
     const placed = [];
     const hit = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
     const free = (r) => r.x >= 0 && r.y >= 0 && r.x + r.w <= fr.width && r.y + r.h <= fr.height && !placed.some((p) => hit(p, r));
-    for (const l of frame.querySelectorAll('.label')) {
+    const labels = [...frame.querySelectorAll('.label')];
+    // Measure every label shown: a hidden one measures 0×0 and would be placed on top of another.
+    for (const l of labels) l.hidden = false;
+    for (const l of labels) {
       const br = l.box.getBoundingClientRect();
       const w = Math.ceil(l.offsetWidth), h = Math.ceil(l.offsetHeight);
       const bx = br.left - fr.left, by = br.top - fr.top;

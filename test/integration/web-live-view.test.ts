@@ -76,8 +76,13 @@ analyzer: { windowMs: 2000 }
     expect(await card.locator('.label').first().textContent()).toMatch(/person \d+%/);
     // Issue 18 §5: box labels never overlap each other and stay inside the frame.
     const frame = (await card.locator('.frame').boundingBox())!;
-    const labels = [];
-    for (const l of await card.locator('.label:visible').all()) labels.push((await l.boundingBox())!);
+    // Measured in one step: a new keyframe replaces every label, so one-by-one reads could mix two keyframes.
+    const labels = await card.locator('.label:visible').evaluateAll((els) =>
+      els.map((e) => {
+        const r = e.getBoundingClientRect();
+        return { x: r.x, y: r.y, width: r.width, height: r.height };
+      }),
+    );
     expect(labels.length).toBeGreaterThan(0);
     for (const [i, a] of labels.entries()) {
       expect(a.x).toBeGreaterThanOrEqual(frame.x - 0.5);
