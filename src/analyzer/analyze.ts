@@ -31,6 +31,11 @@ export interface AnalyzeOptions {
   health?: { readonly available: boolean };
 }
 
+/** The server answered too late (busy, not down): the one failure worth asking again for a file. */
+function isDeadline(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'VIGIL_ERR_INFER_DEADLINE';
+}
+
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -45,7 +50,7 @@ export function analyzeWith(detector: DetectorLike, modelName: string, options: 
       captureTimeMs: kf.frame.captureTimeMs,
     };
     const started = performance.now();
-    const degraded = (error: string): Analysis => ({
+    const degraded = (error: string, retryable = false): Analysis => ({
       ...base,
       available: false,
       detections: [],
@@ -53,6 +58,7 @@ export function analyzeWith(detector: DetectorLike, modelName: string, options: 
       model: { name: modelName, version: '' },
       inferenceMs: performance.now() - started,
       error,
+      ...(retryable ? { retryable } : {}),
     });
     if (health && !health.available) {
       return degraded('analysis unavailable: inference circuit open (servers down), retrying by itself');
@@ -64,7 +70,8 @@ export function analyzeWith(detector: DetectorLike, modelName: string, options: 
       ocr ? ocr.recognize(image) : Promise.resolve(undefined),
       captioner ? captioner.caption(image) : Promise.resolve(undefined),
     ]);
-    if (det.status === 'rejected') return degraded(`analysis unavailable: ${message(det.reason)}`);
+    if (det.status === 'rejected')
+      return degraded(`analysis unavailable: ${message(det.reason)}`, isDeadline(det.reason));
     const errors: string[] = [];
     if (text.status === 'rejected') errors.push(`ocr: ${message(text.reason)}`);
     if (caption.status === 'rejected') errors.push(`caption: ${message(caption.reason)}`);

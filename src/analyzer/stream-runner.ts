@@ -70,6 +70,9 @@ import type { TrackedKeyframe } from '../stream/tracker.js';
 import { rebaseStreamTime } from './stream-time.js';
 import { TrackingStage, type DetectFrame, type TrackingCounters } from './tracking-stage.js';
 
+/** Files: times a keyframe whose analysis came too late is asked again before it counts as unavailable. */
+export const FILE_DEADLINE_RETRIES = 2;
+
 export type AnalyzeKeyframe = (keyframe: Keyframe) => Promise<Analysis>;
 
 export interface StreamSink {
@@ -96,6 +99,8 @@ export interface StreamCounters extends SpeechCounters, TrackingCounters {
   /** Live keyframes past their deadline (`maxKeyframeAgeMs`) when their turn came: not sent to the model. */
   inferStale: number;
   inferFailed: number;
+  /** Files only: analyses asked again after the server answered too late (see FILE_DEADLINE_RETRIES). */
+  inferRetried: number;
   summaries: number;
   events: number;
   /** Keyframes answered from the near-duplicate cache instead of the model. */
@@ -214,6 +219,7 @@ export function newCounters(): StreamCounters {
     inferDropped: 0,
     inferStale: 0,
     inferFailed: 0,
+    inferRetried: 0,
     summaries: 0,
     events: 0,
     cacheHits: 0,
@@ -327,6 +333,11 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
         if (isStale(kf, now(), maxAgeMs)) return stale(kf);
       }
       analysis = await model(kf);
+      // A file has no real-time bound: a busy server's late answer is asked again, not lost.
+      for (let retry = 0; !live && analysis.retryable === true && retry < FILE_DEADLINE_RETRIES; retry++) {
+        counters.inferRetried++;
+        analysis = await model(kf);
+      }
     } finally {
       slot?.release();
       if (o.pressure) o.pressure.pending--;

@@ -113,6 +113,8 @@ export interface Analysis {
   model: { name: string; version: string };
   inferenceMs: number;
   error?: string;
+  /** Set on an unavailable analysis whose failure was transient (the server answered too late): asking again may work. */
+  retryable?: boolean;
   /** Set when this analysis was reused from a near-duplicate keyframe (the memory cache): that keyframe's id. */
   cachedFrom?: string;
 }

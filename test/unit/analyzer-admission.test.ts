@@ -16,7 +16,13 @@ import {
   keyframeAgeMs,
   type Slot,
 } from '../../src/analyzer/admission.js';
-import { newCounters, runStreamToEnd, streamPipeline } from '../../src/analyzer/stream-runner.js';
+import {
+  FILE_DEADLINE_RETRIES,
+  newCounters,
+  runStreamToEnd,
+  streamPipeline,
+} from '../../src/analyzer/stream-runner.js';
+import { analyzeWith } from '../../src/analyzer/analyze.js';
 import { AnalyzerMetrics } from '../../src/observability/metrics.js';
 
 function keyframe(i: number, captureTimeMs: number): Keyframe {
@@ -354,5 +360,92 @@ describe('streamPipeline with a keyframe deadline', () => {
     expect(text).toContain('vigil_stream_dropped_frames_total{stream="cam",reason="stale"} 5');
     expect(text).toContain('vigil_stream_dropped_frames_total{stream="cam",reason="infer_queue_full"} 2');
     expect(text).toContain('vigil_stream_queue_depth{stream="cam",queue="inference"} 0');
+  });
+});
+
+describe('streamPipeline: a late answer on a file is asked again, not lost', () => {
+  const frame = (i: number): Frame => ({
+    streamId: 'cam',
+    seq: i,
+    ptsNs: i * 100e6,
+    captureTimeMs: i * 100,
+    sourceWidth: 4,
+    sourceHeight: 4,
+    analysis: { width: 8, height: 8, format: 'GRAY8', data: new Uint8Array(64).fill(90) },
+    model: { width: 1, height: 1, format: 'RGB', data: new Uint8Array(3) },
+  });
+  // Every keyframe's first call comes back late (retryable); a second one answers.
+  const run = async (live: boolean, lateCalls: number) => {
+    const calls = new Map<string, number>();
+    const analyze = async (kf: Keyframe): Promise<Analysis> => {
+      const n = (calls.get(kf.id) ?? 0) + 1;
+      calls.set(kf.id, n);
+      const base = {
+        keyframeId: kf.id,
+        streamId: 'cam',
+        ptsNs: kf.frame.ptsNs,
+        captureTimeMs: kf.frame.captureTimeMs,
+        text: [],
+        model: { name: 'fake', version: '1' },
+        inferenceMs: 1,
+      };
+      return n <= lateCalls
+        ? { ...base, available: false, detections: [], error: 'deadline passed', retryable: true }
+        : { ...base, available: true, detections: [] };
+    };
+    const frames = new Subject<Frame>();
+    const counters = newCounters();
+    const done = runStreamToEnd(
+      {
+        streamId: 'cam',
+        frames,
+        analyze,
+        sink: { summary: async () => undefined, event: async () => undefined },
+        keyframes: { minIntervalMs: 0, maxIntervalMs: 100, sceneCutMinIntervalMs: 50 },
+        windowMs: 60_000,
+        live,
+        cache: false,
+        inferQueue: 100,
+        maxKeyframeAgeMs: 60_000,
+        now: () => 0,
+      },
+      counters,
+    );
+    for (let i = 0; i < 4; i++) frames.next(frame(i));
+    frames.complete();
+    await done;
+    return counters;
+  };
+
+  it('file: every keyframe analysed after one retry each', async () => {
+    const c = await run(false, 1);
+    expect(c.keyframes).toBeGreaterThan(0);
+    expect(c).toMatchObject({ analysed: c.keyframes, inferFailed: 0, inferRetried: c.keyframes });
+  });
+
+  it('file: retries are bounded; a server that is always late leaves the analysis unavailable', async () => {
+    const c = await run(false, 100);
+    expect(c).toMatchObject({ analysed: 0, inferFailed: c.keyframes });
+    expect(c.inferRetried).toBe(c.keyframes * FILE_DEADLINE_RETRIES);
+  });
+
+  it('live: never retried (a late analysis is stale anyway)', async () => {
+    const c = await run(true, 1);
+    expect(c).toMatchObject({ analysed: 0, inferFailed: c.keyframes, inferRetried: 0 });
+  });
+});
+
+describe('analyzeWith: which failures are worth asking again', () => {
+  const kf = keyframe(0, 0);
+  const failing = (err: Error) => ({
+    detect: () => Promise.reject(err),
+  });
+  it('a deadline is retryable, a refused connection is not', async () => {
+    const late = Object.assign(new Error('deadline of 5000 ms passed'), { code: 'VIGIL_ERR_INFER_DEADLINE' });
+    const down = Object.assign(new Error('connection refused'), { code: 'VIGIL_ERR_INFER_UNAVAILABLE' });
+    expect(await analyzeWith(failing(late), 'm')(kf)).toMatchObject({ available: false, retryable: true });
+    const a = await analyzeWith(failing(down), 'm')(kf);
+    expect(a.available).toBe(false);
+    expect(a.retryable).toBeUndefined();
   });
 });
