@@ -163,6 +163,9 @@ export interface WindowDigest {
   /** `object.entered` / `object.left` events in the window, counted whether or not listed. */
   objectsEntered?: number;
   objectsLeft?: number;
+  /** The same events tallied in full by label and frame edge (labels bounded like `peakCounts`): what the text counts. */
+  enteredBy?: EdgeTally;
+  leftBy?: EdgeTally;
   /** Shot boundaries (scene-cut keyframes) in the window: counted whether or not listed (the one count every level shares). */
   sceneCuts?: number;
   /** Shots that start in the window (bounded): their opening keyframe and what its analysis saw. */
@@ -187,6 +190,9 @@ export interface DigestTrack {
   /** Longest distance its centre moved from its first sighting, in box diagonals (0 = never moved). */
   moved?: number;
 }
+
+/** Entries or exits counted by label, then by the edge they came in or went out by. */
+export type EdgeTally = Record<string, Partial<Record<FrameEdge, number>>>;
 
 /** An object entering or leaving, as a digest lists it (from `object.entered` / `object.left`). */
 export interface DigestObjectEvent {

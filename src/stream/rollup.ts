@@ -6,7 +6,7 @@
  * recent), `maxTexts` texts (most recent), `maxLabels` labels; counts of scene cuts, entries and
  * exits are summed in full (never recounted from the kept keyframe entries).
  */
-import type { DigestObjectEvent, DigestShot, WindowDigest } from '../core/contracts.js';
+import type { DigestObjectEvent, DigestShot, EdgeTally, FrameEdge, WindowDigest } from '../core/contracts.js';
 
 export interface MergeBounds {
   maxKeyframes: number;
@@ -133,6 +133,11 @@ function mergeActivity(
   sum('sceneCuts');
   sum('objectsEntered');
   sum('objectsLeft');
+  for (const key of ['enteredBy', 'leftBy'] as const) {
+    const t = addTallies(acc?.[key], next[key], bounds.maxLabels);
+    if (t === undefined) delete d[key];
+    else d[key] = t;
+  }
   for (const key of ['shots', 'entries', 'exits'] as const) {
     const a = acc?.[key];
     const b = next[key];
@@ -272,7 +277,64 @@ export function splitDigest(
   list('shots', before(d.shots), tailShots);
   list('entries', before(d.entries), tailEntries);
   list('exits', before(d.exits), tailExits);
+  // Tallies follow the listed events that moved (the newest are listed, and the tail is the newest).
+  for (const [key, moved] of [
+    ['enteredBy', tailEntries],
+    ['leftBy', tailExits],
+  ] as const) {
+    const whole = d[key];
+    if (whole === undefined) continue;
+    const t = tallyOf(moved);
+    const h = subtractTally(whole, t);
+    if (Object.keys(h).length > 0) head[key] = h;
+    else delete head[key];
+    if (Object.keys(t).length > 0) tail[key] = t;
+  }
   const tailTracks = (d.tracks ?? []).filter((t) => t.lastPtsNs >= atNs).map((t) => ({ ...t }));
   if (tailTracks.length > 0) tail.tracks = tailTracks;
   return { head, tail };
+}
+
+/** Sum of two tallies, labels sorted and bounded (a label past the bound stays in the totals only). */
+function addTallies(
+  a: EdgeTally | undefined,
+  b: EdgeTally | undefined,
+  maxLabels: number,
+): EdgeTally | undefined {
+  if (a === undefined && b === undefined) return undefined;
+  const out: EdgeTally = {};
+  for (const t of [a, b]) {
+    for (const [label, byEdge] of Object.entries(t ?? {})) {
+      const into = out[label] ?? (Object.keys(out).length < maxLabels ? {} : null);
+      if (into === null) continue;
+      for (const [edge, n] of Object.entries(byEdge) as [FrameEdge, number][])
+        into[edge] = (into[edge] ?? 0) + n;
+      out[label] = into;
+    }
+  }
+  return Object.fromEntries(Object.entries(out).sort(([x], [y]) => x.localeCompare(y)));
+}
+
+/** Listed entries or exits tallied by label and edge. */
+export function tallyOf(list: readonly DigestObjectEvent[]): EdgeTally {
+  const out: EdgeTally = {};
+  for (const x of list) {
+    const byEdge = (out[x.label] ??= {});
+    byEdge[x.edge] = (byEdge[x.edge] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** `a` less `b`, never below zero; labels and edges that reach zero are removed. */
+function subtractTally(a: EdgeTally, b: EdgeTally): EdgeTally {
+  const out: EdgeTally = {};
+  for (const [label, byEdge] of Object.entries(a)) {
+    const left: Partial<Record<FrameEdge, number>> = {};
+    for (const [edge, n] of Object.entries(byEdge) as [FrameEdge, number][]) {
+      const r = n - (b[label]?.[edge] ?? 0);
+      if (r > 0) left[edge] = r;
+    }
+    if (Object.keys(left).length > 0) out[label] = left;
+  }
+  return out;
 }

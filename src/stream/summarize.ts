@@ -21,6 +21,8 @@ import {
 } from 'rxjs';
 import type {
   DigestObjectEvent,
+  EdgeTally,
+  FrameEdge,
   Summary,
   SummaryLevel,
   SummarySentence,
@@ -33,6 +35,7 @@ import {
   estimateDigestBytes,
   mergeDigests,
   splitDigest,
+  tallyOf,
   type MergeBounds,
 } from './rollup.js';
 
@@ -224,13 +227,15 @@ export function formatDuration(ms: number): string {
 }
 
 /** "2 from the left, 1 from the top" (edge 'none': "inside the frame"). */
-function describeEdges(list: readonly { edge: string }[], verb: 'from' | 'by'): string {
-  const by = new Map<string, number>();
-  for (const x of list) by.set(x.edge, (by.get(x.edge) ?? 0) + 1);
-  return [...by.entries()]
+function describeEdges(byEdge: Partial<Record<FrameEdge, number>>, verb: 'from' | 'by'): string {
+  return (Object.entries(byEdge) as [FrameEdge, number][])
     .sort(([ea, a], [eb, b]) => b - a || ea.localeCompare(eb))
     .map(([edge, n]) => (edge === 'none' ? `${n} inside the frame` : `${n} ${verb} the ${edge}`))
     .join(', ');
+}
+
+function sumOf(byEdge: Partial<Record<FrameEdge, number>>): number {
+  return Object.values(byEdge).reduce((n, k) => n + (k ?? 0), 0);
 }
 
 function unique(ids: readonly (string | null | undefined)[], max: number): string[] {
@@ -409,6 +414,15 @@ function buildSentences(
       `No analysis available${prevName !== null && prev.peakCounts !== null ? `; last known: ${last}, carried from the ${prevName}` : ''}.`,
       [],
     );
+  } else if (seen === 'nothing' && (digest.tracks?.length ?? 0) > 0) {
+    // The analysed keyframes saw nothing, but the tracker's detections between them did: say that,
+    // rather than "nothing detected" beside the entries below.
+    const tracked: Record<string, number> = {};
+    for (const t of digest.tracks ?? []) tracked[t.label] = (tracked[t.label] ?? 0) + 1;
+    say(
+      `${capitalize(describeCounts(tracked))} tracked between the analysed keyframes${trend}.`,
+      (digest.tracks ?? []).map((t) => t.keyframeId),
+    );
   } else {
     say(
       seen === 'nothing'
@@ -438,17 +452,20 @@ function buildSentences(
   // 3. Entries and exits, by label, with the edges.
   const moves = (
     list: readonly DigestObjectEvent[],
+    tally: EdgeTally | undefined,
     total: number,
     verb: 'entered' | 'left',
     edgeWord: 'from' | 'by',
   ): void => {
     if (total === 0) return;
-    const byLabel = new Map<string, DigestObjectEvent[]>();
-    for (const x of list) byLabel.set(x.label, [...(byLabel.get(x.label) ?? []), x]);
-    const parts = [...byLabel.entries()]
-      .sort(([la, a], [lb, b]) => b.length - a.length || la.localeCompare(lb))
-      .map(([label, xs]) => `${xs.length} ${plural(label, xs.length)} (${describeEdges(xs, edgeWord)})`);
-    const unlisted = total - list.length;
+    // Counted in full by label and edge (the tally); the list only bounds the evidence.
+    const byLabel = Object.entries(tally ?? tallyOf(list)).map(
+      ([label, byEdge]) => [label, sumOf(byEdge), byEdge] as const,
+    );
+    const parts = byLabel
+      .sort(([la, a], [lb, b]) => b - a || la.localeCompare(lb))
+      .map(([label, n, byEdge]) => `${n} ${plural(label, n)} (${describeEdges(byEdge, edgeWord)})`);
+    const unlisted = total - byLabel.reduce((n, [, k]) => n + k, 0);
     if (unlisted > 0) parts.push(`${unlisted} more`);
     const text = `${capitalize(parts.join(', '))} ${verb}.`;
     const times = list.map((x) => x.ptsNs);
@@ -458,8 +475,8 @@ function buildSentences(
       times.length > 0 ? { startPtsNs: Math.min(...times), endPtsNs: Math.max(...times) } : span,
     );
   };
-  moves(digest.entries ?? [], facts.entered, 'entered', 'from');
-  moves(digest.exits ?? [], facts.left, 'left', 'by');
+  moves(digest.entries ?? [], digest.enteredBy, facts.entered, 'entered', 'from');
+  moves(digest.exits ?? [], digest.leftBy, facts.left, 'left', 'by');
 
   // 4. Who stayed long (among those that left).
   const long = (digest.exits ?? [])

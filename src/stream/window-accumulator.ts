@@ -12,6 +12,7 @@ import type {
   Analysis,
   Caption,
   DigestObjectEvent,
+  EdgeTally,
   DigestShot,
   DigestTrack,
   FrameEdge,
@@ -96,6 +97,8 @@ export class WindowAccumulator {
   readonly transcripts: NonNullable<WindowDigest['transcripts']> = [];
   readonly tracks = new Map<number, DigestTrack>();
   readonly objectEntries: DigestObjectEvent[] = [];
+  private readonly enteredBy: EdgeTally = {};
+  private readonly leftBy: EdgeTally = {};
   readonly objectExits: DigestObjectEvent[] = [];
   readonly shots: DigestShot[] = [];
   /** Objects in each listed shot's best keyframe so far. */
@@ -225,11 +228,21 @@ export class WindowAccumulator {
       if (typeof d['enteredPtsNs'] === 'number') o.enteredPtsNs = d['enteredPtsNs'];
       this.left++;
       if (this.objectExits.length < this.o.maxObjectsListed) this.objectExits.push(o);
+      this.tally(this.leftBy, o);
     } else {
       this.entered++;
       if (this.objectEntries.length < this.o.maxObjectsListed) this.objectEntries.push(o);
+      this.tally(this.enteredBy, o);
     }
     this.textBytes += 160;
+  }
+
+  /** Counts one entry or exit by label and edge; labels past the per-window bound are counted only in the totals. */
+  private tally(into: EdgeTally, o: DigestObjectEvent): void {
+    const byEdge = into[o.label] ?? (Object.keys(into).length < this.o.maxLabelsPerWindow ? {} : null);
+    if (byEdge === null) return;
+    byEdge[o.edge] = (byEdge[o.edge] ?? 0) + 1;
+    into[o.label] = byEdge;
   }
 
   /** A new shot starting at `ptsNs` (listed within the bound; the count is the cuts'). */
@@ -378,13 +391,24 @@ export class WindowAccumulator {
     if (this.entered > 0) {
       d.objectsEntered = this.entered;
       d.entries = this.objectEntries.map((x) => ({ ...x }));
+      d.enteredBy = copyTally(this.enteredBy);
     }
     if (this.left > 0) {
       d.objectsLeft = this.left;
       d.exits = this.objectExits.map((x) => ({ ...x }));
+      d.leftBy = copyTally(this.leftBy);
     }
     return d;
   }
+}
+
+/** A deep copy, labels sorted. */
+export function copyTally(t: EdgeTally): EdgeTally {
+  return Object.fromEntries(
+    Object.entries(t)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([label, byEdge]) => [label, { ...byEdge }]),
+  );
 }
 
 /** Count of detections per label in one analysis, labels sorted. */

@@ -11,6 +11,7 @@ import {
   mergeDigests,
   type ChainOptions,
 } from '../../src/stream/index.js';
+import { tallyOf } from '../../src/stream/rollup.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -96,6 +97,52 @@ describe('chain-of-summary roll-up', () => {
     expect(all[0]?.id).toBe('cam:r7:window:0');
     // Evidence: keyframes with detections first.
     expect(seg[1]?.evidence[0]).toBe('cam:6');
+  });
+
+  it('entries and exits are counted by label and edge in full, past the bound on listed ones', async () => {
+    // 6 windows × 10 entries (8 persons from the left, 2 parked cars): 60 entries, 32 listed at most.
+    const withEntries = (i: number): WindowDigest => {
+      const entries = Array.from({ length: 10 }, (_, k) => ({
+        trackId: i * 10 + k,
+        label: k < 8 ? 'person' : 'car',
+        ptsNs: i * 10e9 + k * 1e9,
+        edge: k < 8 ? ('left' as const) : ('none' as const),
+        keyframeId: `cam:${i * 2}`,
+      }));
+      return { ...digest(i, { person: 8 }), objectsEntered: 10, entries, enteredBy: tallyOf(entries) };
+    };
+    const all = await lastValueFrom(
+      range(0, 6).pipe(
+        map(withEntries),
+        chainSummaries(createStructuredSummarizer(), { rollup: { segmentWindows: 6 } }),
+        toArray(),
+      ),
+    );
+    const seg = all.find((s) => s.level === 'segment')!;
+    expect(seg.text).toContain('48 persons (48 from the left), 12 cars (12 inside the frame) entered.');
+    expect(seg.text).not.toMatch(/more entered/);
+  });
+
+  it('never says "nothing detected" beside objects the tracker followed in the window', async () => {
+    const d: WindowDigest = {
+      ...digest(0, {}),
+      tracks: [
+        { id: 1, label: 'person', firstPtsNs: 0, lastPtsNs: 4e9, keyframeId: 'cam:0' },
+        { id: 2, label: 'person', firstPtsNs: 0, lastPtsNs: 4e9, keyframeId: 'cam:0' },
+      ],
+    };
+    const [w] = await lastValueFrom(
+      range(0, 1).pipe(
+        map(() => d),
+        chainSummaries(createStructuredSummarizer()),
+        toArray(),
+      ),
+    );
+    expect(w?.text).not.toMatch(/Nothing detected/);
+    expect(w?.sentences?.[0]).toMatchObject({
+      text: '2 persons tracked between the analysed keyframes.',
+      keyframeIds: ['cam:0'],
+    });
   });
 
   it('mergeDigests stays bounded over a long run', () => {
