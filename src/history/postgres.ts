@@ -6,7 +6,10 @@
  * inside the index (a few thousand row ids), not two bitmaps of every match of each ANDed
  * afterwards (bench/ask/explain.ts: 63 500 × 72 100 entries for "exit" + dog at 1M records). The
  * single-column indexes of earlier versions are dropped when the schema is opened. Text is ranked
- * (ts_rank) over the newest matches only, as on SQLite (see searchRows). Every statement runs with a
+ * (ts_rank) over the newest matches only, as on SQLite (see searchRows), found in a narrow side
+ * table `vigil_text (rid, wall_start, tsv)` written with the records (records with text only;
+ * ON DELETE CASCADE), so the top-N search reads small cached rows instead of one wide-row heap
+ * page per match, and text alone reads only its page's records. Every statement runs with a
  * statement timeout, so no query outlives its bound; a timeout is VIGIL_ERR_HISTORY_TIMEOUT.
  */
 import pg from 'pg';
