@@ -9,10 +9,14 @@
  * - `--compare-text`: the same, on the layout of now, for the text candidates: `before` ranks every
  *   text match (textCandidates 0, as up to 2026-12-06), `after` the newest 2 000 only, widened
  *   when filters leave a page short (the default now, as on SQLite); two indexes on one database.
- * `--layout before|after` picks the layout for the plans; `--hold` keeps the server up afterwards
- * (its URL printed) for psql until Ctrl-C.
+ * - `--compare-side`: the same, for where text candidates are found: `before` the records table
+ *   itself (`textTable: 'records'`, as up to 2026-12-06), `after` the narrow side table
+ *   `vigil_text` (the default now); two indexes on one database.
+ * `--layout before|after` picks the layout for the plans, `--text-table records|side` the text
+ * candidates' table (default side); `--hold` keeps the server up afterwards (its URL printed) for
+ * psql until Ctrl-C.
  *
- * Usage: npx tsx bench/ask/explain.ts [--records N] [--only NAME] [--layout before|after] [--compare | --compare-text [--rounds R]] [--hold]
+ * Usage: npx tsx bench/ask/explain.ts [--records N] [--only NAME] [--layout before|after] [--text-table records|side] [--compare | --compare-text | --compare-side [--rounds R]] [--hold]
  */
 import pg from 'pg';
 import { performance } from 'node:perf_hooks';
@@ -69,13 +73,14 @@ try {
     }
     if (batch.length > 0) await index.write(batch);
     console.log(`${N} records in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    const compareText = process.argv.includes('--compare-text');
+    const compareSide = process.argv.includes('--compare-side');
+    const compareText = process.argv.includes('--compare-text') || compareSide;
     if (process.argv.includes('--compare') || compareText) {
       const every = compareText
         ? await openPostgresIndex({
             connectionString: server.url,
             statementTimeoutMs: 60_000,
-            textCandidates: 0,
+            ...(compareSide ? { textTable: 'records' as const } : { textCandidates: 0 }),
           })
         : index;
       const ms: Record<Layout, Map<string, number[]>> = { before: new Map(), after: new Map() };
@@ -99,7 +104,7 @@ try {
       }
       if (compareText) await every.close();
       console.log(
-        `${ROUNDS} rounds × ${RUNS} runs per query and ${compareText ? 'text ranking (before: every match, after: newest candidates)' : 'layout'}, alternated`,
+        `${ROUNDS} rounds × ${RUNS} runs per query and ${compareSide ? 'text candidates table (before: vigil_records, after: vigil_text)' : compareText ? 'text ranking (before: every match, after: newest candidates)' : 'layout'}, alternated`,
       );
       console.log(
         '| query | before p50 ms | before p95 ms | after p50 ms | after p95 ms | p95 after/before |',
@@ -121,13 +126,14 @@ try {
         // The statement of a search's first try (text: the newest candidates, as the index runs it).
         const k =
           q.text.length > 0 ? Math.max(SEARCH_LIMITS.textCandidates, (q.offset + q.limit + 1) * 4) : 0;
-        const { sql, params } = postgresSearchSql(q, k);
+        const table = argOf('--text-table') === 'records' ? 'records' : 'side';
+        const { sql, params } = postgresSearchSql(q, k, table);
         await client.query(sql, params); // the plan of a warm cache
         const plan = await client.query<{ 'QUERY PLAN': string }>(
           `EXPLAIN (ANALYZE, BUFFERS) ${sql}`,
           params,
         );
-        console.log(`\n## ${name} ${JSON.stringify(args)} (layout ${layout})\n${sql}\n`);
+        console.log(`\n## ${name} ${JSON.stringify(args)} (layout ${layout}, text table ${table})\n${sql}\n`);
         console.log(plan.rows.map((r) => r['QUERY PLAN']).join('\n'));
       }
     }

@@ -18,10 +18,13 @@
  *   results, so it no longer measures unseen questions;
  * - `used-2`: the second held-out set (2026-12-06, parser frozen at 99f382f); the parser was
  *   changed after its three misses (objects together, roll-ups over a range, parked objects);
- * - `held-out`: round 3, written 2026-12-06 after the parser was frozen again (src/history/ask.ts,
- *   labels.ts, query.ts, sql.ts as of the commit named in the set's comment), truths worked out
- *   from the clips themselves (the shots' images and vtest.avi's frames), not from Vigil's
- *   answers; run once, never used to change the parser. The target is Recall@5 >= 0.9 on this set.
+ * - `used-3`: round 3 (2026-12-06, parser frozen at 085d34a); the parser was changed after its five
+ *   misses (objects together by overlapping tracks, "say" beyond speech, look-alike labels both
+ *   ways, ranges on one clock);
+ * - `held-out`: round 4, written 2026-12-06 after the parser was frozen again (src/history/ask.ts,
+ *   labels.ts, query.ts as of the commit named in the set's comment), truths worked out from the
+ *   clips themselves (the shots' images and vtest.avi's frames), not from Vigil's answers; run
+ *   once, never used to change the parser. The target is Recall@5 >= 0.9 on this set.
  *
  * Usage: nice -n 5 npx tsx bench/ask/quality.ts [--keep DIR [--score-only]]
  * (`--score-only` asks the questions again over DIR's history without analysing.)
@@ -83,7 +86,7 @@ interface Question {
   stream: string;
   /** The true stream-time range(s), ms; null: nothing should be found. */
   truth: Span | Span[] | null;
-  set: 'dev' | 'used' | 'used-2' | 'held-out';
+  set: 'dev' | 'used' | 'used-2' | 'used-3' | 'held-out';
 }
 
 const W: Span = [0, 80_000];
@@ -186,56 +189,111 @@ const QUESTIONS: Question[] = [
   { set: 'used-2', stream: 'walkway', q: 'was a car parked on walkway?', truth: [0, 79_500] },
   { set: 'used-2', stream: 'walkway', q: 'was anyone on walkway at 0:45?', truth: [45_000, 45_000] },
   { set: 'used-2', stream: 'walkway', q: 'when did a bus go by on walkway?', truth: null },
-  // held-out (round 3): written 2026-12-06 after the parser was frozen at 085d34a (ask.ts, labels.ts,
-  // query.ts, sql.ts); never asked before; run once. Truths from the clips themselves (the three
-  // images of the built clip; vtest.avi's frames every 5 s: people on the paths in every frame, a
-  // white van and a car parked at the top from the first frame to the last), not Vigil's answers.
+  // used-3 (round 3): written 2026-12-06 after the parser was frozen at 085d34a, run once at
+  // 75b7820 (Recall@5 0.69); the parser was changed after its five misses (ask5, ea0d993), so it
+  // no longer measures unseen questions. Truths from the clips themselves (the three images of the
+  // built clip; vtest.avi's frames every 5 s: people on the paths in every frame, a white van and a
+  // car parked at the top from the first frame to the last), not Vigil's answers.
   {
-    set: 'held-out',
+    set: 'used-3',
     stream: 'mixed',
     q: 'Did a dog and a person appear together on mixed?',
     truth: SHOT(4),
   },
-  { set: 'held-out', stream: 'mixed', q: 'was there a bicycle next to a dog?', truth: SHOT(0) },
-  { set: 'held-out', stream: 'mixed', q: 'when did the screen say GATE CLOSED?', truth: SHOT(5) },
-  { set: 'held-out', stream: 'mixed', q: 'Was "EXIT 12" shown after 0:30?', truth: null },
-  { set: 'held-out', stream: 'mixed', q: 'what was written between 0:30 and 0:40?', truth: SHOT(3) },
-  { set: 'held-out', stream: 'mixed', q: 'When was a horse beside a person?', truth: SHOT(4) },
+  { set: 'used-3', stream: 'mixed', q: 'was there a bicycle next to a dog?', truth: SHOT(0) },
+  { set: 'used-3', stream: 'mixed', q: 'when did the screen say GATE CLOSED?', truth: SHOT(5) },
+  { set: 'used-3', stream: 'mixed', q: 'Was "EXIT 12" shown after 0:30?', truth: null },
+  { set: 'used-3', stream: 'mixed', q: 'what was written between 0:30 and 0:40?', truth: SHOT(3) },
+  { set: 'used-3', stream: 'mixed', q: 'When was a horse beside a person?', truth: SHOT(4) },
   {
-    set: 'held-out',
+    set: 'used-3',
     stream: 'mixed',
     q: 'how many dogs appeared in the first 15 seconds on mixed?',
     truth: SHOT(0),
   },
-  { set: 'held-out', stream: 'mixed', q: 'was a truck visible on mixed?', truth: SHOT(0) },
-  { set: 'held-out', stream: 'mixed', q: 'which animals appeared after 0:35 on mixed?', truth: SHOT(4) },
-  { set: 'held-out', stream: 'mixed', q: 'did anything say DELIVERY on mixed?', truth: SHOT(3) },
-  { set: 'held-out', stream: 'mixed', q: 'was a giraffe with a person on mixed?', truth: null },
+  { set: 'used-3', stream: 'mixed', q: 'was a truck visible on mixed?', truth: SHOT(0) },
+  { set: 'used-3', stream: 'mixed', q: 'which animals appeared after 0:35 on mixed?', truth: SHOT(4) },
+  { set: 'used-3', stream: 'mixed', q: 'did anything say DELIVERY on mixed?', truth: SHOT(3) },
+  { set: 'used-3', stream: 'mixed', q: 'was a giraffe with a person on mixed?', truth: null },
   {
-    set: 'held-out',
+    set: 'used-3',
     stream: 'walkway',
     q: 'Was a van parked on walkway the whole time?',
     truth: [0, 79_500],
   },
   {
-    set: 'held-out',
+    set: 'used-3',
     stream: 'walkway',
     q: 'people crossing the grass on walkway between 0:50 and 1:00',
     truth: [50_000, 60_000],
   },
   {
-    set: 'held-out',
+    set: 'used-3',
     stream: 'walkway',
     q: 'how many people were on walkway during the first 20 seconds?',
     truth: [0, 20_000],
   },
-  { set: 'held-out', stream: 'walkway', q: 'was a horse on walkway?', truth: null },
+  { set: 'used-3', stream: 'walkway', q: 'was a horse on walkway?', truth: null },
   {
-    set: 'held-out',
+    set: 'used-3',
     stream: 'walkway',
     q: 'what happened on walkway from 0:30 to 0:35?',
     truth: [30_000, 35_000],
   },
+  // held-out (round 4): written 2026-12-06 after the parser was frozen at ea0d993 (ask.ts,
+  // labels.ts, query.ts; sql.ts changed after only for PostgreSQL), never asked before, run once,
+  // not used to change the parser. Truths from the clips as built (shot 0 a dog, a red bicycle and
+  // a white pickup; shot 1 "EXIT 12"; shot 2 horses; shot 3 "DELIVERY BAY 4"; shot 4 a person, a
+  // dog and a white horse; shot 5 "GATE CLOSED"; vtest.avi: people on the paths in every frame,
+  // people crossing the lawn 0:48-1:05, a white van and a car parked at the top throughout).
+  {
+    set: 'held-out',
+    stream: 'mixed',
+    q: 'what animals could be seen on mixed between 0:15 and 0:35?',
+    truth: SHOT(2),
+  },
+  {
+    set: 'held-out',
+    stream: 'mixed',
+    q: 'were the horse and the dog ever on screen at the same time on mixed?',
+    truth: SHOT(4),
+  },
+  { set: 'held-out', stream: 'mixed', q: 'did a person show up with a dog on mixed?', truth: SHOT(4) },
+  { set: 'held-out', stream: 'mixed', q: 'was a cat next to a person on mixed?', truth: null },
+  { set: 'held-out', stream: 'mixed', q: 'how many horses were visible at once on mixed?', truth: SHOT(2) },
+  { set: 'held-out', stream: 'mixed', q: 'how long was the bicycle on mixed?', truth: SHOT(0) },
+  { set: 'held-out', stream: 'mixed', q: 'at what time did the horses leave mixed?', truth: HORSE },
+  { set: 'held-out', stream: 'mixed', q: 'what did the sign say at 0:35 on mixed?', truth: SHOT(3) },
+  { set: 'held-out', stream: 'mixed', q: 'when did the word GATE appear on mixed?', truth: SHOT(5) },
+  { set: 'held-out', stream: 'mixed', q: 'did the screen ever read "PARKING FULL"?', truth: null },
+  { set: 'held-out', stream: 'mixed', q: 'what was on mixed from 0:20 to 30s?', truth: [20_000, 30_000] },
+  {
+    set: 'held-out',
+    stream: 'mixed',
+    q: 'which objects appeared on mixed in the last 15 seconds of the video?',
+    truth: [45_000, 50_000],
+  },
+  {
+    set: 'held-out',
+    stream: 'walkway',
+    q: 'how many people on walkway between 1:00 and 1:10?',
+    truth: [60_000, 70_000],
+  },
+  { set: 'held-out', stream: 'walkway', q: 'were any vehicles parked on walkway?', truth: [0, 79_500] },
+  {
+    set: 'held-out',
+    stream: 'walkway',
+    q: 'what is the largest number of pedestrians seen together on walkway?',
+    truth: W,
+  },
+  {
+    set: 'held-out',
+    stream: 'walkway',
+    q: 'was anyone crossing the lawn on walkway between 00:00:48 and 1 minute 5 seconds?',
+    truth: [48_000, 65_000],
+  },
+  { set: 'held-out', stream: 'walkway', q: 'when did a motorbike appear on walkway?', truth: null },
+  { set: 'held-out', stream: 'walkway', q: 'how long did the truck stay on walkway?', truth: [0, 79_500] },
 ];
 
 async function analyse(source: string, streamId: string, ocr: boolean): Promise<void> {
@@ -325,7 +383,7 @@ try {
     }
     console.log('| set | questions | Recall@5 | median time error s | median ask ms |');
     console.log('| --- | --- | --- | --- | --- |');
-    for (const set of ['dev', 'used', 'used-2', 'held-out', 'all'] as const) {
+    for (const set of ['dev', 'used', 'used-2', 'used-3', 'held-out', 'all'] as const) {
       const rs = results.filter((r) => set === 'all' || r.set === set);
       const recall = rs.filter((r) => r.recalled).length / rs.length;
       const errs = rs.flatMap((r) => (r.errorMs === null ? [] : [r.errorMs / 1000]));

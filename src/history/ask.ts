@@ -9,9 +9,10 @@
  * gate", "at the gate") and stream names. `answer` turns that into one or two searches and
  * answers with a sentence and the evidence; "Nothing found" is an answer, with what was searched.
  *
- * Times: `m:ss` written with a 0 hour (`0:30`, `00:30`), units (`30 s`, `2 minutes`) or near a
- * word such as video/clip/into are stream time; `h:mm` otherwise (and am/pm) is a wall-clock time
- * of the day of `now`, in the process's time zone.
+ * Times: `m:ss` written with a 0 hour (`0:30`, `00:30`), units (`30 s`, `2 minutes`, `1m05s`,
+ * `minute 2`) or near a word such as video/clip/into are stream time; `h:mm` otherwise (and am/pm)
+ * is a wall-clock time of the day of `now`, in the process's time zone. A range's two bounds are
+ * read on one clock: stream time when either is ("between 0:50 and 1:00").
  */
 import { findLabels, labelNoun, labelsForWord } from './labels.js';
 import {
@@ -35,7 +36,10 @@ export interface TimeAnchor {
 export interface ParsedQuestion {
   question: string;
   intent: Intent;
+  /** Every label the object words may mean: those named, then look-alikes (`truck` → truck, car). */
   labels: string[];
+  /** The labels the words name (`truck` → truck): searched first, look-alikes when none match. */
+  namedLabels: string[];
   /** The object words as written ("people"), for the answer. */
   labelWords: string[];
   /**
@@ -59,6 +63,11 @@ export interface ParsedQuestion {
   pick: 'first' | 'last' | null;
   /** "the last 20 seconds of the video": stream time this long before the stream's end, ms. */
   fromEndMs?: number;
+  /**
+   * Words said or shown are asked for ("what did the man say", "did anyone talk about …"): the
+   * objects named are who spoke or held the sign, not labels the words' records carry.
+   */
+  wordsAsked: boolean;
 }
 
 export interface ParseOptions {
@@ -69,9 +78,6 @@ export interface ParseOptions {
 }
 
 export const MAX_QUESTION_CHARS = 2_000;
-
-/** An entered object and an exit of the same label whose first sighting is this close are one track. */
-const OPEN_MATCH_MS = 5_000;
 
 const NUMBER_WORDS: Record<string, number> = {
   a: 1,
@@ -117,6 +123,12 @@ const UNIT_MS: Record<string, number> = {
 };
 const UNIT = '(ms|secs?|seconds?|s|mins?|minutes?|m|hrs?|hours?|h|days?)';
 
+/** Where words said or shown are kept: transcripts, speech events, OCR text, captions. */
+const SAY_TYPES = ['transcript', 'speech', 'ocr', 'text.appeared', 'caption'];
+
+/** Records of one object's presence (one label each); objects together are found by overlap. */
+const PRESENCE_TYPES = ['object', 'object.entered', 'object.left'];
+
 const VERBS: { re: RegExp; types: string[]; dwell?: number }[] = [
   {
     re: /\b(enter(s|ed|ing)?|arriv(e|es|ed|ing)|appear(s|ed|ing)?|c[oa]me in|show(s|ed)? up|walk(s|ed)? in)\b/,
@@ -134,9 +146,11 @@ const VERBS: { re: RegExp; types: string[]; dwell?: number }[] = [
   { re: /\b(cuts?|scene changes?|shots?|transitions?)\b/, types: ['scene.cut', 'shot'] },
   { re: /\b(texts?|written|writing|sign|reads?|captions?|ocr|words?)\b/, types: [] },
   {
-    re: /\b(speech|speak(s|ing)?|talk(s|ed|ing)?|said|says?|spoken|voice|transcripts?)\b/,
+    re: /\b(speech|speak(s|ing)?|spoke|spoken|talk(s|ed|ing)?|voices?|transcripts?|conversations?)\b/,
     types: ['speech', 'transcript'],
   },
+  // "what did they say", "what does the sign say": words heard or read, anywhere they were kept.
+  { re: /\b(said|says?|saying|told|tells?)\b/, types: SAY_TYPES },
   { re: /\b(motion|movement|moving|moves?|moved)\b/, types: ['motion.started', 'motion'] },
   { re: /\b(alerts?|alarms?)\b/, types: ['alert'] },
 ];
@@ -197,9 +211,19 @@ interface TimeToken {
 
 /** One time written in a question, or null. */
 function readTime(raw: string, now: number, streamHint: boolean): TimeToken | null {
-  const s = raw.trim().toLowerCase();
+  const s = raw
+    .trim()
+    .toLowerCase()
+    .replace(/^the\s+/, '')
+    .replace(/\s+mark$/, '');
   const unit = new RegExp(`^${NUM}\\s*${UNIT}$`).exec(s);
   if (unit) return { ms: toNum(unit[1]!) * UNIT_MS[unit[2]!]!, clock: 'stream' };
+  // "1 minute 5 seconds", "1 min 5 s", "1m05s".
+  const compound = /^(\d+)\s*(?:m|mins?|minutes?)\s*(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)$/.exec(s);
+  if (compound) return { ms: (Number(compound[1]) * 60 + Number(compound[2])) * 1000, clock: 'stream' };
+  // "minute 2", "second 50": that point of the recording.
+  const nth = new RegExp(`^(minute|second|hour)\\s+${NUM}$`).exec(s);
+  if (nth) return { ms: toNum(nth[2]!) * UNIT_MS[nth[1]!]!, clock: 'stream' };
   const c = /^(\d{1,2})(?::(\d{2}))?(?::(\d{2}(?:\.\d+)?))?\s*(am|pm)?$/.exec(s);
   if (!c || (c[2] === undefined && c[4] === undefined)) return null;
   const [, hs, ms, ss, ampm] = c;
@@ -221,7 +245,56 @@ function readTime(raw: string, now: number, streamHint: boolean): TimeToken | nu
   return { ms: wall, clock: 'wall' };
 }
 
-const TIME = `(\\d{1,2}:\\d{2}(?::\\d{2}(?:\\.\\d+)?)?(?:\\s*[ap]m)?|\\d{1,2}\\s*[ap]m\\b|${NUM}\\s*${UNIT}\\b)`;
+const TIME =
+  `(\\d{1,2}:\\d{2}(?::\\d{2}(?:\\.\\d+)?)?(?:\\s*[ap]m)?|\\d{1,2}\\s*[ap]m\\b` +
+  `|\\d+\\s*(?:m|mins?|minutes?)\\s*\\d+(?:\\.\\d+)?\\s*(?:s|secs?|seconds?)\\b` +
+  `|(?:minute|second|hour)\\s+${NUM}\\b|${NUM}\\s*${UNIT}\\b)`;
+/** TIME without capturing groups, to build patterns with two times. */
+const TIME_NC = TIME.replace(/\((?!\?)/g, '(?:');
+const RANGE_SEP = '(?:and|to|until|till|through|thru|-|–|—)';
+
+/**
+ * Two times of one range ("between 0:50 and 1:00", "from 50s to 1:05", "0:50–1:00"). When one
+ * reads as stream time and the other as a time of day, both are read as stream time ("1:00" after
+ * "0:50" is a minute into the recording, not one in the morning).
+ */
+function readPair(
+  rawA: string,
+  rawB: string,
+  now: number,
+  streamHint: boolean,
+): [TimeToken, TimeToken] | null {
+  let a = readTime(rawA, now, streamHint);
+  let b = readTime(rawB, now, streamHint);
+  if (!a || !b) return null;
+  if (a.clock !== b.clock) {
+    if (a.clock === 'wall') a = readTime(rawA, now, true);
+    if (b.clock === 'wall') b = readTime(rawB, now, true);
+  }
+  return a && b && a.clock === b.clock ? [a, b] : null;
+}
+
+/** A range with two bounds written in the question, or null. */
+function readRange(q: string, now: number, streamHint: boolean): [TimeToken, TimeToken] | null {
+  // "between 50 and 60 seconds", "from 1 to 2 minutes", "50-60 s": one unit for both numbers.
+  const shared = new RegExp(
+    `(?:\\b(?:between|from)\\s+(?:the\\s+)?(\\d+(?:\\.\\d+)?)\\s*${RANGE_SEP}|(?<![\\d:.])(\\d+(?:\\.\\d+)?)\\s*[-–—])\\s*(\\d+(?:\\.\\d+)?)\\s*${UNIT}\\b`,
+  ).exec(q);
+  if (shared) {
+    const unit = UNIT_MS[shared[4]!]!;
+    return [
+      { ms: Number(shared[1] ?? shared[2]) * unit, clock: 'stream' },
+      { ms: Number(shared[3]) * unit, clock: 'stream' },
+    ];
+  }
+  const bound = `(?:the\\s+)?(${TIME_NC})(?:\\s+mark)?`;
+  const m =
+    new RegExp(`\\b(?:between|from)\\s+${bound}\\s*${RANGE_SEP}\\s*${bound}`).exec(q) ??
+    new RegExp(`(?<![\\p{L}\\p{N}:.])${bound}\\s*(?:to|until|till|through|thru|-|–|—)\\s*${bound}`, 'u').exec(
+      q,
+    );
+  return m ? readPair(m[1]!, m[2]!, now, streamHint) : null;
+}
 
 /** Parses a question; never throws except for a question over MAX_QUESTION_CHARS. */
 export function parseQuestion(question: string, options: ParseOptions = {}): ParsedQuestion {
@@ -238,6 +311,7 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
     question,
     intent: 'find',
     labels: [],
+    namedLabels: [],
     labelWords: [],
     labelGroups: [],
     text: [],
@@ -252,6 +326,7 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
     to: null,
     anchors: [],
     pick: null,
+    wordsAsked: false,
   };
   // Quoted text is searched as written; the rest is read for meaning.
   const quoted = [...question.matchAll(/["“”«»]([^"“”«»]{1,500})["“”«»]/g)].map((m) => m[1]!);
@@ -300,7 +375,12 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
     )
   )
     p.intent = 'which';
-  else if (/\bwhat happened\b|\bwhat('s| is| was) going on\b|\bsummar|\bdescribe\b|\bwhat went on\b/.test(q))
+  else if (
+    /\bwhat happened\b|\bwhat('s| is| was) going on\b|\bsummar|\bdescribe\b|\bwhat went on\b/.test(q) ||
+    /\bwhat (?:was|were|is|did|does|do|had|has)\b(?: [\p{L}]+){0,3}? (?:said|say|saying|written|shown|displayed|read|spoken)\b/u.test(
+      q,
+    )
+  )
     p.intent = 'what';
   // "first"/"last" of the answer, not of a time anchor ("after the first cut") or span ("last hour").
   const unanchored = q.replace(
@@ -324,6 +404,7 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
   const found = findLabels(q);
   for (const f of found) {
     for (const l of f.labels) if (!p.labels.includes(l)) p.labels.push(l);
+    for (const l of f.named) if (!p.namedLabels.includes(l)) p.namedLabels.push(l);
     p.labelWords.push(f.words);
   }
   // Together: "a person with a horse", "dogs and horses together", "at the same time".
@@ -339,10 +420,16 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
   // Event verbs.
   for (const v of VERBS) {
     if (!v.re.test(q)) continue;
+    if (v.types.includes('transcript')) p.wordsAsked = true;
     for (const t of v.types) if (!p.types.includes(t)) p.types.push(t);
     if (v.dwell !== undefined && p.intent !== 'duration') p.minDwellMs ??= v.dwell;
   }
-  if (/\b(texts?|written|sign|reads?|ocr|words?)\b/.test(q) && p.text.length === 0 && p.intent !== 'count') {
+  if (
+    /\b(texts?|written|sign|reads?|ocr|words?)\b/.test(q) &&
+    p.text.length === 0 &&
+    p.intent !== 'count' &&
+    !p.types.includes('text.appeared')
+  ) {
     p.types.push('text.appeared');
   }
 
@@ -372,10 +459,6 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
   // Time expressions.
   const streamHint = /\b(video|clip|film|footage|recording|into|stream time|mark)\b/.test(q);
   const setRange = (a: TimeToken | null, b: TimeToken | null) => {
-    if (a && b && a.clock !== b.clock) {
-      // Mixed clocks: read both as stream time when one was.
-      if (a.clock === 'wall') a = readTime(String(a.ms), now, true);
-    }
     if (a) {
       p.from = a.ms;
       p.clock = a.clock;
@@ -389,14 +472,12 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
     `\\b(?:in |during |within |over )?(?:the )?(?:last|past|previous)\\s+(?:${NUM}\\s+)?${UNIT}\\b`,
   ).exec(q);
   const first = new RegExp(`\\b(?:in |during |within )?the first\\s+(?:${NUM}\\s+)?${UNIT}\\b`).exec(q);
-  const between = new RegExp(`\\b(?:between|from)\\s+${TIME}\\s+(?:and|to|until|till|-)\\s+${TIME}`).exec(q);
+  const between = readRange(q, now, streamHint);
   const after = new RegExp(`\\b(?:after|since|from|later than)\\s+${TIME}`).exec(q);
   const before = new RegExp(`\\b(?:before|until|till|up to|earlier than|by)\\s+${TIME}`).exec(q);
   const at = new RegExp(`\\b(?:at|around|near|about)\\s+${TIME}`).exec(q);
   if (between) {
-    const a = readTime(between[1]!, now, streamHint);
-    const b = readTime(between[4]!, now, streamHint);
-    setRange(a, b);
+    setRange(between[0], between[1]);
   } else if (first) {
     const n = first[1] === undefined ? 1 : toNum(first[1]);
     p.clock = 'stream';
@@ -418,8 +499,13 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
     p.from = now - n * UNIT_MS[rel[2]!]!;
     p.to = now;
   } else {
-    if (after) setRange(readTime(after[1]!, now, streamHint), null);
-    if (before) setRange(null, readTime(before[1]!, now, streamHint));
+    // "after 0:50 and before 1:00": two bounds, read as one range.
+    const both = after && before ? readPair(after[1]!, before[1]!, now, streamHint) : null;
+    if (both) setRange(both[0], both[1]);
+    else {
+      if (after) setRange(readTime(after[1]!, now, streamHint), null);
+      if (before) setRange(null, readTime(before[1]!, now, streamHint));
+    }
     if (!after && !before && at) {
       const t = readTime(at[1]!, now, streamHint);
       if (t) {
@@ -449,6 +535,11 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
   if (p.text.length > 0 && p.labels.length === 0) {
     // "when did "EXIT" appear": the verb is about the text, not about objects.
     p.types = p.types.filter((t) => !t.startsWith('object'));
+  }
+  if (p.text.length > 0 && !/\b(speech|speak|spoke|spoken|talk|voice|transcript)/.test(q)) {
+    // "when did the screen say GATE CLOSED": the words are searched wherever they were kept
+    // (on screen, spoken, in a caption or a summary); "say" does not narrow that to speech.
+    p.types = p.types.filter((t) => !SAY_TYPES.includes(t));
   }
   if (p.anchors.length > 0) {
     // "after the first cut" is a time, not a question about cuts.
@@ -569,14 +660,22 @@ function mergeRanges(hits: SearchHit[], gapMs: number): SearchHit[][] {
   return groups;
 }
 
-function describe(p: ParsedQuestion, q: SearchQuery, zonesDropped: boolean): string {
+function describe(
+  p: ParsedQuestion,
+  q: SearchQuery,
+  zonesDropped: boolean,
+  lookalikes: string[] | null = null,
+): string {
   const parts: string[] = [];
+  const named = p.namedLabels.length > 0 ? p.namedLabels : p.labels;
   parts.push(
-    p.labelGroups.length > 0
+    p.labelGroups.length > 0 && !p.wordsAsked
       ? `objects ${p.labelGroups.map((g) => g.join('/')).join(' together with ')}`
-      : p.labels.length > 0
-        ? `objects ${p.labels.join('/')}`
-        : 'anything',
+      : lookalikes
+        ? `objects ${lookalikes.join('/')} (no ${named.join('/')} found: look-alikes searched)`
+        : named.length > 0 && !p.wordsAsked
+          ? `objects ${named.join('/')}`
+          : 'anything',
   );
   if (q.types.length > 0) parts.push(`of type ${q.types.join('/')}`);
   if (q.text.length > 0) parts.push(`with text ${q.text.map((g) => `"${g.join(' ')}"`).join(' and ')}`);
@@ -604,10 +703,12 @@ export async function answerQuestion(
   const p = parseQuestion(question, { ...o, knownStreams });
   const maxEvidence = o.maxEvidence ?? 5;
   const queries: SearchQuery[] = [];
+  const objectsFilter = !p.wordsAsked;
   const base = emptyQuery({
     streams: p.streams,
-    labels: p.intent === 'which' || p.labelGroups.length > 0 ? [] : p.labels,
-    ...(p.labelGroups.length > 0 ? { labelGroups: p.labelGroups } : {}),
+    // Named labels first ("truck" → truck); their look-alikes when none match (see `search`).
+    labels: p.intent === 'which' || p.labelGroups.length > 0 || !objectsFilter ? [] : p.namedLabels,
+    ...(p.labelGroups.length > 0 && objectsFilter ? { labelGroups: p.labelGroups } : {}),
     zones: p.zones.length > 0 ? p.zones : p.softZones,
     text: p.text,
     minCount: p.intent === 'count' ? null : p.minCount,
@@ -674,8 +775,8 @@ export async function answerQuestion(
   };
   // Objects still in view (entered, never left: a parked car) have no exit and no final record,
   // so a dwell filter never sees them: they count with their stay up to the stream's end.
-  const withOpen = async (q: SearchQuery, hits: SearchHit[]): Promise<SearchHit[]> => {
-    if (q.minDwellMs === null && p.intent !== 'duration') return hits;
+  const withOpen = async (q: SearchQuery, hits: SearchHit[], always = false): Promise<SearchHit[]> => {
+    if (!always && q.minDwellMs === null && p.intent !== 'duration') return hits;
     const presence = { ...q, minDwellMs: null, order: 'oldest' as const, offset: 0, limit: 200 };
     const entered = await run({ ...presence, types: ['object.entered'] });
     if (entered.length === 0) return hits;
@@ -683,17 +784,34 @@ export async function answerQuestion(
     const exits = (await run({ ...presence, types: ['object.left', 'object'], from: null, to: null })).filter(
       (x) => x.type !== 'object.entered',
     );
-    const open: SearchHit[] = [];
-    for (const e of entered) {
-      const closed = exits.some(
-        (x) =>
+    // One exit closes one entry: a track (first sighting to exit) that holds the entry, of the
+    // same label, the nearest first sighting first. An exit event and the final object record of
+    // one track are one exit. Entries left over never left.
+    const tracks = new Map<string, SearchHit>();
+    for (const x of exits) tracks.set(`${x.stream}|${x.labels.join()}|${x.startMs}|${x.endMs}`, x);
+    const pairs: { x: SearchHit; e: SearchHit; d: number }[] = [];
+    for (const x of tracks.values()) {
+      for (const e of entered) {
+        if (
           x.stream === e.stream &&
           x.labels.some((l) => e.labels.includes(l)) &&
           x.startMs <= e.startMs + 1 &&
-          e.startMs - x.startMs <= OPEN_MATCH_MS &&
-          x.endMs >= e.startMs,
-      );
-      if (closed || open.length >= 50) continue;
+          x.endMs >= e.startMs
+        )
+          pairs.push({ x, e, d: e.startMs - x.startMs });
+      }
+    }
+    pairs.sort((a, b) => a.d - b.d);
+    const usedExits = new Set<SearchHit>();
+    const closed = new Set<string>();
+    for (const { x, e } of pairs) {
+      if (usedExits.has(x) || closed.has(e.id)) continue;
+      usedExits.add(x);
+      closed.add(e.id);
+    }
+    const open: SearchHit[] = [];
+    for (const e of entered) {
+      if (closed.has(e.id) || open.length >= 50) continue;
       const end = await streamEnd(e.stream);
       const dwellMs = Math.max(0, end - e.startMs);
       if (q.minDwellMs !== null && dwellMs < q.minDwellMs) continue;
@@ -706,12 +824,110 @@ export async function answerQuestion(
     if (q.order === 'longest') merged.sort((a, b) => (b.dwellMs ?? 0) - (a.dwellMs ?? 0));
     return merged;
   };
+  // Objects together: records that list every group (a window, shot, cut or summary), and the
+  // spans where one presence record (track, entry to exit) of each group overlaps the others.
+  const together = async (x: SearchQuery): Promise<SearchHit[]> => {
+    const groups = x.labelGroups ?? [];
+    const types = x.types.filter((t) => !PRESENCE_TYPES.includes(t));
+    // A presence verb ("appear", "enter") says the objects were there, not which record to read.
+    const own = await run({ ...x, types: types.length > 0 || x.types.length === 0 ? types : [] });
+    if (x.text.length > 0) return own;
+    const per: SearchHit[][] = [];
+    for (const g of groups) {
+      const presence = emptyQuery({
+        streams: x.streams,
+        zones: x.zones,
+        labels: g,
+        types: PRESENCE_TYPES,
+        clock: x.clock,
+        from: x.from,
+        to: x.to,
+        order: 'oldest',
+        limit: SEARCH_LIMITS.maxLimit,
+      });
+      per.push(await withOpen(presence, await run(presence), true));
+    }
+    let spans = (per[0] ?? []).map((h) => ({ parts: [h], startMs: h.startMs, endMs: h.endMs }));
+    for (const next of per.slice(1)) {
+      const out: typeof spans = [];
+      for (const a of spans) {
+        for (const b of next) {
+          if (b.stream !== a.parts[0]!.stream || out.length >= 500) continue;
+          const startMs = Math.max(a.startMs, b.startMs);
+          const endMs = Math.min(a.endMs, b.endMs);
+          if (endMs >= startMs) out.push({ parts: [...a.parts, b], startMs, endMs });
+        }
+      }
+      spans = out;
+    }
+    // A span inside a longer one (an entry's instant inside both tracks) adds nothing.
+    spans = spans.filter(
+      (sp) =>
+        !spans.some(
+          (o) =>
+            o !== sp &&
+            o.parts[0]!.stream === sp.parts[0]!.stream &&
+            o.startMs <= sp.startMs &&
+            o.endMs >= sp.endMs &&
+            o.endMs - o.startMs > sp.endMs - sp.startMs,
+        ),
+    );
+    const seen = new Set<string>();
+    const overlaps: SearchHit[] = [];
+    for (const sp of spans) {
+      const h = sp.parts[0]!;
+      const key = `${h.stream}:${sp.startMs}:${sp.endMs}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const wall = (ms: number) => new Date(Date.parse(h.wallStart) + (ms - h.startMs)).toISOString();
+      const counts: Record<string, number> = {};
+      for (const x2 of sp.parts)
+        for (const l of x2.labels) counts[l] = Math.max(counts[l] ?? 0, x2.counts[l] ?? x2.count ?? 1);
+      overlaps.push({
+        ...h,
+        id: sp.parts.map((x2) => x2.id).join('+'),
+        kind: 'object',
+        type: 'together',
+        startMs: sp.startMs,
+        endMs: sp.endMs,
+        wallStart: wall(sp.startMs),
+        wallEnd: wall(sp.endMs),
+        labels: [...new Set(sp.parts.flatMap((x2) => x2.labels))],
+        counts,
+        count: null,
+        dwellMs: sp.endMs - sp.startMs,
+        text: '',
+        keyframes: sp.parts.flatMap((x2) => x2.keyframes).slice(0, 8),
+        score: null,
+      });
+    }
+    return sortHits([...own, ...overlaps], x.order);
+  };
+  // Labels in effect: the named ones, or their look-alikes when the named ones matched nothing.
+  let searchedLabels = base.labels;
+  let lookalikesUsed = false;
   const search = async (q: SearchQuery): Promise<SearchHit[]> => {
-    const once = async (x: SearchQuery) => refine(x, await withOpen(x, await run(x)));
-    let hits = await once(q);
+    const once = async (x: SearchQuery) =>
+      refine(x, (x.labelGroups ?? []).length >= 2 ? await together(x) : await withOpen(x, await run(x)));
+    const withLabels = async (x: SearchQuery) => {
+      let hits = await once(x);
+      searchedLabels = x.labels;
+      const wider = p.labels.filter((l) => !x.labels.includes(l));
+      if (hits.length === 0 && x.labels.length > 0 && wider.length > 0 && objectsFilter) {
+        // "was a truck visible": none labelled truck; a car is what the detector calls a pickup.
+        const widened = await once({ ...x, labels: [...x.labels, ...wider] });
+        if (widened.length > 0) {
+          hits = widened;
+          searchedLabels = [...x.labels, ...wider];
+          lookalikesUsed = true;
+        }
+      }
+      return hits;
+    };
+    let hits = await withLabels(q);
     if (hits.length === 0 && p.zones.length === 0 && p.softZones.length > 0) {
       zonesDropped = true;
-      hits = await once({ ...q, zones: [] });
+      hits = await withLabels({ ...q, zones: [] });
       if (hits.length === 0) zonesDropped = false;
     }
     return hits;
@@ -723,7 +939,7 @@ export async function answerQuestion(
     empty: false,
     evidence: hits.slice(0, maxEvidence).map(toEvidence),
     searched: {
-      description: describe(p, q, zonesDropped),
+      description: describe(p, q, zonesDropped, lookalikesUsed ? searchedLabels : null),
       queries,
       streams: q.streams.length > 0 ? q.streams : knownStreams,
     },
@@ -734,11 +950,12 @@ export async function answerQuestion(
     case 'count': {
       const q = { ...base, order: 'best' as const, limit: 100 };
       const hits = (await search(q)).filter((h) => h.count !== null || Object.keys(h.counts).length > 0);
+      const counted = searchedLabels.length > 0 ? searchedLabels : p.labels;
       const countOf = (h: SearchHit) =>
-        p.labels.length > 0
+        counted.length > 0
           ? Math.max(
               0,
-              ...p.labels.map(
+              ...counted.map(
                 (l) => h.counts[l] ?? (h.labels.includes(l) && h.labels.length === 1 ? (h.count ?? 0) : 0),
               ),
             )
@@ -752,14 +969,20 @@ export async function answerQuestion(
       if (ranked.length === 0) return nothing(p, q, queries, knownStreams);
       const top = countOf(ranked[0]!);
       const peaks = ranked.filter((h) => countOf(h) === top);
-      const noun = p.labels.length === 1 ? labelNoun(p.labels[0]!, top) : top === 1 ? 'object' : 'objects';
+      const noun = counted.length === 1 ? labelNoun(counted[0]!, top) : top === 1 ? 'object' : 'objects';
       const where = peaks
         .slice(0, 3)
         .map((h) => `${range(h)} on ${h.stream}`)
         .join(', ');
       const entered =
         p.labels.length > 0
-          ? await run({ ...base, types: ['object.entered'], order: 'oldest', limit: SEARCH_LIMITS.maxLimit })
+          ? await run({
+              ...base,
+              labels: searchedLabels,
+              types: ['object.entered'],
+              order: 'oldest',
+              limit: SEARCH_LIMITS.maxLimit,
+            })
           : [];
       const total =
         entered.length > 0
@@ -889,6 +1112,22 @@ export async function answerQuestion(
       );
     }
   }
+}
+
+/** Hits in a query's order (for hits merged from several searches). */
+function sortHits(hits: SearchHit[], order: SearchQuery['order']): SearchHit[] {
+  const wall = (h: SearchHit) => Date.parse(h.wallStart) || 0;
+  const cmp: Record<SearchQuery['order'], (a: SearchHit, b: SearchHit) => number> = {
+    oldest: (a, b) => wall(a) - wall(b) || a.startMs - b.startMs,
+    newest: (a, b) => wall(b) - wall(a) || b.startMs - a.startMs,
+    best: (a, b) =>
+      (b.score ?? 0) - (a.score ?? 0) ||
+      (b.count ?? 0) - (a.count ?? 0) ||
+      (b.dwellMs ?? 0) - (a.dwellMs ?? 0) ||
+      wall(b) - wall(a),
+    longest: (a, b) => (b.dwellMs ?? 0) - (a.dwellMs ?? 0) || wall(b) - wall(a),
+  };
+  return [...hits].sort(cmp[order]);
 }
 
 /** A record's own range against the asked one: the part of it inside, 0..1 (1 for a point inside). */

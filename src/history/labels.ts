@@ -3,7 +3,8 @@
  * plurals and group words ("vehicles" → car, truck, bus, motorcycle). Pure.
  */
 
-const COCO = [
+/** The detector's labels (the 80 COCO classes). */
+export const DETECTOR_LABELS = [
   'person',
   'bicycle',
   'car',
@@ -86,7 +87,11 @@ const COCO = [
   'toothbrush',
 ] as const;
 
-/** Words (singular or plural, lowercase) → labels. Generic plural rules cover the rest. */
+/**
+ * Words (singular or plural, lowercase) → the labels they name. Generic plural rules cover the
+ * rest, and a label's own name names it. Look-alikes are not listed here: they come from
+ * LOOKALIKES, for every word alike, so the table reads the same both ways.
+ */
 const SYNONYMS: Record<string, readonly string[]> = {
   people: ['person'],
   persons: ['person'],
@@ -116,14 +121,12 @@ const SYNONYMS: Record<string, readonly string[]> = {
   workers: ['person'],
   guy: ['person'],
   guys: ['person'],
-  // A car, a van and a pickup look alike to the detector (COCO has no van): one word finds both.
-  car: ['car', 'truck'],
-  cars: ['car', 'truck'],
   vehicle: ['car', 'truck', 'bus', 'motorcycle'],
   vehicles: ['car', 'truck', 'bus', 'motorcycle'],
   automobile: ['car'],
   automobiles: ['car'],
   auto: ['car'],
+  // COCO has no van: the detector calls one a car or a truck.
   van: ['car', 'truck'],
   vans: ['car', 'truck'],
   taxi: ['car'],
@@ -131,6 +134,7 @@ const SYNONYMS: Record<string, readonly string[]> = {
   lorry: ['truck'],
   lorries: ['truck'],
   pickup: ['truck'],
+  pickups: ['truck'],
   bike: ['bicycle', 'motorcycle'],
   bikes: ['bicycle', 'motorcycle'],
   cycle: ['bicycle'],
@@ -169,8 +173,27 @@ const SYNONYMS: Record<string, readonly string[]> = {
   fridge: ['refrigerator'],
 };
 
-const SINGLE = new Set<string>(COCO.filter((l) => !l.includes(' ')));
-const MULTI = COCO.filter((l) => l.includes(' '));
+/**
+ * Labels the detector confuses with each other (a van or a pickup is reported as a car or a
+ * truck): a word naming one of a family finds the others too, after its own label (`truck` →
+ * truck, car; `car` → car, truck). One list, read both ways: symmetric by construction.
+ */
+const LOOKALIKES: readonly (readonly string[])[] = [['car', 'truck']];
+
+/** The family of each label that has look-alikes (itself first). */
+const FAMILY = new Map<string, readonly string[]>(
+  LOOKALIKES.flatMap((f) => f.map((l) => [l, [l, ...f.filter((x) => x !== l)]] as const)),
+);
+
+/** Labels named, then their look-alikes (each once, in that order). */
+function withLookalikes(named: readonly string[]): string[] {
+  const out = [...named];
+  for (const l of named) for (const x of FAMILY.get(l) ?? []) if (!out.includes(x)) out.push(x);
+  return out;
+}
+
+const SINGLE = new Set<string>(DETECTOR_LABELS.filter((l) => !l.includes(' ')));
+const MULTI = DETECTOR_LABELS.filter((l) => l.includes(' '));
 
 /** The singular forms a plural word may come from. */
 function singulars(w: string): string[] {
@@ -181,8 +204,8 @@ function singulars(w: string): string[] {
   return out;
 }
 
-/** Labels for one word (lowercase), or []. */
-export function labelsForWord(word: string): string[] {
+/** The labels one word names (lowercase), without look-alikes, or []. */
+export function namedLabelsForWord(word: string): string[] {
   const w = word.toLowerCase();
   const syn = SYNONYMS[w];
   if (syn) return [...syn];
@@ -194,10 +217,18 @@ export function labelsForWord(word: string): string[] {
   return [];
 }
 
+/** Labels for one word (lowercase): those it names first, then their look-alikes; or []. */
+export function labelsForWord(word: string): string[] {
+  return withLookalikes(namedLabelsForWord(word));
+}
+
 export interface FoundLabel {
   /** The words as written in the question. */
   words: string;
+  /** Every label the words may mean: `named`, then look-alikes. */
   labels: string[];
+  /** The labels the words name (`truck` → truck), searched before look-alikes. */
+  named: string[];
   /** Character range in the (lowercased) text. */
   start: number;
   end: number;
@@ -216,7 +247,7 @@ export function findLabels(text: string): FoundLabel[] {
         const end = at + form.length;
         const boundary = (i: number) => i < 0 || i >= lower.length || !/[\p{L}\p{N}]/u.test(lower[i]!);
         if (boundary(at - 1) && boundary(end) && !taken.some(([a, b]) => at < b && end > a)) {
-          found.push({ words: text.slice(at, end), labels: [m], start: at, end });
+          found.push({ words: text.slice(at, end), labels: withLookalikes([m]), named: [m], start: at, end });
           taken.push([at, end]);
         }
         at = lower.indexOf(form, end);
@@ -227,8 +258,9 @@ export function findLabels(text: string): FoundLabel[] {
     const start = m.index;
     const end = start + m[0].length;
     if (taken.some(([a, b]) => start < b && end > a)) continue;
-    const labels = labelsForWord(m[0]);
-    if (labels.length > 0) found.push({ words: text.slice(start, end), labels, start, end });
+    const named = namedLabelsForWord(m[0]);
+    if (named.length > 0)
+      found.push({ words: text.slice(start, end), labels: withLookalikes(named), named, start, end });
   }
   return found.sort((a, b) => a.start - b.start);
 }

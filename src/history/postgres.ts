@@ -6,7 +6,10 @@
  * inside the index (a few thousand row ids), not two bitmaps of every match of each ANDed
  * afterwards (bench/ask/explain.ts: 63 500 × 72 100 entries for "exit" + dog at 1M records). The
  * single-column indexes of earlier versions are dropped when the schema is opened. Text is ranked
- * (ts_rank) over the newest matches only, as on SQLite (see searchRows). Every statement runs with a
+ * (ts_rank) over the newest matches only, as on SQLite (see searchRows), found in a narrow side
+ * table `vigil_text (rid, wall_start, tsv)` written with the records (records with text only;
+ * ON DELETE CASCADE), so the top-N search reads small cached rows instead of one wide-row heap
+ * page per match, and text alone reads only its page's records. Every statement runs with a
  * statement timeout, so no query outlives its bound; a timeout is VIGIL_ERR_HISTORY_TIMEOUT.
  */
 import pg from 'pg';
@@ -37,6 +40,11 @@ export interface PostgresIndexOptions {
    * widened eightfold while filters leave the page short, as SQLite does; 0: rank every match.
    */
   textCandidates?: number;
+  /**
+   * Where text candidates are found (see SqlOptions.textTable): `side` (default), the narrow
+   * `vigil_text` table; `records`, the records table itself (kept to compare, bench/ask/explain.ts).
+   */
+  textTable?: 'side' | 'records';
 }
 
 const SCHEMA = `
@@ -67,6 +75,12 @@ CREATE INDEX IF NOT EXISTS vigil_records_stream_time ON vigil_records (stream, s
 CREATE INDEX IF NOT EXISTS vigil_records_type_wall ON vigil_records (type, wall_start);
 CREATE INDEX IF NOT EXISTS vigil_records_search ON vigil_records USING GIN (tsv, labels, zones);
 DROP INDEX IF EXISTS vigil_records_labels, vigil_records_zones, vigil_records_tsv;
+CREATE TABLE IF NOT EXISTS vigil_text (
+  rid BIGINT PRIMARY KEY REFERENCES vigil_records (rid) ON DELETE CASCADE,
+  wall_start BIGINT NOT NULL,
+  tsv tsvector NOT NULL
+);
+CREATE INDEX IF NOT EXISTS vigil_text_tsv ON vigil_text USING GIN (tsv);
 CREATE TABLE IF NOT EXISTS vigil_keyframes (
   id TEXT PRIMARY KEY,
   stream TEXT NOT NULL,
@@ -80,11 +94,16 @@ CREATE INDEX IF NOT EXISTS vigil_keyframes_wall ON vigil_keyframes (wall_ms);
 `;
 
 /** Table names in sql.ts are the SQLite ones; here they carry a prefix (shared databases). */
-const prefixed = (sql: string) => sql.replace(/\brecords ([rt])\b/g, 'vigil_records $1');
+const prefixed = (sql: string) =>
+  sql.replace(/\brecords ([rt])\b/g, 'vigil_records $1').replace(/\btext_index t\b/g, 'vigil_text t');
 
 /** The statement a search runs (exported for bench/ask/explain.ts's query plans). */
-export function postgresSearchSql(q: SearchQuery, tsCandidates = 0): { sql: string; params: unknown[] } {
-  const { sql, params } = buildSearchSql(q, 'postgres', { tsCandidates });
+export function postgresSearchSql(
+  q: SearchQuery,
+  tsCandidates = 0,
+  textTable: 'side' | 'records' = 'side',
+): { sql: string; params: unknown[] } {
+  const { sql, params } = buildSearchSql(q, 'postgres', { tsCandidates, textTable });
   return { sql: prefixed(sql), params };
 }
 
@@ -104,7 +123,16 @@ export async function openPostgresIndex(o: PostgresIndexOptions): Promise<Histor
       // Several replicas may start at once: one creates the schema, the others wait for it.
       await c.query('SELECT pg_advisory_lock(72177011)');
       try {
+        const had = await c.query<{ side: string | null; records: string | null }>(
+          "SELECT to_regclass('vigil_text')::text AS side, to_regclass('vigil_records')::text AS records",
+        );
         await c.query(SCHEMA);
+        if (had.rows[0]!.side === null && had.rows[0]!.records !== null) {
+          // An index made by an earlier version: its text goes into the side table once.
+          await c.query(
+            "INSERT INTO vigil_text (rid, wall_start, tsv) SELECT rid, wall_start, tsv FROM vigil_records WHERE tsv <> ''::tsvector",
+          );
+        }
       } finally {
         await c.query('SELECT pg_advisory_unlock(72177011)');
       }
@@ -121,6 +149,7 @@ export async function openPostgresIndex(o: PostgresIndexOptions): Promise<Histor
     pool,
     o.thumbnailUrl ?? defaultThumbnailUrl,
     o.textCandidates ?? SEARCH_LIMITS.textCandidates,
+    o.textTable ?? 'side',
   );
 }
 
@@ -141,6 +170,7 @@ class PostgresIndex implements HistoryIndex {
     private readonly pool: pg.Pool,
     private readonly thumbnail: ThumbnailUrl,
     private readonly textCandidates: number,
+    private readonly textTable: 'side' | 'records',
   ) {}
 
   /**
@@ -150,7 +180,7 @@ class PostgresIndex implements HistoryIndex {
    */
   private async searchRows(q: SearchQuery): Promise<SearchRow[]> {
     const run = async (k: number) => {
-      const { sql, params } = postgresSearchSql(q, k);
+      const { sql, params } = postgresSearchSql(q, k, this.textTable);
       return (await this.pool.query<SearchRow & { candidates: string | null }>(sql, params)).rows;
     };
     if (q.text.length === 0 || this.textCandidates <= 0) return run(0);
@@ -183,15 +213,18 @@ class PostgresIndex implements HistoryIndex {
       if (records.length > 0) {
         // One statement per batch: arrays in, unnest out. Label lists travel as JSON (text[][] would need equal lengths).
         const col = <T>(f: (r: (typeof records)[number]) => T) => records.map(f);
-        const res = await c.query(
-          `INSERT INTO vigil_records (id, stream, kind, type, start_ms, end_ms, wall_start, wall_end, labels, zones, count, counts, dwell_ms, text, keyframes, evidence)
+        // The records, then the text of those inserted into the narrow side table (one statement).
+        const res = await c.query<{ n: string }>(
+          `WITH ins AS (INSERT INTO vigil_records (id, stream, kind, type, start_ms, end_ms, wall_start, wall_end, labels, zones, count, counts, dwell_ms, text, keyframes, evidence)
            SELECT u.id, u.stream, u.kind, u.type, u.start_ms, u.end_ms, u.wall_start, u.wall_end,
              ARRAY(SELECT json_array_elements_text(u.labels::json)), ARRAY(SELECT json_array_elements_text(u.zones::json)),
              u.count, u.counts::jsonb, u.dwell_ms, u.text, ARRAY(SELECT json_array_elements_text(u.keyframes::json)), u.evidence
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::int8[], $8::int8[],
              $9::text[], $10::text[], $11::int4[], $12::text[], $13::float8[], $14::text[], $15::text[], $16::text[])
              AS u(id, stream, kind, type, start_ms, end_ms, wall_start, wall_end, labels, zones, count, counts, dwell_ms, text, keyframes, evidence)
-           ON CONFLICT (id) DO NOTHING`,
+           ON CONFLICT (id) DO NOTHING RETURNING rid, wall_start, tsv),
+           side AS (INSERT INTO vigil_text (rid, wall_start, tsv) SELECT rid, wall_start, tsv FROM ins WHERE tsv <> ''::tsvector)
+           SELECT count(*) AS n FROM ins`,
           [
             col((r) => r.id),
             col((r) => r.stream),
@@ -211,7 +244,7 @@ class PostgresIndex implements HistoryIndex {
             col((r) => r.evidence),
           ],
         );
-        inserted += res.rowCount ?? 0;
+        inserted += Number(res.rows[0]?.n ?? 0);
         const withEvidence = records.filter((r) => r.evidence !== null && r.keyframeIds[0] !== undefined);
         for (const r of withEvidence) {
           await c.query(

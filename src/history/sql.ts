@@ -30,6 +30,14 @@ export interface SqlOptions {
    * set (widen it when filters leave the page short) from every match. 0 or absent: every match.
    */
   tsCandidates?: number;
+  /**
+   * PostgreSQL, with `tsCandidates`: where the candidates are found. `side` (default): the narrow
+   * `text_index` table (rid, wall_start, tsv; records with text only), so finding the newest
+   * matches and ranking them reads small rows that stay in the buffer cache, and a search without
+   * other filters reads only its page's rows from `records`. `records`: `records` itself (one
+   * wide-row heap page per match; up to 2026-12-06, kept for comparison).
+   */
+  textTable?: 'side' | 'records';
 }
 
 export function buildSearchSql(q: SearchQuery, dialect: Dialect, o: SqlOptions = {}): BuiltSql {
@@ -44,18 +52,31 @@ export function buildSearchSql(q: SearchQuery, dialect: Dialect, o: SqlOptions =
   let score = 'NULL';
   let candidates = 'NULL';
 
+  let sideText: string | null = null;
   if (q.text.length > 0) {
     if (pg) {
       const tsq = q.text.map((g) => `phraseto_tsquery('simple', ${p(g.join(' '))})`).join(' && ');
-      if (o.tsCandidates) {
+      if (o.tsCandidates && o.textTable === 'records') {
         // The newest N matches by rid alone (one GIN lookup, a top-N sort of row ids); the record
         // filters and the ranking apply to those candidates only.
         from =
           `(SELECT t.rid, count(*) OVER () AS n FROM (SELECT rid FROM records t WHERE t.tsv @@ (${tsq}) ` +
           `ORDER BY rid DESC LIMIT ${p(o.tsCandidates)}) t) c JOIN records r ON r.rid = c.rid`;
         candidates = 'c.n';
-      } else where.push(`r.tsv @@ (${tsq})`);
-      score = `ts_rank(r.tsv, ${tsq})`;
+        score = `ts_rank(r.tsv, ${tsq})`;
+      } else if (o.tsCandidates) {
+        // The newest N matches from the narrow side table, ranked there; `from` is completed below,
+        // once it is known whether other filters need the records' own rows.
+        sideText =
+          `SELECT t.rid, t.wall_start, ts_rank(t.tsv, ${tsq}) AS score, count(*) OVER () AS n FROM ` +
+          `(SELECT rid, wall_start, tsv FROM text_index t WHERE t.tsv @@ (${tsq}) ` +
+          `ORDER BY rid DESC LIMIT ${p(o.tsCandidates)}) t`;
+        candidates = 'c.n';
+        score = 'c.score';
+      } else {
+        where.push(`r.tsv @@ (${tsq})`);
+        score = `ts_rank(r.tsv, ${tsq})`;
+      }
     } else {
       // The FTS subquery runs first and alone (its rowid bound is an FTS5 range seek); the
       // record filters apply to its bounded candidates.
@@ -93,6 +114,17 @@ export function buildSearchSql(q: SearchQuery, dialect: Dialect, o: SqlOptions =
       (t) => `r.type = ${p(t)} OR r.kind = ${p(t)} OR (r.type >= ${p(`${t}.`)} AND r.type < ${p(`${t}/`)})`,
     );
     where.push(`(${any.join(' OR ')})`);
+  }
+
+  if (sideText !== null) {
+    if (where.length === 0 && q.order === 'best') {
+      // Nothing but text, best first: the page is chosen among the candidates' narrow rows (the
+      // same order as below: score, wall_start, rid), and only its rows are read from records.
+      from =
+        `(SELECT c.rid, c.score, c.n FROM (${sideText}) c ` +
+        `ORDER BY c.score DESC, c.wall_start DESC, c.rid DESC LIMIT ${p(q.offset + q.limit + 1)}) c ` +
+        `JOIN records r ON r.rid = c.rid`;
+    } else from = `(${sideText}) c JOIN records r ON r.rid = c.rid`;
   }
 
   let order: string;

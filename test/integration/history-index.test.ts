@@ -330,13 +330,92 @@ describe('history index', () => {
     // Fewer matches than the bound: one query, all of them.
     const few = await bounded.search(parseSearchQuery({ text: 'dock 17', stream: 'pgbulk' }));
     expect(few.hits.map((h) => h.id)).toEqual(['pgbulk:17']);
-    // The candidate subquery is a bounded top-N by rid, and ts_rank runs above it.
+    // The candidate subquery is a bounded top-N by rid over the narrow side table, ranked there.
     const { sql } = postgresSearchSql(q, 100);
     expect(sql).toMatch(
-      /FROM \(SELECT t\.rid, count\(\*\) OVER \(\) AS n FROM \(SELECT rid FROM vigil_records t WHERE t\.tsv @@/,
+      /ts_rank\(t\.tsv, [^)]*\)\) AS score, count\(\*\) OVER \(\) AS n FROM \(SELECT rid, wall_start, tsv FROM vigil_text t WHERE t\.tsv @@/,
     );
     expect(sql).toMatch(/ORDER BY rid DESC LIMIT \$\d+\) t\) c JOIN vigil_records r ON r\.rid = c\.rid/);
+    // Text alone, best first: the page is cut among the candidates before any record row is read.
+    const alone = postgresSearchSql(parseSearchQuery({ text: 'loading', limit: 20 }), 100).sql;
+    expect(alone).toMatch(
+      /ORDER BY c\.score DESC, c\.wall_start DESC, c\.rid DESC LIMIT \$\d+\) c JOIN vigil_records r/,
+    );
+    // The earlier form, over the records table itself, is kept for comparison.
+    expect(postgresSearchSql(q, 100, 'records').sql).toMatch(
+      /FROM \(SELECT t\.rid, count\(\*\) OVER \(\) AS n FROM \(SELECT rid FROM vigil_records t WHERE t\.tsv @@/,
+    );
+    const wide = await openPostgresIndex({
+      connectionString: pg!.url,
+      textCandidates: 100,
+      textTable: 'records',
+    });
+    closers.push(() => wide.close());
+    for (const args of [
+      { text: 'loading', limit: 20 },
+      { text: 'loading', stream: 'pgbulk', limit: 20 },
+      { text: 'dock 17' },
+    ]) {
+      const ids = async (i: typeof wide) => (await i.search(parseSearchQuery(args))).hits.map((h) => h.id);
+      expect(await ids(bounded)).toEqual(await ids(wide));
+    }
     await client.query("DELETE FROM vigil_records WHERE stream = 'pgbulk'");
+    // Deleted records leave the side table with them.
+    const left = await client.query<{ n: string }>(
+      'SELECT count(*) AS n FROM vigil_text WHERE rid NOT IN (SELECT rid FROM vigil_records)',
+    );
+    expect(Number(left.rows[0]!.n)).toBe(0);
+  });
+
+  it('PostgreSQL: the text side table is filled on write and rebuilt for an index made before it', async () => {
+    const client = new pgClient.Client({ connectionString: pg!.url });
+    await client.connect();
+    closers.push(() => client.end());
+    const index = await openPostgresIndex({ connectionString: pg!.url });
+    closers.push(() => index.close());
+    const rec = (i: number, text: string) => ({
+      record: {
+        id: `side:${i}`,
+        stream: 'side',
+        kind: 'caption',
+        type: 'caption',
+        startMs: i * 1000,
+        endMs: i * 1000,
+        wallStartMs: T0 + i * 1000,
+        wallEndMs: T0 + i * 1000,
+        labels: [],
+        zones: [],
+        count: null,
+        counts: {},
+        dwellMs: null,
+        text,
+        keyframeIds: [],
+        evidence: null,
+      },
+    });
+    const w = await index.write([rec(0, 'a parcel at the side door'), rec(1, ''), rec(2, 'side door open')]);
+    expect(w.inserted).toBe(3);
+    // Written again: duplicates, and no second side row.
+    expect((await index.write([rec(0, 'a parcel at the side door')])).duplicates).toBe(1);
+    const sideRows = async () =>
+      Number(
+        (
+          await client.query<{ n: string }>(
+            "SELECT count(*) AS n FROM vigil_text t JOIN vigil_records r USING (rid) WHERE r.stream = 'side'",
+          )
+        ).rows[0]!.n,
+      );
+    expect(await sideRows()).toBe(2);
+    const found = async (i: typeof index) =>
+      (await i.search(parseSearchQuery({ text: 'side door' }))).hits.map((h) => h.id).sort();
+    expect(await found(index)).toEqual(['side:0', 'side:2']);
+    // An index from before the side table: opening it fills the table from the records.
+    await client.query('DROP TABLE vigil_text');
+    const reopened = await openPostgresIndex({ connectionString: pg!.url });
+    closers.push(() => reopened.close());
+    expect(await sideRows()).toBe(2);
+    expect(await found(reopened)).toEqual(['side:0', 'side:2']);
+    await client.query("DELETE FROM vigil_records WHERE stream = 'side'");
   });
 
   it('control API: bad input gets a typed 400-class error or an empty answer, never a stack trace', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatStreamTime, parseQuestion, MAX_QUESTION_CHARS } from '../../src/history/ask.js';
-import { findLabels, labelNoun, labelsForWord } from '../../src/history/labels.js';
+import { DETECTOR_LABELS, findLabels, labelNoun, labelsForWord } from '../../src/history/labels.js';
 import { HistoryError } from '../../src/history/query.js';
 import { answerQuestion } from '../../src/history/ask.js';
 import { openSqliteIndex } from '../../src/history/sqlite.js';
@@ -23,11 +23,28 @@ describe('labels', () => {
     ['buses', ['bus']],
     ['bikes', ['bicycle', 'motorcycle']],
     ['dogs', ['dog']],
-    ['lorries', ['truck']],
+    ['lorries', ['truck', 'car']],
+    ['truck', ['truck', 'car']],
+    ['pickup', ['truck', 'car']],
     ['tables', ['dining table']],
     ['umbrellas', ['umbrella']],
     ['cloud', []],
   ])('%s → %j', (word, labels) => expect(labelsForWord(word)).toEqual(labels));
+
+  it('reads look-alikes both ways, each label first for its own name', () => {
+    for (const a of DETECTOR_LABELS) {
+      const found = labelsForWord(a.includes(' ') ? a.split(' ').join('') : a);
+      const labels = a.includes(' ') ? findLabels(a)[0]!.labels : found;
+      expect(labels[0]).toBe(a);
+      // Symmetric: a word for one label that finds another is matched by that label's word too.
+      for (const b of labels.slice(1)) expect(findLabels(b)[0]!.labels).toContain(a);
+    }
+    expect(findLabels('a truck')[0]).toMatchObject({ labels: ['truck', 'car'], named: ['truck'] });
+    expect(findLabels('a car')[0]).toMatchObject({ labels: ['car', 'truck'], named: ['car'] });
+    // A group word names its whole family; a member does not name the group's other members.
+    expect(findLabels('vehicles')[0]!.named).toEqual(['car', 'truck', 'bus', 'motorcycle']);
+    expect(labelsForWord('truck')).not.toContain('bus');
+  });
 
   it('finds multi-word classes before single words', () => {
     expect(
@@ -43,7 +60,13 @@ describe('question parser', () => {
     ['How many people were there?', { intent: 'count', labels: ['person'] }],
     [
       'When did a truck stop at the gate?',
-      { intent: 'when', labels: ['truck'], softZones: ['gate'], minDwellMs: 3000 },
+      {
+        intent: 'when',
+        labels: ['truck', 'car'],
+        namedLabels: ['truck'],
+        softZones: ['gate'],
+        minDwellMs: 3000,
+      },
     ],
     ['how long did the car stay?', { intent: 'duration', labels: ['car', 'truck'] }],
     ['Which objects did you see?', { intent: 'which' }],
@@ -100,6 +123,54 @@ describe('question parser', () => {
     // A time of day later than now is yesterday's.
     expect(parse('people after 23:00')).toMatchObject({ clock: 'wall', from: at(23, 0) - 86_400_000 });
     expect(parse('people today')).toMatchObject({ clock: 'wall', from: at(0, 0), to: NOW });
+  });
+
+  it('reads ranges with mixed clock formats and other common phrasings as one clock', () => {
+    const stream = (from: number, to: number) => ({ clock: 'stream', from, to });
+    for (const [q, from, to] of [
+      ['people between 0:50 and 1:00', 50_000, 60_000],
+      ['people from 50s to 1:05', 50_000, 65_000],
+      ['people between 00:00:50 and 1 minute', 50_000, 60_000],
+      ['people between 50 and 60 seconds', 50_000, 60_000],
+      ['cars from 1 to 2 minutes', 60_000, 120_000],
+      ['people 0:50-1:00', 50_000, 60_000],
+      ['people 0:50 to 1:05', 50_000, 65_000],
+      ['people after 0:50 and before 1:00', 50_000, 60_000],
+      ['people between 1 minute and 1 minute 30 seconds', 60_000, 90_000],
+      ['people between 1m05s and 1m10s', 65_000, 70_000],
+      ['people from minute 1 to minute 2', 60_000, 120_000],
+      ['people from the 30 second mark to the 45 second mark', 30_000, 45_000],
+    ] as const) {
+      expect(parse(q), q).toMatchObject(stream(from, to));
+    }
+    // Two times of day stay wall-clock times.
+    expect(parse('people between 10:00 and 10:05')).toMatchObject({
+      clock: 'wall',
+      from: at(10, 0),
+      to: at(10, 5),
+    });
+    expect(parse('people after 10:00 and before 11:30')).toMatchObject({
+      clock: 'wall',
+      from: at(10, 0),
+      to: at(11, 30),
+    });
+  });
+
+  it('reads "say" as words heard or read: transcripts, OCR text and captions, not speech alone', () => {
+    const words = ['transcript', 'speech', 'ocr', 'text.appeared', 'caption'];
+    expect(parse('what was said between 0:30 and 0:40?')).toMatchObject({ intent: 'what', wordsAsked: true });
+    expect(parse('what was said between 0:30 and 0:40?').types.sort()).toEqual([...words].sort());
+    expect(parse('what does the sign say?').types.sort()).toEqual([...words].sort());
+    // The man is who spoke, not a label the transcript carries.
+    expect(parse('what did the man say?')).toMatchObject({ wordsAsked: true, labels: ['person'] });
+    // With the words given, they are searched wherever they were kept.
+    expect(parse('when did the screen say GATE CLOSED?')).toMatchObject({
+      text: [['gate', 'closed']],
+      types: [],
+    });
+    expect(parse('did anything say "DELIVERY"?').types).toEqual([]);
+    // Speech words still mean speech.
+    expect(parse('when did someone talk about "parking"?').types).toEqual(['speech', 'transcript']);
   });
 
   it('reads anchors, counts, dwell, quoted text, zones and streams', () => {
@@ -357,6 +428,61 @@ describe('answers from an index', () => {
     // The person left after 2 s: closed, not open, and too short for "waited".
     const waited = await answerQuestion(index, 'did a person wait on walkway?');
     expect(waited.empty).toBe(true);
+    await index.close();
+  });
+  it('finds objects together where one track of each overlaps, whatever the verb', async () => {
+    const index = await openSqliteIndex({ path: ':memory:' });
+    await index.write([
+      // A dog from 40 s to 43 s and a person from 41 s to 44 s: no record holds both labels.
+      rec('yard', 'event', 'object.entered', 40, 40, { labels: ['dog'], count: 1 }),
+      rec('yard', 'event', 'object.left', 40, 43, { labels: ['dog'], dwellMs: 3_000 }),
+      rec('yard', 'event', 'object.entered', 41, 41, { labels: ['person'], count: 1 }),
+      rec('yard', 'event', 'object.left', 41, 44, { labels: ['person'], dwellMs: 3_000 }),
+      // A bicycle tracked from 0 s, its entry reported at 5.3 s, gone at 7 s: closed, not parked.
+      rec('yard', 'event', 'object.entered', 5.3, 5.3, { labels: ['bicycle'], count: 1 }),
+      rec('yard', 'event', 'object.left', 0, 7, { labels: ['bicycle'], dwellMs: 5_300 }),
+      rec('yard', 'summary', 'window', 90, 93, { labels: ['cat'], count: 1, counts: { cat: 1 } }),
+    ]);
+    const a = await answerQuestion(index, 'Did a dog and a person appear together on yard?');
+    expect(a.empty).toBe(false);
+    expect(a.evidence[0]).toMatchObject({ stream: 'yard', startMs: 41_000, endMs: 43_000 });
+    const when = await answerQuestion(index, 'when were a dog and a person on yard at the same time?');
+    expect(when.evidence[0]).toMatchObject({ startMs: 41_000, endMs: 43_000 });
+    // Never at the same time: nothing.
+    expect((await answerQuestion(index, 'was a bicycle next to a dog on yard?')).empty).toBe(true);
+    expect((await answerQuestion(index, 'did a cat and a dog appear together?')).empty).toBe(true);
+    await index.close();
+  });
+
+  it('"say" searches on-screen text and captions as well as transcripts', async () => {
+    const index = await openSqliteIndex({ path: ':memory:' });
+    await index.write([
+      rec('lobby', 'event', 'text.appeared', 10, 10, { text: 'NO ENTRY' }),
+      rec('lobby', 'transcript', 'transcript', 20, 24, { text: 'please wait at the desk' }),
+      rec('lobby', 'caption', 'caption', 30, 30, { text: 'a man holds a sign reading OPEN' }),
+      rec('lobby', 'summary', 'window', 40, 43, { labels: ['person'], count: 1, counts: { person: 1 } }),
+    ]);
+    const sign = await answerQuestion(index, 'what did the sign say?');
+    expect(sign.evidence.map((e) => e.startMs)).toContain(10_000);
+    const said = await answerQuestion(index, 'what was said on lobby?');
+    expect(said.evidence.map((e) => e.startMs).sort()).toEqual([10_000, 20_000, 30_000]);
+    const man = await answerQuestion(index, 'what did the man say?');
+    expect(man.evidence.map((e) => e.startMs)).toContain(20_000);
+    const screen = await answerQuestion(index, 'when did the screen say NO ENTRY?');
+    expect(screen.evidence[0]).toMatchObject({ startMs: 10_000 });
+    await index.close();
+  });
+
+  it('a truck is searched as a truck first, then as its look-alike car', async () => {
+    const index = await fill();
+    await index.write([rec('drive', 'event', 'object.left', 3, 9, { labels: ['car'], dwellMs: 6_000 })]);
+    const onlyCar = await answerQuestion(index, 'was a truck visible on drive?');
+    expect(onlyCar.evidence[0]).toMatchObject({ stream: 'drive', startMs: 3_000 });
+    expect(onlyCar.searched.description).toMatch(/no truck found/);
+    // Where a truck was detected, its own records answer (not the cars beside it).
+    const truck = await answerQuestion(index, 'when did a truck enter walkway?');
+    expect(truck.evidence[0]).toMatchObject({ stream: 'walkway', startMs: 1_000 });
+    expect(truck.searched.queries[0]!.labels).toEqual(['truck']);
     await index.close();
   });
 });
