@@ -179,5 +179,6 @@ describe('vigil ask --history with --summarizer', () => {
     expect(remote.code).toBe(2);
     expect(remote.stderr).toMatch(/--summarizer applies to --history/);
     expect(standin.violations).toEqual([]);
-  });
+    // Eleven CLI starts one after another: generous on a loaded 2-core machine.
+  }, 180_000);
 });
