@@ -262,6 +262,8 @@ export class ShotDetector {
   /** First frame of the current flat run of the dip, and the longest run in it (frames). */
   private flatSince = -1;
   private dipFlatRun = 0;
+  /** dist() from a gradual() call's window end to the newest frame (NaN: not computed yet). */
+  private twinAfter = Number.NaN;
 
   constructor(options: ShotOptions = {}, grid: { cols: number; rows: number } = DEFAULT_GRID) {
     this.o = parseShotOptions(options);
@@ -334,12 +336,13 @@ export class ShotDetector {
     if (this.n > 0 && ptsNs < this.pts[(this.n - 1) % this.cap]!) this.reset();
     const n = this.n;
     const slot = n % this.cap;
-    this.ingest(slot, ptsNs, thumb, hist);
+    const prev = n > 0 ? (n - 1) % this.cap : -1;
+    const sz = this.ingest(slot, ptsNs, thumb, hist, prev);
     if (n > 0) {
-      const prev = (n - 1) % this.cap;
       const dt = (ptsNs - this.pts[prev]!) / 1e6;
       if (dt > 0) this.frameMs = n === 1 ? dt : this.frameMs + 0.1 * (dt - this.frameMs);
-      this.step[slot] = this.dist(prev, slot);
+      // (Both textured: the structural part came with ingest(), the same sum dist() takes.)
+      this.step[slot] = Number.isNaN(sz) ? this.dist(prev, slot) : sz / this.cells + this.toneDist(prev, slot);
     } else {
       this.step[slot] = 0;
     }
@@ -357,11 +360,22 @@ export class ShotDetector {
 
   // -- per-frame features --------------------------------------------------------------------
 
-  private ingest(slot: number, ptsNs: number, thumb: Float64Array, hist: Float64Array): void {
+  /**
+   * Stores frame `slot`'s raw and normalised thumbnail, level, contrast and tone shape; returns the
+   * structural part of its distance to frame `prev` (sum of |dz| over the cells, as dist() sums it)
+   * when both are textured, computed in the same pass (NaN when either is flat or there is none).
+   */
+  private ingest(slot: number, ptsNs: number, thumb: Float64Array, hist: Float64Array, prev: number): number {
     const m = this.cells;
     const base = slot * m;
+    const thumbs = this.thumbs;
+    const zs = this.zs;
     let sum = 0;
-    for (let i = 0; i < m; i++) sum += thumb[i]!;
+    for (let i = 0; i < m; i++) {
+      const v = thumb[i]!;
+      sum += v;
+      thumbs[base + i] = v;
+    }
     const mu = sum / m;
     let vs = 0;
     for (let i = 0; i < m; i++) {
@@ -370,10 +384,26 @@ export class ShotDetector {
     }
     const sigma = Math.sqrt(vs / m);
     const flat = sigma < this.o.flatLevel || sigma === 0;
-    const inv = flat ? 0 : 1 / sigma;
-    for (let i = 0; i < m; i++) {
-      this.thumbs[base + i] = thumb[i]!;
-      this.zs[base + i] = (thumb[i]! - mu) * inv;
+    let sz = Number.NaN;
+    if (flat) {
+      // (A flat frame's normalised thumbnail is never read: dist(), progress() and shifted() take
+      // flat frames apart.)
+      zs.fill(0, base, base + m);
+    } else {
+      const inv = 1 / sigma;
+      if (prev >= 0 && this.sigma[prev] !== 0) {
+        // The step from the previous frame in the same pass: |z(prev) - z(this)| on the stored
+        // (32-bit) values, summed in cell order as dist() does.
+        const pb = prev * m;
+        sz = 0;
+        for (let i = 0; i < m; i++) {
+          const z = Math.fround((thumb[i]! - mu) * inv);
+          zs[base + i] = z;
+          sz += Math.abs(zs[pb + i]! - z);
+        }
+      } else {
+        for (let i = 0; i < m; i++) zs[base + i] = (thumb[i]! - mu) * inv;
+      }
     }
     this.pts[slot] = ptsNs;
     this.mu[slot] = mu;
@@ -406,6 +436,7 @@ export class ShotDetector {
     const spread = this.qs[q + NQ - 1]! - this.qs[q]!;
     const qinv = spread > 1 ? 1 / spread : 0;
     for (let i = 0; i < NQ; i++) this.qs[q + i] = (this.qs[q + i]! - med) * qinv;
+    return sz;
   }
 
   private flat(slot: number): boolean {
@@ -428,15 +459,22 @@ export class ShotDetector {
       return Math.max(0, Math.min(1, Math.max(texture, level)));
     }
     const m = this.cells;
+    const z = this.zs;
     const za = a * m;
     const zb = b * m;
     let sz = 0;
-    for (let i = 0; i < m; i++) sz += Math.abs(this.zs[za + i]! - this.zs[zb + i]!);
+    for (let i = 0; i < m; i++) sz += Math.abs(z[za + i]! - z[zb + i]!);
+    return sz / m + this.toneDist(a, b);
+  }
+
+  /** The tone-shape part of dist(): TONE_WEIGHT x mean |qa - qb|. */
+  private toneDist(a: number, b: number): number {
+    const q = this.qs;
     const qa = a * NQ;
     const qb = b * NQ;
     let sq = 0;
-    for (let i = 0; i < NQ; i++) sq += Math.abs(this.qs[qa + i]! - this.qs[qb + i]!);
-    return sz / m + (TONE_WEIGHT * sq) / NQ;
+    for (let i = 0; i < NQ; i++) sq += Math.abs(q[qa + i]! - q[qb + i]!);
+    return (TONE_WEIGHT * sq) / NQ;
   }
 
   private slotOf(i: number): number {
@@ -630,14 +668,29 @@ export class ShotDetector {
     // The best window ending at e (cheap tests), then the camera-motion test on it alone.
     let best = 0;
     let bestS = -1;
+    this.twinAfter = Number.NaN;
     if (maxFrames >= minFrames) {
       const ratio = LAG_STEPS > 1 ? Math.pow(maxFrames / minFrames, 1 / (LAG_STEPS - 1)) : 1;
       let prevLag = 0;
+      // The steps of frames from..e summed, and whether a frame from - 1..e is flat: the frame
+      // distance of textured frames is a (weighted L1) metric, so a window whose steps add up to
+      // less than gradualThreshold has ends closer than that (window() would return 0 at its first
+      // test), whatever the frames in between. The margin covers rounding in either sum.
+      const bound = o.gradualThreshold * (1 - 1e-9);
+      let from = e + 1;
+      let steps = 0;
+      let flat = this.flat(this.slotOf(e));
       for (let i = 0; i < LAG_STEPS; i++) {
         const lag = Math.round(minFrames * Math.pow(ratio, i));
         if (lag === prevLag || lag > maxFrames) continue;
         prevLag = lag;
         if (e - lag < this.floor) continue;
+        for (; from > e - lag + 1; ) {
+          from--;
+          steps += this.step[this.slotOf(from)]!;
+          if (this.flat(this.slotOf(from - 1))) flat = true;
+        }
+        if (!flat && steps < bound) continue;
         const score = this.window(e - lag, e);
         if (score > best) {
           best = score;
@@ -709,7 +762,9 @@ export class ShotDetector {
     const len0 = e - s;
     const back = Math.min(Math.max(this.k, Math.round(len0 / 2)), s - Math.max(0, this.n - this.cap));
     if (back > 0 && this.dist(this.slotOf(s - back), ss) > STANDOUT * d) return 0;
-    if (this.dist(se, this.slotOf(e + this.k)) > STANDOUT * d) return 0;
+    // (The same frames for every window of one gradual() call: computed once.)
+    if (Number.isNaN(this.twinAfter)) this.twinAfter = this.dist(se, this.slotOf(e + this.k));
+    if (this.twinAfter > STANDOUT * d) return 0;
     // Gradual: no single step carries most of the change (a cut inside the window does).
     let maxStep = 0;
     for (let i = s + 1; i <= e; i++) maxStep = Math.max(maxStep, this.step[this.slotOf(i)]!);
