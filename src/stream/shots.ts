@@ -234,6 +234,8 @@ export class ShotDetector {
   /** Pixel variance of each frame (from its histogram: fine texture included). */
   private readonly pvar: Float64Array;
   private readonly step: Float64Array;
+  /** Sum of |raw cell change| from the frame before, computed when first needed (NaN: not yet). */
+  private readonly rawStep: Float64Array;
   private readonly thumbs: Float32Array;
   private readonly zs: Float32Array;
   private readonly qs: Float32Array;
@@ -275,6 +277,7 @@ export class ShotDetector {
     this.sigma = new Float64Array(this.cap);
     this.pvar = new Float64Array(this.cap);
     this.step = new Float64Array(this.cap);
+    this.rawStep = new Float64Array(this.cap).fill(Number.NaN);
     this.thumbs = new Float32Array(this.cap * this.cells);
     this.zs = new Float32Array(this.cap * this.cells);
     this.qs = new Float32Array(this.cap * NQ);
@@ -406,6 +409,7 @@ export class ShotDetector {
       }
     }
     this.pts[slot] = ptsNs;
+    this.rawStep[slot] = Number.NaN;
     this.mu[slot] = mu;
     this.sigma[slot] = flat ? 0 : sigma;
     // Tone shape: quantiles from the histogram's CDF (linear inside a bin), shift and scale out.
@@ -883,10 +887,16 @@ export class ShotDetector {
     if (total <= 0) return 1;
     let max = 0;
     for (let f = s + 1; f <= e; f++) {
-      const A = this.slotOf(f - 1) * c;
-      const B = this.slotOf(f) * c;
-      let sum = 0;
-      for (let i = 0; i < c; i++) sum += Math.abs(t[B + i]! - t[A + i]!);
+      const sf = this.slotOf(f);
+      let sum = this.rawStep[sf]!;
+      if (Number.isNaN(sum)) {
+        // Once per frame: the windows of one call and of the next calls overlap.
+        const A = this.slotOf(f - 1) * c;
+        const B = sf * c;
+        sum = 0;
+        for (let i = 0; i < c; i++) sum += Math.abs(t[B + i]! - t[A + i]!);
+        this.rawStep[sf] = sum;
+      }
       max = Math.max(max, sum);
     }
     return max / total;
