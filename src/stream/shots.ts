@@ -264,6 +264,11 @@ export class ShotDetector {
   /** First frame of the current flat run of the dip, and the longest run in it (frames). */
   private flatSince = -1;
   private dipFlatRun = 0;
+  /** The window lengths of gradual() for lagMin..lagMax frames (see lagsFor()). */
+  private readonly lags = new Int32Array(LAG_STEPS);
+  private lagCount = 0;
+  private lagMin = -1;
+  private lagMax = -1;
   /** dist() from a gradual() call's window end to the newest frame (NaN: not computed yet). */
   private twinAfter = Number.NaN;
 
@@ -674,8 +679,7 @@ export class ShotDetector {
     let bestS = -1;
     this.twinAfter = Number.NaN;
     if (maxFrames >= minFrames) {
-      const ratio = LAG_STEPS > 1 ? Math.pow(maxFrames / minFrames, 1 / (LAG_STEPS - 1)) : 1;
-      let prevLag = 0;
+      const lags = this.lagsFor(minFrames, maxFrames);
       // The steps of frames from..e summed, and whether a frame from - 1..e is flat: the frame
       // distance of textured frames is a (weighted L1) metric, so a window whose steps add up to
       // less than gradualThreshold has ends closer than that (window() would return 0 at its first
@@ -684,10 +688,8 @@ export class ShotDetector {
       let from = e + 1;
       let steps = 0;
       let flat = this.flat(this.slotOf(e));
-      for (let i = 0; i < LAG_STEPS; i++) {
-        const lag = Math.round(minFrames * Math.pow(ratio, i));
-        if (lag === prevLag || lag > maxFrames) continue;
-        prevLag = lag;
+      for (let i = 0; i < lags; i++) {
+        const lag = this.lags[i]!;
         if (e - lag < this.floor) continue;
         for (; from > e - lag + 1; ) {
           from--;
@@ -753,6 +755,27 @@ export class ShotDetector {
         this.cand = null;
       }
     }
+  }
+
+  /**
+   * The window lengths tried (this.lags[0..count), frames, rising, distinct): LAG_STEPS lengths
+   * spaced geometrically from minFrames to maxFrames. Kept while the two stay the same.
+   */
+  private lagsFor(minFrames: number, maxFrames: number): number {
+    if (minFrames === this.lagMin && maxFrames === this.lagMax) return this.lagCount;
+    const ratio = LAG_STEPS > 1 ? Math.pow(maxFrames / minFrames, 1 / (LAG_STEPS - 1)) : 1;
+    let prevLag = 0;
+    let count = 0;
+    for (let i = 0; i < LAG_STEPS; i++) {
+      const lag = Math.round(minFrames * Math.pow(ratio, i));
+      if (lag === prevLag || lag > maxFrames) continue;
+      prevLag = lag;
+      this.lags[count++] = lag;
+    }
+    this.lagMin = minFrames;
+    this.lagMax = maxFrames;
+    this.lagCount = count;
+    return count;
   }
 
   /** Score (> 0) of frames s..e as one gradual transition, or 0. */
