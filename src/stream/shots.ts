@@ -758,6 +758,20 @@ export class ShotDetector {
   }
 
   /**
+   * False when frames a..b are all textured and their steps add up to at most `bound`: then
+   * dist(a, b) <= bound (the distance of textured frames is a metric; the margin covers rounding).
+   */
+  private stepsAbove(a: number, b: number, bound: number): boolean {
+    let sum = 0;
+    for (let f = b; f > a; f--) {
+      const sf = this.slotOf(f);
+      if (this.flat(sf)) return true;
+      sum += this.step[sf]!;
+    }
+    return this.flat(this.slotOf(a)) || sum > bound * (1 - 1e-9);
+  }
+
+  /**
    * The window lengths tried (this.lags[0..count), frames, rising, distinct): LAG_STEPS lengths
    * spaced geometrically from minFrames to maxFrames. Kept while the two stay the same.
    */
@@ -784,29 +798,36 @@ export class ShotDetector {
     const se = this.slotOf(e);
     const d = this.dist(ss, se);
     if (d < this.o.gradualThreshold) return 0;
+    // (The tests are pure and each can only reject: the cheap ones first. A distance is not computed
+    // where the steps between its frames add up to too little for the test to reject, see gradual().)
+    // Gradual: no single step carries most of the change (a cut inside the window does).
+    let maxStep = 0;
+    for (let i = s + 1; i <= e; i++) maxStep = Math.max(maxStep, this.step[this.slotOf(i)]!);
+    const stepHeavy = maxStep > MAX_STEP_SHARE * d;
+    if (stepHeavy) {
+      // Towards (or from) a far less contrasted picture the normalised structure changes mostly at
+      // the end (the last of the old picture's contrast goes): judge the steps on the raw cells
+      // (below). (Flat ends are dips: see flatDip().)
+      const lowEnd = this.faded(ss, se) || this.faded(se, ss);
+      if (!lowEnd || this.flat(ss) || this.flat(se)) return 0;
+    }
     // Twin comparison: the change across the window stands out from the change just before it
     // and just after it (a shot in steady motion changes as much over any stretch).
     const len0 = e - s;
     const back = Math.min(Math.max(this.k, Math.round(len0 / 2)), s - Math.max(0, this.n - this.cap));
-    if (back > 0 && this.dist(this.slotOf(s - back), ss) > STANDOUT * d) return 0;
+    const twin = STANDOUT * d;
+    if (back > 0 && this.stepsAbove(s - back, s, twin) && this.dist(this.slotOf(s - back), ss) > twin) return 0;
     // (The same frames for every window of one gradual() call: computed once.)
-    if (Number.isNaN(this.twinAfter)) this.twinAfter = this.dist(se, this.slotOf(e + this.k));
-    if (this.twinAfter > STANDOUT * d) return 0;
-    // Gradual: no single step carries most of the change (a cut inside the window does).
-    let maxStep = 0;
-    for (let i = s + 1; i <= e; i++) maxStep = Math.max(maxStep, this.step[this.slotOf(i)]!);
-    if (maxStep > MAX_STEP_SHARE * d) {
-      // Towards (or from) a far less contrasted picture the normalised structure changes mostly at
-      // the end (the last of the old picture's contrast goes): judge the steps on the raw cells.
-      // (Flat ends are dips: see flatDip().)
-      const lowEnd = this.faded(ss, se) || this.faded(se, ss);
-      if (!lowEnd || this.flat(ss) || this.flat(se) || this.rawMaxShare(s, e) > MAX_STEP_SHARE) return 0;
+    if (Number.isNaN(this.twinAfter) && this.stepsAbove(e, e + this.k, twin)) {
+      this.twinAfter = this.dist(se, this.slotOf(e + this.k));
     }
+    if (this.twinAfter > twin) return 0;
+    if (stepHeavy && this.rawMaxShare(s, e) > MAX_STEP_SHARE) return 0;
     const len = e - s;
-    const a1 = this.progress(ss, se, this.slotOf(s + Math.round(len / 4)));
     const a2 = this.progress(ss, se, this.slotOf(s + Math.round(len / 2)));
-    const a3 = this.progress(ss, se, this.slotOf(s + Math.round((3 * len) / 4)));
     if (a2 < 0.2 || a2 > 0.8) return 0;
+    const a1 = this.progress(ss, se, this.slotOf(s + Math.round(len / 4)));
+    const a3 = this.progress(ss, se, this.slotOf(s + Math.round((3 * len) / 4)));
     if (a1 < -0.15 || a3 > 1.15 || a1 > a2 + 0.1 || a2 > a3 + 0.1 || a3 - a1 < 0.2) return 0;
     const ex =
       (this.excess(ss, se, this.slotOf(s + Math.round(len / 4))) +
