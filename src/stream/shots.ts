@@ -350,7 +350,9 @@ export class ShotDetector {
       const dt = (ptsNs - this.pts[prev]!) / 1e6;
       if (dt > 0) this.frameMs = n === 1 ? dt : this.frameMs + 0.1 * (dt - this.frameMs);
       // (Both textured: the structural part came with ingest(), the same sum dist() takes.)
-      this.step[slot] = Number.isNaN(sz) ? this.dist(prev, slot) : sz / this.cells + this.toneDist(prev, slot);
+      this.step[slot] = Number.isNaN(sz)
+        ? this.dist(prev, slot)
+        : sz / this.cells + this.toneDist(prev, slot);
     } else {
       this.step[slot] = 0;
     }
@@ -691,7 +693,7 @@ export class ShotDetector {
       for (let i = 0; i < lags; i++) {
         const lag = this.lags[i]!;
         if (e - lag < this.floor) continue;
-        for (; from > e - lag + 1; ) {
+        for (; from > e - lag + 1;) {
           from--;
           steps += this.step[this.slotOf(from)]!;
           if (this.flat(this.slotOf(from - 1))) flat = true;
@@ -816,7 +818,8 @@ export class ShotDetector {
     const len0 = e - s;
     const back = Math.min(Math.max(this.k, Math.round(len0 / 2)), s - Math.max(0, this.n - this.cap));
     const twin = STANDOUT * d;
-    if (back > 0 && this.stepsAbove(s - back, s, twin) && this.dist(this.slotOf(s - back), ss) > twin) return 0;
+    if (back > 0 && this.stepsAbove(s - back, s, twin) && this.dist(this.slotOf(s - back), ss) > twin)
+      return 0;
     // (The same frames for every window of one gradual() call: computed once.)
     if (Number.isNaN(this.twinAfter) && this.stepsAbove(e, e + this.k, twin)) {
       this.twinAfter = this.dist(se, this.slotOf(e + this.k));
