@@ -357,15 +357,19 @@ export class ShotDetector {
       this.step[slot] = 0;
     }
     this.n = n + 1;
-    this.flatDip(n);
+    // Most frames are textured with no dip open, their step too small for a cut, nothing pending:
+    // those early outs of flatDip(), hardCut() and release() are taken here, in a method small
+    // enough that V8 optimises it soon (it optimises a large method that mostly returns at once
+    // only after thousands of calls).
+    if (this.dipStart >= 0 || this.flat(slot)) this.flatDip(n);
     const at = n - this.k;
     if (at >= 1) {
-      this.hardCut(at);
+      if (this.step[this.slotOf(at)]! >= WEAK_CUT * this.o.cutThreshold) this.hardCut(at);
       // Every third frame while no transition is open, every other one while one is (the windows
       // span 4+ frames and overlap: the same transitions, a fraction of the cost).
       if (at % (this.cand !== null ? 2 : 3) === 0) this.gradual(at);
     }
-    return this.release(n);
+    return this.pending.length > 0 ? this.release(n) : null;
   }
 
   // -- per-frame features --------------------------------------------------------------------
