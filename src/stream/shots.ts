@@ -49,6 +49,11 @@
  * Boundaries are reported once final, at most `flashMaxFrames` + 1 + `holdFrames` frames after the
  * transition ends (a cut inside a gradual transition is merged into it); two boundaries closer than
  * `minShotMs` are one. Memory: a ring of `historyFrames` frames' thumbnails (bounded, allocated once).
+ *
+ * Cost per frame: one pass over the cells (the step from the previous frame is summed while the
+ * frame is stored); the windows every second or third frame. The frame distance of textured frames
+ * is a (weighted L1) metric, so a distance whose frames' steps add up to less than a test needs is
+ * not computed (the result is the same; the unit tests check the metric on the stored values).
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Frame, TransitionKind } from '../core/contracts.js';
