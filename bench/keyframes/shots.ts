@@ -5,7 +5,8 @@
  * 0.4 on the same clips in the same run, and against today's selector (the base revision's
  * src/stream, extracted with `git archive`) for cost.
  *
- *   npx tsx bench/keyframes/shots.ts [--base <git rev, default main>] [--rounds N] [--dev | --held-out-3 | --held-out-4]
+ *   npx tsx bench/keyframes/shots.ts [--base <git rev, default main>] [--rounds N] [--warmup N]
+ *     [--dev | --held-out-3 | --held-out-4]
  *
  * Scoring, one to one within ±0.5 s: a true transition is found by an unused detection whose time
  * (Vigil: the middle of its reported span; ffmpeg: the selected frame) lies inside the transition's
@@ -13,8 +14,15 @@
  * when a detection that found no transition lies inside its span ±0.5 s. Coverage: each shot (the
  * clip's start and every transition's end = first clean frame) has a Vigil keyframe (any reason) in
  * [shot start, shot start + 1 s]. Keyframes per frame: all of Vigil's keyframes / frames.
- * Cost: the selector alone over the same decoded gray frames (no decoding in the timed loop), best
- * of N rounds, µs per frame, Vigil with shot detection and the base revision's selector.
+ * Cost: the selector alone over the same decoded gray frames (no decoding in the timed loop), µs per
+ * frame, Vigil with shot detection and the base revision's selector, timed after every clip is
+ * decoded and scored and after `--warmup` passes of both over every clip (default 2: V8 has
+ * optimised both by then, and the decoding's garbage is collected); then `--rounds` rounds (default
+ * 5) of both on every clip, alternating which runs first; per clip the best round. Process CPU
+ * time (user + system) counts V8's background compiler and GC threads too, which the decoding
+ * and a cold start keep busy (up to half of the process CPU in early timed runs when each clip was
+ * timed right after its decoding); the selector thread's own CPU time (Linux schedstat) is printed
+ * beside it, and each round's whole-set ratio for the spread.
  *
  * The DEV clips were used while designing and tuning the detector, the TUNED clips (round 1's
  * held-out set) while tuning it in round 2, the HELD_OUT clips (round 2's held-out set) in round 3;
@@ -24,7 +32,7 @@
  * `--held-out-3` only round 3's, `--dev` only the first three tuning sets.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -409,36 +417,114 @@ function runSelector(make: () => SelectorLike, frames: Frame[]): Keyframe[] {
   return out;
 }
 
+/** µs per frame of one run of a selector over one clip's frames. */
+interface Cost {
+  /** Process CPU time (user + system, every thread: V8's compiler and GC threads included). */
+  proc: number;
+  /** CPU time of the thread that ran the selector (Linux schedstat; NaN where unreadable). */
+  thread: number;
+  wall: number;
+}
+
+/** CPU time this thread has run, ns (Linux /proc/thread-self/schedstat; NaN elsewhere). */
+function threadCpuNs(): number {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function costOnce(make: () => SelectorLike, frames: Frame[]): Cost {
+  const sel = make();
+  const c0 = process.cpuUsage();
+  const m0 = threadCpuNs();
+  const t0 = process.hrtime.bigint();
+  for (const f of frames) sel.next(f);
+  const wall = Number(process.hrtime.bigint() - t0) / 1e3 / frames.length;
+  const m1 = threadCpuNs();
+  const c = process.cpuUsage(c0);
+  return { proc: (c.user + c.system) / frames.length, thread: (m1 - m0) / 1e3 / frames.length, wall };
+}
+
+interface Paired {
+  /** Per clip the best (least disturbed) of the rounds, per measure, weighted by frames: µs per frame. */
+  a: Cost;
+  b: Cost;
+  /** A / B of each round's whole-set CPU (process, thread): the spread. */
+  roundRatios: { proc: number[]; thread: number[] };
+}
+
 /**
- * CPU time of the selector alone, µs per frame, for two selectors in alternating rounds (A B A B
- * ...: the machine's load hits both alike): the best round of each, by process CPU time (user +
- * system, process.cpuUsage) and by wall time.
+ * Cost of two selectors on the same frames, after a warm-up: both run over every clip `warmup`
+ * times first (V8 optimises a large function that mostly returns early only after many calls, and
+ * compiles on background threads that process CPU time counts; the decoding's garbage is collected
+ * meanwhile). Then `rounds` rounds, each running A and B on every clip in turn (B first in odd
+ * rounds: neither always follows the other).
  */
 function timePaired(
   makeA: () => SelectorLike,
   makeB: () => SelectorLike,
-  frames: Frame[],
+  clips: Frame[][],
   rounds: number,
-): { cpuA: number; cpuB: number; wallA: number; wallB: number } {
-  const best = { cpuA: Infinity, cpuB: Infinity, wallA: Infinity, wallB: Infinity };
-  const once = (make: () => SelectorLike): [number, number] => {
-    const sel = make();
-    const c0 = process.cpuUsage();
-    const t0 = process.hrtime.bigint();
-    for (const f of frames) sel.next(f);
-    const wall = Number(process.hrtime.bigint() - t0) / 1e3 / frames.length;
-    const c = process.cpuUsage(c0);
-    return [(c.user + c.system) / frames.length, wall];
+  warmup: number,
+): Paired {
+  for (let w = 0; w < warmup; w++) {
+    for (const frames of clips) {
+      runSelector(makeA, frames);
+      runSelector(makeB, frames);
+    }
+  }
+  const inf = (): Cost => ({ proc: Infinity, thread: Infinity, wall: Infinity });
+  const bestA = clips.map(inf);
+  const bestB = clips.map(inf);
+  const roundRatios = { proc: [] as number[], thread: [] as number[] };
+  const min = (x: Cost, y: Cost): void => {
+    x.proc = Math.min(x.proc, y.proc);
+    x.thread = Math.min(x.thread, y.thread);
+    x.wall = Math.min(x.wall, y.wall);
   };
   for (let r = 0; r < rounds; r++) {
-    const [ca, wa] = once(makeA);
-    const [cb, wb] = once(makeB);
-    best.cpuA = Math.min(best.cpuA, ca);
-    best.wallA = Math.min(best.wallA, wa);
-    best.cpuB = Math.min(best.cpuB, cb);
-    best.wallB = Math.min(best.wallB, wb);
+    const sum = { aProc: 0, bProc: 0, aThread: 0, bThread: 0 };
+    clips.forEach((frames, i) => {
+      let ca: Cost;
+      let cb: Cost;
+      if (r % 2 === 0) {
+        ca = costOnce(makeA, frames);
+        cb = costOnce(makeB, frames);
+      } else {
+        cb = costOnce(makeB, frames);
+        ca = costOnce(makeA, frames);
+      }
+      min(bestA[i] as Cost, ca);
+      min(bestB[i] as Cost, cb);
+      sum.aProc += ca.proc * frames.length;
+      sum.bProc += cb.proc * frames.length;
+      sum.aThread += ca.thread * frames.length;
+      sum.bThread += cb.thread * frames.length;
+    });
+    roundRatios.proc.push(sum.aProc / sum.bProc);
+    roundRatios.thread.push(sum.aThread / sum.bThread);
   }
-  return best;
+  const total = clips.reduce((n, f) => n + f.length, 0);
+  const weigh = (best: Cost[]): Cost => {
+    const out = { proc: 0, thread: 0, wall: 0 };
+    best.forEach((c, i) => {
+      const n = (clips[i] as Frame[]).length;
+      out.proc += (c.proc * n) / total;
+      out.thread += (c.thread * n) / total;
+      out.wall += (c.wall * n) / total;
+    });
+    return out;
+  };
+  return { a: weigh(bestA), b: weigh(bestB), roundRatios };
+}
+
+/** min / median / max of a list, 3 decimals. */
+function spread(xs: number[]): string {
+  const s = [...xs].sort((p, q) => p - q);
+  const f = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(3));
+  return `${f(s[0])} / ${f(s[Math.floor(s.length / 2)])} / ${f(s[s.length - 1])}`;
 }
 
 /** Today's selector: the base revision's src/ extracted (git archive) and imported. */
@@ -493,11 +579,9 @@ async function main(): Promise<void> {
   if (only === 'all' || only === 'held4') {
     sets.push(['HELD-OUT, round 4 (built after the thresholds were frozen at c8e0dd5)', HELD_OUT_4]);
   }
-  let cpuVigil = 0;
-  let cpuBase = 0;
-  let wallVigil = 0;
-  let wallBase = 0;
-  let cpuFrames = 0;
+  const warmup = args.includes('--warmup') ? Number(args[args.indexOf('--warmup') + 1]) : 2;
+  /** Every clip's frames, timed after all sets are scored. */
+  const timed: Frame[][] = [];
   for (const [setName, specs] of sets) {
     const tools = ['vigil', 'today', ...FF_THRESHOLDS.map((t) => `ffmpeg ${t}`)];
     const totals = new Map<string, Score>(tools.map((t) => [t, ZERO]));
@@ -564,12 +648,7 @@ async function main(): Promise<void> {
       }
       kf += vk.length;
       nFrames += frames.length;
-      const t = timePaired(() => new KeyframeSelector(), makeBase, frames, rounds);
-      cpuVigil += t.cpuA * frames.length;
-      cpuBase += t.cpuB * frames.length;
-      wallVigil += t.wallA * frames.length;
-      wallBase += t.wallB * frames.length;
-      cpuFrames += frames.length;
+      timed.push(frames);
     }
     console.log(`## ${setName}: ${specs.length} clips, ${nFrames} frames\n`);
     console.log('| tool | transitions found | recall | precision | distractors fired |');
@@ -586,13 +665,19 @@ async function main(): Promise<void> {
     for (const n of notes) console.log(`- ${n}`);
     console.log('');
   }
+  const t = timePaired(() => new KeyframeSelector(), makeBase, timed, rounds, warmup);
   const load = loadavg()[0] ?? 0;
+  const frames = timed.reduce((n, f) => n + f.length, 0);
+  const row = (name: string, c: Cost): string =>
+    `| ${name} | ${c.proc.toFixed(1)} | ${c.thread.toFixed(1)} | ${c.wall.toFixed(1)} |`;
   console.log(
-    `cost, the selector alone on the same gray frames, alternating rounds, best of ${rounds} (load average ${load.toFixed(1)} on ${cpus().length} cores):\n` +
-      `| selector | CPU µs/frame | wall µs/frame |\n| --- | --: | --: |\n` +
-      `| vigil (shots) | ${(cpuVigil / cpuFrames).toFixed(1)} | ${(wallVigil / cpuFrames).toFixed(1)} |\n` +
-      `| today's selector (${baseCommit}) | ${(cpuBase / cpuFrames).toFixed(1)} | ${(wallBase / cpuFrames).toFixed(1)} |\n` +
-      `| ratio (target <= 1.10) | ${(cpuVigil / cpuBase).toFixed(3)} | ${(wallVigil / wallBase).toFixed(3)} |`,
+    `cost, the selector alone on the same gray frames (${timed.length} clips, ${frames} frames), after ${warmup} warm-up passes, ` +
+      `${rounds} rounds alternating which runs first, per clip the best round (load average ${load.toFixed(1)} on ${cpus().length} cores):\n` +
+      `| selector | process CPU µs/frame | selector thread CPU µs/frame | wall µs/frame |\n| --- | --: | --: | --: |\n` +
+      `${row('vigil (shots)', t.a)}\n` +
+      `${row(`today's selector (${baseCommit})`, t.b)}\n` +
+      `| ratio (target <= 1.10) | ${(t.a.proc / t.b.proc).toFixed(3)} | ${(t.a.thread / t.b.thread).toFixed(3)} | ${(t.a.wall / t.b.wall).toFixed(3)} |\n\n` +
+      `ratio of each round's whole-set CPU, min / median / max: process ${spread(t.roundRatios.proc)}, thread ${spread(t.roundRatios.thread)}`,
   );
 }
 

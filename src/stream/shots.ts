@@ -49,6 +49,11 @@
  * Boundaries are reported once final, at most `flashMaxFrames` + 1 + `holdFrames` frames after the
  * transition ends (a cut inside a gradual transition is merged into it); two boundaries closer than
  * `minShotMs` are one. Memory: a ring of `historyFrames` frames' thumbnails (bounded, allocated once).
+ *
+ * Cost per frame: one pass over the cells (the step from the previous frame is summed while the
+ * frame is stored); the windows every second or third frame. The frame distance of textured frames
+ * is a (weighted L1) metric, so a distance whose frames' steps add up to less than a test needs is
+ * not computed (the result is the same; the unit tests check the metric on the stored values).
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Frame, TransitionKind } from '../core/contracts.js';
@@ -234,6 +239,8 @@ export class ShotDetector {
   /** Pixel variance of each frame (from its histogram: fine texture included). */
   private readonly pvar: Float64Array;
   private readonly step: Float64Array;
+  /** Sum of |raw cell change| from the frame before, computed when first needed (NaN: not yet). */
+  private readonly rawStep: Float64Array;
   private readonly thumbs: Float32Array;
   private readonly zs: Float32Array;
   private readonly qs: Float32Array;
@@ -262,6 +269,13 @@ export class ShotDetector {
   /** First frame of the current flat run of the dip, and the longest run in it (frames). */
   private flatSince = -1;
   private dipFlatRun = 0;
+  /** The window lengths of gradual() for lagMin..lagMax frames (see lagsFor()). */
+  private readonly lags = new Int32Array(LAG_STEPS);
+  private lagCount = 0;
+  private lagMin = -1;
+  private lagMax = -1;
+  /** dist() from a gradual() call's window end to the newest frame (NaN: not computed yet). */
+  private twinAfter = Number.NaN;
 
   constructor(options: ShotOptions = {}, grid: { cols: number; rows: number } = DEFAULT_GRID) {
     this.o = parseShotOptions(options);
@@ -273,6 +287,7 @@ export class ShotDetector {
     this.sigma = new Float64Array(this.cap);
     this.pvar = new Float64Array(this.cap);
     this.step = new Float64Array(this.cap);
+    this.rawStep = new Float64Array(this.cap).fill(Number.NaN);
     this.thumbs = new Float32Array(this.cap * this.cells);
     this.zs = new Float32Array(this.cap * this.cells);
     this.qs = new Float32Array(this.cap * NQ);
@@ -334,34 +349,52 @@ export class ShotDetector {
     if (this.n > 0 && ptsNs < this.pts[(this.n - 1) % this.cap]!) this.reset();
     const n = this.n;
     const slot = n % this.cap;
-    this.ingest(slot, ptsNs, thumb, hist);
+    const prev = n > 0 ? (n - 1) % this.cap : -1;
+    const sz = this.ingest(slot, ptsNs, thumb, hist, prev);
     if (n > 0) {
-      const prev = (n - 1) % this.cap;
       const dt = (ptsNs - this.pts[prev]!) / 1e6;
       if (dt > 0) this.frameMs = n === 1 ? dt : this.frameMs + 0.1 * (dt - this.frameMs);
-      this.step[slot] = this.dist(prev, slot);
+      // (Both textured: the structural part came with ingest(), the same sum dist() takes.)
+      this.step[slot] = Number.isNaN(sz)
+        ? this.dist(prev, slot)
+        : sz / this.cells + this.toneDist(prev, slot);
     } else {
       this.step[slot] = 0;
     }
     this.n = n + 1;
-    this.flatDip(n);
+    // Most frames are textured with no dip open, their step too small for a cut, nothing pending:
+    // those early outs of flatDip(), hardCut() and release() are taken here, in a method small
+    // enough that V8 optimises it soon (it optimises a large method that mostly returns at once
+    // only after thousands of calls).
+    if (this.dipStart >= 0 || this.flat(slot)) this.flatDip(n);
     const at = n - this.k;
     if (at >= 1) {
-      this.hardCut(at);
+      if (this.step[this.slotOf(at)]! >= WEAK_CUT * this.o.cutThreshold) this.hardCut(at);
       // Every third frame while no transition is open, every other one while one is (the windows
       // span 4+ frames and overlap: the same transitions, a fraction of the cost).
       if (at % (this.cand !== null ? 2 : 3) === 0) this.gradual(at);
     }
-    return this.release(n);
+    return this.pending.length > 0 ? this.release(n) : null;
   }
 
   // -- per-frame features --------------------------------------------------------------------
 
-  private ingest(slot: number, ptsNs: number, thumb: Float64Array, hist: Float64Array): void {
+  /**
+   * Stores frame `slot`'s raw and normalised thumbnail, level, contrast and tone shape; returns the
+   * structural part of its distance to frame `prev` (sum of |dz| over the cells, as dist() sums it)
+   * when both are textured, computed in the same pass (NaN when either is flat or there is none).
+   */
+  private ingest(slot: number, ptsNs: number, thumb: Float64Array, hist: Float64Array, prev: number): number {
     const m = this.cells;
     const base = slot * m;
+    const thumbs = this.thumbs;
+    const zs = this.zs;
     let sum = 0;
-    for (let i = 0; i < m; i++) sum += thumb[i]!;
+    for (let i = 0; i < m; i++) {
+      const v = thumb[i]!;
+      sum += v;
+      thumbs[base + i] = v;
+    }
     const mu = sum / m;
     let vs = 0;
     for (let i = 0; i < m; i++) {
@@ -370,12 +403,29 @@ export class ShotDetector {
     }
     const sigma = Math.sqrt(vs / m);
     const flat = sigma < this.o.flatLevel || sigma === 0;
-    const inv = flat ? 0 : 1 / sigma;
-    for (let i = 0; i < m; i++) {
-      this.thumbs[base + i] = thumb[i]!;
-      this.zs[base + i] = (thumb[i]! - mu) * inv;
+    let sz = Number.NaN;
+    if (flat) {
+      // (A flat frame's normalised thumbnail is never read: dist(), progress() and shifted() take
+      // flat frames apart.)
+      zs.fill(0, base, base + m);
+    } else {
+      const inv = 1 / sigma;
+      if (prev >= 0 && this.sigma[prev] !== 0) {
+        // The step from the previous frame in the same pass: |z(prev) - z(this)| on the stored
+        // (32-bit) values, summed in cell order as dist() does.
+        const pb = prev * m;
+        sz = 0;
+        for (let i = 0; i < m; i++) {
+          const z = Math.fround((thumb[i]! - mu) * inv);
+          zs[base + i] = z;
+          sz += Math.abs(zs[pb + i]! - z);
+        }
+      } else {
+        for (let i = 0; i < m; i++) zs[base + i] = (thumb[i]! - mu) * inv;
+      }
     }
     this.pts[slot] = ptsNs;
+    this.rawStep[slot] = Number.NaN;
     this.mu[slot] = mu;
     this.sigma[slot] = flat ? 0 : sigma;
     // Tone shape: quantiles from the histogram's CDF (linear inside a bin), shift and scale out.
@@ -406,6 +456,7 @@ export class ShotDetector {
     const spread = this.qs[q + NQ - 1]! - this.qs[q]!;
     const qinv = spread > 1 ? 1 / spread : 0;
     for (let i = 0; i < NQ; i++) this.qs[q + i] = (this.qs[q + i]! - med) * qinv;
+    return sz;
   }
 
   private flat(slot: number): boolean {
@@ -428,15 +479,22 @@ export class ShotDetector {
       return Math.max(0, Math.min(1, Math.max(texture, level)));
     }
     const m = this.cells;
+    const z = this.zs;
     const za = a * m;
     const zb = b * m;
     let sz = 0;
-    for (let i = 0; i < m; i++) sz += Math.abs(this.zs[za + i]! - this.zs[zb + i]!);
+    for (let i = 0; i < m; i++) sz += Math.abs(z[za + i]! - z[zb + i]!);
+    return sz / m + this.toneDist(a, b);
+  }
+
+  /** The tone-shape part of dist(): TONE_WEIGHT x mean |qa - qb|. */
+  private toneDist(a: number, b: number): number {
+    const q = this.qs;
     const qa = a * NQ;
     const qb = b * NQ;
     let sq = 0;
-    for (let i = 0; i < NQ; i++) sq += Math.abs(this.qs[qa + i]! - this.qs[qb + i]!);
-    return sz / m + (TONE_WEIGHT * sq) / NQ;
+    for (let i = 0; i < NQ; i++) sq += Math.abs(q[qa + i]! - q[qb + i]!);
+    return (TONE_WEIGHT * sq) / NQ;
   }
 
   private slotOf(i: number): number {
@@ -630,14 +688,26 @@ export class ShotDetector {
     // The best window ending at e (cheap tests), then the camera-motion test on it alone.
     let best = 0;
     let bestS = -1;
+    this.twinAfter = Number.NaN;
     if (maxFrames >= minFrames) {
-      const ratio = LAG_STEPS > 1 ? Math.pow(maxFrames / minFrames, 1 / (LAG_STEPS - 1)) : 1;
-      let prevLag = 0;
-      for (let i = 0; i < LAG_STEPS; i++) {
-        const lag = Math.round(minFrames * Math.pow(ratio, i));
-        if (lag === prevLag || lag > maxFrames) continue;
-        prevLag = lag;
+      const lags = this.lagsFor(minFrames, maxFrames);
+      // The steps of frames from..e summed, and whether a frame from - 1..e is flat: the frame
+      // distance of textured frames is a (weighted L1) metric, so a window whose steps add up to
+      // less than gradualThreshold has ends closer than that (window() would return 0 at its first
+      // test), whatever the frames in between. The margin covers rounding in either sum.
+      const bound = o.gradualThreshold * (1 - 1e-9);
+      let from = e + 1;
+      let steps = 0;
+      let flat = this.flat(this.slotOf(e));
+      for (let i = 0; i < lags; i++) {
+        const lag = this.lags[i]!;
         if (e - lag < this.floor) continue;
+        for (; from > e - lag + 1;) {
+          from--;
+          steps += this.step[this.slotOf(from)]!;
+          if (this.flat(this.slotOf(from - 1))) flat = true;
+        }
+        if (!flat && steps < bound) continue;
         const score = this.window(e - lag, e);
         if (score > best) {
           best = score;
@@ -698,33 +768,78 @@ export class ShotDetector {
     }
   }
 
+  /**
+   * False when frames a..b are all textured and their steps add up to at most `bound`: then
+   * dist(a, b) <= bound (the distance of textured frames is a metric; the margin covers rounding).
+   */
+  private stepsAbove(a: number, b: number, bound: number): boolean {
+    let sum = 0;
+    for (let f = b; f > a; f--) {
+      const sf = this.slotOf(f);
+      if (this.flat(sf)) return true;
+      sum += this.step[sf]!;
+    }
+    return this.flat(this.slotOf(a)) || sum > bound * (1 - 1e-9);
+  }
+
+  /**
+   * The window lengths tried (this.lags[0..count), frames, rising, distinct): LAG_STEPS lengths
+   * spaced geometrically from minFrames to maxFrames. Kept while the two stay the same.
+   */
+  private lagsFor(minFrames: number, maxFrames: number): number {
+    if (minFrames === this.lagMin && maxFrames === this.lagMax) return this.lagCount;
+    const ratio = LAG_STEPS > 1 ? Math.pow(maxFrames / minFrames, 1 / (LAG_STEPS - 1)) : 1;
+    let prevLag = 0;
+    let count = 0;
+    for (let i = 0; i < LAG_STEPS; i++) {
+      const lag = Math.round(minFrames * Math.pow(ratio, i));
+      if (lag === prevLag || lag > maxFrames) continue;
+      prevLag = lag;
+      this.lags[count++] = lag;
+    }
+    this.lagMin = minFrames;
+    this.lagMax = maxFrames;
+    this.lagCount = count;
+    return count;
+  }
+
   /** Score (> 0) of frames s..e as one gradual transition, or 0. */
   private window(s: number, e: number): number {
     const ss = this.slotOf(s);
     const se = this.slotOf(e);
     const d = this.dist(ss, se);
     if (d < this.o.gradualThreshold) return 0;
+    // (The tests are pure and each can only reject: the cheap ones first. A distance is not computed
+    // where the steps between its frames add up to too little for the test to reject, see gradual().)
+    // Gradual: no single step carries most of the change (a cut inside the window does).
+    let maxStep = 0;
+    for (let i = s + 1; i <= e; i++) maxStep = Math.max(maxStep, this.step[this.slotOf(i)]!);
+    const stepHeavy = maxStep > MAX_STEP_SHARE * d;
+    if (stepHeavy) {
+      // Towards (or from) a far less contrasted picture the normalised structure changes mostly at
+      // the end (the last of the old picture's contrast goes): judge the steps on the raw cells
+      // (below). (Flat ends are dips: see flatDip().)
+      const lowEnd = this.faded(ss, se) || this.faded(se, ss);
+      if (!lowEnd || this.flat(ss) || this.flat(se)) return 0;
+    }
     // Twin comparison: the change across the window stands out from the change just before it
     // and just after it (a shot in steady motion changes as much over any stretch).
     const len0 = e - s;
     const back = Math.min(Math.max(this.k, Math.round(len0 / 2)), s - Math.max(0, this.n - this.cap));
-    if (back > 0 && this.dist(this.slotOf(s - back), ss) > STANDOUT * d) return 0;
-    if (this.dist(se, this.slotOf(e + this.k)) > STANDOUT * d) return 0;
-    // Gradual: no single step carries most of the change (a cut inside the window does).
-    let maxStep = 0;
-    for (let i = s + 1; i <= e; i++) maxStep = Math.max(maxStep, this.step[this.slotOf(i)]!);
-    if (maxStep > MAX_STEP_SHARE * d) {
-      // Towards (or from) a far less contrasted picture the normalised structure changes mostly at
-      // the end (the last of the old picture's contrast goes): judge the steps on the raw cells.
-      // (Flat ends are dips: see flatDip().)
-      const lowEnd = this.faded(ss, se) || this.faded(se, ss);
-      if (!lowEnd || this.flat(ss) || this.flat(se) || this.rawMaxShare(s, e) > MAX_STEP_SHARE) return 0;
+    const twin = STANDOUT * d;
+    if (back > 0 && this.stepsAbove(s - back, s, twin) && this.dist(this.slotOf(s - back), ss) > twin)
+      return 0;
+    // (The same frames for every window of one gradual() call: computed once.)
+    if (Number.isNaN(this.twinAfter) && this.stepsAbove(e, e + this.k, twin)) {
+      this.twinAfter = this.dist(se, this.slotOf(e + this.k));
     }
+    if (this.twinAfter > twin) return 0;
+    if (stepHeavy && this.rawMaxShare(s, e) > MAX_STEP_SHARE) return 0;
     const len = e - s;
-    const a1 = this.progress(ss, se, this.slotOf(s + Math.round(len / 4)));
     const a2 = this.progress(ss, se, this.slotOf(s + Math.round(len / 2)));
-    const a3 = this.progress(ss, se, this.slotOf(s + Math.round((3 * len) / 4)));
     if (a2 < 0.2 || a2 > 0.8) return 0;
+    const a1 = this.progress(ss, se, this.slotOf(s + Math.round(len / 4)));
+    const a3 = this.progress(ss, se, this.slotOf(s + Math.round((3 * len) / 4)));
     if (a1 < -0.15 || a3 > 1.15 || a1 > a2 + 0.1 || a2 > a3 + 0.1 || a3 - a1 < 0.2) return 0;
     const ex =
       (this.excess(ss, se, this.slotOf(s + Math.round(len / 4))) +
@@ -828,10 +943,16 @@ export class ShotDetector {
     if (total <= 0) return 1;
     let max = 0;
     for (let f = s + 1; f <= e; f++) {
-      const A = this.slotOf(f - 1) * c;
-      const B = this.slotOf(f) * c;
-      let sum = 0;
-      for (let i = 0; i < c; i++) sum += Math.abs(t[B + i]! - t[A + i]!);
+      const sf = this.slotOf(f);
+      let sum = this.rawStep[sf]!;
+      if (Number.isNaN(sum)) {
+        // Once per frame: the windows of one call and of the next calls overlap.
+        const A = this.slotOf(f - 1) * c;
+        const B = sf * c;
+        sum = 0;
+        for (let i = 0; i < c; i++) sum += Math.abs(t[B + i]! - t[A + i]!);
+        this.rawStep[sf] = sum;
+      }
       max = Math.max(max, sum);
     }
     return max / total;

@@ -321,6 +321,46 @@ describe('ShotDetector', () => {
     for (let i = 0; i < 20; i++) expect(det.push(i * 40e6, g.thumb, g.hist)).toBeNull();
   });
 
+  it('rests its shortcuts on the frame distance: each step is dist() exactly, and textured frames obey the triangle inequality', () => {
+    // push() takes a frame's step from the ingest pass, and gradual() / window() skip distances
+    // whose frames' steps add up to too little (a metric's triangle inequality): both must hold
+    // on the detector's own stored values, flat frames, fades, pans and cuts included.
+    interface Internals {
+      n: number;
+      cap: number;
+      step: Float64Array;
+      dist(a: number, b: number): number;
+      flat(slot: number): boolean;
+    }
+    const planes = [
+      ...shot(0, 20),
+      ...Array.from({ length: 8 }, (_, i) => mix(view(0, 20), flatView(0), (i + 1) / 8)),
+      ...Array.from({ length: 4 }, () => flatView(0)),
+      ...Array.from({ length: 8 }, (_, i) => mix(flatView(255), view(1), (i + 1) / 8)),
+      ...shot(1, 20, 0, 6),
+      ...Array.from({ length: 10 }, (_, i) => mix(view(1, 120), view(2), (i + 1) / 10)),
+      ...shot(3, 20),
+    ];
+    const det = new ShotDetector();
+    const d = det as unknown as Internals;
+    planes.forEach((p, i) => {
+      const f = frameFeatures(null, toImage(p));
+      det.push(i * MS * 1e6, f.thumb, f.hist);
+      if (i > 0) expect(d.step[i % d.cap]).toBe(d.dist((i - 1) % d.cap, i % d.cap));
+    });
+    let checked = 0;
+    for (let a = 0; a < planes.length; a += 3) {
+      for (let b = a + 1; b < planes.length; b += 2) {
+        for (let c = b + 1; c < planes.length; c += 5) {
+          if (d.flat(a) || d.flat(b) || d.flat(c)) continue;
+          expect(d.dist(a, c)).toBeLessThanOrEqual(d.dist(a, b) + d.dist(b, c) + 1e-12);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(1000);
+  });
+
   it('rejects options out of range with a ConfigError naming the key', () => {
     for (const [opts, key] of [
       [{ cutThreshold: 0 }, 'cutThreshold'],
