@@ -33,7 +33,9 @@
  * loop point are left out). After the ramp, a quiet stream (a black test source) runs alone for
  * the same time: its cadence detections should be 0 (its keyframes only).
  *
- *   npx tsx bench/e2e/run.ts [--levels 1,2,4,8] [--seconds 30] [--warmup 8] [--fps 15]
+ *   npx tsx bench/e2e/run.ts [--levels 1,2,4,8] [--seconds 30] [--warmup 8] [--fps 15] [--verbose]
+ *
+ * --verbose prints each spurious entry and exit with its stream, stream time and event data.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
@@ -56,6 +58,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '8' },
     fps: { type: 'string', default: '15' },
+    verbose: { type: 'boolean', default: false },
   },
 });
 const levels = values.levels!.split(',').map(Number);
@@ -159,6 +162,8 @@ function toVtest(streamId: string, ptsNs: number, box: Box): { ns: number; box: 
 }
 const entries: Entry[] = [];
 const exits: Exit[] = [];
+/** --verbose: what each scored event said (stream, stream time, its data), by entry / exit. */
+const said = new Map<Entry | Exit, string>();
 const service = await startService(config, () => undefined);
 const nc = await connect({ servers: service.natsUrl, name: 'bench-e2e' });
 let measuring = false;
@@ -201,10 +206,20 @@ nc.subscribe('vigil.*.event.>', {
     const trackId = Number(d.data['trackId']);
     if (d.type === 'object.entered') {
       const v = toVtest(d.streamId, Number(d.data['firstSeenPtsNs']), box);
-      if (v) entries.push({ trackId, label, firstNs: v.ns, box: v.box });
+      if (v) {
+        const e = { trackId, label, firstNs: v.ns, box: v.box };
+        entries.push(e);
+        if (values.verbose)
+          said.set(e, `${d.streamId} @${(d.ptsNs / 1e9).toFixed(2)}s ${JSON.stringify(d.data)}`);
+      }
     } else if (d.type === 'object.left' && d.data['reason'] === 'lost') {
       const v = toVtest(d.streamId, Number(d.data['lastSeenPtsNs']), box);
-      if (v) exits.push({ trackId, label, lastSeenNs: v.ns, decidedNs: v.ns, box: v.box });
+      if (v) {
+        const e = { trackId, label, lastSeenNs: v.ns, decidedNs: v.ns, box: v.box };
+        exits.push(e);
+        if (values.verbose)
+          said.set(e, `${d.streamId} @${(d.ptsNs / 1e9).toFixed(2)}s ${JSON.stringify(d.data)}`);
+      }
     }
   },
 });
@@ -228,6 +243,8 @@ interface Row {
   spuriousEntries: number;
   exits: number;
   spuriousExits: number;
+  /** Cadence requests per second per stream not detected: dropped (lane full), stale (too old), failed. */
+  cadenceLost: { dropped: number; stale: number; failed: number };
   sustained: boolean;
   why: string;
 }
@@ -265,6 +282,7 @@ async function level(n: number): Promise<Row> {
   let worstStreamP99 = 0;
   let detections = 0;
   let detMin = Infinity;
+  const lost = { dropped: 0, stale: 0, failed: 0 };
   for (const id of ids) {
     const x = a.get(id)!;
     const y = b.get(id)!;
@@ -278,6 +296,9 @@ async function level(n: number): Promise<Row> {
     const det = y.analysed - x.analysed + (y.cadenceDetections - x.cadenceDetections);
     detections += det;
     detMin = Math.min(detMin, det / dt);
+    lost.dropped += y.detectDropped - x.detectDropped;
+    lost.stale += y.detectStale - x.detectStale;
+    lost.failed += y.detectFailed - x.detectFailed;
     worstStreamP99 = Math.max(worstStreamP99, quantile(detByStream.get(id) ?? [], 0.99));
   }
   const inferDropPct = keyframes > 0 ? (100 * inferDropped) / keyframes : 0;
@@ -286,6 +307,13 @@ async function level(n: number): Promise<Row> {
   if (inferDropPct > 5) why.push(`${inferDropPct.toFixed(0)}% keyframes dropped (inference behind)`);
   if (!(worstStreamP99 < 2000)) why.push(`detections p99 ${worstStreamP99.toFixed(0)} ms`);
   if (states.some((s) => s !== 'live')) why.push(`states: ${states.join(',')}`);
+  if (values.verbose && ref) {
+    for (const e of entries.filter((x) => isSpuriousEntry(ref.frames, x)))
+      console.log(`    spurious entry ${said.get(e)}`);
+    for (const e of exits.filter((x) => isSpuriousExit(ref.frames, x)))
+      console.log(`    spurious exit ${said.get(e)}`);
+  }
+  said.clear();
   await sleep(2000);
   return {
     streams: n,
@@ -305,6 +333,11 @@ async function level(n: number): Promise<Row> {
     spuriousEntries: ref ? entries.filter((e) => isSpuriousEntry(ref.frames, e)).length : NaN,
     exits: exits.length,
     spuriousExits: ref ? exits.filter((e) => isSpuriousExit(ref.frames, e)).length : NaN,
+    cadenceLost: {
+      dropped: lost.dropped / dt / n,
+      stale: lost.stale / dt / n,
+      failed: lost.failed / dt / n,
+    },
     sustained: why.length === 0,
     why: why.join('; '),
   };
@@ -407,12 +440,14 @@ for (const r of rows) {
 }
 const ratio = (a: number, b: number) => (b > 0 ? `${a}/${b} = ${((100 * a) / b).toFixed(0)}%` : `${a}/0`);
 console.log(
-  '\n| streams | detections/s per stream (mean, least) | spurious entries | spurious exits | sustained |',
+  '\n| streams | detections/s per stream (mean, least) | cadence not detected/s per stream (dropped, stale, failed) | spurious entries | spurious exits | sustained |',
 );
-console.log('|---:|---:|---:|---:|---|');
+console.log('|---:|---:|---:|---:|---:|---|');
 for (const r of rows) {
   console.log(
-    `| ${r.streams} | ${f(r.detPerS, 2)}, ${f(r.detPerSMin, 2)} | ${ratio(r.spuriousEntries, r.entries)} | ` +
+    `| ${r.streams} | ${f(r.detPerS, 2)}, ${f(r.detPerSMin, 2)} | ` +
+      `${f(r.cadenceLost.dropped, 2)}, ${f(r.cadenceLost.stale, 2)}, ${f(r.cadenceLost.failed, 2)} | ` +
+      `${ratio(r.spuriousEntries, r.entries)} | ` +
       `${ratio(r.spuriousExits, r.exits)} | ${r.sustained ? 'yes' : 'no'} |`,
   );
 }
