@@ -19,17 +19,18 @@
  * Only high-score detections start tracks. A track is confirmed ("entered") once it has `minHits`
  * sightings AND the median of its score history reaches the class's `threshold`; a track never
  * confirmed appears nowhere (no events, counts or records). A confirmed track "leaves" as soon as
- * it has gone unseen for the effective maxLost (see `lostAfterMs`), with the frame edge it left
- * by; a tentative one is dropped after `tentativeMaxMisses` unmatched steps. Steps whose
- * detections are missing (model unavailable) neither confirm nor age tracks.
+ * it has gone unseen for its effective maxLost (below), with the frame edge it left by; a
+ * tentative one is dropped after `tentativeMaxMisses` unmatched steps. Steps whose detections are
+ * missing (model unavailable) neither confirm nor age tracks.
  *
- * Effective maxLost: loss is counted in detection opportunities as well as time (like ByteTrack's
- * track buffer in frames). A confirmed track leaves once unseen for
- *   max(maxLostMs, min(maxLostLimitMs, maxLostDetections × the stream's detection interval)),
- * the interval being the mean stream time between its recent detected steps: at 5 detections per
- * second the time rules, when the stream gets fewer (a shared budget, a busy model) the track
- * survives as many missed detections as it would at full cadence, up to the limit. The value
- * applied is on every `left` entry (`maxLostMs`) and is what the object.left latency is held to.
+ * Effective maxLost: loss is counted in missed detections as well as time (like ByteTrack's track
+ * buffer in frames). A confirmed track leaves once it has been unseen for `maxLostMs` AND missed
+ * `maxLostDetections` detected frames, i.e. after max(maxLostMs, the stream time of its N-th
+ * missed detection); at most `maxLostLimitMs` (the bound when detections stop altogether). At 5
+ * detections per second the time rules; when the stream gets fewer (a shared budget, a busy
+ * model, a stall) the track survives as many detections as it would at full cadence. Frames not
+ * detected (ticks) are not misses. The value that applied is on every `left` entry
+ * (`maxLostMs`): object.left latency is held to it.
  *
  * State: at most maxTracks tracks (new detections beyond are counted as `dropped`), each O(1)
  * (bounded score history and path); released by `reset()`.
@@ -78,11 +79,11 @@ export interface TrackerOptions {
   /** Least IoU for the third stage, a detection of another class on an unmatched track (default 0.5; 1 = off). */
   crossClassIou?: number;
   /**
-   * Detection steps (at the stream's achieved cadence) a confirmed track may miss before it
-   * leaves, when they last longer than maxLostMs (default 5; 0 = time only).
+   * Detected frames a confirmed track must also miss before it leaves (default 5; 0 = time only):
+   * loss in detection opportunities, whatever cadence the stream gets.
    */
   maxLostDetections?: number;
-  /** Upper bound of the stretched maxLost (maxLostDetections × interval), ms (default 6000). */
+  /** Unseen this long, a confirmed track leaves however few detections came, ms (default 6000). */
   maxLostLimitMs?: number;
   /** Re-acquisition gate growth, box diagonals per second unseen (default 0.5; 0 = no fourth stage). */
   reacquireGrowth?: number;
@@ -195,8 +196,7 @@ export interface TrackerStats {
   dropped: number;
   /** Detections matched to an unmatched track by the widened re-acquisition gate (stage 4). */
   reacquired: number;
-  /** The effective maxLost now, ms. */
-  maxLostMs: number;
+
   /** Estimated bytes held. */
   bytes: number;
 }
@@ -208,8 +208,6 @@ const PATH_MIN_GAP_NS = 200e6;
 const MAX_VOTES = 8;
 /** Two boxes of different classes overlapping this much are one object (a rider and a bike are not). */
 const SAME_OBJECT_IOU = 0.7;
-/** Recent detection intervals the stream's cadence is estimated from. */
-const INTERVALS = 16;
 
 interface Vote {
   score: number;
@@ -230,6 +228,8 @@ interface Track {
   peak: number;
   hits: number;
   misses: number;
+  /** Stream time unseen at the maxLostDetections-th consecutive miss, ms (null before it). */
+  nthMissMs: number | null;
   confirmed: boolean;
   firstPtsNs: number;
   firstTimeMs: number;
@@ -392,9 +392,7 @@ export class Tracker {
   private dropped = 0;
   private reacquired = 0;
   private lastPtsNs: number | null = null;
-  /** Stream time between recent detected steps, ms (bounded: INTERVALS). */
-  private intervals: number[] = [];
-  private lastDetectedNs: number | null = null;
+
   private seenThisStep = new Set<number>();
 
   constructor(options: TrackerOptions = {}) {
@@ -406,15 +404,14 @@ export class Tracker {
   }
 
   /**
-   * The effective maxLost, ms: a confirmed track unseen this long leaves. At least `maxLostMs`;
-   * longer when `maxLostDetections` detection intervals (the mean of the stream's recent ones)
-   * take longer, up to `maxLostLimitMs`.
+   * A track's effective maxLost, ms: unseen this long, it leaves. `maxLostMs`, or longer until its
+   * `maxLostDetections`-th missed detection (unknown yet: the limit), at most `maxLostLimitMs`.
    */
-  get lostAfterMs(): number {
+  lostAfterMs(t: { nthMissMs: number | null }): number {
     const base = this.o.maxLostMs;
-    if (this.o.maxLostDetections === 0 || this.intervals.length === 0) return base;
-    const mean = this.intervals.reduce((a, b) => a + b, 0) / this.intervals.length;
-    return Math.max(base, Math.min(this.o.maxLostLimitMs, this.o.maxLostDetections * mean));
+    if (this.o.maxLostDetections === 0) return base;
+    const limit = Math.max(base, this.o.maxLostLimitMs);
+    return t.nthMissMs === null ? limit : Math.min(limit, Math.max(base, t.nthMissMs));
   }
 
   /** True while some live track is unmatched (an exit may be due): detection should go on. */
@@ -444,21 +441,14 @@ export class Tracker {
 
     // PTS went back (a new timeline after a reconnect): everyone leaves, ids keep counting.
     if (this.lastPtsNs !== null && ptsNs < this.lastPtsNs - 1e9) {
-      const maxLostMs = this.lostAfterMs;
       for (const t of this.tracks)
-        if (t.confirmed) left.push({ ...this.view(t, true), reason: 'reset', maxLostMs });
+        if (t.confirmed)
+          left.push({ ...this.view(t, true), reason: 'reset', maxLostMs: this.lostAfterMs(t) });
       this.tracks = [];
-      this.intervals = [];
-      this.lastDetectedNs = null;
     }
     if (this.lastPtsNs === null || ptsNs > this.lastPtsNs) this.lastPtsNs = ptsNs;
 
     if (obs.detections === null) return this.step(entered, left, false, []);
-    if (this.lastDetectedNs !== null && ptsNs > this.lastDetectedNs) {
-      this.intervals.push((ptsNs - this.lastDetectedNs) / 1e6);
-      if (this.intervals.length > INTERVALS) this.intervals.shift();
-    }
-    if (this.lastDetectedNs === null || ptsNs > this.lastDetectedNs) this.lastDetectedNs = ptsNs;
 
     // Every track's filter moves to this step's time.
     for (const t of this.tracks) {
@@ -507,9 +497,11 @@ export class Tracker {
       }
     }
 
-    // Unmatched tracks: a miss.
+    // Unmatched tracks: a miss (the N-th one fixes a confirmed track's effective maxLost).
     this.tracks.forEach((t, ti) => {
-      if (!matchedT.has(ti)) t.misses++;
+      if (matchedT.has(ti)) return;
+      t.misses++;
+      if (t.misses === this.o.maxLostDetections) t.nthMissMs = (ptsNs - t.lastPtsNs) / 1e6;
     });
     this.expire(ptsNs, left);
     // New tracks for unmatched high-score detections, except a second box of another class on an
@@ -536,7 +528,7 @@ export class Tracker {
 
   /**
    * A frame that was not detected (time passes, nothing is seen or missed): confirmed tracks unseen
-   * for longer than the effective maxLost (`lostAfterMs`) at this PTS leave now, so an exit does not wait for the next
+   * for longer than their effective maxLost at this PTS leave now, so an exit does not wait for the next
    * detection (which may be seconds away when detections are scarce). Tentative tracks, filters
    * and misses are untouched.
    */
@@ -546,8 +538,8 @@ export class Tracker {
     if (this.lastPtsNs !== null && obs.ptsNs < this.lastPtsNs) return this.step([], left, false, []);
     this.lastPtsNs = obs.ptsNs;
     const keep: Track[] = [];
-    const maxLostMs = this.lostAfterMs;
     for (const t of this.tracks) {
+      const maxLostMs = this.lostAfterMs(t);
       if (t.confirmed && (obs.ptsNs - t.lastPtsNs) / 1e6 > maxLostMs) {
         left.push({ ...this.view(t, true, true), reason: 'lost', maxLostMs });
       } else keep.push(t);
@@ -558,13 +550,14 @@ export class Tracker {
 
   /**
    * The confirmed track due to leave first, if it stays unseen: when (capture time, ms) and at which
-   * PTS its effective maxLost (`lostAfterMs`) runs out. Null without confirmed tracks.
+   * PTS its effective maxLost runs out as far as known now (before its N-th missed detection: the
+   * limit). Null without confirmed tracks.
    */
   get nextLoss(): { timeMs: number; ptsNs: number } | null {
     let next: { timeMs: number; ptsNs: number } | null = null;
-    const maxLostMs = this.lostAfterMs;
     for (const t of this.tracks) {
       if (!t.confirmed) continue;
+      const maxLostMs = this.lostAfterMs(t);
       const timeMs = t.lastTimeMs + maxLostMs;
       if (next === null || timeMs < next.timeMs) next = { timeMs, ptsNs: t.lastPtsNs + maxLostMs * 1e6 };
     }
@@ -590,7 +583,6 @@ export class Tracker {
       created: this.nextId - 1,
       dropped: this.dropped,
       reacquired: this.reacquired,
-      maxLostMs: this.lostAfterMs,
       bytes: this.tracks.reduce(
         (n, t) => n + 900 + t.label.length * 2 + t.lastKeyframeId.length * 4 + t.path.length * 40,
         0,
@@ -601,8 +593,6 @@ export class Tracker {
   reset(): void {
     this.tracks = [];
     this.lastPtsNs = null;
-    this.intervals = [];
-    this.lastDetectedNs = null;
     this.seenThisStep = new Set();
   }
 
@@ -634,6 +624,7 @@ export class Tracker {
       peak: d.score,
       hits: 1,
       misses: 0,
+      nthMissMs: null,
       confirmed: false,
       firstPtsNs: obs.ptsNs,
       firstTimeMs: obs.timeMs,
@@ -679,6 +670,7 @@ export class Tracker {
     t.peak = Math.max(t.peak, d.score);
     t.hits++;
     t.misses = 0;
+    t.nthMissMs = null;
     t.lastPtsNs = obs.ptsNs;
     t.lastTimeMs = obs.timeMs;
     t.frame = { width: obs.width, height: obs.height };
@@ -729,8 +721,8 @@ export class Tracker {
 
   private expire(ptsNs: number, left: TrackStep['left']): void {
     const keep: Track[] = [];
-    const maxLostMs = this.lostAfterMs;
     for (const t of this.tracks) {
+      const maxLostMs = this.lostAfterMs(t);
       const goneMs = (ptsNs - t.lastPtsNs) / 1e6;
       const lost = t.confirmed ? goneMs > maxLostMs : t.misses >= this.o.tentativeMaxMisses;
       if (!lost) keep.push(t);

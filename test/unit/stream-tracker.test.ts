@@ -306,11 +306,11 @@ describe('Tracker at a low detection cadence (a shared budget, a busy model)', (
     expect(left).toEqual([{ i: 14, id: 1, maxLostMs: 5000 }]);
   });
 
-  it('ticks end tracks at the effective maxLost, and nextLoss says when', () => {
+  it('a detection stall is no miss: ticks alone end a track only at maxLostLimitMs; nextLoss says when', () => {
     const t = new Tracker({ minHits: 2 });
-    for (let i = 0; i < 4; i++) t.update(kf(i, i * 1000, [['person', 100, 100]]));
-    expect(t.lostAfterMs).toBe(5000);
-    expect(t.nextLoss).toEqual({ timeMs: T0 + 3000 + 5000, ptsNs: 8000e6 });
+    for (let i = 0; i < 4; i++) t.update(kf(i, i * 200, [['person', 100, 100]]));
+    // No detection after 600 ms (the model is stalled, frames go by undetected).
+    expect(t.nextLoss).toEqual({ timeMs: T0 + 600 + 6000, ptsNs: 6600e6 });
     const at = (ms: number) => ({
       streamId: 'cam',
       ptsNs: ms * 1e6,
@@ -318,20 +318,25 @@ describe('Tracker at a low detection cadence (a shared budget, a busy model)', (
       width: 1000,
       height: 500,
     });
-    expect(t.tick(at(6000)).left).toEqual([]); // 3 s unseen: once 1500 ms would have ended it
-    expect(t.tick(at(8100)).left.map((v) => [v.id, v.reason, v.maxLostMs])).toEqual([[1, 'lost', 5000]]);
+    expect(t.tick(at(2200)).left).toEqual([]); // 1.6 s unseen but no detection missed: stays
+    expect(t.tick(at(6700)).left.map((v) => [v.id, v.reason, v.maxLostMs])).toEqual([[1, 'lost', 6000]]);
   });
 
-  it('at full cadence the time rules; the stretch is bounded by maxLostLimitMs; maxLostDetections 0 is time only', () => {
-    const at = (stepMs: number, options: TrackerOptions) => {
+  it('at full cadence the time rules; a slow cadence stretches maxLost up to maxLostLimitMs; maxLostDetections 0 is time only', () => {
+    /** Seen for 5 steps `stepMs` apart, then missed: the step index it left at and its maxLost. */
+    const leave = (stepMs: number, options: TrackerOptions) => {
       const t = new Tracker({ minHits: 1, ...options });
-      for (let i = 0; i < 5; i++) t.update(kf(i, i * stepMs, [['person', 100, 100]]));
-      return t.lostAfterMs;
+      for (let i = 0; i < 40; i++) {
+        const left = t.update(kf(i, i * stepMs, i < 5 ? [['person', 100, 100]] : [])).left;
+        if (left.length > 0) return { goneMs: (i - 4) * stepMs, maxLostMs: left[0]!.maxLostMs };
+      }
+      return null;
     };
-    expect(at(200, {})).toBe(1500);
-    expect(at(2000, {})).toBe(6000);
-    expect(at(2000, { maxLostLimitMs: 3000 })).toBe(3000);
-    expect(at(2000, { maxLostDetections: 0 })).toBe(1500);
+    expect(leave(200, {})).toEqual({ goneMs: 1600, maxLostMs: 1500 });
+    expect(leave(500, {})).toEqual({ goneMs: 3000, maxLostMs: 2500 }); // 5 misses: 2.5 s
+    expect(leave(2000, {})).toEqual({ goneMs: 8000, maxLostMs: 6000 }); // the limit
+    expect(leave(500, { maxLostLimitMs: 2000 })).toEqual({ goneMs: 2500, maxLostMs: 2000 });
+    expect(leave(500, { maxLostDetections: 0 })).toEqual({ goneMs: 2000, maxLostMs: 1500 });
     expect(() => new Tracker({ maxLostDetections: -1 })).toThrow(/maxLostDetections/);
     expect(() => new Tracker({ reacquireGrowth: -1 })).toThrow(/reacquireGrowth/);
   });
