@@ -210,12 +210,14 @@ describe('TrackingStage', () => {
     expect(tracked.map((k) => k.analysis?.detections.map((d) => d.label))).toEqual([[], []]);
     expect(JSON.stringify(events)).not.toContain('dog');
     expect(JSON.stringify(records)).not.toContain('dog');
-    // Records: the first at confirmation, the final one with the best keyframe (the first keyframe).
+    // Records: the first at confirmation, an update 2 s later (updateMs, the track still alive at
+    // 2.4 s), the final one with the best keyframe (the first keyframe).
     expect(records.map((r) => [r.revision, r.final])).toEqual([
       [0, false],
-      [1, true],
+      [1, false],
+      [2, true],
     ]);
-    const final = records[1]!;
+    const final = records[2]!;
     expect(final).toMatchObject({
       label: 'person',
       reason: 'lost',
