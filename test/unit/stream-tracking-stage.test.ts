@@ -37,6 +37,9 @@ describe('track options', () => {
     expect(r.detect).toEqual({ fps: 4, maxQueue: 2, motionThreshold: 0.004 });
     expect(r.tracker).toMatchObject({
       maxLostMs: 1000,
+      maxLostDetections: 5,
+      maxLostLimitMs: 6000,
+      reacquireGrowth: 0.5,
       minHits: 3,
       labels: ['person', 'car'],
       classes: { person: { threshold: 0.6 }, car: {} },
@@ -59,6 +62,9 @@ describe('track options', () => {
       [{ track: { threshold: 2 } }, /track: threshold/],
       [{ track: { maxLost: 5 } }, /track: unknown option 'maxLost'/],
       [{ track: { exitDeadlineMs: -1 } }, /track: exitDeadlineMs/],
+      [{ track: { maxLostDetections: 1.5 } }, /track: maxLostDetections/],
+      [{ track: { maxLostLimitMs: -1 } }, /track: maxLostLimitMs/],
+      [{ track: { reacquireGrowth: 'fast' } }, /track: reacquireGrowth/],
       [{ objects: [] }, /objects: must name/],
     ];
     for (const [input, re] of bad) {
