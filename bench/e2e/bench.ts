@@ -162,6 +162,8 @@ function toVtest(streamId: string, ptsNs: number, box: Box): { ns: number; box: 
 }
 const entries: Entry[] = [];
 const exits: Exit[] = [];
+/** object.left arrival (capture of the last sighting → received) minus its effective maxLost, ms. */
+const leftOverMs: number[] = [];
 /** --verbose: what each scored event said (stream, stream time, its data), by entry / exit. */
 const said = new Map<Entry | Exit, string>();
 const service = await startService(config, () => undefined);
@@ -194,7 +196,7 @@ nc.subscribe('vigil.*.event.>', {
           streamId: string;
           ptsNs: number;
           data: Record<string, unknown>;
-          evidence: { boxes: { box: Box }[] };
+          evidence: { boxes: { box: Box }[]; timeMs: number };
         };
       }
     ).data;
@@ -213,6 +215,9 @@ nc.subscribe('vigil.*.event.>', {
           said.set(e, `${d.streamId} @${(d.ptsNs / 1e9).toFixed(2)}s ${JSON.stringify(d.data)}`);
       }
     } else if (d.type === 'object.left' && d.data['reason'] === 'lost') {
+      // Published − capture of the last sighting, against the effective maxLost the event reports.
+      const eff = typeof d.data['maxLostMs'] === 'number' ? d.data['maxLostMs'] : 1500;
+      leftOverMs.push(now - d.evidence.timeMs - eff);
       const v = toVtest(d.streamId, Number(d.data['lastSeenPtsNs']), box);
       if (v) {
         const e = { trackId, label, lastSeenNs: v.ns, decidedNs: v.ns, box: v.box };
@@ -245,6 +250,9 @@ interface Row {
   spuriousExits: number;
   /** Cadence requests per second per stream not detected: dropped (lane full), stale (too old), failed. */
   cadenceLost: { dropped: number; stale: number; failed: number };
+  /** object.left arrivals more than 1 s past their effective maxLost, and the p95 of arrival − maxLost. */
+  leftLate: number;
+  leftOverP95: number;
   sustained: boolean;
   why: string;
 }
@@ -263,6 +271,7 @@ async function level(n: number): Promise<Row> {
   detByStream.clear();
   entries.length = 0;
   exits.length = 0;
+  leftOverMs.length = 0;
   const a = snap();
   const t0 = Date.now();
   measuring = true;
@@ -333,6 +342,8 @@ async function level(n: number): Promise<Row> {
     spuriousEntries: ref ? entries.filter((e) => isSpuriousEntry(ref.frames, e)).length : NaN,
     exits: exits.length,
     spuriousExits: ref ? exits.filter((e) => isSpuriousExit(ref.frames, e)).length : NaN,
+    leftLate: leftOverMs.filter((x) => x > 1000).length,
+    leftOverP95: quantile(leftOverMs, 0.95),
     cadenceLost: {
       dropped: lost.dropped / dt / n,
       stale: lost.stale / dt / n,
@@ -440,15 +451,15 @@ for (const r of rows) {
 }
 const ratio = (a: number, b: number) => (b > 0 ? `${a}/${b} = ${((100 * a) / b).toFixed(0)}%` : `${a}/0`);
 console.log(
-  '\n| streams | detections/s per stream (mean, least) | cadence not detected/s per stream (dropped, stale, failed) | spurious entries | spurious exits | sustained |',
+  '\n| streams | detections/s per stream (mean, least) | cadence not detected/s per stream (dropped, stale, failed) | spurious entries | spurious exits | object.left > effective maxLost + 1 s (p95 arrival − maxLost ms) | sustained |',
 );
-console.log('|---:|---:|---:|---:|---:|---|');
+console.log('|---:|---:|---:|---:|---:|---:|---|');
 for (const r of rows) {
   console.log(
     `| ${r.streams} | ${f(r.detPerS, 2)}, ${f(r.detPerSMin, 2)} | ` +
       `${f(r.cadenceLost.dropped, 2)}, ${f(r.cadenceLost.stale, 2)}, ${f(r.cadenceLost.failed, 2)} | ` +
       `${ratio(r.spuriousEntries, r.entries)} | ` +
-      `${ratio(r.spuriousExits, r.exits)} | ${r.sustained ? 'yes' : 'no'} |`,
+      `${ratio(r.spuriousExits, r.exits)} | ${r.leftLate} (${f(r.leftOverP95)}) | ${r.sustained ? 'yes' : 'no'} |`,
   );
 }
 console.log(
