@@ -33,9 +33,10 @@
  * loop point are left out). After the ramp, a quiet stream (a black test source) runs alone for
  * the same time: its cadence detections should be 0 (its keyframes only).
  *
- *   npx tsx bench/e2e/run.ts [--levels 1,2,4,8] [--seconds 30] [--warmup 8] [--fps 15] [--verbose]
+ *   npx tsx bench/e2e/run.ts [--levels 1,2,4,8] [--seconds 30] [--warmup 8] [--fps 15] [--verbose] [--stream JSON]
  *
- * --verbose prints each spurious entry and exit with its stream, stream time and event data.
+ * --verbose prints each spurious entry and exit with its stream, stream time and event data;
+ * --stream '{"track":{...}}' applies stream settings to every measured stream (printed).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
@@ -45,7 +46,7 @@ import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import * as ort from 'onnxruntime-node';
 import { startService } from '../../src/app/service.js';
-import type { StreamInfo } from '../../src/analyzer/manager.js';
+import type { StreamDefinition, StreamInfo } from '../../src/analyzer/manager.js';
 import { parseConfig } from '../../src/config/index.js';
 import type { Box } from '../../src/core/contracts.js';
 import { isSpuriousEntry, isSpuriousExit, type Entry, type Exit } from '../tracking/metrics.js';
@@ -59,12 +60,15 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '8' },
     fps: { type: 'string', default: '15' },
     verbose: { type: 'boolean', default: false },
+    stream: { type: 'string', default: '{}' },
   },
 });
 const levels = values.levels!.split(',').map(Number);
 const seconds = Number(values.seconds);
 const warmup = Number(values.warmup);
 const fps = Number(values.fps);
+/** --stream: settings for every measured stream (e.g. '{"track":{"maxLostLimitMs":12000}}'). */
+const overrides = JSON.parse(values.stream!) as Partial<StreamDefinition>;
 const CLIPS = 4;
 const vtest = join(root, 'samples/vtest.avi');
 const rawModel = join(root, 'models/raw/yolov8n.onnx');
@@ -263,7 +267,12 @@ const snap = (): Snap => new Map(service.manager.list().map((s) => [s.id, { ...s
 async function level(n: number): Promise<Row> {
   const ids = Array.from({ length: n }, (_, i) => `s${i}`);
   for (const [i, id] of ids.entries()) {
-    await service.manager.attach({ id, url: clips[i % CLIPS]!, live: true });
+    await service.manager.attach({
+      ...overrides,
+      id,
+      url: clips[i % CLIPS]!,
+      live: true,
+    } as StreamDefinition);
   }
   await sleep(warmup * 1000);
   detLatency.length = 0;
@@ -435,7 +444,7 @@ const baselineRate = (baselineBefore + baselineAfter) / 2;
 
 const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 console.log(
-  `\nbench/e2e ${started.toISOString()}: ${seconds} s measured per level after ${warmup} s warm-up; ` +
+  `\nbench/e2e ${started.toISOString()}: ${seconds} s measured per level after ${warmup} s warm-up; stream overrides ${values.stream}; ` +
     `720p H.264 at ${fps} fps, live-paced; YOLOv8n on CPU via the gRPC inference server`,
 );
 console.log(
