@@ -33,7 +33,10 @@
  * loop point are left out). After the ramp, a quiet stream (a black test source) runs alone for
  * the same time: its cadence detections should be 0 (its keyframes only).
  *
- *   npx tsx bench/e2e/run.ts [--levels 1,2,4,8] [--seconds 30] [--warmup 8] [--fps 15]
+ *   npx tsx bench/e2e/run.ts [--levels 1,2,4,8] [--seconds 30] [--warmup 8] [--fps 15] [--verbose] [--stream JSON]
+ *
+ * --verbose prints each spurious entry and exit with its stream, stream time and event data;
+ * --stream '{"track":{...}}' applies stream settings to every measured stream (printed).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
@@ -43,7 +46,7 @@ import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import * as ort from 'onnxruntime-node';
 import { startService } from '../../src/app/service.js';
-import type { StreamInfo } from '../../src/analyzer/manager.js';
+import type { StreamDefinition, StreamInfo } from '../../src/analyzer/manager.js';
 import { parseConfig } from '../../src/config/index.js';
 import type { Box } from '../../src/core/contracts.js';
 import { isSpuriousEntry, isSpuriousExit, type Entry, type Exit } from '../tracking/metrics.js';
@@ -56,12 +59,16 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '8' },
     fps: { type: 'string', default: '15' },
+    verbose: { type: 'boolean', default: false },
+    stream: { type: 'string', default: '{}' },
   },
 });
 const levels = values.levels!.split(',').map(Number);
 const seconds = Number(values.seconds);
 const warmup = Number(values.warmup);
 const fps = Number(values.fps);
+/** --stream: settings for every measured stream (e.g. '{"track":{"maxLostLimitMs":12000}}'). */
+const overrides = JSON.parse(values.stream!) as Partial<StreamDefinition>;
 const CLIPS = 4;
 const vtest = join(root, 'samples/vtest.avi');
 const rawModel = join(root, 'models/raw/yolov8n.onnx');
@@ -159,6 +166,10 @@ function toVtest(streamId: string, ptsNs: number, box: Box): { ns: number; box: 
 }
 const entries: Entry[] = [];
 const exits: Exit[] = [];
+/** object.left arrival (capture of the last sighting → received) minus its effective maxLost, ms. */
+const leftOverMs: number[] = [];
+/** --verbose: what each scored event said (stream, stream time, its data), by entry / exit. */
+const said = new Map<Entry | Exit, string>();
 const service = await startService(config, () => undefined);
 const nc = await connect({ servers: service.natsUrl, name: 'bench-e2e' });
 let measuring = false;
@@ -189,7 +200,7 @@ nc.subscribe('vigil.*.event.>', {
           streamId: string;
           ptsNs: number;
           data: Record<string, unknown>;
-          evidence: { boxes: { box: Box }[] };
+          evidence: { boxes: { box: Box }[]; timeMs: number };
         };
       }
     ).data;
@@ -201,10 +212,23 @@ nc.subscribe('vigil.*.event.>', {
     const trackId = Number(d.data['trackId']);
     if (d.type === 'object.entered') {
       const v = toVtest(d.streamId, Number(d.data['firstSeenPtsNs']), box);
-      if (v) entries.push({ trackId, label, firstNs: v.ns, box: v.box });
+      if (v) {
+        const e = { trackId, label, firstNs: v.ns, box: v.box };
+        entries.push(e);
+        if (values.verbose)
+          said.set(e, `${d.streamId} @${(d.ptsNs / 1e9).toFixed(2)}s ${JSON.stringify(d.data)}`);
+      }
     } else if (d.type === 'object.left' && d.data['reason'] === 'lost') {
+      // Published − capture of the last sighting, against the effective maxLost the event reports.
+      const eff = typeof d.data['maxLostMs'] === 'number' ? d.data['maxLostMs'] : 1500;
+      leftOverMs.push(now - d.evidence.timeMs - eff);
       const v = toVtest(d.streamId, Number(d.data['lastSeenPtsNs']), box);
-      if (v) exits.push({ trackId, label, lastSeenNs: v.ns, decidedNs: v.ns, box: v.box });
+      if (v) {
+        const e = { trackId, label, lastSeenNs: v.ns, decidedNs: v.ns, box: v.box };
+        exits.push(e);
+        if (values.verbose)
+          said.set(e, `${d.streamId} @${(d.ptsNs / 1e9).toFixed(2)}s ${JSON.stringify(d.data)}`);
+      }
     }
   },
 });
@@ -228,6 +252,11 @@ interface Row {
   spuriousEntries: number;
   exits: number;
   spuriousExits: number;
+  /** Cadence requests per second per stream not detected: dropped (lane full), stale (too old), failed. */
+  cadenceLost: { dropped: number; stale: number; failed: number };
+  /** object.left arrivals more than 1 s past their effective maxLost, and the p95 of arrival − maxLost. */
+  leftLate: number;
+  leftOverP95: number;
   sustained: boolean;
   why: string;
 }
@@ -238,7 +267,12 @@ const snap = (): Snap => new Map(service.manager.list().map((s) => [s.id, { ...s
 async function level(n: number): Promise<Row> {
   const ids = Array.from({ length: n }, (_, i) => `s${i}`);
   for (const [i, id] of ids.entries()) {
-    await service.manager.attach({ id, url: clips[i % CLIPS]!, live: true });
+    await service.manager.attach({
+      ...overrides,
+      id,
+      url: clips[i % CLIPS]!,
+      live: true,
+    } as StreamDefinition);
   }
   await sleep(warmup * 1000);
   detLatency.length = 0;
@@ -246,6 +280,7 @@ async function level(n: number): Promise<Row> {
   detByStream.clear();
   entries.length = 0;
   exits.length = 0;
+  leftOverMs.length = 0;
   const a = snap();
   const t0 = Date.now();
   measuring = true;
@@ -265,6 +300,7 @@ async function level(n: number): Promise<Row> {
   let worstStreamP99 = 0;
   let detections = 0;
   let detMin = Infinity;
+  const lost = { dropped: 0, stale: 0, failed: 0 };
   for (const id of ids) {
     const x = a.get(id)!;
     const y = b.get(id)!;
@@ -278,6 +314,9 @@ async function level(n: number): Promise<Row> {
     const det = y.analysed - x.analysed + (y.cadenceDetections - x.cadenceDetections);
     detections += det;
     detMin = Math.min(detMin, det / dt);
+    lost.dropped += y.detectDropped - x.detectDropped;
+    lost.stale += y.detectStale - x.detectStale;
+    lost.failed += y.detectFailed - x.detectFailed;
     worstStreamP99 = Math.max(worstStreamP99, quantile(detByStream.get(id) ?? [], 0.99));
   }
   const inferDropPct = keyframes > 0 ? (100 * inferDropped) / keyframes : 0;
@@ -286,6 +325,13 @@ async function level(n: number): Promise<Row> {
   if (inferDropPct > 5) why.push(`${inferDropPct.toFixed(0)}% keyframes dropped (inference behind)`);
   if (!(worstStreamP99 < 2000)) why.push(`detections p99 ${worstStreamP99.toFixed(0)} ms`);
   if (states.some((s) => s !== 'live')) why.push(`states: ${states.join(',')}`);
+  if (values.verbose && ref) {
+    for (const e of entries.filter((x) => isSpuriousEntry(ref.frames, x)))
+      console.log(`    spurious entry ${said.get(e)}`);
+    for (const e of exits.filter((x) => isSpuriousExit(ref.frames, x)))
+      console.log(`    spurious exit ${said.get(e)}`);
+  }
+  said.clear();
   await sleep(2000);
   return {
     streams: n,
@@ -305,6 +351,13 @@ async function level(n: number): Promise<Row> {
     spuriousEntries: ref ? entries.filter((e) => isSpuriousEntry(ref.frames, e)).length : NaN,
     exits: exits.length,
     spuriousExits: ref ? exits.filter((e) => isSpuriousExit(ref.frames, e)).length : NaN,
+    leftLate: leftOverMs.filter((x) => x > 1000).length,
+    leftOverP95: quantile(leftOverMs, 0.95),
+    cadenceLost: {
+      dropped: lost.dropped / dt / n,
+      stale: lost.stale / dt / n,
+      failed: lost.failed / dt / n,
+    },
     sustained: why.length === 0,
     why: why.join('; '),
   };
@@ -391,7 +444,7 @@ const baselineRate = (baselineBefore + baselineAfter) / 2;
 
 const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 console.log(
-  `\nbench/e2e ${started.toISOString()}: ${seconds} s measured per level after ${warmup} s warm-up; ` +
+  `\nbench/e2e ${started.toISOString()}: ${seconds} s measured per level after ${warmup} s warm-up; stream overrides ${values.stream}; ` +
     `720p H.264 at ${fps} fps, live-paced; YOLOv8n on CPU via the gRPC inference server`,
 );
 console.log(
@@ -407,13 +460,15 @@ for (const r of rows) {
 }
 const ratio = (a: number, b: number) => (b > 0 ? `${a}/${b} = ${((100 * a) / b).toFixed(0)}%` : `${a}/0`);
 console.log(
-  '\n| streams | detections/s per stream (mean, least) | spurious entries | spurious exits | sustained |',
+  '\n| streams | detections/s per stream (mean, least) | cadence not detected/s per stream (dropped, stale, failed) | spurious entries | spurious exits | object.left > effective maxLost + 1 s (p95 arrival − maxLost ms) | sustained |',
 );
-console.log('|---:|---:|---:|---:|---|');
+console.log('|---:|---:|---:|---:|---:|---:|---|');
 for (const r of rows) {
   console.log(
-    `| ${r.streams} | ${f(r.detPerS, 2)}, ${f(r.detPerSMin, 2)} | ${ratio(r.spuriousEntries, r.entries)} | ` +
-      `${ratio(r.spuriousExits, r.exits)} | ${r.sustained ? 'yes' : 'no'} |`,
+    `| ${r.streams} | ${f(r.detPerS, 2)}, ${f(r.detPerSMin, 2)} | ` +
+      `${f(r.cadenceLost.dropped, 2)}, ${f(r.cadenceLost.stale, 2)}, ${f(r.cadenceLost.failed, 2)} | ` +
+      `${ratio(r.spuriousEntries, r.entries)} | ` +
+      `${ratio(r.spuriousExits, r.exits)} | ${r.leftLate} (${f(r.leftOverP95)}) | ${r.sustained ? 'yes' : 'no'} |`,
   );
 }
 console.log(

@@ -79,6 +79,8 @@ export interface TrackerRun {
   /** Labels of confirmed tracks seen over at least 1 s (a stricter reference). */
   steadyLabels: Set<string>;
   detections: number;
+  /** object.left (reason lost): decided − last sighting minus the effective maxLost it reports, ms. */
+  overMs: number[];
 }
 
 /**
@@ -89,6 +91,8 @@ export function runTracker(
   ref: RefFile,
   options: ConstructorParameters<typeof Tracker>[0],
   pick: (f: RefFrame, i: number) => boolean = () => true,
+  /** Frames not picked tick the tracker (exits go out on time, as on the stream path). */
+  tick = false,
 ): TrackerRun {
   const tracker = new Tracker(options);
   const out: TrackerRun = {
@@ -97,19 +101,22 @@ export function runTracker(
     labels: new Set(),
     steadyLabels: new Set(),
     detections: 0,
+    overMs: [],
   };
   ref.frames.forEach((f, i) => {
-    if (!pick(f, i)) return;
-    out.detections++;
-    const step = tracker.observe({
+    const at = {
       streamId: 'ref',
       ptsNs: f.ptsNs,
       timeMs: f.ptsNs / 1e6,
-      keyframeId: null,
       width: ref.sourceWidth,
       height: ref.sourceHeight,
-      detections: f.detections,
-    });
+    };
+    const picked = pick(f, i);
+    if (!picked && !tick) return;
+    if (picked) out.detections++;
+    const step = picked
+      ? tracker.observe({ ...at, keyframeId: null, detections: f.detections })
+      : tracker.tick(at);
     for (const t of step.tracks) if (t.dwellMs >= 1000) out.steadyLabels.add(t.label);
     for (const t of step.entered) {
       out.labels.add(t.label);
@@ -124,6 +131,7 @@ export function runTracker(
         decidedNs: f.ptsNs,
         box: t.box,
       });
+      out.overMs.push((f.ptsNs - t.lastPtsNs) / 1e6 - t.maxLostMs);
     }
   });
   return out;
@@ -152,6 +160,7 @@ export function referenceTracks(ref: RefFile): TrackerRun {
     labels: new Set(),
     steadyLabels: new Set(),
     detections: 0,
+    overMs: [],
   };
   let tracks: T[] = [];
   let nextId = 1;

@@ -3,7 +3,7 @@
  * keyframes (their analyses) and the frames the detection cadence picks between them (detected
  * through the shared detection budget, see detect-scheduler.ts). Out come:
  *  - object.entered / object.left events, decided at the detection step (so an exit goes out
- *    `maxLostMs` after the last sighting, not at the next keyframe);
+ *    its effective maxLost (tracker.ts) after the last sighting, not at the next keyframe);
  *  - object records (confirmed, updates, final);
  *  - each keyframe with the tracker's view, its detections cut down to those of confirmed tracks:
  *    windows, summaries and count events see confirmed objects only.
@@ -55,9 +55,10 @@ export interface TrackingStageOptions {
   now?: () => number;
   /**
    * Live streams: a confirmed track's exit waits for detections still running (cadence frames,
-   * keyframe analyses) at most this long past its due time (capture of the last sighting +
-   * `maxLostMs`); then those frames count as not detected and the exit goes out, so `object.left` arrives within `maxLostMs` + 1 s of the
-   * last sighting however slow the model is. 0 = always wait (fast mode; default).
+   * keyframe analyses) at most this long past its due time (capture of the last sighting + its
+   * effective maxLost, see Tracker.nextLoss); then those frames count as not detected and the exit
+   * goes out, so `object.left` arrives within the effective maxLost + 1 s of the last sighting
+   * however slow the model is. 0 = always wait (fast mode; default).
    */
   exitDeadlineMs?: number;
   /** Results held waiting for an earlier frame (default 256); past it the oldest ticket is given up. */
@@ -107,6 +108,8 @@ export class TrackingStage {
   /** Tickets given up at an exit deadline: cadence results are then ignored, keyframes passed on late. */
   private readonly givenUp = new Set<number>();
   private exitTimer: ReturnType<typeof setTimeout> | null = null;
+  /** When exitTimer fires (wall ms): a track due sooner (its N-th missed detection came) re-arms it. */
+  private exitTimerAt = 0;
   /** PTS of the first frames, to learn the source rate (checkSourceFps). */
   private firstPts: number[] | null = [];
 
@@ -186,7 +189,8 @@ export class TrackingStage {
 
   /**
    * A frame not detected: in its place in the order, confirmed tracks overdue at its PTS leave, so
-   * `object.left` goes out `maxLostMs` after the last sighting however scarce detections are.
+   * `object.left` goes out its effective maxLost after the last sighting however scarce detections
+   * are (a frame not detected is no missed detection: see Tracker).
    */
   private tick(frame: Frame): void {
     if (this.lastTickNs !== null && frame.ptsNs >= this.lastTickNs && frame.ptsNs - this.lastTickNs < TICK_NS)
@@ -360,11 +364,17 @@ export class TrackingStage {
    */
   private armExitDeadline(): void {
     const slack = this.o.exitDeadlineMs ?? 0;
-    if (slack <= 0 || this.closed || this.exitTimer !== null || !this.running.has(this.head)) return;
+    if (slack <= 0 || this.closed || !this.running.has(this.head)) return;
     const due = this.tracker.nextLoss;
     if (due === null) return;
+    const at = due.timeMs + slack;
+    if (this.exitTimer !== null) {
+      if (at >= this.exitTimerAt) return;
+      clearTimeout(this.exitTimer);
+    }
     const now = (this.o.now ?? Date.now)();
-    this.exitTimer = setTimeout(() => this.onExitDeadline(), Math.max(0, due.timeMs + slack - now));
+    this.exitTimerAt = at;
+    this.exitTimer = setTimeout(() => this.onExitDeadline(), Math.max(0, at - now));
     this.exitTimer.unref?.();
   }
 

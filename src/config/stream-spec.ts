@@ -178,7 +178,7 @@ export const STREAM_FIELDS = {
   track: {
     kind: 'map',
     check: (v: TrackStreamOptions['track']) => validateTrackOptions({ track: v }, TRACK_CONTEXT),
-    doc: 'Tracker: maxLostMs (1500), minHits (3), minScore (0.4), threshold (0.5), exitDeadlineMs (500, live)',
+    doc: 'Tracker: maxLostMs (1500), maxLostDetections (5), maxLostLimitMs (6000), reacquireGrowth (0.5), minHits (3), minScore (0.4), threshold (0.5), exitDeadlineMs (500, live)',
   },
   oneShot: {
     kind: 'bool',

@@ -369,6 +369,11 @@ export interface ObjectRecord {
   final: boolean;
   /** Why it ended (final records only): unseen past maxLost, a timeline reset, or the stream's end. */
   reason?: 'lost' | 'reset' | 'end';
+  /**
+   * Final records: the effective maxLost that applied, ms (the configured maxLostMs, stretched
+   * until the track missed maxLostDetections detections, at most maxLostLimitMs).
+   */
+  maxLostMs?: number;
   startPtsNs: number;
   endPtsNs: number;
   startTimeMs: number;

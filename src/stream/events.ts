@@ -455,6 +455,8 @@ export function objectEvents(ids: EventFactory, at: ObjectEventAt, step: TrackSt
           lastSeenPtsNs: t.lastPtsNs,
           dwellMs: t.dwellMs,
           reason: t.reason,
+          // The effective maxLost that applied (tracker.ts): at least the configured maxLostMs.
+          maxLostMs: t.maxLostMs,
           entryEdge: t.entryEdge,
           exitEdge: t.exitEdge,
           peakScore: t.peakScore,

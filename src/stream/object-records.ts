@@ -58,7 +58,7 @@ export class ObjectRecords {
     for (const t of step.left) {
       const s = this.live.get(t.id) ?? { revision: 0, lastUpdateNs: ptsNs, zones: new Set<string>() };
       this.live.delete(t.id);
-      out.push(this.record(t, s, true, t.reason));
+      out.push({ ...this.record(t, s, true, t.reason), maxLostMs: t.maxLostMs });
     }
     return out;
   }

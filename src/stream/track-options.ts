@@ -4,12 +4,15 @@
  *   detect:  { fps: 5, maxQueue: 2, motionThreshold: 0.004 }   # detection cadence between keyframes
  *   objects: [person, car]                                      # classes tracked (default: all)
  *   objects: { person: { minScore: 0.4, threshold: 0.55 }, car: {} }   # or per class
- *   track:   { maxLostMs: 1500, minHits: 3, minScore: 0.4, threshold: 0.5, exitDeadlineMs: 500 }
+ *   track:   { maxLostMs: 1500, maxLostDetections: 5, maxLostLimitMs: 6000, reacquireGrowth: 0.5,
+ *              minHits: 3, minScore: 0.4, threshold: 0.5, exitDeadlineMs: 500 }
  *
  * Errors are ConfigErrors naming the key (`detect.fps`, `objects.person.threshold`, …). Defaults
  * (TRACK_DEFAULTS) were chosen for general footage: a detector floor of 0.25 with COCO YOLO models,
  * a track needing three sightings whose median score reaches 0.5 (single false positives at
- * 0.25-0.45 never confirm), and 1.5 s of absence before an exit (about 7 detections at 5 fps).
+ * 0.25-0.45 never confirm), and 1.5 s of absence before an exit (about 7 detections at 5 fps) that
+ * also has to span 5 missed detections, so a stream that gets fewer detections (a shared budget, a
+ * busy model) loses no more tracks than one at 5 fps, up to 6 s (see tracker.ts).
  */
 import { ConfigError } from '../core/errors.js';
 import { checkNumber, rejectUnknownKeys } from './options.js';
@@ -29,6 +32,12 @@ export interface TrackStreamOptions {
   objects?: readonly string[] | Record<string, ClassTrackOptions | null>;
   track?: {
     maxLostMs?: number;
+    /** Detections a confirmed track must also miss before it leaves (0 = time only). */
+    maxLostDetections?: number;
+    /** Unseen this long, a confirmed track leaves however few detections came, ms. */
+    maxLostLimitMs?: number;
+    /** Re-acquisition gate growth, box diagonals per second unseen (0 = off). */
+    reacquireGrowth?: number;
     minHits?: number;
     minScore?: number;
     threshold?: number;
@@ -52,7 +61,16 @@ export interface ResolvedTrackStreamOptions {
 
 export const TRACK_DEFAULTS = {
   detect: { fps: 5, maxQueue: 2, motionThreshold: 0.004 },
-  track: { maxLostMs: 1500, minHits: 3, minScore: 0.4, threshold: 0.5, exitDeadlineMs: 500 },
+  track: {
+    maxLostMs: 1500,
+    maxLostDetections: 5,
+    maxLostLimitMs: 6000,
+    reacquireGrowth: 0.5,
+    minHits: 3,
+    minScore: 0.4,
+    threshold: 0.5,
+    exitDeadlineMs: 500,
+  },
 } as const;
 
 /** Highest detect.fps accepted when the source rate is not known yet. */
@@ -99,9 +117,18 @@ export function validateTrackOptions(
   const t = input.track ?? {};
   if (!isMap(t))
     throw new ConfigError(
-      'track: must be a mapping (maxLostMs, minHits, minScore, threshold, exitDeadlineMs)',
+      'track: must be a mapping (maxLostMs, maxLostDetections, maxLostLimitMs, reacquireGrowth, minHits, minScore, threshold, exitDeadlineMs)',
     );
-  rejectUnknownKeys('track', t, ['maxLostMs', 'minHits', 'minScore', 'threshold', 'exitDeadlineMs']);
+  rejectUnknownKeys('track', t, [
+    'maxLostMs',
+    'maxLostDetections',
+    'maxLostLimitMs',
+    'reacquireGrowth',
+    'minHits',
+    'minScore',
+    'threshold',
+    'exitDeadlineMs',
+  ]);
   const exitDeadlineMs = checkNumber(
     'track',
     'exitDeadlineMs',
@@ -113,6 +140,24 @@ export function validateTrackOptions(
       min: 0,
       max: 600_000,
     }),
+    maxLostDetections: checkNumber(
+      'track',
+      'maxLostDetections',
+      t.maxLostDetections ?? TRACK_DEFAULTS.track.maxLostDetections,
+      { min: 0, max: 1000, integer: true },
+    ),
+    maxLostLimitMs: checkNumber(
+      'track',
+      'maxLostLimitMs',
+      t.maxLostLimitMs ?? TRACK_DEFAULTS.track.maxLostLimitMs,
+      { min: 0, max: 600_000 },
+    ),
+    reacquireGrowth: checkNumber(
+      'track',
+      'reacquireGrowth',
+      t.reacquireGrowth ?? TRACK_DEFAULTS.track.reacquireGrowth,
+      { min: 0, max: 10 },
+    ),
     minHits: checkNumber('track', 'minHits', t.minHits ?? TRACK_DEFAULTS.track.minHits, {
       min: 1,
       max: 1000,

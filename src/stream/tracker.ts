@@ -11,12 +11,26 @@
  *     IoU at least `crossClassIou`: one object whose class flickers (a cockatoo read as bird, dog
  *     and teddy bear in turn) stays one track instead of several short ones. A track's label is the
  *     class with the most score among its sightings until it is confirmed; then it stays.
+ *  4. re-acquisition: high-score detections still unmatched against tracks still unmatched of the
+ *     same class, by centre distance to the predicted box or the last seen one (whichever is
+ *     nearer), in box diagonals, within a gate that widens with the time the track has been
+ *     unseen (`reacquireGrowth` diagonals per second, at most `reacquireMaxDistance`): after a gap
+ *     in detections or an occlusion the object keeps its id instead of a new track starting.
  * Only high-score detections start tracks. A track is confirmed ("entered") once it has `minHits`
  * sightings AND the median of its score history reaches the class's `threshold`; a track never
  * confirmed appears nowhere (no events, counts or records). A confirmed track "leaves" as soon as
- * it has gone unseen for `maxLostMs` of stream time, with the frame edge it left by; a tentative
- * one is dropped after `tentativeMaxMisses` unmatched steps. Steps whose detections are missing
- * (model unavailable) neither confirm nor age tracks.
+ * it has gone unseen for its effective maxLost (below), with the frame edge it left by; a
+ * tentative one is dropped after `tentativeMaxMisses` unmatched steps. Steps whose detections are
+ * missing (model unavailable) neither confirm nor age tracks.
+ *
+ * Effective maxLost: loss is counted in missed detections as well as time (like ByteTrack's track
+ * buffer in frames). A confirmed track leaves once it has been unseen for `maxLostMs` AND missed
+ * `maxLostDetections` detected frames, i.e. after max(maxLostMs, the stream time of its N-th
+ * missed detection); at most `maxLostLimitMs` (the bound when detections stop altogether). At 5
+ * detections per second the time rules; when the stream gets fewer (a shared budget, a busy
+ * model, a stall) the track survives as many detections as it would at full cadence. Frames not
+ * detected (ticks) are not misses. The value that applied is on every `left` entry
+ * (`maxLostMs`): object.left latency is held to it.
  *
  * State: at most maxTracks tracks (new detections beyond are counted as `dropped`), each O(1)
  * (bounded score history and path); released by `reset()`.
@@ -64,6 +78,17 @@ export interface TrackerOptions {
   edgeMargin?: number;
   /** Least IoU for the third stage, a detection of another class on an unmatched track (default 0.5; 1 = off). */
   crossClassIou?: number;
+  /**
+   * Detected frames a confirmed track must also miss before it leaves (default 5; 0 = time only):
+   * loss in detection opportunities, whatever cadence the stream gets.
+   */
+  maxLostDetections?: number;
+  /** Unseen this long, a confirmed track leaves however few detections came, ms (default 6000). */
+  maxLostLimitMs?: number;
+  /** Re-acquisition gate growth, box diagonals per second unseen (default 0.5; 0 = no fourth stage). */
+  reacquireGrowth?: number;
+  /** Re-acquisition gate at most, box diagonals (default 2). */
+  reacquireMaxDistance?: number;
 }
 
 export interface ResolvedTrackerOptions {
@@ -80,6 +105,10 @@ export interface ResolvedTrackerOptions {
   labels: ReadonlySet<string> | null;
   edgeMargin: number;
   crossClassIou: number;
+  maxLostDetections: number;
+  maxLostLimitMs: number;
+  reacquireGrowth: number;
+  reacquireMaxDistance: number;
 }
 
 /** A track as the outside world sees it. */
@@ -121,11 +150,14 @@ export interface TrackView {
 
 export type LeaveReason = 'lost' | 'reset' | 'end';
 
+/** A confirmed track that left, why, and the effective maxLost (ms) in force when it did. */
+export type LeftTrack = TrackView & { reason: LeaveReason; maxLostMs: number };
+
 export interface TrackStep {
   /** Tracks confirmed at this step. */
   entered: TrackView[];
   /** Confirmed tracks that left at this step. */
-  left: (TrackView & { reason: LeaveReason })[];
+  left: LeftTrack[];
   /** Confirmed tracks alive after this step (seen or occluded). */
   tracks: TrackView[];
   /** Confirmed live tracks per label, labels sorted. */
@@ -162,6 +194,9 @@ export interface TrackerStats {
   created: number;
   /** Detections not tracked because maxTracks were held. */
   dropped: number;
+  /** Detections matched to an unmatched track by the widened re-acquisition gate (stage 4). */
+  reacquired: number;
+
   /** Estimated bytes held. */
   bytes: number;
 }
@@ -193,6 +228,8 @@ interface Track {
   peak: number;
   hits: number;
   misses: number;
+  /** Stream time unseen at the maxLostDetections-th consecutive miss, ms (null before it). */
+  nthMissMs: number | null;
   confirmed: boolean;
   firstPtsNs: number;
   firstTimeMs: number;
@@ -227,6 +264,10 @@ export function parseTrackerOptions(options: TrackerOptions = {}): ResolvedTrack
     'labels',
     'edgeMargin',
     'crossClassIou',
+    'maxLostDetections',
+    'maxLostLimitMs',
+    'reacquireGrowth',
+    'reacquireMaxDistance',
   ]);
   const labels = checkStringArray(C, 'labels', options.labels);
   const minScore = checkNumber(C, 'minScore', options.minScore ?? 0.4, { min: 0, max: 1 });
@@ -282,6 +323,20 @@ export function parseTrackerOptions(options: TrackerOptions = {}): ResolvedTrack
       max: 1,
       exclusiveMin: true,
     }),
+    maxLostDetections: checkNumber(C, 'maxLostDetections', options.maxLostDetections ?? 5, {
+      min: 0,
+      max: 1000,
+      integer: true,
+    }),
+    maxLostLimitMs: checkNumber(C, 'maxLostLimitMs', options.maxLostLimitMs ?? 6000, {
+      min: 0,
+      max: 600_000,
+    }),
+    reacquireGrowth: checkNumber(C, 'reacquireGrowth', options.reacquireGrowth ?? 0.5, { min: 0, max: 10 }),
+    reacquireMaxDistance: checkNumber(C, 'reacquireMaxDistance', options.reacquireMaxDistance ?? 2, {
+      min: 0,
+      max: 10,
+    }),
   };
 }
 
@@ -335,7 +390,9 @@ export class Tracker {
   private tracks: Track[] = [];
   private nextId = 1;
   private dropped = 0;
+  private reacquired = 0;
   private lastPtsNs: number | null = null;
+
   private seenThisStep = new Set<number>();
 
   constructor(options: TrackerOptions = {}) {
@@ -344,6 +401,17 @@ export class Tracker {
 
   get options(): ResolvedTrackerOptions {
     return this.o;
+  }
+
+  /**
+   * A track's effective maxLost, ms: unseen this long, it leaves. `maxLostMs`, or longer until its
+   * `maxLostDetections`-th missed detection (unknown yet: the limit), at most `maxLostLimitMs`.
+   */
+  lostAfterMs(t: { nthMissMs: number | null }): number {
+    const base = this.o.maxLostMs;
+    if (this.o.maxLostDetections === 0) return base;
+    const limit = Math.max(base, this.o.maxLostLimitMs);
+    return t.nthMissMs === null ? limit : Math.min(limit, Math.max(base, t.nthMissMs));
   }
 
   /** True while some live track is unmatched (an exit may be due): detection should go on. */
@@ -373,7 +441,9 @@ export class Tracker {
 
     // PTS went back (a new timeline after a reconnect): everyone leaves, ids keep counting.
     if (this.lastPtsNs !== null && ptsNs < this.lastPtsNs - 1e9) {
-      for (const t of this.tracks) if (t.confirmed) left.push({ ...this.view(t, true), reason: 'reset' });
+      for (const t of this.tracks)
+        if (t.confirmed)
+          left.push({ ...this.view(t, true), reason: 'reset', maxLostMs: this.lostAfterMs(t) });
       this.tracks = [];
     }
     if (this.lastPtsNs === null || ptsNs > this.lastPtsNs) this.lastPtsNs = ptsNs;
@@ -416,10 +486,22 @@ export class Tracker {
         apply(ti, dets[k]!);
       }
     }
+    if (this.o.reacquireGrowth > 0) {
+      const leftT = [...this.tracks.keys()].filter((ti) => !matchedT.has(ti));
+      const leftD = [...high.keys()].filter((di) => !usedHigh.has(di));
+      const dets = leftD.map((di) => high[di]!);
+      for (const [ti, k] of this.reacquire(dets, leftT, ptsNs)) {
+        usedHigh.add(leftD[k]!);
+        this.reacquired++;
+        apply(ti, dets[k]!);
+      }
+    }
 
-    // Unmatched tracks: a miss.
+    // Unmatched tracks: a miss (the N-th one fixes a confirmed track's effective maxLost).
     this.tracks.forEach((t, ti) => {
-      if (!matchedT.has(ti)) t.misses++;
+      if (matchedT.has(ti)) return;
+      t.misses++;
+      if (t.misses === this.o.maxLostDetections) t.nthMissMs = (ptsNs - t.lastPtsNs) / 1e6;
     });
     this.expire(ptsNs, left);
     // New tracks for unmatched high-score detections, except a second box of another class on an
@@ -446,7 +528,7 @@ export class Tracker {
 
   /**
    * A frame that was not detected (time passes, nothing is seen or missed): confirmed tracks unseen
-   * for longer than `maxLostMs` at this PTS leave now, so an exit does not wait for the next
+   * for longer than their effective maxLost at this PTS leave now, so an exit does not wait for the next
    * detection (which may be seconds away when detections are scarce). Tentative tracks, filters
    * and misses are untouched.
    */
@@ -457,8 +539,9 @@ export class Tracker {
     this.lastPtsNs = obs.ptsNs;
     const keep: Track[] = [];
     for (const t of this.tracks) {
-      if (t.confirmed && (obs.ptsNs - t.lastPtsNs) / 1e6 > this.o.maxLostMs) {
-        left.push({ ...this.view(t, true, true), reason: 'lost' });
+      const maxLostMs = this.lostAfterMs(t);
+      if (t.confirmed && (obs.ptsNs - t.lastPtsNs) / 1e6 > maxLostMs) {
+        left.push({ ...this.view(t, true, true), reason: 'lost', maxLostMs });
       } else keep.push(t);
     }
     this.tracks = keep;
@@ -467,15 +550,16 @@ export class Tracker {
 
   /**
    * The confirmed track due to leave first, if it stays unseen: when (capture time, ms) and at which
-   * PTS its `maxLostMs` runs out. Null without confirmed tracks.
+   * PTS its effective maxLost runs out as far as known now (before its N-th missed detection: the
+   * limit). Null without confirmed tracks.
    */
   get nextLoss(): { timeMs: number; ptsNs: number } | null {
     let next: { timeMs: number; ptsNs: number } | null = null;
     for (const t of this.tracks) {
       if (!t.confirmed) continue;
-      const timeMs = t.lastTimeMs + this.o.maxLostMs;
-      if (next === null || timeMs < next.timeMs)
-        next = { timeMs, ptsNs: t.lastPtsNs + this.o.maxLostMs * 1e6 };
+      const maxLostMs = this.lostAfterMs(t);
+      const timeMs = t.lastTimeMs + maxLostMs;
+      if (next === null || timeMs < next.timeMs) next = { timeMs, ptsNs: t.lastPtsNs + maxLostMs * 1e6 };
     }
     return next;
   }
@@ -498,6 +582,7 @@ export class Tracker {
       confirmed: this.tracks.filter((t) => t.confirmed).length,
       created: this.nextId - 1,
       dropped: this.dropped,
+      reacquired: this.reacquired,
       bytes: this.tracks.reduce(
         (n, t) => n + 900 + t.label.length * 2 + t.lastKeyframeId.length * 4 + t.path.length * 40,
         0,
@@ -539,6 +624,7 @@ export class Tracker {
       peak: d.score,
       hits: 1,
       misses: 0,
+      nthMissMs: null,
       confirmed: false,
       firstPtsNs: obs.ptsNs,
       firstTimeMs: obs.timeMs,
@@ -584,6 +670,7 @@ export class Tracker {
     t.peak = Math.max(t.peak, d.score);
     t.hits++;
     t.misses = 0;
+    t.nthMissMs = null;
     t.lastPtsNs = obs.ptsNs;
     t.lastTimeMs = obs.timeMs;
     t.frame = { width: obs.width, height: obs.height };
@@ -635,12 +722,59 @@ export class Tracker {
   private expire(ptsNs: number, left: TrackStep['left']): void {
     const keep: Track[] = [];
     for (const t of this.tracks) {
+      const maxLostMs = this.lostAfterMs(t);
       const goneMs = (ptsNs - t.lastPtsNs) / 1e6;
-      const lost = t.confirmed ? goneMs > this.o.maxLostMs : t.misses >= this.o.tentativeMaxMisses;
+      const lost = t.confirmed ? goneMs > maxLostMs : t.misses >= this.o.tentativeMaxMisses;
       if (!lost) keep.push(t);
-      else if (t.confirmed) left.push({ ...this.view(t, true, true), reason: 'lost' });
+      else if (t.confirmed) left.push({ ...this.view(t, true, true), reason: 'lost', maxLostMs });
     }
     this.tracks = keep;
+  }
+
+  /**
+   * Stage 4: detections still unmatched against tracks still unmatched, same class, by the centre
+   * distance (in mean box diagonals) to the nearer of the predicted box and the last seen box,
+   * within `maxCentroidDistance` + `reacquireGrowth` × seconds unseen, at most
+   * `reacquireMaxDistance`; sizes within a factor 2. Greedy, nearest first.
+   */
+  private reacquire(
+    dets: readonly Detection[],
+    candidates: readonly number[],
+    ptsNs: number,
+  ): [number, number][] {
+    const pairs: { ti: number; di: number; cost: number }[] = [];
+    for (const ti of candidates) {
+      const t = this.tracks[ti]!;
+      const unseenS = Math.max(0, (ptsNs - t.lastPtsNs) / 1e9);
+      const gate = Math.min(
+        this.o.reacquireMaxDistance,
+        this.o.maxCentroidDistance + this.o.reacquireGrowth * unseenS,
+      );
+      const pred = t.kf.box();
+      dets.forEach((d, di) => {
+        if (d.label !== t.label) return;
+        const ratio = Math.max(t.box.h, d.box.h) / Math.max(1, Math.min(t.box.h, d.box.h));
+        if (ratio > 2) return;
+        let best = Infinity;
+        for (const ref of [pred, t.box]) {
+          const diag = (Math.hypot(ref.w, ref.h) + Math.hypot(d.box.w, d.box.h)) / 2;
+          if (diag <= 0) continue;
+          best = Math.min(best, Math.hypot(cx(ref) - cx(d.box), cy(ref) - cy(d.box)) / diag);
+        }
+        if (best <= gate) pairs.push({ ti, di, cost: best });
+      });
+    }
+    pairs.sort((a, b) => a.cost - b.cost || a.ti - b.ti || a.di - b.di);
+    const usedT = new Set<number>();
+    const usedD = new Set<number>();
+    const out: [number, number][] = [];
+    for (const p of pairs) {
+      if (usedT.has(p.ti) || usedD.has(p.di)) continue;
+      usedT.add(p.ti);
+      usedD.add(p.di);
+      out.push([p.ti, p.di]);
+    }
+    return out;
   }
 
   /**

@@ -11,7 +11,7 @@ import {
   type AnalysedKeyframe,
   type TrackerOptions,
 } from '../../src/stream/index.js';
-import { analysedKeyframe } from '../helpers/analysed.js';
+import { T0, analysedKeyframe } from '../helpers/analysed.js';
 
 type Obj = [label: string, x: number, y: number, w?: number, h?: number];
 
@@ -78,7 +78,7 @@ describe('Tracker', () => {
   it('bridges an occlusion gap: same id after 2 steps unseen, left once unseen longer than maxLostMs', () => {
     const walk = (i: number): Obj[] => [['person', 100 + i * 20, 100]];
     const items = seq([walk(0), walk(1), walk(2), [], [], walk(5), walk(6), [], [], [], [], []]);
-    const t = new Tracker({ minHits: 2, maxLostMs: 700 });
+    const t = new Tracker({ minHits: 2, maxLostMs: 700, maxLostDetections: 0 });
     const steps = items.map((i) => t.update(i));
     expect(steps.map((s) => s.tracks.map((v) => `${v.id}${v.occluded ? '?' : ''}`).join())).toEqual([
       '', // tentative
@@ -100,7 +100,7 @@ describe('Tracker', () => {
 
   it('missing analyses neither age nor end tracks; the next analysed step does', () => {
     const p: Obj[] = [['person', 100, 100]];
-    const t = new Tracker({ minHits: 2, maxLostMs: 1000 });
+    const t = new Tracker({ minHits: 2, maxLostMs: 1000, maxLostDetections: 0 });
     const steps = [
       kf(0, 0, p),
       kf(1, 100, p),
@@ -269,7 +269,7 @@ describe('Tracker', () => {
 
   it('says which edge a track entered and left by', () => {
     // Frame 1000 x 500; a person walks in from the left edge and out at the right.
-    const t = new Tracker({ minHits: 2, maxLostMs: 300 });
+    const t = new Tracker({ minHits: 2, maxLostMs: 300, maxLostDetections: 0 });
     const steps = Array.from({ length: 14 }, (_, i) =>
       t.update(kf(i, i * 200, i < 10 ? [['person', i * 97, 200, 120, 80]] : [])),
     );
@@ -279,6 +279,121 @@ describe('Tracker', () => {
     expect(steps.findIndex((s) => s.left.length > 0)).toBe(11);
     expect(left[0]?.path.length).toBeGreaterThan(3);
     expect(left[0]?.best).toMatchObject({ keyframeId: 'cam:0' });
+  });
+});
+
+describe('Tracker at a low detection cadence (a shared budget, a busy model)', () => {
+  /** Steps `stepMs` apart: each entry is the detections of one detected frame. */
+  const run = (options: TrackerOptions, list: Obj[][], stepMs: number) => {
+    const t = new Tracker(options);
+    const steps = list.map((objs, i) => t.update(kf(i, i * stepMs, objs)));
+    return { t, steps };
+  };
+
+  it('counts loss in missed detections: at 1 detection/s a track survives 3 s unseen, then leaves with the maxLost it was held to', () => {
+    // A person walks 30 px per second; detections come once a second; the person is missed
+    // for 3 detections (3 s), seen again, then gone for good.
+    const walk = (i: number): Obj[] => [['person', 100 + i * 30, 100]];
+    const list: Obj[][] = [walk(0), walk(1), walk(2), walk(3), [], [], [], walk(7), walk(8)];
+    for (let i = 0; i < 8; i++) list.push([]);
+    const { t, steps } = run({ minHits: 2 }, list, 1000);
+    const ids = steps.map((s) => s.tracks.filter((v) => !v.occluded).map((v) => v.id));
+    expect(ids[7]).toEqual([1]); // same id after 3 missed detections (maxLostMs alone is 1500)
+    expect(t.stats().created).toBe(1);
+    const left = steps.flatMap((s, i) => s.left.map((v) => ({ i, id: v.id, maxLostMs: v.maxLostMs })));
+    // 5 detections at 1 per second: effective maxLost 5000 ms; last seen at step 8 (8 s), left at
+    // the first step more than 5 s later (14 s).
+    expect(left).toEqual([{ i: 14, id: 1, maxLostMs: 5000 }]);
+  });
+
+  it('a detection stall is no miss: ticks alone end a track only at maxLostLimitMs; nextLoss says when', () => {
+    const t = new Tracker({ minHits: 2 });
+    for (let i = 0; i < 4; i++) t.update(kf(i, i * 200, [['person', 100, 100]]));
+    // No detection after 600 ms (the model is stalled, frames go by undetected).
+    expect(t.nextLoss).toEqual({ timeMs: T0 + 600 + 6000, ptsNs: 6600e6 });
+    const at = (ms: number) => ({
+      streamId: 'cam',
+      ptsNs: ms * 1e6,
+      timeMs: T0 + ms,
+      width: 1000,
+      height: 500,
+    });
+    expect(t.tick(at(2200)).left).toEqual([]); // 1.6 s unseen but no detection missed: stays
+    expect(t.tick(at(6700)).left.map((v) => [v.id, v.reason, v.maxLostMs])).toEqual([[1, 'lost', 6000]]);
+  });
+
+  it('at full cadence the time rules; a slow cadence stretches maxLost up to maxLostLimitMs; maxLostDetections 0 is time only', () => {
+    /** Seen for 5 steps `stepMs` apart, then missed: the step index it left at and its maxLost. */
+    const leave = (stepMs: number, options: TrackerOptions) => {
+      const t = new Tracker({ minHits: 1, ...options });
+      for (let i = 0; i < 40; i++) {
+        const left = t.update(kf(i, i * stepMs, i < 5 ? [['person', 100, 100]] : [])).left;
+        if (left.length > 0) return { goneMs: (i - 4) * stepMs, maxLostMs: left[0]!.maxLostMs };
+      }
+      return null;
+    };
+    expect(leave(200, {})).toEqual({ goneMs: 1600, maxLostMs: 1500 });
+    expect(leave(500, {})).toEqual({ goneMs: 3000, maxLostMs: 2500 }); // 5 misses: 2.5 s
+    expect(leave(2000, {})).toEqual({ goneMs: 8000, maxLostMs: 6000 }); // the limit
+    expect(leave(500, { maxLostLimitMs: 2000 })).toEqual({ goneMs: 2500, maxLostMs: 2000 });
+    expect(leave(500, { maxLostDetections: 0 })).toEqual({ goneMs: 2000, maxLostMs: 1500 });
+    expect(() => new Tracker({ maxLostDetections: -1 })).toThrow(/maxLostDetections/);
+    expect(() => new Tracker({ reacquireGrowth: -1 })).toThrow(/reacquireGrowth/);
+  });
+
+  it('two people crossing at 1 detection/s, one hidden for 3 detections at the crossing: ids kept, no swap', () => {
+    // A walks right, B walks left, 60 px per second on nearly the same line; B is hidden behind A
+    // at 3 s, 4 s and 5 s.
+    const list = Array.from({ length: 10 }, (_, i): Obj[] => {
+      const objs: Obj[] = [['person', 100 + i * 60, 100]];
+      if (i < 3 || i > 5) objs.push(['person', 700 - i * 60, 104]);
+      return objs;
+    });
+    const { t, steps } = run({ minHits: 2 }, list, 1000);
+    const trail = new Map<number, number[]>();
+    for (const s of steps)
+      for (const v of s.tracks) if (!v.occluded) trail.set(v.id, [...(trail.get(v.id) ?? []), v.box.x]);
+    expect([...trail.keys()]).toEqual([1, 2]);
+    const [a, b] = [trail.get(1) ?? [], trail.get(2) ?? []];
+    expect(a.every((x, i) => i === 0 || x > (a[i - 1] as number))).toBe(true);
+    expect(b.every((x, i) => i === 0 || x < (b[i - 1] as number))).toBe(true);
+    expect(b.at(-1)).toBe(700 - 9 * 60);
+    expect(steps.flatMap((s) => s.left)).toEqual([]);
+    expect(t.stats().created).toBe(2);
+  });
+
+  it('re-acquires a person who stopped while unseen (the prediction overshoots): same id, by the widened gate', () => {
+    // Walks right 50 px per second (seen each second), hidden 3 s, during which they stop; seen
+    // again where they were last seen. The motion prediction is 200 px ahead (2 diagonals).
+    const walk = (x: number): Obj[] => [['person', x, 100]];
+    const list: Obj[][] = [walk(100), walk(150), walk(200), walk(250), [], [], walk(255), walk(255)];
+    const { t, steps } = run({ minHits: 2 }, list, 1000);
+    expect(steps.map((s) => s.tracks.filter((v) => !v.occluded).map((v) => v.id))).toEqual([
+      [],
+      [1],
+      [1],
+      [1],
+      [],
+      [],
+      [1],
+      [1],
+    ]);
+    expect(t.stats()).toMatchObject({ created: 1, reacquired: 1 });
+    // Off: a new track starts instead.
+    const off = run({ minHits: 2, reacquireGrowth: 0 }, list, 1000);
+    expect(off.t.stats().created).toBe(2);
+  });
+
+  it('the widened gate does not take a far detection of the same class', () => {
+    const list: Obj[][] = [
+      [['person', 100, 100]],
+      [['person', 110, 100]],
+      [['person', 120, 100]],
+      [],
+      [['person', 800, 100]],
+    ];
+    const { t } = run({ minHits: 2 }, list, 1000);
+    expect(t.stats()).toMatchObject({ created: 2, reacquired: 0 });
   });
 });
 
@@ -304,7 +419,10 @@ describe('object.entered / object.left events', () => {
       [['person', 660, 100]],
       [['person', 650, 100]],
     ]);
-    const d = new EventDetector({ tracker: { minHits: 2, maxLostMs: 500 }, confirmKeyframes: 100 });
+    const d = new EventDetector({
+      tracker: { minHits: 2, maxLostMs: 500, maxLostDetections: 0 },
+      confirmKeyframes: 100,
+    });
     const events = items.flatMap((i) => d.next(i)).filter((e) => e.type.startsWith('object.'));
     expect(events.map(brief)).toEqual([
       'object.entered#1@cam:1',

@@ -7,7 +7,7 @@ import type { Detection, Frame, Keyframe, ObjectRecord, VigilEvent } from '../..
 import { ConfigError } from '../../src/core/errors.js';
 import { CadenceGate } from '../../src/stream/cadence.js';
 import { validateTrackOptions } from '../../src/stream/track-options.js';
-import type { TrackedKeyframe } from '../../src/stream/tracker.js';
+import type { TrackedKeyframe, TrackerOptions } from '../../src/stream/tracker.js';
 import { schemaValidator } from '../../src/publish/schemas.js';
 import { envelope } from '../../src/publish/cloudevents.js';
 import { analysedKeyframe } from '../helpers/analysed.js';
@@ -37,6 +37,9 @@ describe('track options', () => {
     expect(r.detect).toEqual({ fps: 4, maxQueue: 2, motionThreshold: 0.004 });
     expect(r.tracker).toMatchObject({
       maxLostMs: 1000,
+      maxLostDetections: 5,
+      maxLostLimitMs: 6000,
+      reacquireGrowth: 0.5,
       minHits: 3,
       labels: ['person', 'car'],
       classes: { person: { threshold: 0.6 }, car: {} },
@@ -59,6 +62,9 @@ describe('track options', () => {
       [{ track: { threshold: 2 } }, /track: threshold/],
       [{ track: { maxLost: 5 } }, /track: unknown option 'maxLost'/],
       [{ track: { exitDeadlineMs: -1 } }, /track: exitDeadlineMs/],
+      [{ track: { maxLostDetections: 1.5 } }, /track: maxLostDetections/],
+      [{ track: { maxLostLimitMs: -1 } }, /track: maxLostLimitMs/],
+      [{ track: { reacquireGrowth: 'fast' } }, /track: reacquireGrowth/],
       [{ objects: [] }, /objects: must name/],
     ];
     for (const [input, re] of bad) {
@@ -192,31 +198,36 @@ describe('TrackingStage', () => {
     expect(done).toBe(true);
     expect(c.cadenceDetections).toBe(pending.length);
     expect(pending.length).toBe(13); // every 200 ms over 3 s, less the two keyframes
-    // One person, entered at its third sighting (0.4 s), left 600+ ms after its last one (1.4 s).
+    // One person, entered at its third sighting (0.4 s), left after its last one (1.4 s) once unseen
+    // for maxLostMs (600) and 5 missed detections (1.6 ... 2.4 s): an effective maxLost of 1000 ms.
     expect(events.map((e) => `${e.type}@${e.ptsNs / 1e6}`)).toEqual([
       'object.entered@400',
-      // The first frame past 1.4 s + 600 ms (an undetected frame: the exit does not wait for a detection).
-      'object.left@2040',
+      // The first frame past 1.4 s + 1000 ms (an undetected frame: the exit does not wait for a detection).
+      'object.left@2440',
     ]);
     expect(events[1]?.data).toMatchObject({
       trackId: 1,
       label: 'person',
       lastSeenPtsNs: 1400e6,
       exitEdge: 'none',
+      maxLostMs: 1000,
     });
     // Keyframes: the first before confirmation (no detections counted), the dog never counts.
     expect(tracked.map((k) => k.analysis?.detections.map((d) => d.label))).toEqual([[], []]);
     expect(JSON.stringify(events)).not.toContain('dog');
     expect(JSON.stringify(records)).not.toContain('dog');
-    // Records: the first at confirmation, the final one with the best keyframe (the first keyframe).
+    // Records: the first at confirmation, an update 2 s later (updateMs, the track still alive at
+    // 2.4 s), the final one with the best keyframe (the first keyframe).
     expect(records.map((r) => [r.revision, r.final])).toEqual([
       [0, false],
-      [1, true],
+      [1, false],
+      [2, true],
     ]);
-    const final = records[1]!;
+    const final = records[2]!;
     expect(final).toMatchObject({
       label: 'person',
       reason: 'lost',
+      maxLostMs: 1000,
       best: { keyframeId: 'cam:0' },
       exitEdge: 'none',
     });
@@ -273,7 +284,8 @@ describe('TrackingStage: live exits do not wait on a hung detection (exitDeadlin
     const stage = new TrackingStage({
       streamId: 'cam',
       runId: 'r1',
-      tracker: { maxLostMs: 300 },
+      // Time only: the hung frames are no missed detections (see the maxLostLimitMs test below).
+      tracker: { maxLostMs: 300, maxLostDetections: 0 },
       cadence: {
         options: { fps: 5, maxQueue: 10, motionThreshold: 0 },
         lane: scheduler.open('cam', 10),
@@ -328,7 +340,7 @@ describe('TrackingStage: live exits do not wait on a hung detection (exitDeadlin
     const stage = new TrackingStage({
       streamId: 'cam',
       runId: 'r1',
-      tracker: { maxLostMs: 300 },
+      tracker: { maxLostMs: 300, maxLostDetections: 0 },
       cadence: {
         options: { fps: 5, maxQueue: 10, motionThreshold: 0 },
         lane: scheduler.open('cam', 10),
@@ -423,17 +435,16 @@ describe('TrackingStage: detect.fps against the source rate', () => {
 });
 
 describe('TrackingStage: object.left on time when detections are scarce', () => {
-  it('a track leaves maxLostMs after its last sighting even when no cadence detection comes back', async () => {
+  /** The model is down for cadence frames (every detection comes back missing): the object.left events. */
+  const modelDown = async (tracker: TrackerOptions, c: TrackingCounters): Promise<VigilEvent[]> => {
     const scheduler = new DetectScheduler({ ratePerS: 0 });
-    const c: TrackingCounters = { cadenceDetections: 0, detectDropped: 0, detectFailed: 0, detectStale: 0 };
     const stage = new TrackingStage({
       streamId: 'cam',
       runId: 'r1',
-      tracker: { maxLostMs: 1000, minHits: 1 },
+      tracker,
       cadence: {
         options: { fps: 5, maxQueue: 2, motionThreshold: 0 },
         lane: scheduler.open('cam', 2),
-        // The model is down for cadence frames: every detection comes back missing.
         detect: () => Promise.resolve(null),
       },
       counters: c,
@@ -454,15 +465,31 @@ describe('TrackingStage: object.left on time when detections are scarce', () => 
       } else stage.passedOver(frame(i, i * 40, (i * 31) % 256));
       await new Promise((r) => setImmediate(r));
     }
-    const left = events.filter((e) => e.type === 'object.left');
+    stage.close();
+    scheduler.close();
+    return events.filter((e) => e.type === 'object.left');
+  };
+
+  it('a track leaves maxLostMs after its last sighting even when no cadence detection comes back (time only)', async () => {
+    const c: TrackingCounters = { cadenceDetections: 0, detectDropped: 0, detectFailed: 0, detectStale: 0 };
+    const left = await modelDown({ maxLostMs: 1000, minHits: 1, maxLostDetections: 0 }, c);
     expect(left).toHaveLength(1);
     // Decided at the first undetected frame past 1000 ms (a tick at most every 200 ms), not at the
     // next keyframe (3000 ms).
     expect(left[0]!.ptsNs / 1e6).toBeGreaterThan(1000);
     expect(left[0]!.ptsNs / 1e6).toBeLessThanOrEqual(1240);
+    expect(left[0]!.data).toMatchObject({ maxLostMs: 1000 });
     expect(c.detectFailed).toBeGreaterThan(0);
-    stage.close();
-    scheduler.close();
+  });
+
+  it('frames not detected are no missed detections: the track waits for them, at most maxLostLimitMs', async () => {
+    const c: TrackingCounters = { cadenceDetections: 0, detectDropped: 0, detectFailed: 0, detectStale: 0 };
+    // The keyframe at 3 s is the only detection that misses it (1 of maxLostDetections 5).
+    const left = await modelDown({ maxLostMs: 1000, minHits: 1, maxLostLimitMs: 3500 }, c);
+    expect(left).toHaveLength(1);
+    expect(left[0]!.ptsNs / 1e6).toBeGreaterThan(3500);
+    expect(left[0]!.ptsNs / 1e6).toBeLessThanOrEqual(3740);
+    expect(left[0]!.data).toMatchObject({ lastSeenPtsNs: 0, maxLostMs: 3500 });
   });
 
   it('fast mode: decoding far ahead of slow analyses gives up no keyframe for the ticks queued behind them', async () => {
