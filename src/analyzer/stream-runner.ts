@@ -73,6 +73,9 @@ import { TrackingStage, type DetectFrame, type TrackingCounters } from './tracki
 /** Files: times a keyframe whose analysis came too late is asked again before it counts as unavailable. */
 export const FILE_DEADLINE_RETRIES = 2;
 
+/** Files: wall time without any progress before open windows close anyway (the model every call of which failed). */
+const FILE_IDLE_CLOSE_MS = 60_000;
+
 export type AnalyzeKeyframe = (keyframe: Keyframe) => Promise<Analysis>;
 
 export interface StreamSink {
@@ -414,8 +417,11 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
       maxKeyframesPerWindow: o.maxKeyframesPerWindow ?? 256,
       // Keyframes that never reached the model are listed as missing in their window.
       pending: keyframes$,
-      // In fast mode analyses arrive in order as fast as the model allows: no wall-clock deadline.
-      ...(o.live === false ? { maxOpenMs: 0 } : {}),
+      // In fast mode analyses arrive in order as fast as the model allows: no wall-clock deadline,
+      // and a long idle bound (a loaded machine stalls a file for seconds; its events still count).
+      ...(o.live === false
+        ? { maxOpenMs: 0, idleCloseMs: Math.max(2 * o.windowMs, FILE_IDLE_CLOSE_MS) }
+        : {}),
       ...(lang.annotations ? { annotations: lang.annotations } : {}),
       events: merge(keyframeEvents$, objectEvents$),
       // The tracker's entries and exits come between keyframes: while it works, windows wait.
