@@ -786,24 +786,27 @@ export async function answerQuestion(
     return (await index.search(q)).hits;
   };
 
-  const streamEnds = new Map<string, number>();
   /**
-   * A stream's end in stream time: the latest end of its records, read from the newest records
-   * (windows, events) and the newest stream roll-up (a summary over the whole stream, whose wall
-   * start is the stream's start, so it is not among the newest by wall time). Bounded reads.
+   * The first and last records of some streams (all when none is given): the oldest 20 and the
+   * newest 20 by wall time, two reads in index order. A whole-stream roll-up summary starts when
+   * the stream did, so it is among the oldest, however late it was written.
    */
-  const streamEnd = async (stream: string): Promise<number> => {
-    let end = streamEnds.get(stream);
-    if (end === undefined) {
-      const latest = await run(emptyQuery({ streams: [stream], order: 'newest', limit: 20 }));
-      const rollups = await run(
-        emptyQuery({ streams: [stream], types: ['stream'], order: 'newest', limit: 5 }),
-      );
-      end = Math.max(0, ...latest.map((h) => h.endMs), ...rollups.map((h) => h.endMs));
-      streamEnds.set(stream, end);
+  const edgeCache = new Map<string, SearchHit[]>();
+  const edges = async (streams: string[]): Promise<SearchHit[]> => {
+    const key = JSON.stringify(streams);
+    let hits = edgeCache.get(key);
+    if (hits === undefined) {
+      hits = [
+        ...(await run(emptyQuery({ streams, order: 'oldest', limit: 20 }))),
+        ...(await run(emptyQuery({ streams, order: 'newest', limit: 20 }))),
+      ];
+      edgeCache.set(key, hits);
     }
-    return end;
+    return hits;
   };
+  /** A stream's end in stream time: the latest end of its first and last records. */
+  const streamEnd = async (stream: string): Promise<number> =>
+    Math.max(0, ...(await edges([stream])).map((h) => h.endMs));
 
   // "the last 20 seconds of the video": back from the stream's end (the latest end of its records).
   if (p.fromEndMs !== undefined) {
@@ -817,30 +820,42 @@ export async function answerQuestion(
   }
 
   // "between 1:00 and 1:10": a time of day by default; stream time when that reading fits the
-  // history better. Each reading is scored on the streams asked: 2 when its range holds some of
-  // their records but not all (it selects), 1 when it holds all of them (it selects nothing),
-  // 0 when none. Stream time wins only on a higher score: a clip analysed at 03:29 holds nothing
-  // between 01:00 and 01:10 but has records one minute in; a camera running since yesterday holds
-  // records at 01:00 today and keeps reading the times as times of day.
+  // history better. Each reading's range is scored against the recorded span of the streams asked
+  // (all when none is named) on its clock: 2 when it overlaps part of the span (it selects), 1 when
+  // it covers all of it (it selects nothing), 0 when it misses it. Stream time wins only on a
+  // higher score: a clip analysed at 03:29 has nothing between 01:00 and 01:10 but a second
+  // minute; a camera recording since yesterday has 01:00 today and keeps the time of day. The
+  // spans come from two bounded reads (the oldest and newest records), never a scan for records
+  // inside a range.
   let clockNote: string | null = null;
   if (p.streamReading && base.clock === 'wall') {
-    const any = async (clock: 'wall' | 'stream', from: number | null, to: number | null) =>
-      (await run(emptyQuery({ streams: p.streams, order: 'newest', limit: 1, clock, from, to }))).length > 0;
-    const score = async (clock: 'wall' | 'stream', from: number | null, to: number | null) => {
-      if (!(await any(clock, from, to))) return 0;
-      const outside =
-        (from !== null && from > 0 && (await any(clock, null, from - 1))) ||
-        (to !== null && (await any(clock, to + 1, null)));
-      return outside ? 2 : 1;
-    };
-    const alt = p.streamReading;
-    const wallScore = await score('wall', base.from, base.to);
-    if (wallScore < 2 && (await score('stream', alt.from, alt.to)) > wallScore) {
-      Object.assign(base, { clock: 'stream', from: alt.from, to: alt.to });
-      clockNote =
-        wallScore === 0
-          ? 'read as stream time: no record at that time of day'
-          : 'read as stream time: every record is within that time of day';
+    const seen = await edges(p.streams);
+    if (seen.length > 0) {
+      // Wall times before 1973 are stream offsets that stood in for a missing wall time.
+      const walls = (xs: number[]) => xs.filter((x) => Number.isFinite(x) && x >= 100_000_000_000);
+      const wallSpan: [number, number] = [
+        Math.min(...walls(seen.map((h) => Date.parse(h.wallStart)))),
+        Math.max(...walls(seen.map((h) => Date.parse(h.wallEnd)))),
+      ];
+      const streamSpan: [number, number] = [
+        Math.min(...seen.map((h) => h.startMs)),
+        Math.max(...seen.map((h) => h.endMs)),
+      ];
+      const score = (from: number | null, to: number | null, [lo, hi]: [number, number]) => {
+        const f = from ?? -Infinity;
+        const t = to ?? Infinity;
+        if (!(lo <= hi) || t < lo || f > hi) return 0;
+        return f <= lo && t >= hi ? 1 : 2;
+      };
+      const alt = p.streamReading;
+      const wallScore = score(base.from, base.to, wallSpan);
+      if (score(alt.from, alt.to, streamSpan) > wallScore) {
+        Object.assign(base, { clock: 'stream', from: alt.from, to: alt.to });
+        clockNote =
+          wallScore === 0
+            ? 'read as stream time: no record at that time of day'
+            : 'read as stream time: every record is within that time of day';
+      }
     }
   }
 
