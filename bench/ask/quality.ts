@@ -21,7 +21,9 @@
  * - `used-3`: round 3 (2026-12-06, parser frozen at 085d34a); the parser was changed after its five
  *   misses (objects together by overlapping tracks, "say" beyond speech, look-alike labels both
  *   ways, ranges on one clock);
- * - `held-out`: round 4, written 2026-12-06 after the parser was frozen again (src/history/ask.ts,
+ * - `used-4`: round 4 (2026-12-06, parser frozen at ea0d993); the parser was changed after its two
+ *   misses (presence over a range, the stream's end, the clock of bare h:mm times);
+ * - `held-out`: round 5, written 2026-12-06 after the parser was frozen again (src/history/ask.ts,
  *   labels.ts, query.ts as of the commit named in the set's comment), truths worked out from the
  *   clips themselves (the shots' images and vtest.avi's frames), not from Vigil's answers; run
  *   once, never used to change the parser. The target is Recall@5 >= 0.9 on this set.
@@ -86,7 +88,7 @@ interface Question {
   stream: string;
   /** The true stream-time range(s), ms; null: nothing should be found. */
   truth: Span | Span[] | null;
-  set: 'dev' | 'used' | 'used-2' | 'used-3' | 'held-out';
+  set: 'dev' | 'used' | 'used-2' | 'used-3' | 'used-4' | 'held-out';
 }
 
 const W: Span = [0, 80_000];
@@ -240,60 +242,126 @@ const QUESTIONS: Question[] = [
     q: 'what happened on walkway from 0:30 to 0:35?',
     truth: [30_000, 35_000],
   },
-  // held-out (round 4): written 2026-12-06 after the parser was frozen at ea0d993 (ask.ts,
-  // labels.ts, query.ts; sql.ts changed after only for PostgreSQL), never asked before, run once,
-  // not used to change the parser. Truths from the clips as built (shot 0 a dog, a red bicycle and
+  // used-4 (round 4): written 2026-12-06 after the parser was frozen at ea0d993 (ask.ts,
+  // labels.ts, query.ts; sql.ts changed after only for PostgreSQL), run once at c1f34ad (Recall@5
+  // 0.89); the parser was changed after its two misses (ask6, 92ee4e9), so it no longer measures
+  // unseen questions. Truths from the clips as built (shot 0 a dog, a red bicycle and
   // a white pickup; shot 1 "EXIT 12"; shot 2 horses; shot 3 "DELIVERY BAY 4"; shot 4 a person, a
   // dog and a white horse; shot 5 "GATE CLOSED"; vtest.avi: people on the paths in every frame,
   // people crossing the lawn 0:48-1:05, a white van and a car parked at the top throughout).
   {
-    set: 'held-out',
+    set: 'used-4',
     stream: 'mixed',
     q: 'what animals could be seen on mixed between 0:15 and 0:35?',
     truth: SHOT(2),
   },
   {
-    set: 'held-out',
+    set: 'used-4',
     stream: 'mixed',
     q: 'were the horse and the dog ever on screen at the same time on mixed?',
     truth: SHOT(4),
   },
-  { set: 'held-out', stream: 'mixed', q: 'did a person show up with a dog on mixed?', truth: SHOT(4) },
-  { set: 'held-out', stream: 'mixed', q: 'was a cat next to a person on mixed?', truth: null },
-  { set: 'held-out', stream: 'mixed', q: 'how many horses were visible at once on mixed?', truth: SHOT(2) },
-  { set: 'held-out', stream: 'mixed', q: 'how long was the bicycle on mixed?', truth: SHOT(0) },
-  { set: 'held-out', stream: 'mixed', q: 'at what time did the horses leave mixed?', truth: HORSE },
-  { set: 'held-out', stream: 'mixed', q: 'what did the sign say at 0:35 on mixed?', truth: SHOT(3) },
-  { set: 'held-out', stream: 'mixed', q: 'when did the word GATE appear on mixed?', truth: SHOT(5) },
-  { set: 'held-out', stream: 'mixed', q: 'did the screen ever read "PARKING FULL"?', truth: null },
-  { set: 'held-out', stream: 'mixed', q: 'what was on mixed from 0:20 to 30s?', truth: [20_000, 30_000] },
+  { set: 'used-4', stream: 'mixed', q: 'did a person show up with a dog on mixed?', truth: SHOT(4) },
+  { set: 'used-4', stream: 'mixed', q: 'was a cat next to a person on mixed?', truth: null },
+  { set: 'used-4', stream: 'mixed', q: 'how many horses were visible at once on mixed?', truth: SHOT(2) },
+  { set: 'used-4', stream: 'mixed', q: 'how long was the bicycle on mixed?', truth: SHOT(0) },
+  { set: 'used-4', stream: 'mixed', q: 'at what time did the horses leave mixed?', truth: HORSE },
+  { set: 'used-4', stream: 'mixed', q: 'what did the sign say at 0:35 on mixed?', truth: SHOT(3) },
+  { set: 'used-4', stream: 'mixed', q: 'when did the word GATE appear on mixed?', truth: SHOT(5) },
+  { set: 'used-4', stream: 'mixed', q: 'did the screen ever read "PARKING FULL"?', truth: null },
+  { set: 'used-4', stream: 'mixed', q: 'what was on mixed from 0:20 to 30s?', truth: [20_000, 30_000] },
   {
-    set: 'held-out',
+    set: 'used-4',
     stream: 'mixed',
     q: 'which objects appeared on mixed in the last 15 seconds of the video?',
     truth: [45_000, 50_000],
   },
   {
-    set: 'held-out',
+    set: 'used-4',
     stream: 'walkway',
     q: 'how many people on walkway between 1:00 and 1:10?',
     truth: [60_000, 70_000],
   },
-  { set: 'held-out', stream: 'walkway', q: 'were any vehicles parked on walkway?', truth: [0, 79_500] },
+  { set: 'used-4', stream: 'walkway', q: 'were any vehicles parked on walkway?', truth: [0, 79_500] },
   {
-    set: 'held-out',
+    set: 'used-4',
     stream: 'walkway',
     q: 'what is the largest number of pedestrians seen together on walkway?',
     truth: W,
   },
   {
-    set: 'held-out',
+    set: 'used-4',
     stream: 'walkway',
     q: 'was anyone crossing the lawn on walkway between 00:00:48 and 1 minute 5 seconds?',
     truth: [48_000, 65_000],
   },
-  { set: 'held-out', stream: 'walkway', q: 'when did a motorbike appear on walkway?', truth: null },
-  { set: 'held-out', stream: 'walkway', q: 'how long did the truck stay on walkway?', truth: [0, 79_500] },
+  { set: 'used-4', stream: 'walkway', q: 'when did a motorbike appear on walkway?', truth: null },
+  { set: 'used-4', stream: 'walkway', q: 'how long did the truck stay on walkway?', truth: [0, 79_500] },
+  // held-out (round 5): written 2026-12-06 after the parser was frozen at 92ee4e9 (ask.ts,
+  // labels.ts, query.ts, records.ts), never asked before, run once, not used to change the parser.
+  // Truths from the clips as built (shot 0 a dog, a red bicycle and a white pickup; shot 1
+  // "EXIT 12"; shot 2 horses; shot 3 "DELIVERY BAY 4"; shot 4 a person, a dog and a white horse;
+  // shot 5 "GATE CLOSED"; no sound) and vtest.avi (79.5 s, people on the paths in every frame, a
+  // white van and a car parked at the top throughout, no sound, no dogs).
+  { set: 'held-out', stream: 'mixed', q: 'which animals were on mixed before 0:08?', truth: [0, 8_000] },
+  {
+    set: 'held-out',
+    stream: 'mixed',
+    q: 'how many horses were on mixed between 25 and 35 seconds?',
+    truth: [25_000, 30_000],
+  },
+  { set: 'held-out', stream: 'mixed', q: 'when was the text "BAY 4" on screen?', truth: SHOT(3) },
+  { set: 'held-out', stream: 'mixed', q: 'how long was the person visible on mixed?', truth: SHOT(4) },
+  { set: 'held-out', stream: 'mixed', q: 'was there a bicycle and a car together on mixed?', truth: SHOT(0) },
+  {
+    set: 'held-out',
+    stream: 'mixed',
+    q: 'what text appeared on mixed between 0:45 and 1:00?',
+    truth: [50_000, 60_000],
+  },
+  { set: 'held-out', stream: 'mixed', q: 'did EXIT show on mixed after 0:40?', truth: null },
+  { set: 'held-out', stream: 'mixed', q: 'when did the first horse appear on mixed?', truth: SHOT(2) },
+  { set: 'held-out', stream: 'mixed', q: 'was a sheep on mixed?', truth: null },
+  { set: 'held-out', stream: 'mixed', q: 'did anyone say "good morning" on mixed?', truth: null },
+  { set: 'held-out', stream: 'mixed', q: 'when did the dog leave mixed?', truth: DOG },
+  {
+    set: 'held-out',
+    stream: 'walkway',
+    q: 'how many people were on walkway 1:05-1:15?',
+    truth: [65_000, 75_000],
+  },
+  {
+    set: 'held-out',
+    stream: 'walkway',
+    q: 'which vehicles were on walkway in the last 10 seconds of the video?',
+    truth: [69_500, 79_500],
+  },
+  {
+    set: 'held-out',
+    stream: 'walkway',
+    q: 'was anybody walking on walkway at 0:33?',
+    truth: [33_000, 33_000],
+  },
+  {
+    set: 'held-out',
+    stream: 'walkway',
+    q: 'how long was the white van parked on walkway?',
+    truth: [0, 79_500],
+  },
+  {
+    set: 'held-out',
+    stream: 'walkway',
+    q: 'what happened on walkway from 00:00:10 to 00:00:20?',
+    truth: [10_000, 20_000],
+  },
+  {
+    set: 'held-out',
+    stream: 'walkway',
+    q: 'were there a person and a car at the same time on walkway?',
+    truth: [0, 79_500],
+  },
+  { set: 'held-out', stream: 'walkway', q: 'did a dog walk through walkway?', truth: null },
+  { set: 'held-out', stream: 'walkway', q: 'was "EXIT 12" shown on walkway?', truth: null },
 ];
 
 async function analyse(source: string, streamId: string, ocr: boolean): Promise<void> {
@@ -383,7 +451,7 @@ try {
     }
     console.log('| set | questions | Recall@5 | median time error s | median ask ms |');
     console.log('| --- | --- | --- | --- | --- |');
-    for (const set of ['dev', 'used', 'used-2', 'used-3', 'held-out', 'all'] as const) {
+    for (const set of ['dev', 'used', 'used-2', 'used-3', 'used-4', 'held-out', 'all'] as const) {
       const rs = results.filter((r) => set === 'all' || r.set === set);
       const recall = rs.filter((r) => r.recalled).length / rs.length;
       const errs = rs.flatMap((r) => (r.errorMs === null ? [] : [r.errorMs / 1000]));

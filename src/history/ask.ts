@@ -64,6 +64,13 @@ export interface ParsedQuestion {
   /** "the last 20 seconds of the video": stream time this long before the stream's end, ms. */
   fromEndMs?: number;
   /**
+   * The same times read as stream time, when they were read as times of day only by default
+   * (`h:mm` with a non-zero hour, no am/pm, no word such as video or today): "between 1:00 and
+   * 1:10". Answering uses it when the wall-clock range holds no record of the streams asked and
+   * this one does.
+   */
+  streamReading?: { from: number | null; to: number | null };
+  /**
    * Words said or shown are asked for ("what did the man say", "did anyone talk about …"): the
    * objects named are who spoke or held the sign, not labels the words' records carry.
    */
@@ -129,11 +136,15 @@ const SAY_TYPES = ['transcript', 'speech', 'ocr', 'text.appeared', 'caption'];
 /** Records of one object's presence (one label each); objects together are found by overlap. */
 const PRESENCE_TYPES = ['object', 'object.entered', 'object.left'];
 
+/** Verbs of being seen: over a range they mean present in it, not only entering in it. */
+const PRESENCE_VERB =
+  /\b(appear(s|ed|ing)?|show(s|ed|n)? up|showing up|turn(s|ed)? up|pop(s|ped)? up|come into view|came into view)\b/;
+const ENTRY_VERB = /\b(enter(s|ed|ing)?|arriv(e|es|ed|ing)|c[oa]me in|walk(s|ed)? in)\b/;
+
 const VERBS: { re: RegExp; types: string[]; dwell?: number }[] = [
-  {
-    re: /\b(enter(s|ed|ing)?|arriv(e|es|ed|ing)|appear(s|ed|ing)?|c[oa]me in|show(s|ed)? up|walk(s|ed)? in)\b/,
-    types: ['object.entered'],
-  },
+  { re: ENTRY_VERB, types: ['object.entered'] },
+  // "appeared", "showed up": an entry when no range is given; over a range, any presence in it.
+  { re: PRESENCE_VERB, types: ['object.entered'] },
   {
     re: /\b(leave|leaves|left|leaving|depart(s|ed)?|disappear(s|ed)?|went away|walk(s|ed)? out)\b/,
     types: ['object.left'],
@@ -203,6 +214,12 @@ function midnight(now: number, daysBack = 0): number {
   d.setHours(0, 0, 0, 0);
   return d.getTime() - daysBack * 86_400_000;
 }
+
+/** Words that make a bare `h:mm` a time of day. */
+const WALL_WORDS =
+  /\b(today|yesterday|tonight|morning|afternoon|evening|night|noon|midnight|o'?clock|utc|gmt|wall clock|time of day|local time)\b/;
+
+type TimeReading = Pick<ParsedQuestion, 'clock' | 'from' | 'to' | 'fromEndMs'>;
 
 interface TimeToken {
   ms: number;
@@ -458,70 +475,83 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
 
   // Time expressions.
   const streamHint = /\b(video|clip|film|footage|recording|into|stream time|mark)\b/.test(q);
-  const setRange = (a: TimeToken | null, b: TimeToken | null) => {
-    if (a) {
-      p.from = a.ms;
-      p.clock = a.clock;
-    }
-    if (b) {
-      p.to = b.ms;
-      p.clock = b.clock;
-    }
-  };
-  const rel = new RegExp(
-    `\\b(?:in |during |within |over )?(?:the )?(?:last|past|previous)\\s+(?:${NUM}\\s+)?${UNIT}\\b`,
-  ).exec(q);
-  const first = new RegExp(`\\b(?:in |during |within )?the first\\s+(?:${NUM}\\s+)?${UNIT}\\b`).exec(q);
-  const between = readRange(q, now, streamHint);
-  const after = new RegExp(`\\b(?:after|since|from|later than)\\s+${TIME}`).exec(q);
-  const before = new RegExp(`\\b(?:before|until|till|up to|earlier than|by)\\s+${TIME}`).exec(q);
-  const at = new RegExp(`\\b(?:at|around|near|about)\\s+${TIME}`).exec(q);
-  if (between) {
-    setRange(between[0], between[1]);
-  } else if (first) {
-    const n = first[1] === undefined ? 1 : toNum(first[1]);
-    p.clock = 'stream';
-    p.from = 0;
-    p.to = n * UNIT_MS[first[2]!]!;
-  } else if (
-    rel &&
-    /^\s+of\s+(?:the|this)\s+(?:video|clip|recording|stream|footage|file)\b/.test(
-      q.slice(rel.index + rel[0].length),
-    )
-  ) {
-    // The end of the recording, not of the clock: resolved against the history when answering.
-    const n = rel[1] === undefined ? 1 : toNum(rel[1]);
-    p.clock = 'stream';
-    p.fromEndMs = n * UNIT_MS[rel[2]!]!;
-  } else if (rel) {
-    const n = rel[1] === undefined ? 1 : toNum(rel[1]);
-    p.clock = 'wall';
-    p.from = now - n * UNIT_MS[rel[2]!]!;
-    p.to = now;
-  } else {
-    // "after 0:50 and before 1:00": two bounds, read as one range.
-    const both = after && before ? readPair(after[1]!, before[1]!, now, streamHint) : null;
-    if (both) setRange(both[0], both[1]);
-    else {
-      if (after) setRange(readTime(after[1]!, now, streamHint), null);
-      if (before) setRange(null, readTime(before[1]!, now, streamHint));
-    }
-    if (!after && !before && at) {
-      const t = readTime(at[1]!, now, streamHint);
-      if (t) {
-        const slack = t.clock === 'stream' ? 5_000 : 60_000;
-        setRange({ ...t, ms: Math.max(0, t.ms - slack) }, { ...t, ms: t.ms + slack });
+  const times = (streamHint: boolean): TimeReading => {
+    const t: TimeReading = { clock: 'stream', from: null, to: null };
+    const setRange = (a: TimeToken | null, b: TimeToken | null) => {
+      if (a) {
+        t.from = a.ms;
+        t.clock = a.clock;
+      }
+      if (b) {
+        t.to = b.ms;
+        t.clock = b.clock;
+      }
+    };
+    const rel = new RegExp(
+      `\\b(?:in |during |within |over )?(?:the )?(?:last|past|previous)\\s+(?:${NUM}\\s+)?${UNIT}\\b`,
+    ).exec(q);
+    const first = new RegExp(`\\b(?:in |during |within )?the first\\s+(?:${NUM}\\s+)?${UNIT}\\b`).exec(q);
+    const between = readRange(q, now, streamHint);
+    const after = new RegExp(`\\b(?:after|since|from|later than)\\s+${TIME}`).exec(q);
+    const before = new RegExp(`\\b(?:before|until|till|up to|earlier than|by)\\s+${TIME}`).exec(q);
+    const at = new RegExp(`\\b(?:at|around|near|about)\\s+${TIME}`).exec(q);
+    if (between) {
+      setRange(between[0], between[1]);
+    } else if (first) {
+      const n = first[1] === undefined ? 1 : toNum(first[1]);
+      t.clock = 'stream';
+      t.from = 0;
+      t.to = n * UNIT_MS[first[2]!]!;
+    } else if (
+      rel &&
+      /^\s+of\s+(?:the|this)\s+(?:video|clip|recording|stream|footage|file)\b/.test(
+        q.slice(rel.index + rel[0].length),
+      )
+    ) {
+      // The end of the recording, not of the clock: resolved against the history when answering.
+      const n = rel[1] === undefined ? 1 : toNum(rel[1]);
+      t.clock = 'stream';
+      t.fromEndMs = n * UNIT_MS[rel[2]!]!;
+    } else if (rel) {
+      const n = rel[1] === undefined ? 1 : toNum(rel[1]);
+      t.clock = 'wall';
+      t.from = now - n * UNIT_MS[rel[2]!]!;
+      t.to = now;
+    } else {
+      // "after 0:50 and before 1:00": two bounds, read as one range.
+      const both = after && before ? readPair(after[1]!, before[1]!, now, streamHint) : null;
+      if (both) setRange(both[0], both[1]);
+      else {
+        if (after) setRange(readTime(after[1]!, now, streamHint), null);
+        if (before) setRange(null, readTime(before[1]!, now, streamHint));
+      }
+      if (!after && !before && at) {
+        const one = readTime(at[1]!, now, streamHint);
+        if (one) {
+          const slack = one.clock === 'stream' ? 5_000 : 60_000;
+          setRange({ ...one, ms: Math.max(0, one.ms - slack) }, { ...one, ms: one.ms + slack });
+        }
       }
     }
-  }
-  if (/\btoday\b/.test(q) && p.from === null) {
-    p.clock = 'wall';
-    p.from = midnight(now);
-    p.to = now;
-  } else if (/\byesterday\b/.test(q) && p.from === null) {
-    p.clock = 'wall';
-    p.from = midnight(now, 1);
-    p.to = midnight(now) - 1;
+    if (/\btoday\b/.test(q) && t.from === null) {
+      t.clock = 'wall';
+      t.from = midnight(now);
+      t.to = now;
+    } else if (/\byesterday\b/.test(q) && t.from === null) {
+      t.clock = 'wall';
+      t.from = midnight(now, 1);
+      t.to = midnight(now) - 1;
+    }
+    return t;
+  };
+  Object.assign(p, times(streamHint));
+  // "between 1:00 and 1:10" with no hint: times of day by default, but they read as stream time
+  // too (a minute into the recording). Kept as `streamReading`; answering picks the reading whose
+  // range holds the stream's records (see answerQuestion).
+  if (p.clock === 'wall' && !WALL_WORDS.test(q)) {
+    const alt = times(true);
+    if (alt.clock === 'stream' && (alt.from !== null || alt.to !== null))
+      p.streamReading = { from: alt.from, to: alt.to };
   }
   for (const m of q.matchAll(
     /\b(after|before|since|until)\s+the\s+(first|last)\s+(?:scene\s+)?(cut|shot change|scene change|transition)\b/g,
@@ -531,6 +561,15 @@ export function parseQuestion(question: string, options: ParseOptions = {}): Par
       which: m[2] as 'first' | 'last',
       what: 'cut',
     });
+  }
+  if (
+    (p.from !== null || p.to !== null || p.fromEndMs !== undefined || p.anchors.length > 0) &&
+    PRESENCE_VERB.test(q) &&
+    !ENTRY_VERB.test(q)
+  ) {
+    // "which objects appeared in the last 15 seconds": objects present in the range (tracks,
+    // object records, windows overlapping it), not only those whose entry falls inside it.
+    p.types = p.types.filter((t) => t !== 'object.entered');
   }
   if (p.text.length > 0 && p.labels.length === 0) {
     // "when did "EXIT" appear": the verb is about the text, not about objects.
@@ -640,10 +679,33 @@ export function toEvidence(h: SearchHit): AnswerEvidence {
     wallEnd: h.wallEnd,
     kind: h.kind,
     type: h.type,
-    keyframeIds: h.keyframes.map((k) => k.id),
-    thumbnails: h.keyframes.flatMap((k) => (k.thumbnail ? [k.thumbnail] : [])),
+    keyframeIds: [...new Set(h.keyframes.map((k) => k.id))],
+    thumbnails: [...new Set(h.keyframes.flatMap((k) => (k.thumbnail ? [k.thumbnail] : [])))],
     text: h.text,
   };
+}
+
+/**
+ * Evidence without repeats: records of one stream, range, type and text (three horses' entry
+ * events at 0:20.7) are one item with their keyframes together; no keyframe listed twice.
+ */
+export function distinctEvidence(hits: readonly SearchHit[], max: number): AnswerEvidence[] {
+  const out: AnswerEvidence[] = [];
+  const byKey = new Map<string, AnswerEvidence>();
+  for (const h of hits) {
+    const e = toEvidence(h);
+    const key = JSON.stringify([e.stream, e.startMs, e.endMs, e.kind, e.type, e.text]);
+    const same = byKey.get(key);
+    if (same) {
+      for (const k of e.keyframeIds) if (!same.keyframeIds.includes(k)) same.keyframeIds.push(k);
+      for (const t of e.thumbnails) if (!same.thumbnails.includes(t)) same.thumbnails.push(t);
+      continue;
+    }
+    if (out.length >= max) continue;
+    byKey.set(key, e);
+    out.push(e);
+  }
+  return out;
 }
 
 /** Hits close in time on one stream, merged into ranges (for "when" answers). */
@@ -665,6 +727,7 @@ function describe(
   q: SearchQuery,
   zonesDropped: boolean,
   lookalikes: string[] | null = null,
+  clockNote: string | null = null,
 ): string {
   const parts: string[] = [];
   const named = p.namedLabels.length > 0 ? p.namedLabels : p.labels;
@@ -686,7 +749,7 @@ function describe(
   if (q.from !== null || q.to !== null) {
     const f = (v: number) => (q.clock === 'stream' ? formatStreamTime(v) : new Date(v).toISOString());
     parts.push(
-      `${q.clock === 'stream' ? 'stream time' : 'wall clock'} ${q.from !== null ? f(q.from) : 'start'} to ${q.to !== null ? f(q.to) : 'now'}`,
+      `${q.clock === 'stream' ? 'stream time' : 'wall clock'} ${q.from !== null ? f(q.from) : 'start'} to ${q.to !== null ? f(q.to) : 'now'}${clockNote ? ` (${clockNote})` : ''}`,
     );
   }
   parts.push(q.streams.length > 0 ? `on ${q.streams.join(', ')}` : 'on every stream');
@@ -723,14 +786,77 @@ export async function answerQuestion(
     return (await index.search(q)).hits;
   };
 
-  // "the last 20 seconds of the video": from the stream's latest stream time back.
+  /**
+   * The first and last records of some streams (all when none is given): the oldest 20 and the
+   * newest 20 by wall time, two reads in index order. A whole-stream roll-up summary starts when
+   * the stream did, so it is among the oldest, however late it was written.
+   */
+  const edgeCache = new Map<string, SearchHit[]>();
+  const edges = async (streams: string[]): Promise<SearchHit[]> => {
+    const key = JSON.stringify(streams);
+    let hits = edgeCache.get(key);
+    if (hits === undefined) {
+      hits = [
+        ...(await run(emptyQuery({ streams, order: 'oldest', limit: 20 }))),
+        ...(await run(emptyQuery({ streams, order: 'newest', limit: 20 }))),
+      ];
+      edgeCache.set(key, hits);
+    }
+    return hits;
+  };
+  /** A stream's end in stream time: the latest end of its first and last records. */
+  const streamEnd = async (stream: string): Promise<number> =>
+    Math.max(0, ...(await edges([stream])).map((h) => h.endMs));
+
+  // "the last 20 seconds of the video": back from the stream's end (the latest end of its records).
   if (p.fromEndMs !== undefined) {
-    const latest = await run(emptyQuery({ streams: p.streams, order: 'newest', limit: 20 }));
-    const end = Math.max(0, ...latest.map((h) => h.endMs));
+    let stream = p.streams[0];
+    if (stream === undefined) stream = (await run(emptyQuery({ order: 'newest', limit: 1 })))[0]?.stream;
+    const end = stream === undefined ? 0 : await streamEnd(stream);
     base.clock = 'stream';
     base.from = Math.max(0, end - p.fromEndMs);
     base.to = end;
-    if (base.streams.length === 0 && latest[0]) base.streams = [latest[0].stream];
+    if (base.streams.length === 0 && stream !== undefined) base.streams = [stream];
+  }
+
+  // "between 1:00 and 1:10": a time of day by default; stream time when that reading fits the
+  // history better. Each reading's range is scored against the recorded span of the streams asked
+  // (all when none is named) on its clock: 2 when it overlaps part of the span (it selects), 1 when
+  // it covers all of it (it selects nothing), 0 when it misses it. Stream time wins only on a
+  // higher score: a clip analysed at 03:29 has nothing between 01:00 and 01:10 but a second
+  // minute; a camera recording since yesterday has 01:00 today and keeps the time of day. The
+  // spans come from two bounded reads (the oldest and newest records), never a scan for records
+  // inside a range.
+  let clockNote: string | null = null;
+  if (p.streamReading && base.clock === 'wall') {
+    const seen = await edges(p.streams);
+    if (seen.length > 0) {
+      // Wall times before 1973 are stream offsets that stood in for a missing wall time.
+      const walls = (xs: number[]) => xs.filter((x) => Number.isFinite(x) && x >= 100_000_000_000);
+      const wallSpan: [number, number] = [
+        Math.min(...walls(seen.map((h) => Date.parse(h.wallStart)))),
+        Math.max(...walls(seen.map((h) => Date.parse(h.wallEnd)))),
+      ];
+      const streamSpan: [number, number] = [
+        Math.min(...seen.map((h) => h.startMs)),
+        Math.max(...seen.map((h) => h.endMs)),
+      ];
+      const score = (from: number | null, to: number | null, [lo, hi]: [number, number]) => {
+        const f = from ?? -Infinity;
+        const t = to ?? Infinity;
+        if (!(lo <= hi) || t < lo || f > hi) return 0;
+        return f <= lo && t >= hi ? 1 : 2;
+      };
+      const alt = p.streamReading;
+      const wallScore = score(base.from, base.to, wallSpan);
+      if (score(alt.from, alt.to, streamSpan) > wallScore) {
+        Object.assign(base, { clock: 'stream', from: alt.from, to: alt.to });
+        clockNote =
+          wallScore === 0
+            ? 'read as stream time: no record at that time of day'
+            : 'read as stream time: every record is within that time of day';
+      }
+    }
   }
 
   // "after the first cut": find the cut, then bound the range by it.
@@ -763,16 +889,6 @@ export async function answerQuestion(
   }
 
   let zonesDropped = false;
-  const streamEnds = new Map<string, number>();
-  const streamEnd = async (stream: string): Promise<number> => {
-    let end = streamEnds.get(stream);
-    if (end === undefined) {
-      const latest = await run(emptyQuery({ streams: [stream], order: 'newest', limit: 20 }));
-      end = Math.max(0, ...latest.map((h) => h.endMs));
-      streamEnds.set(stream, end);
-    }
-    return end;
-  };
   // Objects still in view (entered, never left: a parked car) have no exit and no final record,
   // so a dwell filter never sees them: they count with their stay up to the stream's end.
   const withOpen = async (q: SearchQuery, hits: SearchHit[], always = false): Promise<SearchHit[]> => {
@@ -937,9 +1053,9 @@ export async function answerQuestion(
     question,
     answer: sentence,
     empty: false,
-    evidence: hits.slice(0, maxEvidence).map(toEvidence),
+    evidence: distinctEvidence(hits, maxEvidence),
     searched: {
-      description: describe(p, q, zonesDropped, lookalikesUsed ? searchedLabels : null),
+      description: describe(p, q, zonesDropped, lookalikesUsed ? searchedLabels : null, clockNote),
       queries,
       streams: q.streams.length > 0 ? q.streams : knownStreams,
     },
@@ -966,14 +1082,11 @@ export async function answerQuestion(
           (a, b) =>
             countOf(b) - countOf(a) || a.endMs - a.startMs - (b.endMs - b.startMs) || a.startMs - b.startMs,
         );
-      if (ranked.length === 0) return nothing(p, q, queries, knownStreams);
+      if (ranked.length === 0) return nothing(p, q, queries, knownStreams, undefined, clockNote);
       const top = countOf(ranked[0]!);
       const peaks = ranked.filter((h) => countOf(h) === top);
       const noun = counted.length === 1 ? labelNoun(counted[0]!, top) : top === 1 ? 'object' : 'objects';
-      const where = peaks
-        .slice(0, 3)
-        .map((h) => `${range(h)} on ${h.stream}`)
-        .join(', ');
+      const where = [...new Set(peaks.map((h) => `${range(h)} on ${h.stream}`))].slice(0, 3).join(', ');
       const entered =
         p.labels.length > 0
           ? await run({
@@ -998,7 +1111,7 @@ export async function answerQuestion(
         limit: 20,
       };
       const hits = (await search(q)).filter((h) => (h.dwellMs ?? 0) > 0);
-      if (hits.length === 0) return nothing(p, q, queries, knownStreams);
+      if (hits.length === 0) return nothing(p, q, queries, knownStreams, undefined, clockNote);
       const h = hits[0]!;
       const who = h.labels[0] ? `a ${labelNoun(h.labels[0], 1)}` : 'an object';
       return finish(
@@ -1019,7 +1132,7 @@ export async function answerQuestion(
           if (!cur || n > cur.n) best.set(l, { n, hit: h });
         }
       }
-      if (best.size === 0) return nothing(p, q, queries, knownStreams);
+      if (best.size === 0) return nothing(p, q, queries, knownStreams, undefined, clockNote);
       const sorted = [...best.entries()].sort((a, b) => b[1].n - a[1].n);
       const list = sorted.map(([l, { n }]) => `${labelNoun(l, n)} (up to ${n} at once)`).join(', ');
       return finish(
@@ -1037,7 +1150,7 @@ export async function answerQuestion(
       };
       let hits = await search(q);
       if (hits.length === 0) hits = await search({ ...q, types: [] });
-      if (hits.length === 0) return nothing(p, q, queries, knownStreams);
+      if (hits.length === 0) return nothing(p, q, queries, knownStreams, undefined, clockNote);
       const texts = [...hits]
         .sort((a, b) => a.endMs - a.startMs - (b.endMs - b.startMs) || a.startMs - b.startMs)
         .filter((h) => h.text !== '')
@@ -1062,7 +1175,7 @@ export async function answerQuestion(
           : { ...q, types: ['event', 'object', 'shot', 'caption', 'transcript', 'ocr'] };
       let hits = await search(precise);
       if (hits.length === 0 && precise !== q) hits = await search(q);
-      if (hits.length === 0) return nothing(p, q, queries, knownStreams);
+      if (hits.length === 0) return nothing(p, q, queries, knownStreams, undefined, clockNote);
       // Roll-up summaries (segment, stream) span long ranges: kept only when nothing finer matched.
       const fine = hits.filter(
         (h) => !(h.kind === 'summary' && (h.type === 'segment' || h.type === 'stream')),
@@ -1099,7 +1212,7 @@ export async function answerQuestion(
         limit: 50,
       };
       const hits = await search(q);
-      if (hits.length === 0) return nothing(p, q, queries, knownStreams);
+      if (hits.length === 0) return nothing(p, q, queries, knownStreams, undefined, clockNote);
       const h = hits[0]!;
       const what =
         h.text !== ''
@@ -1183,8 +1296,9 @@ function nothing(
   queries: SearchQuery[],
   streams: string[],
   why?: string,
+  clockNote: string | null = null,
 ): Answer {
-  const description = describe(p, q, false);
+  const description = describe(p, q, false, null, clockNote);
   return {
     question: p.question,
     answer: `Nothing found${why ? ` (${why})` : ''}. Searched ${description}.`,

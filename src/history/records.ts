@@ -60,6 +60,9 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
 const str = (v: unknown): string | null =>
   typeof v === 'string' && v !== '' ? v.slice(0, RECORD_LIMITS.field) : null;
 
+/** 1973-03-03: smaller "wall" times are stream offsets or unset. */
+const MIN_WALL_MS = 100_000_000_000;
+
 function firstNum(o: Obj, keys: string[]): number | null {
   for (const k of keys) {
     const v = num(o[k]);
@@ -226,11 +229,19 @@ export function recordFromMessage(subject: string, body: unknown, msgId?: string
   if (id === null) return null;
   const type = str(d['type']) ?? str(d['level']) ?? s.type ?? s.kind;
   const wallFromCe = typeof body['time'] === 'string' ? Date.parse(body['time']) : NaN;
+  // A wall time before 1973 is no wall time (a window without frames carries 0, or its stream
+  // offset): the message's own time stands in, so wall-clock searches do not find it in 1970.
+  const wall = (v: number | null) => (v !== null && v >= MIN_WALL_MS ? v : null);
   const wallStart =
-    firstNum(d, ['startTimeMs', 'timeMs', 'captureTimeMs', 'startWallMs']) ??
-    (Number.isFinite(wallFromCe) ? wallFromCe : null);
+    wall(firstNum(d, ['startTimeMs', 'timeMs', 'captureTimeMs', 'startWallMs'])) ??
+    (Number.isFinite(wallFromCe)
+      ? wallFromCe
+      : firstNum(d, ['startTimeMs', 'timeMs', 'captureTimeMs', 'startWallMs']));
   if (wallStart === null) return null;
-  const wallEnd = Math.max(wallStart, firstNum(d, ['endTimeMs', 'lastTimeMs', 'endWallMs']) ?? wallStart);
+  const wallEnd = Math.max(
+    wallStart,
+    wall(firstNum(d, ['endTimeMs', 'lastTimeMs', 'endWallMs'])) ?? wallStart,
+  );
   const range = streamRange(d) ?? [0, 0];
   const inner = isObj(d['data']) ? d['data'] : {};
   const facts = isObj(d['facts']) ? d['facts'] : null;

@@ -156,6 +156,30 @@ describe('question parser', () => {
     });
   });
 
+  it('keeps the stream-time reading of bare h:mm times read as times of day', () => {
+    expect(parse('how many people on walkway between 1:00 and 1:10?')).toMatchObject({
+      clock: 'wall',
+      from: at(1, 0),
+      to: at(1, 10),
+      streamReading: { from: 60_000, to: 70_000 },
+    });
+    expect(parse('what happened after 1:00?').streamReading).toEqual({ from: 60_000, to: null });
+    expect(parse('people at 2:30').streamReading).toEqual({ from: 145_000, to: 155_000 });
+    // Already stream time, or a time of day by its words: no second reading.
+    expect(parse('people between 0:50 and 1:00').streamReading).toBeUndefined();
+    expect(parse('people between 1:00 and 1:10 this morning').streamReading).toBeUndefined();
+    expect(parse('people after 3pm').streamReading).toBeUndefined();
+    expect(parse('people in the last hour').streamReading).toBeUndefined();
+  });
+
+  it('reads "appeared" over a range as present in it, not entering in it', () => {
+    expect(parse('which objects appeared in the last 15 seconds of the video?').types).toEqual([]);
+    expect(parse('which animals showed up between 0:40 and 0:50?').types).toEqual([]);
+    // No range: the entry. Enter over a range: still the entry.
+    expect(parse('when did a dog appear?').types).toEqual(['object.entered']);
+    expect(parse('who entered in the first 10 seconds?').types).toEqual(['object.entered']);
+  });
+
   it('reads "say" as words heard or read: transcripts, OCR text and captions, not speech alone', () => {
     const words = ['transcript', 'speech', 'ocr', 'text.appeared', 'caption'];
     expect(parse('what was said between 0:30 and 0:40?')).toMatchObject({ intent: 'what', wordsAsked: true });
@@ -276,6 +300,25 @@ describe('records from published messages', () => {
       labels: ['person'],
     });
     expect(r).toMatchObject({ keyframeIds: ['door:40'], evidence: 'door/door:40.jpg' });
+  });
+
+  it('a window without frames gets the message time as its wall time, not a 1970 one', () => {
+    const r = recordFromMessage(
+      'vigil.mixed.summary.window',
+      ce({
+        id: 'mixed:window:7',
+        level: 'window',
+        streamId: 'mixed',
+        startPtsNs: 21e9,
+        endPtsNs: 24e9,
+        startTimeMs: 0,
+        endTimeMs: 0,
+        text: 'No analysis available.',
+      }),
+    );
+    expect(r).toMatchObject({ startMs: 21_000, endMs: 24_000 });
+    expect(r!.wallStartMs).toBe(Date.parse('2026-12-05T10:00:00Z'));
+    expect(r!.wallEndMs).toBe(r!.wallStartMs);
   });
 
   it('reads kinds it has never seen by field names (object, shot, caption, transcript)', () => {
@@ -483,6 +526,114 @@ describe('answers from an index', () => {
     const truck = await answerQuestion(index, 'when did a truck enter walkway?');
     expect(truck.evidence[0]).toMatchObject({ stream: 'walkway', startMs: 1_000 });
     expect(truck.searched.queries[0]!.labels).toEqual(['truck']);
+    await index.close();
+  });
+  it('"the end of the video" is the stream\'s real end; "appeared" over it means present', async () => {
+    const index = await openSqliteIndex({ path: ':memory:' });
+    await index.write([
+      // The whole-stream roll-up (wall start at the stream's start) ends at 60 s.
+      rec('yard', 'summary', 'stream', 0, 60, { labels: ['dog', 'person'], count: 1 }),
+      rec('yard', 'event', 'object.entered', 30, 30, { labels: ['dog'], count: 1 }),
+      rec('yard', 'event', 'object.left', 30, 46, {
+        labels: ['dog'],
+        dwellMs: 16_000,
+        wallStartMs: T0 + 46_000,
+      }),
+      rec('yard', 'event', 'object.entered', 50, 50, { labels: ['person'], count: 1 }),
+      rec('yard', 'event', 'object.left', 50, 58, {
+        labels: ['person'],
+        dwellMs: 8_000,
+        wallStartMs: T0 + 58_000,
+      }),
+      // Many later-written short events: the newest records end before the stream does.
+      ...Array.from({ length: 25 }, (_, i) => rec('yard', 'event', 'motion.started', 31 + i, 31 + i)),
+    ]);
+    const a = await answerQuestion(
+      index,
+      'which objects appeared on yard in the last 15 seconds of the video?',
+    );
+    expect(a.searched.description).toMatch(/stream time 0:45 to 1:00/);
+    expect(a.answer).toMatch(/dog/);
+    expect(a.answer).toMatch(/person/);
+    expect(a.evidence.some((e) => e.startMs === 30_000)).toBe(true);
+    await index.close();
+  });
+
+  it('reads bare h:mm as stream time when the day holds no record and the recording does', async () => {
+    // A clip analysed at 10:00 local time: 80 s of stream time.
+    const base = new Date(2026, 11, 6, 10, 0, 0).getTime();
+    const now = base + 3_600_000;
+    const lobby = (s: number, e: number, o: Partial<HistoryRecord> = {}) =>
+      rec('lobby', 'summary', 'window', s, e, {
+        wallStartMs: base + s * 1000,
+        wallEndMs: base + e * 1000,
+        labels: ['person'],
+        ...o,
+      });
+    const index = await openSqliteIndex({ path: ':memory:' });
+    await index.write([
+      lobby(0, 3, { count: 2, counts: { person: 2 } }),
+      lobby(60, 63, { count: 5, counts: { person: 5 } }),
+      lobby(66, 69, { count: 4, counts: { person: 4 } }),
+      lobby(77, 80, { count: 7, counts: { person: 7 } }),
+    ]);
+    const a = await answerQuestion(index, 'how many people on lobby between 1:00 and 1:10?', { now });
+    expect(a.empty).toBe(false);
+    expect(a.answer).toMatch(/At most 5 people/);
+    expect(a.evidence[0]).toMatchObject({ startMs: 60_000 });
+    expect(a.searched.description).toMatch(/stream time 1:00 to 1:10 \(read as stream time/);
+    // Every record is after 01:00 today: the time of day selects nothing, stream time does.
+    const after = await answerQuestion(index, 'what happened on lobby after 1:00?', { now });
+    expect(after.searched.description).toMatch(/stream time 1:00 to now/);
+    expect(after.evidence.every((e) => e.endMs >= 60_000)).toBe(true);
+    // A camera with records at 01:00-01:10 today keeps the time of day.
+    const cam = new Date(2026, 11, 6, 0, 0, 0).getTime();
+    await index.write([
+      rec('cam', 'summary', 'window', 3_600, 3_603, {
+        wallStartMs: cam + 3_600_000,
+        wallEndMs: cam + 3_603_000,
+        labels: ['person'],
+        count: 1,
+        counts: { person: 1 },
+      }),
+      rec('cam', 'summary', 'window', 30_000, 30_003, {
+        wallStartMs: cam + 30_000_000,
+        wallEndMs: cam + 30_003_000,
+        labels: ['person'],
+        count: 3,
+        counts: { person: 3 },
+      }),
+    ]);
+    const live = await answerQuestion(index, 'how many people on cam between 1:00 and 1:10?', { now });
+    expect(live.searched.description).toMatch(/wall clock/);
+    expect(live.evidence[0]).toMatchObject({ stream: 'cam', startMs: 3_600_000 });
+    await index.close();
+  });
+
+  it('lists one time once: records alike are one evidence item with their keyframes', async () => {
+    const index = await openSqliteIndex({ path: ':memory:' });
+    await index.write([
+      ...[1, 2, 3].map((i) =>
+        rec('mixed', 'event', 'object.entered', 20.7, 20.7, {
+          id: `horse-${i}`,
+          labels: ['horse'],
+          count: 3,
+          counts: { horse: 3 },
+          keyframeIds: [`mixed:207`, `mixed:20${i}`],
+        }),
+      ),
+      rec('mixed', 'summary', 'window', 18, 21, { labels: ['horse'], count: 3, counts: { horse: 3 } }),
+    ]);
+    const a = await answerQuestion(index, 'how many horses were visible at once on mixed?');
+    expect(a.answer.match(/0:20\.7 on mixed/g)).toHaveLength(1);
+    expect(a.evidence.filter((e) => e.startMs === 20_700)).toHaveLength(1);
+    expect([...a.evidence[0]!.keyframeIds].sort()).toEqual([
+      'mixed:201',
+      'mixed:202',
+      'mixed:203',
+      'mixed:207',
+    ]);
+    expect(a.evidence.some((e) => e.type === 'window')).toBe(true);
     await index.close();
   });
 });
