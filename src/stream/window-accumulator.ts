@@ -113,6 +113,8 @@ export class WindowAccumulator {
   private motionSum = 0;
   items = 0;
   private firstPtsNs = 0;
+  /** True once an item or pending keyframe gave this window a wall time. */
+  private timed = false;
   private firstTimeMs = 0;
   private lastPtsNs = 0;
   private lastTimeMs = 0;
@@ -320,8 +322,26 @@ export class WindowAccumulator {
     return true;
   }
 
+  private wallTimes(
+    startPtsNs: number,
+    endPtsNs: number,
+    anchor: { ptsNs: number; timeMs: number } | null,
+  ): { startTimeMs: number; endTimeMs: number } {
+    if (this.timed)
+      return {
+        startTimeMs: Math.round(this.firstTimeMs - (this.firstPtsNs - startPtsNs) / 1e6),
+        endTimeMs: Math.round(this.lastTimeMs + (endPtsNs - this.lastPtsNs) / 1e6),
+      };
+    if (anchor === null) return { startTimeMs: 0, endTimeMs: 0 };
+    return {
+      startTimeMs: Math.round(anchor.timeMs + (startPtsNs - anchor.ptsNs) / 1e6),
+      endTimeMs: Math.round(anchor.timeMs + (endPtsNs - anchor.ptsNs) / 1e6),
+    };
+  }
+
   private time(ptsNs: number, timeMs: number): void {
-    if (this.items === 0 && this.pending.size === 0 && this.entries.length === 0) {
+    if (!this.timed) {
+      this.timed = true;
       this.firstPtsNs = ptsNs;
       this.firstTimeMs = timeMs;
       this.lastPtsNs = ptsNs;
@@ -352,6 +372,8 @@ export class WindowAccumulator {
     late: number;
     resets: number;
     closedBy: NonNullable<WindowDigest['closedBy']>;
+    /** The stream's latest keyframe (stream time → wall time), for a window that saw no keyframe of its own. */
+    anchor?: { ptsNs: number; timeMs: number } | null;
   }): WindowDigest {
     const { windowMs, hopMs } = this.o;
     const startPtsNs = this.index * hopMs * 1e6;
@@ -363,9 +385,9 @@ export class WindowAccumulator {
       index: this.index,
       startPtsNs,
       endPtsNs,
-      // Wall times extrapolated from the first/last item along stream time.
-      startTimeMs: empty ? 0 : Math.round(this.firstTimeMs - (this.firstPtsNs - startPtsNs) / 1e6),
-      endTimeMs: empty ? 0 : Math.round(this.lastTimeMs + (endPtsNs - this.lastPtsNs) / 1e6),
+      // Wall times extrapolated along stream time from the first/last item, else from the stream's
+      // latest keyframe (a window with events or nothing only must not read as 1970).
+      ...this.wallTimes(startPtsNs, endPtsNs, extra.anchor ?? null),
       keyframes,
       peakCounts: Object.fromEntries([...this.peak.entries()].sort(([a], [b]) => a.localeCompare(b))),
       lastCounts: this.last,

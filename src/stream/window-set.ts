@@ -79,6 +79,8 @@ export class WindowSet {
   private droppedTotal = 0;
   private resetsTotal = 0;
   private lastItemAtMs: number | null = null;
+  /** The latest keyframe's stream time and wall time: dates windows that saw no keyframe. */
+  private anchor: { ptsNs: number; timeMs: number } | null = null;
   private timer: Subscription | null = null;
   private streamId = '';
 
@@ -97,6 +99,7 @@ export class WindowSet {
     this.streamId = kf.frame.streamId;
     const ptsNs = this.timeline(kf.frame.ptsNs);
     this.pendingPts.set(kf.id, ptsNs);
+    this.anchor = { ptsNs, timeMs: kf.frame.captureTimeMs };
     if (this.pendingPts.size > MAX_PENDING_PTS)
       this.pendingPts.delete(this.pendingPts.keys().next().value as string);
     for (const i of this.indexes(ptsNs)) {
@@ -119,6 +122,7 @@ export class WindowSet {
     // With a pending input, that input is the leading edge and alone detects PTS resets.
     const ptsNs = known ?? (o.pending ? kf.frame.ptsNs + this.offsetNs : this.timeline(kf.frame.ptsNs));
     this.lastItemAtMs = o.scheduler.now();
+    this.anchor = { ptsNs, timeMs: kf.frame.captureTimeMs };
     let counted = false;
     let wasLate = false;
     for (const i of this.indexes(ptsNs)) {
@@ -246,12 +250,19 @@ export class WindowSet {
     if (o.emitEmpty) {
       for (let i = this.lastClosedIndex + 1; i < w.index; i++) {
         this.emitted++;
-        this.emit(new WindowAccumulator(this.streamId, i, 0, o).digest({ late: 0, resets: 0, closedBy }));
+        this.emit(
+          new WindowAccumulator(this.streamId, i, 0, o).digest({
+            late: 0,
+            resets: 0,
+            closedBy,
+            anchor: this.anchor,
+          }),
+        );
       }
     }
     this.lastClosedIndex = w.index;
     if (w.empty && !o.emitEmpty) return;
-    const d = w.digest({ late: this.late, resets: this.resets, closedBy });
+    const d = w.digest({ late: this.late, resets: this.resets, closedBy, anchor: this.anchor });
     this.droppedTotal += d.dropped ?? 0;
     this.late = 0;
     this.resets = 0;

@@ -460,6 +460,23 @@ describe('slidingWindows', () => {
     ]);
   });
 
+  it('a window without a keyframe of its own is dated from the stream, never 1970', () => {
+    const got: [number, number, number][] = [];
+    const input = new Subject<AnalysedKeyframe>();
+    input
+      .pipe(tumblingWindows({ windowMs: 1000, maxKeyframesPerWindow: 5, emitEmpty: true }))
+      .subscribe((d) => got.push([d.index, d.startTimeMs - T0, d.endTimeMs - T0]));
+    input.next(item(0, 100));
+    input.next(item(1, 3100));
+    input.complete();
+    expect(got).toEqual([
+      [0, 0, 1000],
+      [1, 1000, 2000],
+      [2, 2000, 3000],
+      [3, 3000, 4000],
+    ]);
+  });
+
   it('validates the new options', () => {
     expect(() => slidingWindows({ windowMs: 1000, hopMs: 2000, maxKeyframesPerWindow: 1 })).toThrow(
       /hopMs \(2000\) must not exceed windowMs/,
