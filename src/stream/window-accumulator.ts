@@ -378,7 +378,6 @@ export class WindowAccumulator {
     const { windowMs, hopMs } = this.o;
     const startPtsNs = this.index * hopMs * 1e6;
     const endPtsNs = startPtsNs + windowMs * 1e6;
-    const empty = this.empty;
     const keyframes = [...this.entries].sort((a, b) => a.ptsNs - b.ptsNs);
     const d: WindowDigest = {
       streamId: this.streamId,
