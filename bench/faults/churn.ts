@@ -7,8 +7,11 @@
  * issue's target is about: RSS(last) / RSS(10) <= 1.10. `--smaps` splits RSS into glibc's main heap,
  * its per-thread arenas, other anonymous memory and files; `--hold-s N` idles N s at the end and
  * measures again (to look at the process from outside); `--trim-addon FILE` takes `mallocTrim` from
- * a build of the patched addon when the installed one predates it. Also prints the malloc trims run
+ * a build of the patched addon when the installed one predates it; `--addon FILE` loads a whole
+ * build of the patched addon in place of the installed one. Also prints the malloc trims run
  * (src/ingest/malloc-trim.ts) and the allocator settings (MALLOC_ARENA_MAX, UV_THREADPOOL_SIZE).
+ * `--heap-snapshot DIR` writes V8 heap snapshots at cycle 10 and the last cycle (compare them with
+ * bench/faults/heap-diff.ts).
  *
  *   npx tsx --expose-gc bench/faults/churn.ts --cycles 200 [--every 50] [--smaps] [--infer HOST:PORT]
  */
@@ -16,6 +19,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeHeapSnapshot } from 'node:v8';
 import { startService } from '../../src/app/service.js';
 import { gst } from '../../src/ingest/gst.js';
 import { mallocTrimStats } from '../../src/ingest/malloc-trim.js';
@@ -91,6 +95,7 @@ export async function churn(
   smaps = false,
   holdS = 0,
   settleMs = 2000,
+  snapshotDir?: string,
 ): Promise<ChurnPoint[]> {
   const root = resolve(import.meta.dirname, '../..');
   const rtsp = await startRtspServer({ width: 640, height: 360, fps: 15 });
@@ -130,6 +135,8 @@ export async function churn(
         );
         const p = point(i);
         points.push(p);
+        if (snapshotDir && (i === 10 || i === cycles))
+          log(`  heap snapshot: ${writeHeapSnapshot(resolve(snapshotDir, `churn-${i}.heapsnapshot`))}`);
         log(
           `  cycle ${i}: rss ${p.rssMiB.toFixed(1)} MiB  heap ${p.heapMiB.toFixed(1)} MiB  fds ${p.fds}  threads ${p.threads}  ${smaps ? JSON.stringify(Object.fromEntries(Object.entries(rssBreakdown()).map(([k, v]) => [k, Math.round(v)]))) + '  ' : ''}keyframes analysed so far ${analysed}, inference requests ${inferRequests}`,
         );
@@ -160,9 +167,20 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       smaps: { type: 'boolean', default: false },
       'hold-s': { type: 'string', default: '0' },
       'trim-addon': { type: 'string' },
+      'heap-snapshot': { type: 'string' },
+      addon: { type: 'string' },
     },
   });
   const cycles = Number(values.cycles);
+  if (values.addon) {
+    // A build of the addon from a patched source (e.g. the patch in patches/ before `npm install`
+    // has rebuilt node_modules): it stands in for the installed one for the whole process.
+    const req = createRequire(import.meta.url);
+    const key = req.resolve('gstreamer-superficial');
+    const built = req(resolve(values.addon)) as unknown;
+    req.cache[key] = { id: key, filename: key, loaded: true, exports: built } as unknown as NodeJS.Module;
+    console.log(`gstreamer-superficial: ${resolve(values.addon)} in place of ${key}`);
+  }
   if (values['trim-addon']) {
     // A build of the patched addon with mallocTrim, for a checkout whose installed build predates it.
     const built = createRequire(import.meta.url)(resolve(values['trim-addon'])) as {
@@ -180,6 +198,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     Number(values.every),
     values.smaps,
     Number(values['hold-s']),
+    2000,
+    values['heap-snapshot'],
   );
   const t = mallocTrimStats();
   console.log(

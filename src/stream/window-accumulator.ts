@@ -108,6 +108,10 @@ export class WindowAccumulator {
   private missing = 0;
   private dropped = 0;
   private motionSum = 0;
+  /** Frames the source delivered in this window (the `media` input). */
+  private frames = 0;
+  /** Whether `time` has seen a position yet. */
+  private timed = false;
   items = 0;
   private firstPtsNs = 0;
   private firstTimeMs = 0;
@@ -307,8 +311,19 @@ export class WindowAccumulator {
     return true;
   }
 
+  /**
+   * Frames the source delivered in this window (`n`, from `firstPtsNs` to `lastPtsNs` on the
+   * window's timeline): a window that received media is not empty, keyframe or not.
+   */
+  media(n: number, firstPtsNs: number, firstTimeMs: number, lastPtsNs: number, lastTimeMs: number): void {
+    this.frames += n;
+    this.time(firstPtsNs, firstTimeMs);
+    this.time(lastPtsNs, lastTimeMs);
+  }
+
   private time(ptsNs: number, timeMs: number): void {
-    if (this.items === 0 && this.pending.size === 0 && this.entries.length === 0) {
+    if (!this.timed) {
+      this.timed = true;
       this.firstPtsNs = ptsNs;
       this.firstTimeMs = timeMs;
       this.lastPtsNs = ptsNs;
@@ -332,7 +347,7 @@ export class WindowAccumulator {
   }
 
   get empty(): boolean {
-    return this.items === 0 && this.entries.length === 0 && this.events === 0;
+    return this.items === 0 && this.entries.length === 0 && this.events === 0 && this.frames === 0;
   }
 
   digest(extra: {
@@ -363,6 +378,7 @@ export class WindowAccumulator {
       closedBy: extra.closedBy,
     };
     if (this.dropped > 0) d.dropped = this.dropped;
+    if (this.frames > 0) d.frames = this.frames;
     if (extra.late > 0) d.late = extra.late;
     if (extra.resets > 0) d.ptsResets = extra.resets;
     if (this.textAt.length > 0) d.textAt = [...this.textAt];
