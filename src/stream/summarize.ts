@@ -355,6 +355,7 @@ export function createStructuredSummarizer(options: StructuredSummarizerOptions 
       if (digest.missingKeyframes !== undefined) facts['missingKeyframes'] = [...digest.missingKeyframes];
       if (digest.closedBy === 'timeout') facts['closedBy'] = 'timeout';
       if (digest.ptsResets !== undefined) facts['ptsResets'] = digest.ptsResets;
+      if (digest.frames !== undefined) facts['frames'] = digest.frames;
       if (digest.tracks !== undefined) facts['tracks'] = digest.tracks.map((t) => ({ ...t }));
       if (digest.speech !== undefined) facts['speech'] = digest.speech.map((x) => ({ ...x }));
       return {
