@@ -8,7 +8,8 @@
  * its per-thread arenas, other anonymous memory and files; `--hold-s N` idles N s at the end and
  * measures again (to look at the process from outside); `--trim-addon FILE` takes `mallocTrim` from
  * a build of the patched addon when the installed one predates it; `--addon FILE` loads a whole
- * build of the patched addon in place of the installed one. Also prints the malloc trims run
+ * build of the patched addon in place of the installed one; `--no-warmup` starts the local inference
+ * server without its warm-up (`inference.warmup: false`). Also prints the malloc trims run
  * (src/ingest/malloc-trim.ts) and the allocator settings (MALLOC_ARENA_MAX, UV_THREADPOOL_SIZE).
  * `--heap-snapshot DIR` writes V8 heap snapshots at cycle 10 and the last cycle (compare them with
  * bench/faults/heap-diff.ts).
@@ -96,11 +97,13 @@ export async function churn(
   holdS = 0,
   settleMs = 2000,
   snapshotDir?: string,
+  warmup = true,
 ): Promise<ChurnPoint[]> {
   const root = resolve(import.meta.dirname, '../..');
   const rtsp = await startRtspServer({ width: 640, height: 360, fps: 15 });
   const config = parseConfig('control: {host: 127.0.0.1, port: 0}\nweb: {enabled: false}\n', 'churn', {});
   config.inference.modelRepository = resolve(root, 'models/repo');
+  config.inference.warmup = warmup;
   // An inference server in another process keeps onnxruntime's memory out of this process's RSS.
   if (inferAddress) config.inference.address = inferAddress;
   const service = await startService(config, () => undefined, { serve: false });
@@ -169,6 +172,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       'trim-addon': { type: 'string' },
       'heap-snapshot': { type: 'string' },
       addon: { type: 'string' },
+      'no-warmup': { type: 'boolean', default: false },
     },
   });
   const cycles = Number(values.cycles);
@@ -189,7 +193,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     Object.assign(gst(), { mallocTrim: built.mallocTrim });
   }
   console.log(
-    `churn: ${cycles} attach/detach cycles; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(unset)'} UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '(unset)'}`,
+    `churn: ${cycles} attach/detach cycles; inference warm-up ${values['no-warmup'] ? 'off' : 'on'}; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(unset)'} UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '(unset)'}`,
   );
   const points = await churn(
     cycles,
@@ -200,6 +204,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     Number(values['hold-s']),
     2000,
     values['heap-snapshot'],
+    !values['no-warmup'],
   );
   const t = mallocTrimStats();
   console.log(
