@@ -9,7 +9,8 @@
  * measures again (to look at the process from outside); `--trim-addon FILE` takes `mallocTrim` from
  * a build of the patched addon when the installed one predates it; `--addon FILE` loads a whole
  * build of the patched addon in place of the installed one; `--no-warmup` starts the local inference
- * server without its warm-up (`inference.warmup: false`). Also prints the malloc trims run
+ * server without its warm-up (`inference.warmup: false`); `--unique-ids` attaches every cycle under a
+ * new stream id (by default two ids take turns). Also prints the malloc trims run
  * (src/ingest/malloc-trim.ts) and the allocator settings (MALLOC_ARENA_MAX, UV_THREADPOOL_SIZE).
  * `--heap-snapshot DIR` writes V8 heap snapshots at cycle 10 and the last cycle (compare them with
  * bench/faults/heap-diff.ts).
@@ -98,6 +99,7 @@ export async function churn(
   settleMs = 2000,
   snapshotDir?: string,
   warmup = true,
+  uniqueIds = false,
 ): Promise<ChurnPoint[]> {
   const root = resolve(import.meta.dirname, '../..');
   const rtsp = await startRtspServer({ width: 640, height: 360, fps: 15 });
@@ -113,7 +115,8 @@ export async function churn(
   try {
     for (let i = 1; i <= cycles; i++) {
       const url = i % 2 ? rtsp.url : 'test:ball?width=640&height=360&fps=15';
-      const id = `churn${i % 2}`;
+      // Two ids taken in turn, or a new id every cycle (state kept per stream id shows up as growth).
+      const id = uniqueIds ? `churn${i}` : `churn${i % 2}`;
       await service.manager.attach({ id, url, keyframes: { maxIntervalMs: 1000 } });
       const deadline = Date.now() + 30_000;
       // Frames flowing through the whole pipeline (decode, scale, appsinks, the runner).
@@ -173,6 +176,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       'heap-snapshot': { type: 'string' },
       addon: { type: 'string' },
       'no-warmup': { type: 'boolean', default: false },
+      'unique-ids': { type: 'boolean', default: false },
     },
   });
   const cycles = Number(values.cycles);
@@ -205,6 +209,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     2000,
     values['heap-snapshot'],
     !values['no-warmup'],
+    values['unique-ids'],
   );
   const t = mallocTrimStats();
   console.log(
