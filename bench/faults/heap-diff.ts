@@ -127,7 +127,9 @@ export function newByPath(before: Snapshot, after: Snapshot, depth: number): Map
       if (parent[to] !== -1) continue;
       parent[to] = i / nw;
       parentEdge[to] =
-        et === 'element' || et === 'hidden' ? `[${after.edges[edge + eName]}]` : after.strings[after.edges[edge + eName]!]!;
+        et === 'element' || et === 'hidden'
+          ? `[${after.edges[edge + eName]}]`
+          : after.strings[after.edges[edge + eName]!]!;
     }
   }
   const label = (k: number): string => {

@@ -344,7 +344,12 @@ function concat(parts: NumericArray[]): NumericArray {
  * keyframes were batched, whenever that happened). Skipped for inputs with variable dimensions or
  * BYTES; a failure is logged and the model is served anyway.
  */
-async function warmUp(model: LoadedModel, backend: Backend, instances: number, opts: RepositoryOptions): Promise<void> {
+async function warmUp(
+  model: LoadedModel,
+  backend: Backend,
+  instances: number,
+  opts: RepositoryOptions,
+): Promise<void> {
   const { config } = model;
   const batch = Math.max(1, config.maxBatchSize);
   const inputs = new Map<string, InputTensor>();

@@ -647,9 +647,7 @@ describe('issue 22 RTSP flaps: every window that received media is published', (
   it('without media input, such a window is not emitted (as before)', () => {
     const src = new Subject<AnalysedKeyframe>();
     const out: WindowDigest[] = [];
-    src
-      .pipe(tumblingWindows({ windowMs: 1000, maxKeyframesPerWindow: 10 }))
-      .subscribe((d) => out.push(d));
+    src.pipe(tumblingWindows({ windowMs: 1000, maxKeyframesPerWindow: 10 })).subscribe((d) => out.push(d));
     src.next(item(0, 0));
     src.next(item(1, 2100));
     src.complete();
