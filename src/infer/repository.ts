@@ -337,6 +337,21 @@ function concat(parts: NumericArray[]): NumericArray {
   return out;
 }
 
+/** Zero-filled arrays for the warm-up, by datatype (none for BYTES and FP16). */
+const ZERO_ARRAYS: Partial<Record<Datatype, new (n: number) => NumericArray>> = {
+  BOOL: Uint8Array,
+  UINT8: Uint8Array,
+  UINT16: Uint16Array,
+  UINT32: Uint32Array,
+  UINT64: BigUint64Array,
+  INT8: Int8Array,
+  INT16: Int16Array,
+  INT32: Int32Array,
+  INT64: BigInt64Array,
+  FP32: Float32Array,
+  FP64: Float64Array,
+};
+
 /**
  * Runs a model once per instance on zeros at its largest batch (max_batch_size, or the fixed shape
  * of a model that does not batch), so that onnxruntime sizes its memory for the largest batch at
@@ -374,21 +389,6 @@ async function warmUp(
     opts.logger.warn(`model '${model.name}': warm-up failed (${(e as Error).message}); serving it anyway`);
   }
 }
-
-/** Zero-filled arrays for the warm-up, by datatype (none for BYTES and FP16). */
-const ZERO_ARRAYS: Partial<Record<Datatype, new (n: number) => NumericArray>> = {
-  BOOL: Uint8Array,
-  UINT8: Uint8Array,
-  UINT16: Uint16Array,
-  UINT32: Uint32Array,
-  UINT64: BigUint64Array,
-  INT8: Int8Array,
-  INT16: Int16Array,
-  INT32: Int32Array,
-  INT64: BigInt64Array,
-  FP32: Float32Array,
-  FP64: Float64Array,
-};
 
 /** Runs one batch of requests; resolves with each request's outputs. */
 interface Backend {
