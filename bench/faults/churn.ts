@@ -197,7 +197,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     Object.assign(gst(), { mallocTrim: built.mallocTrim });
   }
   console.log(
-    `churn: ${cycles} attach/detach cycles; inference warm-up ${values['no-warmup'] ? 'off' : 'on'}; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(unset)'} UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '(unset)'}`,
+    `churn (pid ${process.pid}): ${cycles} attach/detach cycles; inference warm-up ${values['no-warmup'] ? 'off' : 'on'}; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(unset)'} UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '(unset)'}`,
   );
   const points = await churn(
     cycles,
