@@ -7,8 +7,13 @@
  * issue's target is about: RSS(last) / RSS(10) <= 1.10. `--smaps` splits RSS into glibc's main heap,
  * its per-thread arenas, other anonymous memory and files; `--hold-s N` idles N s at the end and
  * measures again (to look at the process from outside); `--trim-addon FILE` takes `mallocTrim` from
- * a build of the patched addon when the installed one predates it. Also prints the malloc trims run
+ * a build of the patched addon when the installed one predates it; `--addon FILE` loads a whole
+ * build of the patched addon in place of the installed one; `--no-warmup` starts the local inference
+ * server without its warm-up (`inference.warmup: false`); `--unique-ids` attaches every cycle under a
+ * new stream id (by default two ids take turns). Also prints the malloc trims run
  * (src/ingest/malloc-trim.ts) and the allocator settings (MALLOC_ARENA_MAX, UV_THREADPOOL_SIZE).
+ * `--heap-snapshot DIR` writes V8 heap snapshots at cycle 10 and the last cycle (compare them with
+ * bench/faults/heap-diff.ts).
  *
  *   npx tsx --expose-gc bench/faults/churn.ts --cycles 200 [--every 50] [--smaps] [--infer HOST:PORT]
  */
@@ -16,6 +21,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeHeapSnapshot } from 'node:v8';
 import { startService } from '../../src/app/service.js';
 import { gst } from '../../src/ingest/gst.js';
 import { mallocTrimStats } from '../../src/ingest/malloc-trim.js';
@@ -91,11 +97,15 @@ export async function churn(
   smaps = false,
   holdS = 0,
   settleMs = 2000,
+  snapshotDir?: string,
+  warmup = true,
+  uniqueIds = false,
 ): Promise<ChurnPoint[]> {
   const root = resolve(import.meta.dirname, '../..');
   const rtsp = await startRtspServer({ width: 640, height: 360, fps: 15 });
   const config = parseConfig('control: {host: 127.0.0.1, port: 0}\nweb: {enabled: false}\n', 'churn', {});
   config.inference.modelRepository = resolve(root, 'models/repo');
+  config.inference.warmup = warmup;
   // An inference server in another process keeps onnxruntime's memory out of this process's RSS.
   if (inferAddress) config.inference.address = inferAddress;
   const service = await startService(config, () => undefined, { serve: false });
@@ -105,7 +115,8 @@ export async function churn(
   try {
     for (let i = 1; i <= cycles; i++) {
       const url = i % 2 ? rtsp.url : 'test:ball?width=640&height=360&fps=15';
-      const id = `churn${i % 2}`;
+      // Two ids taken in turn, or a new id every cycle (state kept per stream id shows up as growth).
+      const id = uniqueIds ? `churn${i}` : `churn${i % 2}`;
       await service.manager.attach({ id, url, keyframes: { maxIntervalMs: 1000 } });
       const deadline = Date.now() + 30_000;
       // Frames flowing through the whole pipeline (decode, scale, appsinks, the runner).
@@ -130,6 +141,8 @@ export async function churn(
         );
         const p = point(i);
         points.push(p);
+        if (snapshotDir && (i === 10 || i === cycles))
+          log(`  heap snapshot: ${writeHeapSnapshot(resolve(snapshotDir, `churn-${i}.heapsnapshot`))}`);
         log(
           `  cycle ${i}: rss ${p.rssMiB.toFixed(1)} MiB  heap ${p.heapMiB.toFixed(1)} MiB  fds ${p.fds}  threads ${p.threads}  ${smaps ? JSON.stringify(Object.fromEntries(Object.entries(rssBreakdown()).map(([k, v]) => [k, Math.round(v)]))) + '  ' : ''}keyframes analysed so far ${analysed}, inference requests ${inferRequests}`,
         );
@@ -160,9 +173,22 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       smaps: { type: 'boolean', default: false },
       'hold-s': { type: 'string', default: '0' },
       'trim-addon': { type: 'string' },
+      'heap-snapshot': { type: 'string' },
+      addon: { type: 'string' },
+      'no-warmup': { type: 'boolean', default: false },
+      'unique-ids': { type: 'boolean', default: false },
     },
   });
   const cycles = Number(values.cycles);
+  if (values.addon) {
+    // A build of the addon from a patched source (e.g. the patch in patches/ before `npm install`
+    // has rebuilt node_modules): it stands in for the installed one for the whole process.
+    const req = createRequire(import.meta.url);
+    const key = req.resolve('gstreamer-superficial');
+    const built = req(resolve(values.addon)) as unknown;
+    req.cache[key] = { id: key, filename: key, loaded: true, exports: built } as unknown as NodeJS.Module;
+    console.log(`gstreamer-superficial: ${resolve(values.addon)} in place of ${key}`);
+  }
   if (values['trim-addon']) {
     // A build of the patched addon with mallocTrim, for a checkout whose installed build predates it.
     const built = createRequire(import.meta.url)(resolve(values['trim-addon'])) as {
@@ -171,7 +197,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     Object.assign(gst(), { mallocTrim: built.mallocTrim });
   }
   console.log(
-    `churn: ${cycles} attach/detach cycles; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(unset)'} UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '(unset)'}`,
+    `churn (pid ${process.pid}): ${cycles} attach/detach cycles; inference warm-up ${values['no-warmup'] ? 'off' : 'on'}; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(unset)'} UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '(unset)'}`,
   );
   const points = await churn(
     cycles,
@@ -180,6 +206,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     Number(values.every),
     values.smaps,
     Number(values['hold-s']),
+    2000,
+    values['heap-snapshot'],
+    !values['no-warmup'],
+    values['unique-ids'],
   );
   const t = mallocTrimStats();
   console.log(

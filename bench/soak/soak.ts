@@ -2,7 +2,8 @@
  * Soak (endurance) run, outside CI: one analyzer service (`startService`, as `vigil run`: local
  * nats-server, the YOLOv8n inference server, the stream manager, the control API) with N live
  * streams for M minutes. Every 10 s it samples the process's RSS, heap, open file descriptors
- * (/proc/self/fd) and active libuv handles/requests (process.getActiveResourcesInfo()), and at the
+ * (/proc/self/fd), threads (/proc/self/status) and active libuv handles/requests
+ * (process.getActiveResourcesInfo()), and at the
  * end fits a least-squares line to each after the warm-up, printing the slope per minute and a
  * verdict.
  *
@@ -16,7 +17,7 @@
  *
  * Verdict per metric: GROWTH when the fitted increase over the measured span is both larger than
  * 3x the residual noise (standard deviation of the samples around the line) and larger than a
- * floor that matters (RSS/heap 8 MiB, 2 fds, 2 handles), and the slope's t-statistic is over 3;
+ * floor that matters (RSS/heap 8 MiB, 2 fds, 2 threads, 2 handles), and the slope's t-statistic is over 3;
  * otherwise "flat (within noise)". The first 20% of the run (at least 30 s) is warm-up and not
  * fitted: JIT, pools and caches fill up there.
  */
@@ -74,6 +75,7 @@ interface Sample {
   rssMiB: number;
   heapMiB: number;
   fds: number;
+  threads: number;
   handles: number;
   frames: number;
   /** Mean over the streams of capture → analysis done for the latest keyframe, ms. */
@@ -90,6 +92,7 @@ const sample = () => {
     rssMiB: mem.rss / 2 ** 20,
     heapMiB: mem.heapUsed / 2 ** 20,
     fds: readdirSync('/proc/self/fd').length,
+    threads: Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0),
     handles: process.getActiveResourcesInfo().length,
     frames: infos.reduce((a, x) => a + x.counters.frames, 0),
     latencyMs: (() => {
@@ -101,7 +104,7 @@ const sample = () => {
   const states = infos.map((x) => x.state).join(',');
   console.log(
     `  ${s.tMin.toFixed(2)} min  rss ${s.rssMiB.toFixed(1)} MiB  heap ${s.heapMiB.toFixed(1)} MiB  ` +
-      `fds ${s.fds}  handles ${s.handles}  latency ${s.latencyMs.toFixed(0)} ms  frames ${s.frames}  [${states}]`,
+      `fds ${s.fds}  threads ${s.threads}  handles ${s.handles}  latency ${s.latencyMs.toFixed(0)} ms  frames ${s.frames}  [${states}]`,
   );
 };
 
@@ -151,6 +154,7 @@ const metrics: [keyof Sample, string, number][] = [
   ['rssMiB', 'RSS (MiB)', 8],
   ['heapMiB', gc ? 'heap after GC (MiB)' : 'heap used (MiB)', 8],
   ['fds', 'open fds', 2],
+  ['threads', 'threads', 2],
   ['handles', 'active handles', 2],
   ['latencyMs', 'keyframe latency (ms)', 100],
 ];

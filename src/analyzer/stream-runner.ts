@@ -59,7 +59,7 @@ import {
 import { newSpeechCounters, type SpeechCounters } from './speech.js';
 import { CaptionSelector } from '../stream/caption-select.js';
 import { ShotRecorder } from '../stream/shot-records.js';
-import type { WindowAnnotation } from '../stream/windows.js';
+import type { MediaFrame, WindowAnnotation } from '../stream/windows.js';
 import type { Captioner } from '../infer/captioner.js';
 import { transcribeSpeech, type Transcriber } from './transcriber.js';
 import { releaseFrame } from '../ingest/frames.js';
@@ -279,12 +279,20 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
   const shots = new ShotRecorder({ runId });
   const shotRecords$ = new Subject<ShotRecord>();
   const shotOut = (rs: ShotRecord[]): void => rs.forEach((r) => shotRecords$.next(r));
+  // Every delivered frame's time, for the windows: a window that received media is published
+  // even when none of its frames became a keyframe (#22). Times only: no pixels are held.
+  const media$ = new Subject<MediaFrame>();
   const keyframeSource$ = o.frames.pipe(
     // Stream time starts at the first frame (a player's 0.000), whatever the container's first PTS.
     rebaseStreamTime(),
-    tap((f) => {
-      counters.frames++;
-      shots.frame(f.ptsNs, f.captureTimeMs);
+    tap({
+      next: (f) => {
+        counters.frames++;
+        shots.frame(f.ptsNs, f.captureTimeMs);
+        media$.next({ ptsNs: f.ptsNs, captureTimeMs: f.captureTimeMs });
+      },
+      complete: () => media$.complete(),
+      error: () => media$.complete(),
     }),
     // Frames the selector passes over (most of them) give their decoded pixels back at once
     // instead of when the garbage collector finds them; the detection cadence may pick one first.
@@ -417,6 +425,7 @@ function buildStages(o: StreamRunnerOptions, counters: StreamCounters, stats?: {
       maxKeyframesPerWindow: o.maxKeyframesPerWindow ?? 256,
       // Keyframes that never reached the model are listed as missing in their window.
       pending: keyframes$,
+      media: media$,
       // In fast mode analyses arrive in order as fast as the model allows: no wall-clock deadline,
       // and a long idle bound (a loaded machine stalls a file for seconds; its events still count).
       ...(o.live === false

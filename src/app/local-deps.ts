@@ -16,6 +16,8 @@ export interface LocalDepsOptions {
   /** Configured inference server (host:port); null: start one on `modelRepository`. */
   inferAddress: string | null;
   modelRepository: string;
+  /** The local inference server warms each model up at load (default true; `inference.warmup`). */
+  warmup?: boolean;
   /** How to tell the user to configure a server instead (a flag or a config key). */
   inferHint: string;
   log: (line: string) => void;
@@ -56,6 +58,7 @@ export async function startLocalDeps(o: LocalDepsOptions, stack: CleanupStack): 
       modelRepository: o.modelRepository,
       host: '127.0.0.1',
       port: 0,
+      ...(o.warmup !== undefined ? { warmup: o.warmup } : {}),
     });
     stack.push('inference server', () => server.close());
     inferAddress = `127.0.0.1:${server.port}`;

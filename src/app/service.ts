@@ -153,6 +153,7 @@ export async function startService(
         natsServers: config.nats.servers,
         inferAddress: config.inference.address,
         modelRepository: config.inference.modelRepository,
+        warmup: config.inference.warmup,
         inferHint: options.inferHint ?? 'set inference.address',
         log,
       },

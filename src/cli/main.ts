@@ -315,7 +315,7 @@ const commands: Record<string, Command> = {
   'infer-server': {
     summary: 'Run the KServe v2 / Triton-compatible gRPC inference server alone',
     usage:
-      'vigil infer-server [--models DIR] [--host ADDR] [--port N] [--metrics-port N] [--providers cuda,cpu]',
+      'vigil infer-server [--models DIR] [--host ADDR] [--port N] [--metrics-port N] [--providers cuda,cpu] [--no-warmup]',
     examples: [
       'vigil infer-server',
       'vigil infer-server --models models/repo --host 0.0.0.0 --port 8001 --metrics-port 8002',
@@ -326,6 +326,7 @@ const commands: Record<string, Command> = {
       port: { type: 'string' },
       'metrics-port': { type: 'string' },
       providers: { type: 'string' },
+      'no-warmup': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     run: async (values) => {
@@ -350,6 +351,7 @@ const commands: Record<string, Command> = {
         port,
         ...(metricsPort !== undefined ? { metricsPort } : {}),
         ...(providers ? { executionProviders: providers as ('cpu' | 'cuda')[] } : {}),
+        ...(values['no-warmup'] === true ? { warmup: false } : {}),
       });
       console.error(
         `vigil infer-server: listening on ${host}:${server.port}` +

@@ -67,6 +67,8 @@ export interface VigilConfig {
     sharedMemory: 'auto' | 'on' | 'off';
     /** Small inference calls over one long-lived ModelStreamInfer stream per server (errors repeat as unary calls). Default true. */
     streamInfer: boolean;
+    /** The local inference server runs each model once at load at its largest batch (memory sized up front). Default true. */
+    warmup: boolean;
     /**
      * Language stages (docs/language-models.md): `captioner`, `summarizer`, `asr` from the file;
      * absent: none.
@@ -177,6 +179,7 @@ const fileSpec: Spec = {
         tls: { kind: 'object', fields: { ...TLS_FILE_FIELDS, serverName: { kind: 'string', min: 1 } } },
         sharedMemory: { kind: 'enum', values: ['auto', 'on', 'off'] },
         streamInfer: { kind: 'bool' },
+        warmup: { kind: 'bool' },
         // Language stages: each role's own validator (src/config/language-models.ts).
         ...Object.fromEntries(
           LANGUAGE_ROLES.map((role) => [
@@ -393,6 +396,7 @@ export function parseConfig(
       vad: (inference.vad as boolean | undefined) ?? true,
       sharedMemory: (inference.sharedMemory as 'auto' | 'on' | 'off' | undefined) ?? 'auto',
       streamInfer: (inference.streamInfer as boolean | undefined) ?? true,
+      warmup: (inference.warmup as boolean | undefined) ?? true,
     },
     control: {
       host: (control.host as string | undefined) ?? '127.0.0.1',

@@ -176,6 +176,11 @@ export interface WindowDigest {
   captions?: { keyframeId: string; ptsNs: number; text: string; model: string }[];
   /** Speech transcribed in the window (by its end time; bounded). */
   transcripts?: { startPtsNs: number; endPtsNs: number; text: string; language?: string }[];
+  /**
+   * Frames the source delivered in the window (when the window stage is fed the stream's frames):
+   * a window that received media is published even when none of its frames was a keyframe.
+   */
+  frames?: number;
 }
 
 /** A confirmed track as a digest lists it (seen in the window's keyframes). */

@@ -24,6 +24,7 @@ import {
   datatypeFromOrt,
   datatypeToOrt,
   elementCount,
+  elementSize,
   serializeBytes,
   type Datatype,
   type NumericArray,
@@ -76,6 +77,12 @@ export interface RepositoryOptions {
   intraOpSpinning?: boolean;
   maxQueueSize: number;
   logger: Logger;
+  /**
+   * Run each model once at load, on zeros at its largest batch (default true): onnxruntime's
+   * memory then reaches its size for the largest batch before any request, instead of in a step
+   * the first time requests are batched (see `warmUp`).
+   */
+  warmup?: boolean;
   /** Called after every batch (metrics). */
   onBatch?: (model: string, version: string, info: BatchInfo) => void;
 }
@@ -328,6 +335,59 @@ function concat(parts: NumericArray[]): NumericArray {
     off += p.length;
   }
   return out;
+}
+
+/** Zero-filled arrays for the warm-up, by datatype (none for BYTES and FP16). */
+const ZERO_ARRAYS: Partial<Record<Datatype, new (n: number) => NumericArray>> = {
+  BOOL: Uint8Array,
+  UINT8: Uint8Array,
+  UINT16: Uint16Array,
+  UINT32: Uint32Array,
+  UINT64: BigUint64Array,
+  INT8: Int8Array,
+  INT16: Int16Array,
+  INT32: Int32Array,
+  INT64: BigInt64Array,
+  FP32: Float32Array,
+  FP64: Float64Array,
+};
+
+/**
+ * Runs a model once per instance on zeros at its largest batch (max_batch_size, or the fixed shape
+ * of a model that does not batch), so that onnxruntime sizes its memory for the largest batch at
+ * load (#22 item 6: under attach/detach churn, RSS stepped up by 100-250 MiB the first time four
+ * keyframes were batched, whenever that happened). Skipped for inputs with variable dimensions or
+ * BYTES; a failure is logged and the model is served anyway.
+ */
+async function warmUp(
+  model: LoadedModel,
+  backend: Backend,
+  instances: number,
+  opts: RepositoryOptions,
+): Promise<void> {
+  const { config } = model;
+  const batch = Math.max(1, config.maxBatchSize);
+  const inputs = new Map<string, InputTensor>();
+  for (const ci of config.inputs) {
+    const size = elementSize(ci.datatype);
+    if (size === 0 || ci.dims.some((d) => d < 0)) return;
+    const shape = config.maxBatchSize > 0 ? [batch, ...ci.dims] : [...ci.dims];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const Ctor = ZERO_ARRAYS[ci.datatype];
+    if (!Ctor) return;
+    inputs.set(ci.name, { datatype: ci.datatype, shape, data: new Ctor(n) });
+  }
+  const outputs = model.candidates ? [CANDIDATES_OUTPUT] : config.outputs.slice(0, 1).map((o) => o.name);
+  const t0 = performance.now();
+  try {
+    // One run per instance, at once, so that every session takes one.
+    await Promise.all(Array.from({ length: instances }, () => backend.run([{ inputs, outputs }])));
+    opts.logger.info(
+      `model '${model.name}': warmed up at batch ${batch} in ${Math.round(performance.now() - t0)} ms`,
+    );
+  } catch (e) {
+    opts.logger.warn(`model '${model.name}': warm-up failed (${(e as Error).message}); serving it anyway`);
+  }
 }
 
 /** Runs one batch of requests; resolves with each request's outputs. */
@@ -709,7 +769,9 @@ export async function loadModel(repo: string, name: string, opts: RepositoryOpti
     const sessions: WorkerSession[] = [];
     try {
       for (let i = 0; i < count; i++) sessions.push(await createSession(file, opts, name));
-      config = addVersion(model, version, config, transform, sessions, opts);
+      const added = addVersion(model, version, config, transform, sessions, opts);
+      config = added.config;
+      if (added.warm) await added.warm();
     } catch (e) {
       await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
       await unloadRepository(new Map([[name, model]]));
@@ -731,7 +793,7 @@ function addVersion(
   transform: InputTransform | undefined,
   sessions: WorkerSession[],
   opts: RepositoryOptions,
-): ModelConfig {
+): { config: ModelConfig; warm: (() => Promise<void>) | null } {
   const name = model.name;
   let config = configIn;
   const first = sessions[0]!;
@@ -747,6 +809,7 @@ function addVersion(
   const backend = new OnnxBackend(model, sessions, fixedBatchOne);
   const batcher = makeBatcher(model, backend, sessions.length, opts, version);
   model.versions.set(version, { version, batcher, sessions });
+  const warm = opts.warmup !== false ? () => warmUp(model, backend, sessions.length, opts) : null;
   const dynamic = config.dynamicBatching;
   opts.logger.info(
     `loaded model '${name}' version ${version} (${sessions.length} instance(s), max_batch_size ${config.maxBatchSize}` +
@@ -754,7 +817,7 @@ function addVersion(
       `${fixedBatchOne && config.maxBatchSize > 1 ? ', static batch 1 in the graph: batches run row by row' : ''}` +
       `${transform ? `, uint8 input transform` : ''}, providers ${opts.executionProviders.join(',')})`,
   );
-  return config;
+  return { config, warm };
 }
 
 /** Loads every model directory in `repo`. */

@@ -43,6 +43,8 @@ export interface InferenceServerOptions {
   intraOpNumThreads?: number;
   /** false makes onnxruntime's threads sleep between runs rather than spin (CPUs shared with other processes). Default true (onnxruntime's default). */
   intraOpSpinning?: boolean;
+  /** Run each model once at load on zeros at its largest batch, so its memory is sized up front. Default true. */
+  warmup?: boolean;
   /** How long close() lets in-flight calls finish before cancelling them. Default 5000 ms. */
   shutdownGraceMs?: number;
   /** Default: one line per event on stderr, prefixed `[vigil infer]`. */
@@ -78,6 +80,7 @@ const OPTION_KEYS: readonly (keyof InferenceServerOptions)[] = [
   'executionProviders',
   'intraOpNumThreads',
   'intraOpSpinning',
+  'warmup',
   'shutdownGraceMs',
   'logger',
   'tls',
@@ -136,6 +139,8 @@ function validateOptions(opts: InferenceServerOptions): void {
   positiveInt(opts.metricsPort, 'metricsPort', 0);
   if (opts.intraOpSpinning !== undefined && typeof opts.intraOpSpinning !== 'boolean')
     throw new ConfigError('inference server: intraOpSpinning must be a boolean');
+  if (opts.warmup !== undefined && typeof opts.warmup !== 'boolean')
+    throw new ConfigError('inference server: warmup must be a boolean');
   if (opts.sharedMemory !== undefined && typeof opts.sharedMemory !== 'boolean')
     throw new ConfigError('inference server: sharedMemory must be a boolean');
   if (opts.tls !== undefined) {
@@ -218,6 +223,7 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
     executionProviders: providers,
     ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
     ...(options.intraOpSpinning !== undefined ? { intraOpSpinning: options.intraOpSpinning } : {}),
+    ...(options.warmup !== undefined ? { warmup: options.warmup } : {}),
     maxQueueSize: options.maxQueueSize ?? 64,
     logger,
     onBatch: (model, version, info) => {

@@ -290,7 +290,9 @@ export function createStructuredSummarizer(options: StructuredSummarizerOptions 
 
       // Missing analyses: a count that fell may only be a keyframe nobody looked at. Carry the last
       // known count forward instead of inventing "1→0" now and "0→1" in the next summary.
-      const partial = digest.missing > 0;
+      // A window that received frames but no keyframe (e.g. the last frames before an outage) has
+      // no analysis at all: it carries the last known state whole, like one whose analyses are missing.
+      const partial = digest.missing > 0 || (digest.analysed === 0 && (digest.frames ?? 0) > 0);
       const carried: Record<string, number> = {};
       const peakCounts: Record<string, number> = { ...digest.peakCounts };
       // The last known state is the previous summary's counts (carried ones included). A window
@@ -358,6 +360,7 @@ export function createStructuredSummarizer(options: StructuredSummarizerOptions 
       if (digest.missingKeyframes !== undefined) facts['missingKeyframes'] = [...digest.missingKeyframes];
       if (digest.closedBy === 'timeout') facts['closedBy'] = 'timeout';
       if (digest.ptsResets !== undefined) facts['ptsResets'] = digest.ptsResets;
+      if (digest.frames !== undefined) facts['frames'] = digest.frames;
       if (digest.tracks !== undefined) facts['tracks'] = digest.tracks.map((t) => ({ ...t }));
       if (digest.speech !== undefined) facts['speech'] = digest.speech.map((x) => ({ ...x }));
       return {
@@ -410,8 +413,12 @@ function buildSentences(
   }
   if (facts.analysed === 0) {
     const last = prev.peakCounts === null ? 'nothing known' : describeCounts(facts.peakCounts);
+    const noKeyframe =
+      digest.keyframes.length === 0 && digest.missing === 0 && (digest.frames ?? 0) > 0
+        ? ` (${digest.frames} ${plural('frame', digest.frames ?? 0)}, no keyframe among them)`
+        : '';
     say(
-      `No analysis available${prevName !== null && prev.peakCounts !== null ? `; last known: ${last}, carried from the ${prevName}` : ''}.`,
+      `No analysis available${noKeyframe}${prevName !== null && prev.peakCounts !== null ? `; last known: ${last}, carried from the ${prevName}` : ''}.`,
       [],
     );
   } else if (seen === 'nothing' && (digest.tracks?.length ?? 0) > 0) {

@@ -111,10 +111,12 @@ export class WindowAccumulator {
   private missing = 0;
   private dropped = 0;
   private motionSum = 0;
+  /** Frames the source delivered in this window (the `media` input). */
+  private frames = 0;
+  /** Whether `time` has seen a position yet. */
+  private timed = false;
   items = 0;
   private firstPtsNs = 0;
-  /** True once an item or pending keyframe gave this window a wall time. */
-  private timed = false;
   private firstTimeMs = 0;
   private lastPtsNs = 0;
   private lastTimeMs = 0;
@@ -339,6 +341,16 @@ export class WindowAccumulator {
     };
   }
 
+  /**
+   * Frames the source delivered in this window (`n`, from `firstPtsNs` to `lastPtsNs` on the
+   * window's timeline): a window that received media is not empty, keyframe or not.
+   */
+  media(n: number, firstPtsNs: number, firstTimeMs: number, lastPtsNs: number, lastTimeMs: number): void {
+    this.frames += n;
+    this.time(firstPtsNs, firstTimeMs);
+    this.time(lastPtsNs, lastTimeMs);
+  }
+
   private time(ptsNs: number, timeMs: number): void {
     if (!this.timed) {
       this.timed = true;
@@ -365,7 +377,7 @@ export class WindowAccumulator {
   }
 
   get empty(): boolean {
-    return this.items === 0 && this.entries.length === 0 && this.events === 0;
+    return this.items === 0 && this.entries.length === 0 && this.events === 0 && this.frames === 0;
   }
 
   digest(extra: {
@@ -397,6 +409,7 @@ export class WindowAccumulator {
       closedBy: extra.closedBy,
     };
     if (this.dropped > 0) d.dropped = this.dropped;
+    if (this.frames > 0) d.frames = this.frames;
     if (extra.late > 0) d.late = extra.late;
     if (extra.resets > 0) d.ptsResets = extra.resets;
     if (this.textAt.length > 0) d.textAt = [...this.textAt];

@@ -30,6 +30,7 @@ export interface ResolvedWindowOptions {
   maxAnnotationsPerWindow: number;
   events: Observable<VigilEvent> | undefined;
   progress: Observable<unknown> | undefined;
+  media: Observable<MediaFrame> | undefined;
   maxObjectsListed: number;
   countsFromEvents: boolean;
   onStats: ((stats: WindowStats) => void) | undefined;
@@ -52,8 +53,32 @@ export interface WindowStats {
 
 type ClosedBy = NonNullable<WindowDigest['closedBy']>;
 
+/** A frame the source delivered, as the windows see it: its stream time and capture time only. */
+export interface MediaFrame {
+  ptsNs: number;
+  captureTimeMs: number;
+}
+
+/**
+ * Frames seen in a window that no keyframe, analysis or event has opened (yet): enough to publish
+ * the window when it closes (#22: every window that received media is published).
+ */
+interface MediaMark {
+  frames: number;
+  firstPtsNs: number;
+  firstTimeMs: number;
+  lastPtsNs: number;
+  lastTimeMs: number;
+  /** Wall time of its first frame: a mark closes on its own after maxOpenMs like a window. */
+  openedAtMs: number;
+  /** Keyframes expected in it that could not open it (too many open windows): it waits for them. */
+  expected: number;
+}
+
 /** Timeline positions of pending keyframes kept at most (see `pendingPts`). */
 const MAX_PENDING_PTS = 4096;
+/** Windows with media but no open accumulator, kept at most (beyond, new ones are not marked). */
+const MAX_MEDIA_MARKS = 4096;
 
 export class WindowSet {
   /** Open windows by index (ascending insertion is not guaranteed: sorted on close). */
@@ -64,6 +89,8 @@ export class WindowSet {
    * two inputs mixed would mistake that lead for a new timeline. Bounded like the windows.
    */
   private readonly pendingPts = new Map<string, number>();
+  /** Windows that received frames but have no accumulator open, by index (see MediaMark). */
+  private readonly marks = new Map<number, MediaMark>();
   private readonly hopNs: number;
   private readonly windowNs: number;
   private readonly toleranceNs: number;
@@ -104,8 +131,13 @@ export class WindowSet {
       this.pendingPts.delete(this.pendingPts.keys().next().value as string);
     for (const i of this.indexes(ptsNs)) {
       if (i <= this.lastClosedIndex) continue;
-      // Listing a keyframe far ahead must not close windows still waiting for analyses.
-      if (!open.has(i) && open.size >= o.maxOpenWindows) continue;
+      // Listing a keyframe far ahead must not close windows still waiting for analyses; a window
+      // with media waits for it instead of closing on its own.
+      if (!open.has(i) && open.size >= o.maxOpenWindows) {
+        const mark = this.marks.get(i);
+        if (mark !== undefined) mark.expected++;
+        continue;
+      }
       this.windowFor(i, kf.frame.streamId).expect(kf, ptsNs);
     }
     this.arm();
@@ -200,6 +232,50 @@ export class WindowSet {
     if (this.timer === null) this.arm();
   }
 
+  /**
+   * A frame the source delivered: its windows count it, so a window that received media is
+   * published even without a keyframe (its summary says no analysis). Frames do not move the
+   * watermark (analyses lag behind them) and are no activity for the idle close. A frame of a
+   * window already closed is ignored.
+   */
+  media(f: MediaFrame): void {
+    const ptsNs = f.ptsNs + this.offsetNs;
+    let added = false;
+    for (const i of this.indexes(ptsNs)) {
+      if (i <= this.lastClosedIndex) continue;
+      const w = this.open.get(i);
+      if (w !== undefined) {
+        w.media(1, ptsNs, f.captureTimeMs, ptsNs, f.captureTimeMs);
+        continue;
+      }
+      const mark = this.marks.get(i);
+      if (mark !== undefined) {
+        mark.frames++;
+        if (ptsNs < mark.firstPtsNs) {
+          mark.firstPtsNs = ptsNs;
+          mark.firstTimeMs = f.captureTimeMs;
+        }
+        if (ptsNs >= mark.lastPtsNs) {
+          mark.lastPtsNs = ptsNs;
+          mark.lastTimeMs = f.captureTimeMs;
+        }
+      } else if (this.marks.size < MAX_MEDIA_MARKS) {
+        this.marks.set(i, {
+          frames: 1,
+          firstPtsNs: ptsNs,
+          firstTimeMs: f.captureTimeMs,
+          lastPtsNs: ptsNs,
+          lastTimeMs: f.captureTimeMs,
+          openedAtMs: this.o.scheduler.now(),
+          expected: 0,
+        });
+        added = true;
+      }
+    }
+    // A new mark brings a deadline of its own.
+    if (added) this.arm();
+  }
+
   /** The source completed: every open window closes ('flush'). */
   flush(): void {
     this.cancelTimer();
@@ -212,6 +288,7 @@ export class WindowSet {
     this.cancelTimer();
     this.open.clear();
     this.pendingPts.clear();
+    this.marks.clear();
   }
 
   stats(): WindowStats {
@@ -225,8 +302,9 @@ export class WindowSet {
       labels += w.labels;
       bytes += w.bytes();
     }
+    bytes += this.marks.size * 96;
     return {
-      openWindows: this.open.size,
+      openWindows: this.open.size + this.marks.size,
       keyframes,
       texts,
       labels,
@@ -245,6 +323,7 @@ export class WindowSet {
   private close(w: WindowAccumulator, closedBy: ClosedBy): void {
     const { o } = this;
     this.open.delete(w.index);
+    this.marks.delete(w.index);
     if (w.index <= this.lastClosedIndex) return; // cannot happen: windows close in index order
     // Empty windows between the last closed and this one are skipped (or emitted empty).
     if (o.emitEmpty) {
@@ -270,10 +349,29 @@ export class WindowSet {
     this.emit(d);
   }
 
-  /** Closes every open window with index <= upTo, in index order. */
-  private closeUpTo(upTo: number, closedBy: ClosedBy): void {
-    const due = [...this.open.keys()].filter((i) => i <= upTo).sort((a, b) => a - b);
-    for (const i of due) this.close(this.open.get(i) as WindowAccumulator, closedBy);
+  /**
+   * Closes every open window with index <= upTo, in index order, and every window with media only
+   * (a mark) up to `marksUpTo` (default upTo).
+   */
+  private closeUpTo(upTo: number, closedBy: ClosedBy, marksUpTo = upTo): void {
+    const due = [
+      ...[...this.open.keys()].filter((i) => i <= upTo),
+      ...[...this.marks.keys()].filter((i) => i <= marksUpTo && !this.open.has(i)),
+    ].sort((a, b) => a - b);
+    for (const i of due) {
+      const w = this.open.get(i) ?? this.fromMark(i);
+      if (w !== undefined) this.close(w, closedBy);
+    }
+  }
+
+  /** An accumulator for a window known only by its mark (the mark is taken). */
+  private fromMark(i: number): WindowAccumulator | undefined {
+    const mark = this.marks.get(i);
+    if (mark === undefined) return undefined;
+    this.marks.delete(i);
+    const w = new WindowAccumulator(this.streamId, i, mark.openedAtMs, this.o);
+    w.media(mark.frames, mark.firstPtsNs, mark.firstTimeMs, mark.lastPtsNs, mark.lastTimeMs);
+    return w;
   }
 
   private cancelTimer(): void {
@@ -288,8 +386,11 @@ export class WindowSet {
     const now = o.scheduler.now();
     let wake = Infinity;
     if (this.lastItemAtMs !== null && this.open.size > 0) wake = this.lastItemAtMs + o.idleCloseMs;
-    if (o.maxOpenMs > 0)
+    if (o.maxOpenMs > 0) {
       for (const w of this.open.values()) wake = Math.min(wake, w.openedAtMs + o.maxOpenMs);
+      for (const m of this.marks.values())
+        if (m.expected === 0) wake = Math.min(wake, m.openedAtMs + o.maxOpenMs);
+    }
     if (!Number.isFinite(wake)) return;
     this.timer = o.scheduler.schedule(() => this.onTimer(), Math.max(0, wake - now));
   }
@@ -298,12 +399,16 @@ export class WindowSet {
     const { o } = this;
     this.timer = null;
     const now = o.scheduler.now();
-    if (this.lastItemAtMs !== null && now >= this.lastItemAtMs + o.idleCloseMs) {
-      this.closeUpTo(Infinity, 'timeout');
+    if (this.lastItemAtMs !== null && this.open.size > 0 && now >= this.lastItemAtMs + o.idleCloseMs) {
+      // Idle: every open window closes, with the media-only windows between them; those beyond
+      // (frames run ahead of analyses) keep their own deadline.
+      this.closeUpTo(Infinity, 'timeout', Math.max(...this.open.keys()));
     } else if (o.maxOpenMs > 0) {
       let upTo = -1;
       for (const w of this.open.values())
         if (now >= w.openedAtMs + o.maxOpenMs) upTo = Math.max(upTo, w.index);
+      for (const [i, m] of this.marks)
+        if (m.expected === 0 && now >= m.openedAtMs + o.maxOpenMs) upTo = Math.max(upTo, i);
       if (upTo >= 0) this.closeUpTo(upTo, 'timeout');
     }
     this.arm();
@@ -340,6 +445,11 @@ export class WindowSet {
     let w = this.open.get(i);
     if (w === undefined) {
       w = new WindowAccumulator(streamId, i, this.o.scheduler.now(), this.o);
+      const mark = this.marks.get(i);
+      if (mark !== undefined) {
+        this.marks.delete(i);
+        w.media(mark.frames, mark.firstPtsNs, mark.firstTimeMs, mark.lastPtsNs, mark.lastTimeMs);
+      }
       this.open.set(i, w);
       // Bound: too many open windows (e.g. pending keyframes far ahead) closes the oldest early.
       while (this.open.size > this.o.maxOpenWindows) this.closeUpTo(Math.min(...this.open.keys()), 'timeout');

@@ -20,6 +20,12 @@
  * entries and exits from them (the one count every level and the event list share) and lists its
  * shots; with a tracker, counts are the confirmed tracks' (see window-accumulator.ts).
  *
+ * Media: pass the stream's frames (their times) as `media` and every window that received frames
+ * is published, even one with no keyframe in it (its digest has `frames` and no analysis; the
+ * summary says so and carries the last known counts). Frames neither move the watermark nor count
+ * as activity for the idle close; a window with media only closes when the watermark passes it, on
+ * its own maxOpenMs (unless a keyframe expected in it is still coming), or with the windows around it.
+ *
  * Missing analyses: pass the selected keyframes as `pending` (before the model call) and each
  * window lists the keyframes whose analysis never came (`missing`, `missingKeyframes`); items with
  * a null or unavailable analysis count as missing too.
@@ -34,10 +40,10 @@ import type { Keyframe, VigilEvent, WindowDigest } from '../core/contracts.js';
 import { ConfigError } from '../core/errors.js';
 import { checkNumber, rejectUnknownKeys } from './options.js';
 import type { AnalysedKeyframe, WindowAnnotation } from './window-accumulator.js';
-import { WindowSet, type ResolvedWindowOptions, type WindowStats } from './window-set.js';
+import { WindowSet, type MediaFrame, type ResolvedWindowOptions, type WindowStats } from './window-set.js';
 
 export { countByLabel, type AnalysedKeyframe, type WindowAnnotation } from './window-accumulator.js';
-export type { ResolvedWindowOptions, WindowStats } from './window-set.js';
+export type { MediaFrame, ResolvedWindowOptions, WindowStats } from './window-set.js';
 
 export interface WindowOptions {
   /** Window length in ms of stream time (required). */
@@ -84,6 +90,11 @@ export interface WindowOptions {
    * model hangs), the idle close applies; `maxOpenMs` is unchanged.
    */
   progress?: Observable<unknown>;
+  /**
+   * The frames the source delivered (stream time and capture time, on the keyframes' timeline):
+   * every window that received media is published, keyframe or not.
+   */
+  media?: Observable<MediaFrame>;
   /** Tracks, entries, exits and shots listed per window, each (default 64; all are counted). */
   maxObjectsListed?: number;
   /** Called with the retained state after each change (metrics and memory tests; must not throw). */
@@ -111,6 +122,7 @@ const KNOWN = [
   'maxAnnotationsPerWindow',
   'events',
   'progress',
+  'media',
   'maxObjectsListed',
   'onStats',
   'scheduler',
@@ -165,6 +177,12 @@ export function parseWindowOptions(options: WindowOptions, component = C): Resol
   ) {
     throw new ConfigError(`${component}: progress must be an Observable`);
   }
+  if (
+    options.media !== undefined &&
+    typeof (options.media as { subscribe?: unknown }).subscribe !== 'function'
+  ) {
+    throw new ConfigError(`${component}: media must be an Observable of frame times`);
+  }
   return {
     windowMs,
     hopMs,
@@ -186,6 +204,7 @@ export function parseWindowOptions(options: WindowOptions, component = C): Resol
     }),
     events: options.events,
     progress: options.progress,
+    media: options.media,
     maxObjectsListed: n('maxObjectsListed', options.maxObjectsListed ?? 64, { min: 0, integer: true }),
     countsFromEvents: options.events !== undefined,
     onStats: options.onStats,
@@ -239,6 +258,10 @@ function windowsOperator(o: ResolvedWindowOptions): OperatorFunction<AnalysedKey
         next: () => windows.progress(),
         error: (err: unknown) => subscriber.error(err),
       });
+      const mediaSub = o.media?.subscribe({
+        next: (f) => windows.media(f),
+        error: (err: unknown) => subscriber.error(err),
+      });
       const sub = source.subscribe({
         next(item) {
           try {
@@ -262,6 +285,7 @@ function windowsOperator(o: ResolvedWindowOptions): OperatorFunction<AnalysedKey
         annotationSub?.unsubscribe();
         eventSub?.unsubscribe();
         progressSub?.unsubscribe();
+        mediaSub?.unsubscribe();
         windows.clear();
       };
     });

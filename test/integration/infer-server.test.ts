@@ -909,6 +909,46 @@ describe.skipIf(!existsSync(rawModel))('inference server: queue bound, broken mo
     }
   });
 
+  it('issue 22 item 6: warms each model up at load at its largest batch, unless told not to', async () => {
+    const repo = join(dir, 'warm');
+    await prepareModelRepo(repo, 'yolov8n');
+    mkdirSync(join(repo, 'yolov8n_fp32', '1'), { recursive: true });
+    symlinkSync(rawModel, join(repo, 'yolov8n_fp32', '1', 'model.onnx'));
+    for (const v of ['1']) mkdirSync(join(repo, 'echo', v), { recursive: true });
+    writeFileSync(join(repo, 'echo', 'config.pbtxt'), ECHO_CONFIG);
+    for (const warmup of [undefined, false]) {
+      const logs: string[] = [];
+      const logger = { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(`warn ${m}`) };
+      const server = await startInferenceServer({
+        modelRepository: repo,
+        port: 0,
+        logger,
+        ...(warmup === undefined ? {} : { warmup }),
+      });
+      try {
+        const warmed = logs.filter((l) => /warmed up/.test(l));
+        if (warmup === false) expect(warmed).toEqual([]);
+        else {
+          // yolov8n batches up to 4 (UINT8 NHWC through the input transform), yolov8n_fp32 does
+          // not batch (fixed shape); echo's BYTES input is skipped.
+          expect(warmed.some((l) => /^model 'yolov8n': warmed up at batch 4 in \d+ ms$/.test(l))).toBe(true);
+          expect(warmed.some((l) => /^model 'yolov8n_fp32': warmed up at batch 1/.test(l))).toBe(true);
+          expect(warmed.some((l) => /'echo'/.test(l))).toBe(false);
+          expect(logs.filter((l) => l.startsWith('warn'))).toEqual([]);
+        }
+        // Not counted as requests.
+        const r = rawClient(server.port);
+        const stats = await new Promise<ModelStatisticsResponse__Output>((res, rej) =>
+          r.ModelStatistics({ name: 'yolov8n', version: '1' }, (e, x) => (e ? rej(e) : res(x!))),
+        );
+        r.close();
+        expect(Number(stats.model_stats[0]!.inference_count ?? 0)).toBe(0);
+      } finally {
+        await server.close();
+      }
+    }
+  });
+
   it('a broken model fails the start with an error naming it', async () => {
     const repo = join(dir, 'broken');
     mkdirSync(join(repo, 'garbage', '1'), { recursive: true });

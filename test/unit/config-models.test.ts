@@ -70,3 +70,11 @@ describe('config: inference.streamInfer', () => {
     );
   });
 });
+
+describe('config: inference.warmup (issue 22 item 6)', () => {
+  it('defaults to true, takes false, refuses a non-boolean naming the key', () => {
+    expect(parseConfig('{}').inference.warmup).toBe(true);
+    expect(parseConfig('inference: { warmup: false }').inference.warmup).toBe(false);
+    expect(() => parseConfig('inference: { warmup: later }', 'x.yaml')).toThrow(/inference\.warmup/);
+  });
+});

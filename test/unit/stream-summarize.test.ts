@@ -106,6 +106,21 @@ describe('createStructuredSummarizer', () => {
     );
   });
 
+  it('issue 22 RTSP flaps: a window with frames but no keyframe says so and carries the last known counts', () => {
+    const summarizer = createStructuredSummarizer();
+    const first = summarizer.summarize(digest(0, { person: 2 }, { missing: 0 }), null) as Summary;
+    const noKeyframe = digest(1, {}, { keyframes: [], analysed: 0, missing: 0, frames: 7, lastCounts: {} });
+    const second = summarizer.summarize(noKeyframe, first) as Summary;
+    expect(second.text).toBe(
+      'No analysis available (7 frames, no keyframe among them); last known: 2 persons, carried from the previous window. 0 keyframes analysed.',
+    );
+    // No invented change: person 2 is carried, not 2→0, and the next window is no 0→2 either.
+    expect(facts(second).changes).toEqual({});
+    expect(facts(second).carried).toEqual({ person: 2 });
+    const third = summarizer.summarize(digest(2, { person: 2 }, { missing: 0 }), second) as Summary;
+    expect(facts(third).changes).toEqual({});
+  });
+
   it('bounds evidence and tolerates foreign facts in the previous summary', () => {
     const summarizer = createStructuredSummarizer({ maxEvidence: 2 });
     const foreign: Summary = {

@@ -619,3 +619,112 @@ describe('windows wait for the tracker (regression: vtest windows counted 13 of 
     ).toThrow(/progress must be an Observable/);
   });
 });
+
+describe('issue 22 RTSP flaps: every window that received media is published', () => {
+  const frameAt = (ptsMs: number) => ({ ptsNs: ptsMs * 1e6, captureTimeMs: T0 + ptsMs });
+
+  it('a window with frames but no keyframe is still emitted (no analysis), in index order', () => {
+    const media = new Subject<{ ptsNs: number; captureTimeMs: number }>();
+    const src = new Subject<AnalysedKeyframe>();
+    const out: WindowDigest[] = [];
+    src
+      .pipe(
+        tumblingWindows({
+          windowMs: 1000,
+          maxKeyframesPerWindow: 10,
+          media,
+          scheduler: new TestScheduler(() => undefined),
+        }),
+      )
+      .subscribe((d) => out.push(d));
+    media.next(frameAt(0));
+    src.next(item(0, 0, { counts: { person: 1 } }));
+    media.next(frameAt(500));
+    // Window 1 gets frames, none of them a keyframe (e.g. the last frames before an outage).
+    media.next(frameAt(1200));
+    media.next(frameAt(1500));
+    media.next(frameAt(2100));
+    expect(out).toEqual([]);
+    // The next analysed keyframe passes window 1's end: windows 0 and 1 close, in order.
+    src.next(item(1, 2100, { counts: { person: 1 } }));
+    expect(out.map((d) => [d.index, d.frames, d.analysed, d.missing, d.keyframes.length])).toEqual([
+      [0, 2, 1, 0, 1],
+      [1, 2, 0, 0, 0],
+    ]);
+    expect(out[1]!.closedBy).toBe('watermark');
+    expect([out[1]!.startTimeMs, out[1]!.endTimeMs]).toEqual([T0 + 1000, T0 + 2000]);
+    src.complete();
+    expect(out.map((d) => [d.index, d.frames, d.analysed])).toEqual([
+      [0, 2, 1],
+      [1, 2, 0],
+      [2, 1, 1],
+    ]);
+  });
+
+  it('without media input, such a window is not emitted (as before)', () => {
+    const src = new Subject<AnalysedKeyframe>();
+    const out: WindowDigest[] = [];
+    src.pipe(tumblingWindows({ windowMs: 1000, maxKeyframesPerWindow: 10 })).subscribe((d) => out.push(d));
+    src.next(item(0, 0));
+    src.next(item(1, 2100));
+    src.complete();
+    expect(out.map((d) => d.index)).toEqual([0, 2]);
+  });
+
+  it('a media-only window closes on its own deadline when analyses stop (outage), not before', () => {
+    const s = newScheduler();
+    s.run(({ hot, expectObservable }) => {
+      const src = hot<AnalysedKeyframe>('a---------------', { a: item(0, 0) });
+      const media = hot('a---b-----------', { a: frameAt(0), b: frameAt(1200) });
+      const out = src.pipe(
+        tumblingWindows({
+          windowMs: 1000,
+          maxKeyframesPerWindow: 10,
+          idleCloseMs: 5,
+          maxOpenMs: 10,
+          media,
+          scheduler: s,
+        }),
+        map((d) => [d.index, d.frames, d.analysed, d.closedBy]),
+      );
+      // Window 0 closes idle at frame 5; window 1 (media only, first frame at 4) at 4 + 10.
+      expectObservable(out).toBe('-----x--------y-', {
+        x: [0, 1, 1, 'timeout'],
+        y: [1, 1, 0, 'timeout'],
+      });
+    });
+  });
+
+  it('a media-only window waiting for an expected keyframe does not close on its own', () => {
+    const s = newScheduler();
+    s.run(({ hot, expectObservable }) => {
+      const a = item(0, 0);
+      const b = item(1, 1200);
+      const c = item(2, 2100);
+      // Window 1 has media (frame 1) and an expected keyframe b that could not open it (windows 0
+      // and 2 open, at most 2); b's analysis comes at frame 14, after the media's own deadline (11).
+      const media = hot('ab----------------', { a: frameAt(0), b: frameAt(1200) });
+      const pending = hot('a-------cb--------', { a: a.keyframe, b: b.keyframe, c: c.keyframe });
+      const src = hot<AnalysedKeyframe>('-a------------b-c|', { a, b, c });
+      const out = src.pipe(
+        tumblingWindows({
+          windowMs: 1000,
+          maxKeyframesPerWindow: 10,
+          idleCloseMs: 100,
+          maxOpenMs: 10,
+          maxOpenWindows: 2,
+          media,
+          pending,
+          scheduler: s,
+        }),
+        map((d) => [d.index, d.frames ?? 0, d.analysed, d.late ?? 0]),
+      );
+      // Window 0 closes on its deadline; window 1 waits for b (nothing late) until the watermark.
+      expectObservable(out).toBe('----------x-----y(z|)', {
+        x: [0, 1, 1, 0],
+        y: [1, 1, 1, 0],
+        z: [2, 0, 1, 0],
+      });
+    });
+  });
+});
