@@ -764,17 +764,7 @@ export class Tracker {
         if (best <= gate) pairs.push({ ti, di, cost: best });
       });
     }
-    pairs.sort((a, b) => a.cost - b.cost || a.ti - b.ti || a.di - b.di);
-    const usedT = new Set<number>();
-    const usedD = new Set<number>();
-    const out: [number, number][] = [];
-    for (const p of pairs) {
-      if (usedT.has(p.ti) || usedD.has(p.di)) continue;
-      usedT.add(p.ti);
-      usedD.add(p.di);
-      out.push([p.ti, p.di]);
-    }
-    return out;
+    return greedyAssign(pairs);
   }
 
   /**
@@ -809,17 +799,7 @@ export class Tracker {
         if (dist <= this.o.maxCentroidDistance) pairs.push({ ti, di, cost: 1 + dist });
       });
     }
-    pairs.sort((a, b) => a.cost - b.cost || a.ti - b.ti || a.di - b.di);
-    const usedT = new Set<number>();
-    const usedD = new Set<number>();
-    const out: [number, number][] = [];
-    for (const p of pairs) {
-      if (usedT.has(p.ti) || usedD.has(p.di)) continue;
-      usedT.add(p.ti);
-      usedD.add(p.di);
-      out.push([p.ti, p.di]);
-    }
-    return out;
+    return greedyAssign(pairs);
   }
 
   private step(
@@ -882,4 +862,19 @@ export function trackObjects(
         tracker = null;
       };
     });
+}
+
+/** Track–detection pairs taken lowest cost first, each track and each detection once (ties by index). */
+function greedyAssign(pairs: { ti: number; di: number; cost: number }[]): [number, number][] {
+  pairs.sort((a, b) => a.cost - b.cost || a.ti - b.ti || a.di - b.di);
+  const usedT = new Set<number>();
+  const usedD = new Set<number>();
+  const out: [number, number][] = [];
+  for (const p of pairs) {
+    if (usedT.has(p.ti) || usedD.has(p.di)) continue;
+    usedT.add(p.ti);
+    usedD.add(p.di);
+    out.push([p.ti, p.di]);
+  }
+  return out;
 }
