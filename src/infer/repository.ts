@@ -25,6 +25,7 @@ import {
   datatypeToOrt,
   elementCount,
   elementSize,
+  rawToTyped,
   serializeBytes,
   type Datatype,
   type NumericArray,
@@ -337,21 +338,6 @@ function concat(parts: NumericArray[]): NumericArray {
   return out;
 }
 
-/** Zero-filled arrays for the warm-up, by datatype (none for BYTES and FP16). */
-const ZERO_ARRAYS: Partial<Record<Datatype, new (n: number) => NumericArray>> = {
-  BOOL: Uint8Array,
-  UINT8: Uint8Array,
-  UINT16: Uint16Array,
-  UINT32: Uint32Array,
-  UINT64: BigUint64Array,
-  INT8: Int8Array,
-  INT16: Int16Array,
-  INT32: Int32Array,
-  INT64: BigInt64Array,
-  FP32: Float32Array,
-  FP64: Float64Array,
-};
-
 /**
  * Runs a model once per instance on zeros at its largest batch (max_batch_size, or the fixed shape
  * of a model that does not batch), so that onnxruntime sizes its memory for the largest batch at
@@ -370,12 +356,11 @@ async function warmUp(
   const inputs = new Map<string, InputTensor>();
   for (const ci of config.inputs) {
     const size = elementSize(ci.datatype);
-    if (size === 0 || ci.dims.some((d) => d < 0)) return;
+    // BYTES has no fixed size; FP16 is left out too (no zero-filled half-float input is built).
+    if (size === 0 || ci.datatype === 'FP16' || ci.dims.some((d) => d < 0)) return;
     const shape = config.maxBatchSize > 0 ? [batch, ...ci.dims] : [...ci.dims];
-    const n = shape.reduce((a, b) => a * b, 1);
-    const Ctor = ZERO_ARRAYS[ci.datatype];
-    if (!Ctor) return;
-    inputs.set(ci.name, { datatype: ci.datatype, shape, data: new Ctor(n) });
+    const zeros = new Uint8Array(elementCount(shape) * size);
+    inputs.set(ci.name, { datatype: ci.datatype, shape, data: rawToTyped(ci.datatype, zeros, true) });
   }
   const outputs = model.candidates ? [CANDIDATES_OUTPUT] : config.outputs.slice(0, 1).map((o) => o.name);
   const t0 = performance.now();
