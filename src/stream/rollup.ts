@@ -134,9 +134,8 @@ function mergeActivity(
   sum('objectsEntered');
   sum('objectsLeft');
   for (const key of ['enteredBy', 'leftBy'] as const) {
-    const t = addTallies(acc?.[key], next[key], bounds.maxLabels);
-    if (t === undefined) delete d[key];
-    else d[key] = t;
+    if (acc?.[key] === undefined && next[key] === undefined) delete d[key];
+    else d[key] = sumTallies([acc?.[key], next[key]], bounds.maxLabels);
   }
   for (const key of ['shots', 'entries', 'exits'] as const) {
     const a = acc?.[key];
@@ -295,46 +294,49 @@ export function splitDigest(
   return { head, tail };
 }
 
-/** Sum of two tallies, labels sorted and bounded (a label past the bound stays in the totals only). */
-function addTallies(
-  a: EdgeTally | undefined,
-  b: EdgeTally | undefined,
-  maxLabels: number,
-): EdgeTally | undefined {
-  if (a === undefined && b === undefined) return undefined;
-  const out: EdgeTally = {};
-  for (const t of [a, b]) {
-    for (const [label, byEdge] of Object.entries(t ?? {})) {
-      const into = out[label] ?? (Object.keys(out).length < maxLabels ? {} : null);
-      if (into === null) continue;
-      for (const [edge, n] of Object.entries(byEdge) as [FrameEdge, number][])
-        into[edge] = (into[edge] ?? 0) + n;
-      out[label] = into;
-    }
+/**
+ * Adds `n` to a label's count at an edge; a label not yet in `into` is left out once it holds
+ * `maxLabels` labels (it stays in the totals only).
+ */
+export function addToTally(
+  into: EdgeTally,
+  label: string,
+  edge: FrameEdge,
+  n: number,
+  maxLabels = Infinity,
+): void {
+  let byEdge = into[label];
+  if (byEdge === undefined) {
+    if (Object.keys(into).length >= maxLabels) return;
+    byEdge = into[label] = {};
   }
+  byEdge[edge] = (byEdge[edge] ?? 0) + n;
+}
+
+/** The tallies added up into a new one, labels sorted and bounded (see addToTally). */
+export function sumTallies(tallies: readonly (EdgeTally | undefined)[], maxLabels = Infinity): EdgeTally {
+  const out: EdgeTally = {};
+  for (const t of tallies)
+    for (const [label, byEdge] of Object.entries(t ?? {}))
+      for (const [edge, n] of Object.entries(byEdge) as [FrameEdge, number][])
+        addToTally(out, label, edge, n, maxLabels);
   return Object.fromEntries(Object.entries(out).sort(([x], [y]) => x.localeCompare(y)));
 }
 
 /** Listed entries or exits tallied by label and edge. */
 export function tallyOf(list: readonly DigestObjectEvent[]): EdgeTally {
   const out: EdgeTally = {};
-  for (const x of list) {
-    const byEdge = (out[x.label] ??= {});
-    byEdge[x.edge] = (byEdge[x.edge] ?? 0) + 1;
-  }
+  for (const x of list) addToTally(out, x.label, x.edge, 1);
   return out;
 }
 
 /** `a` less `b`, never below zero; labels and edges that reach zero are removed. */
 function subtractTally(a: EdgeTally, b: EdgeTally): EdgeTally {
   const out: EdgeTally = {};
-  for (const [label, byEdge] of Object.entries(a)) {
-    const left: Partial<Record<FrameEdge, number>> = {};
+  for (const [label, byEdge] of Object.entries(a))
     for (const [edge, n] of Object.entries(byEdge) as [FrameEdge, number][]) {
       const r = n - (b[label]?.[edge] ?? 0);
-      if (r > 0) left[edge] = r;
+      if (r > 0) addToTally(out, label, edge, r);
     }
-    if (Object.keys(left).length > 0) out[label] = left;
-  }
   return out;
 }

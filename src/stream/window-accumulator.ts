@@ -22,6 +22,7 @@ import type {
   VigilEvent,
   WindowDigest,
 } from '../core/contracts.js';
+import { addToTally, sumTallies } from './rollup.js';
 
 /**
  * What the language stages add to a window after the fact: a caption (placed at its keyframe's
@@ -232,21 +233,13 @@ export class WindowAccumulator {
       if (typeof d['enteredPtsNs'] === 'number') o.enteredPtsNs = d['enteredPtsNs'];
       this.left++;
       if (this.objectExits.length < this.o.maxObjectsListed) this.objectExits.push(o);
-      this.tally(this.leftBy, o);
+      addToTally(this.leftBy, o.label, o.edge, 1, this.o.maxLabelsPerWindow);
     } else {
       this.entered++;
       if (this.objectEntries.length < this.o.maxObjectsListed) this.objectEntries.push(o);
-      this.tally(this.enteredBy, o);
+      addToTally(this.enteredBy, o.label, o.edge, 1, this.o.maxLabelsPerWindow);
     }
     this.textBytes += 160;
-  }
-
-  /** Counts one entry or exit by label and edge; labels past the per-window bound are counted only in the totals. */
-  private tally(into: EdgeTally, o: DigestObjectEvent): void {
-    const byEdge = into[o.label] ?? (Object.keys(into).length < this.o.maxLabelsPerWindow ? {} : null);
-    if (byEdge === null) return;
-    byEdge[o.edge] = (byEdge[o.edge] ?? 0) + 1;
-    into[o.label] = byEdge;
   }
 
   /** A new shot starting at `ptsNs` (listed within the bound; the count is the cuts'). */
@@ -425,24 +418,15 @@ export class WindowAccumulator {
     if (this.entered > 0) {
       d.objectsEntered = this.entered;
       d.entries = this.objectEntries.map((x) => ({ ...x }));
-      d.enteredBy = copyTally(this.enteredBy);
+      d.enteredBy = sumTallies([this.enteredBy]);
     }
     if (this.left > 0) {
       d.objectsLeft = this.left;
       d.exits = this.objectExits.map((x) => ({ ...x }));
-      d.leftBy = copyTally(this.leftBy);
+      d.leftBy = sumTallies([this.leftBy]);
     }
     return d;
   }
-}
-
-/** A deep copy, labels sorted. */
-export function copyTally(t: EdgeTally): EdgeTally {
-  return Object.fromEntries(
-    Object.entries(t)
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([label, byEdge]) => [label, { ...byEdge }]),
-  );
 }
 
 /** Count of detections per label in one analysis, labels sorted. */
