@@ -5,6 +5,7 @@
  * model calls queue up), and analyses recover by themselves when the breaker's probe succeeds.
  */
 import type { Analysis, Detection, Image, Keyframe } from '../core/contracts.js';
+import { InferenceError } from '../core/errors.js';
 
 export interface DetectorLike {
   detect(
@@ -33,7 +34,7 @@ export interface AnalyzeOptions {
 
 /** The server answered too late (busy, not down): the one failure worth asking again for a file. */
 function isDeadline(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === 'VIGIL_ERR_INFER_DEADLINE';
+  return err instanceof InferenceError && err.code === 'VIGIL_ERR_INFER_DEADLINE';
 }
 
 function message(err: unknown): string {

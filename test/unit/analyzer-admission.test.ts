@@ -23,6 +23,7 @@ import {
   streamPipeline,
 } from '../../src/analyzer/stream-runner.js';
 import { analyzeWith } from '../../src/analyzer/analyze.js';
+import { InferenceError } from '../../src/core/errors.js';
 import { AnalyzerMetrics } from '../../src/observability/metrics.js';
 
 function keyframe(i: number, captureTimeMs: number): Keyframe {
@@ -441,8 +442,8 @@ describe('analyzeWith: which failures are worth asking again', () => {
     detect: () => Promise.reject(err),
   });
   it('a deadline is retryable, a refused connection is not', async () => {
-    const late = Object.assign(new Error('deadline of 5000 ms passed'), { code: 'VIGIL_ERR_INFER_DEADLINE' });
-    const down = Object.assign(new Error('connection refused'), { code: 'VIGIL_ERR_INFER_UNAVAILABLE' });
+    const late = new InferenceError('VIGIL_ERR_INFER_DEADLINE', 'deadline of 5000 ms passed');
+    const down = new InferenceError('VIGIL_ERR_INFER_UNAVAILABLE', 'connection refused');
     expect(await analyzeWith(failing(late), 'm')(kf)).toMatchObject({ available: false, retryable: true });
     const a = await analyzeWith(failing(down), 'm')(kf);
     expect(a.available).toBe(false);
