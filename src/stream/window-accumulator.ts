@@ -114,13 +114,9 @@ export class WindowAccumulator {
   private motionSum = 0;
   /** Frames the source delivered in this window (the `media` input). */
   private frames = 0;
-  /** Whether `time` has seen a position yet. */
-  private timed = false;
+  /** Earliest and latest positions seen (items, pending keyframes, frames), with wall times. */
+  private readonly span = new TimeSpan();
   items = 0;
-  private firstPtsNs = 0;
-  private firstTimeMs = 0;
-  private lastPtsNs = 0;
-  private lastTimeMs = 0;
   textBytes = 0;
 
   constructor(
@@ -137,7 +133,7 @@ export class WindowAccumulator {
   /** Registers a keyframe sent to the model; it counts as missing unless its analysis arrives. */
   expect(kf: Keyframe, ptsNs: number): void {
     if (this.pending.has(kf.id)) return;
-    this.time(ptsNs, kf.frame.captureTimeMs);
+    this.span.add(ptsNs, kf.frame.captureTimeMs);
     if (this.entries.length >= this.o.maxKeyframesPerWindow) {
       return; // counted when (if) its analysis arrives, or not at all: bounded either way
     }
@@ -148,7 +144,7 @@ export class WindowAccumulator {
 
   add(item: AnalysedKeyframe, ptsNs: number): void {
     const { keyframe, analysis } = item;
-    this.time(ptsNs, keyframe.frame.captureTimeMs);
+    this.span.add(ptsNs, keyframe.frame.captureTimeMs);
     this.items++;
     this.motionSum += Number.isFinite(keyframe.motionScore) ? keyframe.motionScore : 0;
 
@@ -322,10 +318,11 @@ export class WindowAccumulator {
     endPtsNs: number,
     anchor: { ptsNs: number; timeMs: number } | null,
   ): { startTimeMs: number; endTimeMs: number } {
-    if (this.timed)
+    const t = this.span;
+    if (t.seen)
       return {
-        startTimeMs: Math.round(this.firstTimeMs - (this.firstPtsNs - startPtsNs) / 1e6),
-        endTimeMs: Math.round(this.lastTimeMs + (endPtsNs - this.lastPtsNs) / 1e6),
+        startTimeMs: Math.round(t.firstTimeMs - (t.firstPtsNs - startPtsNs) / 1e6),
+        endTimeMs: Math.round(t.lastTimeMs + (endPtsNs - t.lastPtsNs) / 1e6),
       };
     if (anchor === null) return { startTimeMs: 0, endTimeMs: 0 };
     return {
@@ -334,33 +331,18 @@ export class WindowAccumulator {
     };
   }
 
-  /**
-   * Frames the source delivered in this window (`n`, from `firstPtsNs` to `lastPtsNs` on the
-   * window's timeline): a window that received media is not empty, keyframe or not.
-   */
-  media(n: number, firstPtsNs: number, firstTimeMs: number, lastPtsNs: number, lastTimeMs: number): void {
-    this.frames += n;
-    this.time(firstPtsNs, firstTimeMs);
-    this.time(lastPtsNs, lastTimeMs);
+  /** A frame the source delivered in this window: a window that received media is not empty, keyframe or not. */
+  frame(ptsNs: number, timeMs: number): void {
+    this.frames++;
+    this.span.add(ptsNs, timeMs);
   }
 
-  private time(ptsNs: number, timeMs: number): void {
-    if (!this.timed) {
-      this.timed = true;
-      this.firstPtsNs = ptsNs;
-      this.firstTimeMs = timeMs;
-      this.lastPtsNs = ptsNs;
-      this.lastTimeMs = timeMs;
-      return;
-    }
-    if (ptsNs < this.firstPtsNs) {
-      this.firstPtsNs = ptsNs;
-      this.firstTimeMs = timeMs;
-    }
-    if (ptsNs >= this.lastPtsNs) {
-      this.lastPtsNs = ptsNs;
-      this.lastTimeMs = timeMs;
-    }
+  /** `n` frames delivered before this window opened (over `span`, on the window's timeline). */
+  media(n: number, span: TimeSpan): void {
+    this.frames += n;
+    if (!span.seen) return;
+    this.span.add(span.firstPtsNs, span.firstTimeMs);
+    this.span.add(span.lastPtsNs, span.lastTimeMs);
   }
 
   bytes(): number {
@@ -434,4 +416,30 @@ export function countByLabel(analysis: Analysis): Record<string, number> {
   const m = new Map<string, number>();
   for (const d of analysis.detections) m.set(d.label, (m.get(d.label) ?? 0) + 1);
   return Object.fromEntries([...m.entries()].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** The earliest and latest stream positions seen, each with its wall time. */
+export class TimeSpan {
+  seen = false;
+  firstPtsNs = 0;
+  firstTimeMs = 0;
+  lastPtsNs = 0;
+  lastTimeMs = 0;
+
+  add(ptsNs: number, timeMs: number): void {
+    if (!this.seen) {
+      this.seen = true;
+      this.firstPtsNs = this.lastPtsNs = ptsNs;
+      this.firstTimeMs = this.lastTimeMs = timeMs;
+      return;
+    }
+    if (ptsNs < this.firstPtsNs) {
+      this.firstPtsNs = ptsNs;
+      this.firstTimeMs = timeMs;
+    }
+    if (ptsNs >= this.lastPtsNs) {
+      this.lastPtsNs = ptsNs;
+      this.lastTimeMs = timeMs;
+    }
+  }
 }

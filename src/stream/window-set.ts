@@ -7,6 +7,7 @@ import type { Observable, SchedulerLike, Subscription } from 'rxjs';
 import type { Keyframe, VigilEvent, WindowDigest } from '../core/contracts.js';
 import {
   WINDOW_EVENT_TYPES,
+  TimeSpan,
   WindowAccumulator,
   type AnalysedKeyframe,
   type WindowAnnotation,
@@ -65,10 +66,7 @@ export interface MediaFrame {
  */
 interface MediaMark {
   frames: number;
-  firstPtsNs: number;
-  firstTimeMs: number;
-  lastPtsNs: number;
-  lastTimeMs: number;
+  span: TimeSpan;
   /** Wall time of its first frame: a mark closes on its own after maxOpenMs like a window. */
   openedAtMs: number;
   /** Keyframes expected in it that could not open it (too many open windows): it waits for them. */
@@ -245,32 +243,18 @@ export class WindowSet {
       if (i <= this.lastClosedIndex) continue;
       const w = this.open.get(i);
       if (w !== undefined) {
-        w.media(1, ptsNs, f.captureTimeMs, ptsNs, f.captureTimeMs);
+        w.frame(ptsNs, f.captureTimeMs);
         continue;
       }
-      const mark = this.marks.get(i);
-      if (mark !== undefined) {
-        mark.frames++;
-        if (ptsNs < mark.firstPtsNs) {
-          mark.firstPtsNs = ptsNs;
-          mark.firstTimeMs = f.captureTimeMs;
-        }
-        if (ptsNs >= mark.lastPtsNs) {
-          mark.lastPtsNs = ptsNs;
-          mark.lastTimeMs = f.captureTimeMs;
-        }
-      } else if (this.marks.size < MAX_MEDIA_MARKS) {
-        this.marks.set(i, {
-          frames: 1,
-          firstPtsNs: ptsNs,
-          firstTimeMs: f.captureTimeMs,
-          lastPtsNs: ptsNs,
-          lastTimeMs: f.captureTimeMs,
-          openedAtMs: this.o.scheduler.now(),
-          expected: 0,
-        });
+      let mark = this.marks.get(i);
+      if (mark === undefined) {
+        if (this.marks.size >= MAX_MEDIA_MARKS) continue;
+        mark = { frames: 0, span: new TimeSpan(), openedAtMs: this.o.scheduler.now(), expected: 0 };
+        this.marks.set(i, mark);
         added = true;
       }
+      mark.frames++;
+      mark.span.add(ptsNs, f.captureTimeMs);
     }
     // A new mark brings a deadline of its own.
     if (added) this.arm();
@@ -370,7 +354,7 @@ export class WindowSet {
     if (mark === undefined) return undefined;
     this.marks.delete(i);
     const w = new WindowAccumulator(this.streamId, i, mark.openedAtMs, this.o);
-    w.media(mark.frames, mark.firstPtsNs, mark.firstTimeMs, mark.lastPtsNs, mark.lastTimeMs);
+    w.media(mark.frames, mark.span);
     return w;
   }
 
@@ -448,7 +432,7 @@ export class WindowSet {
       const mark = this.marks.get(i);
       if (mark !== undefined) {
         this.marks.delete(i);
-        w.media(mark.frames, mark.firstPtsNs, mark.firstTimeMs, mark.lastPtsNs, mark.lastTimeMs);
+        w.media(mark.frames, mark.span);
       }
       this.open.set(i, w);
       // Bound: too many open windows (e.g. pending keyframes far ahead) closes the oldest early.
