@@ -360,6 +360,17 @@ export function median(values: readonly number[]): number {
 const cx = (b: Box): number => b.x + b.w / 2;
 const cy = (b: Box): number => b.y + b.h / 2;
 
+/** Distance between the boxes' centres in mean box diagonals (Infinity for boxes with no size). */
+function centreDistance(a: Box, b: Box): number {
+  const diag = (Math.hypot(a.w, a.h) + Math.hypot(b.w, b.h)) / 2;
+  return diag > 0 ? Math.hypot(cx(a) - cx(b), cy(a) - cy(b)) / diag : Infinity;
+}
+
+/** Heights within a factor 2: a far small object is not the near big one. */
+function similarHeight(a: Box, b: Box): boolean {
+  return Math.max(a.h, b.h) / Math.max(1, Math.min(a.h, b.h)) <= 2;
+}
+
 /**
  * The frame edges a box touches (within `margin` of the frame size); with a velocity, the one the
  * object moves towards wins, otherwise the nearest.
@@ -753,14 +764,8 @@ export class Tracker {
       const pred = t.kf.box();
       dets.forEach((d, di) => {
         if (d.label !== t.label) return;
-        const ratio = Math.max(t.box.h, d.box.h) / Math.max(1, Math.min(t.box.h, d.box.h));
-        if (ratio > 2) return;
-        let best = Infinity;
-        for (const ref of [pred, t.box]) {
-          const diag = (Math.hypot(ref.w, ref.h) + Math.hypot(d.box.w, d.box.h)) / 2;
-          if (diag <= 0) continue;
-          best = Math.min(best, Math.hypot(cx(ref) - cx(d.box), cy(ref) - cy(d.box)) / diag);
-        }
+        if (!similarHeight(t.box, d.box)) return;
+        const best = Math.min(centreDistance(pred, d.box), centreDistance(t.box, d.box));
         if (best <= gate) pairs.push({ ti, di, cost: best });
       });
     }
@@ -790,12 +795,9 @@ export class Tracker {
           return;
         }
         if (!centroid || this.o.maxCentroidDistance <= 0) return;
-        const diag = (Math.hypot(pred.w, pred.h) + Math.hypot(d.box.w, d.box.h)) / 2;
-        if (diag <= 0) return;
-        // Sizes must agree roughly too: a far small object is not the near big one.
-        const ratio = Math.max(pred.h, d.box.h) / Math.max(1, Math.min(pred.h, d.box.h));
-        if (ratio > 2) return;
-        const dist = Math.hypot(cx(pred) - cx(d.box), cy(pred) - cy(d.box)) / diag;
+        // Sizes must agree roughly too.
+        if (!similarHeight(pred, d.box)) return;
+        const dist = centreDistance(pred, d.box);
         if (dist <= this.o.maxCentroidDistance) pairs.push({ ti, di, cost: 1 + dist });
       });
     }
