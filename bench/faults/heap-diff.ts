@@ -33,20 +33,35 @@ interface Group {
   bytes: number;
 }
 
+/** Where each field sits in a snapshot's flat node and edge arrays, and the type names. */
+function layoutOf(s: Snapshot) {
+  const nf = s.snapshot.meta.node_fields;
+  const ef = s.snapshot.meta.edge_fields;
+  return {
+    types: s.snapshot.meta.node_types[0] as string[],
+    edgeTypes: s.snapshot.meta.edge_types[0] as string[],
+    nw: nf.length,
+    ew: ef.length,
+    iType: nf.indexOf('type'),
+    iName: nf.indexOf('name'),
+    iId: nf.indexOf('id'),
+    iSize: nf.indexOf('self_size'),
+    iEdges: nf.indexOf('edge_count'),
+    eType: ef.indexOf('type'),
+    eName: ef.indexOf('name_or_index'),
+    eTo: ef.indexOf('to_node'),
+  };
+}
+
 function load(file: string): Snapshot {
   return JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
 }
 
 /** Objects grouped by "type:name" (strings, code and the like by their type only). */
 export function groups(s: Snapshot): Map<string, Group> {
-  const f = s.snapshot.meta.node_fields;
-  const types = s.snapshot.meta.node_types[0] as string[];
-  const width = f.length;
-  const iType = f.indexOf('type');
-  const iName = f.indexOf('name');
-  const iSize = f.indexOf('self_size');
+  const { types, nw, iType, iName, iSize } = layoutOf(s);
   const out = new Map<string, Group>();
-  for (let i = 0; i < s.nodes.length; i += width) {
+  for (let i = 0; i < s.nodes.length; i += nw) {
     const type = types[s.nodes[i + iType]!]!;
     const named = type === 'object' || type === 'closure' || type === 'native';
     const key = named ? `${type}:${s.strings[s.nodes[i + iName]!]}` : type;
@@ -60,18 +75,7 @@ export function groups(s: Snapshot): Map<string, Group> {
 
 /** For objects named `name`: what holds them (type:name of the holder and the edge), counted. */
 export function retainers(s: Snapshot, name: string): Map<string, number> {
-  const nf = s.snapshot.meta.node_fields;
-  const ef = s.snapshot.meta.edge_fields;
-  const types = s.snapshot.meta.node_types[0] as string[];
-  const edgeTypes = s.snapshot.meta.edge_types[0] as string[];
-  const nw = nf.length;
-  const ew = ef.length;
-  const iType = nf.indexOf('type');
-  const iName = nf.indexOf('name');
-  const iEdges = nf.indexOf('edge_count');
-  const eType = ef.indexOf('type');
-  const eName = ef.indexOf('name_or_index');
-  const eTo = ef.indexOf('to_node');
+  const { types, edgeTypes, nw, ew, iType, iName, iEdges, eType, eName, eTo } = layoutOf(s);
   const out = new Map<string, number>();
   let edge = 0;
   for (let i = 0; i < s.nodes.length; i += nw) {
@@ -95,23 +99,9 @@ export function retainers(s: Snapshot, name: string): Map<string, number> {
  * object, up to `depth` steps through its first strong retainer. Count and self bytes per path.
  */
 export function newByPath(before: Snapshot, after: Snapshot, depth: number): Map<string, Group> {
-  const nf = after.snapshot.meta.node_fields;
-  const ef = after.snapshot.meta.edge_fields;
-  const types = after.snapshot.meta.node_types[0] as string[];
-  const edgeTypes = after.snapshot.meta.edge_types[0] as string[];
-  const nw = nf.length;
-  const ew = ef.length;
-  const iType = nf.indexOf('type');
-  const iName = nf.indexOf('name');
-  const iId = nf.indexOf('id');
-  const iSize = nf.indexOf('self_size');
-  const iEdges = nf.indexOf('edge_count');
-  const eType = ef.indexOf('type');
-  const eName = ef.indexOf('name_or_index');
-  const eTo = ef.indexOf('to_node');
+  const { types, edgeTypes, nw, ew, iType, iName, iId, iSize, iEdges, eType, eName, eTo } = layoutOf(after);
   const old = new Set<number>();
-  const bw = before.snapshot.meta.node_fields.length;
-  const bId = before.snapshot.meta.node_fields.indexOf('id');
+  const { nw: bw, iId: bId } = layoutOf(before);
   for (let i = 0; i < before.nodes.length; i += bw) old.add(before.nodes[i + bId]!);
   // First strong retainer of each node: node offset and edge label.
   const count = after.nodes.length / nw;
