@@ -10,7 +10,7 @@ import { SourceError } from '../core/errors.js';
 import type { IngestCounters } from './counters.js';
 import { describePipeline, ELEMENT, sourceProperties, type DescribeOptions } from './describe.js';
 import { FrameAssembler } from './frame-assembler.js';
-import { gst, type GstAppSink, type GstBusMessage, type GstPipeline } from './gst.js';
+import { gst, pooledDecodeEnabled, type GstAppSink, type GstBusMessage, type GstPipeline } from './gst.js';
 import { PipelineRunner, type PipelineRun, type RunContext, type RunHandlers } from './pipeline-run.js';
 import type { SourceSpec } from './source.js';
 
@@ -168,6 +168,7 @@ export function startPipeline(
   for (const [key, value] of Object.entries(sourceProperties(spec))) src[key] = value;
   const nice = Math.min(19, Math.trunc(options.threadNice ?? 0));
   if (nice > 0) pipeline.setThreadNice?.(nice);
+  if (pooledDecodeEnabled()) pipeline.copyDecodedFrames?.();
 
   const assembler = new FrameAssembler(
     {

@@ -88,6 +88,12 @@ export interface GstPipeline {
    * patch); call before play(). False when out of range.
    */
   setThreadNice?(n: number): boolean;
+  /**
+   * libav decoders that decodebin plugs from now on copy each frame into a pooled buffer instead
+   * of handing GStreamer a frame it must copy into a fresh malloc'd block (Vigil's patch); call
+   * before play().
+   */
+  copyDecodedFrames?(): boolean;
   sendEOS(): void;
   findChild(name: string): GstElement | undefined;
   pollBus(cb: (msg: GstBusMessage) => void): void;
@@ -187,6 +193,14 @@ export interface DecoderPreference {
 
 let cached: GstModule | undefined;
 let preference: DecoderPreference | undefined;
+
+/**
+ * Whether libav decoders copy each frame into a pooled buffer (`copyDecodedFrames`): on unless
+ * VIGIL_POOLED_DECODE=off, which gives libav's direct rendering back (#22 item 6).
+ */
+export function pooledDecodeEnabled(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+  return !/^(0|off|false|no)$/i.test(env.VIGIL_POOLED_DECODE ?? '');
+}
 
 export function gst(): GstModule {
   if (!cached) {
