@@ -198,7 +198,9 @@ let preference: DecoderPreference | undefined;
  * Whether libav decoders copy each frame into a pooled buffer (`copyDecodedFrames`): on unless
  * VIGIL_POOLED_DECODE=off, which gives libav's direct rendering back (#22 item 6).
  */
-export function pooledDecodeEnabled(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+export function pooledDecodeEnabled(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): boolean {
   return !/^(0|off|false|no)$/i.test(env.VIGIL_POOLED_DECODE ?? '');
 }
 

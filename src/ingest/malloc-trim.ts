@@ -11,6 +11,9 @@
  * can take 100 ms: not on the JS thread); releases close together share one. Needs Vigil's patch of gstreamer-superficial (`mallocTrim`); without it, or on a C
  * library other than glibc, this does nothing.
  *
+ * Pooled decoding (`pooledDecodeEnabled` in gst.ts) removes the largest of those blocks, libav's
+ * per-frame copies; this trim hands back what the other allocations leave.
+ *
  * `VIGIL_MALLOC_TRIM=off` turns it off.
  */
 import { performance } from 'node:perf_hooks';

@@ -49,7 +49,7 @@ describe('issue 22 item 6: decoders copy frames into pooled buffers', () => {
     expect(await decoderDirectRendering(true)).toBe(false);
   });
 
-  it("every ingest pipeline asks for it, unless VIGIL_POOLED_DECODE=off", async () => {
+  it('every ingest pipeline asks for it, unless VIGIL_POOLED_DECODE=off', async () => {
     const proto = gst().Pipeline.prototype as GstPipeline;
     const spy = vi.spyOn(proto, 'copyDecodedFrames');
     const run = () =>
