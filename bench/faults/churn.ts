@@ -2,7 +2,7 @@
  * Attach/detach churn (#22 item 6): one analyzer service as `vigil run` builds it (local
  * nats-server and inference server, the stream manager), then N cycles of attach → first frames →
  * detach (after 5 frames), alternating an RTSP stream (the gst-rtsp-server test server) and a live
- * test source at 640x360. Prints RSS, heap, open fds and threads at cycle 10, every `--every`
+ * test source at 640x360 (`--size WxH`, `--fps N` and `--frames N` change those). Prints RSS, heap, open fds and threads at cycle 10, every `--every`
  * cycles and at the last one (each after `settleMs`, 2 s, with nothing attached), and the ratio the
  * issue's target is about: RSS(last) / RSS(10) <= 1.10. `--smaps` splits RSS into glibc's main heap,
  * its per-thread arenas, other anonymous memory and files; `--hold-s N` idles N s at the end and
@@ -16,6 +16,7 @@
  * bench/faults/heap-diff.ts).
  *
  *   npx tsx --expose-gc bench/faults/churn.ts --cycles 200 [--every 50] [--smaps] [--infer HOST:PORT]
+ *     [--size 1280x720] [--fps 30] [--frames 30]
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -27,6 +28,14 @@ import { gst } from '../../src/ingest/gst.js';
 import { mallocTrimStats } from '../../src/ingest/malloc-trim.js';
 import { parseConfig } from '../../src/config/index.js';
 import { startRtspServer } from '../../test/helpers/rtsp-server.js';
+
+/** What each cycle attaches: both sources at this size and rate, detached after `frames` frames. */
+export interface ChurnSource {
+  width: number;
+  height: number;
+  fps: number;
+  frames: number;
+}
 
 export interface ChurnPoint {
   cycle: number;
@@ -100,9 +109,11 @@ export async function churn(
   snapshotDir?: string,
   warmup = true,
   uniqueIds = false,
+  source: ChurnSource = { width: 640, height: 360, fps: 15, frames: 5 },
 ): Promise<ChurnPoint[]> {
   const root = resolve(import.meta.dirname, '../..');
-  const rtsp = await startRtspServer({ width: 640, height: 360, fps: 15 });
+  const { width, height, fps } = source;
+  const rtsp = await startRtspServer({ width, height, fps });
   const config = parseConfig('control: {host: 127.0.0.1, port: 0}\nweb: {enabled: false}\n', 'churn', {});
   config.inference.modelRepository = resolve(root, 'models/repo');
   config.inference.warmup = warmup;
@@ -114,7 +125,7 @@ export async function churn(
   let inferRequests = 0;
   try {
     for (let i = 1; i <= cycles; i++) {
-      const url = i % 2 ? rtsp.url : 'test:ball?width=640&height=360&fps=15';
+      const url = i % 2 ? rtsp.url : `test:ball?width=${width}&height=${height}&fps=${fps}`;
       // Two ids taken in turn, or a new id every cycle (state kept per stream id shows up as growth).
       const id = uniqueIds ? `churn${i}` : `churn${i % 2}`;
       await service.manager.attach({ id, url, keyframes: { maxIntervalMs: 1000 } });
@@ -122,7 +133,7 @@ export async function churn(
       // Frames flowing through the whole pipeline (decode, scale, appsinks, the runner).
       for (;;) {
         const info = service.manager.list().find((s) => s.id === id);
-        if (info && info.counters.frames >= 5) break;
+        if (info && info.counters.frames >= source.frames) break;
         if (Date.now() > deadline)
           throw new Error(
             `cycle ${i}: ${id} had no frames in 30 s: ${JSON.stringify(service.manager.list().map((s) => [s.state, s.counters.frames, s.counters.analysed, s.error]))}`,
@@ -177,9 +188,23 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       addon: { type: 'string' },
       'no-warmup': { type: 'boolean', default: false },
       'unique-ids': { type: 'boolean', default: false },
+      size: { type: 'string', default: '640x360' },
+      fps: { type: 'string', default: '15' },
+      frames: { type: 'string', default: '5' },
     },
   });
   const cycles = Number(values.cycles);
+  const [width, height] = values.size.split('x').map(Number);
+  const source: ChurnSource = {
+    width: width!,
+    height: height!,
+    fps: Number(values.fps),
+    frames: Number(values.frames),
+  };
+  if (![source.width, source.height, source.fps, source.frames].every((n) => Number.isInteger(n) && n > 0))
+    throw new Error(
+      `--size WxH, --fps and --frames take positive integers (got ${values.size}, ${values.fps}, ${values.frames})`,
+    );
   if (values.addon) {
     // A build of the addon from a patched source (e.g. the patch in patches/ before `npm install`
     // has rebuilt node_modules): it stands in for the installed one for the whole process.
@@ -197,7 +222,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     Object.assign(gst(), { mallocTrim: built.mallocTrim });
   }
   console.log(
-    `churn (pid ${process.pid}): ${cycles} attach/detach cycles; inference warm-up ${values['no-warmup'] ? 'off' : 'on'}; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(unset)'} UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '(unset)'}`,
+    `churn (pid ${process.pid}): ${cycles} attach/detach cycles of ${source.frames} frames at ${source.width}x${source.height} ${source.fps} fps; inference warm-up ${values['no-warmup'] ? 'off' : 'on'}; VIGIL_POOLED_DECODE=${process.env.VIGIL_POOLED_DECODE ?? '(unset)'} MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(unset)'} UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '(unset)'}`,
   );
   const points = await churn(
     cycles,
@@ -210,6 +235,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     values['heap-snapshot'],
     !values['no-warmup'],
     values['unique-ids'],
+    source,
   );
   const t = mallocTrimStats();
   console.log(
