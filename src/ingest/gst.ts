@@ -6,6 +6,7 @@
  * `decoderPreference`) unless VIGIL_HW_DECODE=off.
  */
 import { createRequire } from 'node:module';
+import { applyMmapThreshold, mmapThresholdFromEnv } from './mmap-threshold.js';
 
 export interface GstCaps {
   name?: string;
@@ -132,6 +133,8 @@ interface GstModule {
    * can take 100 ms), calling back with true when some was released; without, here, returning it.
    */
   mallocTrim?(done?: (released: boolean) => void): boolean | undefined;
+  /** Fixes glibc's mmap threshold at `bytes` (Vigil's patch; see src/ingest/mmap-threshold.ts). */
+  mallocMmapThreshold?(bytes: number): boolean;
   /**
    * Fills `out` (RGB, `outWidth` x `outHeight`, tight rows) from an I420 frame of any size in one
    * pass with src/ingest/yuv.ts's resampling and conversion tables, exactly as `rgbFromI420Scaled`
@@ -206,10 +209,12 @@ export function pooledDecodeEnabled(
 
 export function gst(): GstModule {
   if (!cached) {
+    mmapThresholdFromEnv(); // a bad VIGIL_MMAP_THRESHOLD fails here, before anything is loaded
     const off = /^(0|off|false|no)$/i.test(process.env.VIGIL_HW_DECODE ?? '');
     // Read by gst_init when the addon loads: it must be in the environment before that.
     if (!off) process.env.GST_PLUGIN_FEATURE_RANK = hardwareRankEnv(process.env.GST_PLUGIN_FEATURE_RANK);
     cached = createRequire(import.meta.url)('gstreamer-superficial') as GstModule;
+    applyMmapThreshold(cached);
     const hardware = off ? [] : HARDWARE_DECODERS.filter((name) => elementExists(cached!, name));
     preference = { mode: hardware.length > 0 ? 'hardware' : 'software', hardware };
   }
