@@ -36,6 +36,7 @@ import { openAskModel } from './ask-model.js';
 import type { AskModel } from '../history/index.js';
 import { CleanupStack } from './cleanup.js';
 import { startLocalDeps } from './local-deps.js';
+import { gst } from '../ingest/gst.js';
 import { logStreamTrouble } from './stream-log.js';
 
 /** Where the OCR dictionary lives in a model repository made by scripts/prepare-model-repo.mjs. */
@@ -148,6 +149,9 @@ export async function startService(
   const serve = options.serve ?? true;
   const stack = new CleanupStack();
   try {
+    // GStreamer loads first: that fixes glibc's mmap threshold (src/ingest/mmap-threshold.ts) before
+    // the models and the rest allocate, so their large blocks are mapped, not kept in arenas.
+    gst();
     const local = await startLocalDeps(
       {
         natsServers: config.nats.servers,

@@ -3,13 +3,15 @@
  * copies every decoded frame into a fresh malloc'd block (libav still holds the frame), and those
  * frame-sized mallocs on short-lived streaming threads fragment glibc's arenas. Vigil's pipelines
  * turn it off in the decoders decodebin plugs (`copyDecodedFrames`, Vigil's patch of the addon),
- * unless VIGIL_POOLED_DECODE=off. Real GStreamer on a real clip (vtest.avi: avdec_msmpeg4).
+ * unless VIGIL_POOLED_DECODE=off; and the addon fixes glibc's mmap threshold (mallopt). Real
+ * GStreamer on a real clip (vtest.avi: avdec_msmpeg4).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { lastValueFrom, take, toArray } from 'rxjs';
 import { DEFAULT_INGEST_OPTIONS, openFrames } from '../../src/ingest/frames.js';
 import { gst, pooledDecodeEnabled, type GstBusMessage, type GstPipeline } from '../../src/ingest/gst.js';
 import { parseSource } from '../../src/ingest/source.js';
+import { DEFAULT_MMAP_THRESHOLD, MAX_MMAP_THRESHOLD } from '../../src/ingest/mmap-threshold.js';
 import { requireFile, VTEST } from '../helpers/paths.js';
 
 /** Plays `filesrc ! decodebin ! fakesink` until the decoder decodebin plugs posts a message; its direct-rendering. */
@@ -38,7 +40,7 @@ async function decoderDirectRendering(copy: boolean): Promise<unknown> {
   }
 }
 
-describe('issue 22 item 6: decoders copy frames into pooled buffers', () => {
+describe('issue 22 item 6: decoded frames and glibc (pooled decode, mmap threshold)', () => {
   afterEach(() => {
     vi.restoreAllMocks();
     delete process.env.VIGIL_POOLED_DECODE;
@@ -66,5 +68,14 @@ describe('issue 22 item 6: decoders copy frames into pooled buffers', () => {
     expect(pooledDecodeEnabled()).toBe(false);
     expect(await run()).toHaveLength(3);
     expect(spy).toHaveBeenCalledTimes(1);
+  });
+
+  it("the installed addon's mallocMmapThreshold is glibc's mallopt: in range accepted, out of range refused", () => {
+    const addon = gst();
+    expect(typeof addon.mallocMmapThreshold).toBe('function');
+    expect(addon.mallocMmapThreshold!(DEFAULT_MMAP_THRESHOLD)).toBe(true);
+    expect(addon.mallocMmapThreshold!(MAX_MMAP_THRESHOLD + 1)).toBe(false);
+    expect(addon.mallocMmapThreshold!(-1)).toBe(false);
+    expect(addon.mallocMmapThreshold!(DEFAULT_MMAP_THRESHOLD)).toBe(true);
   });
 });
