@@ -25,6 +25,18 @@ describe('vigil analyze on bad input: a clear error naming the source, exit 2, n
     expect(r.stderr).not.toMatch(STACK_LINE);
   });
 
+  it('a bad VIGIL_MMAP_THRESHOLD is VIGIL_ERR_CONFIG with exit 2 (issue 22 item 6)', async () => {
+    const r = await runCli(['analyze', notVideo], {
+      env: { VIGIL_MMAP_THRESHOLD: '128k' },
+      timeoutMs: 45_000,
+    }).result;
+    expect(r.timedOut).toBe(false);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/VIGIL_MMAP_THRESHOLD must be a whole number of bytes/);
+    expect(r.stderr).toContain('VIGIL_ERR_CONFIG');
+    expect(r.stderr).not.toMatch(STACK_LINE);
+  });
+
   it('refuses unknown options and commands with exit 2 and usage', async () => {
     const a = await runCli(['analyze', '--no-such-flag', 'x.mp4']).result;
     expect(a.code).toBe(2);
