@@ -20,6 +20,7 @@ import {
 } from './ort-worker.js';
 import { CANDIDATE_FIELDS } from './yolo.js';
 import { parseModelConfig, type ModelConfig, type TensorConfig, type VersionPolicy } from './pbtxt.js';
+import { switchedOff } from '../core/env-switch.js';
 import {
   datatypeFromOrt,
   datatypeToOrt,
@@ -296,7 +297,7 @@ function checkAgainstOnnx(
  * allocates and frees its own.
  */
 export function cpuMemArena(env: Readonly<Record<string, string | undefined>>): boolean {
-  return !/^(0|off|false|no)$/i.test(env.VIGIL_ORT_CPU_MEM_ARENA ?? '');
+  return !switchedOff(env.VIGIL_ORT_CPU_MEM_ARENA);
 }
 
 async function createSession(file: string, opts: RepositoryOptions, model: string): Promise<WorkerSession> {

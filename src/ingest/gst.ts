@@ -6,6 +6,7 @@
  * `decoderPreference`) unless VIGIL_HW_DECODE=off.
  */
 import { createRequire } from 'node:module';
+import { switchedOff } from '../core/env-switch.js';
 import { applyMmapThreshold, mmapThresholdFromEnv } from './mmap-threshold.js';
 
 export interface GstCaps {
@@ -204,13 +205,13 @@ let preference: DecoderPreference | undefined;
 export function pooledDecodeEnabled(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): boolean {
-  return !/^(0|off|false|no)$/i.test(env.VIGIL_POOLED_DECODE ?? '');
+  return !switchedOff(env.VIGIL_POOLED_DECODE);
 }
 
 export function gst(): GstModule {
   if (!cached) {
     mmapThresholdFromEnv(); // a bad VIGIL_MMAP_THRESHOLD fails here, before anything is loaded
-    const off = /^(0|off|false|no)$/i.test(process.env.VIGIL_HW_DECODE ?? '');
+    const off = switchedOff(process.env.VIGIL_HW_DECODE);
     // Read by gst_init when the addon loads: it must be in the environment before that.
     if (!off) process.env.GST_PLUGIN_FEATURE_RANK = hardwareRankEnv(process.env.GST_PLUGIN_FEATURE_RANK);
     cached = createRequire(import.meta.url)('gstreamer-superficial') as GstModule;

@@ -17,6 +17,7 @@
  * `VIGIL_MALLOC_TRIM=off` turns it off.
  */
 import { performance } from 'node:perf_hooks';
+import { switchedOff } from '../core/env-switch.js';
 import { gstIfLoaded } from './gst.js';
 
 /** How long after a release the trim runs. */
@@ -35,7 +36,7 @@ let timer: ReturnType<typeof setTimeout> | undefined;
 let running: Promise<boolean> | undefined;
 
 export function mallocTrimEnabled(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
-  return !/^(0|off|false|no)$/i.test(env.VIGIL_MALLOC_TRIM ?? '');
+  return !switchedOff(env.VIGIL_MALLOC_TRIM);
 }
 
 /**

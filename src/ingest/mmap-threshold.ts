@@ -26,7 +26,7 @@ export function mmapThresholdFromEnv(
 ): number | null {
   const raw = env.VIGIL_MMAP_THRESHOLD?.trim();
   if (raw === undefined || raw === '') return DEFAULT_MMAP_THRESHOLD;
-  if (/^(off|false|no)$/i.test(raw)) return null;
+  if (/^(off|false|no)$/i.test(raw)) return null; // not switchedOff: 0 is a threshold here
   const bytes = /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!(bytes >= 0 && bytes <= MAX_MMAP_THRESHOLD))
     throw new ConfigError(
