@@ -3,8 +3,9 @@
  * nats-server and inference server, the stream manager), then N cycles of attach → first frames →
  * detach (after 5 frames), alternating an RTSP stream (the gst-rtsp-server test server) and a live
  * test source at 640x360 and 15 fps (`--frames N`, `--size WxH` and `--fps N` change those). Prints
- * RSS, heap, open fds and threads at cycle 10, every `--every` cycles and at the last one (each after `settleMs`, 2 s, with nothing attached), and the ratio the
- * issue's target is about: RSS(last) / RSS(10) <= 1.10. `--smaps` splits RSS into glibc's main heap,
+ * RSS, heap, open fds and threads at cycle 10, every `--every` cycles and at the last one (each
+ * after `settleMs`, 2 s, with nothing attached), and the ratio the issue's target is about:
+ * RSS(last) / RSS(10) <= 1.10. `--smaps` splits RSS into glibc's main heap,
  * its per-thread arenas, other anonymous memory and files; `--hold-s N` idles N s at the end and
  * measures again (to look at the process from outside); `--trim-addon FILE` takes `mallocTrim` from
  * a build of the patched addon when the installed one predates it; `--addon FILE` loads a whole
