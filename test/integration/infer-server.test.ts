@@ -847,15 +847,19 @@ describe.skipIf(!existsSync(rawModel))('inference server: queue bound, broken mo
       expect(server.stats()['yolov8n:1']!.rejected).toBe(rejected.length);
 
       // A request whose deadline passes while it waits behind a running batch is dropped, not run
-      // (models run in worker threads, so the server notices deadlines while one computes).
+      // (models run in worker threads, so the server notices deadlines while one computes). Its
+      // deadline is a fraction of one call's time on this machine, so that it passes while the
+      // first still runs however fast the model is (a fixed 60 ms did not on a quiet machine).
+      const t0 = performance.now();
+      await client.infer({ model: 'yolov8n', inputs: [input] });
+      const callMs = performance.now() - t0;
       const before = server.stats()['yolov8n:1']!;
       const first = client.infer({ model: 'yolov8n', inputs: [input] });
-      await new Promise((r) => setTimeout(r, 20));
-      await expect(client.infer({ model: 'yolov8n', inputs: [input], deadlineMs: 60 })).rejects.toMatchObject(
-        {
-          code: 'VIGIL_ERR_INFER_DEADLINE',
-        },
-      );
+      await new Promise((r) => setTimeout(r, 10));
+      const deadlineMs = Math.max(15, Math.round(callMs * 0.4));
+      await expect(client.infer({ model: 'yolov8n', inputs: [input], deadlineMs })).rejects.toMatchObject({
+        code: 'VIGIL_ERR_INFER_DEADLINE',
+      });
       await first;
       const after = server.stats()['yolov8n:1']!;
       // Never run: only the first request was dispatched. It was dropped from the queue (expired)
