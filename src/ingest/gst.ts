@@ -210,12 +210,12 @@ export function pooledDecodeEnabled(
 
 export function gst(): GstModule {
   if (!cached) {
-    mmapThresholdFromEnv(); // a bad VIGIL_MMAP_THRESHOLD fails here, before anything is loaded
+    const mmapThreshold = mmapThresholdFromEnv(); // a bad value fails here, before anything loads
     const off = switchedOff(process.env.VIGIL_HW_DECODE);
     // Read by gst_init when the addon loads: it must be in the environment before that.
     if (!off) process.env.GST_PLUGIN_FEATURE_RANK = hardwareRankEnv(process.env.GST_PLUGIN_FEATURE_RANK);
     cached = createRequire(import.meta.url)('gstreamer-superficial') as GstModule;
-    applyMmapThreshold(cached);
+    applyMmapThreshold(cached, mmapThreshold);
     const hardware = off ? [] : HARDWARE_DECODERS.filter((name) => elementExists(cached!, name));
     preference = { mode: hardware.length > 0 ? 'hardware' : 'software', hardware };
   }

@@ -36,14 +36,13 @@ export function mmapThresholdFromEnv(
 }
 
 /**
- * Fixes the threshold from the environment with the addon's `mallocMmapThreshold`; the value
- * fixed, or null when left alone (off, or an addon or C library without it).
+ * Fixes the threshold (as `mmapThresholdFromEnv` read it) with the addon's `mallocMmapThreshold`;
+ * the value fixed, or null when left alone (off, or an addon or C library without it).
  */
 export function applyMmapThreshold(
   addon: { mallocMmapThreshold?: (bytes: number) => boolean },
-  env: Readonly<Record<string, string | undefined>> = process.env,
+  bytes: number | null,
 ): number | null {
-  const bytes = mmapThresholdFromEnv(env);
   if (bytes === null || !addon.mallocMmapThreshold) return null;
   return addon.mallocMmapThreshold(bytes) ? bytes : null;
 }

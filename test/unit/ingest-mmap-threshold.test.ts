@@ -40,11 +40,11 @@ describe('issue 22 item 6: RSS with churn (a fixed mmap threshold)', () => {
   it('fixes the threshold through the addon, and leaves it when off or the addon lacks it', () => {
     const asked: number[] = [];
     const addon = { mallocMmapThreshold: (bytes: number) => (asked.push(bytes), true) };
-    expect(applyMmapThreshold(addon, {})).toBe(131072);
-    expect(applyMmapThreshold(addon, { VIGIL_MMAP_THRESHOLD: '65536' })).toBe(65536);
-    expect(applyMmapThreshold(addon, { VIGIL_MMAP_THRESHOLD: 'off' })).toBeNull();
+    expect(applyMmapThreshold(addon, mmapThresholdFromEnv({}))).toBe(131072);
+    expect(applyMmapThreshold(addon, mmapThresholdFromEnv({ VIGIL_MMAP_THRESHOLD: '65536' }))).toBe(65536);
+    expect(applyMmapThreshold(addon, mmapThresholdFromEnv({ VIGIL_MMAP_THRESHOLD: 'off' }))).toBeNull();
     expect(asked).toEqual([131072, 65536]);
-    expect(applyMmapThreshold({}, {})).toBeNull();
-    expect(applyMmapThreshold({ mallocMmapThreshold: () => false }, {})).toBeNull();
+    expect(applyMmapThreshold({}, mmapThresholdFromEnv({}))).toBeNull();
+    expect(applyMmapThreshold({ mallocMmapThreshold: () => false }, mmapThresholdFromEnv({}))).toBeNull();
   });
 });
